@@ -1,0 +1,3 @@
+from wayfare.cli import main
+
+main()

@@ -1,0 +1,296 @@
+"""The admin API under /api/v1: schemas, datasets, inlets, tokens, failures, apply."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from wayfare.api.problems import problem
+from wayfare.bootstrap import Services
+from wayfare.errors import (
+    ForbiddenError,
+    InvalidRequestError,
+    UnauthenticatedError,
+    Violation,
+)
+from wayfare.registry.orgs import ensure_org, set_tenant
+
+Handler = Callable[[Request, Services, str], Awaitable[Response]]
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _check_admin(request: Request, services: Services) -> str:
+    token = services.settings.admin_token
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise UnauthenticatedError("Admin calls require Authorization: Bearer <admin token>")
+        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise ForbiddenError("The admin token is not valid")
+    org_id = request.headers.get("x-gw-ims-org-id", "").strip()
+    if not org_id:
+        raise InvalidRequestError(
+            "Admin calls need the organisation in the x-gw-ims-org-id header",
+            violations=(Violation("x-gw-ims-org-id", "required", "header missing"),),
+        )
+    return org_id
+
+
+def admin(services: Services, fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+    @functools.wraps(fn)
+    async def endpoint(request: Request) -> Response:
+        try:
+            org_id = _check_admin(request, services)
+            return await fn(request, services, org_id)
+        except Exception as exc:
+            status, headers, body = problem(exc)
+            response = Response(body, status_code=status)
+            for key, value in headers:
+                response.headers[key.decode()] = value.decode()
+            return response
+
+    return endpoint
+
+
+async def read_json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError(
+            f"The request body is not valid JSON: {exc}",
+            violations=(Violation("", "json", str(exc)),),
+        ) from None
+
+
+def int_param(
+    request: Request, name: str, default: int | None, *, low: int = 0, high: int | None = None
+) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bound = f" and {high}" if high is not None else ""
+        raise InvalidRequestError(
+            f"Query parameter {name} must be an integer between {low}{bound}",
+            violations=(Violation(f"?{name}", "type", "not an integer in range"),),
+        )
+    return value
+
+
+def time_param(request: Request, name: str) -> int | None:
+    """Milliseconds since the epoch, given as a number or an ISO 8601 date-time."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    if raw.isdigit():
+        return int(raw)
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequestError(
+            f"Query parameter {name} must be milliseconds or an ISO 8601 date-time",
+            violations=(Violation(f"?{name}", "format", "not a time"),),
+        ) from None
+    return int(moment.timestamp() * 1000)
+
+
+# org
+async def get_org(request: Request, s: Services, org_id: str) -> Response:
+    org = await run_in_threadpool(ensure_org, s.store, s.clock, org_id)
+    return json_response({"imsOrgId": org.org_id, "tenantId": org.tenant_id})
+
+
+async def put_org(request: Request, s: Services, org_id: str) -> Response:
+    body = await read_json(request)
+    tenant = body.get("tenantId") if isinstance(body, dict) else None
+    if not isinstance(tenant, str):
+        raise InvalidRequestError(
+            "tenantId is required", violations=(Violation("/tenantId", "required", "missing"),)
+        )
+    org = await run_in_threadpool(set_tenant, s.store, s.clock, org_id, tenant)
+    return json_response({"imsOrgId": org.org_id, "tenantId": org.tenant_id})
+
+
+# schemas
+async def list_schemas(request: Request, s: Services, org_id: str) -> Response:
+    schemas = await run_in_threadpool(s.schemas.all, org_id)
+    return json_response({"schemas": [x.as_json() for x in schemas]})
+
+
+async def create_schema(request: Request, s: Services, org_id: str) -> Response:
+    schema = await run_in_threadpool(s.schemas.create, org_id, await read_json(request))
+    return json_response(schema.as_json(), 201)
+
+
+async def get_schema(request: Request, s: Services, org_id: str) -> Response:
+    ref = request.path_params["ref"]
+    if ref.endswith("/versions"):
+        versions = await run_in_threadpool(s.schemas.versions, org_id, ref[: -len("/versions")])
+        return json_response({"versions": [x.as_json() for x in versions]})
+    version = int_param(request, "version", None, low=1)
+    schema = await run_in_threadpool(s.schemas.get, org_id, ref, version)
+    return json_response(schema.as_json())
+
+
+async def update_schema(request: Request, s: Services, org_id: str) -> Response:
+    body = await read_json(request)
+    schema = await run_in_threadpool(s.schemas.update, org_id, request.path_params["ref"], body)
+    return json_response(schema.as_json())
+
+
+# datasets
+async def list_datasets(request: Request, s: Services, org_id: str) -> Response:
+    key = request.query_params.get("schema") or None
+    datasets = await run_in_threadpool(s.schemas.datasets, org_id, key)
+    return json_response({"datasets": [d.as_json() for d in datasets]})
+
+
+async def create_dataset(request: Request, s: Services, org_id: str) -> Response:
+    dataset = await run_in_threadpool(s.schemas.create_dataset, org_id, await read_json(request))
+    return json_response(dataset.as_json(), 201)
+
+
+async def get_dataset(request: Request, s: Services, org_id: str) -> Response:
+    dataset = await run_in_threadpool(s.schemas.dataset, org_id, request.path_params["id"])
+    count = await run_in_threadpool(s.store.count_records, dataset.dataset_id)
+    return json_response(dataset.as_json() | {"recordCount": count})
+
+
+async def dataset_records(request: Request, s: Services, org_id: str) -> Response:
+    limit = int_param(request, "limit", 20, low=1, high=10_000) or 20
+    after = int_param(request, "after", None)
+    dataset = await run_in_threadpool(s.schemas.dataset, org_id, request.path_params["id"])
+    records = await run_in_threadpool(
+        functools.partial(s.store.list_records, dataset.dataset_id, limit=limit, after_seq=after)
+    )
+    return json_response(
+        {"datasetId": dataset.dataset_id, "records": [r.as_json() for r in records]}
+    )
+
+
+# inlets
+async def list_inlets(request: Request, s: Services, org_id: str) -> Response:
+    inlets = await run_in_threadpool(s.inlets.all, org_id)
+    base = s.settings.base_url
+    return json_response({"inlets": [i.as_json(base) for i in inlets]})
+
+
+async def create_inlet(request: Request, s: Services, org_id: str) -> Response:
+    inlet, token = await run_in_threadpool(s.inlets.create, org_id, await read_json(request))
+    body = inlet.as_json(s.settings.base_url)
+    if token is not None:
+        body["token"] = token.as_json()
+    return json_response(body, 201)
+
+
+async def get_inlet(request: Request, s: Services, org_id: str) -> Response:
+    inlet = await run_in_threadpool(s.inlets.get, org_id, request.path_params["id"])
+    return json_response(inlet.as_json(s.settings.base_url))
+
+
+async def update_inlet(request: Request, s: Services, org_id: str) -> Response:
+    body = await read_json(request)
+    inlet = await run_in_threadpool(s.inlets.update, org_id, request.path_params["id"], body)
+    return json_response(inlet.as_json(s.settings.base_url))
+
+
+async def delete_inlet(request: Request, s: Services, org_id: str) -> Response:
+    inlet = await run_in_threadpool(s.inlets.delete, org_id, request.path_params["id"])
+    return json_response({"deleted": inlet.inlet_id})
+
+
+async def issue_token(request: Request, s: Services, org_id: str) -> Response:
+    raw = await request.body()
+    body = await read_json(request) if raw.strip() else {}
+    expires = body.get("expiresInSeconds") if isinstance(body, dict) else None
+    if expires is not None and not isinstance(expires, int):
+        raise InvalidRequestError(
+            "expiresInSeconds must be an integer",
+            violations=(Violation("/expiresInSeconds", "type", "not an integer"),),
+        )
+    token = await run_in_threadpool(
+        s.inlets.issue_token, org_id, request.path_params["id"], expires
+    )
+    return json_response(token.as_json(), 201)
+
+
+async def revoke_tokens(request: Request, s: Services, org_id: str) -> Response:
+    count = await run_in_threadpool(s.inlets.revoke_tokens, org_id, request.path_params["id"])
+    return json_response({"revoked": count})
+
+
+# failures
+async def list_failures(request: Request, s: Services, org_id: str) -> Response:
+    inlet_key = request.query_params.get("inletId") or request.query_params.get("inlet")
+    inlet_id = None
+    if inlet_key:
+        inlet_id = (await run_in_threadpool(s.inlets.get, org_id, inlet_key)).inlet_id
+    failures = await run_in_threadpool(
+        functools.partial(
+            s.store.list_failures,
+            org_id,
+            inlet_id=inlet_id,
+            since_ms=time_param(request, "since"),
+            until_ms=time_param(request, "until"),
+            limit=int_param(request, "limit", 100, low=1, high=10_000) or 100,
+        )
+    )
+    return json_response({"failures": [f.as_json() for f in failures]})
+
+
+# apply
+async def apply(request: Request, s: Services, org_id: str) -> Response:
+    body = await read_json(request)
+    documents = body.get("documents") if isinstance(body, dict) else body
+    if not isinstance(documents, list):
+        raise InvalidRequestError(
+            'apply takes {"documents": [...]} or a list of documents',
+            violations=(Violation("/documents", "type", "expected a list"),),
+        )
+    applied = await run_in_threadpool(s.applier.apply, org_id, documents)
+    return json_response({"applied": [a.as_json() for a in applied]})
+
+
+def admin_routes(services: Services) -> list[Route]:
+    def r(path: str, fn: Handler, method: str) -> Route:
+        return Route(path, admin(services, fn), methods=[method])
+
+    v1 = "/api/v1"
+    return [
+        r(f"{v1}/org", get_org, "GET"),
+        r(f"{v1}/org", put_org, "PUT"),
+        r(f"{v1}/schemas", list_schemas, "GET"),
+        r(f"{v1}/schemas", create_schema, "POST"),
+        r(f"{v1}/schemas/{{ref:path}}", get_schema, "GET"),
+        r(f"{v1}/schemas/{{ref:path}}", update_schema, "PUT"),
+        r(f"{v1}/datasets", list_datasets, "GET"),
+        r(f"{v1}/datasets", create_dataset, "POST"),
+        r(f"{v1}/datasets/{{id}}", get_dataset, "GET"),
+        r(f"{v1}/datasets/{{id}}/records", dataset_records, "GET"),
+        r(f"{v1}/inlets", list_inlets, "GET"),
+        r(f"{v1}/inlets", create_inlet, "POST"),
+        r(f"{v1}/inlets/{{id}}", get_inlet, "GET"),
+        r(f"{v1}/inlets/{{id}}", update_inlet, "PATCH"),
+        r(f"{v1}/inlets/{{id}}", delete_inlet, "DELETE"),
+        r(f"{v1}/inlets/{{id}}/tokens", issue_token, "POST"),
+        r(f"{v1}/inlets/{{id}}/tokens", revoke_tokens, "DELETE"),
+        r(f"{v1}/failures", list_failures, "GET"),
+        r(f"{v1}/apply", apply, "POST"),
+    ]

@@ -1,0 +1,57 @@
+"""The ASGI application: the collection fast path beside the Starlette admin app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from wayfare.api.admin import admin_routes, json_response
+from wayfare.api.collection import CollectionEndpoint, is_collection_path
+from wayfare.api.openapi import openapi_document
+from wayfare.bootstrap import Services
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+def create_app(services: Services) -> ASGIApp:
+    """The whole HTTP surface; the lifespan starts and stops the services."""
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    document = openapi_document()
+
+    async def healthz(_: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    async def openapi(_: Request) -> Response:
+        return json_response(document)
+
+    admin = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            *admin_routes(services),
+        ],
+        lifespan=lifespan,
+    )
+    collection = CollectionEndpoint(services.inlet, services.settings.max_request_bytes)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and is_collection_path(scope["path"]):
+            await collection(scope, receive, send)
+        else:
+            await admin(scope, receive, send)
+
+    return app

@@ -1,0 +1,65 @@
+"""The one place that wires concrete adapters to the use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wayfare.clock import Clock, SystemClock
+from wayfare.config import Settings
+from wayfare.ingest.catalog import Catalog
+from wayfare.ingest.inlet import InletService
+from wayfare.ingest.rate_limit import RateLimiter
+from wayfare.log.ports import EventLog
+from wayfare.log.sqlite import SQLiteEventLog
+from wayfare.registry.apply import Applier
+from wayfare.registry.inlets import InletRegistry
+from wayfare.registry.schemas import SchemaRegistry
+from wayfare.store.ports import MessageWriter, ResourceStore
+from wayfare.store.sqlite import SQLiteStore, database_path, migrate
+from wayfare.store.sqlite_writer import SQLiteWriter
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    store: ResourceStore
+    writer: MessageWriter
+    event_log: EventLog
+    catalog: Catalog
+    inlet: InletService
+    schemas: SchemaRegistry
+    inlets: InletRegistry
+    applier: Applier
+
+    async def start(self) -> None:
+        await self.writer.start()
+
+    async def stop(self) -> None:
+        await self.writer.stop()
+        self.store.close()
+
+
+def build(settings: Settings, clock: Clock | None = None) -> Services:
+    """Migrate the embedded store and wire everything; nothing is started yet."""
+    clock = clock or SystemClock()
+    path = database_path(settings.data_dir)
+    migrate(path)
+    store = SQLiteStore(path, fsync=settings.fsync)
+    writer = SQLiteWriter(path, fsync=settings.fsync)
+    catalog = Catalog(store, clock, settings.cache_ttl_seconds)
+    limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
+    schemas = SchemaRegistry(store, catalog, clock)
+    inlets = InletRegistry(store, catalog, clock)
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        writer=writer,
+        event_log=SQLiteEventLog(path),
+        catalog=catalog,
+        inlet=InletService(catalog, writer, clock, limiter, settings.max_pending_messages),
+        schemas=schemas,
+        inlets=inlets,
+        applier=Applier(store, clock, schemas, inlets),
+    )

@@ -1,0 +1,509 @@
+"""The ``wayfare`` command: the server, and admin commands that talk to a running server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import yaml
+
+from wayfare.client.admin import AdminClient
+from wayfare.errors import WayfareError
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_ORG = "DEMO@WayfareOrg"
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _table(rows: Iterable[dict[str, Any]], columns: list[str]) -> None:
+    rows = list(rows)
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    click.echo("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        click.echo("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def admin_options(fn: F) -> F:
+    """--url, --org and --admin-token for commands that call a running server."""
+    fn = click.option(
+        "--admin-token",
+        envvar="WAYFARE_ADMIN_TOKEN",
+        default=None,
+        help="Admin bearer token, when the server requires one.",
+    )(fn)
+    fn = click.option(
+        "--org",
+        envvar="WAYFARE_ORG",
+        default=DEFAULT_ORG,
+        show_default=True,
+        help="Organisation id (x-gw-ims-org-id).",
+    )(fn)
+    fn = click.option(
+        "--url",
+        envvar="WAYFARE_URL",
+        default=DEFAULT_URL,
+        show_default=True,
+        help="Base URL of the Wayfare server.",
+    )(fn)
+    fn = click.option("--json", "as_json", is_flag=True, help="Print raw JSON.")(fn)
+    return fn
+
+
+def _client(url: str, org: str, admin_token: str | None) -> AdminClient:
+    return AdminClient(url, org, admin_token)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WayfareError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            body = getattr(exc, "body", None)
+            report = body.get("report") if isinstance(body, dict) else None
+            cause = report.get("cause") if isinstance(report, dict) else None
+            if cause:
+                for check in cause.get("_streamingValidation", []):
+                    for v in check.get("causingExceptions", []):
+                        click.echo(
+                            f"  {v['pointerToViolation']}: {v['message']} ({v['keyword']})",
+                            err=True,
+                        )
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="wayfare")
+def main() -> None:
+    """Wayfare: event-triggered customer journeys behind an Adobe-compatible inlet."""
+
+
+# serve
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to bind (default 8080).")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the embedded store lives (default ./.wayfare).",
+)
+@click.option("--demo", is_flag=True, help="Create the demo org, schema, dataset and inlet.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="TOML settings file.",
+)
+@click.option("--admin-token", default=None, help="Require this bearer token on admin calls.")
+@click.option(
+    "--rate-limit",
+    type=float,
+    default=None,
+    help="Messages per second each inlet accepts before 429 (0: unlimited).",
+)
+@click.option("--public-url", default=None, help="Base URL printed in inlet URLs.")
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    demo: bool,
+    config_file: Path | None,
+    admin_token: str | None,
+    rate_limit: float | None,
+    public_url: str | None,
+) -> None:
+    """Start the Wayfare server (embedded mode: one process, one SQLite file)."""
+    import uvicorn
+
+    from wayfare.api.app import create_app
+    from wayfare.bootstrap import build
+    from wayfare.config import load_settings
+    from wayfare.registry.demo import (
+        DEMO_INLET,
+        DEMO_ORG,
+        DEMO_SCHEMA,
+        curl_command,
+        sample_message,
+        setup_demo,
+    )
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("yoyo").setLevel(logging.WARNING)
+    settings = load_settings(
+        {
+            "host": host,
+            "port": port,
+            "data_dir": data_dir,
+            "admin_token": admin_token,
+            "inlet_rate_limit": rate_limit,
+            "public_url": public_url,
+        },
+        config_file=config_file,
+    )
+    services = build(settings)
+    if demo:
+        setup_demo(services.applier)
+        schema = services.schemas.get(DEMO_ORG, DEMO_SCHEMA)
+        inlet = services.inlets.get(DEMO_ORG, DEMO_INLET)
+        dataset = services.schemas.datasets(DEMO_ORG, DEMO_SCHEMA)[0]
+        url = inlet.url(settings.base_url)
+        click.echo(
+            f"\nWayfare demo is ready (org {DEMO_ORG}).\n\n"
+            f"  inlet URL:  {url}\n  schema:     {schema.schema_id}\n"
+            f"  dataset:    {dataset.dataset_id}\n\n"
+            "Send your first event:\n\n"
+            f"{curl_command(url + '?syncValidation=true', DEMO_ORG, sample_message(schema))}\n\n"
+            f"Then look at it:  wayfare datasets tail {dataset.dataset_id}\n"
+        )
+    uvicorn.run(
+        create_app(services),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+
+
+# schemas
+@main.group()
+def schemas() -> None:
+    """Schemas: list, show, create, update (new version)."""
+
+
+def _load_file(path: Path) -> Any:
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        return yaml.safe_load(text)
+    return json.loads(text)
+
+
+@schemas.command("list")
+@admin_options
+def schemas_list(as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    with _client(url, org, admin_token) as c:
+        body = c.call("GET", "/api/v1/schemas")
+    if as_json:
+        _echo_json(body)
+    else:
+        _table(body["schemas"], ["name", "version", "class", "id"])
+
+
+@schemas.command("show")
+@click.argument("ref")
+@click.option("--version", type=int, default=None)
+@admin_options
+def schemas_show(
+    ref: str, version: int | None, as_json: bool, url: str, org: str, admin_token: str | None
+) -> None:
+    """Show one schema (by name, id or altId) with its full JSON Schema."""
+    with _client(url, org, admin_token) as c:
+        _echo_json(c.call("GET", f"/api/v1/schemas/{ref}", params={"version": version}))
+
+
+@schemas.command("create")
+@click.argument("file", type=click.Path(path_type=Path, exists=True))
+@admin_options
+def schemas_create(file: Path, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    """Create a schema from a YAML or JSON definition."""
+    with _client(url, org, admin_token) as c:
+        body = c.call("POST", "/api/v1/schemas", json=_load_file(file))
+    if as_json:
+        _echo_json(body)
+    else:
+        click.echo(f"created schema {body['name']} version {body['version']}: {body['id']}")
+
+
+@schemas.command("update")
+@click.argument("ref")
+@click.argument("file", type=click.Path(path_type=Path, exists=True))
+@admin_options
+def schemas_update(
+    ref: str, file: Path, as_json: bool, url: str, org: str, admin_token: str | None
+) -> None:
+    """Add a version to a schema from a YAML or JSON definition."""
+    with _client(url, org, admin_token) as c:
+        body = c.call("PUT", f"/api/v1/schemas/{ref}", json=_load_file(file))
+    if as_json:
+        _echo_json(body)
+    else:
+        click.echo(f"schema {body['name']} is at version {body['version']}")
+
+
+# datasets
+@main.group()
+def datasets() -> None:
+    """Datasets: list, show, tail."""
+
+
+@datasets.command("list")
+@click.option("--schema", default=None, help="Only datasets of this schema.")
+@admin_options
+def datasets_list(
+    schema: str | None, as_json: bool, url: str, org: str, admin_token: str | None
+) -> None:
+    with _client(url, org, admin_token) as c:
+        body = c.call("GET", "/api/v1/datasets", params={"schema": schema})
+    if as_json:
+        _echo_json(body)
+    else:
+        _table(body["datasets"], ["id", "name", "default"])
+
+
+@datasets.command("show")
+@click.argument("dataset")
+@admin_options
+def datasets_show(dataset: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    with _client(url, org, admin_token) as c:
+        _echo_json(c.call("GET", f"/api/v1/datasets/{dataset}"))
+
+
+@datasets.command("tail")
+@click.argument("dataset")
+@click.option("-n", "--limit", type=int, default=10, show_default=True)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new records.")
+@admin_options
+def datasets_tail(
+    dataset: str,
+    limit: int,
+    follow: bool,
+    as_json: bool,
+    url: str,
+    org: str,
+    admin_token: str | None,
+) -> None:
+    """Print the last records of a dataset, one JSON document per line."""
+    with _client(url, org, admin_token) as c:
+        path = f"/api/v1/datasets/{dataset}/records"
+        records = c.call("GET", path, params={"limit": limit})["records"]
+        last = 0
+        while True:
+            for record in records:
+                click.echo(json.dumps(record, ensure_ascii=False))
+                last = record["seq"]
+            if not follow:
+                return
+            time.sleep(1.0)
+            records = c.call("GET", path, params={"limit": 1000, "after": last})["records"]
+
+
+# inlets
+@main.group()
+def inlets() -> None:
+    """Inlets (HTTP API streaming connections): list, show, create, enable, disable, delete."""
+
+
+@inlets.command("list")
+@admin_options
+def inlets_list(as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    with _client(url, org, admin_token) as c:
+        body = c.call("GET", "/api/v1/inlets")
+    if as_json:
+        _echo_json(body)
+    else:
+        _table(body["inlets"], ["name", "dataType", "authenticationRequired", "state", "inletUrl"])
+
+
+@inlets.command("show")
+@click.argument("inlet")
+@admin_options
+def inlets_show(inlet: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    with _client(url, org, admin_token) as c:
+        _echo_json(c.call("GET", f"/api/v1/inlets/{inlet}"))
+
+
+@inlets.command("create")
+@click.option("--name", required=True)
+@click.option("--description", default="")
+@click.option("--source-id", default="")
+@click.option("--data-type", type=click.Choice(["xdm", "raw"]), default="xdm")
+@click.option(
+    "--auth/--no-auth",
+    "authentication_required",
+    default=False,
+    help="Require a bearer token on collection calls.",
+)
+@click.option("--dataset", default=None, help="Raw inlets: the dataset to write to.")
+@admin_options
+def inlets_create(
+    name: str,
+    description: str,
+    source_id: str,
+    data_type: str,
+    authentication_required: bool,
+    dataset: str | None,
+    as_json: bool,
+    url: str,
+    org: str,
+    admin_token: str | None,
+) -> None:
+    spec = {
+        "name": name,
+        "description": description,
+        "sourceId": source_id,
+        "dataType": data_type,
+        "authenticationRequired": authentication_required,
+        "datasetId": dataset,
+    }
+    with _client(url, org, admin_token) as c:
+        body = c.call("POST", "/api/v1/inlets", json=spec)
+    if as_json:
+        _echo_json(body)
+        return
+    click.echo(f"created inlet {body['name']}: {body['inletUrl']}")
+    if "token" in body:
+        click.echo(f"access token (shown once): {body['token']['accessToken']}")
+    if body.get("flowId"):
+        click.echo(f"flow id (x-adobe-flow-id): {body['flowId']}")
+
+
+def _inlet_state(inlet: str, state: str, url: str, org: str, admin_token: str | None) -> None:
+    with _client(url, org, admin_token) as c:
+        body = c.call("PATCH", f"/api/v1/inlets/{inlet}", json={"state": state})
+    click.echo(f"inlet {body['name']} is {body['state']}")
+
+
+@inlets.command("disable")
+@click.argument("inlet")
+@admin_options
+def inlets_disable(inlet: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    _inlet_state(inlet, "disabled", url, org, admin_token)
+
+
+@inlets.command("enable")
+@click.argument("inlet")
+@admin_options
+def inlets_enable(inlet: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    _inlet_state(inlet, "enabled", url, org, admin_token)
+
+
+@inlets.command("delete")
+@click.argument("inlet")
+@admin_options
+def inlets_delete(inlet: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    with _client(url, org, admin_token) as c:
+        body = c.call("DELETE", f"/api/v1/inlets/{inlet}")
+    click.echo(f"deleted inlet {body['deleted']}")
+
+
+@inlets.command("token")
+@click.argument("inlet")
+@click.option("--expires-in", type=int, default=None, help="Seconds until the token expires.")
+@click.option("--revoke", is_flag=True, help="Revoke every token of the inlet instead.")
+@admin_options
+def inlets_token(
+    inlet: str,
+    expires_in: int | None,
+    revoke: bool,
+    as_json: bool,
+    url: str,
+    org: str,
+    admin_token: str | None,
+) -> None:
+    """Issue a bearer token for an authenticated inlet (or --revoke them all)."""
+    with _client(url, org, admin_token) as c:
+        if revoke:
+            body = c.call("DELETE", f"/api/v1/inlets/{inlet}/tokens")
+            click.echo(f"revoked {body['revoked']} token(s)")
+            return
+        body = c.call(
+            "POST",
+            f"/api/v1/inlets/{inlet}/tokens",
+            json={"expiresInSeconds": expires_in} if expires_in else {},
+        )
+    if as_json:
+        _echo_json(body)
+    else:
+        click.echo(body["accessToken"])
+
+
+# failures
+@main.command()
+@click.option("--inlet", default=None, help="Only failures of this inlet (id or name).")
+@click.option("--since", default=None, help="From this time (ms or ISO 8601).")
+@click.option("--until", default=None, help="Before this time (ms or ISO 8601).")
+@click.option("-n", "--limit", type=int, default=20, show_default=True)
+@admin_options
+def failures(
+    inlet: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+    url: str,
+    org: str,
+    admin_token: str | None,
+) -> None:
+    """Failed records: accepted messages that broke their schema, with every reason."""
+    with _client(url, org, admin_token) as c:
+        body = c.call(
+            "GET",
+            "/api/v1/failures",
+            params={"inletId": inlet, "since": since, "until": until, "limit": limit},
+        )
+    if as_json:
+        _echo_json(body)
+        return
+    if not body["failures"]:
+        click.echo("no failed records")
+    for f in body["failures"]:
+        click.echo(f"{f['xactionId']}  inlet {f['inletId'][:12]}…  received {f['receivedTimeMs']}")
+        for reason in f["reasons"]:
+            click.echo(
+                f"  {reason['pointerToViolation']}: {reason['message']} ({reason['keyword']})"
+            )
+
+
+# apply
+def _documents(path: Path) -> list[Any]:
+    files = (
+        sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+        if path.is_dir()
+        else [path]
+    )
+    docs: list[Any] = []
+    for file in files:
+        text = file.read_text()
+        if file.suffix == ".json":
+            loaded = json.loads(text)
+            docs.extend(loaded if isinstance(loaded, list) else [loaded])
+        else:
+            docs.extend(d for d in yaml.safe_load_all(text) if d is not None)
+    return docs
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, exists=True))
+@admin_options
+def apply(path: Path, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    """Apply YAML/JSON definitions (Org, Schema, Dataset, Inlet) idempotently."""
+    documents = _documents(path)
+    with _client(url, org, admin_token) as c:
+        body = c.call("POST", "/api/v1/apply", json={"documents": documents})
+    if as_json:
+        _echo_json(body)
+        return
+    for item in body["applied"]:
+        line = f"{item['kind']:<8} {item['name']:<30} {item['action']:<10} {item['id']}"
+        click.echo(line)
+        if "accessToken" in item:
+            click.echo(f"         access token (shown once): {item['accessToken']}")

@@ -1,0 +1,1 @@
+"""Client libraries: the admin API client behind the CLI."""

@@ -1,0 +1,102 @@
+"""Settings, read once from ``WAYFARE_*`` environment variables and an optional TOML file.
+
+Precedence: explicit overrides (command-line flags) > environment > TOML file > defaults.
+No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from wayfare.errors import InvalidRequestError
+
+ONE_MB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    """Address the HTTP server binds to."""
+    port: int = 8080
+    """Port the HTTP server binds to."""
+    data_dir: Path = Path(".wayfare")
+    """Where the embedded store keeps its SQLite file."""
+    public_url: str | None = None
+    """Base URL printed in inlet URLs; defaults to http://host:port."""
+    admin_token: str | None = None
+    """When set, every admin call must carry ``Authorization: Bearer <admin_token>``."""
+    max_request_bytes: int = ONE_MB
+    """Collection requests over this size get 413."""
+    inlet_rate_limit: float = 0.0
+    """Messages per second each inlet accepts before 429 (0 = unlimited)."""
+    inlet_rate_burst: float = 0.0
+    """Bucket size for the inlet rate limit (0 = one second's worth)."""
+    max_pending_messages: int = 100_000
+    """Messages waiting for the writer before the inlet answers 503."""
+    fsync: bool = True
+    """Commit with fsync (SQLite synchronous=FULL); off keeps commits safe from a killed
+    process but not from a power cut."""
+    cache_ttl_seconds: float = 2.0
+    """How long an inlet or token looked up from the store is trusted before a re-read."""
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+_ENV_PREFIX = "WAYFARE_"
+
+
+def _coerce(field: dataclasses.Field[Any], raw: Any) -> Any:
+    kind = str(field.type)
+    if raw is None:
+        return None
+    try:
+        if "Path" in kind:
+            return Path(raw)
+        if kind == "bool":
+            if isinstance(raw, str):
+                return raw.strip().lower() in {"1", "true", "yes", "on"}
+            return bool(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequestError(f"setting {field.name}: cannot read {raw!r} as {kind}") from exc
+    return str(raw)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the frozen settings object. ``overrides`` with value None are ignored."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or (
+        Path(env[f"{_ENV_PREFIX}CONFIG"]) if f"{_ENV_PREFIX}CONFIG" in env else None
+    )
+    if path is not None:
+        with path.open("rb") as fh:
+            values.update(tomllib.load(fh))
+    known = {f.name: f for f in fields(Settings)}
+    for name in known:
+        key = _ENV_PREFIX + name.upper()
+        if key in env:
+            values[name] = env[key]
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+    unknown = set(values) - set(known)
+    if unknown:
+        raise InvalidRequestError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    return Settings(**{name: _coerce(known[name], value) for name, value in values.items()})

@@ -1,0 +1,1 @@
+"""The inlet: parse, authenticate, validate, deduplicate, persist."""

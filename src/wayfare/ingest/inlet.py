@@ -1,0 +1,263 @@
+"""The inlet's use cases: ``ingest_message`` and ``ingest_batch``.
+
+Each message is read (envelope), checked against its org, validated against its compiled
+schema and handed to the writer; the answer is built only after the writer has committed.
+Without synchronous validation an invalid message is accepted and stored as a failed record
+with every violation; with it, the message is rejected and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from wayfare import ids
+from wayfare.clock import Clock
+from wayfare.errors import (
+    ClientError,
+    InvalidRequestError,
+    MessageFormatError,
+    OverloadedError,
+    SchemaViolationError,
+    UnauthenticatedError,
+    Violation,
+    WrongOrgError,
+)
+from wayfare.ingest.catalog import Catalog
+from wayfare.ingest.rate_limit import RateLimiter
+from wayfare.model.envelope import read_envelope
+from wayfare.model.records import IncomingMessage
+from wayfare.model.resources import Inlet
+from wayfare.store.ports import MessageWriter
+
+WRONG_ORG = "Message has an absent or wrong ims org in the header"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What the HTTP layer learned from the request, beyond the body."""
+
+    org_header: str | None = None
+    bearer: str | None = None
+    flow_id: str | None = None
+    sync_validation: bool = False
+
+
+def _violations_json(violations: Sequence[Violation]) -> bytes:
+    return orjson.dumps([v.as_json() for v in violations])
+
+
+def schema_violation(violations: Sequence[Violation]) -> SchemaViolationError:
+    count = len(violations)
+    noun = "violation" if count == 1 else "violations"
+    return SchemaViolationError(f"{count} schema {noun} found", violations=tuple(violations))
+
+
+class InletService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        writer: MessageWriter,
+        clock: Clock,
+        limiter: RateLimiter,
+        max_pending: int,
+    ) -> None:
+        self._catalog = catalog
+        self._writer = writer
+        self._clock = clock
+        self._limiter = limiter
+        self._max_pending = max_pending
+
+    # admission
+    def open_inlet(self, inlet_id: str, caller: Caller) -> Inlet:
+        """The inlet, once the caller may write to it; raises a ClientError otherwise."""
+        inlet = self._catalog.inlet(inlet_id)
+        if inlet.authentication_required:
+            if not caller.bearer:
+                raise UnauthenticatedError(
+                    "This inlet requires authentication: send Authorization: Bearer <token>"
+                )
+            self._catalog.check_token(inlet, caller.bearer)
+        if caller.org_header is not None and caller.org_header != inlet.org_id:
+            raise WrongOrgError(
+                f"{WRONG_ORG}: x-gw-ims-org-id {caller.org_header!r} is not the inlet's org",
+                violations=(Violation("x-gw-ims-org-id", "const", "not the inlet's org"),),
+            )
+        if not inlet.enabled:
+            raise InvalidRequestError(f"Inlet {inlet_id} is disabled")
+        if inlet.data_type == "raw" and caller.flow_id != inlet.flow_id:
+            raise InvalidRequestError(
+                "A raw inlet needs its dataflow id in x-adobe-flow-id (header or query)"
+                if not caller.flow_id
+                else f"x-adobe-flow-id {caller.flow_id!r} is not a dataflow of this inlet",
+                violations=(Violation("x-adobe-flow-id", "const", "unknown or missing flow id"),),
+            )
+        return inlet
+
+    def _admit(self, inlet: Inlet, count: int) -> None:
+        if self._writer.pending + count > self._max_pending:
+            raise OverloadedError(
+                "The inlet is busy writing what it already accepted; retry shortly",
+                retry_after=1,
+            )
+        self._limiter.take(inlet.inlet_id, count)
+
+    # preparing one message
+    def prepare(
+        self,
+        inlet: Inlet,
+        message: Any,
+        raw: bytes | None,
+        *,
+        sync: bool,
+        xaction_id: str,
+        received_ms: int,
+    ) -> IncomingMessage:
+        """Check one message; the IncomingMessage to write, or a ClientError."""
+        if inlet.data_type == "raw":
+            if not isinstance(message, dict):
+                raise MessageFormatError(
+                    "A raw message must be a JSON object",
+                    violations=(Violation("", "type", "expected a JSON object"),),
+                )
+            return IncomingMessage(
+                xaction_id,
+                None,
+                inlet.org_id,
+                inlet.inlet_id,
+                inlet.dataset_id,
+                None,
+                received_ms,
+                raw if raw is not None else orjson.dumps(message),
+            )
+        envelope = read_envelope(message)
+        org_id = inlet.org_id
+        if envelope.ims_org_id is None:
+            envelope.header["imsOrgId"] = org_id
+            raw = None
+        elif envelope.ims_org_id != org_id:
+            raise WrongOrgError(
+                f"{WRONG_ORG}: header.imsOrgId {envelope.ims_org_id!r} is not the inlet's org",
+                violations=(Violation("/header/imsOrgId", "const", "not the inlet's org"),),
+            )
+        route = self._catalog.route(org_id, envelope.schema_id, envelope.schema_version)
+        dataset_id = self._catalog.dataset_for(route, envelope.dataset_id)
+        violations = route.compiled.violations(envelope.entity)
+        reasons = None
+        if violations:
+            if sync:
+                raise schema_violation(violations)
+            reasons = _violations_json(violations)
+        return IncomingMessage(
+            xaction_id,
+            envelope.msg_id,
+            org_id,
+            inlet.inlet_id,
+            dataset_id,
+            envelope.schema_id,
+            received_ms,
+            raw if raw is not None else orjson.dumps(message),
+            reasons,
+        )
+
+    # use cases
+    async def ingest_message(
+        self, inlet: Inlet, message: Any, raw: bytes | None, caller: Caller
+    ) -> dict[str, Any]:
+        received_ms = self._clock.now_ms()
+        incoming = self.prepare(
+            inlet,
+            message,
+            raw,
+            sync=caller.sync_validation,
+            xaction_id=ids.transaction_id(received_ms),
+            received_ms=received_ms,
+        )
+        self._admit(inlet, 1)
+        (outcome,) = await self._writer.write((incoming,))
+        return {
+            "inletId": inlet.inlet_id,
+            "xactionId": outcome.xaction_id,
+            "receivedTimeMs": received_ms,
+            "syncValidation": {"status": "pass"} if caller.sync_validation else {"skipped": True},
+        }
+
+    async def ingest_batch(self, inlet: Inlet, body: Any, caller: Caller) -> dict[str, Any]:
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list) or not messages:
+            raise MessageFormatError(
+                'A batch must be a JSON object {"messages": [...]} with at least one message',
+                violations=(Violation("/messages", "required", "a non-empty list is required"),),
+            )
+        received_ms = self._clock.now_ms()
+        batch_id = ids.transaction_id(received_ms)
+        sync = caller.sync_validation
+        prepared: list[IncomingMessage] = []
+        responses: list[dict[str, Any]] = []
+        slots: list[int] = []
+        for index, message in enumerate(messages):
+            xaction_id = f"{batch_id}-{index}"
+            try:
+                incoming = self.prepare(
+                    inlet,
+                    message,
+                    None,
+                    sync=sync,
+                    xaction_id=xaction_id,
+                    received_ms=received_ms,
+                )
+            except ClientError as exc:
+                responses.append(failure_entry(xaction_id, exc))
+                continue
+            slots.append(len(responses))
+            responses.append({"xactionId": xaction_id})
+            prepared.append(incoming)
+        if prepared:
+            self._admit(inlet, len(prepared))
+            outcomes = await self._writer.write(prepared)
+            for slot, outcome in zip(slots, outcomes, strict=True):
+                if outcome.duplicate:
+                    responses[slot]["duplicateOf"] = outcome.xaction_id
+        return {
+            "inletId": inlet.inlet_id,
+            "batchId": batch_id,
+            "receivedTimeMs": received_ms,
+            "responses": responses,
+        }
+
+
+def failure_entry(xaction_id: str, error: ClientError) -> dict[str, Any]:
+    """One failed entry of a 207 batch answer, readable by Adobe's documented shape
+    (``statusCode``, ``message``) and by Adobe's Kafka connector (``status``, ``xactionId``)."""
+    entry: dict[str, Any] = {
+        "xactionId": xaction_id,
+        "status": 400,
+        "statusCode": 400,
+        "message": error.message,
+    }
+    violations = getattr(error, "violations", ())
+    if violations:
+        entry["report"] = validation_report(error.message, violations)
+    return entry
+
+
+def validation_report(message: str, violations: Sequence[Violation]) -> dict[str, Any]:
+    """Adobe's ``report`` object: ``cause._streamingValidation[].causingExceptions``."""
+    return {
+        "message": message,
+        "cause": {
+            "_streamingValidation": [
+                {
+                    "causingExceptions": [v.as_json() for v in violations],
+                    "schemaLocation": "#",
+                    "pointerToViolation": "#",
+                    "keyword": "allOf" if len(violations) > 1 else violations[0].keyword,
+                    "message": f"{len(violations)} schema violation"
+                    f"{'' if len(violations) == 1 else 's'} found",
+                }
+            ]
+        },
+    }

@@ -1,0 +1,1 @@
+"""The event log: accepted messages in order, for journey workers to consume."""

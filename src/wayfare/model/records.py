@@ -1,0 +1,98 @@
+"""Messages as they are written and read back: dataset records and failed records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class IncomingMessage:
+    """One accepted message on its way to the store.
+
+    ``reasons`` is None for a valid message (it lands in ``dataset_id``); otherwise it holds
+    the JSON-encoded violations and the message lands in failed records.
+    """
+
+    xaction_id: str
+    msg_id: str | None
+    org_id: str
+    inlet_id: str
+    dataset_id: str | None
+    schema_id: str | None
+    received_ms: int
+    payload: bytes
+    reasons: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """What the store did with one message: its xactionId, and whether it was a retry."""
+
+    xaction_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    seq: int
+    org_id: str
+    dataset_id: str
+    inlet_id: str
+    schema_id: str | None
+    xaction_id: str
+    msg_id: str | None
+    received_ms: int
+    message: Any
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "xactionId": self.xaction_id,
+            "msgId": self.msg_id,
+            "receivedTimeMs": self.received_ms,
+            "imsOrgId": self.org_id,
+            "inletId": self.inlet_id,
+            "datasetId": self.dataset_id,
+            "schemaId": self.schema_id,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRecord:
+    seq: int
+    org_id: str
+    inlet_id: str
+    dataset_id: str | None
+    schema_id: str | None
+    xaction_id: str
+    msg_id: str | None
+    received_ms: int
+    reasons: list[dict[str, Any]]
+    message: Any
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "xactionId": self.xaction_id,
+            "msgId": self.msg_id,
+            "receivedTimeMs": self.received_ms,
+            "imsOrgId": self.org_id,
+            "inletId": self.inlet_id,
+            "datasetId": self.dataset_id,
+            "schemaId": self.schema_id,
+            "reasons": self.reasons,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A bearer token of an authenticated inlet; only its hash is stored."""
+
+    token_hash: str
+    inlet_id: str
+    org_id: str
+    created_ms: int
+    expires_ms: int | None

@@ -1,0 +1,1 @@
+"""Admin use cases: orgs, schemas, datasets, inlets and tokens, and applying definitions."""

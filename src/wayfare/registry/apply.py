@@ -1,0 +1,129 @@
+"""Configuration as code: apply a set of definitions idempotently, matched by name.
+
+Each document carries ``kind`` (``Org``, ``Schema``, ``Dataset``, ``Inlet``) and the same
+fields the admin API takes. Applying the same documents twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wayfare.clock import Clock
+from wayfare.errors import InvalidRequestError, NotFoundError, Violation
+from wayfare.model.schema import SchemaDefinition
+from wayfare.registry.inlets import InletRegistry, InletSpec
+from wayfare.registry.orgs import ensure_org, set_tenant
+from wayfare.registry.schemas import SchemaRegistry
+from wayfare.store.ports import ResourceStore
+
+KIND_ORDER = ("Org", "Schema", "Dataset", "Inlet")
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    kind: str
+    name: str
+    action: str  # created | updated | unchanged
+    id: str
+    extra: Mapping[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        body = {"kind": self.kind, "name": self.name, "action": self.action, "id": self.id}
+        if self.extra:
+            body.update(self.extra)
+        return body
+
+
+class Applier:
+    def __init__(
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        schemas: SchemaRegistry,
+        inlets: InletRegistry,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._schemas = schemas
+        self._inlets = inlets
+
+    def apply(self, org_id: str, documents: Sequence[object]) -> list[Applied]:
+        docs: list[tuple[int, Mapping[str, Any]]] = []
+        for i, doc in enumerate(documents):
+            if not isinstance(doc, Mapping) or doc.get("kind") not in KIND_ORDER:
+                raise InvalidRequestError(
+                    f"document {i} needs a kind among {', '.join(KIND_ORDER)}",
+                    violations=(Violation(f"/{i}/kind", "enum", "unknown or missing kind"),),
+                )
+            docs.append((i, doc))
+        docs.sort(key=lambda item: (KIND_ORDER.index(item[1]["kind"]), item[0]))
+        results: list[Applied] = []
+        for index, doc in docs:
+            spec = {k: v for k, v in doc.items() if k != "kind"}
+            try:
+                results.append(getattr(self, f"_apply_{doc['kind'].lower()}")(org_id, spec))
+            except InvalidRequestError as exc:
+                raise InvalidRequestError(
+                    f"document {index} ({doc['kind']} {doc.get('name', '')!r}): {exc.message}",
+                    violations=tuple(
+                        Violation(f"/{index}{v.pointer}", v.keyword, v.message)
+                        for v in exc.violations
+                    ),
+                ) from exc
+        return results
+
+    def _apply_org(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
+        before = ensure_org(self._store, self._clock, org_id)
+        tenant = spec.get("tenantId")
+        if tenant is None or tenant == before.tenant_id:
+            return Applied("Org", org_id, "unchanged", org_id)
+        set_tenant(self._store, self._clock, org_id, str(tenant))
+        return Applied("Org", org_id, "updated", org_id)
+
+    def _apply_schema(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
+        name = SchemaDefinition.from_json(spec).name
+        try:
+            current = self._schemas.get(org_id, name)
+        except NotFoundError:
+            created = self._schemas.create(org_id, spec)
+            return Applied("Schema", name, "created", created.schema_id, {"version": 1})
+        updated = self._schemas.update(org_id, name, spec)
+        action = "unchanged" if updated.version == current.version else "updated"
+        return Applied("Schema", name, action, updated.schema_id, {"version": updated.version})
+
+    def _apply_dataset(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
+        name = str(spec.get("name", ""))
+        try:
+            existing = self._schemas.dataset(org_id, name)
+        except NotFoundError:
+            created = self._schemas.create_dataset(org_id, spec)
+            return Applied("Dataset", name, "created", created.dataset_id)
+        return Applied("Dataset", name, "unchanged", existing.dataset_id)
+
+    def _apply_inlet(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
+        data = dict(spec)
+        if isinstance(data.get("datasetId"), str):
+            data["datasetId"] = self._schemas.dataset(org_id, data["datasetId"]).dataset_id
+        parsed = InletSpec.from_json(data)
+        try:
+            current = self._inlets.get(org_id, parsed.name)
+        except NotFoundError:
+            inlet, token = self._inlets.create(org_id, data)
+            extra: dict[str, Any] = {"inletId": inlet.inlet_id}
+            if token is not None:
+                extra["accessToken"] = token.token
+            return Applied("Inlet", parsed.name, "created", inlet.inlet_id, extra)
+        changes = {
+            "description": parsed.description,
+            "sourceId": parsed.source_id,
+            "authenticationRequired": parsed.authentication_required,
+            "dataType": parsed.data_type,
+            "datasetId": parsed.dataset_id,
+        }
+        if "state" in data:
+            changes["state"] = data["state"]
+        updated = self._inlets.update(org_id, current.inlet_id, changes)
+        action = "unchanged" if updated == current else "updated"
+        return Applied("Inlet", parsed.name, action, updated.inlet_id)

@@ -1,0 +1,219 @@
+"""Group commit: one writer thread turns many concurrent writes into one SQLite transaction.
+
+Requests hand their messages over and await a future; the writer drains everything waiting,
+writes it in one transaction, commits (fsync), then resolves every future with one wake-up
+per event loop. An HTTP 200 is sent only after that commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from wayfare.errors import StoreError
+from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.store.sqlite import connect
+
+log = logging.getLogger(__name__)
+
+_MAX_GROUP = 20_000
+_IN_CHUNK = 500
+
+_Job = tuple[Sequence[IncomingMessage], "asyncio.Future[list[WriteOutcome]]"]
+
+
+class SQLiteWriter:
+    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+        self._path = path
+        self._fsync = fsync
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pending = 0
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    async def start(self) -> None:
+        if self._thread is not None:
+            return
+        conn = connect(self._path, fsync=self._fsync)
+        self._thread = threading.Thread(
+            target=self._run, args=(conn,), name="wayfare-writer", daemon=True
+        )
+        self._thread.start()
+
+    async def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._queue.put(None)
+        await asyncio.get_running_loop().run_in_executor(None, thread.join)
+
+    async def write(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
+        if self._thread is None:
+            raise StoreError("the writer is not running")
+        future: asyncio.Future[list[WriteOutcome]] = asyncio.get_running_loop().create_future()
+        count = len(messages)
+        self._pending += count
+        self._queue.put((messages, future))
+        try:
+            return await future
+        finally:
+            self._pending -= count
+
+    # writer thread
+    def _run(self, conn: sqlite3.Connection) -> None:
+        try:
+            stopping = False
+            while not stopping:
+                first = self._queue.get()
+                if first is None:
+                    break
+                jobs = [first]
+                size = len(first[0])
+                while size < _MAX_GROUP:
+                    try:
+                        job = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stopping = True
+                        break
+                    jobs.append(job)
+                    size += len(job[0])
+                self._commit_group(conn, jobs)
+        finally:
+            conn.close()
+
+    def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        try:
+            results = _write_group(conn, jobs)
+            error: BaseException | None = None
+        except sqlite3.Error as exc:
+            log.exception("group commit failed")
+            results = []
+            error = StoreError(f"the store failed: {exc}")
+            error.__cause__ = exc
+        by_loop: dict[asyncio.AbstractEventLoop, list[int]] = defaultdict(list)
+        for i, (_, future) in enumerate(jobs):
+            by_loop[future.get_loop()].append(i)
+        for loop, indexes in by_loop.items():
+            loop.call_soon_threadsafe(
+                _resolve,
+                [jobs[i][1] for i in indexes],
+                [results[i] for i in indexes] if error is None else None,
+                error,
+            )
+
+
+def _resolve(
+    futures: list[asyncio.Future[list[WriteOutcome]]],
+    results: list[list[WriteOutcome]] | None,
+    error: BaseException | None,
+) -> None:
+    for i, future in enumerate(futures):
+        if future.done():
+            continue
+        if results is not None:
+            future.set_result(results[i])
+        elif error is not None:
+            future.set_exception(error)
+
+
+def _known_ids(conn: sqlite3.Connection, jobs: list[_Job]) -> dict[tuple[str, str], str]:
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for messages, _ in jobs:
+        for m in messages:
+            if m.msg_id is not None:
+                wanted[m.org_id].append(m.msg_id)
+    known: dict[tuple[str, str], str] = {}
+    for org_id, ids in wanted.items():
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                "SELECT msg_id, xaction_id FROM message_ids "
+                f"WHERE org_id = ? AND msg_id IN ({marks})",
+                (org_id, *chunk),
+            )
+            for msg_id, xaction_id in rows:
+                known[(org_id, msg_id)] = xaction_id
+    return known
+
+
+def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteOutcome]]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        known = _known_ids(conn, jobs)
+        records: list[tuple[object, ...]] = []
+        failures: list[tuple[object, ...]] = []
+        ids: list[tuple[str, str, str]] = []
+        results: list[list[WriteOutcome]] = []
+        for messages, _ in jobs:
+            outcomes: list[WriteOutcome] = []
+            for m in messages:
+                if m.msg_id is not None:
+                    key = (m.org_id, m.msg_id)
+                    first = known.get(key)
+                    if first is not None:
+                        outcomes.append(WriteOutcome(first, True))
+                        continue
+                    known[key] = m.xaction_id
+                    ids.append((m.org_id, m.msg_id, m.xaction_id))
+                if m.reasons is None:
+                    records.append(
+                        (
+                            m.org_id,
+                            m.dataset_id,
+                            m.inlet_id,
+                            m.schema_id,
+                            m.xaction_id,
+                            m.msg_id,
+                            m.received_ms,
+                            m.payload,
+                        )
+                    )
+                else:
+                    failures.append(
+                        (
+                            m.org_id,
+                            m.inlet_id,
+                            m.dataset_id,
+                            m.schema_id,
+                            m.xaction_id,
+                            m.msg_id,
+                            m.received_ms,
+                            m.reasons,
+                            m.payload,
+                        )
+                    )
+                outcomes.append(WriteOutcome(m.xaction_id, False))
+            results.append(outcomes)
+        if records:
+            conn.executemany(
+                "INSERT INTO records (org_id, dataset_id, inlet_id, schema_id, xaction_id, "
+                "msg_id, received_ms, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                records,
+            )
+        if failures:
+            conn.executemany(
+                "INSERT INTO failures (org_id, inlet_id, dataset_id, schema_id, xaction_id, "
+                "msg_id, received_ms, reasons, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                failures,
+            )
+        if ids:
+            conn.executemany(
+                "INSERT INTO message_ids (org_id, msg_id, xaction_id) VALUES (?, ?, ?)", ids
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return results
