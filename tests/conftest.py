@@ -1,0 +1,194 @@
+"""Shared fixtures: a real Wayfare server process on a free port, and message factories."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from wayfare.registry.demo import DEMO_DOCUMENTS, DEMO_INLET, DEMO_ORG, DEMO_SCHEMA
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+@dataclass
+class Server:
+    """A `wayfare serve` child process with its own data directory."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        with (self.data_dir.parent / f"server-{self.port}.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "wayfare",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                    *self.extra_args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+            )
+
+        def healthy() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited with {self.process.returncode}")
+            try:
+                return httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, timeout=30)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, nothing flushed on the way out."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> Server:
+        self.stop()
+        return self.start()
+
+    def admin(self, org: str = DEMO_ORG, token: str | None = None) -> httpx.Client:
+        headers = {"x-gw-ims-org-id": org}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "data").start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@dataclass(frozen=True)
+class Demo:
+    server: Server
+    org: str
+    schema_id: str
+    dataset_id: str
+    inlet_id: str
+
+    @property
+    def inlet_url(self) -> str:
+        return f"{self.server.url}/collection/{self.inlet_id}"
+
+    @property
+    def batch_url(self) -> str:
+        return f"{self.server.url}/collection/batch/{self.inlet_id}"
+
+
+def apply_demo(srv: Server) -> Demo:
+    with srv.admin() as admin:
+        applied = admin.post("/api/v1/apply", json={"documents": DEMO_DOCUMENTS})
+        assert applied.status_code == 200, applied.text
+        schema = admin.get(f"/api/v1/schemas/{DEMO_SCHEMA}").json()
+        inlet = admin.get(f"/api/v1/inlets/{DEMO_INLET}").json()
+        datasets = admin.get("/api/v1/datasets", params={"schema": DEMO_SCHEMA}).json()
+    return Demo(srv, DEMO_ORG, schema["id"], datasets["datasets"][0]["id"], inlet["inletId"])
+
+
+@pytest.fixture
+def demo(server: Server) -> Demo:
+    return apply_demo(server)
+
+
+def make_message(
+    schema_id: str,
+    *,
+    org: str | None = DEMO_ORG,
+    msg_id: str | None = None,
+    email: str = "ada@example.com",
+    **person: Any,
+) -> dict[str, Any]:
+    """A valid demo message; ``person`` overrides fields of ``_instance_name.person``."""
+    ref = {"id": schema_id, "contentType": "application/vnd.adobe.xed-full+json;version=1"}
+    header: dict[str, Any] = {
+        "msgType": "xdmEntityCreate",
+        "msgVersion": "1.0",
+        "schemaRef": ref,
+        "source": {"name": "Journeys"},
+    }
+    if org is not None:
+        header["imsOrgId"] = org
+    if msg_id is not None:
+        header["msgId"] = msg_id
+    details = {
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "gender": "female",
+        "birthYear": 1990,
+        "emailAddress": email,
+        **person,
+    }
+    return {
+        "header": header,
+        "body": {
+            "xdmMeta": {"schemaRef": ref},
+            "xdmEntity": {
+                "_id": str(uuid.uuid4()),
+                "timestamp": "2026-11-28T10:00:00.000Z",
+                "identityMap": {"Email": [{"id": email}]},
+                "_instance_name": {"person": details},
+            },
+        },
+    }
