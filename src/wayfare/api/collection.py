@@ -78,13 +78,13 @@ class CollectionEndpoint:
             elif key == b"content-length":
                 length = int(value) if value.isdigit() else -1
             elif key == b"x-gw-ims-org-id":
-                org = value.decode("latin-1").strip()
+                org = value.decode("latin-1").strip() or None
             elif key == b"authorization":
                 scheme, _, credentials = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "bearer":
                     bearer = credentials.strip()
             elif key == b"x-adobe-flow-id":
-                flow = value.decode("latin-1").strip()
+                flow = value.decode("latin-1").strip() or None
         sync = False
         query = scope.get("query_string", b"")
         if query:
