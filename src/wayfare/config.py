@@ -51,6 +51,8 @@ class Settings:
 
 
 _ENV_PREFIX = "WAYFARE_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
 def _coerce(field: dataclasses.Field[Any], raw: Any) -> Any:
@@ -62,7 +64,10 @@ def _coerce(field: dataclasses.Field[Any], raw: Any) -> Any:
             return Path(raw)
         if kind == "bool":
             if isinstance(raw, str):
-                return raw.strip().lower() in {"1", "true", "yes", "on"}
+                word = raw.strip().lower()
+                if word not in _TRUE | _FALSE:
+                    raise ValueError(word)
+                return word in _TRUE
             return bool(raw)
         if kind == "int":
             return int(raw)

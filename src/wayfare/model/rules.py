@@ -43,7 +43,7 @@ class Checker:
 
     def name(self, data: Mapping[str, Any], key: str = "name") -> str:
         value = self.string(data, key, required=True)
-        if value and not NAME_PATTERN.match(value):
+        if isinstance(data.get(key), str) and not NAME_PATTERN.match(value):
             self.fail(
                 f"/{key}",
                 "pattern",

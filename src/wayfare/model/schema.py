@@ -75,7 +75,7 @@ class SchemaDefinition:
         description = check.string(obj, "description")
         raw_class = check.string(obj, "class", required=True)
         xdm_class = _CLASS_ALIASES.get(raw_class) or _CLASS_ALIASES.get(raw_class.lower(), "")
-        if raw_class and not xdm_class:
+        if isinstance(obj.get("class"), str) and not xdm_class:
             check.fail("/class", "enum", f"class must be one of {', '.join(XDM_CLASSES)}")
         groups: list[str] = []
         raw_groups = obj.get("fieldGroups", [])

@@ -1,0 +1,284 @@
+"""The in-memory store: a ResourceStore and a MessageWriter over plain dicts and lists.
+
+It ships in the package, like dramatiq's stub broker, so that unit tests run the real use
+cases without a file, and the contract suite holds it to the same behaviour as SQLite.
+Nothing survives the process; use it from one thread (one event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from wayfare.errors import ConflictError, StoreError
+from wayfare.model.records import AccessToken, FailedRecord, IncomingMessage, Record, WriteOutcome
+from wayfare.model.resources import Dataset, Inlet, Org, Schema
+
+
+class MemoryStore:
+    """ResourceStore in memory. ``records``, ``failures`` and ``message_ids`` are the tables
+    a MemoryWriter appends to and a MemoryEventLog reads, in ``seq`` order."""
+
+    def __init__(self) -> None:
+        self._orgs: dict[str, Org] = {}
+        self._schemas: dict[tuple[str, int], Schema] = {}
+        self._datasets: dict[str, Dataset] = {}
+        self._inlets: dict[str, Inlet] = {}
+        self._tokens: dict[str, AccessToken] = {}
+        self.records: list[Record] = []
+        self.failures: list[FailedRecord] = []
+        self.message_ids: dict[tuple[str, str], str] = {}
+
+    # orgs
+    def get_org(self, org_id: str) -> Org | None:
+        return self._orgs.get(org_id)
+
+    def put_org(self, org: Org) -> None:
+        known = self._orgs.get(org.org_id)
+        self._orgs[org.org_id] = (
+            dataclasses.replace(known, tenant_id=org.tenant_id) if known else org
+        )
+
+    # schemas
+    def add_schema(self, schema: Schema, default_dataset: Dataset | None) -> None:
+        if any(
+            s.org_id == schema.org_id and s.name == schema.name and s.schema_id != schema.schema_id
+            for s in self._schemas.values()
+        ):
+            raise ConflictError(f"a schema named {schema.name!r} already exists")
+        key = (schema.schema_id, schema.version)
+        if key in self._schemas:
+            raise ConflictError(f"version {schema.version} of {schema.schema_id} already exists")
+        if default_dataset is not None:
+            self._check_new_dataset(default_dataset)
+            self._datasets[default_dataset.dataset_id] = default_dataset
+        self._schemas[key] = schema
+
+    def get_schema(self, schema_id: str, version: int | None = None) -> Schema | None:
+        if version is not None:
+            return self._schemas.get((schema_id, version))
+        return _latest(s for s in self._schemas.values() if s.schema_id == schema_id)
+
+    def find_schema(self, org_id: str, key: str) -> Schema | None:
+        return _latest(
+            s
+            for s in self._schemas.values()
+            if s.org_id == org_id and key in (s.schema_id, s.alt_id, s.name)
+        )
+
+    def list_schemas(self, org_id: str) -> list[Schema]:
+        latest: dict[str, Schema] = {}
+        for s in sorted(self._schemas.values(), key=lambda s: s.version):
+            if s.org_id == org_id:
+                latest[s.schema_id] = s
+        return sorted(latest.values(), key=lambda s: s.name)
+
+    def schema_versions(self, schema_id: str) -> list[Schema]:
+        found = [s for s in self._schemas.values() if s.schema_id == schema_id]
+        return sorted(found, key=lambda s: s.version)
+
+    # datasets
+    def _check_new_dataset(self, dataset: Dataset) -> None:
+        if dataset.dataset_id in self._datasets:
+            raise ConflictError(f"dataset {dataset.dataset_id} already exists")
+
+    def add_dataset(self, dataset: Dataset) -> None:
+        self._check_new_dataset(dataset)
+        self._datasets[dataset.dataset_id] = dataset
+
+    def get_dataset(self, dataset_id: str) -> Dataset | None:
+        return self._datasets.get(dataset_id)
+
+    def list_datasets(self, org_id: str, schema_id: str | None = None) -> list[Dataset]:
+        found = [d for d in self._datasets.values() if d.org_id == org_id]
+        if schema_id is None:
+            return sorted(found, key=lambda d: (d.created_ms, d.name))
+        found = [d for d in found if d.schema_id == schema_id]
+        return sorted(found, key=lambda d: (not d.is_default, d.created_ms))
+
+    # inlets
+    def _check_inlet_name(self, inlet: Inlet) -> None:
+        if any(
+            i.org_id == inlet.org_id and i.name == inlet.name and i.inlet_id != inlet.inlet_id
+            for i in self._inlets.values()
+        ):
+            raise ConflictError(f"an inlet named {inlet.name!r} already exists")
+
+    def add_inlet(self, inlet: Inlet) -> None:
+        if inlet.inlet_id in self._inlets:
+            raise ConflictError(f"inlet {inlet.inlet_id} already exists")
+        self._check_inlet_name(inlet)
+        self._inlets[inlet.inlet_id] = dataclasses.replace(inlet, extra={})  # as SQLite keeps it
+
+    def update_inlet(self, inlet: Inlet) -> None:
+        current = self._inlets.get(inlet.inlet_id)
+        if current is None:
+            return
+        self._check_inlet_name(inlet)
+        self._inlets[inlet.inlet_id] = dataclasses.replace(
+            inlet, org_id=current.org_id, created_ms=current.created_ms, extra={}
+        )
+
+    def delete_inlet(self, inlet_id: str) -> None:
+        self._inlets.pop(inlet_id, None)
+        self.revoke_tokens(inlet_id)
+
+    def get_inlet(self, inlet_id: str) -> Inlet | None:
+        return self._inlets.get(inlet_id)
+
+    def list_inlets(self, org_id: str) -> list[Inlet]:
+        found = [i for i in self._inlets.values() if i.org_id == org_id]
+        return sorted(found, key=lambda i: i.created_ms)
+
+    # tokens
+    def add_token(self, token: AccessToken) -> None:
+        if token.token_hash in self._tokens:
+            raise ConflictError("the token already exists")
+        self._tokens[token.token_hash] = token
+
+    def get_token(self, token_hash: str) -> AccessToken | None:
+        return self._tokens.get(token_hash)
+
+    def revoke_tokens(self, inlet_id: str) -> int:
+        doomed = [h for h, t in self._tokens.items() if t.inlet_id == inlet_id]
+        for token_hash in doomed:
+            del self._tokens[token_hash]
+        return len(doomed)
+
+    # records and failures
+    def list_records(
+        self, dataset_id: str, *, limit: int, after_seq: int | None = None
+    ) -> list[Record]:
+        found = [r for r in self.records if r.dataset_id == dataset_id]
+        if after_seq is None:
+            return found[-limit:] if limit > 0 else []
+        return [r for r in found if r.seq > after_seq][:limit]
+
+    def count_records(self, dataset_id: str) -> int:
+        return sum(1 for r in self.records if r.dataset_id == dataset_id)
+
+    def list_failures(
+        self,
+        org_id: str,
+        *,
+        inlet_id: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 100,
+    ) -> list[FailedRecord]:
+        found = [
+            f
+            for f in reversed(self.failures)
+            if f.org_id == org_id
+            and (inlet_id is None or f.inlet_id == inlet_id)
+            and (since_ms is None or f.received_ms >= since_ms)
+            and (until_ms is None or f.received_ms < until_ms)
+        ]
+        return found[: max(limit, 0)]
+
+    def close(self) -> None:
+        pass
+
+
+def _latest(schemas: Iterable[Schema]) -> Schema | None:
+    return max(schemas, key=lambda s: s.version, default=None)
+
+
+class MemoryWriter:
+    """MessageWriter over a MemoryStore: each ``write`` commits all its messages or none.
+
+    ``pause()`` holds writes back (they count as pending) until ``resume()``, so tests can
+    watch backpressure without timing.
+    """
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._running = False
+        self._pending = 0
+        self._open = asyncio.Event()
+        self._open.set()
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    async def start(self) -> None:
+        self._running = True
+
+    async def stop(self) -> None:
+        self._running = False
+
+    def pause(self) -> None:
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._open.set()
+
+    async def write(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
+        if not self._running:
+            raise StoreError("the writer is not running")
+        self._pending += len(messages)
+        try:
+            await self._open.wait()
+            return self._commit(messages)
+        finally:
+            self._pending -= len(messages)
+
+    def _commit(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
+        store = self._store
+        known = dict(store.message_ids)
+        records: list[Record] = []
+        failures: list[FailedRecord] = []
+        outcomes: list[WriteOutcome] = []
+        for m in messages:
+            if m.msg_id is not None:
+                first = known.get((m.org_id, m.msg_id))
+                if first is not None:
+                    outcomes.append(WriteOutcome(first, True))
+                    continue
+                known[(m.org_id, m.msg_id)] = m.xaction_id
+            if m.reasons is not None:
+                failures.append(_failure(m, len(store.failures) + len(failures) + 1))
+            elif m.dataset_id is None:
+                raise StoreError(f"message {m.xaction_id} is valid but names no dataset")
+            else:
+                records.append(_record(m, m.dataset_id, len(store.records) + len(records) + 1))
+            outcomes.append(WriteOutcome(m.xaction_id, False))
+        store.records += records
+        store.failures += failures
+        store.message_ids = known
+        return outcomes
+
+
+def _record(m: IncomingMessage, dataset_id: str, seq: int) -> Record:
+    return Record(
+        seq=seq,
+        org_id=m.org_id,
+        dataset_id=dataset_id,
+        inlet_id=m.inlet_id,
+        schema_id=m.schema_id,
+        xaction_id=m.xaction_id,
+        msg_id=m.msg_id,
+        received_ms=m.received_ms,
+        message=orjson.loads(m.payload),
+    )
+
+
+def _failure(m: IncomingMessage, seq: int) -> FailedRecord:
+    reasons: list[dict[str, Any]] = orjson.loads(m.reasons or b"[]")
+    return FailedRecord(
+        seq=seq,
+        org_id=m.org_id,
+        inlet_id=m.inlet_id,
+        dataset_id=m.dataset_id,
+        schema_id=m.schema_id,
+        xaction_id=m.xaction_id,
+        msg_id=m.msg_id,
+        received_ms=m.received_ms,
+        reasons=reasons,
+        message=orjson.loads(m.payload),
+    )

@@ -1,0 +1,329 @@
+"""The ResourceStore contract: every adapter stores and finds resources the same way."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend, make_schema, message, write
+from wayfare.errors import ConflictError, Violation
+from wayfare.model.records import AccessToken
+from wayfare.model.resources import Dataset, Inlet, Org
+
+BROKEN = [Violation("#/_id", "type", "not a string")]
+
+
+def dataset(
+    dataset_id: str,
+    schema_id: str,
+    *,
+    org_id: str = ORG,
+    default: bool = False,
+    name: str | None = None,
+    created_ms: int = T0,
+) -> Dataset:
+    return Dataset(dataset_id, org_id, name or f"{dataset_id} name", schema_id, default, created_ms)
+
+
+# orgs
+
+
+def test_an_org_is_stored_and_its_tenant_can_change_but_not_its_creation_time(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    assert store.get_org(ORG) is None
+    store.put_org(Org(ORG, "acme", T0))
+    assert store.get_org(ORG) == Org(ORG, "acme", T0)
+    store.put_org(Org(ORG, "acme_corp", T0 + 5))
+    assert store.get_org(ORG) == Org(ORG, "acme_corp", T0)
+    assert store.get_org(OTHER_ORG) is None
+
+
+# schemas
+
+
+def test_a_new_schema_lands_with_its_default_dataset(backend: Backend) -> None:
+    schema = make_schema("signup")
+    store = backend.store
+    store.add_schema(schema, dataset("ds-1", schema.schema_id, default=True))
+    stored = store.get_schema(schema.schema_id)
+    assert stored is not None
+    assert (stored.name, stored.version, stored.org_id) == ("signup", 1, ORG)
+    assert stored.definition == schema.definition
+    assert stored.json_schema == schema.json_schema
+    assert store.get_dataset("ds-1") == dataset("ds-1", schema.schema_id, default=True)
+
+
+def test_a_schema_whose_default_dataset_clashes_is_not_stored_at_all(backend: Backend) -> None:
+    store = backend.store
+    first = make_schema("first", hex_id="1" * 32)
+    store.add_schema(first, dataset("ds-1", first.schema_id, default=True))
+    second = make_schema("second", hex_id="2" * 32)
+    with pytest.raises(ConflictError):
+        store.add_schema(second, dataset("ds-1", second.schema_id, default=True))
+    assert store.get_schema(second.schema_id) is None
+    assert store.get_dataset("ds-1") == dataset("ds-1", first.schema_id, default=True)
+
+
+def test_get_schema_gives_the_latest_version_or_the_one_asked_for(backend: Backend) -> None:
+    store = backend.store
+    store.add_schema(make_schema("signup", title="v1"), None)
+    store.add_schema(make_schema("signup", version=2, title="v2"), None)
+    schema_id = make_schema("signup").schema_id
+    latest = store.get_schema(schema_id)
+    assert latest is not None and (latest.version, latest.definition.title) == (2, "v2")
+    first = store.get_schema(schema_id, 1)
+    assert first is not None and (first.version, first.definition.title) == (1, "v1")
+    assert store.get_schema(schema_id, 3) is None
+    assert store.get_schema("https://ns.adobe.com/acme/schemas/unknown") is None
+
+
+def test_find_schema_by_id_alt_id_or_name_within_its_org_only(backend: Backend) -> None:
+    store = backend.store
+    store.add_schema(make_schema("signup"), None)
+    store.add_schema(make_schema("signup", version=2), None)
+    schema = make_schema("signup")
+    assert schema.alt_id == f"_acme.schemas.{'0' * 32}"
+    for key in (schema.schema_id, schema.alt_id, "signup"):
+        found = store.find_schema(ORG, key)
+        assert found is not None and (found.schema_id, found.version) == (schema.schema_id, 2)
+    assert store.find_schema(OTHER_ORG, "signup") is None
+    assert store.find_schema(ORG, "unknown") is None
+
+
+def test_list_schemas_gives_the_latest_version_of_each_by_name(backend: Backend) -> None:
+    store = backend.store
+    store.add_schema(make_schema("zeta", hex_id="1" * 32), None)
+    store.add_schema(make_schema("alpha", hex_id="2" * 32), None)
+    store.add_schema(make_schema("alpha", hex_id="2" * 32, version=2), None)
+    store.add_schema(make_schema("mine", hex_id="3" * 32, org_id=OTHER_ORG), None)
+    listed = [(s.name, s.version) for s in store.list_schemas(ORG)]
+    assert listed == [("alpha", 2), ("zeta", 1)]
+    assert store.list_schemas("NOBODY@AdobeOrg") == []
+
+
+def test_schema_versions_come_oldest_first(backend: Backend) -> None:
+    store = backend.store
+    for version in (1, 2, 3):
+        store.add_schema(make_schema("signup", version=version, title=f"v{version}"), None)
+    versions = store.schema_versions(make_schema("signup").schema_id)
+    assert [(s.version, s.definition.title) for s in versions] == [(1, "v1"), (2, "v2"), (3, "v3")]
+
+
+def test_a_schema_name_is_unique_within_an_org(backend: Backend) -> None:
+    store = backend.store
+    store.add_schema(make_schema("signup", hex_id="1" * 32), None)
+    with pytest.raises(ConflictError):
+        store.add_schema(make_schema("signup", hex_id="2" * 32), None)
+    store.add_schema(make_schema("signup", hex_id="3" * 32, org_id=OTHER_ORG), None)
+    assert [s.schema_id[-1] for s in store.list_schemas(ORG)] == ["1"]
+    assert [s.schema_id[-1] for s in store.list_schemas(OTHER_ORG)] == ["3"]
+
+
+def test_the_same_version_cannot_be_added_twice(backend: Backend) -> None:
+    store = backend.store
+    store.add_schema(make_schema("signup", title="first"), None)
+    with pytest.raises(ConflictError):
+        store.add_schema(make_schema("signup", title="second"), None)
+    kept = store.get_schema(make_schema("signup").schema_id)
+    assert kept is not None and kept.definition.title == "first"
+
+
+# datasets
+
+
+def test_datasets_are_listed_per_org_and_per_schema_default_first(backend: Backend) -> None:
+    store = backend.store
+    schema_a = make_schema("a", hex_id="a" * 32)
+    schema_b = make_schema("b", hex_id="b" * 32)
+    store.add_schema(schema_a, dataset("a-extra", schema_a.schema_id, created_ms=T0 - 10))
+    store.add_dataset(dataset("a-default", schema_a.schema_id, default=True, created_ms=T0))
+    store.add_dataset(dataset("b-one", schema_b.schema_id, created_ms=T0 + 10))
+    store.add_dataset(dataset("elsewhere", schema_a.schema_id, org_id=OTHER_ORG))
+    assert [d.dataset_id for d in store.list_datasets(ORG)] == ["a-extra", "a-default", "b-one"]
+    by_schema = store.list_datasets(ORG, schema_a.schema_id)
+    assert [(d.dataset_id, d.is_default) for d in by_schema] == [
+        ("a-default", True),
+        ("a-extra", False),
+    ]
+    assert store.get_dataset("b-one") == dataset("b-one", schema_b.schema_id, created_ms=T0 + 10)
+    assert store.get_dataset("missing") is None
+
+
+def test_a_dataset_id_is_unique(backend: Backend) -> None:
+    store = backend.store
+    store.add_dataset(dataset("ds", "schema-1", name="first"))
+    with pytest.raises(ConflictError):
+        store.add_dataset(dataset("ds", "schema-2", name="second"))
+    kept = store.get_dataset("ds")
+    assert kept is not None and kept.name == "first"
+
+
+# inlets
+
+
+def inlet(inlet_id: str, name: str, *, org_id: str = ORG, created_ms: int = T0) -> Inlet:
+    return Inlet(inlet_id, org_id, name, description=f"{name} inlet", created_ms=created_ms)
+
+
+def test_inlets_are_stored_and_listed_per_org_in_creation_order(backend: Backend) -> None:
+    store = backend.store
+    raw = Inlet(
+        "raw-1",
+        ORG,
+        "raw",
+        description="raw records",
+        source_id="crm",
+        data_type="raw",
+        authentication_required=True,
+        enabled=False,
+        flow_id="f-1",
+        dataset_id="ds-raw",
+        created_ms=T0 + 2,
+    )
+    store.add_inlet(raw)
+    store.add_inlet(inlet("xdm-1", "web", created_ms=T0 + 1))
+    store.add_inlet(inlet("other-1", "web", org_id=OTHER_ORG))
+    assert store.get_inlet("raw-1") == raw
+    assert [i.inlet_id for i in store.list_inlets(ORG)] == ["xdm-1", "raw-1"]
+    assert [i.inlet_id for i in store.list_inlets(OTHER_ORG)] == ["other-1"]
+    assert store.get_inlet("missing") is None
+
+
+def test_an_inlet_name_is_unique_within_an_org(backend: Backend) -> None:
+    store = backend.store
+    store.add_inlet(inlet("one", "web"))
+    store.add_inlet(inlet("two", "app"))
+    with pytest.raises(ConflictError):
+        store.add_inlet(inlet("three", "web"))
+    with pytest.raises(ConflictError):
+        store.update_inlet(dataclasses.replace(inlet("two", "app"), name="web"))
+    assert sorted(i.name for i in store.list_inlets(ORG)) == ["app", "web"]
+
+
+def test_an_updated_inlet_keeps_its_id_org_and_creation_time(backend: Backend) -> None:
+    store = backend.store
+    original = inlet("one", "web")
+    store.add_inlet(original)
+    changed = dataclasses.replace(
+        original, name="site", description="changed", authentication_required=True, enabled=False
+    )
+    store.update_inlet(changed)
+    assert store.get_inlet("one") == changed
+    assert [i.name for i in store.list_inlets(ORG)] == ["site"]
+
+
+def test_deleting_an_inlet_removes_it_and_its_tokens(backend: Backend) -> None:
+    store = backend.store
+    store.add_inlet(inlet("one", "web"))
+    store.add_inlet(inlet("two", "app"))
+    store.add_token(AccessToken("hash-1", "one", ORG, T0, None))
+    store.add_token(AccessToken("hash-2", "two", ORG, T0, None))
+    store.delete_inlet("one")
+    assert store.get_inlet("one") is None
+    assert store.get_token("hash-1") is None
+    assert store.get_token("hash-2") is not None
+    assert [i.inlet_id for i in store.list_inlets(ORG)] == ["two"]
+
+
+# tokens
+
+
+def test_tokens_are_found_by_hash_and_revoked_per_inlet(backend: Backend) -> None:
+    store = backend.store
+    expiring = AccessToken("hash-1", "one", ORG, T0, T0 + 60_000)
+    store.add_token(expiring)
+    store.add_token(AccessToken("hash-2", "one", ORG, T0, None))
+    store.add_token(AccessToken("hash-3", "two", ORG, T0, None))
+    assert store.get_token("hash-1") == expiring
+    assert store.get_token("unknown") is None
+    assert store.revoke_tokens("one") == 2
+    assert store.get_token("hash-1") is None and store.get_token("hash-2") is None
+    assert store.get_token("hash-3") is not None
+    assert store.revoke_tokens("one") == 0
+
+
+def test_a_token_hash_is_unique(backend: Backend) -> None:
+    backend.store.add_token(AccessToken("hash-1", "one", ORG, T0, None))
+    with pytest.raises(ConflictError):
+        backend.store.add_token(AccessToken("hash-1", "two", ORG, T0, None))
+
+
+# records
+
+
+def test_records_list_the_last_ones_or_the_ones_after_a_seq_oldest_first(
+    backend: Backend,
+) -> None:
+    write(backend, *(message(f"x{i}", dataset_id="ds-1") for i in range(5)))
+    write(backend, message("elsewhere", dataset_id="ds-2"))
+    store = backend.store
+    assert [r.xaction_id for r in store.list_records("ds-1", limit=2)] == ["x3", "x4"]
+    assert [r.xaction_id for r in store.list_records("ds-1", limit=10)] == [
+        f"x{i}" for i in range(5)
+    ]
+    first_seq = store.list_records("ds-1", limit=10)[0].seq
+    after = store.list_records("ds-1", limit=2, after_seq=first_seq)
+    assert [r.xaction_id for r in after] == ["x1", "x2"]
+    assert store.list_records("ds-1", limit=2, after_seq=first_seq + 100) == []
+    assert store.count_records("ds-1") == 5
+    assert store.count_records("ds-2") == 1
+    assert store.count_records("ds-3") == 0
+
+
+def test_a_record_reads_back_as_it_was_written(backend: Backend) -> None:
+    written = message("x1", msg_id="m-1", body={"header": {"a": 1}, "body": {"b": [1, 2]}})
+    write(backend, written)
+    (record,) = backend.store.list_records("dataset-1", limit=1)
+    body = record.as_json()
+    assert body.pop("seq") >= 1
+    assert body == {
+        "xactionId": "x1",
+        "msgId": "m-1",
+        "receivedTimeMs": T0,
+        "imsOrgId": ORG,
+        "inletId": "inlet-1",
+        "datasetId": "dataset-1",
+        "schemaId": "https://ns.adobe.com/acme/schemas/1",
+        "message": {"header": {"a": 1}, "body": {"b": [1, 2]}},
+    }
+
+
+# failures
+
+
+def test_failures_come_newest_first_with_their_reasons(backend: Backend) -> None:
+    write(backend, *(message(f"f{i}", reasons=BROKEN, received_ms=T0 + i) for i in range(3)))
+    write(backend, message("valid"), message("theirs", org_id=OTHER_ORG, reasons=BROKEN))
+    failures = backend.store.list_failures(ORG)
+    assert [f.xaction_id for f in failures] == ["f2", "f1", "f0"]
+    assert failures[0].reasons == [v.as_json() for v in BROKEN]
+    assert failures[0].message == {"x": "f2"}
+    assert [f.xaction_id for f in backend.store.list_failures(ORG, limit=2)] == ["f2", "f1"]
+    assert [f.xaction_id for f in backend.store.list_failures(OTHER_ORG)] == ["theirs"]
+
+
+def test_failures_filter_by_inlet_and_by_time_from_inclusive_to_exclusive(
+    backend: Backend,
+) -> None:
+    write(
+        backend,
+        message("a0", inlet_id="a", received_ms=T0, reasons=BROKEN),
+        message("b1", inlet_id="b", received_ms=T0 + 1, reasons=BROKEN),
+        message("a2", inlet_id="a", received_ms=T0 + 2, reasons=BROKEN),
+        message("a3", inlet_id="a", received_ms=T0 + 3, reasons=BROKEN),
+    )
+    store = backend.store
+
+    def listed(**filters: Any) -> list[str]:
+        return [f.xaction_id for f in store.list_failures(ORG, **filters)]
+
+    assert listed(inlet_id="a") == ["a3", "a2", "a0"]
+    assert listed(since_ms=T0 + 1, until_ms=T0 + 3) == ["a2", "b1"]
+    assert listed(inlet_id="a", since_ms=T0 + 1) == ["a3", "a2"]
+    assert listed(until_ms=T0 + 1) == ["a0"]
+    assert listed(inlet_id="a", limit=1) == ["a3"]
+    assert listed(inlet_id="c") == []

@@ -1,0 +1,111 @@
+"""load_settings: overrides > environment > TOML file > defaults, typed, unknown names refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wayfare.config import ONE_MB, Settings, load_settings
+from wayfare.errors import InvalidRequestError
+
+
+def toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "wayfare.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_any_source() -> None:
+    settings = load_settings(environ={})
+    assert settings == Settings()
+    assert (settings.host, settings.port, settings.max_request_bytes) == ("127.0.0.1", 8080, ONE_MB)
+    assert settings.base_url == "http://127.0.0.1:8080"
+
+
+def test_each_source_wins_over_the_next(tmp_path: Path) -> None:
+    config = toml(tmp_path, 'host = "0.0.0.0"\nport = 9000\nadmin_token = "from-file"\n')
+    environ = {"WAYFARE_PORT": "9100", "WAYFARE_ADMIN_TOKEN": "from-env"}
+    settings = load_settings({"port": 9200}, config_file=config, environ=environ)
+    assert settings.port == 9200  # override
+    assert settings.admin_token == "from-env"  # environment over file
+    assert settings.host == "0.0.0.0"  # file over default
+    assert settings.fsync is True  # default
+
+
+def test_overrides_that_are_none_are_ignored() -> None:
+    settings = load_settings({"port": None}, environ={"WAYFARE_PORT": "9100"})
+    assert settings.port == 9100
+
+
+def test_the_config_file_can_be_named_in_the_environment(tmp_path: Path) -> None:
+    config = toml(tmp_path, "max_pending_messages = 10\n")
+    settings = load_settings(environ={"WAYFARE_CONFIG": str(config)})
+    assert settings.max_pending_messages == 10
+
+
+def test_values_are_coerced_to_their_types(tmp_path: Path) -> None:
+    environ = {
+        "WAYFARE_PORT": "8181",
+        "WAYFARE_INLET_RATE_LIMIT": "12.5",
+        "WAYFARE_FSYNC": "off",
+        "WAYFARE_DATA_DIR": "/var/lib/wayfare",
+        "WAYFARE_PUBLIC_URL": "https://ingest.example.com/",
+    }
+    settings = load_settings(environ=environ)
+    assert settings.port == 8181
+    assert settings.inlet_rate_limit == 12.5
+    assert settings.fsync is False
+    assert settings.data_dir == Path("/var/lib/wayfare")
+    assert settings.base_url == "https://ingest.example.com"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        (" on ", True),
+        ("0", False),
+        ("False", False),
+        ("no", False),
+        ("OFF", False),
+    ],
+)
+def test_booleans_from_the_environment(raw: str, value: bool) -> None:
+    assert load_settings(environ={"WAYFARE_FSYNC": raw}).fsync is value
+
+
+def test_toml_values_keep_their_types(tmp_path: Path) -> None:
+    config = toml(tmp_path, 'fsync = false\ncache_ttl_seconds = 0.5\ndata_dir = "data"\n')
+    settings = load_settings(config_file=config, environ={})
+    assert settings.fsync is False
+    assert settings.cache_ttl_seconds == 0.5
+    assert settings.data_dir == Path("data")
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [("PORT", "eighty"), ("INLET_RATE_LIMIT", "fast"), ("MAX_REQUEST_BYTES", "1MB")],
+)
+def test_an_unreadable_value_is_refused_with_its_name(name: str, raw: str) -> None:
+    with pytest.raises(InvalidRequestError, match=name.lower()):
+        load_settings(environ={f"WAYFARE_{name}": raw})
+
+
+def test_an_unknown_setting_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequestError, match="colour"):
+        load_settings({"colour": "blue"}, environ={})
+    with pytest.raises(InvalidRequestError, match="prot"):
+        load_settings(config_file=toml(tmp_path, "prot = 1\n"), environ={})
+
+
+def test_unrelated_environment_variables_are_ignored() -> None:
+    assert load_settings(environ={"WAYFARE_COLOUR": "blue", "PORT": "1"}) == Settings()
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings(environ={})
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
