@@ -12,6 +12,7 @@ from wayfare.ingest.rate_limit import RateLimiter
 from wayfare.log.ports import EventLog
 from wayfare.log.sqlite import SQLiteEventLog
 from wayfare.registry.apply import Applier
+from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import MessageWriter, ResourceStore
@@ -30,6 +31,7 @@ class Services:
     inlet: InletService
     schemas: SchemaRegistry
     inlets: InletRegistry
+    events: EventRegistry
     applier: Applier
 
     async def start(self) -> None:
@@ -51,6 +53,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
     schemas = SchemaRegistry(store, catalog, clock)
     inlets = InletRegistry(store, catalog, clock)
+    events = EventRegistry(store, catalog, clock, schemas)
     return Services(
         settings=settings,
         clock=clock,
@@ -61,5 +64,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         inlet=InletService(catalog, writer, clock, limiter, settings.max_pending_messages),
         schemas=schemas,
         inlets=inlets,
-        applier=Applier(store, clock, schemas, inlets),
+        events=events,
+        applier=Applier(store, clock, schemas, inlets, events),
     )

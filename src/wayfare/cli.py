@@ -134,6 +134,7 @@ def serve(
     from wayfare.bootstrap import build
     from wayfare.config import load_settings
     from wayfare.registry.demo import (
+        DEMO_EVENT,
         DEMO_INLET,
         DEMO_ORG,
         DEMO_SCHEMA,
@@ -163,14 +164,17 @@ def serve(
         schema = services.schemas.get(DEMO_ORG, DEMO_SCHEMA)
         inlet = services.inlets.get(DEMO_ORG, DEMO_INLET)
         dataset = services.schemas.datasets(DEMO_ORG, DEMO_SCHEMA)[0]
+        event = services.events.get(DEMO_ORG, DEMO_EVENT)
+        message = sample_message(schema, event_id=event.event_id)
         url = inlet.url(settings.base_url)
         click.echo(
             f"\nWayfare demo is ready (org {DEMO_ORG}).\n\n"
             f"  inlet URL:  {url}\n  schema:     {schema.schema_id}\n"
             f"  dataset:    {dataset.dataset_id}\n\n"
             "Send your first event:\n\n"
-            f"{curl_command(url + '?syncValidation=true', DEMO_ORG, sample_message(schema))}\n\n"
+            f"{curl_command(url + '?syncValidation=true', DEMO_ORG, message)}\n\n"
             f"Then look at it:  wayfare datasets tail {dataset.dataset_id}\n"
+            f"and at its event: wayfare events messages {DEMO_EVENT}\n"
         )
     uvicorn.run(
         create_app(services),
@@ -434,6 +438,94 @@ def inlets_token(
         _echo_json(body)
     else:
         click.echo(body["accessToken"])
+
+
+# events
+@main.group()
+def events() -> None:
+    """Event configurations: list, show, create, delete, preview, messages."""
+
+
+@events.command("list")
+@admin_options
+def events_list(as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    with _client(url, org, admin_token) as c:
+        body = c.call("GET", "/api/v1/events")
+    if as_json:
+        _echo_json(body)
+    else:
+        _table(body["events"], ["name", "eventIdType", "namespace", "eventID", "schemaId"])
+
+
+@events.command("show")
+@click.argument("name")
+@admin_options
+def events_show(name: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    with _client(url, org, admin_token) as c:
+        _echo_json(c.call("GET", f"/api/v1/events/{name}"))
+
+
+@events.command("create")
+@click.argument("file", type=click.Path(path_type=Path, exists=True))
+@admin_options
+def events_create(file: Path, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    """Create an event configuration from a YAML or JSON definition."""
+    with _client(url, org, admin_token) as c:
+        body = c.call("POST", "/api/v1/events", json=_load_file(file))
+    if as_json:
+        _echo_json(body)
+    else:
+        click.echo(
+            f"created event {body['name']} ({body['eventIdType']})"
+            + (f": eventID {body['eventID']}" if body.get("eventID") else "")
+        )
+
+
+@events.command("delete")
+@click.argument("name")
+@admin_options
+def events_delete(name: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    with _client(url, org, admin_token) as c:
+        body = c.call("DELETE", f"/api/v1/events/{name}")
+    click.echo(f"deleted event {body['deleted']}")
+
+
+@events.command("preview")
+@click.argument("name")
+@admin_options
+def events_preview(name: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    """The exact message a data system must send (with --json: only the message)."""
+    with _client(url, org, admin_token) as c:
+        body = c.call("GET", f"/api/v1/events/{name}/payload-preview", params={"snippets": "true"})
+    if as_json:
+        _echo_json(body["payload"])
+        return
+    _echo_json(body["payload"])
+    click.echo(f"\n# Send it with curl (replace the placeholders first):\n{body['curl']}")
+    click.echo(f"\n# Or from Python:\n{body['python']}")
+
+
+@events.command("messages")
+@click.argument("name")
+@click.option("-n", "--limit", type=int, default=20, show_default=True)
+@admin_options
+def events_messages(
+    name: str, limit: int, as_json: bool, url: str, org: str, admin_token: str | None
+) -> None:
+    """Did my messages match this event? Newest first, with the reason when not."""
+    with _client(url, org, admin_token) as c:
+        body = c.call("GET", f"/api/v1/events/{name}/messages", params={"limit": limit})
+    if as_json:
+        _echo_json(body)
+        return
+    if not body["messages"]:
+        click.echo(
+            f"no message has been matched against {name} yet: check that messages use "
+            "its schema (wayfare failures shows rejected ones)"
+        )
+    for m in body["messages"]:
+        verdict = f"matched  {m['identity']}" if m["matched"] else f"no match {m['reason']}"
+        click.echo(f"{m['xactionId']}  {verdict}")
 
 
 # failures

@@ -23,6 +23,7 @@ from wayfare.errors import (
     Violation,
 )
 from wayfare.registry.orgs import ensure_org, set_tenant
+from wayfare.registry.snippets import curl_command, python_snippet
 
 Handler = Callable[[Request, Services, str], Awaitable[Response]]
 
@@ -236,6 +237,66 @@ async def revoke_tokens(request: Request, s: Services, org_id: str) -> Response:
     return json_response({"revoked": count})
 
 
+# events
+async def list_events(request: Request, s: Services, org_id: str) -> Response:
+    events = await run_in_threadpool(s.events.all, org_id)
+    return json_response({"events": [e.as_json() for e in events]})
+
+
+async def create_event(request: Request, s: Services, org_id: str) -> Response:
+    event = await run_in_threadpool(s.events.create, org_id, await read_json(request))
+    return json_response(event.as_json(), 201)
+
+
+async def get_event(request: Request, s: Services, org_id: str) -> Response:
+    event = await run_in_threadpool(s.events.get, org_id, request.path_params["name"])
+    return json_response(event.as_json())
+
+
+async def update_event(request: Request, s: Services, org_id: str) -> Response:
+    body = await read_json(request)
+    event = await run_in_threadpool(s.events.update, org_id, request.path_params["name"], body)
+    return json_response(event.as_json())
+
+
+async def delete_event(request: Request, s: Services, org_id: str) -> Response:
+    event = await run_in_threadpool(s.events.delete, org_id, request.path_params["name"])
+    return json_response({"deleted": event.name})
+
+
+def _send_target(s: Services, org_id: str) -> tuple[str, bool]:
+    """The URL snippets post to: the org's first enabled XDM inlet, or a placeholder."""
+    for inlet in s.inlets.all(org_id):
+        if inlet.enabled and inlet.data_type == "xdm":
+            return inlet.url(s.settings.base_url), inlet.authentication_required
+    return f"{s.settings.base_url}/collection/<inletId>", False
+
+
+async def payload_preview(request: Request, s: Services, org_id: str) -> Response:
+    """The exact message to send; ``?snippets=true`` wraps it with curl and Python."""
+    name = request.path_params["name"]
+    message = await run_in_threadpool(s.events.preview, org_id, name)
+    if request.query_params.get("snippets", "").lower() not in ("true", "1", "yes"):
+        return json_response(message)
+    url, auth = await run_in_threadpool(_send_target, s, org_id)
+    return json_response(
+        {
+            "payload": message,
+            "inletUrl": url,
+            "curl": curl_command(url, org_id, message, "<access token>" if auth else None),
+            "python": python_snippet(url, org_id, message, auth),
+        }
+    )
+
+
+async def event_messages(request: Request, s: Services, org_id: str) -> Response:
+    limit = int_param(request, "limit", 20, low=1, high=10_000) or 20
+    found = await run_in_threadpool(s.events.messages, org_id, request.path_params["name"], limit)
+    return json_response(
+        {"event": request.path_params["name"], "messages": [m.as_json() for m in found]}
+    )
+
+
 # failures
 async def list_failures(request: Request, s: Services, org_id: str) -> Response:
     inlet_key = request.query_params.get("inletId") or request.query_params.get("inlet")
@@ -291,6 +352,13 @@ def admin_routes(services: Services) -> list[Route]:
         r(f"{v1}/inlets/{{id}}", delete_inlet, "DELETE"),
         r(f"{v1}/inlets/{{id}}/tokens", issue_token, "POST"),
         r(f"{v1}/inlets/{{id}}/tokens", revoke_tokens, "DELETE"),
+        r(f"{v1}/events", list_events, "GET"),
+        r(f"{v1}/events", create_event, "POST"),
+        r(f"{v1}/events/{{name}}", get_event, "GET"),
+        r(f"{v1}/events/{{name}}", update_event, "PUT"),
+        r(f"{v1}/events/{{name}}", delete_event, "DELETE"),
+        r(f"{v1}/events/{{name}}/payload-preview", payload_preview, "GET"),
+        r(f"{v1}/events/{{name}}/messages", event_messages, "GET"),
         r(f"{v1}/failures", list_failures, "GET"),
         r(f"{v1}/apply", apply, "POST"),
     ]

@@ -207,6 +207,41 @@ def openapi_document() -> dict[str, Any]:
                     ],
                 )
             },
+            "/api/v1/events": {
+                "get": _admin("List event configurations", obj),
+                "post": _admin(
+                    "Create an event configuration", obj, body="EventDefinition", status="201"
+                ),
+            },
+            "/api/v1/events/{name}": {
+                "get": _admin("One event", obj, params=[_path_param("name", "Event name")]),
+                "put": _admin(
+                    "Change an event",
+                    obj,
+                    body="EventDefinition",
+                    params=[_path_param("name", "Event name")],
+                ),
+                "delete": _admin(
+                    "Delete an event", obj, params=[_path_param("name", "Event name")]
+                ),
+            },
+            "/api/v1/events/{name}/payload-preview": {
+                "get": _admin(
+                    "The exact message a data system must send",
+                    obj,
+                    params=[
+                        _path_param("name", "Event name"),
+                        _query("snippets", "boolean", "Wrap with a curl command and Python"),
+                    ],
+                )
+            },
+            "/api/v1/events/{name}/messages": {
+                "get": _admin(
+                    "Matching outcomes, newest first",
+                    obj,
+                    params=[_path_param("name", "Event name"), _query("limit", "integer", "")],
+                )
+            },
             "/api/v1/apply": {"post": _admin("Apply definitions idempotently", obj, body="Apply")},
         }
     )
@@ -341,6 +376,20 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
                 "InletChange": obj,
+                "EventDefinition": {
+                    "type": "object",
+                    "required": ["name", "schemaId", "namespace"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": "^[A-Za-z0-9_]{1,30}$"},
+                        "description": {"type": "string"},
+                        "schemaId": {"type": "string"},
+                        "namespace": {"type": "string"},
+                        "identifier": {"type": "string"},
+                        "eventIdType": {"type": "string", "enum": ["system", "rule"]},
+                        "condition": {"type": "string"},
+                        "fields": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
                 "OrgChange": {"type": "object", "properties": {"tenantId": {"type": "string"}}},
                 "Apply": {"type": "object", "properties": {"documents": items}},
             },

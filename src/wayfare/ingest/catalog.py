@@ -18,6 +18,7 @@ from wayfare.errors import (
     Violation,
 )
 from wayfare.ingest.validation import CompiledSchema
+from wayfare.model.matching import EventIndex
 from wayfare.model.records import AccessToken
 from wayfare.model.resources import Inlet
 from wayfare.model.tokens import hash_token
@@ -31,6 +32,8 @@ class Route:
     compiled: CompiledSchema
     default_dataset_id: str | None
     dataset_ids: frozenset[str]
+    events: EventIndex
+    """The org's event configurations on this schema."""
 
 
 class Catalog:
@@ -117,6 +120,7 @@ class Catalog:
             compiled=CompiledSchema.compile(schema),
             default_dataset_id=default,
             dataset_ids=frozenset(d.dataset_id for d in datasets),
+            events=EventIndex.of(self._store.list_events(org_id, schema_id)),
         )
 
     def dataset_for(self, route: Route, dataset_id: str | None) -> str:

@@ -29,6 +29,7 @@ from wayfare.errors import (
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.rate_limit import RateLimiter
 from wayfare.model.envelope import read_envelope
+from wayfare.model.matching import match_message
 from wayfare.model.records import IncomingMessage
 from wayfare.model.resources import Inlet
 from wayfare.store.ports import MessageWriter
@@ -147,10 +148,13 @@ class InletService:
         dataset_id = self._catalog.dataset_for(route, envelope.dataset_id)
         violations = route.compiled.violations(envelope.entity)
         reasons = None
+        matches = None
         if violations:
             if sync:
                 raise schema_violation(violations)
             reasons = _violations_json(violations)
+        elif not route.events.empty:
+            matches = match_message(route.events, envelope.entity)
         return IncomingMessage(
             xaction_id,
             envelope.msg_id,
@@ -161,6 +165,7 @@ class InletService:
             received_ms,
             raw if raw is not None else orjson.dumps(message),
             reasons,
+            matches,
         )
 
     # use cases

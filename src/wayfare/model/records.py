@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from wayfare.model.matching import EventMatch
+
 
 @dataclass(slots=True)
 class IncomingMessage:
@@ -23,6 +25,8 @@ class IncomingMessage:
     received_ms: int
     payload: bytes
     reasons: bytes | None = None
+    matches: list[EventMatch] | None = None
+    """Outcomes of matching a valid message against its org's events."""
 
 
 @dataclass(frozen=True, slots=True)

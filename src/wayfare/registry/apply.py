@@ -13,12 +13,13 @@ from typing import Any
 from wayfare.clock import Clock
 from wayfare.errors import InvalidRequestError, NotFoundError, Violation
 from wayfare.model.schema import SchemaDefinition
+from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry, InletSpec
 from wayfare.registry.orgs import ensure_org, set_tenant
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import ResourceStore
 
-KIND_ORDER = ("Org", "Schema", "Dataset", "Inlet")
+KIND_ORDER = ("Org", "Schema", "Dataset", "Inlet", "Event")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +44,13 @@ class Applier:
         clock: Clock,
         schemas: SchemaRegistry,
         inlets: InletRegistry,
+        events: EventRegistry,
     ) -> None:
         self._store = store
         self._clock = clock
         self._schemas = schemas
         self._inlets = inlets
+        self._events = events
 
     def apply(self, org_id: str, documents: Sequence[object]) -> list[Applied]:
         docs: list[tuple[int, Mapping[str, Any]]] = []
@@ -127,3 +130,14 @@ class Applier:
         updated = self._inlets.update(org_id, current.inlet_id, changes)
         action = "unchanged" if updated == current else "updated"
         return Applied("Inlet", parsed.name, action, updated.inlet_id)
+
+    def _apply_event(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
+        name = str(spec.get("name", ""))
+        try:
+            current = self._events.get(org_id, name)
+        except NotFoundError:
+            created = self._events.create(org_id, spec)
+            return Applied("Event", name, "created", name, {"eventID": created.event_id})
+        updated = self._events.update(org_id, name, spec)
+        action = "unchanged" if updated == current else "updated"
+        return Applied("Event", name, action, name, {"eventID": updated.event_id})

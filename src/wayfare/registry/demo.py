@@ -6,8 +6,6 @@ to a journey" example, its default dataset, and an unauthenticated inlet.
 
 from __future__ import annotations
 
-import json
-import shlex
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,11 +13,15 @@ from typing import Any
 from wayfare.model.resources import Schema
 from wayfare.model.schema import content_type
 from wayfare.registry.apply import Applier
+from wayfare.registry.snippets import curl_command
+
+__all__ = ["curl_command", "sample_message", "setup_demo"]
 
 DEMO_ORG = "DEMO@WayfareOrg"
 DEMO_TENANT = "instance_name"
 DEMO_SCHEMA = "newsletter_signup"
 DEMO_INLET = "demo-inlet"
+DEMO_EVENT = "newsletter_signup"
 
 DEMO_DOCUMENTS: list[dict[str, Any]] = [
     {"kind": "Org", "tenantId": DEMO_TENANT},
@@ -55,6 +57,21 @@ DEMO_DOCUMENTS: list[dict[str, Any]] = [
         "dataType": "xdm",
         "authenticationRequired": False,
     },
+    {
+        "kind": "Event",
+        "name": DEMO_EVENT,
+        "description": "A person signs up to the newsletter",
+        "schemaId": DEMO_SCHEMA,
+        "namespace": "Email",
+        "eventIdType": "system",
+        "fields": [
+            f"_{DEMO_TENANT}.person.firstName",
+            f"_{DEMO_TENANT}.person.lastName",
+            f"_{DEMO_TENANT}.person.gender",
+            f"_{DEMO_TENANT}.person.birthYear",
+            f"_{DEMO_TENANT}.person.emailAddress",
+        ],
+    },
 ]
 
 
@@ -62,8 +79,11 @@ def setup_demo(applier: Applier) -> None:
     applier.apply(DEMO_ORG, DEMO_DOCUMENTS)
 
 
-def sample_message(schema: Schema, dataset_id: str | None = None) -> dict[str, Any]:
-    """A valid message for the demo schema, as a data system would send it."""
+def sample_message(
+    schema: Schema, dataset_id: str | None = None, event_id: str | None = None
+) -> dict[str, Any]:
+    """A valid message for the demo schema, as a data system would send it; with
+    ``event_id`` it is a ``newsletter_signup`` event."""
     ref = {"id": schema.schema_id, "contentType": content_type(schema.version)}
     header: dict[str, Any] = {
         "msgType": "xdmEntityCreate",
@@ -75,7 +95,7 @@ def sample_message(schema: Schema, dataset_id: str | None = None) -> dict[str, A
     if dataset_id:
         header["datasetId"] = dataset_id
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {
+    message: dict[str, Any] = {
         "header": header,
         "body": {
             "xdmMeta": {"schemaRef": ref},
@@ -95,13 +115,8 @@ def sample_message(schema: Schema, dataset_id: str | None = None) -> dict[str, A
             },
         },
     }
-
-
-def curl_command(url: str, org_id: str, message: dict[str, Any]) -> str:
-    body = json.dumps(message, indent=2)
-    return (
-        f"curl -X POST {shlex.quote(url)} \\\n"
-        "  -H 'Content-Type: application/json' \\\n"
-        f"  -H {shlex.quote('x-gw-ims-org-id: ' + org_id)} \\\n"
-        f"  -d {shlex.quote(body)}"
-    )
+    if event_id:
+        message["body"]["xdmEntity"]["_experience"] = {
+            "campaign": {"orchestration": {"eventID": event_id}}
+        }
+    return message

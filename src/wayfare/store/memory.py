@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 
 from wayfare.errors import ConflictError, StoreError
+from wayfare.model.events import EventConfig
+from wayfare.model.matching import MatchRecord
 from wayfare.model.records import AccessToken, FailedRecord, IncomingMessage, Record, WriteOutcome
 from wayfare.model.resources import Dataset, Inlet, Org, Schema
 
@@ -32,6 +34,8 @@ class MemoryStore:
         self.records: list[Record] = []
         self.failures: list[FailedRecord] = []
         self.message_ids: dict[tuple[str, str], str] = {}
+        self._events: dict[tuple[str, str], EventConfig] = {}
+        self.matches: list[tuple[str, MatchRecord]] = []
 
     # orgs
     def get_org(self, org_id: str) -> Org | None:
@@ -180,6 +184,42 @@ class MemoryStore:
         ]
         return found[: max(limit, 0)]
 
+    # events
+    def add_event(self, event: EventConfig) -> None:
+        key = (event.org_id, event.name)
+        clash = event.event_id is not None and any(
+            e.event_id == event.event_id for e in self._events.values()
+        )
+        if key in self._events or clash:
+            raise ConflictError(f"an event named {event.name!r} already exists")
+        self._events[key] = event
+
+    def update_event(self, event: EventConfig) -> None:
+        if (event.org_id, event.name) in self._events:
+            self._events[(event.org_id, event.name)] = event
+
+    def delete_event(self, org_id: str, name: str) -> None:
+        self._events.pop((org_id, name), None)
+
+    def get_event(self, org_id: str, name: str) -> EventConfig | None:
+        return self._events.get((org_id, name))
+
+    def list_events(self, org_id: str, schema_id: str | None = None) -> list[EventConfig]:
+        return sorted(
+            (
+                e
+                for (org, _), e in self._events.items()
+                if org == org_id and (schema_id is None or e.schema_id == schema_id)
+            ),
+            key=lambda e: e.name,
+        )
+
+    def list_event_matches(self, org_id: str, name: str, *, limit: int) -> list[MatchRecord]:
+        found = [
+            m for org, m in reversed(self.matches) if org == org_id and m.match.event_name == name
+        ]
+        return found[:limit]
+
     def close(self) -> None:
         pass
 
@@ -234,6 +274,7 @@ class MemoryWriter:
         records: list[Record] = []
         failures: list[FailedRecord] = []
         outcomes: list[WriteOutcome] = []
+        matches: list[tuple[str, MatchRecord]] = []
         for m in messages:
             if m.msg_id is not None:
                 first = known.get((m.org_id, m.msg_id))
@@ -241,6 +282,9 @@ class MemoryWriter:
                     outcomes.append(WriteOutcome(first, True))
                     continue
                 known[(m.org_id, m.msg_id)] = m.xaction_id
+            for match in m.matches or ():
+                seq = len(store.matches) + len(matches) + 1
+                matches.append((m.org_id, MatchRecord(seq, m.xaction_id, m.received_ms, match)))
             if m.reasons is not None:
                 failures.append(_failure(m, len(store.failures) + len(failures) + 1))
             elif m.dataset_id is None:
@@ -251,6 +295,7 @@ class MemoryWriter:
         store.records += records
         store.failures += failures
         store.message_ids = known
+        store.matches += matches
         return outcomes
 
 

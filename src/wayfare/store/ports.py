@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from wayfare.model.events import EventConfig
+from wayfare.model.matching import MatchRecord
 from wayfare.model.records import AccessToken, FailedRecord, IncomingMessage, Record, WriteOutcome
 from wayfare.model.resources import Dataset, Inlet, Org, Schema
 
@@ -61,6 +63,18 @@ class ResourceStore(Protocol):
         until_ms: int | None = None,
         limit: int = 100,
     ) -> list[FailedRecord]:
+        """Newest first."""
+        ...
+
+    def add_event(self, event: EventConfig) -> None: ...
+    def update_event(self, event: EventConfig) -> None: ...
+    def delete_event(self, org_id: str, name: str) -> None: ...
+    def get_event(self, org_id: str, name: str) -> EventConfig | None: ...
+    def list_events(self, org_id: str, schema_id: str | None = None) -> list[EventConfig]:
+        """By name."""
+        ...
+
+    def list_event_matches(self, org_id: str, name: str, *, limit: int) -> list[MatchRecord]:
         """Newest first."""
         ...
 

@@ -14,6 +14,8 @@ import orjson
 from yoyo import get_backend, read_migrations
 
 from wayfare.errors import ConflictError, StoreError
+from wayfare.model.events import EventConfig, event_from_json
+from wayfare.model.matching import EventMatch, MatchRecord
 from wayfare.model.records import AccessToken, FailedRecord, Record
 from wayfare.model.resources import Dataset, Inlet, Org, Schema
 from wayfare.model.schema import SchemaDefinition
@@ -366,6 +368,63 @@ class SQLiteStore:
                 message=_loads(r["message"]),
             )
             for r in self._all(sql, tuple(params))
+        ]
+
+    # events
+    def add_event(self, event: EventConfig) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO events (org_id, name, schema_id, event_id, body, created_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    event.org_id,
+                    event.name,
+                    event.schema_id,
+                    event.event_id,
+                    orjson.dumps(event.as_json()).decode(),
+                    event.created_ms,
+                ),
+            )
+
+    def update_event(self, event: EventConfig) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE events SET schema_id = ?, body = ? WHERE org_id = ? AND name = ?",
+                (event.schema_id, orjson.dumps(event.as_json()).decode(), event.org_id, event.name),
+            )
+
+    def delete_event(self, org_id: str, name: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM events WHERE org_id = ? AND name = ?", (org_id, name))
+
+    def get_event(self, org_id: str, name: str) -> EventConfig | None:
+        row = self._one("SELECT body FROM events WHERE org_id = ? AND name = ?", (org_id, name))
+        return event_from_json(org_id, _loads(row["body"])) if row else None
+
+    def list_events(self, org_id: str, schema_id: str | None = None) -> list[EventConfig]:
+        if schema_id is None:
+            rows = self._all("SELECT body FROM events WHERE org_id = ? ORDER BY name", (org_id,))
+        else:
+            rows = self._all(
+                "SELECT body FROM events WHERE org_id = ? AND schema_id = ? ORDER BY name",
+                (org_id, schema_id),
+            )
+        return [event_from_json(org_id, _loads(r["body"])) for r in rows]
+
+    def list_event_matches(self, org_id: str, name: str, *, limit: int) -> list[MatchRecord]:
+        rows = self._all(
+            "SELECT * FROM event_matches WHERE org_id = ? AND event_name = ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (org_id, name, limit),
+        )
+        return [
+            MatchRecord(
+                r["seq"],
+                r["xaction_id"],
+                r["received_ms"],
+                EventMatch(r["event_name"], bool(r["matched"]), r["identity"], r["reason"]),
+            )
+            for r in rows
         ]
 
     def close(self) -> None:

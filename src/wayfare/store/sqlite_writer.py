@@ -155,6 +155,7 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
         records: list[tuple[object, ...]] = []
         failures: list[tuple[object, ...]] = []
         ids: list[tuple[str, str, str]] = []
+        matches: list[tuple[object, ...]] = []
         results: list[list[WriteOutcome]] = []
         for messages, _ in jobs:
             outcomes: list[WriteOutcome] = []
@@ -167,6 +168,19 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
                         continue
                     known[key] = m.xaction_id
                     ids.append((m.org_id, m.msg_id, m.xaction_id))
+                if m.matches:
+                    matches.extend(
+                        (
+                            m.org_id,
+                            e.event_name,
+                            m.xaction_id,
+                            m.received_ms,
+                            e.matched,
+                            e.identity,
+                            e.reason,
+                        )
+                        for e in m.matches
+                    )
                 if m.reasons is None:
                     records.append(
                         (
@@ -207,6 +221,12 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
                 "INSERT INTO failures (org_id, inlet_id, dataset_id, schema_id, xaction_id, "
                 "msg_id, received_ms, reasons, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 failures,
+            )
+        if matches:
+            conn.executemany(
+                "INSERT INTO event_matches (org_id, event_name, xaction_id, received_ms, "
+                "matched, identity, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                matches,
             )
         if ids:
             conn.executemany(

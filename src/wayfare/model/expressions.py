@@ -1,0 +1,373 @@
+"""A small expression language, parsed once into a tree and evaluated many times.
+
+Grammar (precedence low to high)::
+
+    expr     := or
+    or       := and ("or" and)*
+    and      := not ("and" not)*
+    not      := "not" not | compare
+    compare  := sum (("==" | "!=" | "<" | "<=" | ">" | ">=") sum | "in" list)?
+    sum      := product (("+" | "-") product)*
+    product  := unary (("*" | "/" | "%") unary)*
+    unary    := "-" unary | primary
+    primary  := literal | path | call | "(" expr ")" | list
+    literal  := string ('..' or "..") | number | true | false | null
+    path     := name ("." name | "[" integer "]")*       a field of the payload
+    call     := name "(" (expr ("," expr)*)? ")"
+    list     := "[" (expr ("," expr)*)? "]"
+
+A missing field evaluates to null; comparisons with null are false except ``== null``.
+Errors name the column (1-based) where parsing failed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wayfare.errors import InvalidRequestError, Violation
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<string>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+    r"|(?P<op>==|!=|<=|>=|[<>()\[\],.+\-*/%])|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
+)
+_KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
+
+
+class ExpressionError(InvalidRequestError):
+    """An expression that does not parse or names what does not exist; says the column."""
+
+    def __init__(self, source: str, column: int, reason: str) -> None:
+        super().__init__(
+            f"{reason} at column {column} of {source!r}",
+            violations=(Violation(f"column {column}", "expression", reason),),
+        )
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str  # number | string | op | name | end
+    text: str
+    column: int
+
+
+def tokenize(source: str) -> list[Token]:
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(source):
+        if source[pos:].strip() == "":
+            break
+        match = _TOKEN.match(source, pos)
+        if match is None or match.end() == pos:
+            column = pos + len(source[pos:]) - len(source[pos:].lstrip()) + 1
+            raise ExpressionError(source, column, f"unexpected character {source[column - 1]!r}")
+        kind = match.lastgroup or "op"
+        start = match.start(kind)
+        tokens.append(Token(kind, match.group(kind), start + 1))
+        pos = match.end()
+    tokens.append(Token("end", "", len(source) + 1))
+    return tokens
+
+
+# the tree
+@dataclass(frozen=True, slots=True)
+class Literal:
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    parts: tuple[str | int, ...]
+    column: int
+
+    @property
+    def dotted(self) -> str:
+        out = ""
+        for part in self.parts:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: str
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True, slots=True)
+class ListNode:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    name: str
+    args: tuple[Node, ...]
+    column: int
+
+
+Node = Literal | Path | Unary | Binary | ListNode | Call
+
+
+class _Parser:
+    def __init__(self, source: str, functions: Mapping[str, Callable[..., Any]]) -> None:
+        self.source = source
+        self.tokens = tokenize(source)
+        self.i = 0
+        self.functions = functions
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def fail(self, reason: str, token: Token | None = None) -> ExpressionError:
+        return ExpressionError(self.source, (token or self.tok).column, reason)
+
+    def accept(self, *texts: str) -> Token | None:
+        if self.tok.kind in ("op", "name") and self.tok.text in texts:
+            token = self.tok
+            self.i += 1
+            return token
+        return None
+
+    def expect(self, text: str) -> Token:
+        token = self.accept(text)
+        if token is None:
+            found = self.tok.text or "the end"
+            raise self.fail(f"expected {text!r} but found {found!r}")
+        return token
+
+    def parse(self) -> Node:
+        if self.tok.kind == "end":
+            raise self.fail("empty expression")
+        node = self.or_()
+        if self.tok.kind != "end":
+            raise self.fail(f"unexpected {self.tok.text!r}")
+        return node
+
+    def or_(self) -> Node:
+        node = self.and_()
+        while self.accept("or"):
+            node = Binary("or", node, self.and_())
+        return node
+
+    def and_(self) -> Node:
+        node = self.not_()
+        while self.accept("and"):
+            node = Binary("and", node, self.not_())
+        return node
+
+    def not_(self) -> Node:
+        if self.accept("not"):
+            return Unary("not", self.not_())
+        return self.compare()
+
+    def compare(self) -> Node:
+        node = self.sum()
+        op = self.accept("==", "!=", "<", "<=", ">", ">=", "in")
+        if op is None:
+            return node
+        return Binary(op.text, node, self.sum())
+
+    def sum(self) -> Node:
+        node = self.product()
+        while (op := self.accept("+", "-")) is not None:
+            node = Binary(op.text, node, self.product())
+        return node
+
+    def product(self) -> Node:
+        node = self.unary()
+        while (op := self.accept("*", "/", "%")) is not None:
+            node = Binary(op.text, node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        if self.accept("-"):
+            return Unary("-", self.unary())
+        return self.primary()
+
+    def primary(self) -> Node:
+        tok = self.tok
+        if tok.kind == "number":
+            self.i += 1
+            return Literal(float(tok.text) if "." in tok.text else int(tok.text))
+        if tok.kind == "string":
+            self.i += 1
+            return Literal(re.sub(r"\\(.)", r"\1", tok.text[1:-1]))
+        if self.accept("("):
+            node = self.or_()
+            self.expect(")")
+            return node
+        if self.accept("["):
+            return ListNode(self.items("]"))
+        if tok.kind == "name":
+            if tok.text in ("true", "false", "null"):
+                self.i += 1
+                return Literal({"true": True, "false": False, "null": None}[tok.text])
+            if tok.text in _KEYWORDS:
+                raise self.fail(f"unexpected {tok.text!r}")
+            self.i += 1
+            if self.accept("("):
+                if tok.text not in self.functions:
+                    raise self.fail(f"unknown function {tok.text!r}", tok)
+                return Call(tok.text, self.items(")"), tok.column)
+            return self.path(tok)
+        raise self.fail(f"unexpected {tok.text!r}" if tok.kind != "end" else "unexpected end")
+
+    def items(self, closing: str) -> tuple[Node, ...]:
+        items: list[Node] = []
+        if self.accept(closing):
+            return ()
+        while True:
+            items.append(self.or_())
+            if self.accept(closing):
+                return tuple(items)
+            self.expect(",")
+
+    def path(self, first: Token) -> Path:
+        parts: list[str | int] = [first.text]
+        while True:
+            if self.accept("."):
+                if self.tok.kind != "name":
+                    raise self.fail("expected a field name after '.'")
+                parts.append(self.tok.text)
+                self.i += 1
+            elif self.accept("["):
+                if self.tok.kind != "number" or "." in self.tok.text:
+                    raise self.fail("expected an index")
+                parts.append(int(self.tok.text))
+                self.i += 1
+                self.expect("]")
+            else:
+                return Path(tuple(parts), first.column)
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "lower": lambda s: s.lower() if isinstance(s, str) else None,
+    "upper": lambda s: s.upper() if isinstance(s, str) else None,
+    "length": lambda v: len(v) if isinstance(v, str | list | dict) else None,
+    "contains": lambda s, part: isinstance(s, str) and isinstance(part, str) and part in s,
+    "startsWith": lambda s, p: isinstance(s, str) and isinstance(p, str) and s.startswith(p),
+    "endsWith": lambda s, p: isinstance(s, str) and isinstance(p, str) and s.endswith(p),
+    "isEmpty": lambda v: v is None or v == "" or v == [] or v == {},
+    "isNotEmpty": lambda v: not (v is None or v == "" or v == [] or v == {}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    source: str
+    tree: Node
+
+    def paths(self) -> list[Path]:
+        found: list[Path] = []
+
+        def walk(node: Node) -> None:
+            if isinstance(node, Path):
+                found.append(node)
+            elif isinstance(node, Unary):
+                walk(node.operand)
+            elif isinstance(node, Binary):
+                walk(node.left)
+                walk(node.right)
+            elif isinstance(node, ListNode | Call):
+                for item in node.items if isinstance(node, ListNode) else node.args:
+                    walk(item)
+
+        walk(self.tree)
+        return found
+
+    def evaluate(self, data: Mapping[str, Any]) -> Any:
+        return _eval(self.tree, data)
+
+    def test(self, data: Mapping[str, Any]) -> bool:
+        return self.evaluate(data) is True
+
+
+def parse(source: str, functions: Mapping[str, Callable[..., Any]] = FUNCTIONS) -> Expression:
+    return Expression(source, _Parser(source, functions).parse())
+
+
+def resolve(data: Any, parts: Sequence[str | int]) -> Any:
+    for part in parts:
+        if isinstance(part, int):
+            data = data[part] if isinstance(data, list) and -len(data) <= part < len(data) else None
+        else:
+            data = data.get(part) if isinstance(data, dict) else None
+        if data is None:
+            return None
+    return data
+
+
+def _compare(op: str, a: Any, b: Any) -> bool:
+    if op == "==":
+        return bool(a == b)
+    if op == "!=":
+        return bool(a != b)
+    if a is None or b is None:
+        return False
+    try:
+        if op == "<":
+            return bool(a < b)
+        if op == "<=":
+            return bool(a <= b)
+        if op == ">":
+            return bool(a > b)
+        return bool(a >= b)
+    except TypeError:
+        return False
+
+
+def _arith(op: str, a: Any, b: Any) -> Any:
+    if op == "+" and isinstance(a, str) and isinstance(b, str):
+        return a + b
+    numbers = (int, float)
+    if not isinstance(a, numbers) or not isinstance(b, numbers):
+        return None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return None
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        return None
+    return a / b if op == "/" else a % b
+
+
+def _eval(node: Node, data: Mapping[str, Any]) -> Any:
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, Path):
+        return resolve(data, node.parts)
+    if isinstance(node, Unary):
+        value = _eval(node.operand, data)
+        if node.op == "not":
+            return value is not True
+        return -value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(node, Binary):
+        if node.op == "and":
+            return _eval(node.left, data) is True and _eval(node.right, data) is True
+        if node.op == "or":
+            return _eval(node.left, data) is True or _eval(node.right, data) is True
+        left, right = _eval(node.left, data), _eval(node.right, data)
+        if node.op == "in":
+            return isinstance(right, list) and left in right
+        if node.op in ("+", "-", "*", "/", "%"):
+            return _arith(node.op, left, right)
+        return _compare(node.op, left, right)
+    if isinstance(node, ListNode):
+        return [_eval(item, data) for item in node.items]
+    return FUNCTIONS[node.name](*(_eval(a, data) for a in node.args))

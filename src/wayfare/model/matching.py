@@ -1,0 +1,108 @@
+"""Matching an accepted message against its org's event configurations.
+
+System-generated events are a dictionary lookup on the message's eventID; rule-based events
+test their compiled condition (a message matching N rule-based events fires N times). Each
+outcome says matched (with the person's identity) or why not, so "my event arrives but
+nothing happens" has an answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wayfare.model.events import EventConfig, identity_of
+
+
+@dataclass(frozen=True, slots=True)
+class EventMatch:
+    event_name: str
+    matched: bool
+    identity: str | None
+    reason: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "event": self.event_name,
+            "matched": self.matched,
+            "identity": self.identity,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventIndex:
+    """The events of one schema, arranged for matching."""
+
+    by_event_id: Mapping[str, EventConfig]
+    system: Sequence[EventConfig]
+    rules: Sequence[EventConfig]
+
+    @classmethod
+    def of(cls, events: Sequence[EventConfig]) -> EventIndex:
+        system = [e for e in events if e.id_type == "system"]
+        return cls(
+            by_event_id={e.event_id: e for e in system if e.event_id},
+            system=tuple(system),
+            rules=tuple(e for e in events if e.id_type == "rule"),
+        )
+
+    @property
+    def empty(self) -> bool:
+        return not self.system and not self.rules
+
+
+def _event_id(entity: Mapping[str, Any]) -> Any:
+    node: Any = entity
+    for key in ("_experience", "campaign", "orchestration", "eventID"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _outcome(config: EventConfig, entity: Mapping[str, Any]) -> EventMatch:
+    identity, reason = identity_of(config, entity)
+    return EventMatch(config.name, identity is not None, identity, reason)
+
+
+def match_message(index: EventIndex, entity: Mapping[str, Any]) -> list[EventMatch]:
+    outcomes: list[EventMatch] = []
+    if index.system:
+        event_id = _event_id(entity)
+        config = index.by_event_id.get(event_id) if isinstance(event_id, str) else None
+        if config is not None:
+            outcomes.append(_outcome(config, entity))
+        else:
+            reason = (
+                "unknown eventID: the message has no _experience.campaign.orchestration.eventID"
+                if event_id is None
+                else f"unknown eventID {event_id!r}"
+            )
+            outcomes.extend(EventMatch(c.name, False, None, reason) for c in index.system)
+    for config in index.rules:
+        assert config.compiled is not None
+        if config.compiled.test(entity):
+            outcomes.append(_outcome(config, entity))
+        else:
+            outcomes.append(
+                EventMatch(config.name, False, None, f"condition not met: {config.condition}")
+            )
+    return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecord:
+    """A stored matching outcome: which message, when, and what happened."""
+
+    seq: int
+    xaction_id: str
+    received_ms: int
+    match: EventMatch
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "xactionId": self.xaction_id,
+            "receivedTimeMs": self.received_ms,
+            **self.match.as_json(),
+        }
