@@ -528,6 +528,199 @@ def events_messages(
         click.echo(f"{m['xactionId']}  {verdict}")
 
 
+# send
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _mapping(pairs: tuple[str, ...], mapping_file: Path | None) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    if mapping_file is not None:
+        loaded = _load_file(mapping_file)
+        if not isinstance(loaded, dict):
+            raise click.UsageError(f"{mapping_file}: expected an object of PATH: FIELD")
+        mapping.update({str(k): str(v) for k, v in loaded.items()})
+    for pair in pairs:
+        path, sep, field = pair.partition("=")
+        if not sep or not path or not field:
+            raise click.UsageError(f"--map {pair!r}: expected PATH=FIELD")
+        mapping[path.strip()] = field.strip()
+    return mapping
+
+
+@main.command()
+@click.option("--inlet-url", required=True, help="The inlet URL (Wayfare's or Adobe's).")
+@click.option("--org", envvar="WAYFARE_ORG", required=True, help="Organisation id.")
+@click.option(
+    "--template",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="A message to fill in (e.g. a saved payload preview).",
+)
+@click.option("--event", default=None, help="Take the template from this event's preview.")
+@click.option(
+    "--input",
+    "input_file",
+    type=click.File("r"),
+    required=True,
+    help="CSV or JSON-lines file, or - for standard input.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default=None,
+    help="Input format (default: from the file name, else csv).",
+)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="PATH=FIELD",
+    help="Fill the xdmEntity path PATH from input field FIELD.",
+)
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="YAML/JSON file of PATH: FIELD.",
+)
+@click.option(
+    "--omit",
+    "omits",
+    multiple=True,
+    metavar="PATH",
+    help="Leave this xdmEntity path out of every message.",
+)
+@click.option(
+    "--rejects",
+    type=click.File("w"),
+    default=None,
+    help="Write rejected input rows here, with a reason column.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the filled messages; send nothing.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True)
+@click.option("--token", envvar="WAYFARE_TOKEN", default=None, help="Inlet bearer token.")
+@click.option(
+    "--sync-validation/--no-sync-validation",
+    default=True,
+    show_default=True,
+    help="Have the inlet reject invalid messages (so they are reported here).",
+)
+@click.option(
+    "--url",
+    envvar="WAYFARE_URL",
+    default=None,
+    help="Admin API base URL for --event (default: the inlet URL's origin).",
+)
+@click.option("--admin-token", envvar="WAYFARE_ADMIN_TOKEN", default=None)
+def send(
+    inlet_url: str,
+    org: str,
+    template: Path | None,
+    event: str | None,
+    input_file: Any,
+    fmt: str | None,
+    maps: tuple[str, ...],
+    mapping_file: Path | None,
+    omits: tuple[str, ...],
+    rejects: Any,
+    dry_run: bool,
+    concurrency: int,
+    batch_size: int,
+    token: str | None,
+    sync_validation: bool,
+    url: str | None,
+    admin_token: str | None,
+) -> None:
+    """Send rows of a CSV or JSON-lines file as messages, filled into a template."""
+    import asyncio
+
+    from wayfare.client.inlet import AsyncInlet
+    from wayfare.client.mapping import Filler, MappingError
+    from wayfare.client.send import read_rows, send_rows, write_rejects
+
+    if (template is None) == (event is None):
+        raise click.UsageError("give exactly one of --template FILE or --event NAME")
+    admin_url = url or _origin(inlet_url)
+    if event is not None:
+        with _client(admin_url, org, admin_token) as c:
+            message = c.call("GET", f"/api/v1/events/{event}/payload-preview")
+    else:
+        assert template is not None
+        message = _load_file(template)
+    json_schema = None
+    schema_id = (
+        (message.get("header", {}).get("schemaRef") or {}).get("id")
+        if isinstance(message, dict)
+        else None
+    )
+    if schema_id:
+        try:
+            with _client(admin_url, org, admin_token) as c:
+                json_schema = c.call("GET", f"/api/v1/schemas/{schema_id}")["jsonSchema"]
+        except WayfareError:
+            json_schema = None  # not a Wayfare server (e.g. Adobe): types from placeholders
+    try:
+        filler = Filler.compile(message, _mapping(maps, mapping_file), json_schema, omits)
+    except MappingError as exc:
+        raise click.UsageError(str(exc)) from None
+    unmapped = filler.unmapped_placeholders()
+    if unmapped:
+        click.secho(
+            "error: these placeholders are not mapped (use --map PATH=FIELD, --omit PATH, "
+            "or put a value in the template):",
+            fg="red",
+            err=True,
+        )
+        for path in unmapped:
+            click.echo(f"  {path}", err=True)
+        sys.exit(2)
+    name = getattr(input_file, "name", "")
+    fmt = fmt or ("jsonl" if str(name).endswith((".jsonl", ".ndjson", ".json")) else "csv")
+    rows = read_rows(input_file, fmt)
+    if dry_run:
+        for row in rows:
+            click.echo(json.dumps(filler.fill(row.data), ensure_ascii=False))
+        return
+
+    async def run() -> Any:
+        from rich.progress import Progress
+
+        async with AsyncInlet(inlet_url, org, token, sync_validation=sync_validation) as inlet:
+            if not sys.stderr.isatty():
+                return await send_rows(
+                    rows, filler, inlet, batch_size=batch_size, concurrency=concurrency
+                )
+            with Progress(transient=True) as bar:
+                task = bar.add_task("sending", total=None)
+                return await send_rows(
+                    rows,
+                    filler,
+                    inlet,
+                    batch_size=batch_size,
+                    concurrency=concurrency,
+                    progress=lambda n: bar.advance(task, n),
+                )
+
+    summary = asyncio.run(run())
+    click.echo(
+        f"read {summary.read}, sent {summary.sent}, accepted {summary.accepted}, "
+        f"rejected {len(summary.rejected)}, retried {summary.retried}"
+    )
+    for r in summary.rejected[:100]:
+        click.echo(f"  line {r.line}: {r.reason}", err=True)
+    if len(summary.rejected) > 100:
+        click.echo(f"  ... and {len(summary.rejected) - 100} more", err=True)
+    if rejects is not None:
+        write_rejects(rejects, fmt, summary.rejected)
+    if summary.rejected:
+        sys.exit(1)
+
+
 # failures
 @main.command()
 @click.option("--inlet", default=None, help="Only failures of this inlet (id or name).")
