@@ -2,7 +2,8 @@
 
 Grammar (precedence low to high)::
 
-    expr     := or
+    expr     := default
+    default  := or ("??" or)*                             left unless it is null
     or       := and ("or" and)*
     and      := not ("and" not)*
     not      := "not" not | compare
@@ -10,13 +11,15 @@ Grammar (precedence low to high)::
     sum      := product (("+" | "-") product)*
     product  := unary (("*" | "/" | "%") unary)*
     unary    := "-" unary | primary
-    primary  := literal | path | call | "(" expr ")" | list
+    primary  := literal | path | ref | call | "(" expr ")" | list
     literal  := string ('..' or "..") | number | true | false | null
     path     := name ("." name | "[" integer "]")*       a field of the payload
+    ref      := "@event{" Event.path "}" | "@action{" Action.path "}" | "#{profile." path "}"
     call     := name "(" (expr ("," expr)*)? ")"
     list     := "[" (expr ("," expr)*)? "]"
 
 A missing field evaluates to null; comparisons with null are false except ``== null``.
+Date-times compare with each other and with ISO 8601 strings. Functions: see ``functions.py``.
 Errors name the column (1-based) where parsing failed.
 """
 
@@ -24,14 +27,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from wayfare.errors import InvalidRequestError, Violation
+from wayfare.model.functions import FUNCTIONS, to_datetime
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<string>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
-    r"|(?P<op>==|!=|<=|>=|[<>()\[\],.+\-*/%])|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
+    r"|(?P<ref>@event\{[^}]*\}|@action\{[^}]*\}|#\{[^}]*\})"
+    r"|(?P<op>==|!=|<=|>=|\?\?|[<>()\[\],.+\-*/%])|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
 )
 _KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
 
@@ -92,6 +98,20 @@ class Path:
 
 
 @dataclass(frozen=True, slots=True)
+class Ref:
+    """``@event{Name.path}``, ``@action{Name.path}`` or ``#{profile.path}``."""
+
+    kind: str  # event | action | profile
+    name: str
+    parts: tuple[str | int, ...]
+    column: int
+
+    @property
+    def dotted(self) -> str:
+        return Path(self.parts, self.column).dotted if self.parts else ""
+
+
+@dataclass(frozen=True, slots=True)
 class Unary:
     op: str
     operand: Node
@@ -116,7 +136,13 @@ class Call:
     column: int
 
 
-Node = Literal | Path | Unary | Binary | ListNode | Call
+Node = Literal | Path | Ref | Unary | Binary | ListNode | Call
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _steps(text: str) -> list[str | int]:
+    return [int(index) if index else name for name, index in _STEP.findall(text)]
 
 
 class _Parser:
@@ -150,9 +176,15 @@ class _Parser:
     def parse(self) -> Node:
         if self.tok.kind == "end":
             raise self.fail("empty expression")
-        node = self.or_()
+        node = self.default()
         if self.tok.kind != "end":
             raise self.fail(f"unexpected {self.tok.text!r}")
+        return node
+
+    def default(self) -> Node:
+        node = self.or_()
+        while self.accept("??"):
+            node = Binary("??", node, self.or_())
         return node
 
     def or_(self) -> Node:
@@ -204,8 +236,11 @@ class _Parser:
         if tok.kind == "string":
             self.i += 1
             return Literal(re.sub(r"\\(.)", r"\1", tok.text[1:-1]))
+        if tok.kind == "ref":
+            self.i += 1
+            return self.ref(tok)
         if self.accept("("):
-            node = self.or_()
+            node = self.default()
             self.expect(")")
             return node
         if self.accept("["):
@@ -229,10 +264,22 @@ class _Parser:
         if self.accept(closing):
             return ()
         while True:
-            items.append(self.or_())
+            items.append(self.default())
             if self.accept(closing):
                 return tuple(items)
             self.expect(",")
+
+    def ref(self, tok: Token) -> Ref:
+        kind = "profile" if tok.text.startswith("#") else tok.text[1 : tok.text.index("{")]
+        inner = tok.text[tok.text.index("{") + 1 : -1].strip()
+        steps = _steps(inner)
+        if not steps or not isinstance(steps[0], str):
+            raise self.fail(f"{tok.text} names nothing", tok)
+        if kind == "profile":
+            if steps[0] != "profile":
+                raise self.fail("profile references read #{profile.<path>}", tok)
+            return Ref(kind, "profile", tuple(steps[1:]), tok.column)
+        return Ref(kind, steps[0], tuple(steps[1:]), tok.column)
 
     def path(self, first: Token) -> Path:
         parts: list[str | int] = [first.text]
@@ -252,16 +299,16 @@ class _Parser:
                 return Path(tuple(parts), first.column)
 
 
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "lower": lambda s: s.lower() if isinstance(s, str) else None,
-    "upper": lambda s: s.upper() if isinstance(s, str) else None,
-    "length": lambda v: len(v) if isinstance(v, str | list | dict) else None,
-    "contains": lambda s, part: isinstance(s, str) and isinstance(part, str) and part in s,
-    "startsWith": lambda s, p: isinstance(s, str) and isinstance(p, str) and s.startswith(p),
-    "endsWith": lambda s, p: isinstance(s, str) and isinstance(p, str) and s.endswith(p),
-    "isEmpty": lambda v: v is None or v == "" or v == [] or v == {},
-    "isNotEmpty": lambda v: not (v is None or v == "" or v == [] or v == {}),
-}
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What an expression can read: the payload (bare paths), events by name, action
+    responses by name, the profile, and the engine's clock."""
+
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    events: Mapping[str, Any] = field(default_factory=dict)
+    actions: Mapping[str, Any] = field(default_factory=dict)
+    profile: Mapping[str, Any] = field(default_factory=dict)
+    now_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,11 +317,18 @@ class Expression:
     tree: Node
 
     def paths(self) -> list[Path]:
-        found: list[Path] = []
+        return [n for n in self.nodes() if isinstance(n, Path)]
+
+    def refs(self) -> list[Ref]:
+        return [n for n in self.nodes() if isinstance(n, Ref)]
+
+    def nodes(self) -> list[Node]:
+        found: list[Node] = []
 
         def walk(node: Node) -> None:
-            if isinstance(node, Path):
-                found.append(node)
+            found.append(node)
+            if isinstance(node, Path | Ref | Literal):
+                return
             elif isinstance(node, Unary):
                 walk(node.operand)
             elif isinstance(node, Binary):
@@ -287,10 +341,12 @@ class Expression:
         walk(self.tree)
         return found
 
-    def evaluate(self, data: Mapping[str, Any]) -> Any:
-        return _eval(self.tree, data)
+    def evaluate(self, data: Mapping[str, Any] | Scope) -> Any:
+        """The value, reading bare paths from ``data`` (or everything from a Scope)."""
+        scope = data if isinstance(data, Scope) else Scope(payload=data)
+        return _eval(self.tree, scope)
 
-    def test(self, data: Mapping[str, Any]) -> bool:
+    def test(self, data: Mapping[str, Any] | Scope) -> bool:
         return self.evaluate(data) is True
 
 
@@ -310,6 +366,8 @@ def resolve(data: Any, parts: Sequence[str | int]) -> Any:
 
 
 def _compare(op: str, a: Any, b: Any) -> bool:
+    if isinstance(a, datetime) or isinstance(b, datetime):
+        a, b = to_datetime(a), to_datetime(b)
     if op == "==":
         return bool(a == b)
     if op == "!=":
@@ -347,27 +405,38 @@ def _arith(op: str, a: Any, b: Any) -> Any:
     return a / b if op == "/" else a % b
 
 
-def _eval(node: Node, data: Mapping[str, Any]) -> Any:
+def _eval(node: Node, scope: Scope) -> Any:
     if isinstance(node, Literal):
         return node.value
     if isinstance(node, Path):
-        return resolve(data, node.parts)
+        return resolve(scope.payload, node.parts)
+    if isinstance(node, Ref):
+        if node.kind == "profile":
+            return resolve(scope.profile, node.parts)
+        source = scope.events if node.kind == "event" else scope.actions
+        return resolve(source.get(node.name), node.parts)
     if isinstance(node, Unary):
-        value = _eval(node.operand, data)
+        value = _eval(node.operand, scope)
         if node.op == "not":
             return value is not True
         return -value if isinstance(value, int | float) and not isinstance(value, bool) else None
     if isinstance(node, Binary):
         if node.op == "and":
-            return _eval(node.left, data) is True and _eval(node.right, data) is True
+            return _eval(node.left, scope) is True and _eval(node.right, scope) is True
         if node.op == "or":
-            return _eval(node.left, data) is True or _eval(node.right, data) is True
-        left, right = _eval(node.left, data), _eval(node.right, data)
+            return _eval(node.left, scope) is True or _eval(node.right, scope) is True
+        if node.op == "??":
+            left = _eval(node.left, scope)
+            return left if left is not None else _eval(node.right, scope)
+        left, right = _eval(node.left, scope), _eval(node.right, scope)
         if node.op == "in":
             return isinstance(right, list) and left in right
         if node.op in ("+", "-", "*", "/", "%"):
             return _arith(node.op, left, right)
         return _compare(node.op, left, right)
     if isinstance(node, ListNode):
-        return [_eval(item, data) for item in node.items]
-    return FUNCTIONS[node.name](*(_eval(a, data) for a in node.args))
+        return [_eval(item, scope) for item in node.items]
+    try:
+        return FUNCTIONS[node.name](scope, *(_eval(a, scope) for a in node.args))
+    except TypeError:
+        return None  # wrong number of arguments at run time: null, never a crash
