@@ -6,7 +6,6 @@ otherwise values are turned into text. Parsed once when a journey is saved.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,8 +13,6 @@ from typing import Any
 
 from wayfare.model.expressions import Expression, ExpressionError, Scope, parse
 from wayfare.model.functions import FUNCTIONS
-
-_HOLE = re.compile(r"\{\{(.*?)\}\}", re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +42,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _holes(source: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each hole's inside; braces of ``@event{...}`` inside are skipped."""
+    pos = 0
+    while (start := source.find("{{", pos)) != -1:
+        depth, i = 0, start + 2
+        while i < len(source):
+            ch = source[i]
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                if depth == 0 and source.startswith("}}", i):
+                    break
+                depth = max(0, depth - 1)
+            i += 1
+        else:
+            return  # an unclosed hole is plain text
+        yield start + 2, i
+        pos = i + 2
+
+
 def parse_text(source: str) -> Text:
     parts: list[str | Expression] = []
     pos = 0
-    for match in _HOLE.finditer(source):
-        if match.start() > pos:
-            parts.append(source[pos : match.start()])
+    for start, end in _holes(source):
+        if start - 2 > pos:
+            parts.append(source[pos : start - 2])
         try:
-            parts.append(parse(match.group(1).strip()))
+            parts.append(parse(source[start:end].strip()))
         except ExpressionError as exc:
-            raise ExpressionError(source, match.start(1) + exc.column, exc.message) from None
-        pos = match.end()
+            raise ExpressionError(source, start + exc.column, exc.message) from None
+        pos = end + 2
     if pos < len(source) or not parts:
         parts.append(source[pos:])
     return Text(tuple(parts))

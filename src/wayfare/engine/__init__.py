@@ -1,0 +1,1 @@
+"""The journey runtime: the pure core, and the loops that feed it triggers."""

@@ -1,0 +1,341 @@
+"""The journey core: a pure function of (definition, instance, trigger, now).
+
+``advance`` returns the new instance state and the commands to carry out (timers to set,
+actions to dispatch, step events to write). Time comes in as ``now_ms``; randomness from the
+seed stored with the instance, so replaying a trigger takes the same path.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from wayfare.engine.instance import (
+    ActionDone,
+    Command,
+    Dispatch,
+    Enter,
+    EventArrived,
+    Instance,
+    JumpTo,
+    LogLine,
+    ScheduleTimer,
+    StepEvent,
+    Stop,
+    TimerFired,
+    Trigger,
+)
+from wayfare.model.expressions import Scope
+from wayfare.model.functions import to_datetime
+from wayfare.model.journey import GLOBAL_TIMEOUT_MS, Activity, JourneyDefinition
+from wayfare.model.templates import render_json
+
+ENTRY = "entry"
+MAX_STEPS_PER_TRIGGER = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    instance: Instance
+    commands: list[Command]
+
+
+class _Run:
+    def __init__(
+        self,
+        definition: JourneyDefinition,
+        instance: Instance,
+        now_ms: int,
+        test_wait_ms: int | None,
+    ) -> None:
+        self.d = definition
+        self.i = instance
+        self.now = now_ms
+        self.test_wait_ms = test_wait_ms
+        self.out: list[Command] = []
+
+    def scope(self, extra: dict[str, Any] | None = None) -> Scope:
+        events = self.i.events if extra is None else {**self.i.events, **extra}
+        return Scope(events=events, actions=self.i.actions, now_ms=self.now)
+
+    def step(self, a: Activity | None, status: str, detail: str | None = None) -> None:
+        node, kind = (a.id, a.type) if a is not None else (ENTRY, "entry")
+        self.out.append(StepEvent(node, kind, status, self.now, detail))
+        self.i.steps += 1
+
+    def finish(self, status: str = "finished") -> None:
+        self.i.status = status  # type: ignore[assignment]
+        self.i.node = None
+        self.i.wait_kind = None
+        self.i.wait_token += 1
+        self.i.ended_ms = self.now
+
+    def wait_for(self, kind: str) -> int:
+        self.i.wait_token += 1
+        self.i.wait_kind = kind
+        self.i.status = "waiting"
+        return self.i.wait_token
+
+    def shorten(self, ms: int) -> int:
+        if self.i.test and self.test_wait_ms is not None:
+            return min(ms, self.test_wait_ms)
+        return ms
+
+    # running activities until one waits
+    def run(self, node: str | None) -> None:
+        self.i.status = "running"
+        self.i.wait_kind = None
+        for _ in range(MAX_STEPS_PER_TRIGGER):
+            if node is None:
+                self.finish()
+                return
+            a = self.d.activities[node]
+            self.i.node = node
+            node = self.enter(a)
+            if self.i.status != "running":
+                return
+        self.step(None, "error", "too many steps in one go")
+        self.finish("error")
+
+    def enter(self, a: Activity) -> str | None:
+        handler = getattr(self, f"_{a.type}")
+        result: str | None = handler(a)
+        return result
+
+    def _end(self, a: Activity) -> str | None:
+        self.step(a, "ended")
+        self.finish()
+        return None
+
+    def _wait(self, a: Activity) -> str | None:
+        if a.until is not None:
+            moment = to_datetime(a.until.evaluate(self.scope()))
+            if moment is None:
+                self.step(a, "error", "the wait's date expression gave no date-time")
+                return self._error_path(a)
+            due = int(moment.timestamp() * 1000)
+            due = self.now + self.shorten(max(0, due - self.now))
+        else:
+            due = self.now + self.shorten(a.duration_ms or 0)
+        if due <= self.now:
+            self.step(a, "ended")
+            return a.next
+        token = self.wait_for("timer")
+        self.out.append(ScheduleTimer(due, token, "wait"))
+        return None
+
+    def _condition(self, a: Activity) -> str | None:
+        scope = self.scope()
+        for branch in a.branches:
+            if branch.when is not None and branch.when.test(scope):
+                self.step(a, "ended", branch.label)
+                return self._follow(a, branch.next)
+        return self._otherwise(a)
+
+    def _otherwise(self, a: Activity) -> str | None:
+        if a.otherwise:
+            self.step(a, "ended", "otherwise")
+            return a.otherwise
+        self.step(a, "ended", "no path matched")
+        self.finish()
+        return None
+
+    def _follow(self, a: Activity, target: str | None) -> str | None:
+        if target is None:
+            self.finish()
+        return target
+
+    def _split(self, a: Activity) -> str | None:
+        draw = random.Random(f"{self.i.seed}:{a.id}").random() * 100
+        total = 0.0
+        for branch in a.branches:
+            total += branch.percent or 0
+            if draw < total:
+                self.step(a, "ended", branch.label)
+                return self._follow(a, branch.next)
+        last = a.branches[-1]
+        self.step(a, "ended", last.label)
+        return self._follow(a, last.next)
+
+    def _timeCondition(self, a: Activity) -> str | None:
+        local = datetime.fromtimestamp(self.now / 1000, tz=UTC).astimezone(self.d.zone)
+        minute = local.hour * 60 + local.minute
+        inside = local.isoweekday() in a.days
+        if a.from_minute is not None and minute < a.from_minute:
+            inside = False
+        if a.to_minute is not None and minute >= a.to_minute:
+            inside = False
+        if inside:
+            self.step(a, "ended", "in time")
+            return self._follow(a, a.next)
+        return self._otherwise(a)
+
+    def _dateCondition(self, a: Activity) -> str | None:
+        now = datetime.fromtimestamp(self.now / 1000, tz=UTC)
+        after, before = to_datetime(a.after), to_datetime(a.before)
+        inside = (after is None or now >= after) and (before is None or now < before)
+        if inside:
+            self.step(a, "ended", "in dates")
+            return self._follow(a, a.next)
+        return self._otherwise(a)
+
+    def _waitForEvent(self, a: Activity) -> str | None:
+        token = self.wait_for("event")
+        if a.timeout_ms is not None:
+            self.out.append(ScheduleTimer(self.now + self.shorten(a.timeout_ms), token, "timeout"))
+        return None
+
+    def _http(self, a: Activity) -> str | None:
+        assert a.http is not None
+        scope = self.scope()
+        url = str(a.http.url.render(scope) or "")
+        if a.http.path is not None:
+            url = url.rstrip("/") + "/" + quote(str(a.http.path.render(scope) or ""), safe="/")
+        request = {
+            "method": a.http.method,
+            "url": url,
+            "headers": {k: str(v.render(scope)) for k, v in a.http.headers.items()},
+            "query": {k: str(v.render(scope)) for k, v in a.http.query.items()},
+            "body": render_json(a.http.body, scope) if a.http.body is not None else None,
+            "timeoutMs": a.http.timeout_ms,
+        }
+        return self._dispatch(a, "http", request)
+
+    def _email(self, a: Activity) -> str | None:
+        assert a.email is not None
+        scope = self.scope()
+        request = {
+            "to": a.email.to.render(scope),
+            "subject": a.email.subject.render(scope),
+            "text": a.email.text.render(scope) if a.email.text else None,
+            "html": a.email.html.render(scope) if a.email.html else None,
+            "from": a.email.sender,
+        }
+        return self._dispatch(a, "email", request)
+
+    def _dispatch(self, a: Activity, kind: str, request: dict[str, Any]) -> str | None:
+        token = self.wait_for("action")
+        key = f"{self.i.instance_id}:{a.id}"
+        self.out.append(Dispatch(a.id, token, kind, request, key))
+        return None
+
+    def _log(self, a: Activity) -> str | None:
+        message = a.message.render(self.scope()) if a.message is not None else ""
+        self.out.append(LogLine(a.id, str(message)))
+        self.step(a, "ended")
+        return a.next
+
+    def _jump(self, a: Activity) -> str | None:
+        assert a.journey is not None
+        entity = self.i.events.get(self.d.entry_event, {})
+        self.out.append(JumpTo(a.journey, entity))
+        self.step(a, "ended", f"jumped to {a.journey}")
+        self.finish()
+        return None
+
+    def _error_path(self, a: Activity) -> str | None:
+        if a.error:
+            return a.error
+        self.finish("error")
+        return None
+
+    # triggers
+    def current(self) -> Activity | None:
+        return self.d.activities.get(self.i.node) if self.i.node else None
+
+    def handle(self, trigger: Trigger) -> None:
+        if isinstance(trigger, Enter):
+            self.i.events[trigger.event] = trigger.entity
+            self.out.append(ScheduleTimer(self.i.entered_ms + GLOBAL_TIMEOUT_MS, 0, "global"))
+            self.step(None, "ended")
+            self.run(self.d.entry_next)
+            return
+        if not self.i.live:
+            return
+        a = self.current()
+        if isinstance(trigger, Stop):
+            self.out.append(
+                StepEvent(
+                    a.id if a else ENTRY,
+                    a.type if a else "entry",
+                    "exited",
+                    self.now,
+                    trigger.reason,
+                )
+            )
+            self.finish("exited")
+        elif isinstance(trigger, TimerFired):
+            self._timer(trigger, a)
+        elif isinstance(trigger, EventArrived):
+            self._event(trigger, a)
+        elif isinstance(trigger, ActionDone):
+            self._action_done(trigger, a)
+
+    def _timer(self, t: TimerFired, a: Activity | None) -> None:
+        if t.kind == "global":
+            self.out.append(
+                StepEvent(
+                    a.id if a else ENTRY,
+                    a.type if a else "entry",
+                    "timedout",
+                    self.now,
+                    "global timeout (91 days)",
+                )
+            )
+            self.finish("exited")
+            return
+        if a is None or t.token != self.i.wait_token:
+            return  # a timer of a wait already left
+        if t.kind == "wait" and self.i.wait_kind == "timer":
+            self.step(a, "ended")
+            self.run(a.next)
+        elif t.kind == "timeout" and self.i.wait_kind == "event":
+            self.step(a, "timedout")
+            if a.error:
+                self.run(a.error)
+            else:
+                self.finish()
+
+    def _event(self, t: EventArrived, a: Activity | None) -> None:
+        if a is None or self.i.wait_kind != "event":
+            return
+        for branch in a.branches:
+            if branch.event != t.event:
+                continue
+            if branch.when is not None and not branch.when.test(self.scope({t.event: t.entity})):
+                continue
+            self.i.events[t.event] = t.entity
+            self.step(a, "ended", branch.label)
+            self.run(branch.next)
+            return
+
+    def _action_done(self, t: ActionDone, a: Activity | None) -> None:
+        if a is None or self.i.wait_kind != "action" or t.token != self.i.wait_token:
+            return
+        if t.ok:
+            self.i.actions[a.id] = t.response
+            self.step(a, "ended")
+            self.run(a.next)
+            return
+        self.step(a, "timedout" if t.timed_out else "error", t.error)
+        if a.error:
+            self.run(a.error)
+        else:
+            self.finish("error")
+
+
+def advance(
+    definition: JourneyDefinition,
+    instance: Instance,
+    trigger: Trigger,
+    now_ms: int,
+    *,
+    test_wait_ms: int | None = 10_000,
+) -> Outcome:
+    """The new state of ``instance`` after ``trigger``, and the commands it causes."""
+    run = _Run(definition, instance.copy(), now_ms, test_wait_ms)
+    run.handle(trigger)
+    return Outcome(run.i, run.out)

@@ -1,0 +1,125 @@
+"""Journey instances and what moves them: triggers in, commands out."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["running", "waiting", "finished", "error", "exited"]
+LIVE: frozenset[str] = frozenset({"running", "waiting"})
+
+
+@dataclass
+class Instance:
+    """One person's way through one version of a journey. Plain data: stored as JSON."""
+
+    instance_id: str
+    org_id: str
+    journey: str
+    version: int
+    identity: str
+    seed: int
+    entered_ms: int
+    status: Status = "running"
+    node: str | None = None
+    events: dict[str, Any] = field(default_factory=dict)
+    actions: dict[str, Any] = field(default_factory=dict)
+    wait_kind: str | None = None  # timer | event | action
+    wait_token: int = 0
+    steps: int = 0
+    test: bool = False
+    ended_ms: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE
+
+    def copy(self) -> Instance:
+        return dataclasses.replace(self, events=dict(self.events), actions=dict(self.actions))
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Instance:
+        return cls(**data)
+
+
+# triggers
+@dataclass(frozen=True, slots=True)
+class Enter:
+    event: str
+    entity: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    token: int
+    kind: str  # wait | timeout | global
+
+
+@dataclass(frozen=True, slots=True)
+class EventArrived:
+    event: str
+    entity: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDone:
+    node: str
+    token: int
+    ok: bool
+    response: Any = None
+    error: str | None = None
+    timed_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    reason: str = "journey stopped"
+
+
+Trigger = Enter | TimerFired | EventArrived | ActionDone | Stop
+
+
+# commands
+@dataclass(frozen=True, slots=True)
+class ScheduleTimer:
+    due_ms: int
+    token: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    node: str
+    token: int
+    kind: str  # http | email
+    request: dict[str, Any]
+    key: str
+    """Idempotency key: ``<instance>:<node>``."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepEvent:
+    node: str
+    node_type: str
+    status: str  # ended | error | timedout | exited
+    at_ms: int
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    node: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class JumpTo:
+    journey: str
+    entity: dict[str, Any]
+
+
+Command = ScheduleTimer | Dispatch | StepEvent | LogLine | JumpTo
