@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from wayfare.clock import Clock, SystemClock
 from wayfare.config import Settings
+from wayfare.engine.actions import ActionSender
+from wayfare.engine.runtime import JourneyRuntime
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.inlet import InletService
 from wayfare.ingest.rate_limit import RateLimiter
@@ -14,9 +16,11 @@ from wayfare.log.sqlite import SQLiteEventLog
 from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
+from wayfare.registry.journeys import JourneyRegistry
 from wayfare.registry.schemas import SchemaRegistry
-from wayfare.store.ports import MessageWriter, ResourceStore
+from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
 from wayfare.store.sqlite import SQLiteStore, database_path, migrate
+from wayfare.store.sqlite_journeys import SQLiteJourneyStore
 from wayfare.store.sqlite_writer import SQLiteWriter
 
 
@@ -32,13 +36,18 @@ class Services:
     schemas: SchemaRegistry
     inlets: InletRegistry
     events: EventRegistry
+    journey_store: JourneyStore
+    runtime: JourneyRuntime
+    journeys: JourneyRegistry
     applier: Applier
 
     async def start(self) -> None:
         await self.writer.start()
+        await self.runtime.start()
 
     async def stop(self) -> None:
         await self.writer.stop()
+        await self.runtime.stop()
         self.store.close()
 
 
@@ -48,12 +57,23 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     path = database_path(settings.data_dir)
     migrate(path)
     store = SQLiteStore(path, fsync=settings.fsync)
-    writer = SQLiteWriter(path, fsync=settings.fsync)
+    journey_store = SQLiteJourneyStore(path, fsync=settings.fsync)
+    sender = ActionSender(
+        smtp_host=settings.smtp_host,
+        smtp_port=settings.smtp_port,
+        smtp_from=settings.smtp_from,
+        rate_per_host=settings.action_rate_per_host,
+    )
+    runtime = JourneyRuntime(
+        journey_store, clock, sender, test_wait_ms=int(settings.test_wait_seconds * 1000)
+    )
+    writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=runtime.wake)
     catalog = Catalog(store, clock, settings.cache_ttl_seconds)
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
     schemas = SchemaRegistry(store, catalog, clock)
     inlets = InletRegistry(store, catalog, clock)
-    events = EventRegistry(store, catalog, clock, schemas)
+    events = EventRegistry(store, catalog, clock, schemas, journey_store.journeys_using_event)
+    journeys = JourneyRegistry(journey_store, clock, events, schemas, runtime)
     return Services(
         settings=settings,
         clock=clock,
@@ -65,5 +85,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         schemas=schemas,
         inlets=inlets,
         events=events,
-        applier=Applier(store, clock, schemas, inlets, events),
+        journey_store=journey_store,
+        runtime=runtime,
+        journeys=journeys,
+        applier=Applier(store, clock, schemas, inlets, events, journeys),
     )

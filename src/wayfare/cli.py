@@ -160,7 +160,7 @@ def serve(
     )
     services = build(settings)
     if demo:
-        setup_demo(services.applier)
+        setup_demo(services.applier, settings.base_url)
         schema = services.schemas.get(DEMO_ORG, DEMO_SCHEMA)
         inlet = services.inlets.get(DEMO_ORG, DEMO_INLET)
         dataset = services.schemas.datasets(DEMO_ORG, DEMO_SCHEMA)[0]
@@ -175,6 +175,7 @@ def serve(
             f"{curl_command(url + '?syncValidation=true', DEMO_ORG, message)}\n\n"
             f"Then look at it:  wayfare datasets tail {dataset.dataset_id}\n"
             f"and at its event: wayfare events messages {DEMO_EVENT}\n"
+            f"and, a minute later, at the journey it entered: wayfare journeys report welcome\n"
         )
     uvicorn.run(
         create_app(services),
@@ -719,6 +720,157 @@ def send(
         write_rejects(rejects, fmt, summary.rejected)
     if summary.rejected:
         sys.exit(1)
+
+
+# journeys
+@main.group()
+def journeys() -> None:
+    """Journeys: list, show, save, publish, close, stop, test mode, report."""
+
+
+@journeys.command("list")
+@admin_options
+def journeys_list(as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    with _client(url, org, admin_token) as c:
+        body = c.call("GET", "/api/v1/journeys")
+    if as_json:
+        _echo_json(body)
+    else:
+        _table(body["journeys"], ["name", "version", "state", "testMode", "entryEvent"])
+
+
+@journeys.command("show")
+@click.argument("name")
+@click.option("--version", type=int, default=None)
+@admin_options
+def journeys_show(
+    name: str, version: int | None, as_json: bool, url: str, org: str, admin_token: str | None
+) -> None:
+    with _client(url, org, admin_token) as c:
+        _echo_json(c.call("GET", f"/api/v1/journeys/{name}", params={"version": version}))
+
+
+@journeys.command("save")
+@click.argument("file", type=click.Path(path_type=Path, exists=True))
+@admin_options
+def journeys_save(file: Path, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    """Save a journey definition (YAML/JSON) as a draft: a new version if one is live."""
+    with _client(url, org, admin_token) as c:
+        body = c.call("POST", "/api/v1/journeys", json=_load_file(file))
+    click.echo(f"journey {body['name']} version {body['version']} is {body['state']}")
+
+
+def _journey_command(
+    name: str, command: str, url: str, org: str, admin_token: str | None, payload: Any = None
+) -> Any:
+    with _client(url, org, admin_token) as c:
+        return c.call("POST", f"/api/v1/journeys/{name}/{command}", json=payload or {})
+
+
+@journeys.command("publish")
+@click.argument("name")
+@admin_options
+def journeys_publish(name: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    """Make the draft live (the previous live version is closed)."""
+    body = _journey_command(name, "publish", url, org, admin_token)
+    click.echo(f"journey {name} version {body['version']} is {body['state']}")
+
+
+@journeys.command("close")
+@click.argument("name")
+@admin_options
+def journeys_close(name: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    """No new entries; people inside finish their way."""
+    body = _journey_command(name, "close", url, org, admin_token)
+    click.echo(f"journey {name} version {body['version']} is {body['state']}")
+
+
+@journeys.command("stop")
+@click.argument("name")
+@admin_options
+def journeys_stop(name: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    """Every person inside exits now."""
+    body = _journey_command(name, "stop", url, org, admin_token)
+    click.echo(f"journey {name} stopped; {body['exited']} instance(s) exited")
+
+
+@journeys.command("test-mode")
+@click.argument("name")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@admin_options
+def journeys_test_mode(
+    name: str, state: str, as_json: bool, url: str, org: str, admin_token: str | None
+) -> None:
+    body = _journey_command(name, "test-mode", url, org, admin_token, {"enabled": state == "on"})
+    click.echo(f"journey {name} version {body['version']}: test mode {state}")
+
+
+@journeys.command("test-event")
+@click.argument("name")
+@click.option("--identity", required=True, help="The test profile's identity.")
+@click.option(
+    "--payload",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="An xdmEntity (JSON/YAML); default: the event's preview.",
+)
+@admin_options
+def journeys_test_event(
+    name: str,
+    identity: str,
+    payload: Path | None,
+    as_json: bool,
+    url: str,
+    org: str,
+    admin_token: str | None,
+) -> None:
+    """Fire the entry event for a test profile into a draft in test mode."""
+    body = _journey_command(
+        name,
+        "test-event",
+        url,
+        org,
+        admin_token,
+        {"identity": identity, "payload": _load_file(payload) if payload else None},
+    )
+    click.echo(f"{identity} entered journey {name} version {body['version']} (test)")
+
+
+@journeys.command("report")
+@click.argument("name")
+@admin_options
+def journeys_report(name: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    """Entered, exited, in error and discarded, for the journey and per activity."""
+    with _client(url, org, admin_token) as c:
+        body = c.call("GET", f"/api/v1/journeys/{name}/report")
+    if as_json:
+        _echo_json(body)
+        return
+    click.echo(
+        f"journey {name} version {body['version']} ({body['state']}): entered "
+        f"{body['entered']}, in journey {body['inJourney']}, exited {body['exited']}, "
+        f"in error {body['inError']}, discarded {body['discarded']}"
+    )
+    for cause, count in body["discardsByCause"].items():
+        click.echo(f"  discarded, {cause}: {count}")
+    rows = [{"activity": node, **counts} for node, counts in body["nodes"].items()]
+    _table(rows, ["activity", "type", "ended", "error", "timedout", "exited"])
+
+
+@journeys.command("steps")
+@click.argument("name")
+@click.option("-n", "--limit", type=int, default=20, show_default=True)
+@admin_options
+def journeys_steps(
+    name: str, limit: int, as_json: bool, url: str, org: str, admin_token: str | None
+) -> None:
+    """The latest step events, newest first."""
+    with _client(url, org, admin_token) as c:
+        body = c.call("GET", f"/api/v1/journeys/{name}/steps", params={"limit": limit})
+    if as_json:
+        _echo_json(body)
+    else:
+        _table(body["steps"], ["seq", "identity", "node", "nodeType", "status", "detail"])
 
 
 # failures

@@ -42,6 +42,16 @@ class Settings:
     fsync: bool = True
     """Commit with fsync (SQLite synchronous=FULL); off keeps commits safe from a killed
     process but not from a power cut."""
+    smtp_host: str = "127.0.0.1"
+    """SMTP server email actions are sent through."""
+    smtp_port: int = 25
+    """Its port."""
+    smtp_from: str = "wayfare@localhost"
+    """Sender address of email actions that name none."""
+    action_rate_per_host: float = 0.0
+    """Custom HTTP actions per second to each host (0 = unlimited)."""
+    test_wait_seconds: float = 10.0
+    """In test mode, waits and timeouts last at most this long."""
     cache_ttl_seconds: float = 2.0
     """How long an inlet or token looked up from the store is trusted before a re-read."""
 

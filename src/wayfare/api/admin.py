@@ -19,6 +19,7 @@ from wayfare.bootstrap import Services
 from wayfare.errors import (
     ForbiddenError,
     InvalidRequestError,
+    NotFoundError,
     UnauthenticatedError,
     Violation,
 )
@@ -297,6 +298,94 @@ async def event_messages(request: Request, s: Services, org_id: str) -> Response
     )
 
 
+# journeys
+def _journey_body(version: Any) -> dict[str, Any]:
+    body: dict[str, Any] = version.as_json()
+    return body
+
+
+async def list_journeys(request: Request, s: Services, org_id: str) -> Response:
+    found = await run_in_threadpool(s.journeys.all, org_id)
+    return json_response({"journeys": [_journey_body(j) for j in found]})
+
+
+async def save_journey(request: Request, s: Services, org_id: str) -> Response:
+    body = await read_json(request)
+    if "name" in request.path_params and isinstance(body, dict):
+        body.setdefault("name", request.path_params["name"])
+        if body["name"] != request.path_params["name"]:
+            raise InvalidRequestError(
+                "The body names another journey than the URL",
+                violations=(Violation("/name", "const", "must match the URL"),),
+            )
+    version = await run_in_threadpool(s.journeys.save, org_id, body)
+    return json_response(_journey_body(version), 201 if version.version == 1 else 200)
+
+
+async def get_journey(request: Request, s: Services, org_id: str) -> Response:
+    version = int_param(request, "version", None, low=1)
+    found = await run_in_threadpool(s.journeys.get, org_id, request.path_params["name"], version)
+    return json_response(_journey_body(found))
+
+
+async def journey_versions(request: Request, s: Services, org_id: str) -> Response:
+    found = await run_in_threadpool(s.journeys.versions, org_id, request.path_params["name"])
+    return json_response({"versions": [_journey_body(v) for v in found]})
+
+
+async def journey_command(request: Request, s: Services, org_id: str) -> Response:
+    name, command = request.path_params["name"], request.path_params["command"]
+    if command == "publish":
+        result = _journey_body(await run_in_threadpool(s.journeys.publish, org_id, name))
+    elif command == "close":
+        result = _journey_body(await run_in_threadpool(s.journeys.close, org_id, name))
+    elif command == "stop":
+        result = await s.journeys.stop(org_id, name)
+    elif command == "test-mode":
+        body = await read_json(request)
+        on = body.get("enabled", True) if isinstance(body, dict) else True
+        result = _journey_body(
+            await run_in_threadpool(s.journeys.set_test_mode, org_id, name, bool(on))
+        )
+    elif command == "test-event":
+        body = await read_json(request)
+        identity = body.get("identity") if isinstance(body, dict) else None
+        if not isinstance(identity, str) or not identity:
+            raise InvalidRequestError(
+                "test-event needs the person's identity",
+                violations=(Violation("/identity", "required", "missing"),),
+            )
+        payload = body.get("payload")
+        result = await s.journeys.test_event(
+            org_id, name, identity, payload if isinstance(payload, dict) else None
+        )
+    else:
+        raise NotFoundError(f"No journey command {command!r}")
+    return json_response(result)
+
+
+async def journey_report(request: Request, s: Services, org_id: str) -> Response:
+    report = await run_in_threadpool(s.journeys.report, org_id, request.path_params["name"])
+    return json_response(report)
+
+
+async def journey_steps(request: Request, s: Services, org_id: str) -> Response:
+    limit = int_param(request, "limit", 50, low=1, high=10_000) or 50
+    steps = await run_in_threadpool(s.journeys.steps, org_id, request.path_params["name"], limit)
+    return json_response({"steps": steps})
+
+
+async def add_test_profile(request: Request, s: Services, org_id: str) -> Response:
+    body = await read_json(request)
+    identity = body.get("identity") if isinstance(body, dict) else None
+    if not isinstance(identity, str) or not identity:
+        raise InvalidRequestError(
+            "identity is required", violations=(Violation("/identity", "required", "missing"),)
+        )
+    await run_in_threadpool(s.journeys.add_test_profile, org_id, identity)
+    return json_response({"identity": identity, "test": True}, 201)
+
+
 # failures
 async def list_failures(request: Request, s: Services, org_id: str) -> Response:
     inlet_key = request.query_params.get("inletId") or request.query_params.get("inlet")
@@ -359,6 +448,15 @@ def admin_routes(services: Services) -> list[Route]:
         r(f"{v1}/events/{{name}}", delete_event, "DELETE"),
         r(f"{v1}/events/{{name}}/payload-preview", payload_preview, "GET"),
         r(f"{v1}/events/{{name}}/messages", event_messages, "GET"),
+        r(f"{v1}/journeys", list_journeys, "GET"),
+        r(f"{v1}/journeys", save_journey, "POST"),
+        r(f"{v1}/journeys/{{name}}", get_journey, "GET"),
+        r(f"{v1}/journeys/{{name}}", save_journey, "PUT"),
+        r(f"{v1}/journeys/{{name}}/versions", journey_versions, "GET"),
+        r(f"{v1}/journeys/{{name}}/report", journey_report, "GET"),
+        r(f"{v1}/journeys/{{name}}/steps", journey_steps, "GET"),
+        r(f"{v1}/journeys/{{name}}/{{command}}", journey_command, "POST"),
+        r(f"{v1}/test-profiles", add_test_profile, "POST"),
         r(f"{v1}/failures", list_failures, "GET"),
         r(f"{v1}/apply", apply, "POST"),
     ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,10 +40,24 @@ def create_app(services: Services) -> ASGIApp:
     async def openapi(_: Request) -> Response:
         return json_response(document)
 
+    received: deque[dict[str, Any]] = deque(maxlen=100)
+
+    async def demo_webhook(request: Request) -> Response:
+        """A receiver the demo journey can call: keeps the last 100 calls for GET."""
+        if request.method == "GET":
+            return json_response({"received": list(received)})
+        try:
+            body = orjson.loads(await request.body() or b"null")
+        except orjson.JSONDecodeError:
+            body = None
+        received.append({"idempotencyKey": request.headers.get("idempotency-key"), "body": body})
+        return json_response({"received": True, "count": len(received)})
+
     admin = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/demo/webhook", demo_webhook, methods=["GET", "POST"]),
             *admin_routes(services),
         ],
         lifespan=lifespan,

@@ -15,11 +15,12 @@ from wayfare.errors import InvalidRequestError, NotFoundError, Violation
 from wayfare.model.schema import SchemaDefinition
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry, InletSpec
+from wayfare.registry.journeys import JourneyRegistry
 from wayfare.registry.orgs import ensure_org, set_tenant
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import ResourceStore
 
-KIND_ORDER = ("Org", "Schema", "Dataset", "Inlet", "Event")
+KIND_ORDER = ("Org", "Schema", "Dataset", "Inlet", "Event", "Journey")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +46,14 @@ class Applier:
         schemas: SchemaRegistry,
         inlets: InletRegistry,
         events: EventRegistry,
+        journeys: JourneyRegistry,
     ) -> None:
         self._store = store
         self._clock = clock
         self._schemas = schemas
         self._inlets = inlets
         self._events = events
+        self._journeys = journeys
 
     def apply(self, org_id: str, documents: Sequence[object]) -> list[Applied]:
         docs: list[tuple[int, Mapping[str, Any]]] = []
@@ -141,3 +144,20 @@ class Applier:
         updated = self._events.update(org_id, name, spec)
         action = "unchanged" if updated == current else "updated"
         return Applied("Event", name, action, name, {"eventID": updated.event_id})
+
+    def _apply_journey(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
+        """Saves the definition; ``state: live`` publishes it when it changed."""
+        data = {k: v for k, v in spec.items() if k != "state"}
+        name = str(data.get("name", ""))
+        try:
+            before = self._journeys.get(org_id, name)
+        except NotFoundError:
+            before = None
+        saved = self._journeys.save(org_id, data)
+        action = "created" if before is None else ("unchanged" if saved == before else "updated")
+        if spec.get("state") == "live" and saved.state == "draft":
+            saved = self._journeys.publish(org_id, name)
+            action = "created" if before is None else "updated"
+        return Applied(
+            "Journey", name, action, name, {"version": saved.version, "state": saved.state}
+        )

@@ -75,8 +75,60 @@ DEMO_DOCUMENTS: list[dict[str, Any]] = [
 ]
 
 
-def setup_demo(applier: Applier) -> None:
-    applier.apply(DEMO_ORG, DEMO_DOCUMENTS)
+DEMO_JOURNEY = "welcome"
+
+
+def demo_journey(base_url: str) -> dict[str, Any]:
+    """The live ``welcome`` journey: wait a minute, look at the birth year, call the demo
+    webhook that ``wayfare serve`` answers itself (or log), end."""
+    person = f"@event{{{DEMO_EVENT}._{DEMO_TENANT}.person"
+    return {
+        "kind": "Journey",
+        "name": DEMO_JOURNEY,
+        "state": "live",
+        "description": "Welcome new newsletter subscribers",
+        "entry": {"event": DEMO_EVENT, "next": "wait_a_minute"},
+        "reentrance": {"allowed": True, "waitSeconds": 300},
+        "activities": {
+            "wait_a_minute": {"type": "wait", "duration": "1m", "next": "check_birth_year"},
+            "check_birth_year": {
+                "type": "condition",
+                "branches": [
+                    {
+                        "label": "born in 1990 or later",
+                        "when": f"{person}.birthYear}} >= 1990",
+                        "next": "welcome_webhook",
+                    }
+                ],
+                "otherwise": "log_welcome",
+            },
+            "welcome_webhook": {
+                "type": "http",
+                "method": "POST",
+                "url": f"{base_url}/demo/webhook",
+                "timeoutSeconds": 5,
+                "body": {
+                    "email": f"{{{{ {person}.emailAddress}} }}}}",
+                    "firstName": f"{{{{ {person}.firstName}} }}}}",
+                    "birthYear": f"{{{{ {person}.birthYear}} }}}}",
+                    "journey": DEMO_JOURNEY,
+                },
+                "next": "done",
+                "error": "log_failure",
+            },
+            "log_welcome": {
+                "type": "log",
+                "message": f"welcome {{{{ {person}.firstName}} }}}}",
+                "next": "done",
+            },
+            "log_failure": {"type": "log", "message": "the webhook failed", "next": "done"},
+            "done": {"type": "end"},
+        },
+    }
+
+
+def setup_demo(applier: Applier, base_url: str) -> None:
+    applier.apply(DEMO_ORG, [*DEMO_DOCUMENTS, demo_journey(base_url)])
 
 
 def sample_message(

@@ -13,7 +13,7 @@ import queue
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from wayfare.errors import StoreError
@@ -29,7 +29,10 @@ _Job = tuple[Sequence[IncomingMessage], "asyncio.Future[list[WriteOutcome]]"]
 
 
 class SQLiteWriter:
-    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, fsync: bool = True, on_commit: Callable[[], None] | None = None
+    ) -> None:
+        self._on_commit = on_commit
         self._path = path
         self._fsync = fsync
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -96,6 +99,8 @@ class SQLiteWriter:
         try:
             results = _write_group(conn, jobs)
             error: BaseException | None = None
+            if self._on_commit is not None:
+                self._on_commit()
         except sqlite3.Error as exc:
             log.exception("group commit failed")
             results = []
@@ -152,6 +157,9 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
     conn.execute("BEGIN IMMEDIATE")
     try:
         known = _known_ids(conn, jobs)
+        # The writer is the only one adding records, so it numbers them itself and the
+        # matching outcomes can point at their record.
+        seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
         records: list[tuple[object, ...]] = []
         failures: list[tuple[object, ...]] = []
         ids: list[tuple[str, str, str]] = []
@@ -168,9 +176,14 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
                         continue
                     known[key] = m.xaction_id
                     ids.append((m.org_id, m.msg_id, m.xaction_id))
+                record_seq = None
+                if m.reasons is None:
+                    seq += 1
+                    record_seq = seq
                 if m.matches:
                     matches.extend(
                         (
+                            record_seq,
                             m.org_id,
                             e.event_name,
                             m.xaction_id,
@@ -181,9 +194,10 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
                         )
                         for e in m.matches
                     )
-                if m.reasons is None:
+                if record_seq is not None:
                     records.append(
                         (
+                            record_seq,
                             m.org_id,
                             m.dataset_id,
                             m.inlet_id,
@@ -212,8 +226,8 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
             results.append(outcomes)
         if records:
             conn.executemany(
-                "INSERT INTO records (org_id, dataset_id, inlet_id, schema_id, xaction_id, "
-                "msg_id, received_ms, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO records (seq, org_id, dataset_id, inlet_id, schema_id, xaction_id, "
+                "msg_id, received_ms, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 records,
             )
         if failures:
@@ -224,8 +238,8 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
             )
         if matches:
             conn.executemany(
-                "INSERT INTO event_matches (org_id, event_name, xaction_id, received_ms, "
-                "matched, identity, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO event_matches (record_seq, org_id, event_name, xaction_id, "
+                "received_ms, matched, identity, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 matches,
             )
         if ids:

@@ -1,0 +1,102 @@
+"""What the journey runtime reads and writes: versions, due timers, outbox items, batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+JourneyState = Literal["draft", "live", "closed", "stopped", "finished"]
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyVersion:
+    org_id: str
+    name: str
+    version: int
+    state: JourneyState
+    entry_event: str
+    definition: dict[str, Any]
+    test_mode: bool
+    created_ms: int
+    changed_ms: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "state": self.state,
+            "testMode": self.test_mode,
+            "entryEvent": self.entry_event,
+            "imsOrg": self.org_id,
+            "createdMs": self.created_ms,
+            "changedMs": self.changed_ms,
+            "definition": self.definition,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedMessage:
+    seq: int
+    org_id: str
+    event: str
+    identity: str | None
+    entity: dict[str, Any]
+    reason: str | None = None
+    """Set when the event matched but its person could not be told."""
+
+
+@dataclass(frozen=True, slots=True)
+class DueTimer:
+    timer_id: int
+    instance_id: str
+    due_ms: int
+    token: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    outbox_id: int
+    instance_id: str
+    node: str
+    token: int
+    kind: str
+    request: dict[str, Any]
+    key: str
+    attempts: int
+
+
+@dataclass
+class EngineBatch:
+    """Everything one engine step changes, committed in one transaction."""
+
+    instances: list[dict[str, Any]] = field(default_factory=list)
+    """Instance rows: instance_id, org_id, journey, version, identity, status, entered_ms,
+    ended_ms, state (the JSON of the instance)."""
+    new_timers: list[tuple[str, int, int, str]] = field(default_factory=list)
+    fired_timers: list[int] = field(default_factory=list)
+    clear_timers: list[str] = field(default_factory=list)
+    new_outbox: list[tuple[str, str, int, str, dict[str, Any], str, int]] = field(
+        default_factory=list
+    )
+    outbox_done: list[tuple[int, str, int, str | None]] = field(default_factory=list)
+    """(outbox id, state done|failed, attempts, last error)"""
+    outbox_retry: list[tuple[int, int, int, str | None]] = field(default_factory=list)
+    """(outbox id, attempts, next_ms, last error)"""
+    steps: list[tuple[Any, ...]] = field(default_factory=list)
+    discards: list[tuple[str, str, str | None, str, int]] = field(default_factory=list)
+    cursor: tuple[str, int] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.instances
+            or self.new_timers
+            or self.fired_timers
+            or self.new_outbox
+            or self.outbox_done
+            or self.outbox_retry
+            or self.steps
+            or self.discards
+            or self.cursor
+        )

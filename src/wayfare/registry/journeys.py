@@ -1,0 +1,241 @@
+"""Journeys: save (checked against the events' schemas), version, publish, close, stop,
+test mode, reports."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from wayfare.clock import Clock
+from wayfare.engine.runtime import JourneyRuntime
+from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
+from wayfare.model.events import EventConfig
+from wayfare.model.journey import JourneyDefinition, parse_journey
+from wayfare.model.runs import JourneyVersion
+from wayfare.model.schema_paths import field_schema
+from wayfare.registry.events import EventRegistry
+from wayfare.registry.schemas import SchemaRegistry
+from wayfare.store.ports import JourneyStore
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _carried(config: EventConfig, path: str) -> bool:
+    """Does the event carry ``path`` among its payload fields?"""
+    bare = _INDEX.sub("", path)
+    return any(
+        bare == f or bare.startswith(f + ".") or f.startswith(bare + ".") for f in config.fields
+    )
+
+
+class JourneyRegistry:
+    def __init__(
+        self,
+        store: JourneyStore,
+        clock: Clock,
+        events: EventRegistry,
+        schemas: SchemaRegistry,
+        runtime: JourneyRuntime,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._events = events
+        self._schemas = schemas
+        self._runtime = runtime
+
+    # reading
+    def get(self, org_id: str, name: str, version: int | None = None) -> JourneyVersion:
+        found = self._store.get_journey(org_id, name, version)
+        if found is None:
+            raise NotFoundError(f"Journey {name!r} was not found in org {org_id}")
+        return found
+
+    def all(self, org_id: str) -> list[JourneyVersion]:
+        return self._store.list_journeys(org_id)
+
+    def versions(self, org_id: str, name: str) -> list[JourneyVersion]:
+        self.get(org_id, name)
+        return self._store.journey_versions(org_id, name)
+
+    def live_version(self, org_id: str, name: str) -> JourneyVersion | None:
+        return next(
+            (v for v in self._store.journey_versions(org_id, name) if v.state == "live"), None
+        )
+
+    # checking a definition against the events it reads
+    def check(self, org_id: str, data: object) -> JourneyDefinition:
+        definition = parse_journey(data)
+        problems: list[Violation] = []
+        events: dict[str, EventConfig] = {}
+        for name in sorted(definition.events_named()):
+            try:
+                events[name] = self._events.get(org_id, name)
+            except NotFoundError:
+                where = "/entry/event" if name == definition.entry_event else "/activities"
+                problems.append(Violation(where, "enum", f"no event named {name!r}"))
+        node_ids = set(definition.activities)
+        for activity in definition.activities.values():
+            for where, expr in activity.expressions():
+                pointer = f"/activities/{activity.id}/{where}"
+                for ref in expr.refs():
+                    if ref.kind == "event":
+                        config = events.get(ref.name)
+                        if config is None:
+                            problems.append(
+                                Violation(
+                                    pointer,
+                                    "expression",
+                                    f"@event{{{ref.name}}} (column {ref.column}) is not the entry "
+                                    "event nor an awaited one",
+                                )
+                            )
+                            continue
+                        schema = self._schemas.get(org_id, config.schema_id)
+                        if ref.parts and (
+                            field_schema(schema.json_schema, _INDEX.sub("", ref.dotted)) is None
+                            or not _carried(config, ref.dotted)
+                        ):
+                            problems.append(
+                                Violation(
+                                    pointer,
+                                    "expression",
+                                    f"event {ref.name!r} does not carry {ref.dotted!r} "
+                                    f"(column {ref.column}); its fields: "
+                                    f"{', '.join(config.fields)}",
+                                )
+                            )
+                    elif ref.kind == "action" and ref.name not in node_ids:
+                        problems.append(
+                            Violation(
+                                pointer,
+                                "expression",
+                                f"@action{{{ref.name}}} (column {ref.column}) names no activity",
+                            )
+                        )
+        if problems:
+            detail = "; ".join(f"{v.pointer}: {v.message}" for v in problems)
+            raise InvalidRequestError(f"invalid journey: {detail}", violations=tuple(problems))
+        return definition
+
+    # writing
+    def save(self, org_id: str, data: object) -> JourneyVersion:
+        """Create a journey, change its draft, or start a new draft version of a live one."""
+        definition = self.check(org_id, data)
+        assert isinstance(data, dict)
+        now = self._clock.now_ms()
+        latest = self._store.get_journey(org_id, definition.name)
+        if latest is not None and latest.definition == data:
+            return latest
+        if latest is not None and latest.state == "draft":
+            version = JourneyVersion(
+                org_id,
+                definition.name,
+                latest.version,
+                "draft",
+                definition.entry_event,
+                dict(data),
+                latest.test_mode,
+                latest.created_ms,
+                now,
+            )
+            self._replace_draft(version)
+            return version
+        number = latest.version + 1 if latest is not None else 1
+        version = JourneyVersion(
+            org_id,
+            definition.name,
+            number,
+            "draft",
+            definition.entry_event,
+            dict(data),
+            False,
+            now,
+            now,
+        )
+        self._store.add_journey_version(version)
+        return version
+
+    def _replace_draft(self, version: JourneyVersion) -> None:
+        self._store.replace_draft(version)
+        self._runtime.forget(version.org_id, version.name, version.version)
+
+    def publish(self, org_id: str, name: str) -> JourneyVersion:
+        latest = self.get(org_id, name)
+        if latest.state != "draft":
+            raise ConflictError(
+                f"Journey {name!r} has no draft to publish "
+                f"(version {latest.version} is {latest.state})"
+            )
+        self.check(org_id, latest.definition)
+        now = self._clock.now_ms()
+        previous = self.live_version(org_id, name)
+        if previous is not None:
+            self._store.set_journey_state(org_id, name, previous.version, "closed", now)
+        self._store.set_journey_state(org_id, name, latest.version, "live", now, test_mode=False)
+        return self.get(org_id, name, latest.version)
+
+    def close(self, org_id: str, name: str) -> JourneyVersion:
+        live = self.live_version(org_id, name)
+        if live is None:
+            raise ConflictError(f"Journey {name!r} has no live version to close")
+        self._store.set_journey_state(org_id, name, live.version, "closed", self._clock.now_ms())
+        return self.get(org_id, name, live.version)
+
+    async def stop(self, org_id: str, name: str) -> dict[str, Any]:
+        self.get(org_id, name)
+        now = self._clock.now_ms()
+        for version in self._store.journey_versions(org_id, name):
+            if version.state in ("live", "closed", "draft"):
+                self._store.set_journey_state(org_id, name, version.version, "stopped", now)
+        exited = await self._runtime.run(
+            self._runtime.stop_instances, org_id, name, "journey stopped"
+        )
+        return {"journey": name, "state": "stopped", "exited": exited}
+
+    def set_test_mode(self, org_id: str, name: str, on: bool) -> JourneyVersion:
+        latest = self.get(org_id, name)
+        if latest.state != "draft":
+            raise ConflictError("Test mode is for drafts; edit the journey to get a draft")
+        self._store.set_journey_state(
+            org_id, name, latest.version, "draft", self._clock.now_ms(), test_mode=on
+        )
+        return self.get(org_id, name, latest.version)
+
+    def add_test_profile(self, org_id: str, identity: str) -> None:
+        self._store.add_test_profile(org_id, identity)
+
+    async def test_event(
+        self, org_id: str, name: str, identity: str, payload: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        latest = self.get(org_id, name)
+        if latest.state != "draft" or not latest.test_mode:
+            raise ConflictError(
+                f"Journey {name!r} is not in test mode: wayfare journeys test-mode {name} on"
+            )
+        self._store.add_test_profile(org_id, identity)
+        entity = payload if payload is not None else self._sample_entity(org_id, latest, identity)
+        await self._runtime.run(self._runtime.enter_test_event, latest, identity, entity)
+        return {"journey": name, "version": latest.version, "identity": identity, "entity": entity}
+
+    def _sample_entity(self, org_id: str, version: JourneyVersion, identity: str) -> dict[str, Any]:
+        preview = self._events.preview(org_id, version.entry_event)
+        entity: dict[str, Any] = preview["body"]["xdmEntity"]
+        config = self._events.get(org_id, version.entry_event)
+        if config.identifier.startswith("identityMap."):
+            entity["identityMap"] = {config.namespace: [{"id": identity}]}
+        return entity
+
+    def report(self, org_id: str, name: str) -> dict[str, Any]:
+        latest = self.get(org_id, name)
+        report = self._store.report(org_id, name)
+        state = latest.state
+        if state == "closed" and report["inJourney"] == 0:
+            state = "finished"
+        return {**report, "state": state, "version": latest.version}
+
+    def steps(self, org_id: str, name: str, limit: int) -> list[dict[str, Any]]:
+        self.get(org_id, name)
+        return self._store.list_steps(org_id, name, limit)
+
+    def journeys_using(self, org_id: str, event: str) -> list[str]:
+        return self._store.journeys_using_event(org_id, event)

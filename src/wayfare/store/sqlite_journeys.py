@@ -1,0 +1,418 @@
+"""JourneyStore on SQLite: versions, instances, timers, outbox, step events, reports."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from wayfare.model.runs import (
+    DueTimer,
+    EngineBatch,
+    JourneyState,
+    JourneyVersion,
+    MatchedMessage,
+    OutboxItem,
+)
+from wayfare.store.sqlite import connect, store_errors
+
+LIVE = ("running", "waiting")
+
+
+def _version(r: sqlite3.Row) -> JourneyVersion:
+    return JourneyVersion(
+        org_id=r["org_id"],
+        name=r["name"],
+        version=r["version"],
+        state=r["state"],
+        entry_event=r["entry_event"],
+        definition=orjson.loads(r["definition"]),
+        test_mode=bool(r["test_mode"]),
+        created_ms=r["created_ms"],
+        changed_ms=r["changed_ms"],
+    )
+
+
+def _instance(r: sqlite3.Row) -> dict[str, Any]:
+    state: dict[str, Any] = orjson.loads(r["state"])
+    return state
+
+
+class SQLiteJourneyStore:
+    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+        self._conn = connect(path, fsync=fsync)
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, store_errors():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock, store_errors():
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # versions
+    def add_journey_version(self, version: JourneyVersion) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO journeys (org_id, name, version, state, test_mode, entry_event, "
+                "definition, created_ms, changed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    version.org_id,
+                    version.name,
+                    version.version,
+                    version.state,
+                    int(version.test_mode),
+                    version.entry_event,
+                    orjson.dumps(version.definition).decode(),
+                    version.created_ms,
+                    version.changed_ms,
+                ),
+            )
+
+    def replace_draft(self, version: JourneyVersion) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE journeys SET definition = ?, entry_event = ?, changed_ms = ? "
+                "WHERE org_id = ? AND name = ? AND version = ? AND state = 'draft'",
+                (
+                    orjson.dumps(version.definition).decode(),
+                    version.entry_event,
+                    version.changed_ms,
+                    version.org_id,
+                    version.name,
+                    version.version,
+                ),
+            )
+
+    def get_journey(
+        self, org_id: str, name: str, version: int | None = None
+    ) -> JourneyVersion | None:
+        if version is None:
+            rows = self._all(
+                "SELECT * FROM journeys WHERE org_id = ? AND name = ? "
+                "ORDER BY version DESC LIMIT 1",
+                (org_id, name),
+            )
+        else:
+            rows = self._all(
+                "SELECT * FROM journeys WHERE org_id = ? AND name = ? AND version = ?",
+                (org_id, name, version),
+            )
+        return _version(rows[0]) if rows else None
+
+    def journey_versions(self, org_id: str, name: str) -> list[JourneyVersion]:
+        rows = self._all(
+            "SELECT * FROM journeys WHERE org_id = ? AND name = ? ORDER BY version", (org_id, name)
+        )
+        return [_version(r) for r in rows]
+
+    def list_journeys(self, org_id: str) -> list[JourneyVersion]:
+        rows = self._all(
+            "SELECT j.* FROM journeys j WHERE j.org_id = ? AND j.version = (SELECT MAX(version) "
+            "FROM journeys WHERE org_id = j.org_id AND name = j.name) ORDER BY j.name",
+            (org_id,),
+        )
+        return [_version(r) for r in rows]
+
+    def set_journey_state(
+        self,
+        org_id: str,
+        name: str,
+        version: int,
+        state: JourneyState,
+        now_ms: int,
+        test_mode: bool | None = None,
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE journeys SET state = ?, changed_ms = ?, test_mode = COALESCE(?, "
+                "test_mode) WHERE org_id = ? AND name = ? AND version = ?",
+                (
+                    state,
+                    now_ms,
+                    None if test_mode is None else int(test_mode),
+                    org_id,
+                    name,
+                    version,
+                ),
+            )
+
+    def entry_journeys(self, org_id: str, event: str) -> list[JourneyVersion]:
+        rows = self._all(
+            "SELECT * FROM journeys WHERE org_id = ? AND entry_event = ? AND "
+            "(state = 'live' OR (state = 'draft' AND test_mode = 1))",
+            (org_id, event),
+        )
+        return [_version(r) for r in rows]
+
+    def journeys_using_event(self, org_id: str, event: str) -> list[str]:
+        rows = self._all(
+            "SELECT name, entry_event, definition FROM journeys "
+            "WHERE org_id = ? AND state = 'live'",
+            (org_id,),
+        )
+        users = set()
+        for r in rows:
+            activities = orjson.loads(r["definition"]).get("activities") or {}
+            awaited = {
+                e.get("event")
+                for a in activities.values()
+                if isinstance(a, dict)
+                for e in (a.get("events") or [])
+                if isinstance(e, dict)
+            }
+            if r["entry_event"] == event or event in awaited:
+                users.add(r["name"])
+        return sorted(users)
+
+    # the event log
+    def read_matches(self, after_seq: int, limit: int) -> list[MatchedMessage]:
+        rows = self._all(
+            "SELECT m.seq, m.org_id, m.event_name, m.identity, m.reason, r.message "
+            "FROM event_matches m JOIN records r ON r.seq = m.record_seq WHERE m.seq > ? "
+            "AND (m.matched = 1 OR m.reason LIKE 'identity missing%' "
+            "OR m.reason LIKE 'namespace not%') ORDER BY m.seq LIMIT ?",
+            (after_seq, limit),
+        )
+        out = []
+        for r in rows:
+            message = orjson.loads(r["message"])
+            entity = (message.get("body") or {}).get("xdmEntity") or {}
+            out.append(
+                MatchedMessage(
+                    r["seq"], r["org_id"], r["event_name"], r["identity"], entity, r["reason"]
+                )
+            )
+        return out
+
+    def cursor(self, name: str) -> int:
+        rows = self._all("SELECT seq FROM cursors WHERE name = ?", (name,))
+        return int(rows[0]["seq"]) if rows else 0
+
+    # instances
+    def get_instance(self, instance_id: str) -> dict[str, Any] | None:
+        rows = self._all("SELECT state FROM instances WHERE instance_id = ?", (instance_id,))
+        return _instance(rows[0]) if rows else None
+
+    def live_instances(self, org_id: str, identity: str) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT state FROM instances WHERE org_id = ? AND identity = ? AND "
+            "status IN ('running', 'waiting')",
+            (org_id, identity),
+        )
+        return [_instance(r) for r in rows]
+
+    def journey_instances(
+        self, org_id: str, journey: str, *, live_only: bool, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        sql = "SELECT state FROM instances WHERE org_id = ? AND journey = ?"
+        if live_only:
+            sql += " AND status IN ('running', 'waiting')"
+        rows = self._all(sql + " ORDER BY entered_ms DESC LIMIT ?", (org_id, journey, limit))
+        return [_instance(r) for r in rows]
+
+    def last_instance(self, org_id: str, journey: str, identity: str) -> dict[str, Any] | None:
+        rows = self._all(
+            "SELECT state FROM instances WHERE org_id = ? AND journey = ? AND identity = ? "
+            "ORDER BY entered_ms DESC LIMIT 1",
+            (org_id, journey, identity),
+        )
+        return _instance(rows[0]) if rows else None
+
+    # timers and outbox
+    def due_timers(self, now_ms: int, limit: int) -> list[DueTimer]:
+        rows = self._all(
+            "SELECT * FROM timers WHERE due_ms <= ? ORDER BY due_ms LIMIT ?", (now_ms, limit)
+        )
+        return [
+            DueTimer(r["id"], r["instance_id"], r["due_ms"], r["token"], r["kind"]) for r in rows
+        ]
+
+    def next_timer_ms(self) -> int | None:
+        rows = self._all("SELECT MIN(due_ms) AS due FROM timers")
+        return int(rows[0]["due"]) if rows and rows[0]["due"] is not None else None
+
+    def pending_outbox(self, now_ms: int, limit: int) -> list[OutboxItem]:
+        rows = self._all(
+            "SELECT * FROM outbox WHERE state = 'pending' AND next_ms <= ? ORDER BY id LIMIT ?",
+            (now_ms, limit),
+        )
+        return [
+            OutboxItem(
+                r["id"],
+                r["instance_id"],
+                r["node"],
+                r["token"],
+                r["kind"],
+                orjson.loads(r["request"]),
+                r["key"],
+                r["attempts"],
+            )
+            for r in rows
+        ]
+
+    # the one write
+    def commit(self, batch: EngineBatch) -> None:
+        if batch.empty:
+            return
+        with self._tx() as conn:
+            if batch.instances:
+                conn.executemany(
+                    "INSERT INTO instances (instance_id, org_id, journey, version, identity, "
+                    "status, entered_ms, ended_ms, state) VALUES (:instance_id, :org_id, "
+                    ":journey, :version, :identity, :status, :entered_ms, :ended_ms, :state) "
+                    "ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
+                    "ended_ms = excluded.ended_ms, state = excluded.state",
+                    [
+                        {**row, "state": orjson.dumps(row["state"]).decode()}
+                        for row in batch.instances
+                    ],
+                )
+            if batch.fired_timers:
+                conn.executemany(
+                    "DELETE FROM timers WHERE id = ?", [(t,) for t in batch.fired_timers]
+                )
+            if batch.clear_timers:
+                conn.executemany(
+                    "DELETE FROM timers WHERE instance_id = ?", [(i,) for i in batch.clear_timers]
+                )
+            if batch.new_timers:
+                conn.executemany(
+                    "INSERT INTO timers (instance_id, due_ms, token, kind) VALUES (?, ?, ?, ?)",
+                    batch.new_timers,
+                )
+            if batch.new_outbox:
+                conn.executemany(
+                    "INSERT INTO outbox (instance_id, node, token, kind, request, key, state, "
+                    "next_ms) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+                    [
+                        (i, n, t, k, orjson.dumps(req).decode(), key, due)
+                        for i, n, t, k, req, key, due in batch.new_outbox
+                    ],
+                )
+            if batch.outbox_done:
+                conn.executemany(
+                    "UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id = ?",
+                    [
+                        (state, attempts, error, oid)
+                        for oid, state, attempts, error in batch.outbox_done
+                    ],
+                )
+            if batch.outbox_retry:
+                conn.executemany(
+                    "UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? WHERE id = ?",
+                    [
+                        (attempts, due, error, oid)
+                        for oid, attempts, due, error in batch.outbox_retry
+                    ],
+                )
+            if batch.steps:
+                conn.executemany(
+                    "INSERT INTO step_events (org_id, journey, version, node, node_type, "
+                    "instance_id, identity, status, detail, at_ms, entered_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    batch.steps,
+                )
+            if batch.discards:
+                conn.executemany(
+                    "INSERT INTO discards (org_id, journey, identity, cause, at_ms) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    batch.discards,
+                )
+            if batch.cursor is not None:
+                conn.execute(
+                    "INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) "
+                    "DO UPDATE SET seq = excluded.seq",
+                    batch.cursor,
+                )
+
+    # reports
+    def report(self, org_id: str, journey: str) -> dict[str, Any]:
+        nodes: dict[str, dict[str, Any]] = {}
+        for r in self._all(
+            "SELECT node, node_type, status, COUNT(*) AS n FROM step_events WHERE org_id = ? "
+            "AND journey = ? GROUP BY node, node_type, status",
+            (org_id, journey),
+        ):
+            entry = nodes.setdefault(r["node"], {"type": r["node_type"]})
+            entry[r["status"]] = entry.get(r["status"], 0) + r["n"]
+        statuses = {
+            r["status"]: r["n"]
+            for r in self._all(
+                "SELECT status, COUNT(*) AS n FROM instances WHERE org_id = ? AND journey = ? "
+                "GROUP BY status",
+                (org_id, journey),
+            )
+        }
+        discards = {
+            r["cause"]: r["n"]
+            for r in self._all(
+                "SELECT cause, COUNT(*) AS n FROM discards WHERE org_id = ? AND journey = ? "
+                "GROUP BY cause",
+                (org_id, journey),
+            )
+        }
+        return {
+            "journey": journey,
+            "entered": sum(statuses.values()),
+            "inJourney": statuses.get("running", 0) + statuses.get("waiting", 0),
+            "exited": statuses.get("finished", 0) + statuses.get("exited", 0),
+            "inError": statuses.get("error", 0),
+            "discarded": sum(discards.values()),
+            "discardsByCause": discards,
+            "nodes": nodes,
+        }
+
+    def list_steps(self, org_id: str, journey: str, limit: int) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT * FROM step_events WHERE org_id = ? AND journey = ? ORDER BY seq DESC LIMIT ?",
+            (org_id, journey, limit),
+        )
+        return [
+            {
+                "seq": r["seq"],
+                "journey": r["journey"],
+                "version": r["version"],
+                "node": r["node"],
+                "nodeType": r["node_type"],
+                "instanceId": r["instance_id"],
+                "identity": r["identity"],
+                "status": r["status"],
+                "detail": r["detail"],
+                "atMs": r["at_ms"],
+                "enteredMs": r["entered_ms"],
+            }
+            for r in rows
+        ]
+
+    def add_test_profile(self, org_id: str, identity: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO test_profiles (org_id, identity) VALUES (?, ?)",
+                (org_id, identity),
+            )
+
+    def is_test_profile(self, org_id: str, identity: str) -> bool:
+        return bool(
+            self._all(
+                "SELECT 1 FROM test_profiles WHERE org_id = ? AND identity = ?", (org_id, identity)
+            )
+        )
