@@ -77,8 +77,11 @@ async def read_json(request: Request) -> Any:
         ) from None
 
 
+MAX_INT = 2**63 - 1  # what the store can hold
+
+
 def int_param(
-    request: Request, name: str, default: int | None, *, low: int = 0, high: int | None = None
+    request: Request, name: str, default: int | None, *, low: int = 0, high: int = MAX_INT
 ) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -87,10 +90,9 @@ def int_param(
         value = int(raw)
     except ValueError:
         value = None
-    if value is None or value < low or (high is not None and value > high):
-        bound = f" and {high}" if high is not None else ""
+    if value is None or value < low or value > high:
         raise InvalidRequestError(
-            f"Query parameter {name} must be an integer between {low}{bound}",
+            f"Query parameter {name} must be an integer between {low} and {high}",
             violations=(Violation(f"?{name}", "type", "not an integer in range"),),
         )
     return value
@@ -101,7 +103,7 @@ def time_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if not raw:
         return None
-    if raw.isdigit():
+    if raw.isdigit() and int(raw) <= MAX_INT:
         return int(raw)
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
