@@ -103,7 +103,7 @@ def time_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if not raw:
         return None
-    if raw.isdigit() and int(raw) <= MAX_INT:
+    if raw.isdecimal() and raw.isascii() and int(raw) <= MAX_INT:
         return int(raw)
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))

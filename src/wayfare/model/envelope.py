@@ -55,7 +55,10 @@ def _version_of(content_type: object, pointer: str) -> int | None:
         key, _, value = part.strip().partition("=")
         if key.strip() == "version":
             try:
-                return int(value.strip().split(".", 1)[0])
+                version = int(value.strip().split(".", 1)[0])
+                if not 0 < version < 2**31:
+                    raise ValueError(version)
+                return version
             except ValueError:
                 raise _format_error(
                     pointer, f"contentType has an unreadable version {value!r}", "pattern"

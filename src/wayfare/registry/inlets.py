@@ -18,6 +18,8 @@ from wayfare.model.tokens import hash_token
 from wayfare.registry.orgs import ensure_org
 from wayfare.store.ports import ResourceStore
 
+MAX_TOKEN_SECONDS = 10 * 365 * 86_400
+
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
@@ -170,10 +172,10 @@ class InletRegistry:
             raise InvalidRequestError(
                 f"Inlet {inlet.name!r} does not require authentication; tokens are not needed"
             )
-        if expires_in_seconds is not None and expires_in_seconds <= 0:
+        if expires_in_seconds is not None and not 0 < expires_in_seconds <= MAX_TOKEN_SECONDS:
             raise InvalidRequestError(
-                "expiresInSeconds must be positive",
-                violations=(Violation("/expiresInSeconds", "minimum", "must be > 0"),),
+                f"expiresInSeconds must be between 1 and {MAX_TOKEN_SECONDS} (ten years)",
+                violations=(Violation("/expiresInSeconds", "maximum", "out of range"),),
             )
         now = self._clock.now_ms()
         token = ids.access_token()

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from yoyo import get_backend, read_migrations
 
-from wayfare.errors import ConflictError, StoreError
+from wayfare.errors import ConflictError, InvalidRequestError, StoreError
 from wayfare.model.events import EventConfig, event_from_json
 from wayfare.model.matching import EventMatch, MatchRecord
 from wayfare.model.records import AccessToken, FailedRecord, Record
@@ -57,6 +57,8 @@ def store_errors() -> Iterator[None]:
         yield
     except sqlite3.IntegrityError as exc:
         raise ConflictError(f"conflicts with an existing resource: {exc}") from exc
+    except OverflowError as exc:
+        raise InvalidRequestError(f"a number is too large to store: {exc}") from exc
     except sqlite3.Error as exc:
         raise StoreError(f"the store failed: {exc}") from exc
 
