@@ -1,0 +1,458 @@
+"""Wayfare's ingestion benchmark: figures next to baselines measured in the same run.
+
+``make bench`` (or ``.venv/bin/python bench/run.py [flags]``). Prints figures; asserts none.
+See bench/README.md for what each scenario measures and the aims (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baselines import plain_loop
+from load import (
+    PLACEHOLDER,
+    WrkResult,
+    ensure_wrk,
+    lua_script,
+    process_cpu_seconds,
+    run_wrk,
+    system_busy_seconds,
+    wrk_version,
+)
+from servers import Demo, Process, apply_demo, bare_server, wayfare_server
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SCENARIOS = ("single", "single-sync", "batch100", "batch500")
+P99_AIM_MS = 20.0
+SINGLE_RATIO_AIM = 0.40
+BATCH_RATIO_AIM = 1.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    path: str
+    batch: int  # 0: one message per request
+
+    @property
+    def per_request(self) -> int:
+        return max(1, self.batch)
+
+
+@dataclass
+class Row:
+    scenario: str
+    title: str
+    msgs_per_s: float
+    req_per_s: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    server_cpu_pct: float | None = None
+    wrk_cpu_pct: float | None = None
+    other_cpu_pct: float | None = None
+    requests: int | None = None
+    errors: int | None = None
+    check: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--duration", type=float, default=8.0, help="seconds per scenario (8)")
+    p.add_argument("--connections", type=int, default=16, help="concurrent connections (16)")
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (1: leave a core)")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per server (2)")
+    p.add_argument(
+        "--plain-messages", type=int, default=200_000, help="messages in the plain loop (200000)"
+    )
+    p.add_argument("--timeout", type=float, default=10.0, help="wrk request timeout, s (10)")
+    p.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated subset of {','.join(SCENARIOS)}",
+    )
+    p.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
+    args = p.parse_args(argv)
+    chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - set(SCENARIOS))
+    if unknown:
+        p.error(f"unknown scenario(s): {', '.join(unknown)}")
+    args.scenarios = [s for s in SCENARIOS if s in chosen]
+    if not 1 <= args.duration <= 600 or not 0 <= args.warmup <= 60:
+        p.error("--duration must be 1..600 s and --warmup 0..60 s")
+    if not 1 <= args.connections <= 1024 or not 1 <= args.plain_messages <= 10_000_000:
+        p.error("--connections must be 1..1024 and --plain-messages 1..10,000,000")
+    return args
+
+
+# machine
+def _fs_type(path: Path) -> str:
+    best, kind = "", "?"
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return kind
+    target = str(path.resolve())
+    for line in mounts:
+        parts = line.split()
+        if len(parts) >= 3 and target.startswith(parts[1]) and len(parts[1]) > len(best):
+            best, kind = parts[1], parts[2]
+    return kind
+
+
+def _wayfare_revision() -> str:
+    """The git commit the benchmark runs against, ``+dirty`` when src/ has local edits."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "?"
+    return (head or "?") + ("+dirty" if dirty else "")
+
+
+def machine_info(wrk: str, tmp: Path) -> dict[str, Any]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    import uvicorn
+
+    return {
+        "wayfare": _wayfare_revision(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "nproc": usable,
+        "cpu": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "uvicorn": uvicorn.__version__,
+        "wrk": wrk_version(wrk),
+        "tmp": f"{tmp} ({_fs_type(tmp)})",
+    }
+
+
+# messages
+def message_template(demo: Demo) -> bytes:
+    """One valid demo message, its msgId and _id replaced by the ``@@ID@@`` placeholder."""
+    marker = PLACEHOLDER.decode()
+    return orjson.dumps(demo.message(msg_id=marker, entity_id=marker))
+
+
+def plain_messages(template: bytes, count: int) -> list[bytes]:
+    return [template.replace(PLACEHOLDER, f"plain-{i}".encode()) for i in range(count)]
+
+
+# running
+def drive(
+    wrk: str,
+    target: Process,
+    scenario: Scenario,
+    template: bytes,
+    tag: str,
+    tmp: Path,
+    args: argparse.Namespace,
+    duration: float,
+) -> tuple[WrkResult, float, float]:
+    """One wrk run against ``target``: the result, and the CPU seconds the server used and
+    the whole machine was busy (every process)."""
+    script = lua_script(
+        path=scenario.path,
+        template=template,
+        batch=scenario.batch,
+        tag=tag,
+        headers={"Content-Type": "application/json", "x-gw-ims-org-id": "DEMO@WayfareOrg"},
+    )
+    cpu_before = process_cpu_seconds(target.pid)
+    busy_before = system_busy_seconds()
+    result = run_wrk(
+        wrk,
+        target.url + scenario.path,
+        script,
+        tmp / f"{tag}.lua",
+        duration_s=duration,
+        connections=args.connections,
+        threads=args.threads,
+        timeout_s=args.timeout,
+    )
+    cpu = process_cpu_seconds(target.pid) - cpu_before
+    return result, cpu, system_busy_seconds() - busy_before
+
+
+def row_from(scenario: Scenario, result: WrkResult, server_cpu_s: float, busy_s: float) -> Row:
+    other_s = max(0.0, busy_s - server_cpu_s - result.cpu_s)
+    return Row(
+        scenario=scenario.name,
+        title=scenario.title,
+        msgs_per_s=result.ok_rps * scenario.per_request,
+        req_per_s=result.ok_rps,
+        p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms,
+        max_ms=result.max_ms,
+        server_cpu_pct=100 * server_cpu_s / result.duration_s,
+        wrk_cpu_pct=100 * result.cpu_s / result.duration_s,
+        other_cpu_pct=100 * other_s / result.duration_s,
+        requests=result.requests,
+        errors=result.status_errors + result.socket_errors + result.timeouts,
+    )
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def print_table(rows: list[Row]) -> None:
+    head = (
+        "scenario",
+        "msgs/s",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "server CPU",
+        "wrk CPU",
+        "other CPU",
+        "errors",
+    )
+    lines = [
+        (
+            r.scenario,
+            _fmt(r.msgs_per_s),
+            _fmt(r.req_per_s),
+            _fmt(r.p50_ms, 2),
+            _fmt(r.p99_ms, 2),
+            _fmt(r.max_ms, 1),
+            "-" if r.server_cpu_pct is None else f"{r.server_cpu_pct:.0f}%",
+            "-" if r.wrk_cpu_pct is None else f"{r.wrk_cpu_pct:.0f}%",
+            "-" if r.other_cpu_pct is None else f"{r.other_cpu_pct:.0f}%",
+            "-" if r.errors is None else str(r.errors),
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
+    print(
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(head, widths, strict=True))
+        )
+    )
+    for line in lines:
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+
+
+def ratios(rows: dict[str, Row]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    plain = rows.get("plain-loop")
+    bare = rows.get("bare")
+    for name in ("batch100", "batch500"):
+        if name in rows and plain and plain.msgs_per_s:
+            value = rows[name].msgs_per_s / plain.msgs_per_s
+            out.append(
+                {
+                    "what": f"{name} msgs/s ÷ plain-loop msgs/s",
+                    "value": value,
+                    "aim": f">= {BATCH_RATIO_AIM:.2f}",
+                    "met": value >= BATCH_RATIO_AIM,
+                }
+            )
+    for name in ("single", "single-sync"):
+        if name in rows and bare and bare.req_per_s:
+            value = rows[name].msgs_per_s / bare.req_per_s
+            out.append(
+                {
+                    "what": f"{name} msgs/s ÷ bare req/s",
+                    "value": value,
+                    "aim": f">= {SINGLE_RATIO_AIM:.2f}",
+                    "met": value >= SINGLE_RATIO_AIM,
+                }
+            )
+    for name in ("single", "single-sync"):
+        if name in rows and rows[name].p99_ms is not None:
+            p99 = rows[name].p99_ms or 0.0
+            out.append(
+                {
+                    "what": f"{name} p99 ms",
+                    "value": p99,
+                    "aim": f"< {P99_AIM_MS:.0f}",
+                    "met": p99 < P99_AIM_MS,
+                }
+            )
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    wrk = ensure_wrk()
+    rows: dict[str, Row] = {}
+    with tempfile.TemporaryDirectory(prefix="wayfare-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        info = machine_info(wrk, tmp)
+        busy_before = system_busy_seconds()
+        time.sleep(1.0)
+        idle_load = system_busy_seconds() - busy_before  # CPU-seconds over one second
+        info["busy_before_start"] = f"{100 * idle_load:.0f}% of a core"
+        print("machine: " + "  ".join(f"{k}={v}" for k, v in info.items()))
+        if idle_load > 0.25:
+            print(
+                "WARNING: other processes keep this machine busy; the figures will be noisy "
+                "(see the 'other CPU' column)."
+            )
+        print(
+            f"load: wrk, {args.connections} connections, {args.threads} thread(s), "
+            f"{args.duration:g}s per scenario, {args.warmup:g}s warm-up, 127.0.0.1 only\n",
+            flush=True,
+        )
+        with wayfare_server(tmp) as wayfare:
+            demo = apply_demo(wayfare.url)
+            template = message_template(demo)
+            print(
+                f"wayfare pid {wayfare.pid} on {wayfare.url}: inlet {demo.inlet_id[:12]}…, "
+                f"schema {demo.schema_id}, dataset {demo.dataset_id}; "
+                f"message {len(template.replace(PLACEHOLDER, b'single-0-1'))} bytes",
+                flush=True,
+            )
+
+            # baseline (b): the plain loop, while the servers are idle
+            raw = plain_messages(template, args.plain_messages)
+            result = plain_loop(raw, tmp / "plain.sqlite3")
+            del raw
+            rows["plain-loop"] = Row(
+                "plain-loop",
+                f"json.loads + sqlite3 executemany, {args.plain_messages:,} msgs, "
+                "500 per transaction",
+                result.msgs_per_s,
+            )
+            print(f"plain-loop   {result.msgs_per_s:>10,.0f} msgs/s ({result.seconds:.2f}s)")
+
+            # baseline (a): the bare endpoint on the same server stack
+            bare_scenario = Scenario("bare", "minimal ASGI + orjson, uvicorn", demo.single_path, 0)
+            with bare_server(tmp) as bare:
+                if args.warmup:
+                    drive(wrk, bare, bare_scenario, template, "bare-warm", tmp, args, args.warmup)
+                result_b, cpu_b, busy_b = drive(
+                    wrk, bare, bare_scenario, template, "bare", tmp, args, args.duration
+                )
+            rows["bare"] = row_from(bare_scenario, result_b, cpu_b, busy_b)
+            print(f"bare         {result_b.ok_rps:>10,.0f} req/s  p99 {result_b.p99_ms:.2f} ms")
+
+            scenarios = {
+                "single": Scenario("single", "one message per POST", demo.single_path, 0),
+                "single-sync": Scenario(
+                    "single-sync",
+                    "one message per POST, ?syncValidation=true",
+                    demo.single_path + "?syncValidation=true",
+                    0,
+                ),
+                "batch100": Scenario("batch100", "batch of 100 per POST", demo.batch_path, 100),
+                "batch500": Scenario("batch500", "batch of 500 per POST", demo.batch_path, 500),
+            }
+            if args.warmup and args.scenarios:
+                drive(wrk, wayfare, scenarios["single"], template, "warm", tmp, args, args.warmup)
+            for name in args.scenarios:
+                scenario = scenarios[name]
+                before = demo.settled_record_count()
+                result, cpu, busy = drive(
+                    wrk, wayfare, scenario, template, name, tmp, args, args.duration
+                )
+                after = demo.settled_record_count()
+                row = row_from(scenario, result, cpu, busy)
+                acked = result.ok_requests * scenario.per_request
+                stored = after - before
+                slack = args.connections * scenario.per_request
+                row.check = {
+                    "acknowledged": acked,
+                    "stored": stored,
+                    "difference": stored - acked,
+                    "allowed": f"0..{slack} (requests in flight when wrk stopped)",
+                    "ok": 0 <= stored - acked <= slack,
+                }
+                rows[name] = row
+                print(
+                    f"{name:<12} {row.msgs_per_s:>10,.0f} msgs/s  p99 {result.p99_ms:.2f} ms  "
+                    f"check: stored {stored:,} vs acknowledged {acked:,} "
+                    f"(diff {stored - acked:+,}; allowed 0..{slack:,}) "
+                    f"{'OK' if row.check['ok'] else 'MISMATCH'}"
+                    + (f"  errors {row.errors}" if row.errors else ""),
+                    flush=True,
+                )
+    order = ["plain-loop", "bare", *args.scenarios]
+    table = [rows[n] for n in order if n in rows]
+    print()
+    print_table(table)
+    found = ratios(rows)
+    print()
+    for r in found:
+        verdict = "met" if r["met"] else "MISSED"
+        print(f"{r['what']:<40} {r['value']:>8.2f}   aim {r['aim']:<7} {verdict}")
+    return {
+        "machine": info,
+        "settings": {
+            "duration_s": args.duration,
+            "connections": args.connections,
+            "wrk_threads": args.threads,
+            "warmup_s": args.warmup,
+            "plain_messages": args.plain_messages,
+        },
+        "rows": [asdict(r) for r in table],
+        "ratios": found,
+    }
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the with-blocks: the servers are stopped
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+    started = time.monotonic()
+    report = run(args)
+    print(f"\ntotal {time.monotonic() - started:.0f}s")
+    if not args.no_save:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = RESULTS_DIR / f"bench-{stamp}.json"
+        path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        print(
+            f"results: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
