@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 
 
@@ -24,9 +25,18 @@ def flow_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def transaction_id(received_ms: int) -> str:
-    """A server-side id for a message or a batch: ``<receivedTimeMs>:<random>``."""
-    return f"{received_ms}:{secrets.token_hex(6)}"
+class TransactionIds:
+    """Server-side ids for messages and batches: ``<receivedTimeMs>:<prefix><counter>``.
+
+    The prefix is random per process, so ids from several processes never collide, and
+    no system call is made per message."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(4)
+        self._counter = itertools.count(1)
+
+    def next(self, received_ms: int) -> str:
+        return f"{received_ms}:{self._prefix}{next(self._counter):x}"
 
 
 def access_token() -> str:

@@ -32,7 +32,7 @@ from wayfare.store.memory import MemoryStore, MemoryWriter
 
 ORG = "ACME@AdobeOrg"
 OTHER_ORG = "OTHER@AdobeOrg"
-XACTION_ID = re.compile(r"^\d+:[0-9a-f]{12}$")
+XACTION_ID = re.compile(r"^\d+:[0-9a-f]{9,}$")  # <receivedTimeMs>:<process prefix><counter>
 
 SIGNUP = {
     "name": "signup",

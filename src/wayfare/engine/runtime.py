@@ -291,8 +291,8 @@ class JourneyRuntime:
     def consume_once(self, limit: int = 500) -> bool:
         """Feed matched events to waiting instances and journey entries."""
         cursor = self._store.cursor(CURSOR)
-        messages = self._store.read_matches(cursor, limit)
-        if not messages:
+        messages, last_seq = self._store.read_matches(cursor, limit)
+        if last_seq == cursor:
             return False
         step = _Step(self._store)
         entries: dict[tuple[str, str], list[JourneyVersion]] = {}
@@ -301,9 +301,9 @@ class JourneyRuntime:
             if key not in entries:
                 entries[key] = self._store.entry_journeys(m.org_id, m.event)
             self._consume(step, m, entries[key])
-        step.batch.cursor = (CURSOR, messages[-1].seq)
+        step.batch.cursor = (CURSOR, last_seq)
         self._commit(step)
-        return len(messages) == limit
+        return last_seq - cursor >= limit
 
     def _consume(self, step: _Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
         if m.identity is None:

@@ -71,6 +71,7 @@ class InletService:
         self._clock = clock
         self._limiter = limiter
         self._max_pending = max_pending
+        self._ids = ids.TransactionIds()
 
     # admission
     def open_inlet(self, inlet_id: str, caller: Caller) -> Inlet:
@@ -178,7 +179,7 @@ class InletService:
             message,
             raw,
             sync=caller.sync_validation,
-            xaction_id=ids.transaction_id(received_ms),
+            xaction_id=self._ids.next(received_ms),
             received_ms=received_ms,
         )
         self._admit(inlet, 1)
@@ -198,7 +199,7 @@ class InletService:
                 violations=(Violation("/messages", "required", "a non-empty list is required"),),
             )
         received_ms = self._clock.now_ms()
-        batch_id = ids.transaction_id(received_ms)
+        batch_id = self._ids.next(received_ms)
         sync = caller.sync_validation
         prepared: list[IncomingMessage] = []
         responses: list[dict[str, Any]] = []

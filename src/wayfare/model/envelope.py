@@ -8,6 +8,7 @@ Only what ingestion needs is read; unknown header fields (``eventType``, ``actio
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,18 +52,26 @@ def _version_of(content_type: object, pointer: str) -> int | None:
         return None
     if not isinstance(content_type, str):
         raise _format_error(pointer, "contentType must be a string", "type")
+    version = _parse_version(content_type)
+    if isinstance(version, str):
+        raise _format_error(
+            pointer, f"contentType has an unreadable version {version!r}", "pattern"
+        )
+    return version
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_version(content_type: str) -> int | str | None:
+    """The ``;version=N`` of a content type (cached: senders repeat the same few);
+    the unreadable text instead of a number when it is not one."""
     for part in content_type.split(";")[1:]:
         key, _, value = part.strip().partition("=")
         if key.strip() == "version":
             try:
                 version = int(value.strip().split(".", 1)[0])
-                if not 0 < version < 2**31:
-                    raise ValueError(version)
-                return version
             except ValueError:
-                raise _format_error(
-                    pointer, f"contentType has an unreadable version {value!r}", "pattern"
-                ) from None
+                return value
+            return version if 0 < version < 2**31 else value
     return None
 
 

@@ -38,19 +38,28 @@ class EventIndex:
     by_event_id: Mapping[str, EventConfig]
     system: Sequence[EventConfig]
     rules: Sequence[EventConfig]
+    no_event_id: Sequence[EventMatch] = ()
+    """The outcomes of a message without an eventID, made once."""
 
     @classmethod
     def of(cls, events: Sequence[EventConfig]) -> EventIndex:
         system = [e for e in events if e.id_type == "system"]
+        reason = "unknown eventID: the message has no _experience.campaign.orchestration.eventID"
         return cls(
             by_event_id={e.event_id: e for e in system if e.event_id},
             system=tuple(system),
             rules=tuple(e for e in events if e.id_type == "rule"),
+            no_event_id=tuple(EventMatch(c.name, False, None, reason) for c in system),
         )
 
     @property
     def empty(self) -> bool:
         return not self.system and not self.rules
+
+
+def actionable_reason(reason: str | None) -> bool:
+    """Unmatched outcomes journeys still count: the event matched but not its person."""
+    return reason is not None and reason.startswith(("identity missing", "namespace not"))
 
 
 def _event_id(entity: Mapping[str, Any]) -> Any:
@@ -72,12 +81,10 @@ def match_message(index: EventIndex, entity: Mapping[str, Any]) -> list[EventMat
         config = index.by_event_id.get(event_id) if isinstance(event_id, str) else None
         if config is not None:
             outcomes.append(_outcome(config, entity))
+        elif event_id is None:
+            outcomes.extend(index.no_event_id)
         else:
-            reason = (
-                "unknown eventID: the message has no _experience.campaign.orchestration.eventID"
-                if event_id is None
-                else f"unknown eventID {event_id!r}"
-            )
+            reason = f"unknown eventID {event_id!r}"
             outcomes.extend(EventMatch(c.name, False, None, reason) for c in index.system)
     for config in index.rules:
         assert config.compiled is not None

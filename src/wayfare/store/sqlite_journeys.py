@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from wayfare.model.matching import actionable_reason
 from wayfare.model.runs import (
     DueTimer,
     EngineBatch,
@@ -184,24 +185,40 @@ class SQLiteJourneyStore:
         return sorted(users)
 
     # the event log
-    def read_matches(self, after_seq: int, limit: int) -> list[MatchedMessage]:
+    def read_matches(self, after_seq: int, limit: int) -> tuple[list[MatchedMessage], int]:
         rows = self._all(
-            "SELECT m.seq, m.org_id, m.event_name, m.identity, m.reason, r.message "
-            "FROM event_matches m JOIN records r ON r.seq = m.record_seq WHERE m.seq > ? "
-            "AND (m.matched = 1 OR m.reason LIKE 'identity missing%' "
-            "OR m.reason LIKE 'namespace not%') ORDER BY m.seq LIMIT ?",
+            "SELECT seq, org_id, event_name, identity, reason, matched, record_seq "
+            "FROM event_matches WHERE seq > ? ORDER BY seq LIMIT ?",
             (after_seq, limit),
         )
+        if not rows:
+            return [], after_seq
+        wanted = [r for r in rows if r["matched"] or actionable_reason(r["reason"])]
+        messages: dict[int, bytes] = {}
+        seqs = [r["record_seq"] for r in wanted]
+        for start in range(0, len(seqs), 500):
+            chunk = seqs[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._all(
+                f"SELECT seq, message FROM records WHERE seq IN ({marks})", tuple(chunk)
+            ):
+                messages[row["seq"]] = row["message"]
         out = []
-        for r in rows:
-            message = orjson.loads(r["message"])
+        for r in wanted:
+            raw = messages.get(r["record_seq"])
+            message = orjson.loads(raw) if raw is not None else {}
             entity = (message.get("body") or {}).get("xdmEntity") or {}
             out.append(
                 MatchedMessage(
-                    r["seq"], r["org_id"], r["event_name"], r["identity"], entity, r["reason"]
+                    r["seq"],
+                    r["org_id"],
+                    r["event_name"],
+                    r["identity"],
+                    entity,
+                    None if r["matched"] else r["reason"],
                 )
             )
-        return out
+        return out, int(rows[-1]["seq"])
 
     def cursor(self, name: str) -> int:
         rows = self._all("SELECT seq FROM cursors WHERE name = ?", (name,))

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from wayfare.errors import StoreError
+from wayfare.model.matching import actionable_reason
 from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.store.sqlite import connect
 
@@ -97,9 +98,9 @@ class SQLiteWriter:
 
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         try:
-            results = _write_group(conn, jobs)
+            results, actionable = _write_group(conn, jobs)
             error: BaseException | None = None
-            if self._on_commit is not None:
+            if actionable and self._on_commit is not None:
                 self._on_commit()
         except sqlite3.Error as exc:
             log.exception("group commit failed")
@@ -153,7 +154,10 @@ def _known_ids(conn: sqlite3.Connection, jobs: list[_Job]) -> dict[tuple[str, st
     return known
 
 
-def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteOutcome]]:
+def _write_group(
+    conn: sqlite3.Connection, jobs: list[_Job]
+) -> tuple[list[list[WriteOutcome]], bool]:
+    """Write a group in one transaction; also says whether journeys have work from it."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         known = _known_ids(conn, jobs)
@@ -164,6 +168,7 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
         failures: list[tuple[object, ...]] = []
         ids: list[tuple[str, str, str]] = []
         matches: list[tuple[object, ...]] = []
+        actionable = False
         results: list[list[WriteOutcome]] = []
         for messages, _ in jobs:
             outcomes: list[WriteOutcome] = []
@@ -181,6 +186,9 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
                     seq += 1
                     record_seq = seq
                 if m.matches:
+                    actionable = actionable or any(
+                        e.matched or actionable_reason(e.reason) for e in m.matches
+                    )
                     matches.extend(
                         (
                             record_seq,
@@ -250,4 +258,4 @@ def _write_group(conn: sqlite3.Connection, jobs: list[_Job]) -> list[list[WriteO
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return results
+    return results, actionable
