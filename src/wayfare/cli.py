@@ -191,6 +191,7 @@ def serve(
         http="httptools",
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # client addresses are not used; skip the middleware
         lifespan="on",
     )
 
