@@ -71,6 +71,7 @@ def serve_bare(port: int) -> None:
         http="httptools",
         log_level="warning",
         access_log=False,
+        proxy_headers=False,
         lifespan="on",
     )
 
