@@ -691,8 +691,19 @@ def send(
     fmt = fmt or ("jsonl" if str(name).endswith((".jsonl", ".ndjson", ".json")) else "csv")
     rows = read_rows(input_file, fmt)
     if dry_run:
+        bad = 0
         for row in rows:
-            click.echo(json.dumps(filler.fill(row.data), ensure_ascii=False))
+            error = row.data.get("__error__")
+            if error is None:
+                try:
+                    click.echo(json.dumps(filler.fill(row.data), ensure_ascii=False))
+                    continue
+                except MappingError as exc:
+                    error = str(exc)
+            bad += 1
+            click.echo(f"  line {row.line}: {error}", err=True)
+        if bad:
+            sys.exit(1)
         return
 
     async def run() -> Any:

@@ -8,6 +8,7 @@ are reported before anything is sent; ids and timestamps are generated.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -82,10 +83,11 @@ def schema_at(json_schema: Mapping[str, Any] | None, steps: Sequence[str | int])
 def convert(raw: Any, schema: Mapping[str, Any], template_value: Any) -> Any:
     """Convert an input value to the field's type (from the schema, else the placeholder's)."""
     kind = schema.get("type")
+    if isinstance(kind, list):  # ["integer", "null"]: the type that is not null
+        kind = next((k for k in kind if k != "null"), None)
     if kind is None:
-        kind = {bool: "boolean", int: "integer", float: "number"}.get(
-            type(template_value), "string"
-        )
+        # the preview renders integers and numbers alike (0): take any number
+        kind = {bool: "boolean", int: "number", float: "number"}.get(type(template_value), "string")
     if not isinstance(raw, str):
         if kind == "string" and isinstance(raw, int | float) and not isinstance(raw, bool):
             return str(raw)
@@ -107,6 +109,8 @@ def convert(raw: Any, schema: Mapping[str, Any], template_value: Any) -> Any:
             number = float(text)
         except ValueError:
             raise MappingError(f"{raw!r} is not a number") from None
+        if not math.isfinite(number):  # JSON has no NaN or infinity
+            raise MappingError(f"{raw!r} is not a number")
         return int(number) if number.is_integer() and "." not in text else number
     if kind == "boolean":
         if text.lower() in _TRUE:

@@ -45,7 +45,7 @@ class EventDefinition:
         obj = require_object(data, "event")
         check = Checker("event")
         name = check.string(obj, "name", required=True)
-        if name and not EVENT_NAME.match(name):
+        if isinstance(obj.get("name"), str) and not EVENT_NAME.match(name):
             check.fail(
                 "/name",
                 "pattern",
@@ -68,13 +68,14 @@ class EventDefinition:
         identifier = check.string(obj, "identifier") or (
             default_identifier(namespace) if namespace else ""
         )
+        description = check.string(obj, "description")
         check.done()
         return cls(
             name=name,
             schema=schema,
             namespace=namespace,
             id_type="rule" if id_type == "rule" else "system",
-            description=check.string(obj, "description"),
+            description=description,
             fields=tuple(raw_fields),
             identifier=identifier,
             condition=condition if isinstance(condition, str) else None,

@@ -18,7 +18,8 @@ Grammar (precedence low to high)::
     call     := name "(" (expr ("," expr)*)? ")"
     list     := "[" (expr ("," expr)*)? "]"
 
-A missing field evaluates to null; comparisons with null are false except ``== null``.
+A missing field evaluates to null; ordering comparisons (``< <= > >=``) with null are false,
+while ``==`` and ``!=`` treat null as a value (``missing == null`` and ``missing != 1`` hold).
 Date-times compare with each other and with ISO 8601 strings. Functions: see ``functions.py``.
 Errors name the column (1-based) where parsing failed.
 """

@@ -1,12 +1,14 @@
 """Payload preview: the exact message a data system must send for an event.
 
 The header is filled in; the body holds exactly the event's selected fields with typed
-placeholders (``"string"``, ``0``, ``true``, an ISO date-time, one-element arrays) and the
-real eventID. Once the placeholders hold valid values, the message passes sync validation.
+placeholders (``"string"``, ``0``, ``true``, an ISO date-time, one-element arrays, or as
+many elements as ``minItems`` asks) and the real eventID. Once the placeholders hold valid
+values, the message passes sync validation.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from wayfare.model.events import EVENT_ID_PATH, EventConfig
@@ -31,29 +33,57 @@ def placeholder(schema: dict[str, Any], now_iso: str) -> Any:
         return True
     if kind == "array":
         items = schema.get("items")
-        return [placeholder(items if isinstance(items, dict) else {}, now_iso)]
+        return [
+            placeholder(items if isinstance(items, dict) else {}, now_iso)
+            for _ in range(_length(schema))
+        ]
     if kind == "object" or "properties" in schema:
         props = schema.get("properties") or {}
         return {k: placeholder(v, now_iso) for k, v in props.items() if isinstance(v, dict)}
     return "string"
 
 
+def _length(array_schema: dict[str, Any]) -> int:
+    """One element, or as many as the schema's ``minItems`` asks for."""
+    least = array_schema.get("minItems")
+    return least if isinstance(least, int) and least > 1 else 1
+
+
+def _slots(holder: list[Any], array_schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects a path continues into, through (nested) arrays, created as needed."""
+    while len(holder) < _length(array_schema):
+        holder.append(copy.deepcopy(holder[0]) if holder else None)
+    items = array_schema.get("items")
+    items = items if isinstance(items, dict) else {}
+    slots: list[dict[str, Any]] = []
+    for i, element in enumerate(holder):
+        if items.get("type") == "array":
+            if not isinstance(element, list):
+                holder[i] = element = []
+            slots.extend(_slots(element, items))
+        else:
+            if not isinstance(element, dict):
+                holder[i] = element = {}
+            slots.append(element)
+    return slots
+
+
 def _set(target: dict[str, Any], json_schema: dict[str, Any], path: str, value: Any) -> None:
     parts = path.split(".")
-    node: Any = target
+    nodes: list[dict[str, Any]] = [target]
     for depth, part in enumerate(parts[:-1]):
         sub = field_schema(json_schema, ".".join(parts[: depth + 1])) or {}
         if sub.get("type") == "array":
-            holder = node.setdefault(part, [{}])
-            node = holder[0]
+            nodes = [slot for node in nodes for slot in _slots(node.setdefault(part, []), sub)]
         else:
-            node = node.setdefault(part, {})
+            nodes = [node.setdefault(part, {}) for node in nodes]
     last = parts[-1]
-    existing = node.get(last)
-    if isinstance(existing, dict) and isinstance(value, dict):
-        existing.update(value)
-    else:
-        node[last] = value
+    for node in nodes:
+        existing = node.get(last)
+        if isinstance(existing, dict) and isinstance(value, dict):
+            existing.update(copy.deepcopy(value))
+        else:
+            node[last] = copy.deepcopy(value)
 
 
 def preview_entity(
@@ -61,14 +91,17 @@ def preview_entity(
 ) -> dict[str, Any]:
     entity: dict[str, Any] = {}
     for path in config.fields:
-        if path == "identityMap":
-            _set(entity, json_schema, path, {config.namespace: [{"id": "string"}]})
-            continue
         if path == EVENT_ID_PATH and config.event_id:
-            _set(entity, json_schema, path, config.event_id)
-            continue
-        sub = field_schema(json_schema, path)
-        _set(entity, json_schema, path, placeholder(sub or {}, now_iso))
+            continue  # set last, so that a selected ancestor's placeholders cannot hide it
+        if path != "identityMap":
+            sub = field_schema(json_schema, path)
+            _set(entity, json_schema, path, placeholder(sub or {}, now_iso))
+        if path == "identityMap" or path.startswith("identityMap."):
+            # every identity needs its id, whatever else of it is selected
+            namespace = config.namespace if path == "identityMap" else path.split(".")[1]
+            _set(entity, json_schema, f"identityMap.{namespace}.id", "string")
+    if config.event_id and EVENT_ID_PATH in config.fields:
+        _set(entity, json_schema, EVENT_ID_PATH, config.event_id)
     return entity
 
 

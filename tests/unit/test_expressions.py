@@ -1,0 +1,416 @@
+"""The expression language: grammar, precedence, errors with their column, null semantics,
+functions and ``in``. Parsed once, evaluated against a payload or a Scope."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from wayfare.errors import InvalidRequestError
+from wayfare.model.expressions import (
+    Binary,
+    Call,
+    ExpressionError,
+    ListNode,
+    Literal,
+    Path,
+    Ref,
+    Scope,
+    Unary,
+    parse,
+    tokenize,
+)
+
+PAYLOAD: dict[str, Any] = {
+    "eventType": "commerce.purchases",
+    "order": {
+        "total": 42.5,
+        "count": 3,
+        "items": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": 1}],
+        "tags": ["new", "vip"],
+    },
+    "person": {"name": "Ada", "email": "ADA@example.com", "vip": True, "empty": ""},
+    "when": "2024-03-01T12:00:00Z",
+}
+
+
+def ev(source: str, data: Any = None) -> Any:
+    return parse(source).evaluate(PAYLOAD if data is None else data)
+
+
+# grammar
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("42", 42),
+        ("4.25", 4.25),
+        ("'single'", "single"),
+        ('"double"', "double"),
+        (r"'it\'s'", "it's"),
+        (r'"say \"hi\""', 'say "hi"'),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ("[1, 'a', null]", [1, "a", None]),
+        ("[]", []),
+        ("eventType", "commerce.purchases"),
+        ("order.total", 42.5),
+        ("order.items[1].sku", "B-2"),
+        ("order.tags[0]", "new"),
+        ("  order.count  ", 3),
+        ("(((order.count)))", 3),
+    ],
+)
+def test_literals_paths_lists_and_parentheses(source: str, value: Any) -> None:
+    assert ev(source) == value
+
+
+def test_integers_stay_integers_and_decimals_become_floats() -> None:
+    assert type(ev("7")) is int
+    assert type(ev("7.0")) is float
+
+
+def test_tokens_carry_their_one_based_column() -> None:
+    tokens = tokenize("a.b  == 'x'")
+    assert [(t.kind, t.text, t.column) for t in tokens] == [
+        ("name", "a", 1),
+        ("op", ".", 2),
+        ("name", "b", 3),
+        ("op", "==", 6),
+        ("string", "'x'", 9),
+        ("end", "", 12),
+    ]
+
+
+def test_the_tree_of_a_condition() -> None:
+    source = 'eventType == "commerce.purchases" and not order.total < 10'
+    expr = parse(source)
+    assert expr.tree == Binary(
+        "and",
+        Binary("==", Path(("eventType",), 1), Literal("commerce.purchases")),
+        Unary(
+            "not",
+            Binary("<", Path(("order", "total"), source.index("order.total") + 1), Literal(10)),
+        ),
+    )
+
+
+def test_paths_lists_every_payload_field_with_its_column_and_dotted_form() -> None:
+    source = "order.items[0].sku == 'A' or lower(person.name) in [eventType, 'x']"
+    expr = parse(source)
+    paths = expr.paths()
+    assert [(p.dotted, p.column) for p in paths] == [
+        ("order.items[0].sku", 1),
+        ("person.name", source.index("person.name") + 1),
+        ("eventType", source.index("eventType") + 1),
+    ]
+    assert [type(n) for n in expr.nodes()].count(Call) == 1
+    assert [type(n) for n in expr.nodes()].count(ListNode) == 1
+
+
+def test_references_to_events_actions_and_the_profile() -> None:
+    expr = parse(
+        "@event{Buy.order.items[0].sku} == #{profile.person.name} and @action{Call.status} == 200"
+    )
+    assert expr.refs() == [
+        Ref("event", "Buy", ("order", "items", 0, "sku"), 1),
+        Ref("profile", "profile", ("person", "name"), 35),
+        Ref("action", "Call", ("status",), 62),
+    ]
+    assert expr.refs()[0].dotted == "order.items[0].sku"
+    assert expr.paths() == []
+    scope = Scope(
+        events={"Buy": {"order": {"items": [{"sku": "Ada"}]}}},
+        actions={"Call": {"status": 200}},
+        profile={"person": {"name": "Ada"}},
+    )
+    assert expr.test(scope) is True
+    scope = Scope(
+        events={"Buy": {}}, actions={"Call": {"status": 200}}, profile={"person": {"name": "Ada"}}
+    )
+    assert expr.test(scope) is False
+
+
+def test_a_keyword_after_a_dot_is_a_field_name() -> None:
+    assert ev("a.in.not", {"a": {"in": {"not": 5}}}) == 5
+
+
+# precedence and associativity
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("1 + 2 * 3", 7),
+        ("(1 + 2) * 3", 9),
+        ("10 - 4 - 3", 3),
+        ("16 / 4 / 2", 2),
+        ("7 % 4 * 2", 6),
+        ("-2 * 3", -6),
+        ("--2", 2),
+        ("- order.count + 1", -2),
+        ("1 + 2 * 3 == 7", True),
+        ("2 * 3 > 5 and 1 < 2", True),
+        ("true or false and false", True),
+        ("(true or false) and false", False),
+        ("not false and false", False),
+        ("not (false and false)", True),
+        ("not order.count == 3", False),
+        ("not not true", True),
+        ("missing ?? 1 + 1", 2),
+        ("missing ?? false or true", True),
+        ("order.count ?? 0 > 100", 3),
+        ("missing ?? other ?? 'last'", "last"),
+        ("'a' + 'b' == 'ab'", True),
+    ],
+)
+def test_precedence(source: str, value: Any) -> None:
+    assert ev(source) == value
+
+
+def test_default_is_lowest_and_left_associative() -> None:
+    assert parse("a ?? b ?? c").tree == Binary(
+        "??", Binary("??", Path(("a",), 1), Path(("b",), 6)), Path(("c",), 11)
+    )
+
+
+# errors say the column
+
+
+@pytest.mark.parametrize(
+    ("source", "column", "reason"),
+    [
+        ("", 1, "empty expression"),
+        ("a ==", 5, "unexpected end"),
+        ("a $ b", 3, "unexpected character '$'"),
+        ("a == = b", 6, "unexpected character '='"),
+        ("'unterminated", 1, "unexpected character"),
+        ("foo(1)", 1, "unknown function 'foo'"),
+        ("x == nope(1)", 6, "unknown function 'nope'"),
+        ("a.", 3, "expected a field name after '.'"),
+        ("a[x]", 3, "expected an index"),
+        ("a[1.5]", 3, "expected an index"),
+        ("a[-1]", 3, "expected an index"),
+        ("(1", 3, "expected ')' but found 'the end'"),
+        ("[1, 2", 6, "expected ',' but found 'the end'"),
+        ("a b", 3, "unexpected 'b'"),
+        ("1 < 2 < 3", 7, "unexpected '<'"),
+        ("and", 1, "unexpected 'and'"),
+        ("x in", 5, "unexpected end"),
+        ("x == 1 )", 8, "unexpected ')'"),
+        ("#{foo.x}", 1, "profile references read #{profile.<path>}"),
+        ("1 == @event{}", 6, "@event{} names nothing"),
+    ],
+)
+def test_errors_name_the_column(source: str, column: int, reason: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        parse(source)
+    error = caught.value
+    assert error.column == column
+    assert reason in error.message
+    assert f"at column {column} of {source!r}" in error.message
+    (violation,) = error.violations
+    assert (violation.pointer, violation.keyword) == (f"column {column}", "expression")
+    assert reason in violation.message
+
+
+def test_an_expression_error_is_a_400_class_error() -> None:
+    assert issubclass(ExpressionError, InvalidRequestError)
+
+
+def test_functions_can_be_restricted() -> None:
+    with pytest.raises(ExpressionError, match="unknown function 'lower'"):
+        parse("lower(x) == 'a'", functions={})
+
+
+# null semantics
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("missing", None),
+        ("order.nothing.deeper", None),
+        ("order.items[5].sku", None),
+        ("order.total.sku", None),
+        ("order.items.sku", None),
+        ("missing == null", True),
+        ("null == null", True),
+        ("missing != null", False),
+        ("order.count == null", False),
+        ("order.count != null", True),
+        ("missing < 1", False),
+        ("missing <= 1", False),
+        ("missing > 1", False),
+        ("missing >= 1", False),
+        ("1 > missing", False),
+        ("missing == 0", False),
+        ("missing == ''", False),
+        ("missing + 1", None),
+        ("-missing", None),
+        ("1 / 0", None),
+        ("1 % 0", None),
+        ("'a' * 2", None),
+        ("true + 1", None),
+        ("'a' < 1", False),
+        ("missing and true", False),
+        ("missing or true", True),
+        ("not missing", True),
+        ("missing ?? 'default'", "default"),
+        ("person.empty ?? 'default'", ""),
+        ("person.vip and 1", False),
+    ],
+)
+def test_null_semantics(source: str, value: Any) -> None:
+    assert ev(source) == value
+
+
+def test_test_is_true_only_for_true() -> None:
+    assert parse("order.count").test(PAYLOAD) is False
+    assert parse("person.name").test(PAYLOAD) is False
+    assert parse("missing").test(PAYLOAD) is False
+    assert parse("person.vip").test(PAYLOAD) is True
+    assert parse("order.count == 3").test(PAYLOAD) is True
+
+
+def test_a_non_object_payload_node_reads_as_null() -> None:
+    assert ev("a.b", {"a": [1, 2]}) is None
+    assert ev("a[0]", {"a": {"0": 1}}) is None
+    assert ev("a[1]", {"a": "xy"}) is None
+
+
+# comparisons and dates
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("1 == 1.0", True),
+        ("'b' > 'a'", True),
+        ("order.total >= 42.5", True),
+        ("order.total > 42.5", False),
+        ("order.count <= 3 and order.count >= 3", True),
+        ("order.tags == ['new', 'vip']", True),
+        ("toDateTime(when) > '2024-02-29T23:59:59Z'", True),
+        ("toDateTime(when) < '2024-03-01T13:00:00+01:00'", False),
+        ("toDateTime(when) == '2024-03-01T12:00:00.000Z'", True),
+        ("toDateTime('not a date') == null", True),
+        ("dateWithDelta(when, 1, 'days') > toDateTime('2024-03-02T11:00:00Z')", True),
+        ("hourOf(when)", 12),
+        ("dayOfWeek(when)", 5),
+    ],
+)
+def test_comparisons_and_dates(source: str, value: Any) -> None:
+    assert ev(source) == value
+
+
+def test_clock_functions_read_the_scope() -> None:
+    now_ms = int(datetime(2024, 3, 10, tzinfo=UTC).timestamp() * 1000)
+    scope = Scope(payload=PAYLOAD, now_ms=now_ms)
+    assert parse("now()").evaluate(scope) == datetime(2024, 3, 10, tzinfo=UTC)
+    assert parse("now() > when").test(scope)
+    assert parse("inLastDays(when, 10)").test(scope)
+    assert not parse("inLastDays(when, 5)").test(scope)
+    assert parse("nowWithDelta(-9, 'day') < when").test(scope)
+    assert parse("nowWithDelta(1, 'fortnights')").evaluate(scope) is None
+
+
+# functions
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("lower(person.email)", "ada@example.com"),
+        ("upper(person.name)", "ADA"),
+        ("trim('  x ')", "x"),
+        ("length(person.name)", 3),
+        ("length(order.items)", 2),
+        ("length(order.count)", None),
+        ("contains(person.email, '@example')", True),
+        ("contains(person.email, 'nope')", False),
+        ("contains(missing, 'x')", False),
+        ("startsWith(eventType, 'commerce.')", True),
+        ("endsWith(eventType, '.purchases')", True),
+        ("endsWith(order.count, '3')", False),
+        ("isEmpty(person.empty)", True),
+        ("isEmpty(missing)", True),
+        ("isEmpty([])", True),
+        ("isEmpty(person.name)", False),
+        ("isNotEmpty(person.name)", True),
+        ("isNotEmpty(missing)", False),
+        ("concat(person.name, '-', order.count, missing)", "Ada-3"),
+        ("substr(eventType, 0, 8)", "commerce"),
+        ("substr(eventType, 9)", "purchases"),
+        ("toString(true)", "true"),
+        ("toString(order.count)", "3"),
+        ("toNumber('12')", 12),
+        ("toNumber('1.5')", 1.5),
+        ("toNumber('x')", None),
+        ("count(order.tags)", 2),
+        ("listContains(order.tags, 'vip')", True),
+        ("first(order.tags)", "new"),
+        ("last(order.tags)", "vip"),
+        ("first([])", None),
+        ("abs(-3)", 3),
+        ("round(2.567, 2)", 2.57),
+        ("floor(2.7)", 2),
+        ("ceil(2.1)", 3),
+        ("min(3, 1, 2)", 1),
+        ("max(3, 1, 2)", 3),
+        ("max(3, 'x')", None),
+        ("lower(order.count)", None),
+        ("lower()", None),
+        ("lower('A', 'B')", None),
+        ("lower(person.name) == 'ada' and upper(person.name) == 'ADA'", True),
+    ],
+)
+def test_functions(source: str, value: Any) -> None:
+    assert ev(source) == value
+
+
+# in
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("eventType in ['commerce.purchases', 'commerce.checkouts']", True),
+        ("eventType in ['web.webpagedetails.pageViews']", False),
+        ("order.count in [1, 2, 3]", True),
+        ("order.count + 1 in [4]", True),
+        ("'vip' in order.tags", True),
+        ("'gold' in order.tags", False),
+        ("missing in [null]", True),
+        ("missing in [1]", False),
+        ("1 in missing", False),
+        ("'a' in 'abc'", False),
+        ("'a' in []", False),
+        ("not eventType in ['x']", True),
+        ("eventType in ['x'] or order.count in [3]", True),
+        ("lower(person.email) in ['ada@example.com']", True),
+    ],
+)
+def test_in(source: str, value: Any) -> None:
+    assert ev(source) == value
+
+
+def test_in_takes_a_sum_on_both_sides() -> None:
+    assert parse("a + 1 in [b]").tree == Binary(
+        "in",
+        Binary("+", Path(("a",), 1), Literal(1)),
+        ListNode((Path(("b",), 11),)),
+    )
+
+
+def test_parsed_once_evaluated_many_times() -> None:
+    expr = parse("order.total >= 10 and eventType == 'commerce.purchases'")
+    payloads = [
+        {"eventType": "commerce.purchases", "order": {"total": t}} for t in (5, 10, 15, None)
+    ]
+    assert [expr.test(p) for p in payloads] == [False, True, True, False]
+    assert expr.source == "order.total >= 10 and eventType == 'commerce.purchases'"

@@ -1,0 +1,236 @@
+"""Matching one accepted message against the events of its schema: a dictionary lookup on
+eventID for system-generated events, compiled conditions for rule-based ones, and the reason
+whenever an event does not match."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wayfare.model.events import EventConfig, default_identifier
+from wayfare.model.expressions import parse
+from wayfare.model.matching import (
+    EventIndex,
+    EventMatch,
+    MatchRecord,
+    actionable_reason,
+    match_message,
+)
+
+ORG = "ACME@AdobeOrg"
+SCHEMA = "https://ns.adobe.com/acme/schemas/1"
+NO_EVENT_ID = "unknown eventID: the message has no _experience.campaign.orchestration.eventID"
+
+
+def system(name: str, event_id: str, namespace: str = "Email") -> EventConfig:
+    return EventConfig(
+        org_id=ORG,
+        name=name,
+        schema_id=SCHEMA,
+        namespace=namespace,
+        id_type="system",
+        identifier=default_identifier(namespace),
+        fields=(),
+        event_id=event_id,
+    )
+
+
+def rule(
+    name: str, condition: str, namespace: str = "Email", identifier: str | None = None
+) -> EventConfig:
+    return EventConfig(
+        org_id=ORG,
+        name=name,
+        schema_id=SCHEMA,
+        namespace=namespace,
+        id_type="rule",
+        identifier=identifier or default_identifier(namespace),
+        fields=(),
+        condition=condition,
+        compiled=parse(condition),
+    )
+
+
+def entity(
+    *,
+    event_id: Any = None,
+    identities: dict[str, Any] | None = None,
+    event_type: str | None = None,
+    total: float | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"_id": "1", "timestamp": "2026-01-01T00:00:00Z"}
+    body["identityMap"] = (
+        {"Email": [{"id": "ada@example.com"}]} if identities is None else identities
+    )
+    if event_id is not None:
+        body["_experience"] = {"campaign": {"orchestration": {"eventID": event_id}}}
+    if event_type is not None:
+        body["eventType"] = event_type
+    if total is not None:
+        body["_acme"] = {"order": {"total": total}}
+    return body
+
+
+SIGNUP = system("signup", "a" * 64)
+CHURN = system("churn", "b" * 64, namespace="ECID")
+PURCHASE = rule("purchase", 'eventType == "commerce.purchases"')
+BIG_PURCHASE = rule(
+    "big_purchase", 'eventType == "commerce.purchases" and _acme.order.total >= 100'
+)
+ANY_ORDER = rule("any_order", "_acme.order.total > 0")
+
+
+def test_the_index_arranges_events_for_matching() -> None:
+    index = EventIndex.of([SIGNUP, PURCHASE, CHURN, BIG_PURCHASE])
+    assert dict(index.by_event_id) == {"a" * 64: SIGNUP, "b" * 64: CHURN}
+    assert list(index.system) == [SIGNUP, CHURN]
+    assert list(index.rules) == [PURCHASE, BIG_PURCHASE]
+    assert not index.empty
+    assert EventIndex.of([]).empty
+    assert match_message(EventIndex.of([]), entity(event_id="a" * 64)) == []
+
+
+def test_a_system_event_matches_on_its_event_id() -> None:
+    index = EventIndex.of([SIGNUP, CHURN])
+    assert match_message(index, entity(event_id="a" * 64)) == [
+        EventMatch("signup", True, "ada@example.com", None)
+    ]
+    assert match_message(index, entity(event_id="b" * 64, identities={"ECID": [{"id": "42"}]})) == [
+        EventMatch("churn", True, "42", None)
+    ]
+
+
+def test_an_unknown_event_id_is_the_reason_for_every_system_event_of_the_schema() -> None:
+    index = EventIndex.of([SIGNUP, CHURN, PURCHASE])
+    outcomes = match_message(index, entity(event_id="c" * 64, event_type="web.pageViews"))
+    reason = f"unknown eventID {'c' * 64!r}"
+    assert outcomes == [
+        EventMatch("signup", False, None, reason),
+        EventMatch("churn", False, None, reason),
+        EventMatch("purchase", False, None, 'condition not met: eventType == "commerce.purchases"'),
+    ]
+
+
+def test_a_message_without_an_event_id_says_so_for_every_system_event() -> None:
+    index = EventIndex.of([SIGNUP, CHURN])
+    assert match_message(index, entity()) == [
+        EventMatch("signup", False, None, NO_EVENT_ID),
+        EventMatch("churn", False, None, NO_EVENT_ID),
+    ]
+
+
+def test_a_non_string_event_id_is_unknown() -> None:
+    index = EventIndex.of([SIGNUP])
+    assert match_message(index, entity(event_id=12)) == [
+        EventMatch("signup", False, None, "unknown eventID 12")
+    ]
+    assert match_message(index, {"_experience": {"campaign": "x"}}) == [
+        EventMatch("signup", False, None, NO_EVENT_ID)
+    ]
+
+
+def test_a_message_matching_n_rule_based_events_fires_n_times() -> None:
+    index = EventIndex.of([PURCHASE, BIG_PURCHASE, ANY_ORDER])
+    outcomes = match_message(index, entity(event_type="commerce.purchases", total=150))
+    assert outcomes == [
+        EventMatch("purchase", True, "ada@example.com", None),
+        EventMatch("big_purchase", True, "ada@example.com", None),
+        EventMatch("any_order", True, "ada@example.com", None),
+    ]
+    outcomes = match_message(index, entity(event_type="commerce.purchases", total=50))
+    assert [(o.event_name, o.matched) for o in outcomes] == [
+        ("purchase", True),
+        ("big_purchase", False),
+        ("any_order", True),
+    ]
+    assert outcomes[1].reason == (
+        'condition not met: eventType == "commerce.purchases" and _acme.order.total >= 100'
+    )
+
+
+def test_a_missing_field_does_not_meet_a_condition() -> None:
+    index = EventIndex.of([ANY_ORDER])
+    assert match_message(index, entity(event_type="commerce.purchases")) == [
+        EventMatch("any_order", False, None, "condition not met: _acme.order.total > 0")
+    ]
+
+
+def test_system_and_rule_events_of_one_schema_are_all_tried() -> None:
+    index = EventIndex.of([SIGNUP, PURCHASE])
+    outcomes = match_message(index, entity(event_id="a" * 64, event_type="commerce.purchases"))
+    assert outcomes == [
+        EventMatch("signup", True, "ada@example.com", None),
+        EventMatch("purchase", True, "ada@example.com", None),
+    ]
+
+
+def test_identity_missing_is_the_reason_when_the_event_matches_but_not_its_person() -> None:
+    index = EventIndex.of([SIGNUP, PURCHASE])
+    outcomes = match_message(
+        index, entity(event_id="a" * 64, event_type="commerce.purchases", identities={})
+    )
+    reason = "identity missing: the message has no identityMap"
+    assert outcomes == [
+        EventMatch("signup", False, None, reason),
+        EventMatch("purchase", False, None, reason),
+    ]
+    outcomes = match_message(
+        index, entity(event_id="a" * 64, identities={"Email": [{"primary": True}]})
+    )
+    assert outcomes[0] == EventMatch(
+        "signup", False, None, "identity missing: nothing at identityMap.Email[0].id"
+    )
+
+
+def test_namespace_mismatch_is_the_reason_when_the_message_has_other_identities() -> None:
+    index = EventIndex.of([SIGNUP, PURCHASE])
+    outcomes = match_message(
+        index,
+        entity(
+            event_id="a" * 64,
+            event_type="commerce.purchases",
+            identities={"ECID": [{"id": "42"}]},
+        ),
+    )
+    reason = "namespace not the event's: the message has ECID, the event reads Email"
+    assert outcomes == [
+        EventMatch("signup", False, None, reason),
+        EventMatch("purchase", False, None, reason),
+    ]
+
+
+def test_a_rule_event_may_read_its_person_from_any_field() -> None:
+    index = EventIndex.of(
+        [rule("by_sku", "_acme.order.total > 0", identifier="_acme.order.customer")]
+    )
+    body = entity(total=5, identities={})
+    body["_acme"]["order"]["customer"] = "C-7"
+    assert match_message(index, body) == [EventMatch("by_sku", True, "C-7", None)]
+
+
+def test_actionable_reasons_are_the_person_problems() -> None:
+    assert actionable_reason("identity missing: nothing at identityMap.Email[0].id")
+    assert actionable_reason("namespace not the event's: the message has ECID, ...")
+    assert not actionable_reason("unknown eventID 'x'")
+    assert not actionable_reason(NO_EVENT_ID)
+    assert not actionable_reason("condition not met: x")
+    assert not actionable_reason(None)
+
+
+def test_outcomes_as_json() -> None:
+    match = EventMatch("signup", True, "ada@example.com", None)
+    assert match.as_json() == {
+        "event": "signup",
+        "matched": True,
+        "identity": "ada@example.com",
+        "reason": None,
+    }
+    record = MatchRecord(7, "1:abc", 1000, EventMatch("signup", False, None, "why"))
+    assert record.as_json() == {
+        "seq": 7,
+        "xactionId": "1:abc",
+        "receivedTimeMs": 1000,
+        "event": "signup",
+        "matched": False,
+        "identity": None,
+        "reason": "why",
+    }
