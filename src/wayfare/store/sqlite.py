@@ -120,8 +120,9 @@ def _inlet_body(inlet: Inlet) -> bytes:
     )
 
 
-class SQLiteStore:
-    """ResourceStore on SQLite. One connection, serialised by a lock; safe from any thread."""
+class SQLiteDatabase:
+    """One connection to the database file, serialised by a lock: safe from any thread.
+    The stores on SQLite build on it."""
 
     def __init__(self, path: Path, *, fsync: bool = True) -> None:
         self.path = path
@@ -148,6 +149,14 @@ class SQLiteStore:
         with self._lock, store_errors():
             row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
             return row
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class SQLiteStore(SQLiteDatabase):
+    """ResourceStore on SQLite."""
 
     # orgs
     def get_org(self, org_id: str) -> Org | None:
@@ -428,10 +437,6 @@ class SQLiteStore:
             )
             for r in rows
         ]
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
 
 def record_from_row(r: sqlite3.Row) -> Record:

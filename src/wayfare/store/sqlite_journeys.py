@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,7 +16,7 @@ from wayfare.model.runs import (
     MatchedMessage,
     OutboxItem,
 )
-from wayfare.store.sqlite import connect, store_errors
+from wayfare.store.sqlite import SQLiteDatabase
 
 LIVE = ("running", "waiting")
 
@@ -44,30 +40,8 @@ def _instance(r: sqlite3.Row) -> dict[str, Any]:
     return state
 
 
-class SQLiteJourneyStore:
-    def __init__(self, path: Path, *, fsync: bool = True) -> None:
-        self._conn = connect(path, fsync=fsync)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, store_errors():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock, store_errors():
-            return self._conn.execute(sql, params).fetchall()
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+class SQLiteJourneyStore(SQLiteDatabase):
+    """JourneyStore on SQLite."""
 
     # versions
     def add_journey_version(self, version: JourneyVersion) -> None:
