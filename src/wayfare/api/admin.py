@@ -320,8 +320,12 @@ async def save_journey(request: Request, s: Services, org_id: str) -> Response:
                 "The body names another journey than the URL",
                 violations=(Violation("/name", "const", "must match the URL"),),
             )
+    name = body.get("name") if isinstance(body, dict) else None
+    existed = isinstance(name, str) and (
+        await run_in_threadpool(s.journey_store.get_journey, org_id, name) is not None
+    )
     version = await run_in_threadpool(s.journeys.save, org_id, body)
-    return json_response(_journey_body(version), 201 if version.version == 1 else 200)
+    return json_response(_journey_body(version), 200 if existed else 201)
 
 
 async def get_journey(request: Request, s: Services, org_id: str) -> Response:

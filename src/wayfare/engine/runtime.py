@@ -70,6 +70,17 @@ class _Step:
                 found[inst.instance_id] = inst
         return [i for i in found.values() if i.live]
 
+    def last_of(self, org_id: str, journey: str, identity: str) -> Instance | None:
+        """The person's latest instance of the journey, counting this step's own."""
+        raw = self.store.last_instance(org_id, journey, identity)
+        last = Instance.from_json(raw) if raw else None
+        for inst in self.touched.values():
+            if (inst.org_id, inst.journey, inst.identity) != (org_id, journey, identity):
+                continue
+            if last is None or inst.entered_ms >= last.entered_ms:
+                last = inst
+        return last
+
 
 class JourneyRuntime:
     def __init__(
@@ -265,8 +276,7 @@ class JourneyRuntime:
                     "already in the journey" if definition.reentrance else "re-entry not allowed",
                 )
             return
-        last_raw = self._store.last_instance(version.org_id, version.name, identity)
-        last = Instance.from_json(last_raw) if last_raw else None
+        last = step.last_of(version.org_id, version.name, identity)
         now = self._clock.now_ms()
         if last is not None and not test:
             if not definition.reentrance:

@@ -123,9 +123,10 @@ class Activity:
     def expressions(self) -> Iterator[tuple[str, Expression]]:
         if self.until is not None:
             yield "until", self.until
-        for b in self.branches:
+        key = "events" if self.type == "waitForEvent" else "branches"
+        for i, b in enumerate(self.branches):
             if b.when is not None:
-                yield f"branches[{b.label}].when", b.when
+                yield f"{key}/{i}/when", b.when
         texts: list[tuple[str, Any]] = []
         if self.http is not None:
             texts += [
@@ -340,7 +341,11 @@ def _activity(check: Checker, node_id: str, raw: object) -> Activity | None:
         if method not in ("POST", "PUT", "GET"):
             r.fail("method", "enum", "method must be POST, PUT or GET")
         timeout = raw.get("timeoutSeconds", 30)
-        if not isinstance(timeout, int | float) or not 1 <= timeout <= 30:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not (1 <= timeout <= 30)
+        ):
             r.fail("timeoutSeconds", "maximum", "timeoutSeconds must be between 1 and 30")
             timeout = 30
         headers, query = raw.get("headers", {}), raw.get("query", {})

@@ -68,10 +68,13 @@ def parse_text(source: str) -> Text:
     for start, end in _holes(source):
         if start - 2 > pos:
             parts.append(source[pos : start - 2])
+        inside = source[start:end]
         try:
-            parts.append(parse(source[start:end].strip()))
+            parts.append(parse(inside.strip()))
         except ExpressionError as exc:
-            raise ExpressionError(source, start + exc.column, exc.message) from None
+            lead = len(inside) - len(inside.lstrip())
+            reason = exc.violations[0].message if exc.violations else exc.message
+            raise ExpressionError(source, start + lead + exc.column, reason) from None
         pos = end + 2
     if pos < len(source) or not parts:
         parts.append(source[pos:])

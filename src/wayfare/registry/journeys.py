@@ -77,6 +77,15 @@ class JourneyRegistry:
         for activity in definition.activities.values():
             for where, expr in activity.expressions():
                 pointer = f"/activities/{activity.id}/{where}"
+                for path in expr.paths():
+                    problems.append(
+                        Violation(
+                            pointer,
+                            "expression",
+                            f"{path.dotted!r} (column {path.column}) reads no event: write "
+                            f"@event{{{definition.entry_event}.{path.dotted}}}",
+                        )
+                    )
                 for ref in expr.refs():
                     if ref.kind == "event":
                         config = events.get(ref.name)

@@ -1,0 +1,326 @@
+"""What the journey integration tests share: a real local HTTP receiver that counts calls per
+``Idempotency-Key``, a shop schema with rule-based events, messages for it, and report
+helpers."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import orjson
+
+from tests.conftest import Demo, wait_until
+
+TENANT = "_instance_name"
+
+SHOP_SCHEMA: dict[str, Any] = {
+    "kind": "Schema",
+    "name": "shop",
+    "title": "Shop events",
+    "class": "ExperienceEvent",
+    # no required identityMap: a message without one is stored, and journeys count it as
+    # "identity missing"
+    "fields": {
+        "kind": {"type": "string"},
+        "cart": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "total": {"type": "number"}},
+        },
+        "person": {
+            "type": "object",
+            "properties": {
+                "firstName": {"type": "string"},
+                "email": {"type": "string"},
+                "loyaltyId": {"type": "string"},
+            },
+        },
+    },
+}
+
+SHOP_FIELDS = [
+    f"{TENANT}.cart.id",
+    f"{TENANT}.cart.total",
+    f"{TENANT}.person.firstName",
+    f"{TENANT}.person.email",
+]
+
+
+def shop_event(name: str, kind: str) -> dict[str, Any]:
+    """A rule-based event on the shop schema: messages whose ``kind`` is ``kind``."""
+    return {
+        "kind": "Event",
+        "name": name,
+        "schemaId": "shop",
+        "namespace": "Email",
+        "eventIdType": "rule",
+        "condition": f"{TENANT}.kind == '{kind}'",
+        "fields": SHOP_FIELDS,
+    }
+
+
+SHOP_DOCUMENTS = [
+    SHOP_SCHEMA,
+    shop_event("cart", "cart"),
+    shop_event("purchase", "purchase"),
+]
+
+
+def ev(event: str, path: str) -> str:
+    """``@event{<event>._instance_name.<path>}``"""
+    return f"@event{{{event}.{TENANT}.{path}}}"
+
+
+def hole(event: str, path: str) -> str:
+    """A template hole reading a field of an event."""
+    return "{{ " + ev(event, path) + " }}"
+
+
+@dataclass(frozen=True)
+class Shop:
+    demo: Demo
+    schema_id: str
+
+    @property
+    def org(self) -> str:
+        return self.demo.org
+
+    def admin(self) -> httpx.Client:
+        return self.demo.server.admin(self.demo.org)
+
+
+def setup_shop(demo: Demo) -> Shop:
+    with demo.server.admin(demo.org) as admin:
+        applied = admin.post("/api/v1/apply", json={"documents": SHOP_DOCUMENTS})
+        assert applied.status_code == 200, applied.text
+        schema = admin.get("/api/v1/schemas/shop").json()
+    return Shop(demo, schema["id"])
+
+
+def shop_message(
+    shop: Shop,
+    kind: str,
+    email: str | None,
+    *,
+    namespace: str = "Email",
+    cart_id: str = "c-1",
+    total: float = 42.5,
+    first_name: str = "Ada",
+    loyalty_id: str = "L-1",
+) -> dict[str, Any]:
+    """A shop message; ``email=None`` leaves the identityMap out."""
+    ref = {"id": shop.schema_id, "contentType": "application/vnd.adobe.xed-full+json;version=1"}
+    entity: dict[str, Any] = {
+        "_id": str(uuid.uuid4()),
+        "timestamp": "2026-11-28T10:00:00.000Z",
+        TENANT: {
+            "kind": kind,
+            "cart": {"id": cart_id, "total": total},
+            "person": {"firstName": first_name, "email": email or "", "loyaltyId": loyalty_id},
+        },
+    }
+    if email is not None:
+        entity["identityMap"] = {namespace: [{"id": email}]}
+    return {
+        "header": {
+            "msgType": "xdmEntityCreate",
+            "msgVersion": "1.0",
+            "imsOrgId": shop.org,
+            "schemaRef": ref,
+            "source": {"name": "Journeys"},
+        },
+        "body": {"xdmMeta": {"schemaRef": ref}, "xdmEntity": entity},
+    }
+
+
+def send(shop: Shop, *messages: dict[str, Any]) -> None:
+    """Send through the batch endpoint; every message must be accepted."""
+    answer = httpx.post(shop.demo.batch_url, json={"messages": list(messages)}, timeout=30)
+    assert answer.status_code == 207, answer.text
+    for entry in answer.json()["responses"]:
+        assert "status" not in entry, entry
+
+
+# the journey API
+
+
+def save(shop: Shop, journey: dict[str, Any]) -> dict[str, Any]:
+    with shop.admin() as admin:
+        answer = admin.post("/api/v1/journeys", json=journey)
+    assert answer.status_code in (200, 201), answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def command(shop: Shop, name: str, what: str, body: Any = None) -> dict[str, Any]:
+    with shop.admin() as admin:
+        answer = admin.post(f"/api/v1/journeys/{name}/{what}", json=body or {})
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def publish(shop: Shop, journey: dict[str, Any]) -> dict[str, Any]:
+    save(shop, journey)
+    return command(shop, journey["name"], "publish")
+
+
+def report(shop: Shop, name: str) -> dict[str, Any]:
+    with shop.admin() as admin:
+        answer = admin.get(f"/api/v1/journeys/{name}/report")
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def steps(shop: Shop, name: str) -> list[dict[str, Any]]:
+    """Every step event of the journey, oldest first."""
+    with shop.admin() as admin:
+        answer = admin.get(f"/api/v1/journeys/{name}/steps", params={"limit": 10_000})
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["steps"]
+    return sorted(found, key=lambda s: s["seq"])
+
+
+def wait_for_report(
+    shop: Shop, name: str, timeout: float = 20.0, **expected: Any
+) -> dict[str, Any]:
+    """Poll the report until every ``expected`` key has its value; return it."""
+    last: dict[str, Any] = {}
+
+    def reached() -> bool:
+        last.clear()
+        last.update(report(shop, name))
+        return all(last.get(k) == v for k, v in expected.items())
+
+    try:
+        wait_until(reached, timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"report never reached {expected}; last: {last}") from None
+    return last
+
+
+def instance_ids(shop: Shop, name: str) -> dict[str, str]:
+    """identity → instance id, from the entry step events."""
+    return {s["identity"]: s["instanceId"] for s in steps(shop, name) if s["node"] == "entry"}
+
+
+# a real HTTP receiver
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    key: str | None
+    at: float
+
+
+@dataclass
+class Receiver:
+    """Answers by path: ``/fail-once/`` 500 on a key's first call then 200, ``/always-500/``
+    500, ``/missing/`` 404, ``/forbidden/`` 403, ``/slow/`` after ``slow_seconds``; anything
+    else 200 with ``reply``. Records every call."""
+
+    url: str = ""
+    reply: dict[str, Any] = field(default_factory=lambda: {"tier": "gold", "points": 120})
+    slow_seconds: float = 3.0
+    calls: list[Call] = field(default_factory=list)
+    answered: list[str] = field(default_factory=list)
+    """The keys of the calls answered, in order."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def handle(self, call: Call) -> tuple[int, Any]:
+        with self.lock:
+            earlier = sum(1 for c in self.calls if c.key == call.key)
+            self.calls.append(call)
+        if "/slow/" in call.path:
+            self.release.wait(self.slow_seconds)
+        if "/fail-once/" in call.path and earlier == 0:
+            return 500, {"error": "try again"}
+        if "/always-500/" in call.path:
+            return 500, {"error": "broken"}
+        if "/missing/" in call.path:
+            return 404, {"error": "no such thing"}
+        if "/forbidden/" in call.path:
+            return 403, {"error": "no"}
+        return 200, {**self.reply, "path": call.path}
+
+    def under(self, prefix: str) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.path.startswith(prefix)]
+
+    def keys(self, prefix: str = "/") -> dict[str, int]:
+        """Idempotency-Key → number of calls carrying it."""
+        counts: dict[str, int] = {}
+        for c in self.under(prefix):
+            counts[str(c.key)] = counts.get(str(c.key), 0) + 1
+        return counts
+
+
+@contextmanager
+def running_receiver(**options: Any) -> Iterator[Receiver]:
+    receiver = Receiver(**options)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            size = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(size) if size else b""
+            call = Call(
+                method=self.command,
+                path=parts.path,
+                query=dict(parse_qsl(parts.query)),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=orjson.loads(raw) if raw else None,
+                key=self.headers.get("Idempotency-Key"),
+                at=time.monotonic(),
+            )
+            status, payload = receiver.handle(call)
+            data = orjson.dumps(payload)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                return  # the caller gave up (a timeout, or a killed server)
+            with receiver.lock:
+                receiver.answered.append(str(call.key))
+
+        do_GET = do_POST = do_PUT = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    class Quiet(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass
+
+    server = Quiet(("127.0.0.1", 0), Handler)
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -1,0 +1,149 @@
+"""Journeys survive kill -9: timers are durable, every waiting instance wakes after a restart,
+and every action reaches a real receiver once per ``Idempotency-Key`` — none missing, none
+re-sent under a new key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Server, wait_until
+from tests.integration.conftest import apply_demo_to, new_org, start_server
+from tests.integration.journey_support import (
+    Receiver,
+    Shop,
+    hole,
+    instance_ids,
+    publish,
+    running_receiver,
+    send,
+    setup_shop,
+    shop_message,
+    steps,
+    wait_for_report,
+)
+
+pytestmark = pytest.mark.integration
+
+N = 30
+PAUSE_MS = 2_000
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver(slow_seconds=2.0) as found:
+        yield found
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = start_server(tmp_path)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def shop(server: Server) -> Shop:
+    return setup_shop(apply_demo_to(server, new_org()))
+
+
+def journey(name: str, url: str, pause: str | None = None) -> dict[str, Any]:
+    activities: dict[str, Any] = {}
+    if pause:
+        activities["pause"] = {"type": "wait", "duration": pause, "next": "hook"}
+    activities["hook"] = {
+        "type": "http",
+        "method": "POST",
+        "url": url,
+        "timeoutSeconds": 10,
+        "body": {"email": hole("cart", "person.email"), "cart": hole("cart", "cart.id")},
+        "next": "done",
+    }
+    activities["done"] = {"type": "end"}
+    return {
+        "name": name,
+        "entry": {"event": "cart", "next": next(iter(activities))},
+        "activities": activities,
+    }
+
+
+def people(n: int = N) -> list[str]:
+    return [f"person{i}@example.com" for i in range(n)]
+
+
+def send_carts(shop: Shop, emails: list[str]) -> None:
+    send(shop, *(shop_message(shop, "cart", e, cart_id=f"cart-{e}") for e in emails))
+
+
+def assert_exactly_once(receiver: Receiver, shop: Shop, name: str, prefix: str) -> None:
+    """One delivery per instance as a receiver de-duplicating by key sees it: every expected
+    key arrived, and no call carried a key outside them."""
+    ids = instance_ids(shop, name)
+    assert len(ids) == N
+    expected = {f"{iid}:hook" for iid in ids.values()}
+    seen = receiver.keys(prefix)
+    assert set(seen) == expected, (
+        f"missing {sorted(expected - set(seen))}, unexpected {sorted(set(seen) - expected)}"
+    )
+    # each call carried the person it was for
+    by_key = {c.key: c.body for c in receiver.under(prefix)}
+    for email, iid in ids.items():
+        assert by_key[f"{iid}:hook"] == {"email": email, "cart": f"cart-{email}"}
+
+
+def test_waiting_instances_wake_after_kill_9_and_each_action_arrives_once(
+    server: Server, shop: Shop, receiver: Receiver
+) -> None:
+    publish(shop, journey("reminder", f"{receiver.url}/waits/hook", pause=f"{PAUSE_MS}ms"))
+    send_carts(shop, people())
+    wait_for_report(shop, "reminder", entered=N, inJourney=N)
+    assert receiver.under("/waits/") == []  # everyone is still waiting
+
+    server.kill()
+    server.start()
+
+    wait_for_report(shop, "reminder", timeout=30, entered=N, exited=N, inJourney=0, inError=0)
+    assert_exactly_once(receiver, shop, "reminder", "/waits/")
+    assert all(count == 1 for count in receiver.keys("/waits/").values())
+    # no timer fired early: each wait ended at least its duration after the person entered
+    entered = {s["instanceId"]: s["atMs"] for s in steps(shop, "reminder") if s["node"] == "entry"}
+    for step in steps(shop, "reminder"):
+        if step["node"] == "pause":
+            assert step["status"] == "ended"
+            assert step["atMs"] - entered[step["instanceId"]] >= PAUSE_MS
+
+
+def test_acknowledged_events_enter_their_journey_after_kill_9(
+    server: Server, shop: Shop, receiver: Receiver
+) -> None:
+    publish(shop, journey("instant", f"{receiver.url}/acked/hook"))
+    send_carts(shop, people())
+    server.kill()  # right after the acknowledgements, whatever the journeys had done
+    server.start()
+    wait_for_report(shop, "instant", timeout=30, entered=N, exited=N, inError=0)
+    assert_exactly_once(receiver, shop, "instant", "/acked/")
+
+
+def test_a_kill_in_the_middle_of_deliveries_resends_under_the_same_keys(
+    server: Server, shop: Shop, receiver: Receiver
+) -> None:
+    publish(shop, journey("slow", f"{receiver.url}/slow/hook"))
+    send_carts(shop, people())
+    # the receiver holds every answer for two seconds: kill while calls are in flight
+    wait_until(lambda: len(receiver.under("/slow/")) >= N // 2, timeout=20)
+    with receiver.lock:
+        in_flight = {c.key for c in receiver.calls} - set(receiver.answered)
+    server.kill()
+    assert in_flight
+    server.start()
+
+    wait_for_report(shop, "slow", timeout=40, entered=N, exited=N, inError=0)
+    assert_exactly_once(receiver, shop, "slow", "/slow/")
+    seen = receiver.keys("/slow/")
+    # what was in flight at the kill was sent again, under its own key
+    assert all(seen[str(key)] >= 2 for key in in_flight)
