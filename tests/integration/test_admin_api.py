@@ -128,7 +128,19 @@ def test_orgs_are_isolated(org_demo: Demo, shared_server: Server) -> None:
         )
         assert_problem(raw, 400)
         assert other.get("/api/v1/schemas").json() == {"schemas": []}
-        assert other.get("/api/v1/datasets").json() == {"datasets": []}
+        # only the org's own system dataset of journey step events, empty
+        assert other.get("/api/v1/datasets").json() == {
+            "datasets": [
+                {
+                    "id": "journeyStepEvents",
+                    "name": "Journey step events",
+                    "system": True,
+                    "default": False,
+                    "imsOrg": other.headers["x-gw-ims-org-id"],
+                }
+            ]
+        }
+        assert other.get("/api/v1/datasets/journeyStepEvents/records").json()["records"] == []
         assert other.get("/api/v1/inlets").json() == {"inlets": []}
     # org A is untouched
     with shared_server.admin(org_demo.org) as admin:
@@ -288,7 +300,7 @@ def test_datasets_create_list_get_and_records(org_demo: Demo) -> None:
         assert extra["default"] is False
         assert extra["schemaRef"]["id"] == org_demo.schema_id
         listed = admin.get("/api/v1/datasets").json()["datasets"]
-        assert {d["id"] for d in listed} == {org_demo.dataset_id, extra["id"]}
+        assert {d["id"] for d in listed} == {org_demo.dataset_id, extra["id"], "journeyStepEvents"}
         by_schema = admin.get("/api/v1/datasets", params={"schema": org_demo.schema_id}).json()
         assert by_schema["datasets"][0]["id"] == org_demo.dataset_id  # the default comes first
         by_name = admin.get("/api/v1/datasets/signups-2").json()

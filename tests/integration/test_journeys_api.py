@@ -324,13 +324,14 @@ def test_a_journey_goes_from_draft_to_live_to_closed_through_versions(shop: Shop
     # publishing the new version closes the previous one
     assert command(shop, "life", "publish")["state"] == "live"
     versions = call(shop, "GET", "/api/v1/journeys/life/versions").json()["versions"]
-    assert [(v["version"], v["state"]) for v in versions] == [(1, "closed"), (2, "live")]
+    # nobody ever entered version 1, so closing it finishes it at once
+    assert [(v["version"], v["state"]) for v in versions] == [(1, "finished"), (2, "live")]
     listed = call(shop, "GET", "/api/v1/journeys").json()["journeys"]
     assert [(j["name"], j["version"], j["state"]) for j in listed] == [("life", 2, "live")]
 
-    assert command(shop, "life", "close")["state"] == "closed"
-    assert call(shop, "POST", "/api/v1/journeys/life/close").status_code == 409
     # closed with nobody inside: finished
+    assert command(shop, "life", "close")["state"] == "finished"
+    assert call(shop, "POST", "/api/v1/journeys/life/close").status_code == 409
     assert report(shop, "life")["state"] == "finished"
 
 
@@ -373,7 +374,7 @@ def test_apply_with_state_live_publishes_and_a_change_makes_a_new_live_version(
     again = apply(changed)
     assert (again["action"], again["version"], again["state"]) == ("updated", 2, "live")
     versions = call(shop, "GET", "/api/v1/journeys/applied/versions").json()["versions"]
-    assert [v["state"] for v in versions] == ["closed", "live"]
+    assert [v["state"] for v in versions] == ["finished", "live"]  # closed, nobody inside
 
 
 def test_closing_takes_no_new_entries_and_lets_people_inside_finish(shop: Shop) -> None:

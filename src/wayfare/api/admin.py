@@ -160,10 +160,27 @@ async def update_schema(request: Request, s: Services, org_id: str) -> Response:
 
 
 # datasets
+STEP_EVENTS_DATASET = "journeyStepEvents"
+"""Every org's system dataset of journey step events."""
+
+
+def _step_events_dataset(org_id: str) -> dict[str, Any]:
+    return {
+        "id": STEP_EVENTS_DATASET,
+        "name": "Journey step events",
+        "system": True,
+        "default": False,
+        "imsOrg": org_id,
+    }
+
+
 async def list_datasets(request: Request, s: Services, org_id: str) -> Response:
     key = request.query_params.get("schema") or None
     datasets = await run_in_threadpool(s.schemas.datasets, org_id, key)
-    return json_response({"datasets": [d.as_json() for d in datasets]})
+    listed = [d.as_json() for d in datasets]
+    if key is None:
+        listed.append(_step_events_dataset(org_id))
+    return json_response({"datasets": listed})
 
 
 async def create_dataset(request: Request, s: Services, org_id: str) -> Response:
@@ -172,6 +189,9 @@ async def create_dataset(request: Request, s: Services, org_id: str) -> Response
 
 
 async def get_dataset(request: Request, s: Services, org_id: str) -> Response:
+    if request.path_params["id"] == STEP_EVENTS_DATASET:
+        count = await run_in_threadpool(s.journey_store.count_step_events, org_id)
+        return json_response(_step_events_dataset(org_id) | {"recordCount": count})
     dataset = await run_in_threadpool(s.schemas.dataset, org_id, request.path_params["id"])
     count = await run_in_threadpool(s.store.count_records, dataset.dataset_id)
     return json_response(dataset.as_json() | {"recordCount": count})
@@ -180,6 +200,13 @@ async def get_dataset(request: Request, s: Services, org_id: str) -> Response:
 async def dataset_records(request: Request, s: Services, org_id: str) -> Response:
     limit = int_param(request, "limit", 20, low=1, high=10_000) or 20
     after = int_param(request, "after", None)
+    if request.path_params["id"] == STEP_EVENTS_DATASET:
+        steps = await run_in_threadpool(
+            functools.partial(
+                s.journey_store.step_event_records, org_id, limit=limit, after_seq=after
+            )
+        )
+        return json_response({"datasetId": STEP_EVENTS_DATASET, "records": steps})
     dataset = await run_in_threadpool(s.schemas.dataset, org_id, request.path_params["id"])
     records = await run_in_threadpool(
         functools.partial(s.store.list_records, dataset.dataset_id, limit=limit, after_seq=after)

@@ -3,6 +3,7 @@ test mode, reports."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -48,14 +49,23 @@ class JourneyRegistry:
         found = self._store.get_journey(org_id, name, version)
         if found is None:
             raise NotFoundError(f"Journey {name!r} was not found in org {org_id}")
-        return found
+        return self._shown(found)
 
     def all(self, org_id: str) -> list[JourneyVersion]:
-        return self._store.list_journeys(org_id)
+        return [self._shown(v) for v in self._store.list_journeys(org_id)]
 
     def versions(self, org_id: str, name: str) -> list[JourneyVersion]:
         self.get(org_id, name)
-        return self._store.journey_versions(org_id, name)
+        return [self._shown(v) for v in self._store.journey_versions(org_id, name)]
+
+    def _shown(self, version: JourneyVersion) -> JourneyVersion:
+        """A closed version with nobody left inside is finished."""
+        if version.state != "closed":
+            return version
+        inside = self._store.journey_instances(version.org_id, version.name, live_only=True)
+        if any(i.get("version") == version.version for i in inside):
+            return version
+        return dataclasses.replace(version, state="finished")
 
     def live_version(self, org_id: str, name: str) -> JourneyVersion | None:
         return next(
@@ -237,10 +247,7 @@ class JourneyRegistry:
     def report(self, org_id: str, name: str) -> dict[str, Any]:
         latest = self.get(org_id, name)
         report = self._store.report(org_id, name)
-        state = latest.state
-        if state == "closed" and report["inJourney"] == 0:
-            state = "finished"
-        return {**report, "state": state, "version": latest.version}
+        return {**report, "state": latest.state, "version": latest.version}
 
     def steps(self, org_id: str, name: str, limit: int) -> list[dict[str, Any]]:
         self.get(org_id, name)

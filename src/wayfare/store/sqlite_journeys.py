@@ -40,6 +40,22 @@ def _instance(r: sqlite3.Row) -> dict[str, Any]:
     return state
 
 
+def _step(r: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "seq": r["seq"],
+        "journey": r["journey"],
+        "version": r["version"],
+        "node": r["node"],
+        "nodeType": r["node_type"],
+        "instanceId": r["instance_id"],
+        "identity": r["identity"],
+        "status": r["status"],
+        "detail": r["detail"],
+        "atMs": r["at_ms"],
+        "enteredMs": r["entered_ms"],
+    }
+
+
 class SQLiteJourneyStore(SQLiteDatabase):
     """JourneyStore on SQLite."""
 
@@ -377,22 +393,27 @@ class SQLiteJourneyStore(SQLiteDatabase):
             "SELECT * FROM step_events WHERE org_id = ? AND journey = ? ORDER BY seq DESC LIMIT ?",
             (org_id, journey, limit),
         )
-        return [
-            {
-                "seq": r["seq"],
-                "journey": r["journey"],
-                "version": r["version"],
-                "node": r["node"],
-                "nodeType": r["node_type"],
-                "instanceId": r["instance_id"],
-                "identity": r["identity"],
-                "status": r["status"],
-                "detail": r["detail"],
-                "atMs": r["at_ms"],
-                "enteredMs": r["entered_ms"],
-            }
-            for r in rows
-        ]
+        return [_step(r) for r in rows]
+
+    def step_event_records(
+        self, org_id: str, *, limit: int, after_seq: int | None = None
+    ) -> list[dict[str, Any]]:
+        if after_seq is None:
+            rows = self._all(
+                "SELECT * FROM step_events WHERE org_id = ? ORDER BY seq DESC LIMIT ?",
+                (org_id, limit),
+            )
+            rows.reverse()
+        else:
+            rows = self._all(
+                "SELECT * FROM step_events WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (org_id, after_seq, limit),
+            )
+        return [_step(r) for r in rows]
+
+    def count_step_events(self, org_id: str) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM step_events WHERE org_id = ?", (org_id,))
+        return int(row["n"]) if row else 0
 
     def add_test_profile(self, org_id: str, identity: str) -> None:
         with self._tx() as conn:
