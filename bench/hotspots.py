@@ -8,6 +8,11 @@ the server for the middle of the run (``--nonblocking``, every thread), and prin
 (MainThread = the event loop, wayfare-writer = the group-commit thread) the functions with the
 most samples: "self" (the frame on top of the stack) and "total" (anywhere on the stack).
 
+``--scenarios journeys`` instead starts a fresh server with the journeys benchmark's journey
+live (bench/journeys.py: entry, a webhook to bench/receiver.py, end), sends
+``--journey-messages`` events at once and profiles the server while its journey runtime
+(thread ``wayfare-journeys_0``, and the event loop that delivers the actions) works through them.
+
 ``--gil`` samples only the thread holding the GIL: the Python work that bounds throughput.
 ``--native`` adds C frames (uvloop, orjson, sqlite, the GC); py-spy must then pause the
 process for each sample, which slows it down, so read proportions, not rates. The raw collapsed
@@ -23,15 +28,25 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from journeys import (
+    JOURNEY,
+    Driver,
+    event_template,
+    journey_document,
+    receiver_server,
+    run_async,
+)
 from load import ensure_wrk, lua_script
 from run import message_template
 from servers import apply_demo, wayfare_server
+from wayfare.registry.demo import DEMO_EVENT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
@@ -97,12 +112,84 @@ def analyse(raw: Path, top: int) -> None:
             print(f"    {100 * own[name] / n:5.1f}  {100 * c / n:6.1f}  {name}")
 
 
+def _record(py_spy: str, pid: int, raw: Path, args: argparse.Namespace) -> None:
+    """``py-spy record`` of ``pid`` for the middle of a run, raw collapsed stacks to ``raw``."""
+    subprocess.run(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, round(args.duration) - 2)),
+            "--rate",
+            str(args.rate),
+            *([] if args.native else ["--nonblocking"]),
+            "--threads",
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            *(["--native"] if args.native else []),
+            *(["--gil"] if args.gil else []),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=args.duration + 60,
+    )
+
+
+def profile_journeys(py_spy: str, tmp: Path, args: argparse.Namespace, suffix: str) -> None:
+    """A fresh server with the journeys benchmark's journey live (bench/journeys.py), sent
+    ``--journey-messages`` events in batches of 500 as fast as it takes them, profiled while
+    its journey runtime works through them (entry, the webhook action, the end)."""
+    data = tmp / "journeys"
+    data.mkdir(exist_ok=True)
+    with wayfare_server(data) as server, receiver_server(data) as receiver:
+        demo = apply_demo(server.url)
+        with demo.admin() as admin:
+            event = admin.get(f"/api/v1/events/{DEMO_EVENT}").raise_for_status().json()
+            applied = admin.post(
+                "/api/v1/apply", json={"documents": [journey_document(receiver.url)]}
+            )
+            applied.raise_for_status()
+        template = event_template(demo, str(event["eventID"]))
+        driver = Driver(server, receiver, demo)
+        load = threading.Thread(
+            target=lambda: run_async(
+                driver.blast("prof", template, 500, args.duration, args.journey_messages, 4)
+            ),
+            daemon=True,
+        )
+        load.start()
+        time.sleep(1.0)
+        raw = RESULTS_DIR / f"profile-journeys{suffix}.txt"
+        _record(py_spy, server.pid, raw, args)
+        load.join(timeout=60)
+        with demo.admin() as admin:
+            report = admin.get(f"/api/v1/journeys/{JOURNEY}/report").json()
+        print(
+            f"\n== journeys: {args.journey_messages:,} events sent; after "
+            f"{args.duration:g}s: entered {report['entered']:,}, exited {report['exited']:,}"
+        )
+        analyse(raw, args.top)
+        print(f"  raw stacks: {raw}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--duration", type=float, default=10.0, help="seconds of load per scenario")
     p.add_argument("--connections", type=int, default=16)
     p.add_argument(
-        "--scenarios", default="single,batch500", help="single,single-sync,batch100,batch500"
+        "--scenarios",
+        default="single,batch500",
+        help="single,single-sync,batch100,batch500,journeys",
+    )
+    p.add_argument(
+        "--journey-messages",
+        type=int,
+        default=30_000,
+        help="journeys: events sent at the start (30000)",
     )
     p.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     p.add_argument("--top", type=int, default=25)
@@ -115,8 +202,15 @@ def main() -> int:
         return 2
     wrk = ensure_wrk()
     RESULTS_DIR.mkdir(exist_ok=True)
+    suffix = ("-native" if args.native else "") + ("-gil" if args.gil else "")
+    chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     with tempfile.TemporaryDirectory(prefix="wayfare-hotspots-") as tmp_name:
         tmp = Path(tmp_name)
+        if "journeys" in chosen:
+            chosen.remove("journeys")
+            profile_journeys(py_spy, tmp, args, suffix)
+        if not chosen:
+            return 0
         with wayfare_server(tmp) as server:
             demo = apply_demo(server.url)
             template = message_template(demo)
@@ -126,7 +220,6 @@ def main() -> int:
                 "batch100": (demo.batch_path, 100),
                 "batch500": (demo.batch_path, 500),
             }
-            chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
             unknown = sorted(set(chosen) - set(paths))
             if unknown:
                 raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}")
@@ -161,31 +254,8 @@ def main() -> int:
                 )
                 try:
                     time.sleep(1.0)  # let the load settle before sampling
-                    suffix = ("-native" if args.native else "") + ("-gil" if args.gil else "")
                     raw = RESULTS_DIR / f"profile-{name}{suffix}.txt"
-                    subprocess.run(
-                        [
-                            py_spy,
-                            "record",
-                            "--pid",
-                            str(server.pid),
-                            "--duration",
-                            str(max(1, round(args.duration) - 2)),
-                            "--rate",
-                            str(args.rate),
-                            *([] if args.native else ["--nonblocking"]),
-                            "--threads",
-                            "--format",
-                            "raw",
-                            "--output",
-                            str(raw),
-                            *(["--native"] if args.native else []),
-                            *(["--gil"] if args.gil else []),
-                        ],
-                        check=True,
-                        capture_output=True,
-                        timeout=args.duration + 60,
-                    )
+                    _record(py_spy, server.pid, raw, args)
                 finally:
                     out, _ = load.communicate(timeout=args.duration + 60)
                 summary = next((x for x in out.splitlines() if x.startswith("WRK_JSON")), "")

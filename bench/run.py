@@ -1,4 +1,4 @@
-"""Wayfare's ingestion benchmark: figures next to baselines measured in the same run.
+"""Wayfare's benchmark: figures next to baselines measured in the same run.
 
 ``make bench`` (or ``.venv/bin/python bench/run.py [flags]``). Prints figures; asserts none.
 See bench/README.md for what each scenario measures and the aims (DESIGN.md §5).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import signal
@@ -26,6 +27,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import plain_loop
+from journeys import JourneySettings, Phase, journey_ratios, print_phases, run_journeys
 from load import (
     PLACEHOLDER,
     WrkResult,
@@ -36,10 +38,12 @@ from load import (
     system_busy_seconds,
     wrk_version,
 )
+from sendrows import SEND_RATIO_AIM, SendResult, run_send
 from servers import Demo, Process, apply_demo, bare_server, wayfare_server
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("single", "single-sync", "batch100", "batch500")
+WRK_SCENARIOS = ("single", "single-sync", "batch100", "batch500")
+SCENARIOS = (*WRK_SCENARIOS, "send", "journeys")
 P99_AIM_MS = 20.0
 SINGLE_RATIO_AIM = 0.40
 BATCH_RATIO_AIM = 1.0
@@ -89,6 +93,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=",".join(SCENARIOS),
         help=f"comma-separated subset of {','.join(SCENARIOS)}",
     )
+    p.add_argument(
+        "--send-rows", type=int, default=100_000, help="CSV rows for the send scenario (100000)"
+    )
+    p.add_argument(
+        "--journey-duration",
+        type=float,
+        default=10.0,
+        help="seconds of each journeys phase with the journey live; the no-journey baselines "
+        "run half as long (10)",
+    )
+    p.add_argument(
+        "--journey-rate", type=float, default=1000.0, help="paced events/s for latency (1000)"
+    )
+    p.add_argument(
+        "--journey-max-messages",
+        type=int,
+        default=50_000,
+        help="at most this many messages in each max-rate phase (50000)",
+    )
+    p.add_argument(
+        "--journey-drain",
+        type=float,
+        default=20.0,
+        help="seconds to wait for the journey runtime to catch up after a phase (20)",
+    )
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -100,6 +129,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--duration must be 1..600 s and --warmup 0..60 s")
     if not 1 <= args.connections <= 1024 or not 1 <= args.plain_messages <= 10_000_000:
         p.error("--connections must be 1..1024 and --plain-messages 1..10,000,000")
+    if not 1 <= args.send_rows <= 10_000_000:
+        p.error("--send-rows must be 1..10,000,000")
+    if not 2 <= args.journey_duration <= 600 or not 1 <= args.journey_drain <= 600:
+        p.error("--journey-duration must be 2..600 s and --journey-drain 1..600 s")
+    if not 10 <= args.journey_rate <= 100_000 or not 500 <= args.journey_max_messages <= 10**7:
+        p.error("--journey-rate must be 10..100,000 and --journey-max-messages 500..10,000,000")
     return args
 
 
@@ -240,7 +275,7 @@ def print_table(rows: list[Row]) -> None:
         "p99 ms",
         "max ms",
         "server CPU",
-        "wrk CPU",
+        "load CPU",
         "other CPU",
         "errors",
     )
@@ -275,6 +310,20 @@ def print_table(rows: list[Row]) -> None:
         )
 
 
+def send_row(result: SendResult) -> Row:
+    return Row(
+        scenario="send",
+        title="wayfare send (the CLI, a subprocess), CSV rows, --concurrency 4 --batch-size 500",
+        msgs_per_s=result.rows_per_s,
+        server_cpu_pct=result.server_cpu_pct,
+        wrk_cpu_pct=result.sender_cpu_pct,
+        other_cpu_pct=result.other_cpu_pct,
+        requests=-(-result.rows // 500),
+        errors=result.rows - result.stored,
+        check={"rows": result.rows, "stored": result.stored, "ok": result.ok},
+    )
+
+
 def ratios(rows: dict[str, Row]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     plain = rows.get("plain-loop")
@@ -301,6 +350,16 @@ def ratios(rows: dict[str, Row]) -> list[dict[str, Any]]:
                     "met": value >= SINGLE_RATIO_AIM,
                 }
             )
+    if "send" in rows and "batch500" in rows and rows["batch500"].msgs_per_s:
+        value = rows["send"].msgs_per_s / rows["batch500"].msgs_per_s
+        out.append(
+            {
+                "what": "send rows/s ÷ batch500 msgs/s",
+                "value": value,
+                "aim": f">= {SEND_RATIO_AIM:.2f}",
+                "met": value >= SEND_RATIO_AIM,
+            }
+        )
     for name in ("single", "single-sync"):
         if name in rows and rows[name].p99_ms is not None:
             p99 = rows[name].p99_ms or 0.0
@@ -315,9 +374,114 @@ def ratios(rows: dict[str, Row]) -> list[dict[str, Any]]:
     return out
 
 
+def _finite(value: Any) -> Any:
+    """JSON has no infinity: a latency that never ended is saved as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _ingest_scenarios(
+    wrk: str, tmp: Path, args: argparse.Namespace, rows: dict[str, Row]
+) -> SendResult | None:
+    """The baselines, the wrk scenarios and ``send``, against one server. The send result."""
+    wrk_chosen = [n for n in args.scenarios if n in WRK_SCENARIOS]
+    sent: SendResult | None = None
+    with wayfare_server(tmp) as wayfare:
+        demo = apply_demo(wayfare.url)
+        template = message_template(demo)
+        print(
+            f"wayfare pid {wayfare.pid} on {wayfare.url}: inlet {demo.inlet_id[:12]}…, "
+            f"schema {demo.schema_id}, dataset {demo.dataset_id}; "
+            f"message {len(template.replace(PLACEHOLDER, b'single-0-1'))} bytes",
+            flush=True,
+        )
+        if wrk_chosen:
+            # baseline (b): the plain loop, while the servers are idle
+            raw = plain_messages(template, args.plain_messages)
+            plain = plain_loop(raw, tmp / "plain.sqlite3")
+            del raw
+            rows["plain-loop"] = Row(
+                "plain-loop",
+                f"json.loads + sqlite3 executemany, {args.plain_messages:,} msgs, "
+                "500 per transaction",
+                plain.msgs_per_s,
+            )
+            print(f"plain-loop   {plain.msgs_per_s:>10,.0f} msgs/s ({plain.seconds:.2f}s)")
+
+            # baseline (a): the bare endpoint on the same server stack
+            bare_scenario = Scenario("bare", "minimal ASGI + orjson, uvicorn", demo.single_path, 0)
+            with bare_server(tmp) as bare:
+                if args.warmup:
+                    drive(wrk, bare, bare_scenario, template, "bare-warm", tmp, args, args.warmup)
+                result_b, cpu_b, busy_b = drive(
+                    wrk, bare, bare_scenario, template, "bare", tmp, args, args.duration
+                )
+            rows["bare"] = row_from(bare_scenario, result_b, cpu_b, busy_b)
+            print(f"bare         {result_b.ok_rps:>10,.0f} req/s  p99 {result_b.p99_ms:.2f} ms")
+
+        scenarios = {
+            "single": Scenario("single", "one message per POST", demo.single_path, 0),
+            "single-sync": Scenario(
+                "single-sync",
+                "one message per POST, ?syncValidation=true",
+                demo.single_path + "?syncValidation=true",
+                0,
+            ),
+            "batch100": Scenario("batch100", "batch of 100 per POST", demo.batch_path, 100),
+            "batch500": Scenario("batch500", "batch of 500 per POST", demo.batch_path, 500),
+        }
+        if args.warmup and wrk_chosen:
+            drive(wrk, wayfare, scenarios["single"], template, "warm", tmp, args, args.warmup)
+        for name in wrk_chosen:
+            scenario = scenarios[name]
+            before = demo.settled_record_count()
+            result, cpu, busy = drive(
+                wrk, wayfare, scenario, template, name, tmp, args, args.duration
+            )
+            after = demo.settled_record_count()
+            row = row_from(scenario, result, cpu, busy)
+            acked = result.ok_requests * scenario.per_request
+            stored = after - before
+            slack = args.connections * scenario.per_request
+            row.check = {
+                "acknowledged": acked,
+                "stored": stored,
+                "difference": stored - acked,
+                "allowed": f"0..{slack} (requests in flight when wrk stopped)",
+                "ok": 0 <= stored - acked <= slack,
+            }
+            rows[name] = row
+            print(
+                f"{name:<12} {row.msgs_per_s:>10,.0f} msgs/s  p99 {result.p99_ms:.2f} ms  "
+                f"check: stored {stored:,} vs acknowledged {acked:,} "
+                f"(diff {stored - acked:+,}; allowed 0..{slack:,}) "
+                f"{'OK' if row.check['ok'] else 'MISMATCH'}"
+                + (f"  errors {row.errors}" if row.errors else ""),
+                flush=True,
+            )
+
+        if "send" in args.scenarios:
+            sent = run_send(wayfare, demo, tmp, args.send_rows)
+            rows["send"] = send_row(sent)
+            print(
+                f"send         {sent.rows_per_s:>10,.0f} rows/s  {sent.rows:,} rows in "
+                f"{sent.seconds:.2f}s (start-up alone {sent.startup_s:.2f}s)  "
+                f"check: stored {sent.stored:,} of {sent.rows:,} "
+                f"{'OK' if sent.ok else 'MISMATCH'}  [{sent.summary}]",
+                flush=True,
+            )
+    return sent
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     wrk = ensure_wrk()
     rows: dict[str, Row] = {}
+    report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="wayfare-bench-") as tmp_name:
         tmp = Path(tmp_name)
         info = machine_info(wrk, tmp)
@@ -336,100 +500,63 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{args.duration:g}s per scenario, {args.warmup:g}s warm-up, 127.0.0.1 only\n",
             flush=True,
         )
-        with wayfare_server(tmp) as wayfare:
-            demo = apply_demo(wayfare.url)
-            template = message_template(demo)
-            print(
-                f"wayfare pid {wayfare.pid} on {wayfare.url}: inlet {demo.inlet_id[:12]}…, "
-                f"schema {demo.schema_id}, dataset {demo.dataset_id}; "
-                f"message {len(template.replace(PLACEHOLDER, b'single-0-1'))} bytes",
-                flush=True,
+        sent: SendResult | None = None
+        if any(n != "journeys" for n in args.scenarios):
+            sent = _ingest_scenarios(wrk, tmp, args, rows)
+        phases: list[Phase] = []
+        if "journeys" in args.scenarios:
+            settings = JourneySettings(
+                duration=args.journey_duration,
+                rate=args.journey_rate,
+                max_messages=args.journey_max_messages,
+                drain_timeout=args.journey_drain,
             )
-
-            # baseline (b): the plain loop, while the servers are idle
-            raw = plain_messages(template, args.plain_messages)
-            result = plain_loop(raw, tmp / "plain.sqlite3")
-            del raw
-            rows["plain-loop"] = Row(
-                "plain-loop",
-                f"json.loads + sqlite3 executemany, {args.plain_messages:,} msgs, "
-                "500 per transaction",
-                result.msgs_per_s,
-            )
-            print(f"plain-loop   {result.msgs_per_s:>10,.0f} msgs/s ({result.seconds:.2f}s)")
-
-            # baseline (a): the bare endpoint on the same server stack
-            bare_scenario = Scenario("bare", "minimal ASGI + orjson, uvicorn", demo.single_path, 0)
-            with bare_server(tmp) as bare:
-                if args.warmup:
-                    drive(wrk, bare, bare_scenario, template, "bare-warm", tmp, args, args.warmup)
-                result_b, cpu_b, busy_b = drive(
-                    wrk, bare, bare_scenario, template, "bare", tmp, args, args.duration
-                )
-            rows["bare"] = row_from(bare_scenario, result_b, cpu_b, busy_b)
-            print(f"bare         {result_b.ok_rps:>10,.0f} req/s  p99 {result_b.p99_ms:.2f} ms")
-
-            scenarios = {
-                "single": Scenario("single", "one message per POST", demo.single_path, 0),
-                "single-sync": Scenario(
-                    "single-sync",
-                    "one message per POST, ?syncValidation=true",
-                    demo.single_path + "?syncValidation=true",
-                    0,
-                ),
-                "batch100": Scenario("batch100", "batch of 100 per POST", demo.batch_path, 100),
-                "batch500": Scenario("batch500", "batch of 500 per POST", demo.batch_path, 500),
+            print(flush=True)
+            phases, journey_info = run_journeys(tmp, settings)
+            report["journeys"] = {
+                "settings": asdict(settings),
+                "info": journey_info,
+                "phases": [asdict(p) for p in phases],
             }
-            if args.warmup and args.scenarios:
-                drive(wrk, wayfare, scenarios["single"], template, "warm", tmp, args, args.warmup)
-            for name in args.scenarios:
-                scenario = scenarios[name]
-                before = demo.settled_record_count()
-                result, cpu, busy = drive(
-                    wrk, wayfare, scenario, template, name, tmp, args, args.duration
-                )
-                after = demo.settled_record_count()
-                row = row_from(scenario, result, cpu, busy)
-                acked = result.ok_requests * scenario.per_request
-                stored = after - before
-                slack = args.connections * scenario.per_request
-                row.check = {
-                    "acknowledged": acked,
-                    "stored": stored,
-                    "difference": stored - acked,
-                    "allowed": f"0..{slack} (requests in flight when wrk stopped)",
-                    "ok": 0 <= stored - acked <= slack,
-                }
-                rows[name] = row
-                print(
-                    f"{name:<12} {row.msgs_per_s:>10,.0f} msgs/s  p99 {result.p99_ms:.2f} ms  "
-                    f"check: stored {stored:,} vs acknowledged {acked:,} "
-                    f"(diff {stored - acked:+,}; allowed 0..{slack:,}) "
-                    f"{'OK' if row.check['ok'] else 'MISMATCH'}"
-                    + (f"  errors {row.errors}" if row.errors else ""),
-                    flush=True,
-                )
     order = ["plain-loop", "bare", *args.scenarios]
     table = [rows[n] for n in order if n in rows]
-    print()
-    print_table(table)
-    found = ratios(rows)
+    if table:
+        print()
+        print_table(table)
+    if sent is not None:
+        print(
+            f"  send: {sent.rows:,} CSV rows; wall time of the subprocess, start-up included "
+            f"({sent.startup_s:.2f}s alone); load CPU = the wayfare send process; "
+            "it shares the 2 cores with the server"
+        )
+    if phases:
+        print()
+        print_phases(phases)
+    found = ratios(rows) + journey_ratios(phases)
     print()
     for r in found:
-        verdict = "met" if r["met"] else "MISSED"
-        print(f"{r['what']:<40} {r['value']:>8.2f}   aim {r['aim']:<7} {verdict}")
-    return {
-        "machine": info,
-        "settings": {
-            "duration_s": args.duration,
-            "connections": args.connections,
-            "wrk_threads": args.threads,
-            "warmup_s": args.warmup,
-            "plain_messages": args.plain_messages,
-        },
-        "rows": [asdict(r) for r in table],
-        "ratios": found,
-    }
+        verdict = "-" if r["met"] is None else ("met" if r["met"] else "MISSED")
+        value = "not arrived" if r["value"] == math.inf else f"{r['value']:>8.2f}"
+        print(f"{r['what']:<40} {value:>8}   aim {r['aim']:<7} {verdict}")
+    if "send" in rows and "batch500" not in rows:
+        print("(send rows/s ÷ batch500 msgs/s needs the batch500 scenario in the same run)")
+    report_json: dict[str, Any] = _finite(
+        {
+            "machine": info,
+            "settings": {
+                "duration_s": args.duration,
+                "connections": args.connections,
+                "wrk_threads": args.threads,
+                "warmup_s": args.warmup,
+                "plain_messages": args.plain_messages,
+                "send_rows": args.send_rows,
+            },
+            "rows": [asdict(r) for r in table],
+            "ratios": found,
+            **report,
+        }
+    )
+    return report_json
 
 
 def _terminate(signum: int, _frame: object) -> None:
