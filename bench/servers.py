@@ -108,18 +108,20 @@ class Process:
         return self.start()
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is not None and self.process is not None:
-            state = (
-                "running"
-                if self.process.poll() is None
-                else f"exited with {self.process.returncode}"
-            )
-            print(
-                f"\n{self.name} (pid {self.process.pid}) {state}; last lines of its log:\n"
-                f"{self.log_tail(40)}\n",
-                file=sys.stderr,
-            )
-        self.stop()
+        try:
+            if exc_type is not None and self.process is not None:
+                state = (
+                    "running"
+                    if self.process.poll() is None
+                    else f"exited with {self.process.returncode}"
+                )
+                print(
+                    f"\n{self.name} (pid {self.process.pid}) {state}; last lines of its log:\n"
+                    f"{self.log_tail(40)}\n",
+                    file=sys.stderr,
+                )
+        finally:  # stop it even when printing fails (e.g. a closed pipe)
+            self.stop()
 
 
 def wayfare_server(tmp: Path, extra_args: list[str] | None = None) -> Process:
