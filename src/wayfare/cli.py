@@ -148,6 +148,7 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("yoyo").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per action
     settings = load_settings(
         {
             "host": host,

@@ -55,7 +55,11 @@ class ActionSender:
         self._http: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
-        self._http = httpx.AsyncClient(follow_redirects=False)
+        # Keep connections to receivers alive: actions come in bursts.
+        limits = httpx.Limits(
+            max_connections=100, max_keepalive_connections=100, keepalive_expiry=30
+        )
+        self._http = httpx.AsyncClient(follow_redirects=False, limits=limits)
 
     async def stop(self) -> None:
         if self._http is not None:

@@ -306,14 +306,35 @@ class JourneyRuntime:
             return False
         step = _Step(self._store)
         entries: dict[tuple[str, str], list[JourneyVersion]] = {}
+        awaited: dict[str, set[str]] = {}
         for m in messages:
             key = (m.org_id, m.event)
             if key not in entries:
                 entries[key] = self._store.entry_journeys(m.org_id, m.event)
-            self._consume(step, m, entries[key])
+            if m.org_id not in awaited:
+                awaited[m.org_id] = self._awaited_events(m.org_id)
+            if entries[key] or m.event in awaited[m.org_id]:
+                self._consume(step, m, entries[key])
         step.batch.cursor = (CURSOR, last_seq)
         self._commit(step)
         return last_seq - cursor >= limit
+
+    def _awaited_events(self, org_id: str) -> set[str]:
+        """Events some instance of the org may be waiting for (any version that can still
+        have instances inside)."""
+        events: set[str] = set()
+        for latest in self._store.list_journeys(org_id):
+            for version in self._store.journey_versions(org_id, latest.name):
+                if version.state in ("live", "closed", "draft"):
+                    definition = self.definition(org_id, version.name, version.version)
+                    if definition is not None:
+                        events |= {
+                            b.event
+                            for a in definition.activities.values()
+                            for b in a.branches
+                            if b.event
+                        }
+        return events
 
     def _consume(self, step: _Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
         if m.identity is None:
