@@ -39,11 +39,15 @@ class Instance:
         return dataclasses.replace(self, events=dict(self.events), actions=dict(self.actions))
 
     def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # By hand: dataclasses.asdict deep-copies every payload, and this runs per step.
+        return {f: getattr(self, f) for f in _FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Instance:
         return cls(**data)
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Instance))
 
 
 # triggers
