@@ -127,8 +127,31 @@ class _Base:
         self.max_bytes = max_bytes
         self.max_messages = max_messages
 
-    def _stop(self) -> Any:
-        return stop_after_attempt(self.retry.attempts)
+    def _retrying(self) -> dict[str, Any]:
+        """Options for tenacity's Retrying and AsyncRetrying."""
+        return {
+            "stop": stop_after_attempt(self.retry.attempts),
+            "wait": _wait(self.retry),
+            "reraise": True,
+            "retry": retry_if_exception_type((_Retryable, httpx.TransportError)),
+        }
+
+    def _single(self, message: Any) -> bytes | MessageResult:
+        """The body to post, or the result when the message is too large to send."""
+        body = encode(message)
+        return _too_large(0, len(body), self.max_bytes) if len(body) > self.max_bytes else body
+
+    def _plan(self, messages: Sequence[Any]) -> tuple[list[bytes], list[list[int]]]:
+        encoded = [encode(m) for m in messages]
+        plan = plan_batches(encoded, max_bytes=self.max_bytes, max_messages=self.max_messages)
+        return encoded, list(plan)
+
+    def _batch(self, encoded: Sequence[bytes], indexes: list[int]) -> bytes | list[MessageResult]:
+        """The body of one planned batch, or its results when it is too large to send."""
+        body = batch_body(encoded, indexes)
+        if len(body) > self.max_bytes:
+            return [_too_large(i, len(encoded[i]), self.max_bytes) for i in indexes]
+        return body
 
 
 class Inlet(_Base):
@@ -168,13 +191,7 @@ class Inlet(_Base):
         self._http.close()
 
     def _post(self, url: str, body: bytes) -> tuple[int, Any, int]:
-        retrying = Retrying(
-            stop=self._stop(),
-            wait=_wait(self.retry),
-            reraise=True,
-            retry=retry_if_exception_type((_Retryable, httpx.TransportError)),
-        )
-        for attempt in retrying:
+        for attempt in Retrying(**self._retrying()):
             with attempt:
                 response = self._http.post(
                     url, content=body, headers=self.headers, params=self.params
@@ -184,9 +201,9 @@ class Inlet(_Base):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def send(self, message: Any) -> MessageResult:
-        body = encode(message)
-        if len(body) > self.max_bytes:
-            return _too_large(0, len(body), self.max_bytes)
+        body = self._single(message)
+        if isinstance(body, MessageResult):
+            return body
         try:
             status, parsed, retries = self._post(self.url, body)
         except (_Retryable, httpx.TransportError) as exc:
@@ -194,18 +211,16 @@ class Inlet(_Base):
         return result_from_single(0, status, parsed, retries)
 
     def send_batch(self, messages: Sequence[Any]) -> list[MessageResult]:
-        encoded = [encode(m) for m in messages]
+        encoded, plan = self._plan(messages)
         results: list[MessageResult] = []
-        for indexes in plan_batches(
-            encoded, max_bytes=self.max_bytes, max_messages=self.max_messages
-        ):
+        for indexes in plan:
             results.extend(self._send_planned(encoded, indexes))
         return sorted(results, key=lambda r: r.index)
 
     def _send_planned(self, encoded: Sequence[bytes], indexes: list[int]) -> list[MessageResult]:
-        body = batch_body(encoded, indexes)
-        if len(body) > self.max_bytes:
-            return [_too_large(i, len(encoded[i]), self.max_bytes) for i in indexes]
+        body = self._batch(encoded, indexes)
+        if isinstance(body, list):
+            return body
         try:
             status, parsed, retries = self._post(self.batch_url, body)
         except (_Retryable, httpx.TransportError) as exc:
@@ -250,13 +265,7 @@ class AsyncInlet(_Base):
         await self._http.aclose()
 
     async def _post(self, url: str, body: bytes) -> tuple[int, Any, int]:
-        retrying = AsyncRetrying(
-            stop=self._stop(),
-            wait=_wait(self.retry),
-            reraise=True,
-            retry=retry_if_exception_type((_Retryable, httpx.TransportError)),
-        )
-        async for attempt in retrying:
+        async for attempt in AsyncRetrying(**self._retrying()):
             with attempt:
                 response = await self._http.post(
                     url, content=body, headers=self.headers, params=self.params
@@ -266,9 +275,9 @@ class AsyncInlet(_Base):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def send(self, message: Any) -> MessageResult:
-        body = encode(message)
-        if len(body) > self.max_bytes:
-            return _too_large(0, len(body), self.max_bytes)
+        body = self._single(message)
+        if isinstance(body, MessageResult):
+            return body
         try:
             status, parsed, retries = await self._post(self.url, body)
         except (_Retryable, httpx.TransportError) as exc:
@@ -276,11 +285,9 @@ class AsyncInlet(_Base):
         return result_from_single(0, status, parsed, retries)
 
     async def send_batch(self, messages: Sequence[Any]) -> list[MessageResult]:
-        encoded = [encode(m) for m in messages]
+        encoded, plan = self._plan(messages)
         results: list[MessageResult] = []
-        for indexes in plan_batches(
-            encoded, max_bytes=self.max_bytes, max_messages=self.max_messages
-        ):
+        for indexes in plan:
             results.extend(await self.send_planned(encoded, indexes))
         return sorted(results, key=lambda r: r.index)
 
@@ -288,9 +295,9 @@ class AsyncInlet(_Base):
         self, encoded: Sequence[bytes], indexes: list[int]
     ) -> list[MessageResult]:
         """Send one planned batch (used by ``wayfare send`` for concurrency)."""
-        body = batch_body(encoded, indexes)
-        if len(body) > self.max_bytes:
-            return [_too_large(i, len(encoded[i]), self.max_bytes) for i in indexes]
+        body = self._batch(encoded, indexes)
+        if isinstance(body, list):
+            return body
         try:
             status, parsed, retries = await self._post(self.batch_url, body)
         except (_Retryable, httpx.TransportError) as exc:
