@@ -67,6 +67,24 @@ def _client(url: str, org: str, admin_token: str | None) -> AdminClient:
     return AdminClient(url, org, admin_token)
 
 
+def _list_resources(
+    kind: str,
+    columns: list[str],
+    as_json: bool,
+    url: str,
+    org: str,
+    admin_token: str | None,
+    params: dict[str, Any] | None = None,
+) -> None:
+    """``GET /api/v1/<kind>``: raw JSON, or a table of ``columns``."""
+    with _client(url, org, admin_token) as c:
+        body = c.call("GET", f"/api/v1/{kind}", params=params)
+    if as_json:
+        _echo_json(body)
+    else:
+        _table(body[kind], columns)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -213,12 +231,7 @@ def _load_file(path: Path) -> Any:
 @schemas.command("list")
 @admin_options
 def schemas_list(as_json: bool, url: str, org: str, admin_token: str | None) -> None:
-    with _client(url, org, admin_token) as c:
-        body = c.call("GET", "/api/v1/schemas")
-    if as_json:
-        _echo_json(body)
-    else:
-        _table(body["schemas"], ["name", "version", "class", "id"])
+    _list_resources("schemas", ["name", "version", "class", "id"], as_json, url, org, admin_token)
 
 
 @schemas.command("show")
@@ -274,12 +287,15 @@ def datasets() -> None:
 def datasets_list(
     schema: str | None, as_json: bool, url: str, org: str, admin_token: str | None
 ) -> None:
-    with _client(url, org, admin_token) as c:
-        body = c.call("GET", "/api/v1/datasets", params={"schema": schema})
-    if as_json:
-        _echo_json(body)
-    else:
-        _table(body["datasets"], ["id", "name", "default"])
+    _list_resources(
+        "datasets",
+        ["id", "name", "default"],
+        as_json,
+        url,
+        org,
+        admin_token,
+        params={"schema": schema},
+    )
 
 
 @datasets.command("show")
@@ -328,12 +344,14 @@ def inlets() -> None:
 @inlets.command("list")
 @admin_options
 def inlets_list(as_json: bool, url: str, org: str, admin_token: str | None) -> None:
-    with _client(url, org, admin_token) as c:
-        body = c.call("GET", "/api/v1/inlets")
-    if as_json:
-        _echo_json(body)
-    else:
-        _table(body["inlets"], ["name", "dataType", "authenticationRequired", "state", "inletUrl"])
+    _list_resources(
+        "inlets",
+        ["name", "dataType", "authenticationRequired", "state", "inletUrl"],
+        as_json,
+        url,
+        org,
+        admin_token,
+    )
 
 
 @inlets.command("show")
@@ -458,12 +476,14 @@ def events() -> None:
 @events.command("list")
 @admin_options
 def events_list(as_json: bool, url: str, org: str, admin_token: str | None) -> None:
-    with _client(url, org, admin_token) as c:
-        body = c.call("GET", "/api/v1/events")
-    if as_json:
-        _echo_json(body)
-    else:
-        _table(body["events"], ["name", "eventIdType", "namespace", "eventID", "schemaId"])
+    _list_resources(
+        "events",
+        ["name", "eventIdType", "namespace", "eventID", "schemaId"],
+        as_json,
+        url,
+        org,
+        admin_token,
+    )
 
 
 @events.command("show")
@@ -750,12 +770,14 @@ def journeys() -> None:
 @journeys.command("list")
 @admin_options
 def journeys_list(as_json: bool, url: str, org: str, admin_token: str | None) -> None:
-    with _client(url, org, admin_token) as c:
-        body = c.call("GET", "/api/v1/journeys")
-    if as_json:
-        _echo_json(body)
-    else:
-        _table(body["journeys"], ["name", "version", "state", "testMode", "entryEvent"])
+    _list_resources(
+        "journeys",
+        ["name", "version", "state", "testMode", "entryEvent"],
+        as_json,
+        url,
+        org,
+        admin_token,
+    )
 
 
 @journeys.command("show")
