@@ -46,8 +46,8 @@ class Services:
         await self.runtime.start()
 
     async def stop(self) -> None:
+        await self.runtime.stop()  # its last commits go through the writer
         await self.writer.stop()
-        await self.runtime.stop()
         self.store.close()
 
 
@@ -57,7 +57,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     path = database_path(settings.data_dir)
     migrate(path)
     store = SQLiteStore(path, fsync=settings.fsync)
-    journey_store = SQLiteJourneyStore(path, fsync=settings.fsync)
+    writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())
+    journey_store = SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer)
     sender = ActionSender(
         smtp_host=settings.smtp_host,
         smtp_port=settings.smtp_port,
@@ -67,7 +68,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     runtime = JourneyRuntime(
         journey_store, clock, sender, test_wait_ms=int(settings.test_wait_seconds * 1000)
     )
-    writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=runtime.wake)
     catalog = Catalog(store, clock, settings.cache_ttl_seconds)
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
     schemas = SchemaRegistry(store, catalog, clock)

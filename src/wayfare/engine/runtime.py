@@ -1,26 +1,29 @@
-"""The loops that feed the core: matched events, due timers, the action outbox.
+"""The loops that feed the core: matched events, due timers, delivery outcomes.
 
-Every change one trigger causes (instance state, timers, outbox entries, step events) is
-committed in one transaction; store calls run on one worker thread, so the loops never race
-on an instance. Actions are delivered after their commit and their results fed back as
-triggers: a crash anywhere loses nothing, and a re-sent action carries the same
-``Idempotency-Key``.
+Every change a cycle of the engine causes (instance state, timers, outbox entries, step
+events, the event cursor) is committed in one transaction; store calls run on one worker
+thread, so nothing races on an instance. Actions are delivered after their commit (see
+dispatch.py) and their outcomes fed back as triggers: a crash anywhere loses nothing, and a
+re-sent action carries the same ``Idempotency-Key``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from wayfare.clock import Clock
 from wayfare.engine.actions import ActionSender, Delivery
 from wayfare.engine.core import advance
+from wayfare.engine.dispatch import Dispatcher
 from wayfare.engine.instance import (
     ActionDone,
     Dispatch,
@@ -44,53 +47,96 @@ T = TypeVar("T")
 CURSOR = "journey-matches"
 ACTION_ATTEMPTS = 3
 BACKOFF_MS = 500
+Person = tuple[str, str]
+"""(org id, identity)"""
 
 
 class _Step:
-    """One unit of work: a batch plus the instances it has touched so far."""
+    """One unit of work: a batch, the instances it has read and touched, and what it knows of
+    the people in it (their live instances, their latest entry in each journey), read from
+    the store once per step for all of them and kept current as instances move."""
 
     def __init__(self, store: JourneyStore) -> None:
         self.store = store
         self.batch = EngineBatch()
         self.touched: dict[str, Instance] = {}
+        self.finished: list[int] = []
+        self.retries: list[OutboxItem] = []
+        self._read: dict[str, Instance] = {}
+        self._live: dict[Person, dict[str, Instance]] = {}
+        self._latest: dict[tuple[str, str, str], tuple[int, int | None]] = {}
+        self._strangers: dict[Person, list[Instance]] = {}
+
+    def load(self, instance_ids: Iterable[str]) -> None:
+        missing = [i for i in set(instance_ids) if i not in self.touched and i not in self._read]
+        if missing:
+            for raw in self.store.instances(missing):
+                inst = Instance.from_json(raw)
+                self._read[inst.instance_id] = inst
 
     def instance(self, instance_id: str) -> Instance | None:
-        if instance_id in self.touched:
-            return self.touched[instance_id]
-        raw = self.store.get_instance(instance_id)
-        return Instance.from_json(raw) if raw else None
+        if instance_id not in self.touched and instance_id not in self._read:
+            self.load([instance_id])
+        return self.touched.get(instance_id) or self._read.get(instance_id)
+
+    def know(self, org_id: str, identities: Iterable[str]) -> None:
+        """Read what the store holds about these people (once per step)."""
+        wanted = [i for i in set(identities) if (org_id, i) not in self._live]
+        if not wanted:
+            return
+        for identity in wanted:
+            self._live[(org_id, identity)] = {}
+        for raw in self.store.live_instances(org_id, wanted):
+            inst = Instance.from_json(raw)
+            self._live[(org_id, inst.identity)][inst.instance_id] = inst
+        for (journey, identity), entry in self.store.latest_entries(org_id, wanted).items():
+            self._latest[(org_id, journey, identity)] = entry
+        for identity in wanted:  # this step's own moves win over what the store holds
+            for inst in self._strangers.pop((org_id, identity), ()):
+                self.note(inst)
+
+    def note(self, inst: Instance) -> None:
+        """An instance has moved in this step."""
+        self.touched[inst.instance_id] = inst
+        person = (inst.org_id, inst.identity)
+        live = self._live.get(person)
+        if live is None:
+            self._strangers.setdefault(person, []).append(inst)
+            return
+        if inst.live:
+            live[inst.instance_id] = inst
+        else:
+            live.pop(inst.instance_id, None)
+        key = (inst.org_id, inst.journey, inst.identity)
+        last = self._latest.get(key)
+        if last is None or inst.entered_ms >= last[0]:
+            self._latest[key] = (inst.entered_ms, inst.ended_ms)
 
     def live_of(self, org_id: str, identity: str) -> list[Instance]:
-        found = {
-            i.instance_id: i
-            for i in (Instance.from_json(r) for r in self.store.live_instances(org_id, identity))
-        }
-        for inst in self.touched.values():
-            if inst.org_id == org_id and inst.identity == identity:
-                found[inst.instance_id] = inst
-        return [i for i in found.values() if i.live]
+        self.know(org_id, (identity,))
+        return list(self._live[(org_id, identity)].values())
 
-    def last_of(self, org_id: str, journey: str, identity: str) -> Instance | None:
-        """The person's latest instance of the journey, counting this step's own."""
-        raw = self.store.last_instance(org_id, journey, identity)
-        last = Instance.from_json(raw) if raw else None
-        for inst in self.touched.values():
-            if (inst.org_id, inst.journey, inst.identity) != (org_id, journey, identity):
-                continue
-            if last is None or inst.entered_ms >= last.entered_ms:
-                last = inst
-        return last
+    def last_of(self, org_id: str, journey: str, identity: str) -> tuple[int, int | None] | None:
+        """(entered_ms, ended_ms) of the person's latest instance of the journey."""
+        self.know(org_id, (identity,))
+        return self._latest.get((org_id, journey, identity))
 
 
 class JourneyRuntime:
+    """Two loops: the engine (matched events, due timers, delivery outcomes; one commit per
+    cycle, on one worker thread, so nothing races on an instance) and the dispatcher
+    (delivering what the engine committed, on the event loop)."""
+
     def __init__(
         self,
         store: JourneyStore,
         clock: Clock,
         sender: ActionSender,
         *,
-        poll_seconds: float = 0.02,
+        poll_seconds: float = 0.25,
         test_wait_ms: int = 10_000,
+        per_host: int = 32,
+        outbox_capacity: int = 10_000,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -99,8 +145,21 @@ class JourneyRuntime:
         self._test_wait_ms = test_wait_ms
         self._definitions: dict[tuple[str, str, int], JourneyDefinition] = {}
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="wayfare-journeys")
+        self._dispatcher = Dispatcher(
+            sender,
+            clock,
+            self._load_pending,
+            self._on_result,
+            per_host=per_host,
+            capacity=outbox_capacity,
+        )
+        self._results: deque[tuple[OutboxItem, Delivery]] = deque()
+        self._cursor: int | None = None
+        self._timer_floor: int | None = 0
+        """No timer is due before this (None: there are none); 0 until the store is read."""
+        self._reread_timers = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._wakes = {name: asyncio.Event() for name in ("consume", "timers", "outbox")}
+        self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_log: Callable[[str, str, str], None] = lambda journey, node, message: log.info(
             "journey %s, %s: %s", journey, node, message
@@ -111,8 +170,8 @@ class JourneyRuntime:
         await self._sender.start()
         self._loop = asyncio.get_running_loop()
         self._tasks = [
-            asyncio.create_task(loop())
-            for loop in (self._consume_loop, self._timer_loop, self._outbox_loop)
+            asyncio.create_task(self._engine_loop()),
+            asyncio.create_task(self._dispatcher.run()),
         ]
 
     async def stop(self) -> None:
@@ -120,47 +179,58 @@ class JourneyRuntime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        with contextlib.suppress(Exception):  # outcomes already in: record them, or resend
+            await self._call(self._record_outcomes)
+        self._loop = None
         await self._sender.stop()
         self._executor.shutdown(wait=True)
 
-    def wake(self, loop: str = "consume") -> None:
-        """Make a loop look for work now (callable from any thread)."""
+    def wake(self) -> None:
+        """Make the engine look for work now (callable from any thread)."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wakes[loop].set)
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     def _commit(self, step: _Step) -> None:
-        self._store.commit(step.batch)
-        if step.batch.new_outbox:
-            self.wake("outbox")
-        if step.batch.new_timers:
-            self.wake("timers")
+        new = self._store.commit(step.batch)
+        if step.batch.cursor is not None:
+            self._cursor = step.batch.cursor[1]
+        for _, due, _, _ in step.batch.new_timers:
+            if self._timer_floor is None or due < self._timer_floor:
+                self._timer_floor = due
+        if (new or step.finished or step.retries) and self._loop is not None:
+            self._loop.call_soon_threadsafe(
+                self._dispatcher.committed, new, step.finished, step.retries
+            )
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def _forever(self, name: str, once: Callable[[], Any], idle: float) -> None:
-        wake = self._wakes[name]
+    async def _engine_loop(self) -> None:
         while True:
             try:
-                busy = await once()
+                busy = await self._call(self.cycle)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("journey loop failed; retrying")
+                log.exception("journey engine failed; retrying")
                 busy = False
             if not busy:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), idle)
-                wake.clear()
+                    await asyncio.wait_for(self._wake.wait(), self._idle_seconds())
+                self._wake.clear()
 
-    async def _consume_loop(self) -> None:
-        await self._forever("consume", lambda: self._call(self.consume_once), self._poll)
+    def _idle_seconds(self) -> float:
+        if self._timer_floor is None:
+            return self._poll
+        until = (self._timer_floor - self._clock.now_ms()) / 1000
+        return min(self._poll, max(until, 0.001))
 
-    async def _timer_loop(self) -> None:
-        await self._forever("timers", lambda: self._call(self.fire_due_timers), self._poll * 5)
+    async def _load_pending(self, after_id: int, limit: int) -> list[OutboxItem]:
+        return await self._call(self._store.pending_outbox, after_id, limit)
 
-    async def _outbox_loop(self) -> None:
-        await self._forever("outbox", self.deliver_once, self._poll * 5)
+    def _on_result(self, item: OutboxItem, delivery: Delivery) -> None:
+        self._results.append((item, delivery))
+        self._wake.set()
 
     # definitions
     def forget(self, org_id: str, name: str, version: int) -> None:
@@ -223,7 +293,7 @@ class JourneyRuntime:
                 jumps.append(command)
         if not new.live:
             step.batch.clear_timers.append(new.instance_id)
-        step.touched[new.instance_id] = new
+        step.note(new)
         step.batch.instances.append(
             {
                 "instance_id": new.instance_id,
@@ -279,10 +349,11 @@ class JourneyRuntime:
         last = step.last_of(version.org_id, version.name, identity)
         now = self._clock.now_ms()
         if last is not None and not test:
+            ended_ms = last[1]
             if not definition.reentrance:
                 self._discard(step, version.org_id, version.name, identity, "re-entry not allowed")
                 return
-            if last.ended_ms is not None and now - last.ended_ms < definition.reentry_wait_ms:
+            if ended_ms is not None and now - ended_ms < definition.reentry_wait_ms:
                 self._discard(step, version.org_id, version.name, identity, "re-entry too soon")
                 return
         inst = Instance(
@@ -297,16 +368,32 @@ class JourneyRuntime:
         )
         self._apply(step, inst, Enter(event, entity))
 
-    # the three units of work
-    def consume_once(self, limit: int = 500) -> bool:
+    # one cycle of the engine
+    def cycle(self) -> bool:
+        """Record delivery outcomes, fire due timers, consume matched events; commit once.
+        True when there is more to do right away."""
+        step = _Step(self._store)
+        busy = self._record_outcomes_into(step)
+        busy = self._fire_due_timers(step) or busy
+        busy = self._consume(step) or busy
+        self._commit(step)
+        if self._reread_timers:
+            self._timer_floor = self._store.next_timer_ms()
+            self._reread_timers = False
+        return busy
+
+    def _consume(self, step: _Step, limit: int = 500) -> bool:
         """Feed matched events to waiting instances and journey entries."""
-        cursor = self._store.cursor(CURSOR)
+        if self._cursor is None:
+            self._cursor = self._store.cursor(CURSOR)
+        cursor = self._cursor
         messages, last_seq = self._store.read_matches(cursor, limit)
         if last_seq == cursor:
             return False
-        step = _Step(self._store)
         entries: dict[tuple[str, str], list[JourneyVersion]] = {}
         awaited: dict[str, set[str]] = {}
+        wanted: list[tuple[MatchedMessage, list[JourneyVersion]]] = []
+        people: dict[str, list[str]] = {}
         for m in messages:
             key = (m.org_id, m.event)
             if key not in entries:
@@ -314,9 +401,14 @@ class JourneyRuntime:
             if m.org_id not in awaited:
                 awaited[m.org_id] = self._awaited_events(m.org_id)
             if entries[key] or m.event in awaited[m.org_id]:
-                self._consume(step, m, entries[key])
+                wanted.append((m, entries[key]))
+                if m.identity is not None:
+                    people.setdefault(m.org_id, []).append(m.identity)
+        for org_id, identities in people.items():
+            step.know(org_id, identities)
+        for m, journeys in wanted:
+            self._consume_one(step, m, journeys)
         step.batch.cursor = (CURSOR, last_seq)
-        self._commit(step)
         return last_seq - cursor >= limit
 
     def _awaited_events(self, org_id: str) -> set[str]:
@@ -336,7 +428,7 @@ class JourneyRuntime:
                         }
         return events
 
-    def _consume(self, step: _Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
+    def _consume_one(self, step: _Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
         if m.identity is None:
             cause = (
                 "namespace mismatch"
@@ -352,40 +444,46 @@ class JourneyRuntime:
         for version in journeys:
             self._enter(step, version, m.event, m.identity, m.entity)
 
-    def fire_due_timers(self, limit: int = 500) -> bool:
-        due = self._store.due_timers(self._clock.now_ms(), limit)
-        if not due:
+    def _fire_due_timers(self, step: _Step, limit: int = 500) -> bool:
+        now = self._clock.now_ms()
+        if self._timer_floor is None or self._timer_floor > now:
             return False
-        step = _Step(self._store)
+        due = self._store.due_timers(now, limit)
+        step.load(t.instance_id for t in due)
         for timer in due:
             step.batch.fired_timers.append(timer.timer_id)
             inst = step.instance(timer.instance_id)
             if inst is not None and inst.live:
                 self._apply(step, inst, TimerFired(timer.token, timer.kind))
-        self._commit(step)
-        return len(due) == limit
+        if len(due) == limit:
+            return True
+        self._reread_timers = True  # the next one, once this cycle's commit is in
+        return False
 
-    async def deliver_once(self, limit: int = 200) -> bool:
-        items = await self._call(self._store.pending_outbox, self._clock.now_ms(), limit)
-        if not items:
-            return False
-        deliveries = await asyncio.gather(
-            *(self._sender.send(i.kind, i.request, i.key) for i in items)
-        )
-        await self._call(self._record_deliveries, list(zip(items, deliveries, strict=True)))
-        return len(items) == limit
-
-    def _record_deliveries(self, results: list[tuple[OutboxItem, Delivery]]) -> None:
+    def _record_outcomes(self) -> None:
         step = _Step(self._store)
+        self._record_outcomes_into(step)
+        self._commit(step)
+
+    def _record_outcomes_into(self, step: _Step, limit: int = 1000) -> bool:
+        """Delivery outcomes: done, failed, or due again after a backoff."""
+        results: list[tuple[OutboxItem, Delivery]] = []
+        while self._results and len(results) < limit:
+            results.append(self._results.popleft())
+        if not results:
+            return False
+        step.load(item.instance_id for item, _ in results)
         now = self._clock.now_ms()
         for item, delivery in results:
             attempts = item.attempts + 1
             if not delivery.ok and delivery.retryable and attempts < ACTION_ATTEMPTS:
                 due = now + BACKOFF_MS * 2 ** (attempts - 1)
                 step.batch.outbox_retry.append((item.outbox_id, attempts, due, delivery.error))
+                step.retries.append(dataclasses.replace(item, attempts=attempts, next_ms=due))
                 continue
             state = "done" if delivery.ok else "failed"
             step.batch.outbox_done.append((item.outbox_id, state, attempts, delivery.error))
+            step.finished.append(item.outbox_id)
             inst = step.instance(item.instance_id)
             if inst is not None and inst.live:
                 self._apply(
@@ -400,7 +498,7 @@ class JourneyRuntime:
                         delivery.timed_out,
                     ),
                 )
-        self._commit(step)
+        return bool(self._results)
 
     # commands from the API
     def stop_instances(self, org_id: str, journey: str, reason: str) -> int:

@@ -64,6 +64,8 @@ class OutboxItem:
     request: dict[str, Any]
     key: str
     attempts: int
+    next_ms: int = 0
+    """When the next attempt may be made."""
 
 
 @dataclass

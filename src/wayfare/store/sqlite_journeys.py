@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,8 +20,10 @@ from wayfare.model.runs import (
     OutboxItem,
 )
 from wayfare.store.sqlite import SQLiteDatabase
+from wayfare.store.sqlite_writer import SQLiteWriter
 
 LIVE = ("running", "waiting")
+IN_CHUNK = 500
 
 
 def _version(r: sqlite3.Row) -> JourneyVersion:
@@ -57,7 +62,12 @@ def _step(r: sqlite3.Row) -> dict[str, Any]:
 
 
 class SQLiteJourneyStore(SQLiteDatabase):
-    """JourneyStore on SQLite."""
+    """JourneyStore on SQLite. The engine's commits go through the group-commit writer when
+    one runs on the same file (see sqlite_writer.py)."""
+
+    def __init__(self, path: Path, *, fsync: bool = True, writer: SQLiteWriter | None = None):
+        super().__init__(path, fsync=fsync)
+        self._writer = writer
 
     # versions
     def add_journey_version(self, version: JourneyVersion) -> None:
@@ -215,17 +225,37 @@ class SQLiteJourneyStore(SQLiteDatabase):
         return int(rows[0]["seq"]) if rows else 0
 
     # instances
-    def get_instance(self, instance_id: str) -> dict[str, Any] | None:
-        rows = self._all("SELECT state FROM instances WHERE instance_id = ?", (instance_id,))
-        return _instance(rows[0]) if rows else None
+    def _chunked(
+        self, sql: str, head: tuple[Any, ...], keys: Sequence[str]
+    ) -> Iterator[sqlite3.Row]:
+        """Run ``sql`` (with ``{marks}`` for an IN list) over ``keys`` in chunks."""
+        for start in range(0, len(keys), IN_CHUNK):
+            chunk = tuple(keys[start : start + IN_CHUNK])
+            yield from self._all(sql.format(marks=",".join("?" * len(chunk))), head + chunk)
 
-    def live_instances(self, org_id: str, identity: str) -> list[dict[str, Any]]:
-        rows = self._all(
-            "SELECT state FROM instances WHERE org_id = ? AND identity = ? AND "
-            "status IN ('running', 'waiting')",
-            (org_id, identity),
+    def instances(self, instance_ids: Sequence[str]) -> list[dict[str, Any]]:
+        sql = "SELECT state FROM instances WHERE instance_id IN ({marks})"
+        return [_instance(r) for r in self._chunked(sql, (), instance_ids)]
+
+    def live_instances(self, org_id: str, identities: Sequence[str]) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT state FROM instances WHERE org_id = ? AND identity IN ({marks}) "
+            "AND status IN ('running', 'waiting')"
         )
-        return [_instance(r) for r in rows]
+        return [_instance(r) for r in self._chunked(sql, (org_id,), identities)]
+
+    def latest_entries(
+        self, org_id: str, identities: Sequence[str]
+    ) -> dict[tuple[str, str], tuple[int, int | None]]:
+        # SQLite takes the bare column ended_ms from the row holding MAX(entered_ms).
+        sql = (
+            "SELECT journey, identity, MAX(entered_ms) AS entered_ms, ended_ms FROM instances "
+            "WHERE org_id = ? AND identity IN ({marks}) GROUP BY journey, identity"
+        )
+        return {
+            (r["journey"], r["identity"]): (r["entered_ms"], r["ended_ms"])
+            for r in self._chunked(sql, (org_id,), identities)
+        }
 
     def journey_instances(
         self, org_id: str, journey: str, *, live_only: bool, limit: int = 1000
@@ -235,14 +265,6 @@ class SQLiteJourneyStore(SQLiteDatabase):
             sql += " AND status IN ('running', 'waiting')"
         rows = self._all(sql + " ORDER BY entered_ms DESC LIMIT ?", (org_id, journey, limit))
         return [_instance(r) for r in rows]
-
-    def last_instance(self, org_id: str, journey: str, identity: str) -> dict[str, Any] | None:
-        rows = self._all(
-            "SELECT state FROM instances WHERE org_id = ? AND journey = ? AND identity = ? "
-            "ORDER BY entered_ms DESC LIMIT 1",
-            (org_id, journey, identity),
-        )
-        return _instance(rows[0]) if rows else None
 
     # timers and outbox
     def due_timers(self, now_ms: int, limit: int) -> list[DueTimer]:
@@ -257,10 +279,10 @@ class SQLiteJourneyStore(SQLiteDatabase):
         rows = self._all("SELECT MIN(due_ms) AS due FROM timers")
         return int(rows[0]["due"]) if rows and rows[0]["due"] is not None else None
 
-    def pending_outbox(self, now_ms: int, limit: int) -> list[OutboxItem]:
+    def pending_outbox(self, after_id: int, limit: int) -> list[OutboxItem]:
         rows = self._all(
-            "SELECT * FROM outbox WHERE state = 'pending' AND next_ms <= ? ORDER BY id LIMIT ?",
-            (now_ms, limit),
+            "SELECT * FROM outbox WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
         )
         return [
             OutboxItem(
@@ -272,84 +294,19 @@ class SQLiteJourneyStore(SQLiteDatabase):
                 orjson.loads(r["request"]),
                 r["key"],
                 r["attempts"],
+                r["next_ms"],
             )
             for r in rows
         ]
 
     # the one write
-    def commit(self, batch: EngineBatch) -> None:
+    def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         if batch.empty:
-            return
+            return []
+        if self._writer is not None and self._writer.running:
+            return self._writer.run_in_transaction(functools.partial(_write_batch, batch=batch))
         with self._tx() as conn:
-            if batch.instances:
-                conn.executemany(
-                    "INSERT INTO instances (instance_id, org_id, journey, version, identity, "
-                    "status, entered_ms, ended_ms, state) VALUES (:instance_id, :org_id, "
-                    ":journey, :version, :identity, :status, :entered_ms, :ended_ms, :state) "
-                    "ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
-                    "ended_ms = excluded.ended_ms, state = excluded.state",
-                    [
-                        {**row, "state": orjson.dumps(row["state"]).decode()}
-                        for row in batch.instances
-                    ],
-                )
-            if batch.fired_timers:
-                conn.executemany(
-                    "DELETE FROM timers WHERE id = ?", [(t,) for t in batch.fired_timers]
-                )
-            if batch.clear_timers:
-                conn.executemany(
-                    "DELETE FROM timers WHERE instance_id = ?", [(i,) for i in batch.clear_timers]
-                )
-            if batch.new_timers:
-                conn.executemany(
-                    "INSERT INTO timers (instance_id, due_ms, token, kind) VALUES (?, ?, ?, ?)",
-                    batch.new_timers,
-                )
-            if batch.new_outbox:
-                conn.executemany(
-                    "INSERT INTO outbox (instance_id, node, token, kind, request, key, state, "
-                    "next_ms) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-                    [
-                        (i, n, t, k, orjson.dumps(req).decode(), key, due)
-                        for i, n, t, k, req, key, due in batch.new_outbox
-                    ],
-                )
-            if batch.outbox_done:
-                conn.executemany(
-                    "UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id = ?",
-                    [
-                        (state, attempts, error, oid)
-                        for oid, state, attempts, error in batch.outbox_done
-                    ],
-                )
-            if batch.outbox_retry:
-                conn.executemany(
-                    "UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? WHERE id = ?",
-                    [
-                        (attempts, due, error, oid)
-                        for oid, attempts, due, error in batch.outbox_retry
-                    ],
-                )
-            if batch.steps:
-                conn.executemany(
-                    "INSERT INTO step_events (org_id, journey, version, node, node_type, "
-                    "instance_id, identity, status, detail, at_ms, entered_ms) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    batch.steps,
-                )
-            if batch.discards:
-                conn.executemany(
-                    "INSERT INTO discards (org_id, journey, identity, cause, at_ms) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    batch.discards,
-                )
-            if batch.cursor is not None:
-                conn.execute(
-                    "INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) "
-                    "DO UPDATE SET seq = excluded.seq",
-                    batch.cursor,
-                )
+            return _write_batch(conn, batch)
 
     # reports
     def report(self, org_id: str, journey: str) -> dict[str, Any]:
@@ -428,3 +385,81 @@ class SQLiteJourneyStore(SQLiteDatabase):
                 "SELECT 1 FROM test_profiles WHERE org_id = ? AND identity = ?", (org_id, identity)
             )
         )
+
+
+def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxItem]:
+    outbox: list[OutboxItem] = []
+    if batch.instances:
+        conn.executemany(
+            "INSERT INTO instances (instance_id, org_id, journey, version, identity, "
+            "status, entered_ms, ended_ms, state) VALUES (:instance_id, :org_id, "
+            ":journey, :version, :identity, :status, :entered_ms, :ended_ms, :state) "
+            "ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
+            "ended_ms = excluded.ended_ms, state = excluded.state",
+            [{**row, "state": orjson.dumps(row["state"]).decode()} for row in batch.instances],
+        )
+    if batch.fired_timers:
+        conn.executemany("DELETE FROM timers WHERE id = ?", [(t,) for t in batch.fired_timers])
+    if batch.clear_timers:
+        conn.executemany(
+            "DELETE FROM timers WHERE instance_id = ?", [(i,) for i in batch.clear_timers]
+        )
+    if batch.new_timers:
+        conn.executemany(
+            "INSERT INTO timers (instance_id, due_ms, token, kind) VALUES (?, ?, ?, ?)",
+            batch.new_timers,
+        )
+    if batch.new_outbox:
+        # Ids are given here, inside the write lock, so the dispatcher can be handed
+        # the new items without reading them back.
+        top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
+        outbox = [
+            OutboxItem(top + n, i, node, t, k, req, key, 0, due)
+            for n, (i, node, t, k, req, key, due) in enumerate(batch.new_outbox, 1)
+        ]
+        conn.executemany(
+            "INSERT INTO outbox (id, instance_id, node, token, kind, request, key, "
+            "state, next_ms) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            [
+                (
+                    o.outbox_id,
+                    o.instance_id,
+                    o.node,
+                    o.token,
+                    o.kind,
+                    orjson.dumps(o.request).decode(),
+                    o.key,
+                    o.next_ms,
+                )
+                for o in outbox
+            ],
+        )
+    if batch.outbox_done:
+        conn.executemany(
+            "UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id = ?",
+            [(state, attempts, error, oid) for oid, state, attempts, error in batch.outbox_done],
+        )
+    if batch.outbox_retry:
+        conn.executemany(
+            "UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? WHERE id = ?",
+            [(attempts, due, error, oid) for oid, attempts, due, error in batch.outbox_retry],
+        )
+    if batch.steps:
+        conn.executemany(
+            "INSERT INTO step_events (org_id, journey, version, node, node_type, "
+            "instance_id, identity, status, detail, at_ms, entered_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batch.steps,
+        )
+    if batch.discards:
+        conn.executemany(
+            "INSERT INTO discards (org_id, journey, identity, cause, at_ms) VALUES (?, ?, ?, ?, ?)",
+            batch.discards,
+        )
+    if batch.cursor is not None:
+        conn.execute(
+            "INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) "
+            "DO UPDATE SET seq = excluded.seq",
+            batch.cursor,
+        )
+    return outbox

@@ -3,11 +3,15 @@
 Requests hand their messages over and await a future; the writer drains everything waiting,
 writes it in one transaction, commits (fsync), then resolves every future with one wake-up
 per event loop. An HTTP 200 is sent only after that commit.
+
+Other busy writers (the journey engine) hand their work over too (``run_in_transaction``):
+one writer per file never waits on SQLite's lock, and shares each fsync.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import logging
 import queue
@@ -15,7 +19,9 @@ import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from wayfare.errors import StoreError
 from wayfare.model.matching import actionable_reason
@@ -27,7 +33,16 @@ log = logging.getLogger(__name__)
 _MAX_GROUP = 20_000
 _IN_CHUNK = 500
 
+T = TypeVar("T")
 _Job = tuple[Sequence[IncomingMessage], "asyncio.Future[list[WriteOutcome]]"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """Work from another writer, run in a savepoint of the next group's transaction."""
+
+    fn: Callable[[sqlite3.Connection], Any]
+    future: concurrent.futures.Future[Any]
 
 
 class SQLiteWriter:
@@ -37,7 +52,7 @@ class SQLiteWriter:
         self._on_commit = on_commit
         self._path = path
         self._fsync = fsync
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | _Task | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pending = 0
 
@@ -73,6 +88,21 @@ class SQLiteWriter:
         finally:
             self._pending -= count
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def run_in_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the next group's transaction and return its result once that has
+        committed. Blocks: call it from a worker thread, never the event loop. If ``fn``
+        raises, its changes are rolled back and the error raised here; the group's other
+        writes are not affected."""
+        if self._thread is None:
+            raise StoreError("the writer is not running")
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put(_Task(fn, future))
+        return future.result()
+
     # writer thread
     def _run(self, conn: sqlite3.Connection) -> None:
         try:
@@ -81,25 +111,40 @@ class SQLiteWriter:
                 first = self._queue.get()
                 if first is None:
                     break
-                jobs = [first]
-                size = len(first[0])
-                while size < _MAX_GROUP:
+                jobs: list[_Job] = []
+                tasks: list[_Task] = []
+                size = 0
+                item: _Job | _Task | None = first
+                while item is not None:
+                    if isinstance(item, _Task):
+                        tasks.append(item)
+                        size += 1
+                    else:
+                        jobs.append(item)
+                        size += len(item[0])
+                    if size >= _MAX_GROUP:
+                        break
                     try:
-                        job = self._queue.get_nowait()
+                        item = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                    if job is None:
+                    if item is None:
                         stopping = True
-                        break
-                    jobs.append(job)
-                    size += len(job[0])
-                self._commit_group(conn, jobs)
+                self._commit_group(conn, jobs, tasks)
         finally:
             conn.close()
+            while True:  # nobody waits forever on work handed over after the stop
+                try:
+                    left = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(left, _Task):
+                    left.future.set_exception(StoreError("the writer has stopped"))
 
-    def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+    def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job], tasks: list[_Task]) -> None:
+        done: list[tuple[Any, BaseException | None]] = []
         try:
-            results, actionable = _write_group(conn, jobs)
+            results, actionable = _write_group(conn, jobs, tasks, done)
             error: BaseException | None = None
             if actionable and self._on_commit is not None:
                 self._on_commit()
@@ -108,6 +153,12 @@ class SQLiteWriter:
             results = []
             error = StoreError(f"the store failed: {exc}")
             error.__cause__ = exc
+        for i, task in enumerate(tasks):
+            result, failure = done[i] if error is None else (None, error)
+            if failure is not None:
+                task.future.set_exception(failure)
+            else:
+                task.future.set_result(result)
         by_loop: dict[asyncio.AbstractEventLoop, list[int]] = defaultdict(list)
         for i, (_, future) in enumerate(jobs):
             by_loop[future.get_loop()].append(i)
@@ -175,12 +226,32 @@ def _known_ids(conn: sqlite3.Connection, jobs: list[_Job]) -> dict[tuple[str, st
     return known
 
 
+def _run_tasks(
+    conn: sqlite3.Connection, tasks: list[_Task], done: list[tuple[Any, BaseException | None]]
+) -> None:
+    for task in tasks:
+        conn.execute("SAVEPOINT task")
+        try:
+            done.append((task.fn(conn), None))
+        except Exception as exc:
+            conn.execute("ROLLBACK TO task")
+            done.append((None, exc))
+        conn.execute("RELEASE task")
+
+
 def _write_group(
-    conn: sqlite3.Connection, jobs: list[_Job]
+    conn: sqlite3.Connection,
+    jobs: list[_Job],
+    tasks: list[_Task],
+    done: list[tuple[Any, BaseException | None]],
 ) -> tuple[list[list[WriteOutcome]], bool]:
     """Write a group in one transaction; also says whether journeys have work from it."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        _run_tasks(conn, tasks, done)
+        if not jobs:
+            conn.execute("COMMIT")
+            return [], False
         known = _known_ids(conn, jobs)
         # The writer is the only one adding records, so it numbers them itself and the
         # matching outcomes can point at their record.

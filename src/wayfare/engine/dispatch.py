@@ -1,0 +1,153 @@
+"""The outbox's working set: delivering committed actions, a few at a time per host.
+
+The outbox table is the durable copy; this holds what is being worked on. The engine hands
+over each commit's new items (their ids given by the store) and, once an outcome is
+committed, settles it: done, or due again later. At start, and whenever more was committed
+than memory may hold, pending items are paged in from the table by id. An item stays here
+from hand-over until its outcome is committed, so it is never sent twice at once; a crash in
+between leaves it pending in the table, sent again after a restart with the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from wayfare.clock import Clock
+from wayfare.engine.actions import ActionSender, Delivery
+from wayfare.model.runs import OutboxItem
+
+log = logging.getLogger(__name__)
+
+LoadPending = Callable[[int, int], Awaitable[list[OutboxItem]]]
+"""(after_id, limit) -> pending items above after_id, in id order."""
+OnResult = Callable[[OutboxItem, Delivery], None]
+
+
+def host_of(item: OutboxItem) -> str:
+    """What deliveries queue and are limited by: the URL's host, or the mail server."""
+    if item.kind == "http":
+        return urlsplit(str(item.request.get("url", ""))).netloc
+    return item.kind
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sender: ActionSender,
+        clock: Clock,
+        load_pending: LoadPending,
+        on_result: OnResult,
+        *,
+        per_host: int = 32,
+        capacity: int = 10_000,
+    ) -> None:
+        self._sender = sender
+        self._clock = clock
+        self._load_pending = load_pending
+        self._on_result = on_result
+        self._per_host = per_host
+        self._capacity = capacity
+        self._owned: set[int] = set()
+        self._queues: defaultdict[str, deque[OutboxItem]] = defaultdict(deque)
+        self._workers: defaultdict[str, int] = defaultdict(int)
+        self._later: list[tuple[int, int, OutboxItem]] = []
+        self._loaded_upto = 0
+        self._backlog = True  # what a previous run left pending is read first
+        self._rejected_upto = 0
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_memory(self) -> int:
+        return len(self._owned)
+
+    # from the engine, after each commit (on the event loop)
+    def committed(
+        self,
+        new: list[OutboxItem],
+        finished: list[int],
+        retries: list[OutboxItem],
+    ) -> None:
+        """A commit's new items (in id order), the ids whose final outcome it recorded, and
+        the items it set to be tried again (with their attempts and next time)."""
+        for outbox_id in finished:
+            self._owned.discard(outbox_id)
+        for item in retries:
+            heapq.heappush(self._later, (item.next_ms, item.outbox_id, item))
+        for item in new:
+            if item.outbox_id <= self._loaded_upto:
+                continue  # already paged in from the table
+            if self._backlog or len(self._owned) >= self._capacity:
+                self._backlog = True
+                self._rejected_upto = max(self._rejected_upto, item.outbox_id)
+                continue
+            self._loaded_upto = item.outbox_id
+            self._take(item)
+        self._wake.set()
+
+    # the loop
+    async def run(self) -> None:
+        try:
+            while True:
+                if self._backlog and len(self._owned) <= self._capacity // 2:
+                    await self._page_in()
+                now = self._clock.now_ms()
+                while self._later and self._later[0][0] <= now:
+                    self._queue(heapq.heappop(self._later)[2])
+                timeout = (self._later[0][0] - now) / 1000 if self._later else 1.0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(timeout, 0.001))
+                self._wake.clear()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _page_in(self) -> None:
+        room = self._capacity - len(self._owned)
+        try:
+            items = await self._load_pending(self._loaded_upto, room)
+        except Exception:
+            log.exception("reading the outbox failed; retrying")
+            await asyncio.sleep(1.0)
+            return
+        for item in items:
+            self._loaded_upto = item.outbox_id
+            self._take(item)
+        # Done once the table had nothing more and nothing turned away since is unread.
+        if len(items) < room and self._rejected_upto <= self._loaded_upto:
+            self._backlog = False
+
+    def _take(self, item: OutboxItem) -> None:
+        self._owned.add(item.outbox_id)
+        if item.next_ms > self._clock.now_ms():
+            heapq.heappush(self._later, (item.next_ms, item.outbox_id, item))
+        else:
+            self._queue(item)
+
+    def _queue(self, item: OutboxItem) -> None:
+        host = host_of(item)
+        self._queues[host].append(item)
+        if self._workers[host] < self._per_host:
+            self._workers[host] += 1
+            task = asyncio.get_running_loop().create_task(self._work(host))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _work(self, host: str) -> None:
+        queue = self._queues[host]
+        try:
+            while queue:
+                item = queue.popleft()
+                delivery = await self._sender.send(item.kind, item.request, item.key)
+                self._on_result(item, delivery)
+        finally:
+            self._workers[host] -= 1
+            if not self._workers[host] and not queue:
+                del self._workers[host], self._queues[host]
