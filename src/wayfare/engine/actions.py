@@ -15,7 +15,8 @@ from email.utils import make_msgid
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
+import orjson
 
 NO_RETRY = frozenset({401, 403, 404})
 
@@ -47,23 +48,35 @@ class HostLimiter:
 
 
 class ActionSender:
+    """One attempt per call. HTTP goes through one aiohttp session whose connections to each
+    receiver are kept alive (actions come in bursts); the dispatcher bounds how many run at
+    once per host."""
+
     def __init__(
-        self, *, smtp_host: str, smtp_port: int, smtp_from: str, rate_per_host: float = 0.0
+        self,
+        *,
+        smtp_host: str,
+        smtp_port: int,
+        smtp_from: str,
+        rate_per_host: float = 0.0,
+        connections_per_host: int = 32,
     ) -> None:
         self._smtp = (smtp_host, smtp_port, smtp_from)
         self._limiter = HostLimiter(rate_per_host)
-        self._http: httpx.AsyncClient | None = None
+        self._per_host = connections_per_host
+        self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        # Keep connections to receivers alive: actions come in bursts.
-        limits = httpx.Limits(
-            max_connections=100, max_keepalive_connections=100, keepalive_expiry=30
+        connector = aiohttp.TCPConnector(
+            limit=0, limit_per_host=self._per_host, keepalive_timeout=30
         )
-        self._http = httpx.AsyncClient(follow_redirects=False, limits=limits)
+        self._http = aiohttp.ClientSession(
+            connector=connector, auto_decompress=True, trust_env=False
+        )
 
     async def stop(self) -> None:
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
             self._http = None
 
     async def send(self, kind: str, request: dict[str, Any], key: str) -> Delivery:
@@ -80,36 +93,38 @@ class ActionSender:
         assert self._http is not None, "ActionSender.start() first"
         url = str(request["url"])
         await self._limiter.wait(urlsplit(url).netloc)
-        headers = {**request.get("headers", {}), "Idempotency-Key": key}
+        headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
+        headers["Idempotency-Key"] = key
         method = str(request.get("method", "POST"))
         body = request.get("body")
+        data = None
+        if method != "GET" and body is not None:
+            data = orjson.dumps(body)
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
+        query = {str(k): str(v) for k, v in (request.get("query") or {}).items()}
         timeout = request.get("timeoutMs", 30_000) / 1000
         try:
-            response = await self._http.request(
+            async with self._http.request(
                 method,
                 url,
-                params=request.get("query") or None,
+                params=query or None,
                 headers=headers,
-                json=body if method != "GET" and body is not None else None,
-                timeout=timeout,
-            )
-        except httpx.TimeoutException:
+                data=data,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                raw = await response.read()
+        except TimeoutError:
             return Delivery(
                 False, error=f"timed out after {timeout:g} s", retryable=True, timed_out=True
             )
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             return Delivery(False, error=f"{type(exc).__name__}: {exc}", retryable=True)
-        try:
-            payload: Any = response.json()
-        except ValueError:
-            payload = {"text": response.text[:2000]} if response.text else {}
-        if response.status_code >= 400:
-            return Delivery(
-                False,
-                payload,
-                f"HTTP {response.status_code}",
-                retryable=response.status_code not in NO_RETRY,
-            )
+        payload = _payload(raw)
+        if status >= 400:
+            return Delivery(False, payload, f"HTTP {status}", retryable=status not in NO_RETRY)
         return Delivery(True, payload)
 
     def _send_email(self, request: dict[str, Any], key: str) -> Delivery:
@@ -132,3 +147,13 @@ class ActionSender:
         except (OSError, smtplib.SMTPException) as exc:
             return Delivery(False, error=f"SMTP: {exc}", retryable=True)
         return Delivery(True, {"to": message["To"], "messageId": message["Message-ID"]})
+
+
+def _payload(raw: bytes) -> Any:
+    """The response as @action{...} reads it: its JSON, else its text (cut at 2,000)."""
+    if not raw:
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {"text": raw[:2000].decode("utf-8", "replace")}
