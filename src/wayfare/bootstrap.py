@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from wayfare.clock import Clock, SystemClock
 from wayfare.config import Settings
-from wayfare.engine.actions import ActionSender
+from wayfare.engine.actions import ActionSender, Sender
+from wayfare.engine.courier import CourierSender
 from wayfare.engine.runtime import JourneyRuntime
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.inlet import InletService
@@ -59,14 +61,24 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     store = SQLiteStore(path, fsync=settings.fsync)
     writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())
     journey_store = SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer)
-    sender = ActionSender(
-        smtp_host=settings.smtp_host,
-        smtp_port=settings.smtp_port,
-        smtp_from=settings.smtp_from,
-        rate_per_host=settings.action_rate_per_host,
+    sender_options: dict[str, Any] = {
+        "smtp_host": settings.smtp_host,
+        "smtp_port": settings.smtp_port,
+        "smtp_from": settings.smtp_from,
+        "rate_per_host": settings.action_rate_per_host,
+        "connections_per_host": settings.actions_per_host,
+    }
+    sender: Sender = (
+        CourierSender(**sender_options)
+        if settings.action_worker
+        else ActionSender(**sender_options)
     )
     runtime = JourneyRuntime(
-        journey_store, clock, sender, test_wait_ms=int(settings.test_wait_seconds * 1000)
+        journey_store,
+        clock,
+        sender,
+        test_wait_ms=int(settings.test_wait_seconds * 1000),
+        per_host=settings.actions_per_host,
     )
     catalog = Catalog(store, clock, settings.cache_ttl_seconds)
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)

@@ -50,6 +50,10 @@ class Settings:
     """Sender address of email actions that name none."""
     action_rate_per_host: float = 0.0
     """Custom HTTP actions per second to each host (0 = unlimited)."""
+    actions_per_host: int = 32
+    """Actions in flight at once to each host (and connections kept open to it)."""
+    action_worker: bool = True
+    """Deliver actions from a child process (another core) rather than the server's own."""
     test_wait_seconds: float = 10.0
     """In test mode, waits and timeouts last at most this long."""
     cache_ttl_seconds: float = 2.0

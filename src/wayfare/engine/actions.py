@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -28,6 +28,14 @@ class Delivery:
     error: str | None = None
     retryable: bool = False
     timed_out: bool = False
+
+
+class Sender(Protocol):
+    """Makes one delivery attempt per call: ActionSender here, CourierSender in a child."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def send(self, kind: str, request: dict[str, Any], key: str) -> Delivery: ...
 
 
 class HostLimiter:

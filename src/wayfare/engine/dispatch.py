@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from wayfare.clock import Clock
-from wayfare.engine.actions import ActionSender, Delivery
+from wayfare.engine.actions import Delivery, Sender
 from wayfare.model.runs import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def host_of(item: OutboxItem) -> str:
 class Dispatcher:
     def __init__(
         self,
-        sender: ActionSender,
+        sender: Sender,
         clock: Clock,
         load_pending: LoadPending,
         on_result: OnResult,

@@ -36,7 +36,12 @@ class Instance:
         return self.status in LIVE
 
     def copy(self) -> Instance:
-        return dataclasses.replace(self, events=dict(self.events), actions=dict(self.actions))
+        # By hand: dataclasses.replace re-reads the fields and re-runs __init__ per step.
+        new = object.__new__(Instance)
+        new.__dict__.update(self.__dict__)
+        new.events = dict(self.events)
+        new.actions = dict(self.actions)
+        return new
 
     def as_json(self) -> dict[str, Any]:
         # By hand: dataclasses.asdict deep-copies every payload, and this runs per step.

@@ -15,13 +15,15 @@ import dataclasses
 import logging
 import secrets
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import orjson
+
 from wayfare.clock import Clock
-from wayfare.engine.actions import ActionSender, Delivery
+from wayfare.engine.actions import Delivery, Sender
 from wayfare.engine.core import advance
 from wayfare.engine.dispatch import Dispatcher
 from wayfare.engine.instance import (
@@ -47,6 +49,9 @@ T = TypeVar("T")
 CURSOR = "journey-matches"
 ACTION_ATTEMPTS = 3
 BACKOFF_MS = 500
+RECENT_INSTANCES = 20_000
+"""Live instances kept in memory as last committed, so an action's outcome or a timer
+finds its instance without a read."""
 Person = tuple[str, str]
 """(org id, identity)"""
 
@@ -56,8 +61,9 @@ class _Step:
     the people in it (their live instances, their latest entry in each journey), read from
     the store once per step for all of them and kept current as instances move."""
 
-    def __init__(self, store: JourneyStore) -> None:
+    def __init__(self, store: JourneyStore, recent: Mapping[str, Instance]) -> None:
         self.store = store
+        self._recent = recent
         self.batch = EngineBatch()
         self.touched: dict[str, Instance] = {}
         self.finished: list[int] = []
@@ -68,7 +74,14 @@ class _Step:
         self._strangers: dict[Person, list[Instance]] = {}
 
     def load(self, instance_ids: Iterable[str]) -> None:
-        missing = [i for i in set(instance_ids) if i not in self.touched and i not in self._read]
+        missing = []
+        for i in set(instance_ids):
+            if i in self.touched or i in self._read:
+                continue
+            if i in self._recent:
+                self._read[i] = self._recent[i]
+            else:
+                missing.append(i)
         if missing:
             for raw in self.store.instances(missing):
                 inst = Instance.from_json(raw)
@@ -131,7 +144,7 @@ class JourneyRuntime:
         self,
         store: JourneyStore,
         clock: Clock,
-        sender: ActionSender,
+        sender: Sender,
         *,
         poll_seconds: float = 0.25,
         test_wait_ms: int = 10_000,
@@ -154,6 +167,7 @@ class JourneyRuntime:
             capacity=outbox_capacity,
         )
         self._results: deque[tuple[OutboxItem, Delivery]] = deque()
+        self._recent: OrderedDict[str, Instance] = OrderedDict()
         self._cursor: int | None = None
         self._timer_floor: int | None = 0
         """No timer is due before this (None: there are none); 0 until the store is read."""
@@ -191,7 +205,30 @@ class JourneyRuntime:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def _commit(self, step: _Step) -> None:
+        step.batch.instances = [
+            (
+                i.instance_id,
+                i.org_id,
+                i.journey,
+                i.version,
+                i.identity,
+                i.status,
+                i.entered_ms,
+                i.ended_ms,
+                orjson.dumps(i.as_json()).decode(),
+            )
+            for i in step.touched.values()
+        ]
         new = self._store.commit(step.batch)
+        recent = self._recent
+        for inst in step.touched.values():
+            if inst.live:
+                recent[inst.instance_id] = inst
+                recent.move_to_end(inst.instance_id)
+            else:
+                recent.pop(inst.instance_id, None)
+        while len(recent) > RECENT_INSTANCES:
+            recent.popitem(last=False)
         if step.batch.cursor is not None:
             self._cursor = step.batch.cursor[1]
         for _, due, _, _ in step.batch.new_timers:
@@ -294,19 +331,6 @@ class JourneyRuntime:
         if not new.live:
             step.batch.clear_timers.append(new.instance_id)
         step.note(new)
-        step.batch.instances.append(
-            {
-                "instance_id": new.instance_id,
-                "org_id": new.org_id,
-                "journey": new.journey,
-                "version": new.version,
-                "identity": new.identity,
-                "status": new.status,
-                "entered_ms": new.entered_ms,
-                "ended_ms": new.ended_ms,
-                "state": new.as_json(),
-            }
-        )
         for jump in jumps:
             target = self._store.get_journey(new.org_id, jump.journey)
             if target is None or target.state != "live":
@@ -372,7 +396,7 @@ class JourneyRuntime:
     def cycle(self) -> bool:
         """Record delivery outcomes, fire due timers, consume matched events; commit once.
         True when there is more to do right away."""
-        step = _Step(self._store)
+        step = _Step(self._store, self._recent)
         busy = self._record_outcomes_into(step)
         busy = self._fire_due_timers(step) or busy
         busy = self._consume(step) or busy
@@ -461,7 +485,7 @@ class JourneyRuntime:
         return False
 
     def _record_outcomes(self) -> None:
-        step = _Step(self._store)
+        step = _Step(self._store, self._recent)
         self._record_outcomes_into(step)
         self._commit(step)
 
@@ -502,7 +526,7 @@ class JourneyRuntime:
 
     # commands from the API
     def stop_instances(self, org_id: str, journey: str, reason: str) -> int:
-        step = _Step(self._store)
+        step = _Step(self._store, self._recent)
         count = 0
         for raw in self._store.journey_instances(org_id, journey, live_only=True, limit=1_000_000):
             self._apply(step, Instance.from_json(raw), Stop(reason))
@@ -513,7 +537,7 @@ class JourneyRuntime:
     def enter_test_event(
         self, version: JourneyVersion, identity: str, entity: dict[str, Any]
     ) -> None:
-        step = _Step(self._store)
+        step = _Step(self._store, self._recent)
         self._enter(step, version, version.entry_event, identity, entity)
         self._commit(step)
 

@@ -68,13 +68,17 @@ class OutboxItem:
     """When the next attempt may be made."""
 
 
+InstanceRow = tuple[str, str, str, int, str, str, int, int | None, str]
+"""instance_id, org_id, journey, version, identity, status, entered_ms, ended_ms, and state:
+the instance as JSON text."""
+
+
 @dataclass
 class EngineBatch:
     """Everything one engine step changes, committed in one transaction."""
 
-    instances: list[dict[str, Any]] = field(default_factory=list)
-    """Instance rows: instance_id, org_id, journey, version, identity, status, entered_ms,
-    ended_ms, state (the JSON of the instance)."""
+    instances: list[InstanceRow] = field(default_factory=list)
+    """The latest state of each instance the step moved."""
     new_timers: list[tuple[str, int, int, str]] = field(default_factory=list)
     fired_timers: list[int] = field(default_factory=list)
     clear_timers: list[str] = field(default_factory=list)

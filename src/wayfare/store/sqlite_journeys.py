@@ -392,11 +392,10 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     if batch.instances:
         conn.executemany(
             "INSERT INTO instances (instance_id, org_id, journey, version, identity, "
-            "status, entered_ms, ended_ms, state) VALUES (:instance_id, :org_id, "
-            ":journey, :version, :identity, :status, :entered_ms, :ended_ms, :state) "
+            "status, entered_ms, ended_ms, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
             "ended_ms = excluded.ended_ms, state = excluded.state",
-            [{**row, "state": orjson.dumps(row["state"]).decode()} for row in batch.instances],
+            batch.instances,
         )
     if batch.fired_timers:
         conn.executemany("DELETE FROM timers WHERE id = ?", [(t,) for t in batch.fired_timers])

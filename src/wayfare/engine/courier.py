@@ -1,0 +1,162 @@
+"""Delivering actions in a child process, so HTTP and SMTP work runs on another core.
+
+``CourierSender`` has ``ActionSender``'s interface; the dispatcher uses either. It starts
+``python -m wayfare.engine.courier`` and talks to it over its stdin and stdout, one JSON
+array per line: ``[n, kind, request, key]`` out, ``[n, ok, response, error, retryable,
+timed_out]`` back. The child only makes attempts; what to send, how many at once, and
+retries stay with the dispatcher and the outbox. If the child dies, attempts in flight fail
+as retryable and a new child is started; if the parent dies, the child sees its stdin close,
+finishes what it holds and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import sys
+from typing import Any
+
+import orjson
+
+from wayfare.engine.actions import ActionSender, Delivery
+
+log = logging.getLogger(__name__)
+LINE_LIMIT = 64 * 1024 * 1024
+
+
+class CourierSender:
+    def __init__(self, **sender_options: Any) -> None:
+        self._options = sender_options
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._waiting: dict[int, asyncio.Future[Delivery]] = {}
+        """The current child's attempts in flight, by number."""
+        self._numbers = itertools.count(1)
+        self._stopping = False
+        self._starting: asyncio.Lock | None = None
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._starting = asyncio.Lock()
+        await self._spawn()
+
+    async def _spawn(self) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "wayfare.engine.courier",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=LINE_LIMIT,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(orjson.dumps(self._options) + b"\n")
+        self._proc = proc
+        self._waiting = {}
+        self._reading = asyncio.create_task(self._read(proc, self._waiting))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        assert proc.stdin is not None
+        proc.stdin.close()  # the child finishes what it holds, then exits
+        try:
+            await asyncio.wait_for(proc.wait(), 35)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+        if self._reading is not None:
+            await asyncio.gather(self._reading, return_exceptions=True)
+
+    async def send(self, kind: str, request: dict[str, Any], key: str) -> Delivery:
+        proc = await self._running()
+        if proc is None:
+            return Delivery(False, error="the action courier is not running", retryable=True)
+        n = next(self._numbers)
+        future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        self._waiting[n] = future
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(orjson.dumps([n, kind, request, key]) + b"\n")
+            await proc.stdin.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            self._waiting.pop(n, None)
+            return Delivery(False, error=f"the action courier failed: {exc}", retryable=True)
+        return await future
+
+    async def _running(self) -> asyncio.subprocess.Process | None:
+        if self._stopping or (self._proc is not None and self._proc.returncode is None):
+            return self._proc
+        assert self._starting is not None, "CourierSender.start() first"
+        async with self._starting:
+            if self._proc is None or self._proc.returncode is not None:
+                log.warning("the action courier exited; starting a new one")
+                await self._spawn()
+        return self._proc
+
+    async def _read(
+        self, proc: asyncio.subprocess.Process, waiting: dict[int, asyncio.Future[Delivery]]
+    ) -> None:
+        assert proc.stdout is not None
+        try:
+            while line := await proc.stdout.readline():
+                n, ok, response, error, retryable, timed_out = orjson.loads(line)
+                future = waiting.pop(n, None)
+                if future is not None and not future.done():
+                    future.set_result(Delivery(ok, response, error, retryable, timed_out))
+        except (ValueError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
+            log.exception("unreadable answer from the action courier")
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        finally:
+            await proc.wait()
+            lost = list(waiting.values())
+            waiting.clear()
+            for future in lost:
+                if not future.done():
+                    future.set_result(
+                        Delivery(False, error="the action courier exited", retryable=True)
+                    )
+
+
+async def _serve() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
+    sender = ActionSender(**orjson.loads(await reader.readline()))
+    await sender.start()
+    attempts: set[asyncio.Task[None]] = set()
+
+    async def attempt(n: int, kind: str, request: dict[str, Any], key: str) -> None:
+        d = await sender.send(kind, request, key)
+        answer = [n, d.ok, d.response, d.error, d.retryable, d.timed_out]
+        transport.write(orjson.dumps(answer, default=str) + b"\n")
+
+    try:
+        while line := await reader.readline():
+            task = loop.create_task(attempt(*orjson.loads(line)))
+            attempts.add(task)
+            task.add_done_callback(attempts.discard)
+        await asyncio.gather(*attempts, return_exceptions=True)
+    finally:
+        await sender.stop()
+        transport.close()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(_serve())
+    else:
+        uvloop.run(_serve())
+
+
+if __name__ == "__main__":
+    main()
