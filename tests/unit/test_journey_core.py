@@ -694,6 +694,30 @@ def test_an_http_action_is_rendered_and_dispatched_with_an_idempotency_key() -> 
     assert orjson.loads(orjson.dumps(action.request)) == action.request
 
 
+def test_a_value_in_the_dynamic_path_stays_one_segment() -> None:
+    definition = hook_journey()
+    walk = Walk(definition)
+    person = {**SIGNUP["person"], "id": "../admin/p?1#x"}
+    (action,) = [c for c in walk.enter({**SIGNUP, "person": person}) if isinstance(c, Dispatch)]
+    assert action.request["url"] == "https://crm.example.com/api/people/..%2Fadmin%2Fp%3F1%23x"
+
+
+def test_the_path_templates_own_slashes_separate_segments() -> None:
+    activities = {
+        "hook": {
+            "type": "http",
+            "method": "POST",
+            "url": HOOK,
+            "path": "people/{{ @event{signup.person.id} }}/notes",
+            "next": "done",
+        },
+        "done": END,
+    }
+    walk = Walk(define(activities))
+    (action,) = [c for c in walk.enter() if isinstance(c, Dispatch)]
+    assert action.request["url"] == "https://crm.example.com/api/people/p%201/notes"
+
+
 def test_an_action_response_is_readable_by_later_activities() -> None:
     walk = Walk(hook_journey())
     walk.enter()

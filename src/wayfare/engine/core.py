@@ -193,7 +193,9 @@ class _Run:
         scope = self.scope()
         url = str(a.http.url.render(scope) or "")
         if a.http.path is not None:
-            url = url.rstrip("/") + "/" + quote(str(a.http.path.render(scope) or ""), safe="/")
+            # The template's own slashes separate segments; a value is one segment.
+            path = a.http.path.render_text(scope, lambda value: quote(value, safe=""))
+            url = url.rstrip("/") + "/" + quote(path, safe="/%")
         request = {
             "method": a.http.method,
             "url": url,

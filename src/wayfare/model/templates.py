@@ -6,7 +6,7 @@ otherwise values are turned into text. Parsed once when a journey is saved.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,13 +26,18 @@ class Text:
     def render(self, scope: Scope) -> Any:
         if len(self.parts) == 1 and isinstance(self.parts[0], Expression):
             return _plain(self.parts[0].evaluate(scope))
+        return self.render_text(scope)
+
+    def render_text(self, scope: Scope, escape: Callable[[str], str] = str) -> str:
+        """As a string, each hole's value passed through ``escape`` (the text around it is
+        taken as written)."""
         out = []
         for part in self.parts:
             if isinstance(part, str):
                 out.append(part)
             else:
                 value = _plain(part.evaluate(scope))
-                out.append("" if value is None else FUNCTIONS["toString"](scope, value))
+                out.append(escape("" if value is None else FUNCTIONS["toString"](scope, value)))
         return "".join(out)
 
 
