@@ -20,10 +20,10 @@ from wayfare.model.runs import (
     OutboxItem,
 )
 from wayfare.store.sqlite import SQLiteDatabase
+from wayfare.store.sqlite_sql import in_chunks, insert_rows
 from wayfare.store.sqlite_writer import SQLiteWriter
 
 LIVE = ("running", "waiting")
-IN_CHUNK = 500
 
 
 def _version(r: sqlite3.Row) -> JourneyVersion:
@@ -229,9 +229,8 @@ class SQLiteJourneyStore(SQLiteDatabase):
         self, sql: str, head: tuple[Any, ...], keys: Sequence[str]
     ) -> Iterator[sqlite3.Row]:
         """Run ``sql`` (with ``{marks}`` for an IN list) over ``keys`` in chunks."""
-        for start in range(0, len(keys), IN_CHUNK):
-            chunk = tuple(keys[start : start + IN_CHUNK])
-            yield from self._all(sql.format(marks=",".join("?" * len(chunk))), head + chunk)
+        for marks, chunk in in_chunks(keys):
+            yield from self._all(sql.format(marks=marks), head + chunk)
 
     def instances(self, instance_ids: Sequence[str]) -> list[dict[str, Any]]:
         sql = "SELECT state FROM instances WHERE instance_id IN ({marks})"
@@ -388,73 +387,64 @@ class SQLiteJourneyStore(SQLiteDatabase):
 
 
 def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxItem]:
+    insert_rows(
+        conn,
+        "instances (instance_id, org_id, journey, version, identity, status, entered_ms, "
+        "ended_ms, state)",
+        batch.instances,
+        " ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
+        "ended_ms = excluded.ended_ms, state = excluded.state",
+    )
+    for marks, chunk in in_chunks(batch.fired_timers):
+        conn.execute(f"DELETE FROM timers WHERE id IN ({marks})", chunk)
+    for marks, chunk in in_chunks(batch.clear_timers):
+        conn.execute(f"DELETE FROM timers WHERE instance_id IN ({marks})", chunk)
+    insert_rows(conn, "timers (instance_id, due_ms, token, kind)", batch.new_timers)
     outbox: list[OutboxItem] = []
-    if batch.instances:
-        conn.executemany(
-            "INSERT INTO instances (instance_id, org_id, journey, version, identity, "
-            "status, entered_ms, ended_ms, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
-            "ended_ms = excluded.ended_ms, state = excluded.state",
-            batch.instances,
-        )
-    if batch.fired_timers:
-        conn.executemany("DELETE FROM timers WHERE id = ?", [(t,) for t in batch.fired_timers])
-    if batch.clear_timers:
-        conn.executemany(
-            "DELETE FROM timers WHERE instance_id = ?", [(i,) for i in batch.clear_timers]
-        )
-    if batch.new_timers:
-        conn.executemany(
-            "INSERT INTO timers (instance_id, due_ms, token, kind) VALUES (?, ?, ?, ?)",
-            batch.new_timers,
-        )
     if batch.new_outbox:
-        # Ids are given here, inside the write lock, so the dispatcher can be handed
-        # the new items without reading them back.
+        # Ids are given here, inside the write lock, so the dispatcher can be handed the new
+        # items without reading them back.
         top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
         outbox = [
             OutboxItem(top + n, i, node, t, k, req, key, 0, due)
             for n, (i, node, t, k, req, key, due) in enumerate(batch.new_outbox, 1)
         ]
-        conn.executemany(
-            "INSERT INTO outbox (id, instance_id, node, token, kind, request, key, "
-            "state, next_ms) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+        insert_rows(
+            conn,
+            "outbox (id, instance_id, node, token, kind, request, key, state, next_ms)",
             [
-                (
-                    o.outbox_id,
-                    o.instance_id,
-                    o.node,
-                    o.token,
-                    o.kind,
-                    orjson.dumps(o.request).decode(),
-                    o.key,
-                    o.next_ms,
-                )
+                (o.outbox_id, o.instance_id, o.node, o.token, o.kind,
+                 orjson.dumps(o.request).decode(), o.key, "pending", o.next_ms)
                 for o in outbox
             ],
-        )
-    if batch.outbox_done:
-        conn.executemany(
-            "UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id = ?",
-            [(state, attempts, error, oid) for oid, state, attempts, error in batch.outbox_done],
-        )
-    if batch.outbox_retry:
-        conn.executemany(
-            "UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? WHERE id = ?",
-            [(attempts, due, error, oid) for oid, attempts, due, error in batch.outbox_retry],
-        )
-    if batch.steps:
-        conn.executemany(
-            "INSERT INTO step_events (org_id, journey, version, node, node_type, "
-            "instance_id, identity, status, detail, at_ms, entered_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            batch.steps,
-        )
-    if batch.discards:
-        conn.executemany(
-            "INSERT INTO discards (org_id, journey, identity, cause, at_ms) VALUES (?, ?, ?, ?, ?)",
-            batch.discards,
-        )
+        )  # fmt: skip
+    # Outcomes mostly share their values (done, first attempt, no error): one UPDATE each.
+    done: dict[tuple[str, int, str | None], list[int]] = {}
+    for oid, state, attempts, error in batch.outbox_done:
+        done.setdefault((state, attempts, error), []).append(oid)
+    for (state, attempts, error), ids in done.items():
+        for marks, chunk in in_chunks(ids):
+            conn.execute(
+                f"UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id IN ({marks})",
+                (state, attempts, error, *chunk),
+            )
+    retry: dict[tuple[int, int, str | None], list[int]] = {}
+    for oid, attempts, due, error in batch.outbox_retry:
+        retry.setdefault((attempts, due, error), []).append(oid)
+    for (attempts, due, error), ids in retry.items():
+        for marks, chunk in in_chunks(ids):
+            conn.execute(
+                f"UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? "
+                f"WHERE id IN ({marks})",
+                (attempts, due, error, *chunk),
+            )
+    insert_rows(
+        conn,
+        "step_events (org_id, journey, version, node, node_type, instance_id, identity, "
+        "status, detail, at_ms, entered_ms)",
+        batch.steps,
+    )
+    insert_rows(conn, "discards (org_id, journey, identity, cause, at_ms)", batch.discards)
     if batch.cursor is not None:
         conn.execute(
             "INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import logging
 import queue
 import sqlite3
@@ -27,11 +26,11 @@ from wayfare.errors import StoreError
 from wayfare.model.matching import actionable_reason
 from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.store.sqlite import connect
+from wayfare.store.sqlite_sql import in_chunks, insert_rows
 
 log = logging.getLogger(__name__)
 
 _MAX_GROUP = 20_000
-_IN_CHUNK = 500
 
 T = TypeVar("T")
 _Job = tuple[Sequence[IncomingMessage], "asyncio.Future[list[WriteOutcome]]"]
@@ -185,26 +184,6 @@ def _resolve(
             future.set_exception(error)
 
 
-_ROWS_PER_STATEMENT = 100
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(target: str, columns: int, rows: int) -> str:
-    row = "(" + ", ".join("?" * columns) + ")"
-    return f"INSERT INTO {target} VALUES " + ", ".join([row] * rows)
-
-
-def _insert(conn: sqlite3.Connection, target: str, rows: Sequence[tuple[object, ...]]) -> None:
-    """Insert rows a hundred per statement: far fewer round trips through the driver (and
-    fewer GIL hand-overs) than one statement per row."""
-    columns = len(rows[0])
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        conn.execute(
-            _insert_sql(target, columns, len(chunk)), [value for row in chunk for value in row]
-        )
-
-
 def _known_ids(conn: sqlite3.Connection, jobs: list[_Job]) -> dict[tuple[str, str], str]:
     wanted: dict[str, list[str]] = defaultdict(list)
     for messages, _ in jobs:
@@ -213,9 +192,7 @@ def _known_ids(conn: sqlite3.Connection, jobs: list[_Job]) -> dict[tuple[str, st
                 wanted[m.org_id].append(m.msg_id)
     known: dict[tuple[str, str], str] = {}
     for org_id, ids in wanted.items():
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
+        for marks, chunk in in_chunks(ids):
             rows = conn.execute(
                 "SELECT msg_id, xaction_id FROM message_ids "
                 f"WHERE org_id = ? AND msg_id IN ({marks})",
@@ -325,28 +302,28 @@ def _write_group(
                 outcomes.append(WriteOutcome(m.xaction_id, False))
             results.append(outcomes)
         if records:
-            _insert(
+            insert_rows(
                 conn,
                 "records (seq, org_id, dataset_id, inlet_id, schema_id, xaction_id, "
                 "msg_id, received_ms, message)",
                 records,
             )
         if failures:
-            _insert(
+            insert_rows(
                 conn,
                 "failures (org_id, inlet_id, dataset_id, schema_id, xaction_id, "
                 "msg_id, received_ms, reasons, message)",
                 failures,
             )
         if matches:
-            _insert(
+            insert_rows(
                 conn,
                 "event_matches (record_seq, org_id, event_name, xaction_id, "
                 "received_ms, matched, identity, reason)",
                 matches,
             )
         if ids:
-            _insert(conn, "message_ids (org_id, msg_id, xaction_id)", ids)
+            insert_rows(conn, "message_ids (org_id, msg_id, xaction_id)", ids)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -1,0 +1,40 @@
+"""Statements built for many rows at once: each statement is one trip through the driver, and
+one release and re-acquisition of the GIL, so a hundred rows per trip beat one."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Iterator, Sequence
+
+ROWS_PER_STATEMENT = 100
+IN_CHUNK = 500
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_sql(target: str, columns: int, rows: int, suffix: str) -> str:
+    row = "(" + ", ".join("?" * columns) + ")"
+    return f"INSERT INTO {target} VALUES " + ", ".join([row] * rows) + suffix
+
+
+def insert_rows(
+    conn: sqlite3.Connection, target: str, rows: Sequence[tuple[object, ...]], suffix: str = ""
+) -> None:
+    """``INSERT INTO <target> VALUES (...), (...), ... <suffix>``, a hundred rows per statement
+    (``suffix``: an ``ON CONFLICT`` clause, say)."""
+    if not rows:
+        return
+    columns = len(rows[0])
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        conn.execute(
+            _insert_sql(target, columns, len(chunk), suffix),
+            [value for row in chunk for value in row],
+        )
+
+
+def in_chunks(keys: Sequence[object]) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """``(marks, chunk)`` pairs for ``... IN ({marks})`` over ``keys``, IN_CHUNK at a time."""
+    for start in range(0, len(keys), IN_CHUNK):
+        chunk = tuple(keys[start : start + IN_CHUNK])
+        yield ",".join("?" * len(chunk)), chunk
