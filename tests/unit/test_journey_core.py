@@ -928,6 +928,14 @@ def test_an_instance_stored_as_json_carries_on_where_it_was() -> None:
     assert walk.instance.status == "finished"
 
 
+def test_an_instance_is_stored_as_orjson_writes_the_dataclass() -> None:
+    # The runtime hands the dataclass to orjson directly; it must read back the same.
+    walk = Walk(cart_journey())
+    walk.enter(CART, event="cartAbandoned")
+    assert orjson.dumps(walk.instance) == orjson.dumps(walk.instance.as_json())
+    assert Instance.from_json(orjson.loads(orjson.dumps(walk.instance))) == walk.instance
+
+
 def test_every_step_is_counted_on_the_instance() -> None:
     walk = Walk(condition_journey())
     walk.enter({"person": {"birthYear": 1985}})

@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import secrets
-import uuid
+import os
+import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -215,7 +215,7 @@ class JourneyRuntime:
                 i.status,
                 i.entered_ms,
                 i.ended_ms,
-                orjson.dumps(i.as_json()).decode(),
+                orjson.dumps(i).decode(),  # orjson writes the dataclass as as_json() would
             )
             for i in step.touched.values()
         ]
@@ -381,12 +381,12 @@ class JourneyRuntime:
                 self._discard(step, version.org_id, version.name, identity, "re-entry too soon")
                 return
         inst = Instance(
-            instance_id=uuid.uuid4().hex,
+            instance_id=os.urandom(16).hex(),
             org_id=version.org_id,
             journey=version.name,
             version=version.version,
             identity=identity,
-            seed=secrets.randbits(32),
+            seed=random.getrandbits(32),  # picks split branches: needs no secrecy
             entered_ms=now,
             test=test,
         )
