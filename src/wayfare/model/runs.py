@@ -99,6 +99,7 @@ class EngineBatch:
             self.instances
             or self.new_timers
             or self.fired_timers
+            or self.clear_timers
             or self.new_outbox
             or self.outbox_done
             or self.outbox_retry

@@ -19,7 +19,7 @@ from wayfare.model.runs import (
     MatchedMessage,
     OutboxItem,
 )
-from wayfare.store.sqlite import SQLiteDatabase
+from wayfare.store.sqlite import SQLiteDatabase, store_errors
 from wayfare.store.sqlite_sql import in_chunks, insert_rows
 from wayfare.store.sqlite_writer import SQLiteWriter
 
@@ -303,7 +303,7 @@ class SQLiteJourneyStore(SQLiteDatabase):
         if batch.empty:
             return []
         if self._writer is not None and self._writer.running:
-            return self._writer.run_in_transaction(functools.partial(_write_batch, batch=batch))
+            return self._writer.run_in_transaction(functools.partial(_write_mapped, batch=batch))
         with self._tx() as conn:
             return _write_batch(conn, batch)
 
@@ -384,6 +384,12 @@ class SQLiteJourneyStore(SQLiteDatabase):
                 "SELECT 1 FROM test_profiles WHERE org_id = ? AND identity = ?", (org_id, identity)
             )
         )
+
+
+def _write_mapped(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxItem]:
+    """_write_batch with the store's own errors, as on the store's own connection."""
+    with store_errors():
+        return _write_batch(conn, batch)
 
 
 def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxItem]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -141,17 +142,21 @@ class SQLiteWriter:
                     left.future.set_exception(StoreError("the writer has stopped"))
 
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job], tasks: list[_Task]) -> None:
+        # Nothing may escape this thread: every waiter gets an answer, the loop goes on.
         done: list[tuple[Any, BaseException | None]] = []
+        error: BaseException | None = None
         try:
             results, actionable = _write_group(conn, jobs, tasks, done)
-            error: BaseException | None = None
-            if actionable and self._on_commit is not None:
-                self._on_commit()
-        except sqlite3.Error as exc:
+        except Exception as exc:
             log.exception("group commit failed")
-            results = []
+            results, actionable = [], False
             error = StoreError(f"the store failed: {exc}")
             error.__cause__ = exc
+        if actionable and self._on_commit is not None:
+            try:
+                self._on_commit()
+            except Exception:
+                log.exception("the commit listener failed")
         for i, task in enumerate(tasks):
             result, failure = done[i] if error is None else (None, error)
             if failure is not None:
@@ -162,12 +167,13 @@ class SQLiteWriter:
         for i, (_, future) in enumerate(jobs):
             by_loop[future.get_loop()].append(i)
         for loop, indexes in by_loop.items():
-            loop.call_soon_threadsafe(
-                _resolve,
-                [jobs[i][1] for i in indexes],
-                [results[i] for i in indexes] if error is None else None,
-                error,
-            )
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
+                loop.call_soon_threadsafe(
+                    _resolve,
+                    [jobs[i][1] for i in indexes],
+                    [results[i] for i in indexes] if error is None else None,
+                    error,
+                )
 
 
 def _resolve(

@@ -1,0 +1,280 @@
+"""Work handed to the group-commit writer (``run_in_transaction``), on a real SQLite file.
+
+Each task runs in a savepoint of the writer's next group transaction; the caller gets its
+result once that group has committed, or its own exception back with its changes undone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager, closing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.contract.conftest import message
+from wayfare.errors import StoreError
+from wayfare.model.matching import EventMatch
+from wayfare.model.records import WriteOutcome
+from wayfare.store.sqlite import migrate
+from wayfare.store.sqlite_writer import SQLiteWriter
+
+T = TypeVar("T")
+Task = Callable[[sqlite3.Connection], T]
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    db = tmp_path / "wayfare.sqlite3"
+    migrate(db)
+    return db
+
+
+def cursors(path: Path) -> dict[str, int]:
+    """What another connection sees committed."""
+    with closing(sqlite3.connect(path)) as conn:
+        return dict(conn.execute("SELECT name, seq FROM cursors").fetchall())
+
+
+def set_cursor(name: str, seq: int) -> Task[None]:
+    def fn(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO cursors (name, seq) VALUES (?, ?)", (name, seq))
+
+    return fn
+
+
+class Blocker:
+    """A task that holds the writer thread (inside its group transaction) until released."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, conn: sqlite3.Connection) -> str:
+        conn.execute("INSERT INTO cursors (name, seq) VALUES ('blocker', 1)")
+        self.started.set()
+        assert self.release.wait(10), "never released"
+        return "blocker"
+
+
+@asynccontextmanager
+async def started(path: Path) -> AsyncIterator[SQLiteWriter]:
+    writer = SQLiteWriter(path, fsync=False)
+    await writer.start()
+    try:
+        yield writer
+    finally:
+        await writer.stop()
+
+
+def hand_over(writer: SQLiteWriter, fn: Task[T]) -> asyncio.Future[T]:
+    """``run_in_transaction`` blocks: call it from a worker thread, never the event loop."""
+    return asyncio.get_running_loop().run_in_executor(None, writer.run_in_transaction, fn)
+
+
+class DaemonThreads(ThreadPoolExecutor):
+    """The loop's default executor in these tests: each call on a daemon thread, and nothing
+    waited for at shutdown. Should the writer ever leave a caller (or its own stop) waiting,
+    the test fails on its timeout instead of hanging the whole run."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+
+        def call() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=call, name="caller", daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None
+
+
+async def wait_for_thread(event: threading.Event) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, event.wait, 5)
+    assert event.is_set()
+
+
+async def until_queued(writer: SQLiteWriter, count: int) -> None:
+    """Wait until ``count`` pieces of work wait for the writer, so that the next group takes
+    them all (the queue is private: this only lines the test up, it asserts nothing)."""
+    deadline = time.monotonic() + 5
+    while writer._queue.qsize() < count:
+        assert time.monotonic() < deadline, "the work never reached the writer"
+        await asyncio.sleep(0.001)
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    async def main() -> None:
+        asyncio.get_running_loop().set_default_executor(DaemonThreads())
+        await asyncio.wait_for(scenario(), timeout=10)
+
+    asyncio.run(main())
+
+
+def test_the_result_comes_back_once_the_transaction_has_committed(path: Path) -> None:
+    seen_inside: list[dict[str, int]] = []
+
+    def fn(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO cursors (name, seq) VALUES ('engine', 41)")
+        seen_inside.append(cursors(path))  # another connection: nothing committed yet
+        row = conn.execute("SELECT seq FROM cursors WHERE name = 'engine'").fetchone()
+        return int(row[0]) + 1
+
+    async def scenario() -> None:
+        async with started(path) as writer:
+            result = await hand_over(writer, fn)
+            assert result == 42
+            assert cursors(path) == {"engine": 41}
+
+    run(scenario)
+    assert seen_inside == [{}]
+
+
+def test_a_failing_task_is_undone_and_raised_while_the_rest_of_its_group_commits(
+    path: Path,
+) -> None:
+    failure = ValueError("the engine gave up")
+
+    def failing(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO cursors (name, seq) VALUES ('failing', 1)")
+        conn.execute("UPDATE cursors SET seq = 99 WHERE name = 'before'")
+        raise failure
+
+    def after(conn: sqlite3.Connection) -> dict[str, int]:
+        conn.execute("INSERT INTO cursors (name, seq) VALUES ('after', 3)")
+        return dict(conn.execute("SELECT name, seq FROM cursors").fetchall())
+
+    async def scenario() -> None:
+        async with started(path) as writer:
+            blocker = Blocker()
+            held = hand_over(writer, blocker)
+            await wait_for_thread(blocker.started)
+            # the next group: a task, the failing one, another task and a message write
+            before = hand_over(writer, set_cursor("before", 2))
+            await until_queued(writer, 1)
+            failed = hand_over(writer, failing)
+            await until_queued(writer, 2)
+            later = hand_over(writer, after)
+            await until_queued(writer, 3)
+            written = asyncio.create_task(writer.write([message("x1", msg_id="m1")]))
+            await until_queued(writer, 4)
+            blocker.release.set()
+
+            assert await held == "blocker"
+            await before  # committed, or this raises
+            with pytest.raises(ValueError) as caught:
+                await failed
+            assert caught.value is failure
+            assert await later == {"blocker": 1, "before": 2, "after": 3}
+            assert await written == [WriteOutcome("x1", False)]
+
+        assert cursors(path) == {"blocker": 1, "before": 2, "after": 3}
+        with closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("SELECT xaction_id FROM records").fetchall() == [("x1",)]
+
+    run(scenario)
+
+
+def test_a_failing_sql_statement_is_raised_as_is_and_the_group_goes_on(path: Path) -> None:
+    async def scenario() -> None:
+        async with started(path) as writer:
+            await hand_over(writer, set_cursor("taken", 1))
+            with pytest.raises(sqlite3.IntegrityError):
+                await hand_over(writer, set_cursor("taken", 2))
+            await hand_over(writer, set_cursor("next", 3))
+        assert cursors(path) == {"taken": 1, "next": 3}
+
+    run(scenario)
+
+
+def test_concurrent_tasks_run_one_after_another(path: Path) -> None:
+    def bump(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT seq FROM cursors WHERE name = 'n'").fetchone()
+        conn.execute("UPDATE cursors SET seq = ? WHERE name = 'n'", (row[0] + 1,))
+        return int(row[0]) + 1
+
+    async def scenario() -> None:
+        async with started(path) as writer:
+            await hand_over(writer, set_cursor("n", 0))
+            results: list[Any] = await asyncio.gather(*(hand_over(writer, bump) for _ in range(40)))
+            assert sorted(results) == list(range(1, 41))
+        assert cursors(path) == {"n": 40}
+
+    run(scenario)
+
+
+def test_work_handed_over_before_stop_is_done_and_later_work_raises(path: Path) -> None:
+    async def scenario() -> None:
+        writer = SQLiteWriter(path, fsync=False)
+        await writer.start()
+        blocker = Blocker()
+        held = hand_over(writer, blocker)
+        await wait_for_thread(blocker.started)
+        queued = hand_over(writer, set_cursor("queued", 7))
+        await until_queued(writer, 1)
+        stopping = asyncio.create_task(writer.stop())
+        await asyncio.sleep(0)  # stop() has begun: it waits for the writer thread
+        assert not writer.running
+        blocker.release.set()
+        await stopping
+        assert await held == "blocker"
+        await queued  # committed, or this raises
+        assert cursors(path) == {"blocker": 1, "queued": 7}
+
+        with pytest.raises(StoreError, match="not running"):
+            await asyncio.wait_for(hand_over(writer, set_cursor("late", 1)), 5)
+        assert "late" not in cursors(path)
+
+    run(scenario)
+
+
+def test_a_writer_that_never_started_raises_rather_than_waits(path: Path) -> None:
+    async def scenario() -> None:
+        writer = SQLiteWriter(path, fsync=False)
+        with pytest.raises(StoreError):
+            await asyncio.wait_for(hand_over(writer, set_cursor("x", 1)), 5)
+
+    run(scenario)
+    assert cursors(path) == {}
+
+
+def test_a_failing_commit_listener_neither_stops_the_writer_nor_its_answers(path: Path) -> None:
+    calls: list[int] = []
+
+    def listener() -> None:
+        calls.append(1)
+        raise RuntimeError("Event loop is closed")
+
+    matched = dataclasses.replace(
+        message("m1", msg_id="m1"), matches=[EventMatch("signup", True, "ada@example.com", None)]
+    )
+
+    async def scenario() -> None:
+        writer = SQLiteWriter(path, fsync=False, on_commit=listener)
+        await writer.start()
+        try:
+            assert await writer.write([matched]) == [WriteOutcome("m1", False)]
+            assert calls == [1]
+            # the thread is still there: the next write and task are answered
+            second = dataclasses.replace(matched, xaction_id="m2", msg_id="m2")
+            assert await writer.write([second]) == [WriteOutcome("m2", False)]
+            await asyncio.wait_for(hand_over(writer, set_cursor("after", 1)), 5)
+        finally:
+            await writer.stop()
+        assert calls == [1, 1]
+
+    run(scenario)
+    assert cursors(path) == {"after": 1}
