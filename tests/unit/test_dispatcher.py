@@ -514,3 +514,41 @@ def test_stopping_the_dispatcher_cancels_the_sends_in_flight() -> None:
         assert len(sender.calls) == 2
 
     run(scenario)
+
+
+def test_finishing_lets_sends_in_flight_end_and_starts_no_more() -> None:
+    async def scenario() -> None:
+        sender = FakeSender()
+        async with running(sender=sender, per_host=2) as rig:
+            await until(lambda: rig.outbox.reads == [(0, 10_000)])
+            sender.hold("hooks.example.com")
+            rig.dispatcher.committed(rig.outbox.add(*(item(i) for i in range(1, 6))), [], [])
+            await until(lambda: len(sender.calls) == 2)
+            finishing = asyncio.create_task(rig.dispatcher.finish(grace=5))
+            await settle()
+            assert not finishing.done()  # waits for the two in flight
+            sender.release("hooks.example.com")
+            await asyncio.wait_for(finishing, 2)
+            assert sorted(i.outbox_id for i, _ in rig.results) == [1, 2]
+            # what was queued and not started is left for the table (a later run)
+            rig.dispatcher.committed(rig.outbox.add(item(6)), [], [])
+            await settle()
+            assert len(sender.calls) == 2
+
+    run(scenario)
+
+
+def test_finishing_gives_up_on_sends_after_the_grace_period() -> None:
+    async def scenario() -> None:
+        sender = FakeSender()
+        async with running(sender=sender) as rig:
+            await until(lambda: rig.outbox.reads == [(0, 10_000)])
+            sender.hold("hooks.example.com")
+            rig.dispatcher.committed(rig.outbox.add(item(1)), [], [])
+            await until(lambda: len(sender.calls) == 1)
+            started = time.monotonic()
+            await rig.dispatcher.finish(grace=0.2)
+            assert 0.15 < time.monotonic() - started < 2
+            assert rig.results == []
+
+    run(scenario)

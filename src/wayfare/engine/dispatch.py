@@ -62,6 +62,7 @@ class Dispatcher:
         self._rejected_upto = 0
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     @property
     def in_memory(self) -> int:
@@ -90,6 +91,15 @@ class Dispatcher:
             self._loaded_upto = item.outbox_id
             self._take(item)
         self._wake.set()
+
+    async def finish(self, grace: float) -> None:
+        """Start nothing more and give attempts in flight up to ``grace`` seconds to end, so
+        their outcomes can be recorded (what was not started stays pending in the table)."""
+        self._closing = True
+        for queue in self._queues.values():
+            queue.clear()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
 
     # the loop
     async def run(self) -> None:
@@ -132,6 +142,8 @@ class Dispatcher:
             self._queue(item)
 
     def _queue(self, item: OutboxItem) -> None:
+        if self._closing:
+            return
         host = host_of(item)
         self._queues[host].append(item)
         if self._workers[host] < self._per_host:

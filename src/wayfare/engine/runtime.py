@@ -184,15 +184,19 @@ class JourneyRuntime:
         await self._sender.start()
         self._loop = asyncio.get_running_loop()
         self._tasks = [
-            asyncio.create_task(self._engine_loop()),
+            asyncio.create_task(self._engine_loop()),  # stopped first
             asyncio.create_task(self._dispatcher.run()),
         ]
 
-    async def stop(self) -> None:
-        for task in self._tasks:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the engine, let deliveries in flight end (up to ``grace`` seconds) and record
+        their outcomes; an attempt cut short is made again after a restart, with its key."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+            await asyncio.gather(task, return_exceptions=True)
+            if task is tasks[0]:
+                await self._dispatcher.finish(grace)
         with contextlib.suppress(Exception):  # outcomes already in: record them, or resend
             await self._call(self._record_outcomes)
         self._loop = None
