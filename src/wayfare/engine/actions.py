@@ -157,11 +157,33 @@ class ActionSender:
         return Delivery(True, {"to": message["To"], "messageId": message["Message-ID"]})
 
 
+MAX_RESPONSE_DEPTH = 64
+"""A response nested deeper than this is kept as text: instances are stored as JSON, and a
+deep enough document could not be written back."""
+
+
 def _payload(raw: bytes) -> Any:
     """The response as @action{...} reads it: its JSON, else its text (cut at 2,000)."""
     if not raw:
         return {}
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return {"text": raw[:2000].decode("utf-8", "replace")}
+        value = None
+    else:
+        if _depth(value) <= MAX_RESPONSE_DEPTH:
+            return value
+    return {"text": raw[:2000].decode("utf-8", "replace")}
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a JSON value (a scalar is 0)."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            level.extend((child, depth + 1) for child in item)
+    return deepest

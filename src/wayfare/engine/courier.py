@@ -123,19 +123,40 @@ class CourierSender:
                     )
 
 
+class _Output(asyncio.Protocol):
+    """stdout: ``gone`` resolves once everything written has left (or the pipe broke)."""
+
+    def __init__(self) -> None:
+        self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.gone.done():
+            self.gone.set_result(None)
+
+
+def _answer(n: int, d: Delivery) -> bytes:
+    try:
+        return orjson.dumps([n, d.ok, d.response, d.error, d.retryable, d.timed_out]) + b"\n"
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        response = {"text": f"the response could not be passed on: {exc}"}
+        return orjson.dumps([n, d.ok, response, d.error, d.retryable, d.timed_out]) + b"\n"
+
+
 async def _serve() -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=LINE_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
+    transport, output = await loop.connect_write_pipe(_Output, sys.stdout)
     sender = ActionSender(**orjson.loads(await reader.readline()))
     await sender.start()
     attempts: set[asyncio.Task[None]] = set()
 
     async def attempt(n: int, kind: str, request: dict[str, Any], key: str) -> None:
-        d = await sender.send(kind, request, key)
-        answer = [n, d.ok, d.response, d.error, d.retryable, d.timed_out]
-        transport.write(orjson.dumps(answer, default=str) + b"\n")
+        try:
+            delivery = await sender.send(kind, request, key)
+        except Exception as exc:  # every attempt gets an answer, or its sender waits forever
+            delivery = Delivery(False, error=f"{type(exc).__name__}: {exc}", retryable=True)
+        transport.write(_answer(n, delivery))
 
     try:
         while line := await reader.readline():
@@ -146,6 +167,7 @@ async def _serve() -> None:
     finally:
         await sender.stop()
         transport.close()
+        await output.gone  # the answers still buffered reach the parent before the exit
 
 
 def main() -> None:
