@@ -4,12 +4,15 @@ helpers."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -324,3 +327,25 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+# a real SMTP receiver
+
+
+class Mailbox:
+    """An aiosmtpd handler keeping every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], EmailMessage]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[tuple[str, list[str], EmailMessage]]:
+        with self.lock:
+            return [m for m in self.messages if address in m[1]]

@@ -6,14 +6,10 @@ is stopped with an attempt in flight."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import Any
 
 import orjson
@@ -22,6 +18,7 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 
 from tests.conftest import free_port
+from tests.integration.journey_support import Mailbox
 from wayfare.engine.actions import Delivery
 from wayfare.engine.courier import CourierSender
 
@@ -307,21 +304,6 @@ def test_a_deeply_nested_json_answer_does_not_leave_the_send_waiting_forever() -
 
 
 # email
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], EmailMessage]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted for delivery"
 
 
 @pytest.fixture

@@ -4,12 +4,8 @@ aiosmtpd server, waiting for a correlated event, and jumps."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import threading
 import uuid
 from collections.abc import Iterator
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -18,6 +14,7 @@ from aiosmtpd.controller import Controller
 from tests.conftest import Server, free_port, wait_until
 from tests.integration.conftest import apply_demo_to, new_org, start_server
 from tests.integration.journey_support import (
+    Mailbox,
     Receiver,
     Shop,
     ev,
@@ -36,25 +33,6 @@ pytestmark = pytest.mark.integration
 
 SENDER = "journeys@wayfare.test"
 RATE = 20  # actions per second to one host
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], EmailMessage]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[tuple[str, list[str], EmailMessage]]:
-        with self.lock:
-            return [m for m in self.messages if address in m[1]]
 
 
 @pytest.fixture(scope="module")
