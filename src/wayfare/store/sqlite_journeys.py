@@ -186,39 +186,28 @@ class SQLiteJourneyStore(SQLiteDatabase):
 
     # the event log
     def read_matches(self, after_seq: int, limit: int) -> tuple[list[MatchedMessage], int]:
+        # One read: the outcomes and, for those journeys act on (actionable_reason, spelt
+        # again in SQL so other records are not read), their record's message.
         rows = self._all(
-            "SELECT seq, org_id, event_name, identity, reason, matched, record_seq "
-            "FROM event_matches WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT m.seq, m.org_id, m.event_name, m.identity, m.reason, m.matched, r.message "
+            "FROM event_matches m LEFT JOIN records r ON r.seq = m.record_seq "
+            "AND (m.matched OR m.reason LIKE 'identity missing%' "
+            "OR m.reason LIKE 'namespace not%') "
+            "WHERE m.seq > ? ORDER BY m.seq LIMIT ?",
             (after_seq, limit),
         )
         if not rows:
             return [], after_seq
-        wanted = [r for r in rows if r["matched"] or actionable_reason(r["reason"])]
-        messages: dict[int, bytes] = {}
-        seqs = [r["record_seq"] for r in wanted]
-        for start in range(0, len(seqs), 500):
-            chunk = seqs[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._all(
-                f"SELECT seq, message FROM records WHERE seq IN ({marks})", tuple(chunk)
-            ):
-                messages[row["seq"]] = row["message"]
         out = []
-        for r in wanted:
-            raw = messages.get(r["record_seq"])
+        for seq, org_id, event, identity, reason, matched, raw in rows:
+            if not (matched or actionable_reason(reason)):
+                continue
             message = orjson.loads(raw) if raw is not None else {}
             entity = (message.get("body") or {}).get("xdmEntity") or {}
             out.append(
-                MatchedMessage(
-                    r["seq"],
-                    r["org_id"],
-                    r["event_name"],
-                    r["identity"],
-                    entity,
-                    None if r["matched"] else r["reason"],
-                )
+                MatchedMessage(seq, org_id, event, identity, entity, None if matched else reason)
             )
-        return out, int(rows[-1]["seq"])
+        return out, int(rows[-1][0])
 
     def cursor(self, name: str) -> int:
         rows = self._all("SELECT seq FROM cursors WHERE name = ?", (name,))
