@@ -1,5 +1,6 @@
 """Statements built for many rows at once: each statement is one trip through the driver, and
-one release and re-acquisition of the GIL, so a hundred rows per trip beat one."""
+one release and re-acquisition of the GIL (which, while other threads are busy, can wait a
+switch interval), so many rows per trip beat one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import functools
 import sqlite3
 from collections.abc import Iterator, Sequence
 
-ROWS_PER_STATEMENT = 100
+ROWS_PER_STATEMENT = 500
 IN_CHUNK = 500
 
 
@@ -20,7 +21,7 @@ def _insert_sql(target: str, columns: int, rows: int, suffix: str) -> str:
 def insert_rows(
     conn: sqlite3.Connection, target: str, rows: Sequence[tuple[object, ...]], suffix: str = ""
 ) -> None:
-    """``INSERT INTO <target> VALUES (...), (...), ... <suffix>``, a hundred rows per statement
+    """``INSERT INTO <target> VALUES (...), (...), ... <suffix>``, 500 rows per statement
     (``suffix``: an ``ON CONFLICT`` clause, say)."""
     if not rows:
         return
