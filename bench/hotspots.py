@@ -11,7 +11,9 @@ most samples: "self" (the frame on top of the stack) and "total" (anywhere on th
 ``--scenarios journeys`` instead starts a fresh server with the journeys benchmark's journey
 live (bench/journeys.py: entry, a webhook to bench/receiver.py, end), sends
 ``--journey-messages`` events at once and profiles the server while its journey runtime
-(thread ``wayfare-journeys_0``, and the event loop that delivers the actions) works through them.
+(thread ``wayfare-journeys_0``, its commits on ``wayfare-writer``, and the event loop that
+dispatches the actions) works through them. The attempts themselves run in the courier, a
+child process this does not sample.
 
 ``--gil`` samples only the thread holding the GIL: the Python work that bounds throughput.
 ``--native`` adds C frames (uvloop, orjson, sqlite, the GC); py-spy must then pause the
