@@ -94,6 +94,18 @@ def test_find_schema_by_id_alt_id_or_name_within_its_org_only(backend: Backend) 
     assert store.find_schema(ORG, "unknown") is None
 
 
+def test_a_renamed_schema_answers_to_its_new_name_only(backend: Backend) -> None:
+    store = backend.store
+    store.add_schema(make_schema("signup"), None)
+    store.add_schema(make_schema("newsletter", version=2), None)
+    renamed = store.find_schema(ORG, "newsletter")
+    assert renamed is not None and (renamed.name, renamed.version) == ("newsletter", 2)
+    assert store.find_schema(ORG, "signup") is None
+    # its ids still find its latest version
+    found = store.find_schema(ORG, renamed.schema_id)
+    assert found is not None and found.version == 2
+
+
 def test_list_schemas_gives_the_latest_version_of_each_by_name(backend: Backend) -> None:
     store = backend.store
     store.add_schema(make_schema("zeta", hex_id="1" * 32), None)

@@ -68,10 +68,10 @@ class MemoryStore:
         return _latest(s for s in self._schemas.values() if s.schema_id == schema_id)
 
     def find_schema(self, org_id: str, key: str) -> Schema | None:
-        return _latest(
-            s
-            for s in self._schemas.values()
-            if s.org_id == org_id and key in (s.schema_id, s.alt_id, s.name)
+        # A schema answers to the name of its latest version only (a renamed one lets go).
+        return next(
+            (s for s in self.list_schemas(org_id) if key in (s.schema_id, s.alt_id, s.name)),
+            None,
         )
 
     def list_schemas(self, org_id: str) -> list[Schema]:

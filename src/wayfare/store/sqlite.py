@@ -210,9 +210,11 @@ class SQLiteStore(SQLiteDatabase):
         return _schema(row) if row else None
 
     def find_schema(self, org_id: str, key: str) -> Schema | None:
+        # A schema answers to the name of its latest version only (a renamed one lets go).
         row = self._one(
-            "SELECT * FROM schemas WHERE org_id = ? AND (schema_id = ? OR alt_id = ? OR name = ?) "
-            "ORDER BY version DESC LIMIT 1",
+            "SELECT s.* FROM schemas s WHERE s.org_id = ? AND (s.schema_id = ? OR s.alt_id = ? "
+            "OR s.name = ?) AND s.version = (SELECT MAX(version) FROM schemas "
+            "WHERE schema_id = s.schema_id) LIMIT 1",
             (org_id, key, key, key),
         )
         return _schema(row) if row else None
