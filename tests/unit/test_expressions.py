@@ -12,6 +12,7 @@ from wayfare.errors import InvalidRequestError
 from wayfare.model.expressions import (
     Binary,
     Call,
+    EvaluationError,
     ExpressionError,
     ListNode,
     Literal,
@@ -414,3 +415,28 @@ def test_parsed_once_evaluated_many_times() -> None:
     ]
     assert [expr.test(p) for p in payloads] == [False, True, True, False]
     assert expr.source == "order.total >= 10 and eventType == 'commerce.purchases'"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("1 < 'a'", "a number and a string cannot be compared with <"),
+        ("[1] >= 2", "a list and a number cannot be compared with >="),
+        ("'a' - 1", "- does not apply to a string and a number"),
+        ("true * 2", "* does not apply to a boolean and a number"),
+        ("5 % 0", "division by zero (%)"),
+        ("length(1, 2)", "length() cannot take (number, number)"),
+    ],
+)
+def test_strict_evaluation_says_what_an_operator_cannot_take(source: str, message: str) -> None:
+    expression = parse(source)
+    with pytest.raises(EvaluationError) as raised:
+        expression.evaluate(Scope(strict=True))
+    assert str(raised.value) == message
+    # lenient (templates, waits): null or false, never an error
+    assert expression.evaluate(Scope()) in (None, False)
+
+
+@pytest.mark.parametrize("source", ["missing < 1", "missing + 1", "1 / missing", "missing == 2"])
+def test_strict_evaluation_reads_a_missing_value_as_null(source: str) -> None:
+    assert parse(source).evaluate(Scope(strict=True)) in (None, False)

@@ -336,6 +336,76 @@ def test_a_condition_without_other_cases_ends_the_instance_when_nothing_matches(
     assert walk.steps()[-1] == ("check", "ended", "no path matched")
 
 
+def test_a_condition_that_cannot_be_evaluated_takes_its_error_path() -> None:
+    walk = Walk(
+        define(
+            {
+                "check": {
+                    "type": "condition",
+                    "branches": branches(("old", "@event{signup.person.birthYear} < 'abc'")),
+                    "otherwise": "other",
+                    "error": "fallback",
+                },
+                "old": logged("old"),
+                "other": logged("other"),
+                "fallback": logged("fallback"),
+                "done": END,
+            }
+        )
+    )
+    walk.enter({"person": {"birthYear": 1985}})
+    assert walk.logs() == ["fallback"]
+    assert walk.steps()[1] == (
+        "check",
+        "error",
+        "the condition could not be evaluated: a number and a string cannot be compared with <",
+    )
+    assert walk.instance.status == "finished"
+
+
+def test_a_condition_that_cannot_be_evaluated_without_an_error_path_ends_in_error() -> None:
+    walk = Walk(
+        define(
+            {
+                "check": {
+                    "type": "condition",
+                    "branches": branches(("ratio", "@event{signup.person.birthYear} / 0 > 1")),
+                    "otherwise": "other",
+                },
+                "ratio": logged("ratio"),
+                "other": logged("other"),
+                "done": END,
+            }
+        )
+    )
+    walk.enter({"person": {"birthYear": 1985}})
+    assert walk.logs() == []
+    assert walk.instance.status == "error"
+    assert walk.steps()[-1][:2] == ("check", "error")
+    assert "division by zero" in str(walk.steps()[-1][2])
+
+
+def test_a_missing_value_in_a_condition_is_null_not_an_error() -> None:
+    walk = Walk(
+        define(
+            {
+                "check": {
+                    "type": "condition",
+                    "branches": branches(("old", "@event{signup.person.birthYear} + 1 < 1990")),
+                    "otherwise": "other",
+                    "error": "fallback",
+                },
+                "old": logged("old"),
+                "other": logged("other"),
+                "fallback": logged("fallback"),
+                "done": END,
+            }
+        )
+    )
+    walk.enter({"person": {}})
+    assert walk.logs() == ["other"]
+
+
 # percentage split
 
 

@@ -28,7 +28,7 @@ from wayfare.engine.instance import (
     TimerFired,
     Trigger,
 )
-from wayfare.model.expressions import Scope
+from wayfare.model.expressions import EvaluationError, Scope
 from wayfare.model.functions import to_datetime
 from wayfare.model.journey import GLOBAL_TIMEOUT_MS, Activity, JourneyDefinition
 from wayfare.model.templates import render_json
@@ -57,9 +57,9 @@ class _Run:
         self.test_wait_ms = test_wait_ms
         self.out: list[Command] = []
 
-    def scope(self, extra: dict[str, Any] | None = None) -> Scope:
+    def scope(self, extra: dict[str, Any] | None = None, *, strict: bool = False) -> Scope:
         events = self.i.events if extra is None else {**self.i.events, **extra}
-        return Scope(events=events, actions=self.i.actions, now_ms=self.now)
+        return Scope(events=events, actions=self.i.actions, now_ms=self.now, strict=strict)
 
     def step(self, a: Activity | None, status: str, detail: str | None = None) -> None:
         node, kind = (a.id, a.type) if a is not None else (ENTRY, "entry")
@@ -128,11 +128,17 @@ class _Run:
         return None
 
     def _condition(self, a: Activity) -> str | None:
-        scope = self.scope()
-        for branch in a.branches:
-            if branch.when is not None and branch.when.test(scope):
-                self.step(a, "ended", branch.label)
-                return self._follow(a, branch.next)
+        # Strict: values an operator cannot take are an error (its path, or the instance
+        # ends in error), not a quiet false that would send the person down another path.
+        scope = self.scope(strict=True)
+        try:
+            taken = next((b for b in a.branches if b.when is not None and b.when.test(scope)), None)
+        except EvaluationError as exc:
+            self.step(a, "error", f"the condition could not be evaluated: {exc}")
+            return self._error_path(a)
+        if taken is not None:
+            self.step(a, "ended", taken.label)
+            return self._follow(a, taken.next)
         return self._otherwise(a)
 
     def _otherwise(self, a: Activity) -> str | None:

@@ -22,6 +22,10 @@ A missing field evaluates to null; ordering comparisons (``< <= > >=``) with nul
 while ``==`` and ``!=`` treat null as a value (``missing == null`` and ``missing != 1`` hold).
 Date-times compare with each other and with ISO 8601 strings. Functions: see ``functions.py``.
 Errors name the column (1-based) where parsing failed.
+
+Values an operator cannot take (``1 < 'a'``, ``'a' * 2``, a division by zero, a function given
+the wrong arguments) give null or false; evaluated strictly (a journey's conditions), they raise
+EvaluationError instead, so the condition takes its error path.
 """
 
 from __future__ import annotations
@@ -52,6 +56,24 @@ class ExpressionError(InvalidRequestError):
             violations=(Violation(f"column {column}", "expression", reason),),
         )
         self.column = column
+
+
+class EvaluationError(Exception):
+    """A strict evaluation met values an operator cannot take (a number below a string, a
+    division by zero, a function given the wrong arguments). A missing value is not one: it
+    reads null, as it always does."""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, datetime):
+        return "date-time"
+    return "list" if isinstance(value, list) else "object"
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +332,8 @@ class Scope:
     actions: Mapping[str, Any] = field(default_factory=dict)
     profile: Mapping[str, Any] = field(default_factory=dict)
     now_ms: int = 0
+    strict: bool = False
+    """Raise EvaluationError where a lenient evaluation gives null or false (conditions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +390,7 @@ def resolve(data: Any, parts: Sequence[str | int]) -> Any:
     return data
 
 
-def _compare(op: str, a: Any, b: Any) -> bool:
+def _compare(op: str, a: Any, b: Any, strict: bool) -> bool:
     if isinstance(a, datetime) or isinstance(b, datetime):
         a, b = to_datetime(a), to_datetime(b)
     if op == "==":
@@ -384,16 +408,27 @@ def _compare(op: str, a: Any, b: Any) -> bool:
             return bool(a > b)
         return bool(a >= b)
     except TypeError:
+        if strict:
+            raise EvaluationError(
+                f"a {_kind(a)} and a {_kind(b)} cannot be compared with {op}"
+            ) from None
         return False
 
 
-def _arith(op: str, a: Any, b: Any) -> Any:
+def _arith(op: str, a: Any, b: Any, strict: bool) -> Any:
     if op == "+" and isinstance(a, str) and isinstance(b, str):
         return a + b
-    numbers = (int, float)
-    if not isinstance(a, numbers) or not isinstance(b, numbers):
+    if a is None or b is None:
         return None
-    if isinstance(a, bool) or isinstance(b, bool):
+    numbers = (int, float)
+    if (
+        not isinstance(a, numbers)
+        or not isinstance(b, numbers)
+        or isinstance(a, bool)
+        or isinstance(b, bool)
+    ):
+        if strict:
+            raise EvaluationError(f"{op} does not apply to a {_kind(a)} and a {_kind(b)}")
         return None
     if op == "+":
         return a + b
@@ -402,6 +437,8 @@ def _arith(op: str, a: Any, b: Any) -> Any:
     if op == "*":
         return a * b
     if b == 0:
+        if strict:
+            raise EvaluationError(f"division by zero ({op})")
         return None
     return a / b if op == "/" else a % b
 
@@ -433,11 +470,15 @@ def _eval(node: Node, scope: Scope) -> Any:
         if node.op == "in":
             return isinstance(right, list) and left in right
         if node.op in ("+", "-", "*", "/", "%"):
-            return _arith(node.op, left, right)
-        return _compare(node.op, left, right)
+            return _arith(node.op, left, right, scope.strict)
+        return _compare(node.op, left, right, scope.strict)
     if isinstance(node, ListNode):
         return [_eval(item, scope) for item in node.items]
+    args = [_eval(a, scope) for a in node.args]
     try:
-        return FUNCTIONS[node.name](scope, *(_eval(a, scope) for a in node.args))
+        return FUNCTIONS[node.name](scope, *args)
     except TypeError:
-        return None  # wrong number of arguments at run time: null, never a crash
+        if scope.strict:
+            kinds = ", ".join("null" if a is None else _kind(a) for a in args)
+            raise EvaluationError(f"{node.name}() cannot take ({kinds})") from None
+        return None  # wrong arguments at run time: null, never a crash
