@@ -336,23 +336,22 @@ def test_a_condition_without_other_cases_ends_the_instance_when_nothing_matches(
     assert walk.steps()[-1] == ("check", "ended", "no path matched")
 
 
+def guarded_condition(when: str, error: str | None = "fallback") -> JourneyDefinition:
+    """check: one branch "hit" on ``when``, otherwise "other", error path ``error``."""
+    check: dict[str, Any] = {
+        "type": "condition",
+        "branches": branches(("hit", when)),
+        "otherwise": "other",
+    }
+    activities: dict[str, Any] = {"check": check, "hit": logged("hit"), "other": logged("other")}
+    if error:
+        check["error"] = error
+        activities[error] = logged(error)
+    return define({**activities, "done": END})
+
+
 def test_a_condition_that_cannot_be_evaluated_takes_its_error_path() -> None:
-    walk = Walk(
-        define(
-            {
-                "check": {
-                    "type": "condition",
-                    "branches": branches(("old", "@event{signup.person.birthYear} < 'abc'")),
-                    "otherwise": "other",
-                    "error": "fallback",
-                },
-                "old": logged("old"),
-                "other": logged("other"),
-                "fallback": logged("fallback"),
-                "done": END,
-            }
-        )
-    )
+    walk = Walk(guarded_condition("@event{signup.person.birthYear} < 'abc'"))
     walk.enter({"person": {"birthYear": 1985}})
     assert walk.logs() == ["fallback"]
     assert walk.steps()[1] == (
@@ -364,20 +363,7 @@ def test_a_condition_that_cannot_be_evaluated_takes_its_error_path() -> None:
 
 
 def test_a_condition_that_cannot_be_evaluated_without_an_error_path_ends_in_error() -> None:
-    walk = Walk(
-        define(
-            {
-                "check": {
-                    "type": "condition",
-                    "branches": branches(("ratio", "@event{signup.person.birthYear} / 0 > 1")),
-                    "otherwise": "other",
-                },
-                "ratio": logged("ratio"),
-                "other": logged("other"),
-                "done": END,
-            }
-        )
-    )
+    walk = Walk(guarded_condition("@event{signup.person.birthYear} / 0 > 1", error=None))
     walk.enter({"person": {"birthYear": 1985}})
     assert walk.logs() == []
     assert walk.instance.status == "error"
@@ -386,22 +372,7 @@ def test_a_condition_that_cannot_be_evaluated_without_an_error_path_ends_in_erro
 
 
 def test_a_missing_value_in_a_condition_is_null_not_an_error() -> None:
-    walk = Walk(
-        define(
-            {
-                "check": {
-                    "type": "condition",
-                    "branches": branches(("old", "@event{signup.person.birthYear} + 1 < 1990")),
-                    "otherwise": "other",
-                    "error": "fallback",
-                },
-                "old": logged("old"),
-                "other": logged("other"),
-                "fallback": logged("fallback"),
-                "done": END,
-            }
-        )
-    )
+    walk = Walk(guarded_condition("@event{signup.person.birthYear} + 1 < 1990"))
     walk.enter({"person": {}})
     assert walk.logs() == ["other"]
 
