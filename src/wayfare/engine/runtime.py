@@ -66,6 +66,7 @@ class _Step:
         self._recent = recent
         self.batch = EngineBatch()
         self.touched: dict[str, Instance] = {}
+        self.outcomes: list[tuple[OutboxItem, Delivery]] = []
         self.finished: list[int] = []
         self.retries: list[OutboxItem] = []
         self._read: dict[str, Instance] = {}
@@ -401,10 +402,16 @@ class JourneyRuntime:
         """Record delivery outcomes, fire due timers, consume matched events; commit once.
         True when there is more to do right away."""
         step = _Step(self._store, self._recent)
-        busy = self._record_outcomes_into(step)
-        busy = self._fire_due_timers(step) or busy
-        busy = self._consume(step) or busy
-        self._commit(step)
+        try:
+            busy = self._record_outcomes_into(step)
+            busy = self._fire_due_timers(step) or busy
+            busy = self._consume(step) or busy
+            self._commit(step)
+        except Exception:
+            # Nothing of the step is stored: its outcomes are recorded by a later one (the
+            # dispatcher holds their items until then), its events and timers read again.
+            self._results.extendleft(reversed(step.outcomes))
+            raise
         if self._reread_timers:
             self._timer_floor = self._store.next_timer_ms()
             self._reread_timers = False
@@ -500,6 +507,7 @@ class JourneyRuntime:
             results.append(self._results.popleft())
         if not results:
             return False
+        step.outcomes = results
         step.load(item.instance_id for item, _ in results)
         now = self._clock.now_ms()
         for item, delivery in results:

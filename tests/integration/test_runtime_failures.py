@@ -1,0 +1,111 @@
+"""The journey runtime when a commit fails: nothing is lost and no action is sent again.
+
+A real SQLite store whose commits can be made to fail, the runtime's own loops, and a fake
+sender (the attempts are counted; the HTTP side is tested elsewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from wayfare.clock import SystemClock
+from wayfare.engine.actions import Delivery
+from wayfare.engine.runtime import JourneyRuntime
+from wayfare.errors import StoreError
+from wayfare.model.runs import EngineBatch, JourneyVersion, OutboxItem
+from wayfare.store.sqlite import migrate
+from wayfare.store.sqlite_journeys import SQLiteJourneyStore
+
+ORG = "ACME@AdobeOrg"
+JOURNEY: dict[str, Any] = {
+    "name": "welcome",
+    "entry": {"event": "signup", "next": "hook"},
+    "activities": {
+        "hook": {
+            "type": "http",
+            "method": "POST",
+            "url": "https://crm.example.com/hook",
+            "body": {"id": "{{ @event{signup.person.id} }}"},
+            "next": "done",
+        },
+        "done": {"type": "end"},
+    },
+}
+
+
+class FlakyStore(SQLiteJourneyStore):
+    """Fails the first ``failures`` commits that record a delivery outcome."""
+
+    def __init__(self, path: Path, failures: int) -> None:
+        super().__init__(path, fsync=False)
+        self.failures = failures
+        self.failed = 0
+
+    def commit(self, batch: EngineBatch) -> list[OutboxItem]:
+        if batch.outbox_done and self.failed < self.failures:
+            self.failed += 1
+            raise StoreError("the disk is full (a test)")
+        return super().commit(batch)
+
+
+class CountingSender:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, kind: str, request: dict[str, Any], key: str) -> Delivery:
+        self.keys.append(key)
+        return Delivery(True, {"ok": True})
+
+
+async def until(predicate: Any, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def test_an_outcome_whose_commit_failed_is_recorded_later_and_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wayfare.sqlite3"
+    migrate(path)
+    store = FlakyStore(path, failures=2)
+    version = JourneyVersion(ORG, "welcome", 1, "draft", "signup", JOURNEY, True, 0, 0)
+    store.add_journey_version(version)
+    store.add_test_profile(ORG, "ada")
+    sender = CountingSender()
+
+    def instance() -> dict[str, Any]:
+        (state,) = store.journey_instances(ORG, "welcome", live_only=False)
+        return state
+
+    async def scenario() -> None:
+        runtime = JourneyRuntime(store, SystemClock(), sender, poll_seconds=0.05)
+        await runtime.start()
+        try:
+            entity = {"person": {"id": "p-1"}}
+            await runtime.run(runtime.enter_test_event, version, "ada", entity)
+            await until(lambda: instance()["status"] == "finished")
+        finally:
+            await runtime.stop()
+
+    asyncio.run(scenario())
+    assert store.failed == 2
+    assert len(sender.keys) == 1
+    assert sender.keys[0].endswith(":hook")
+    assert store.pending_outbox(0, 10) == []
+    assert [s["node"] for s in reversed(store.list_steps(ORG, "welcome", 10))] == [
+        "entry",
+        "hook",
+        "done",
+    ]
