@@ -170,6 +170,11 @@ class JourneyRuntime:
         self._results: deque[tuple[OutboxItem, Delivery]] = deque()
         self._recent: OrderedDict[str, Instance] = OrderedDict()
         self._cursor: int | None = None
+        self._entries: dict[tuple[str, str], list[JourneyVersion]] = {}
+        """Journeys each (org, event) enters, and events each org's journeys await: kept
+        until the store's journeys change (its generation moves)."""
+        self._awaited: dict[str, set[str]] = {}
+        self._journeys_seen = -1
         self._timer_floor: int | None = 0
         """No timer is due before this (None: there are none); 0 until the store is read."""
         self._reread_timers = False
@@ -425,8 +430,12 @@ class JourneyRuntime:
         messages, last_seq = self._store.read_matches(cursor, limit)
         if last_seq == cursor:
             return False
-        entries: dict[tuple[str, str], list[JourneyVersion]] = {}
-        awaited: dict[str, set[str]] = {}
+        # Read after the events: a journey published before an event was sent is seen.
+        if self._store.generation != self._journeys_seen:
+            self._journeys_seen = self._store.generation
+            self._entries.clear()
+            self._awaited.clear()
+        entries, awaited = self._entries, self._awaited
         wanted: list[tuple[MatchedMessage, list[JourneyVersion]]] = []
         people: dict[str, list[str]] = {}
         for m in messages:

@@ -109,6 +109,12 @@ class MessageWriter(Protocol):
 class JourneyStore(Protocol):
     """Journey versions and runtime state. ``commit`` applies one EngineBatch atomically."""
 
+    @property
+    def generation(self) -> int:
+        """Moves whenever a journey version is added, edited or changes state, in this
+        process: what caches of journeys key on."""
+        ...
+
     def add_journey_version(self, version: JourneyVersion) -> None: ...
     def replace_draft(self, version: JourneyVersion) -> None:
         """Change the definition of a draft version in place."""

@@ -68,6 +68,11 @@ class SQLiteJourneyStore(SQLiteDatabase):
     def __init__(self, path: Path, *, fsync: bool = True, writer: SQLiteWriter | None = None):
         super().__init__(path, fsync=fsync)
         self._writer = writer
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        return self._generation
 
     # versions
     def add_journey_version(self, version: JourneyVersion) -> None:
@@ -87,6 +92,7 @@ class SQLiteJourneyStore(SQLiteDatabase):
                     version.changed_ms,
                 ),
             )
+        self._generation += 1
 
     def replace_draft(self, version: JourneyVersion) -> None:
         with self._tx() as conn:
@@ -102,6 +108,7 @@ class SQLiteJourneyStore(SQLiteDatabase):
                     version.version,
                 ),
             )
+        self._generation += 1
 
     def get_journey(
         self, org_id: str, name: str, version: int | None = None
@@ -155,6 +162,7 @@ class SQLiteJourneyStore(SQLiteDatabase):
                     version,
                 ),
             )
+        self._generation += 1
 
     def entry_journeys(self, org_id: str, event: str) -> list[JourneyVersion]:
         rows = self._all(
