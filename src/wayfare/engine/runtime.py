@@ -16,7 +16,7 @@ import logging
 import os
 import random
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -40,8 +40,9 @@ from wayfare.engine.instance import (
     TimerFired,
     Trigger,
 )
+from wayfare.engine.step import Step
 from wayfare.model.journey import JourneyDefinition, parse_journey
-from wayfare.model.runs import EngineBatch, JourneyVersion, MatchedMessage, OutboxItem
+from wayfare.model.runs import JourneyVersion, MatchedMessage, OutboxItem
 from wayfare.store.ports import JourneyStore
 
 log = logging.getLogger(__name__)
@@ -52,88 +53,6 @@ BACKOFF_MS = 500
 RECENT_INSTANCES = 20_000
 """Live instances kept in memory as last committed, so an action's outcome or a timer
 finds its instance without a read."""
-Person = tuple[str, str]
-"""(org id, identity)"""
-
-
-class _Step:
-    """One unit of work: a batch, the instances it has read and touched, and what it knows of
-    the people in it (their live instances, their latest entry in each journey), read from
-    the store once per step for all of them and kept current as instances move."""
-
-    def __init__(self, store: JourneyStore, recent: Mapping[str, Instance]) -> None:
-        self.store = store
-        self._recent = recent
-        self.batch = EngineBatch()
-        self.touched: dict[str, Instance] = {}
-        self.outcomes: list[tuple[OutboxItem, Delivery]] = []
-        self.finished: list[int] = []
-        self.retries: list[OutboxItem] = []
-        self._read: dict[str, Instance] = {}
-        self._live: dict[Person, dict[str, Instance]] = {}
-        self._latest: dict[tuple[str, str, str], tuple[int, int | None]] = {}
-        self._strangers: dict[Person, list[Instance]] = {}
-
-    def load(self, instance_ids: Iterable[str]) -> None:
-        missing = []
-        for i in set(instance_ids):
-            if i in self.touched or i in self._read:
-                continue
-            if i in self._recent:
-                self._read[i] = self._recent[i]
-            else:
-                missing.append(i)
-        if missing:
-            for raw in self.store.instances(missing):
-                inst = Instance.from_json(raw)
-                self._read[inst.instance_id] = inst
-
-    def instance(self, instance_id: str) -> Instance | None:
-        if instance_id not in self.touched and instance_id not in self._read:
-            self.load([instance_id])
-        return self.touched.get(instance_id) or self._read.get(instance_id)
-
-    def know(self, org_id: str, identities: Iterable[str]) -> None:
-        """Read what the store holds about these people (once per step)."""
-        wanted = [i for i in set(identities) if (org_id, i) not in self._live]
-        if not wanted:
-            return
-        for identity in wanted:
-            self._live[(org_id, identity)] = {}
-        for raw in self.store.live_instances(org_id, wanted):
-            inst = Instance.from_json(raw)
-            self._live[(org_id, inst.identity)][inst.instance_id] = inst
-        for (journey, identity), entry in self.store.latest_entries(org_id, wanted).items():
-            self._latest[(org_id, journey, identity)] = entry
-        for identity in wanted:  # this step's own moves win over what the store holds
-            for inst in self._strangers.pop((org_id, identity), ()):
-                self.note(inst)
-
-    def note(self, inst: Instance) -> None:
-        """An instance has moved in this step."""
-        self.touched[inst.instance_id] = inst
-        person = (inst.org_id, inst.identity)
-        live = self._live.get(person)
-        if live is None:
-            self._strangers.setdefault(person, []).append(inst)
-            return
-        if inst.live:
-            live[inst.instance_id] = inst
-        else:
-            live.pop(inst.instance_id, None)
-        key = (inst.org_id, inst.journey, inst.identity)
-        last = self._latest.get(key)
-        if last is None or inst.entered_ms >= last[0]:
-            self._latest[key] = (inst.entered_ms, inst.ended_ms)
-
-    def live_of(self, org_id: str, identity: str) -> list[Instance]:
-        self.know(org_id, (identity,))
-        return list(self._live[(org_id, identity)].values())
-
-    def last_of(self, org_id: str, journey: str, identity: str) -> tuple[int, int | None] | None:
-        """(entered_ms, ended_ms) of the person's latest instance of the journey."""
-        self.know(org_id, (identity,))
-        return self._latest.get((org_id, journey, identity))
 
 
 class JourneyRuntime:
@@ -214,7 +133,7 @@ class JourneyRuntime:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _commit(self, step: _Step) -> None:
+    def _commit(self, step: Step) -> None:
         step.batch.instances = [
             (
                 i.instance_id,
@@ -293,7 +212,7 @@ class JourneyRuntime:
         return self._definitions[key]
 
     # applying a trigger
-    def _apply(self, step: _Step, inst: Instance, trigger: Trigger) -> None:
+    def _apply(self, step: Step, inst: Instance, trigger: Trigger) -> None:
         definition = self.definition(inst.org_id, inst.journey, inst.version)
         if definition is None:
             return
@@ -349,13 +268,13 @@ class JourneyRuntime:
             self._enter(step, target, target.entry_event, new.identity, jump.entity, jumped=True)
 
     def _discard(
-        self, step: _Step, org_id: str, journey: str, identity: str | None, cause: str
+        self, step: Step, org_id: str, journey: str, identity: str | None, cause: str
     ) -> None:
         step.batch.discards.append((org_id, journey, identity, cause, self._clock.now_ms()))
 
     def _enter(
         self,
-        step: _Step,
+        step: Step,
         version: JourneyVersion,
         event: str,
         identity: str,
@@ -406,7 +325,7 @@ class JourneyRuntime:
     def cycle(self) -> bool:
         """Record delivery outcomes, fire due timers, consume matched events; commit once.
         True when there is more to do right away."""
-        step = _Step(self._store, self._recent)
+        step = Step(self._store, self._recent)
         try:
             busy = self._record_outcomes_into(step)
             busy = self._fire_due_timers(step) or busy
@@ -422,7 +341,7 @@ class JourneyRuntime:
             self._reread_timers = False
         return busy
 
-    def _consume(self, step: _Step, limit: int = 500) -> bool:
+    def _consume(self, step: Step, limit: int = 500) -> bool:
         """Feed matched events to waiting instances and journey entries."""
         if self._cursor is None:
             self._cursor = self._store.cursor(CURSOR)
@@ -472,7 +391,7 @@ class JourneyRuntime:
                         }
         return events
 
-    def _consume_one(self, step: _Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
+    def _consume_one(self, step: Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
         if m.identity is None:
             cause = (
                 "namespace mismatch"
@@ -488,7 +407,7 @@ class JourneyRuntime:
         for version in journeys:
             self._enter(step, version, m.event, m.identity, m.entity)
 
-    def _fire_due_timers(self, step: _Step, limit: int = 500) -> bool:
+    def _fire_due_timers(self, step: Step, limit: int = 500) -> bool:
         now = self._clock.now_ms()
         if self._timer_floor is None or self._timer_floor > now:
             return False
@@ -505,11 +424,11 @@ class JourneyRuntime:
         return False
 
     def _record_outcomes(self) -> None:
-        step = _Step(self._store, self._recent)
+        step = Step(self._store, self._recent)
         self._record_outcomes_into(step)
         self._commit(step)
 
-    def _record_outcomes_into(self, step: _Step, limit: int = 1000) -> bool:
+    def _record_outcomes_into(self, step: Step, limit: int = 1000) -> bool:
         """Delivery outcomes: done, failed, or due again after a backoff."""
         results: list[tuple[OutboxItem, Delivery]] = []
         while self._results and len(results) < limit:
@@ -547,7 +466,7 @@ class JourneyRuntime:
 
     # commands from the API
     def stop_instances(self, org_id: str, journey: str, reason: str) -> int:
-        step = _Step(self._store, self._recent)
+        step = Step(self._store, self._recent)
         count = 0
         for raw in self._store.journey_instances(org_id, journey, live_only=True, limit=1_000_000):
             self._apply(step, Instance.from_json(raw), Stop(reason))
@@ -558,7 +477,7 @@ class JourneyRuntime:
     def enter_test_event(
         self, version: JourneyVersion, identity: str, entity: dict[str, Any]
     ) -> None:
-        step = _Step(self._store, self._recent)
+        step = Step(self._store, self._recent)
         self._enter(step, version, version.entry_event, identity, entity)
         self._commit(step)
 
