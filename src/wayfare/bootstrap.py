@@ -74,7 +74,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         else ActionSender(**sender_options)
     )
     runtime = JourneyRuntime(
-        journey_store,
+        journey_store.another_connection(),  # admin reads never hold up the engine
         clock,
         sender,
         test_wait_ms=int(settings.test_wait_seconds * 1000),

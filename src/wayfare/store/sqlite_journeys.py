@@ -65,14 +65,31 @@ class SQLiteJourneyStore(SQLiteDatabase):
     """JourneyStore on SQLite. The engine's commits go through the group-commit writer when
     one runs on the same file (see sqlite_writer.py)."""
 
-    def __init__(self, path: Path, *, fsync: bool = True, writer: SQLiteWriter | None = None):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fsync: bool = True,
+        writer: SQLiteWriter | None = None,
+        changes: list[int] | None = None,
+    ) -> None:
         super().__init__(path, fsync=fsync)
+        self._fsync = fsync
         self._writer = writer
-        self._generation = 0
+        self._changes = changes if changes is not None else [0]
+        """The journeys' generation, one cell shared by every connection made from this one."""
 
     @property
     def generation(self) -> int:
-        return self._generation
+        return self._changes[0]
+
+    def another_connection(self) -> SQLiteJourneyStore:
+        """The same store on a connection of its own: the engine's reads then never wait
+        behind an admin's report. Journey changes made through either move both's
+        generation."""
+        return SQLiteJourneyStore(
+            self.path, fsync=self._fsync, writer=self._writer, changes=self._changes
+        )
 
     # versions
     def add_journey_version(self, version: JourneyVersion) -> None:
@@ -92,7 +109,7 @@ class SQLiteJourneyStore(SQLiteDatabase):
                     version.changed_ms,
                 ),
             )
-        self._generation += 1
+        self._changes[0] += 1
 
     def replace_draft(self, version: JourneyVersion) -> None:
         with self._tx() as conn:
@@ -108,7 +125,7 @@ class SQLiteJourneyStore(SQLiteDatabase):
                     version.version,
                 ),
             )
-        self._generation += 1
+        self._changes[0] += 1
 
     def get_journey(
         self, org_id: str, name: str, version: int | None = None
@@ -162,7 +179,7 @@ class SQLiteJourneyStore(SQLiteDatabase):
                     version,
                 ),
             )
-        self._generation += 1
+        self._changes[0] += 1
 
     def entry_journeys(self, org_id: str, event: str) -> list[JourneyVersion]:
         rows = self._all(
