@@ -64,6 +64,7 @@ LATENCY_AIM_RATE = 1000.0
 WARMUP_RATE = 500.0
 REPORT_POLL_S = 0.5
 STALL_S = 5.0
+SUSTAINED_BATCH = 100
 T = TypeVar("T")
 
 
@@ -308,6 +309,66 @@ class Driver:
         )
         return phase, done_at
 
+    async def paced_batches(
+        self, tag: str, template: bytes, rate: float, seconds: float, batch: int, connections: int
+    ) -> Phase:
+        """Batches of ``batch`` messages, open loop at ``rate`` messages/s for ``seconds``."""
+        count = max(1, int(rate * seconds / batch))
+        bodies = [
+            b'{"messages":['
+            + b",".join(
+                template.replace(PLACEHOLDER, f"{tag}-{k}-{j}".encode()) for j in range(batch)
+            )
+            + b"]}"
+            for k in range(count)
+        ]
+        queue: asyncio.Queue[int | None] = asyncio.Queue()
+        ok = errors = 0
+        conns = [await self.connection().open() for _ in range(connections)]
+
+        async def worker(conn: HttpConnection) -> None:
+            nonlocal ok, errors
+            while (k := await queue.get()) is not None:
+                try:
+                    status, answer = await conn.request("POST", self.demo.batch_path, bodies[k])
+                except (OSError, asyncio.IncompleteReadError, ValueError):
+                    errors += batch
+                    await conn.close()
+                    continue
+                failed = (
+                    sum(
+                        1
+                        for r in orjson.loads(answer)["responses"]
+                        if r.get("statusCode", 200) >= 400
+                    )
+                    if status == 207
+                    else batch
+                )
+                ok += batch - failed
+                errors += failed
+
+        workers = [asyncio.create_task(worker(c)) for c in conns]
+        started = time.perf_counter()
+        per_s = rate / batch
+        for k in range(count):
+            await asyncio.sleep(max(0.0, started + k / per_s - time.perf_counter()))
+            queue.put_nowait(k)
+        for _ in conns:
+            queue.put_nowait(None)
+        await asyncio.gather(*workers)
+        elapsed = time.perf_counter() - started
+        for c in conns:
+            await c.close()
+        return Phase(
+            name="",
+            title="",
+            offered=count * batch,
+            ok=ok,
+            errors=errors,
+            seconds=elapsed,
+            msgs_per_s=ok / elapsed,
+        )
+
     async def blast(
         self,
         tag: str,
@@ -480,6 +541,45 @@ async def _saturated(
     return phase
 
 
+async def _sustained(
+    driver: Driver, template: bytes, s: JourneySettings, conn: HttpConnection
+) -> Phase:
+    """Phase 6: the aim's rate, paced in batches of 100; does the runtime keep up?"""
+    samples: list[tuple[float, int]] = []
+    target = [math.inf]  # known once the sending is done
+    all_in = asyncio.Event()
+
+    async def keep_sampling() -> None:
+        while True:
+            samples.append((time.perf_counter(), (await driver.report(conn))["entered"]))
+            if samples[-1][1] >= target[0]:
+                all_in.set()
+            await asyncio.sleep(REPORT_POLL_S)
+
+    sampler = asyncio.create_task(keep_sampling())
+    await asyncio.sleep(0.05)
+    phase = await driver.paced_batches(
+        "aim", template, ENTRIES_AIM, s.duration, SUSTAINED_BATCH, s.batch_connections
+    )
+    sent_at = time.perf_counter()
+    entered0 = samples[0][1]
+    target[0] = entered0 + phase.ok
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_in.wait(), s.drain_timeout)
+    sampler.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sampler
+    at_end = max((n for t, n in samples if t <= sent_at), default=entered0) - entered0
+    done_t, done_n = next(((t, n) for t, n in samples if n >= target[0]), samples[-1])
+    phase.entries_per_s = (done_n - entered0) / max(1e-9, done_t - samples[0][0])
+    phase.notes.append(
+        f"offered {ENTRIES_AIM:,.0f}/s in batches of {SUSTAINED_BATCH} for "
+        f"{phase.seconds:.1f}s ({phase.ok:,} accepted); {at_end:,} entered by the last "
+        f"POST, all {done_n - entered0:,} {done_t - sent_at:+.1f}s after it"
+    )
+    return phase
+
+
 async def _measure(
     driver: Driver, demo: Demo, template: bytes, cpu: Cpu, s: JourneySettings
 ) -> list[Phase]:
@@ -539,6 +639,15 @@ async def _measure(
     phase.cpu = cpu.end()
     phase.name, phase.key = f"journey max batch{s.batch}", "journey-max"
     phase.title = f"journey live, batches of {s.batch}, then drained"
+    phases.append(phase)
+
+    # 6: the aim's rate, paced
+    await asyncio.sleep(2.0)
+    cpu.begin()
+    phase = await _sustained(driver, template, s, conn)
+    phase.cpu = cpu.end()
+    phase.name, phase.key = f"journey {ENTRIES_AIM:,.0f}/s", "journey-aim"
+    phase.title = f"journey live, {ENTRIES_AIM:,.0f} events/s in batches of {SUSTAINED_BATCH}"
     phases.append(phase)
     await conn.close()
     return phases
@@ -652,6 +761,16 @@ def journey_ratios(phases: list[Phase]) -> list[dict[str, Any]]:
                     "met": None,
                 }
             )
+    jaim = by.get("journey-aim")
+    if jaim and jaim.entries_per_s is not None:
+        out.append(
+            {
+                "what": f"journey entries/s offered {ENTRIES_AIM:,.0f}/s",
+                "value": jaim.entries_per_s,
+                "aim": f">= {0.95 * ENTRIES_AIM:,.0f}",
+                "met": jaim.entries_per_s >= 0.95 * ENTRIES_AIM,
+            }
+        )
     jpaced = by.get("journey-paced")
     if jpaced and jpaced.action_p99_ms is not None:
         out.append(
