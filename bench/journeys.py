@@ -33,6 +33,8 @@ bench/rawhttp.py):
    stopped growing (or the window closed); actions/s likewise with the actions received.
    Phase 4's backlog, if any, is still being worked through; as long as the runtime is
    behind for the whole window, these are its saturated (maximum) rates.
+6. ``journey 5,000/s``: the aim's rate, batches of 100 paced open-loop (50/s) on 4
+   connections for ``--journey-duration``; entries/s = entered ÷ time until all had entered.
 """
 
 from __future__ import annotations
