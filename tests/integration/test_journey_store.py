@@ -11,11 +11,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import closing
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from yoyo import get_backend, read_migrations
 
 from wayfare.engine.instance import Instance
 from wayfare.errors import ConflictError
@@ -416,3 +418,53 @@ def test_a_failing_batch_writes_nothing(stores: Stores) -> None:
 def test_a_batch_that_only_clears_timers_is_not_empty() -> None:
     assert not EngineBatch(clear_timers=["i-1"]).empty
     assert EngineBatch().empty
+
+
+def step(node: str, kind: str, status: str, instance: str = "i-1") -> tuple[Any, ...]:
+    return (ORG, "welcome", 1, node, kind, instance, "ada@example.com", status, None, 1, 1)
+
+
+def test_a_report_counts_the_step_events_as_they_are_written(store: SQLiteJourneyStore) -> None:
+    store.commit(
+        EngineBatch(steps=[step("entry", "entry", "ended"), step("hook", "http", "ended")])
+    )
+    store.commit(
+        EngineBatch(
+            steps=[
+                step("entry", "entry", "ended", "i-2"),
+                step("hook", "http", "error", "i-2"),
+                step("entry", "entry", "ended", "i-3"),
+            ]
+        )
+    )
+    assert store.report(ORG, "welcome")["nodes"] == {
+        "entry": {"type": "entry", "ended": 3},
+        "hook": {"type": "http", "ended": 1, "error": 1},
+    }
+    assert store.report(ORG, "other")["nodes"] == {}
+
+
+def test_the_migration_counts_the_step_events_already_stored(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    source = resources.files("wayfare.store.migrations") / "sqlite"
+    with resources.as_file(source) as folder:
+        migrations = read_migrations(str(folder))
+    backend = get_backend(f"sqlite:///{path}")
+    with backend.lock():
+        backend.apply_migrations(
+            backend.to_apply(migrations).filter(lambda m: m.id != "0005.step_counts")
+        )
+    backend.connection.close()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executemany(
+            "INSERT INTO step_events (org_id, journey, version, node, node_type, instance_id, "
+            "identity, status, detail, at_ms, entered_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [step("entry", "entry", "ended", f"i-{n}") for n in range(3)]
+            + [step("hook", "http", "timedout")],
+        )
+    migrate(path)
+    upgraded = SQLiteJourneyStore(path, fsync=False)
+    assert upgraded.report(ORG, "welcome")["nodes"] == {
+        "entry": {"type": "entry", "ended": 3},
+        "hook": {"type": "http", "timedout": 1},
+    }

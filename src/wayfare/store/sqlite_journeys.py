@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -325,8 +326,7 @@ class SQLiteJourneyStore(SQLiteDatabase):
     def report(self, org_id: str, journey: str) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
         for r in self._all(
-            "SELECT node, node_type, status, COUNT(*) AS n FROM step_events WHERE org_id = ? "
-            "AND journey = ? GROUP BY node, node_type, status",
+            "SELECT node, node_type, status, n FROM step_counts WHERE org_id = ? AND journey = ?",
             (org_id, journey),
         ):
             entry = nodes.setdefault(r["node"], {"type": r["node_type"]})
@@ -463,6 +463,16 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
         "step_events (org_id, journey, version, node, node_type, instance_id, identity, "
         "status, detail, at_ms, entered_ms)",
         batch.steps,
+    )
+    counts = Counter(
+        (org, journey, node, kind, status)
+        for org, journey, _, node, kind, _, _, status, *_ in batch.steps
+    )
+    insert_rows(
+        conn,
+        "step_counts (org_id, journey, node, node_type, status, n)",
+        [(*key, n) for key, n in counts.items()],
+        " ON CONFLICT (org_id, journey, node, node_type, status) DO UPDATE SET n = n + excluded.n",
     )
     insert_rows(conn, "discards (org_id, journey, identity, cause, at_ms)", batch.discards)
     if batch.cursor is not None:
