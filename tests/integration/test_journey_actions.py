@@ -53,10 +53,14 @@ def receiver() -> Iterator[Receiver]:
         yield found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["courier", "in-process"])
 def action_server(
-    tmp_path_factory: pytest.TempPathFactory, mailbox: tuple[Mailbox, int]
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    mailbox: tuple[Mailbox, int],
 ) -> Iterator[Server]:
+    """Every test here runs twice: actions delivered from the courier (a child process, the
+    default) and from the server's own process."""
     srv = start_server(
         tmp_path_factory.mktemp("actions"),
         env={
@@ -64,6 +68,7 @@ def action_server(
             "WAYFARE_SMTP_PORT": str(mailbox[1]),
             "WAYFARE_SMTP_FROM": SENDER,
             "WAYFARE_ACTION_RATE_PER_HOST": str(RATE),
+            "WAYFARE_ACTION_WORKER": str(request.param == "courier").lower(),
         },
     )
     try:
