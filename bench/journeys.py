@@ -187,6 +187,12 @@ class Phase:
     cpu: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def counted(cls, offered: int, ok: int, errors: int, seconds: float) -> Phase:
+        """A load phase's counts (named by the caller)."""
+        return cls("", "", offered=offered, ok=ok, errors=errors, seconds=seconds,
+                   msgs_per_s=ok / seconds)  # fmt: skip
+
 
 class Driver:
     """Talks to the server and the receiver from this process."""
@@ -311,19 +317,24 @@ class Driver:
         )
         return phase, done_at
 
+    async def post_batch(self, conn: HttpConnection, body: bytes, size: int) -> int:
+        """POST one batch; how many of its ``size`` messages were accepted."""
+        try:
+            status, answer = await conn.request("POST", self.demo.batch_path, body)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            await conn.close()
+            return 0
+        if status != 207:
+            return 0
+        answers = orjson.loads(answer)["responses"]
+        return size - sum(1 for r in answers if r.get("statusCode", 200) >= 400)
+
     async def paced_batches(
         self, tag: str, template: bytes, rate: float, seconds: float, batch: int, connections: int
     ) -> Phase:
         """Batches of ``batch`` messages, open loop at ``rate`` messages/s for ``seconds``."""
         count = max(1, int(rate * seconds / batch))
-        bodies = [
-            b'{"messages":['
-            + b",".join(
-                template.replace(PLACEHOLDER, f"{tag}-{k}-{j}".encode()) for j in range(batch)
-            )
-            + b"]}"
-            for k in range(count)
-        ]
+        bodies = batch_bodies(template, tag, count, batch)
         queue: asyncio.Queue[int | None] = asyncio.Queue()
         ok = errors = 0
         conns = [await self.connection().open() for _ in range(connections)]
@@ -331,23 +342,9 @@ class Driver:
         async def worker(conn: HttpConnection) -> None:
             nonlocal ok, errors
             while (k := await queue.get()) is not None:
-                try:
-                    status, answer = await conn.request("POST", self.demo.batch_path, bodies[k])
-                except (OSError, asyncio.IncompleteReadError, ValueError):
-                    errors += batch
-                    await conn.close()
-                    continue
-                failed = (
-                    sum(
-                        1
-                        for r in orjson.loads(answer)["responses"]
-                        if r.get("statusCode", 200) >= 400
-                    )
-                    if status == 207
-                    else batch
-                )
-                ok += batch - failed
-                errors += failed
+                accepted = await self.post_batch(conn, bodies[k], batch)
+                ok += accepted
+                errors += batch - accepted
 
         workers = [asyncio.create_task(worker(c)) for c in conns]
         started = time.perf_counter()
@@ -361,15 +358,7 @@ class Driver:
         elapsed = time.perf_counter() - started
         for c in conns:
             await c.close()
-        return Phase(
-            name="",
-            title="",
-            offered=count * batch,
-            ok=ok,
-            errors=errors,
-            seconds=elapsed,
-            msgs_per_s=ok / elapsed,
-        )
+        return Phase.counted(count * batch, ok, errors, elapsed)
 
     async def blast(
         self,
@@ -383,14 +372,7 @@ class Driver:
     ) -> Phase:
         """Batches as fast as the inlet answers, for ``seconds`` or ``max_messages``."""
         batches = max(1, max_messages // batch)
-        bodies = [
-            b'{"messages":['
-            + b",".join(
-                template.replace(PLACEHOLDER, f"{tag}-{k}-{j}".encode()) for j in range(batch)
-            )
-            + b"]}"
-            for k in range(batches)
-        ]
+        bodies = batch_bodies(template, tag, batches, batch)
         next_batch = 0
         ok = errors = 0
         conns = [await self.connection().open() for _ in range(connections)]
@@ -402,20 +384,9 @@ class Driver:
             while next_batch < batches and time.perf_counter() < stop_at:
                 body = bodies[next_batch]
                 next_batch += 1
-                try:
-                    status, answer = await conn.request("POST", self.demo.batch_path, body)
-                except (OSError, asyncio.IncompleteReadError, ValueError):
-                    errors += batch
-                    await conn.close()
-                    continue
-                if status != 207:
-                    errors += batch
-                    continue
-                failed = sum(
-                    1 for r in orjson.loads(answer)["responses"] if r.get("statusCode", 200) >= 400
-                )
-                ok += batch - failed
-                errors += failed
+                accepted = await self.post_batch(conn, body, batch)
+                ok += accepted
+                errors += batch - accepted
 
         side = asyncio.create_task(while_running()) if while_running else None
         await asyncio.gather(*(worker(c) for c in conns))
@@ -426,15 +397,17 @@ class Driver:
                 await side
         for c in conns:
             await c.close()
-        return Phase(
-            name="",
-            title="",
-            offered=next_batch * batch,
-            ok=ok,
-            errors=errors,
-            seconds=elapsed,
-            msgs_per_s=ok / elapsed,
-        )
+        return Phase.counted(next_batch * batch, ok, errors, elapsed)
+
+
+def batch_bodies(template: bytes, tag: str, count: int, batch: int) -> list[bytes]:
+    """``count`` batch bodies of ``batch`` messages, each with its own identity."""
+    return [
+        b'{"messages":['
+        + b",".join(template.replace(PLACEHOLDER, f"{tag}-{k}-{j}".encode()) for j in range(batch))
+        + b"]}"
+        for k in range(count)
+    ]
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

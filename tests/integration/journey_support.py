@@ -19,8 +19,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import orjson
+from aiosmtpd.controller import Controller
 
-from tests.conftest import Demo, wait_until
+from tests.conftest import Demo, free_port, wait_until
 
 TENANT = "_instance_name"
 
@@ -349,3 +350,16 @@ class Mailbox:
     def to(self, address: str) -> list[tuple[str, list[str], EmailMessage]]:
         with self.lock:
             return [m for m in self.messages if address in m[1]]
+
+
+@contextmanager
+def running_mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """An aiosmtpd server on a free port, keeping what it is given."""
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()

@@ -15,10 +15,8 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
 
-from tests.conftest import free_port
-from tests.integration.journey_support import Mailbox
+from tests.integration.journey_support import Mailbox, running_mailbox
 from wayfare.engine.actions import Delivery
 from wayfare.engine.courier import CourierSender
 
@@ -308,14 +306,8 @@ def test_a_deeply_nested_json_answer_does_not_leave_the_send_waiting_forever() -
 
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
+    with running_mailbox() as running:
+        yield running
 
 
 def test_an_email_reaches_the_smtp_server_with_its_subject_and_key(

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests.conftest import Server, free_port, wait_until
+from tests.conftest import Server, wait_until
 from tests.integration.conftest import apply_demo_to, new_org, start_server
 from tests.integration.journey_support import (
     Mailbox,
@@ -21,6 +20,7 @@ from tests.integration.journey_support import (
     hole,
     instance_ids,
     publish,
+    running_mailbox,
     running_receiver,
     send,
     setup_shop,
@@ -37,14 +37,8 @@ RATE = 20  # actions per second to one host
 
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
+    with running_mailbox() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
