@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -438,26 +438,16 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
                 for o in outbox
             ],
         )  # fmt: skip
-    # Outcomes mostly share their values (done, first attempt, no error): one UPDATE each.
-    done: dict[tuple[str, int, str | None], list[int]] = {}
-    for oid, state, attempts, error in batch.outbox_done:
-        done.setdefault((state, attempts, error), []).append(oid)
-    for (state, attempts, error), ids in done.items():
-        for marks, chunk in in_chunks(ids):
-            conn.execute(
-                f"UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id IN ({marks})",
-                (state, attempts, error, *chunk),
-            )
-    retry: dict[tuple[int, int, str | None], list[int]] = {}
-    for oid, attempts, due, error in batch.outbox_retry:
-        retry.setdefault((attempts, due, error), []).append(oid)
-    for (attempts, due, error), ids in retry.items():
-        for marks, chunk in in_chunks(ids):
-            conn.execute(
-                f"UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? "
-                f"WHERE id IN ({marks})",
-                (attempts, due, error, *chunk),
-            )
+    _update_outbox(
+        conn,
+        "state = ?, attempts = ?, last_error = ?",
+        (((state, attempts, error), oid) for oid, state, attempts, error in batch.outbox_done),
+    )
+    _update_outbox(
+        conn,
+        "attempts = ?, next_ms = ?, last_error = ?",
+        (((attempts, due, error), oid) for oid, attempts, due, error in batch.outbox_retry),
+    )
     insert_rows(
         conn,
         "step_events (org_id, journey, version, node, node_type, instance_id, identity, "
@@ -482,3 +472,18 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
             batch.cursor,
         )
     return outbox
+
+
+def _update_outbox(
+    conn: sqlite3.Connection, assignments: str, changes: Iterable[tuple[tuple[Any, ...], int]]
+) -> None:
+    """``UPDATE outbox SET <assignments>`` once per distinct set of values, over the ids that
+    share it: outcomes mostly do (done, first attempt, no error)."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for values, outbox_id in changes:
+        groups.setdefault(values, []).append(outbox_id)
+    for values, ids in groups.items():
+        for marks, chunk in in_chunks(ids):
+            conn.execute(
+                f"UPDATE outbox SET {assignments} WHERE id IN ({marks})", (*values, *chunk)
+            )
