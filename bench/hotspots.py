@@ -42,13 +42,12 @@ from journeys import (
     Driver,
     event_template,
     journey_document,
-    receiver_server,
+    journey_servers,
     run_async,
 )
 from load import ensure_wrk, lua_script
 from run import message_template
 from servers import apply_demo, wayfare_server
-from wayfare.registry.demo import DEMO_EVENT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
@@ -145,17 +144,13 @@ def profile_journeys(py_spy: str, tmp: Path, args: argparse.Namespace, suffix: s
     """A fresh server with the journeys benchmark's journey live (bench/journeys.py), sent
     ``--journey-messages`` events in batches of 500 as fast as it takes them, profiled while
     its journey runtime works through them (entry, the webhook action, the end)."""
-    data = tmp / "journeys"
-    data.mkdir(exist_ok=True)
-    with wayfare_server(data) as server, receiver_server(data) as receiver:
-        demo = apply_demo(server.url)
+    with journey_servers(tmp) as (server, receiver, demo, event_id):
         with demo.admin() as admin:
-            event = admin.get(f"/api/v1/events/{DEMO_EVENT}").raise_for_status().json()
             applied = admin.post(
                 "/api/v1/apply", json={"documents": [journey_document(receiver.url)]}
             )
             applied.raise_for_status()
-        template = event_template(demo, str(event["eventID"]))
+        template = event_template(demo, event_id)
         driver = Driver(server, receiver, demo)
         load = threading.Thread(
             target=lambda: run_async(

@@ -46,7 +46,7 @@ import resource
 import sys
 import time
 import types
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -628,15 +628,22 @@ async def _measure(
     return phases
 
 
-def run_journeys(tmp: Path, settings: JourneySettings) -> tuple[list[Phase], dict[str, Any]]:
-    """Start a fresh server and the receiver, run every phase, stop both."""
+@contextlib.contextmanager
+def journey_servers(tmp: Path) -> Iterator[tuple[Process, Process, Demo, str]]:
+    """A fresh server with the demo applied, the webhook receiver, and the demo event's
+    eventID; both stopped on the way out."""
     data = tmp / "journeys"
     data.mkdir(exist_ok=True)
     with wayfare_server(data) as server, receiver_server(data) as receiver:
         demo = apply_demo(server.url)
         with demo.admin() as admin:
             event = admin.get(f"/api/v1/events/{DEMO_EVENT}").raise_for_status().json()
-        event_id = str(event["eventID"])
+        yield server, receiver, demo, str(event["eventID"])
+
+
+def run_journeys(tmp: Path, settings: JourneySettings) -> tuple[list[Phase], dict[str, Any]]:
+    """Start a fresh server and the receiver, run every phase, stop both."""
+    with journey_servers(tmp) as (server, receiver, demo, event_id):
         template = event_template(demo, event_id)
         info = {
             "server_pid": server.pid,
