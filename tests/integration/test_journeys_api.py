@@ -524,6 +524,22 @@ def test_discards_are_counted_by_cause(shop: Shop) -> None:
     assert as_json["discardsByCause"] == done["discardsByCause"]
 
 
+def test_an_event_nested_too_deeply_for_an_instance_is_discarded_and_journeys_go_on(
+    shop: Shop,
+) -> None:
+    publish(shop, instant("deep"))
+    deep = shop_message(shop, "cart", "deep@example.com")
+    nested: dict[str, Any] = {}
+    deep["body"]["xdmEntity"]["extra"] = nested
+    for _ in range(100):  # orjson writes at most 254 levels; instances keep at most 64
+        nested["x"] = nested = {}
+    send(shop, deep)
+    done = wait_for_report(shop, "deep", discarded=1)
+    assert done["discardsByCause"] == {"event nested too deeply": 1}
+    carts(shop, "after@example.com")  # the engine did not stop on it
+    wait_for_report(shop, "deep", entered=1, exited=1)
+
+
 def test_a_person_enters_once_even_when_their_events_come_together(shop: Shop) -> None:
     publish(shop, instant("together"))
     publish(shop, instant("again", reentrance={"allowed": True, "waitSeconds": 60}))

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
+from wayfare.model.nesting import MAX_NESTING, nesting
+
 NO_RETRY = frozenset({401, 403, 404})
 
 
@@ -157,11 +159,6 @@ class ActionSender:
         return Delivery(True, {"to": message["To"], "messageId": message["Message-ID"]})
 
 
-MAX_RESPONSE_DEPTH = 64
-"""A response nested deeper than this is kept as text: instances are stored as JSON, and a
-deep enough document could not be written back."""
-
-
 def _payload(raw: bytes) -> Any:
     """The response as @action{...} reads it: its JSON, else its text (cut at 2,000)."""
     if not raw:
@@ -171,19 +168,6 @@ def _payload(raw: bytes) -> Any:
     except orjson.JSONDecodeError:
         value = None
     else:
-        if _depth(value) <= MAX_RESPONSE_DEPTH:
-            return value
+        if nesting(value) <= MAX_NESTING:
+            return value  # deeper is kept as text: an instance holding it could not be stored
     return {"text": raw[:2000].decode("utf-8", "replace")}
-
-
-def _depth(value: Any) -> int:
-    """How deeply lists and objects nest in a JSON value (a scalar is 0)."""
-    deepest, level = 0, [(value, 0)]
-    while level:
-        item, depth = level.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            deepest = max(deepest, depth + 1)
-            level.extend((child, depth + 1) for child in item)
-    return deepest

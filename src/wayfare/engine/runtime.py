@@ -42,6 +42,7 @@ from wayfare.engine.instance import (
 )
 from wayfare.engine.step import Step
 from wayfare.model.journey import JourneyDefinition, parse_journey
+from wayfare.model.nesting import MAX_NESTING, nesting
 from wayfare.model.runs import JourneyVersion, MatchedMessage, OutboxItem
 from wayfare.store.ports import JourneyStore
 
@@ -392,6 +393,11 @@ class JourneyRuntime:
         return events
 
     def _consume_one(self, step: Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
+        if nesting(m.entity) > MAX_NESTING:
+            # Stored in its dataset all the same; no instance can hold it (model/nesting.py).
+            for version in journeys:
+                self._discard(step, m.org_id, version.name, m.identity, "event nested too deeply")
+            return
         if m.identity is None:
             cause = (
                 "namespace mismatch"
