@@ -10,10 +10,11 @@ most samples: "self" (the frame on top of the stack) and "total" (anywhere on th
 
 ``--scenarios journeys`` instead starts a fresh server with the journeys benchmark's journey
 live (bench/journeys.py: entry, a webhook to bench/receiver.py, end), sends
-``--journey-messages`` events at once and profiles the server while its journey runtime
-(thread ``wayfare-journeys_0``, its commits on ``wayfare-writer``, and the event loop that
-dispatches the actions) works through them. The attempts themselves run in the courier, a
-child process this does not sample.
+``--journey-messages`` events at once and profiles, at the same time, the server (the inlet)
+and its journey engine process (``wayfare engine``: thread ``wayfare-journeys_0`` runs the
+cycles, ``wayfare-writer`` commits them, the event loop dispatches the actions) while they
+work through them. The attempts themselves run in the courier, a child process of the
+engine this does not sample.
 
 ``--gil`` samples only the thread holding the GIL: the Python work that bounds throughput.
 ``--native`` adds C frames (uvloop, orjson, sqlite, the GC); py-spy must then pause the
@@ -25,6 +26,7 @@ https://www.speedscope.app).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shutil
 import subprocess
@@ -160,8 +162,20 @@ def profile_journeys(py_spy: str, tmp: Path, args: argparse.Namespace, suffix: s
         )
         load.start()
         time.sleep(1.0)
-        raw = RESULTS_DIR / f"profile-journeys{suffix}.txt"
-        _record(py_spy, server.pid, raw, args)
+        raws = {"server": RESULTS_DIR / f"profile-journeys{suffix}.txt"}
+        pids = {"server": server.pid}
+        engine = _engine_pid(server.pid)
+        if engine is not None:
+            raws["engine"] = RESULTS_DIR / f"profile-journeys-engine{suffix}.txt"
+            pids["engine"] = engine
+        recorders = [
+            threading.Thread(target=_record, args=(py_spy, pids[name], raws[name], args))
+            for name in raws
+        ]
+        for recorder in recorders:
+            recorder.start()
+        for recorder in recorders:
+            recorder.join()
         load.join(timeout=60)
         with demo.admin() as admin:
             report = admin.get(f"/api/v1/journeys/{JOURNEY}/report").json()
@@ -169,8 +183,20 @@ def profile_journeys(py_spy: str, tmp: Path, args: argparse.Namespace, suffix: s
             f"\n== journeys: {args.journey_messages:,} events sent; after "
             f"{args.duration:g}s: entered {report['entered']:,}, exited {report['exited']:,}"
         )
-        analyse(raw, args.top)
-        print(f"  raw stacks: {raw}")
+        for name, raw in raws.items():
+            print(f"\n-- {name} process (pid {pids[name]})")
+            analyse(raw, args.top)
+            print(f"  raw stacks: {raw}")
+
+
+def _engine_pid(server_pid: int) -> int | None:
+    """The server's journey engine process (``wayfare engine``), if it runs one."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    for pid in children:
+        with contextlib.suppress(OSError):
+            if b"engine" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                return int(pid)
+    return None
 
 
 def main() -> int:

@@ -71,6 +71,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **self.env},
+                start_new_session=True,  # its own process group: kill() takes its children too
             )
 
         def healthy() -> bool:
@@ -95,10 +96,35 @@ class Server:
                 self.process.wait()
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown hooks, nothing flushed on the way out."""
+        """SIGKILL to the server and every process it started (the journey engine, the
+        action courier): no shutdown hooks, nothing flushed on the way out."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def kill_server_only(self) -> None:
+        """SIGKILL to the server process alone; what it started sees its stdin close."""
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def children(self, arg: str) -> list[int]:
+        """Pids of the server's processes with ``arg`` in their command line (the journey
+        engine: ``engine``; the action courier: ``wayfare.engine.courier``)."""
+        assert self.process is not None
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if os.getpgid(int(proc.name)) != self.process.pid:
+                    continue
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            except (OSError, ProcessLookupError):
+                continue
+            if int(proc.name) != self.process.pid and arg.encode() in cmdline:
+                found.append(int(proc.name))
+        return found
 
     def restart(self) -> Server:
         self.stop()

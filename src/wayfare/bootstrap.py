@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from wayfare.clock import Clock, SystemClock
-from wayfare.config import Settings
+from wayfare.config import Settings, dump_settings
 from wayfare.engine.actions import ActionSender, Sender
+from wayfare.engine.control import JourneyEngine
 from wayfare.engine.courier import CourierSender
+from wayfare.engine.process import EngineProcess
 from wayfare.engine.runtime import JourneyRuntime
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.inlet import InletService
@@ -27,21 +31,13 @@ from wayfare.store.sqlite_writer import SQLiteWriter
 
 
 @dataclass
-class Services:
-    settings: Settings
-    clock: Clock
-    store: ResourceStore
+class EngineServices:
+    """A group-commit writer and a journey engine, started in that order and stopped in the
+    other. ``wayfare engine`` runs an engine with a writer of its own; a server, its inlet's
+    writer and the engine (in its process, or an ``EngineProcess``)."""
+
     writer: MessageWriter
-    event_log: EventLog
-    catalog: Catalog
-    inlet: InletService
-    schemas: SchemaRegistry
-    inlets: InletRegistry
-    events: EventRegistry
-    journey_store: JourneyStore
-    runtime: JourneyRuntime
-    journeys: JourneyRegistry
-    applier: Applier
+    runtime: JourneyEngine
 
     async def start(self) -> None:
         await self.writer.start()
@@ -50,36 +46,48 @@ class Services:
     async def stop(self) -> None:
         await self.runtime.stop()  # its last commits go through the writer
         await self.writer.stop()
+
+
+@dataclass
+class Services(EngineServices):
+    """Everything the server runs: the engine (in this process or its own), the inlet, the
+    registries."""
+
+    settings: Settings
+    clock: Clock
+    store: ResourceStore
+    event_log: EventLog
+    catalog: Catalog
+    inlet: InletService
+    schemas: SchemaRegistry
+    inlets: InletRegistry
+    events: EventRegistry
+    journey_store: JourneyStore
+    journeys: JourneyRegistry
+    applier: Applier
+
+    async def stop(self) -> None:
+        await super().stop()
         self.store.close()
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Services:
-    """Migrate the embedded store and wire everything; nothing is started yet."""
-    clock = clock or SystemClock()
+    """Migrate the embedded store and wire everything; nothing is started yet. The journey
+    engine runs in a process of its own unless settings say otherwise or a clock is given
+    (a test's clock can only drive an engine in this process)."""
     path = database_path(settings.data_dir)
     migrate(path)
     store = SQLiteStore(path, fsync=settings.fsync)
     writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())
     journey_store = SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer)
-    sender_options: dict[str, Any] = {
-        "smtp_host": settings.smtp_host,
-        "smtp_port": settings.smtp_port,
-        "smtp_from": settings.smtp_from,
-        "rate_per_host": settings.action_rate_per_host,
-        "connections_per_host": settings.actions_per_host,
-    }
-    sender: Sender = (
-        CourierSender(**sender_options)
-        if settings.action_worker
-        else ActionSender(**sender_options)
-    )
-    runtime = JourneyRuntime(
-        journey_store.another_connection(),  # admin reads never hold up the engine
-        clock,
-        sender,
-        test_wait_ms=int(settings.test_wait_seconds * 1000),
-        per_host=settings.actions_per_host,
-    )
+    runtime: JourneyEngine
+    if settings.engine_process and clock is None:
+        runtime = EngineProcess(
+            [sys.executable, "-m", "wayfare", "engine", "--settings", dump_settings(settings)]
+        )
+    else:
+        runtime = _runtime(settings, journey_store.another_connection(), clock)
+    clock = clock or SystemClock()
     catalog = Catalog(store, clock, settings.cache_ttl_seconds)
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
     schemas = SchemaRegistry(store, catalog, clock)
@@ -101,4 +109,41 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         runtime=runtime,
         journeys=journeys,
         applier=Applier(store, clock, schemas, inlets, events, journeys),
+    )
+
+
+def build_engine(settings: Settings) -> EngineServices:
+    """The journey engine for ``wayfare engine``: the server has migrated the store."""
+    path = database_path(settings.data_dir)
+    writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())
+    runtime = _runtime(settings, SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer))
+    return EngineServices(writer, runtime)
+
+
+def engine_lock_path(settings: Settings) -> Path:
+    """Held by the running journey engine of a data directory: one at a time."""
+    return settings.data_dir / "engine.lock"
+
+
+def _runtime(
+    settings: Settings, journey_store: JourneyStore, clock: Clock | None = None
+) -> JourneyRuntime:
+    sender_options: dict[str, Any] = {
+        "smtp_host": settings.smtp_host,
+        "smtp_port": settings.smtp_port,
+        "smtp_from": settings.smtp_from,
+        "rate_per_host": settings.action_rate_per_host,
+        "connections_per_host": settings.actions_per_host,
+    }
+    sender: Sender = (
+        CourierSender(**sender_options)
+        if settings.action_worker
+        else ActionSender(**sender_options)
+    )
+    return JourneyRuntime(
+        journey_store,
+        clock or SystemClock(),
+        sender,
+        test_wait_ms=int(settings.test_wait_seconds * 1000),
+        per_host=settings.actions_per_host,
     )

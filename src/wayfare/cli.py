@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -162,11 +163,7 @@ def serve(
         setup_demo,
     )
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("yoyo").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per action
+    _log_lines()
     settings = load_settings(
         {
             "host": host,
@@ -197,11 +194,7 @@ def serve(
             f"and at its event: wayfare events messages {DEMO_EVENT}\n"
             f"and, a minute later, at the journey it entered: wayfare journeys report welcome\n"
         )
-    # Parsed batches make many short-lived objects: collect them less often, and leave the
-    # start-up heap out of every collection.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    _collect_less()
     uvicorn.run(
         create_app(services),
         host=settings.host,
@@ -213,6 +206,42 @@ def serve(
         proxy_headers=False,  # client addresses are not used; skip the middleware
         lifespan="on",
     )
+
+
+def _log_lines() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("yoyo").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per action
+
+
+def _collect_less() -> None:
+    # Parsed batches and engine cycles make many short-lived objects: collect them less
+    # often, and leave the start-up heap out of every collection.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
+@main.command(hidden=True)
+@click.option("--settings", "settings_json", required=True, help="The server's settings (JSON).")
+def engine(settings_json: str) -> None:
+    """Run a server's journey engine; `wayfare serve` starts it and talks to it over stdin
+    and stdout."""
+    import uvloop
+
+    from wayfare.bootstrap import build_engine, engine_lock_path
+    from wayfare.config import read_settings
+    from wayfare.engine.process import serve_engine
+
+    _log_lines()  # to the server's stderr, shaped like its own lines
+    # Ctrl-C reaches the whole process group; the server then stops the engine in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settings = read_settings(settings_json)
+    services = build_engine(settings)
+    _collect_less()
+    uvloop.run(serve_engine(services, engine_lock_path(settings)))
 
 
 # schemas

@@ -7,6 +7,7 @@ No other module reads the environment.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -52,6 +53,9 @@ class Settings:
     """Custom HTTP actions per second to each host (0 = unlimited)."""
     actions_per_host: int = 32
     """Actions in flight at once to each host (and connections kept open to it)."""
+    engine_process: bool = True
+    """Run the journey engine in a process of its own (another core) rather than the
+    server's."""
     action_worker: bool = True
     """Deliver actions from a child process (another core) rather than the server's own."""
     test_wait_seconds: float = 10.0
@@ -119,3 +123,19 @@ def load_settings(
     if unknown:
         raise InvalidRequestError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     return Settings(**{name: _coerce(known[name], value) for name, value in values.items()})
+
+
+def dump_settings(settings: Settings) -> str:
+    """The settings as JSON, for a child process; ``read_settings`` reads them back."""
+    return json.dumps(
+        {f.name: _plain(getattr(settings, f.name)) for f in fields(Settings)}, sort_keys=True
+    )
+
+
+def read_settings(text: str) -> Settings:
+    """Settings from ``dump_settings``: exactly those, whatever the environment says."""
+    return load_settings(json.loads(text), environ={})
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value

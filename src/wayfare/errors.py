@@ -16,7 +16,8 @@
     │   └── RateLimitedError         429, with retry_after seconds
     └── InfrastructureError          the server cannot serve now; maps to a 5xx
         ├── OverloadedError          503, with retry_after seconds (backpressure)
-        └── StoreError               500: the store failed
+        ├── StoreError               500: the store failed
+        └── EngineError              500: a command to the journey engine failed
 
 The HTTP mapping lives in ``wayfare.api.problems`` and nowhere else.
 """
@@ -126,3 +127,7 @@ class OverloadedError(InfrastructureError):
 
 class StoreError(InfrastructureError):
     """The store failed; the original driver error is chained."""
+
+
+class EngineError(InfrastructureError):
+    """A command to the journey engine failed in its process; the message says how."""

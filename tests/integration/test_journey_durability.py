@@ -4,6 +4,8 @@ re-sent under a new key."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,3 +149,47 @@ def test_a_kill_in_the_middle_of_deliveries_resends_under_the_same_keys(
     seen = receiver.keys("/slow/")
     # what was in flight at the kill was sent again, under its own key
     assert all(seen[str(key)] >= 2 for key in in_flight)
+
+
+def test_a_server_killed_alone_leaves_its_engine_to_finish_before_the_next_one_starts(
+    server: Server, shop: Shop, receiver: Receiver
+) -> None:
+    publish(shop, journey("orphan", f"{receiver.url}/orphan/hook"))
+    [old_engine] = server.children("engine")
+    send_carts(shop, people())
+    wait_until(lambda: len(receiver.under("/orphan/")) >= N // 2, timeout=20)
+    server.kill_server_only()  # the engine sees its stdin close, mid-deliveries
+    server.start()
+    [new_engine] = server.children("engine")
+    assert new_engine != old_engine
+
+    wait_for_report(shop, "orphan", timeout=40, entered=N, exited=N, inError=0)
+    assert_exactly_once(receiver, shop, "orphan", "/orphan/")
+    # the old engine let its deliveries end and recorded them before the new one took over:
+    # not one call was made twice
+    assert all(count == 1 for count in receiver.keys("/orphan/").values())
+    wait_until(lambda: _gone(old_engine), timeout=10)  # and then it exited
+
+
+def test_a_killed_engine_is_replaced_and_its_journeys_go_on(
+    server: Server, shop: Shop, receiver: Receiver
+) -> None:
+    publish(shop, journey("respawn", f"{receiver.url}/respawn/hook"))
+    first = people(N // 2)
+    send_carts(shop, first)
+    wait_until(lambda: len(receiver.under("/respawn/")) >= 1, timeout=20)
+    [engine] = server.children("engine")
+    os.kill(engine, signal.SIGKILL)  # the server lives on and starts another
+    wait_until(lambda: server.children("engine") not in ([], [engine]), timeout=20)
+    send_carts(shop, people()[N // 2 :])
+
+    wait_for_report(shop, "respawn", timeout=40, entered=N, exited=N, inError=0)
+    assert_exactly_once(receiver, shop, "respawn", "/respawn/")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"  # exited; its new parent has not reaped it yet

@@ -94,7 +94,7 @@ def test_an_outcome_whose_commit_failed_is_recorded_later_and_not_sent_again(
         await runtime.start()
         try:
             entity = {"person": {"id": "p-1"}}
-            await runtime.run(runtime.enter_test_event, version, "ada", entity)
+            await runtime.enter_test_event(version, "ada", entity)
             await until(lambda: instance()["status"] == "finished")
         finally:
             await runtime.stop()

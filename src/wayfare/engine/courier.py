@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 
 from wayfare.engine.actions import ActionSender, Delivery
+from wayfare.engine.stdio import LINE_LIMIT, open_stdio
 
 log = logging.getLogger(__name__)
-LINE_LIMIT = 64 * 1024 * 1024
 
 
 class CourierSender:
@@ -123,17 +123,6 @@ class CourierSender:
                     )
 
 
-class _Output(asyncio.Protocol):
-    """stdout: ``gone`` resolves once everything written has left (or the pipe broke)."""
-
-    def __init__(self) -> None:
-        self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.gone.done():
-            self.gone.set_result(None)
-
-
 def _answer(n: int, d: Delivery) -> bytes:
     try:
         return orjson.dumps([n, d.ok, d.response, d.error, d.retryable, d.timed_out]) + b"\n"
@@ -144,9 +133,8 @@ def _answer(n: int, d: Delivery) -> bytes:
 
 async def _serve() -> None:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=LINE_LIMIT)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    transport, output = await loop.connect_write_pipe(_Output, sys.stdout)
+    stdio = await open_stdio()
+    reader, transport = stdio.reader, stdio.writer
     sender = ActionSender(**orjson.loads(await reader.readline()))
     await sender.start()
     attempts: set[asyncio.Task[None]] = set()
@@ -166,8 +154,7 @@ async def _serve() -> None:
         await asyncio.gather(*attempts, return_exceptions=True)
     finally:
         await sender.stop()
-        transport.close()
-        await output.gone  # the answers still buffered reach the parent before the exit
+        await stdio.close()  # the answers still buffered reach the parent before the exit
 
 
 def main() -> None:

@@ -180,6 +180,7 @@ class JourneyRuntime:
                 raise
             except Exception:
                 log.exception("journey engine failed; retrying")
+                await asyncio.sleep(self._poll)  # not a line per wake while it keeps failing
                 busy = False
             if not busy:
                 with contextlib.suppress(TimeoutError):
@@ -200,8 +201,14 @@ class JourneyRuntime:
         self._wake.set()
 
     # definitions
-    def forget(self, org_id: str, name: str, version: int) -> None:
-        self._definitions.pop((org_id, name, version), None)
+    def _see_journey_changes(self) -> None:
+        """Drop what is kept of journeys once one has changed (in any process)."""
+        generation = self._store.generation
+        if generation != self._journeys_seen:
+            self._journeys_seen = generation
+            self._definitions.clear()  # a draft's definition changes in place
+            self._entries.clear()
+            self._awaited.clear()
 
     def definition(self, org_id: str, name: str, version: int) -> JourneyDefinition | None:
         key = (org_id, name, version)
@@ -326,6 +333,7 @@ class JourneyRuntime:
     def cycle(self) -> bool:
         """Record delivery outcomes, fire due timers, consume matched events; commit once.
         True when there is more to do right away."""
+        self._see_journey_changes()
         step = Step(self._store, self._recent)
         try:
             busy = self._record_outcomes_into(step)
@@ -350,11 +358,7 @@ class JourneyRuntime:
         messages, last_seq = self._store.read_matches(cursor, limit)
         if last_seq == cursor:
             return False
-        # Read after the events: a journey published before an event was sent is seen.
-        if self._store.generation != self._journeys_seen:
-            self._journeys_seen = self._store.generation
-            self._entries.clear()
-            self._awaited.clear()
+        self._see_journey_changes()  # after the events: one published before them is seen
         entries, awaited = self._entries, self._awaited
         wanted: list[tuple[MatchedMessage, list[JourneyVersion]]] = []
         people: dict[str, list[str]] = {}
@@ -393,7 +397,8 @@ class JourneyRuntime:
         return events
 
     def _consume_one(self, step: Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
-        if nesting(m.entity) > MAX_NESTING:
+        bound = m.nesting_bound
+        if (bound is None or bound > MAX_NESTING) and nesting(m.entity) > MAX_NESTING:
             # Stored in its dataset all the same; no instance can hold it (model/nesting.py).
             for version in journeys:
                 self._discard(step, m.org_id, version.name, m.identity, "event nested too deeply")
@@ -470,8 +475,18 @@ class JourneyRuntime:
                 )
         return bool(self._results)
 
-    # commands from the API
-    def stop_instances(self, org_id: str, journey: str, reason: str) -> int:
+    # commands from the API, run on the engine's thread (serialised with its cycles)
+    async def stop_instances(self, org_id: str, journey: str, reason: str) -> int:
+        """Every live instance of the journey exits now; how many did."""
+        return await self._call(self._stop_instances, org_id, journey, reason)
+
+    async def enter_test_event(
+        self, version: JourneyVersion, identity: str, entity: dict[str, Any]
+    ) -> None:
+        """The person enters the draft ``version`` on ``entity`` (test mode)."""
+        await self._call(self._enter_test_event, version, identity, entity)
+
+    def _stop_instances(self, org_id: str, journey: str, reason: str) -> int:
         step = Step(self._store, self._recent)
         count = 0
         for raw in self._store.journey_instances(org_id, journey, live_only=True, limit=1_000_000):
@@ -480,13 +495,10 @@ class JourneyRuntime:
         self._commit(step)
         return count
 
-    def enter_test_event(
+    def _enter_test_event(
         self, version: JourneyVersion, identity: str, entity: dict[str, Any]
     ) -> None:
+        self._see_journey_changes()
         step = Step(self._store, self._recent)
         self._enter(step, version, version.entry_event, identity, entity)
         self._commit(step)
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a store-touching command on the runtime's thread (serialised with the loops)."""
-        return await self._call(fn, *args)

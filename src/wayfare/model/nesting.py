@@ -24,3 +24,11 @@ def nesting(value: Any) -> int:
             deepest = max(deepest, depth + 1)
             pending.extend((child, depth + 1) for child in item)
     return deepest
+
+
+def nesting_bound(text: str | bytes) -> int:
+    """At least ``nesting`` of the JSON ``text`` (every level opens with a bracket), counted
+    in C: a message with few brackets needs no walk."""
+    if isinstance(text, bytes):
+        return text.count(b"{") + text.count(b"[")
+    return text.count("{") + text.count("[")

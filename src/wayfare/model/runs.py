@@ -43,6 +43,8 @@ class MatchedMessage:
     entity: dict[str, Any]
     reason: str | None = None
     """Set when the event matched but its person could not be told."""
+    nesting_bound: int | None = None
+    """At least how deeply ``entity`` nests (model/nesting.py), when known without a walk."""
 
 
 @dataclass(frozen=True, slots=True)

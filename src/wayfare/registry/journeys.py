@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from wayfare.clock import Clock
-from wayfare.engine.runtime import JourneyRuntime
+from wayfare.engine.control import JourneyEngine
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
 from wayfare.model.events import EventConfig
 from wayfare.model.journey import JourneyDefinition, parse_journey
@@ -36,13 +36,13 @@ class JourneyRegistry:
         clock: Clock,
         events: EventRegistry,
         schemas: SchemaRegistry,
-        runtime: JourneyRuntime,
+        engine: JourneyEngine,
     ) -> None:
         self._store = store
         self._clock = clock
         self._events = events
         self._schemas = schemas
-        self._runtime = runtime
+        self._engine = engine
 
     # reading
     def get(self, org_id: str, name: str, version: int | None = None) -> JourneyVersion:
@@ -157,7 +157,7 @@ class JourneyRegistry:
                 latest.created_ms,
                 now,
             )
-            self._replace_draft(version)
+            self._store.replace_draft(version)
             return version
         number = latest.version + 1 if latest is not None else 1
         version = JourneyVersion(
@@ -173,10 +173,6 @@ class JourneyRegistry:
         )
         self._store.add_journey_version(version)
         return version
-
-    def _replace_draft(self, version: JourneyVersion) -> None:
-        self._store.replace_draft(version)
-        self._runtime.forget(version.org_id, version.name, version.version)
 
     def publish(self, org_id: str, name: str) -> JourneyVersion:
         latest = self.get(org_id, name)
@@ -206,9 +202,7 @@ class JourneyRegistry:
         for version in self._store.journey_versions(org_id, name):
             if version.state in ("live", "closed", "draft"):
                 self._store.set_journey_state(org_id, name, version.version, "stopped", now)
-        exited = await self._runtime.run(
-            self._runtime.stop_instances, org_id, name, "journey stopped"
-        )
+        exited = await self._engine.stop_instances(org_id, name, "journey stopped")
         return {"journey": name, "state": "stopped", "exited": exited}
 
     def set_test_mode(self, org_id: str, name: str, on: bool) -> JourneyVersion:
@@ -233,7 +227,7 @@ class JourneyRegistry:
             )
         self._store.add_test_profile(org_id, identity)
         entity = payload if payload is not None else self._sample_entity(org_id, latest, identity)
-        await self._runtime.run(self._runtime.enter_test_event, latest, identity, entity)
+        await self._engine.enter_test_event(latest, identity, entity)
         return {"journey": name, "version": latest.version, "identity": identity, "entity": entity}
 
     def _sample_entity(self, org_id: str, version: JourneyVersion, identity: str) -> dict[str, Any]:

@@ -111,8 +111,8 @@ class JourneyStore(Protocol):
 
     @property
     def generation(self) -> int:
-        """Moves whenever a journey version is added, edited or changes state, in this
-        process: what caches of journeys key on."""
+        """Moves whenever a journey version is added, edited or changes state (by any
+        connection, or process, on the same store): what caches of journeys key on."""
         ...
 
     def add_journey_version(self, version: JourneyVersion) -> None: ...

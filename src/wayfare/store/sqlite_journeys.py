@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from wayfare.model.matching import actionable_reason
+from wayfare.model.nesting import nesting_bound
 from wayfare.model.runs import (
     DueTimer,
     EngineBatch,
@@ -67,30 +68,24 @@ class SQLiteJourneyStore(SQLiteDatabase):
     one runs on the same file (see sqlite_writer.py)."""
 
     def __init__(
-        self,
-        path: Path,
-        *,
-        fsync: bool = True,
-        writer: SQLiteWriter | None = None,
-        changes: list[int] | None = None,
+        self, path: Path, *, fsync: bool = True, writer: SQLiteWriter | None = None
     ) -> None:
         super().__init__(path, fsync=fsync)
         self._fsync = fsync
         self._writer = writer
-        self._changes = changes if changes is not None else [0]
-        """The journeys' generation, one cell shared by every connection made from this one."""
 
     @property
     def generation(self) -> int:
-        return self._changes[0]
+        """Kept in the database by triggers on ``journeys`` (migration 0006), so a change made
+        by any connection or process moves it, in the change's own transaction."""
+        row = self._one("SELECT n FROM journey_generation")
+        assert row is not None  # the migration adds the one row
+        return int(row["n"])
 
     def another_connection(self) -> SQLiteJourneyStore:
         """The same store on a connection of its own: the engine's reads then never wait
-        behind an admin's report. Journey changes made through either move both's
-        generation."""
-        return SQLiteJourneyStore(
-            self.path, fsync=self._fsync, writer=self._writer, changes=self._changes
-        )
+        behind an admin's report."""
+        return SQLiteJourneyStore(self.path, fsync=self._fsync, writer=self._writer)
 
     # versions
     def add_journey_version(self, version: JourneyVersion) -> None:
@@ -110,7 +105,6 @@ class SQLiteJourneyStore(SQLiteDatabase):
                     version.changed_ms,
                 ),
             )
-        self._changes[0] += 1
 
     def replace_draft(self, version: JourneyVersion) -> None:
         with self._tx() as conn:
@@ -126,7 +120,6 @@ class SQLiteJourneyStore(SQLiteDatabase):
                     version.version,
                 ),
             )
-        self._changes[0] += 1
 
     def get_journey(
         self, org_id: str, name: str, version: int | None = None
@@ -180,7 +173,6 @@ class SQLiteJourneyStore(SQLiteDatabase):
                     version,
                 ),
             )
-        self._changes[0] += 1
 
     def entry_journeys(self, org_id: str, event: str) -> list[JourneyVersion]:
         rows = self._all(
@@ -231,7 +223,15 @@ class SQLiteJourneyStore(SQLiteDatabase):
             message = orjson.loads(raw) if raw is not None else {}
             entity = (message.get("body") or {}).get("xdmEntity") or {}
             out.append(
-                MatchedMessage(seq, org_id, event, identity, entity, None if matched else reason)
+                MatchedMessage(
+                    seq,
+                    org_id,
+                    event,
+                    identity,
+                    entity,
+                    None if matched else reason,
+                    nesting_bound(raw) if raw is not None else 0,
+                )
             )
         return out, int(rows[-1][0])
 
