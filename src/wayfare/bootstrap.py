@@ -83,7 +83,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     runtime: JourneyEngine
     if settings.engine_process and clock is None:
         runtime = EngineProcess(
-            [sys.executable, "-m", "wayfare", "engine", "--settings", dump_settings(settings)]
+            [sys.executable, "-m", "wayfare", "engine"], dump_settings(settings).encode()
         )
     else:
         runtime = _runtime(settings, journey_store.another_connection(), clock)

@@ -225,20 +225,24 @@ def _collect_less() -> None:
 
 
 @main.command(hidden=True)
-@click.option("--settings", "settings_json", required=True, help="The server's settings (JSON).")
-def engine(settings_json: str) -> None:
-    """Run a server's journey engine; `wayfare serve` starts it and talks to it over stdin
-    and stdout."""
+def engine() -> None:
+    """Run a server's journey engine: `wayfare serve` starts it and talks to it over stdin
+    (its settings first, as one JSON line) and stdout."""
     import uvloop
 
     from wayfare.bootstrap import build_engine, engine_lock_path
     from wayfare.config import read_settings
-    from wayfare.engine.process import serve_engine
+    from wayfare.engine.process import read_first_line, serve_engine
 
     _log_lines()  # to the server's stderr, shaped like its own lines
     # Ctrl-C reaches the whole process group; the server then stops the engine in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    settings = read_settings(settings_json)
+    greeting = read_first_line()
+    if not greeting.strip():
+        raise click.UsageError(
+            "wayfare engine reads its settings from stdin; wayfare serve starts it"
+        )
+    settings = read_settings(greeting.decode())
     services = build_engine(settings)
     _collect_less()
     uvloop.run(serve_engine(services, engine_lock_path(settings)))

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -162,6 +163,9 @@ def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Ctrl-C reaches the whole process group; the parent then closes stdin, and what is in
+    # flight is finished and answered.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import uvloop
     except ImportError:

@@ -1,7 +1,8 @@
 """The journey engine in a process of its own, so it runs on another core than the inlet.
 
 ``EngineProcess`` (in the server) is a ``JourneyEngine``: it starts ``wayfare engine`` and
-talks to it over the child's stdin and stdout, one line each way. An empty line out means
+talks to it over the child's stdin and stdout, one line each way. The first line out is the
+server's settings (``read_first_line`` reads it in the child); then an empty line means
 "there may be new work" (the server's writer committed matched events); ``[n, command,
 args]`` asks for a command and ``[n, result, error]`` answers it. The child commits on a
 connection of its own; what it needs to know of journey changes it reads from the store
@@ -20,6 +21,7 @@ import contextlib
 import fcntl
 import itertools
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,10 +40,13 @@ LOCK_POLL_SECONDS = 0.05
 
 
 class EngineProcess:
-    """A ``JourneyEngine`` whose work is done by a child process started from ``argv``."""
+    """A ``JourneyEngine`` whose work is done by a child process started from ``argv``;
+    ``greeting`` is the first line each child reads (its settings: kept off the command line,
+    which every user of the machine can read)."""
 
-    def __init__(self, argv: Sequence[str]) -> None:
+    def __init__(self, argv: Sequence[str], greeting: bytes = b"") -> None:
         self._argv = list(argv)
+        self._greeting = greeting.rstrip(b"\n")
         self._proc: asyncio.subprocess.Process | None = None
         self._waiting: dict[int, asyncio.Future[Any]] = {}
         """The current child's commands awaiting an answer, by number."""
@@ -54,6 +59,7 @@ class EngineProcess:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
+        self._wake_queued = False
         spawned: asyncio.Future[None] = self._loop.create_future()
         self._supervising = asyncio.create_task(self._supervise(spawned))
         await spawned  # started, not necessarily ready: commands and wakes wait in its pipe
@@ -128,6 +134,9 @@ class EngineProcess:
                 log.error("the journey engine could not start: %s", exc)
                 await asyncio.sleep(RESTART_SECONDS)
                 continue
+            assert proc.stdin is not None
+            if self._greeting:
+                proc.stdin.write(self._greeting + b"\n")
             waiting: dict[int, asyncio.Future[Any]] = {}
             self._proc, self._waiting = proc, waiting
             if not spawned.done():
@@ -157,7 +166,8 @@ class EngineProcess:
                     answer.set_result(result)
                 else:
                     answer.set_exception(EngineError(error))
-        except (ValueError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
+        except (ValueError, TypeError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
+            # not [n, result, error]: the child is replaced, its waiting commands fail
             log.exception("unreadable answer from the journey engine")
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -246,3 +256,15 @@ async def _run(runtime: JourneyEngine, command: str, args: list[Any]) -> Any:
         version, identity, entity = args
         return await runtime.enter_test_event(JourneyVersion(**version), identity, entity)
     raise ValueError(f"unknown command {command!r}")
+
+
+def read_first_line(fd: int = 0) -> bytes:
+    """The first line of ``fd`` (stdin), read a byte at a time so that nothing after it is
+    taken from the pipe before ``serve_engine`` reads it."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return bytes(line)
