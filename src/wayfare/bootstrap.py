@@ -25,9 +25,10 @@ from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.journeys import JourneyRegistry
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
-from wayfare.store.sqlite import SQLiteStore, database_path, migrate
-from wayfare.store.sqlite_journeys import SQLiteJourneyStore
-from wayfare.store.sqlite_writer import SQLiteWriter
+from wayfare.store.sqlite.connection import database_path, migrate
+from wayfare.store.sqlite.journeys import SQLiteJourneyStore
+from wayfare.store.sqlite.resources import SQLiteStore
+from wayfare.store.sqlite.writer import SQLiteWriter
 
 
 @dataclass

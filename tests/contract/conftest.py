@@ -24,8 +24,9 @@ from wayfare.model.resources import Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.store.memory import MemoryStore, MemoryWriter
 from wayfare.store.ports import MessageWriter, ResourceStore
-from wayfare.store.sqlite import SQLiteStore, migrate
-from wayfare.store.sqlite_writer import SQLiteWriter
+from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.resources import SQLiteStore
+from wayfare.store.sqlite.writer import SQLiteWriter
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ import pytest
 from wayfare.config import Settings, dump_settings, load_settings
 from wayfare.engine.process import EngineProcess
 from wayfare.errors import EngineError, OverloadedError
-from wayfare.store.sqlite import database_path, migrate
+from wayfare.store.sqlite.connection import database_path, migrate
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from wayfare.model.runs import EngineBatch, JourneyVersion
-from wayfare.store.sqlite import migrate
-from wayfare.store.sqlite_journeys import SQLiteJourneyStore
+from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from yoyo import get_backend, read_migrations
 from wayfare.engine.instance import Instance
 from wayfare.errors import ConflictError
 from wayfare.model.runs import EngineBatch, InstanceRow, OutboxItem
-from wayfare.store.sqlite import migrate
-from wayfare.store.sqlite_journeys import SQLiteJourneyStore
-from wayfare.store.sqlite_writer import SQLiteWriter
+from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.journeys import SQLiteJourneyStore
+from wayfare.store.sqlite.writer import SQLiteWriter
 
 ORG = "ACME@AdobeOrg"
 OTHER_ORG = "OTHER@AdobeOrg"
@@ -446,7 +446,7 @@ def test_a_report_counts_the_step_events_as_they_are_written(store: SQLiteJourne
 
 def test_the_migration_counts_the_step_events_already_stored(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    source = resources.files("wayfare.store.migrations") / "sqlite"
+    source = resources.files("wayfare.store.sqlite") / "migrations"
     with resources.as_file(source) as folder:
         migrations = read_migrations(str(folder))
     backend = get_backend(f"sqlite:///{path}")

@@ -16,8 +16,8 @@ from wayfare.engine.actions import Delivery
 from wayfare.engine.runtime import JourneyRuntime
 from wayfare.errors import StoreError
 from wayfare.model.runs import EngineBatch, JourneyVersion, OutboxItem
-from wayfare.store.sqlite import migrate
-from wayfare.store.sqlite_journeys import SQLiteJourneyStore
+from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 
 ORG = "ACME@AdobeOrg"
 JOURNEY: dict[str, Any] = {

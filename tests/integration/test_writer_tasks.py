@@ -23,8 +23,8 @@ from tests.contract.conftest import message
 from wayfare.errors import StoreError
 from wayfare.model.matching import EventMatch
 from wayfare.model.records import WriteOutcome
-from wayfare.store.sqlite import migrate
-from wayfare.store.sqlite_writer import SQLiteWriter
+from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.writer import SQLiteWriter
 
 T = TypeVar("T")
 Task = Callable[[sqlite3.Connection], T]

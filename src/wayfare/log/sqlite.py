@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from wayfare.model.records import Record
-from wayfare.store.sqlite import SQLiteDatabase, record_from_row
+from wayfare.store.sqlite.connection import SQLiteDatabase
+from wayfare.store.sqlite.resources import record_from_row
 
 
 class SQLiteEventLog(SQLiteDatabase):

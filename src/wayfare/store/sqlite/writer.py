@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 from wayfare.errors import StoreError
 from wayfare.model.matching import actionable_reason
 from wayfare.model.records import IncomingMessage, WriteOutcome
-from wayfare.store.sqlite import connect
-from wayfare.store.sqlite_sql import in_chunks, insert_rows
+from wayfare.store.sqlite.connection import connect
+from wayfare.store.sqlite.statements import in_chunks, insert_rows
 
 log = logging.getLogger(__name__)
 

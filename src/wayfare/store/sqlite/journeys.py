@@ -21,9 +21,9 @@ from wayfare.model.runs import (
     MatchedMessage,
     OutboxItem,
 )
-from wayfare.store.sqlite import SQLiteDatabase, store_errors
-from wayfare.store.sqlite_sql import in_chunks, insert_rows
-from wayfare.store.sqlite_writer import SQLiteWriter
+from wayfare.store.sqlite.connection import SQLiteDatabase, store_errors
+from wayfare.store.sqlite.statements import in_chunks, insert_rows
+from wayfare.store.sqlite.writer import SQLiteWriter
 
 LIVE = ("running", "waiting")
 

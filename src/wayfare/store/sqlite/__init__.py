@@ -1,0 +1,1 @@
+"""The embedded store on one SQLite file."""
