@@ -259,7 +259,7 @@ def test_a_failing_commit_listener_neither_stops_the_writer_nor_its_answers(path
         raise RuntimeError("Event loop is closed")
 
     matched = dataclasses.replace(
-        message("m1", msg_id="m1"), matches=[EventMatch("signup", True, "ada@example.com", None)]
+        message("m1", msg_id="m1"), matches=[EventMatch("signup", "ada@example.com")]
     )
 
     async def scenario() -> None:

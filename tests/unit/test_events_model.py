@@ -13,6 +13,7 @@ from wayfare.model.events import (
     EVENT_ID_PATH,
     EventConfig,
     EventDefinition,
+    Unmatched,
     event_from_json,
     identity_of,
     resolve_event,
@@ -423,6 +424,7 @@ def test_as_json_and_back() -> None:
 
 
 # identity_of
+NO_IDENTITY_MAP = "identity missing: the message has no identityMap"
 
 
 @pytest.fixture
@@ -431,67 +433,94 @@ def email_event() -> EventConfig:
 
 
 @pytest.mark.parametrize(
-    ("entity", "identity", "reason"),
+    ("entity", "identity", "cause", "reason"),
     [
-        ({"identityMap": {"Email": [{"id": "ada@example.com"}]}}, "ada@example.com", None),
+        ({"identityMap": {"Email": [{"id": "ada@example.com"}]}}, "ada@example.com", None, None),
         (
             {"identityMap": {"Email": [{"id": "a@x.io"}, {"id": "b@x.io"}], "ECID": [{"id": "1"}]}},
             "a@x.io",
             None,
+            None,
         ),
-        ({}, None, "identity missing: the message has no identityMap"),
-        ({"identityMap": {}}, None, "identity missing: the message has no identityMap"),
-        ({"identityMap": "Email"}, None, "identity missing: the message has no identityMap"),
+        ({}, None, Unmatched.IDENTITY_MISSING, "identity missing: the message has no identityMap"),
+        (
+            {"identityMap": {}},
+            None,
+            Unmatched.IDENTITY_MISSING,
+            "identity missing: the message has no identityMap",
+        ),
+        (
+            {"identityMap": "Email"},
+            None,
+            Unmatched.IDENTITY_MISSING,
+            "identity missing: the message has no identityMap",
+        ),
         (
             {"identityMap": {"ECID": [{"id": "123"}]}},
             None,
+            Unmatched.NAMESPACE_MISMATCH,
             "namespace not the event's: the message has ECID, the event reads Email",
         ),
         (
             {"identityMap": {"Phone": [{"id": "1"}], "ECID": [{"id": "2"}]}},
             None,
+            Unmatched.NAMESPACE_MISMATCH,
             "namespace not the event's: the message has ECID, Phone, the event reads Email",
         ),
         (
             {"identityMap": {"Email": []}},
             None,
+            Unmatched.IDENTITY_MISSING,
             "identity missing: nothing at identityMap.Email[0].id",
         ),
         (
             {"identityMap": {"Email": [{"primary": True}]}},
             None,
+            Unmatched.IDENTITY_MISSING,
             "identity missing: nothing at identityMap.Email[0].id",
         ),
         (
             {"identityMap": {"Email": [{"id": ""}]}},
             None,
+            Unmatched.IDENTITY_MISSING,
             "identity missing: nothing at identityMap.Email[0].id",
         ),
         (
             {"identityMap": {"Email": {"id": "not a list"}}},
             None,
+            Unmatched.IDENTITY_MISSING,
             "identity missing: nothing at identityMap.Email[0].id",
         ),
     ],
 )
 def test_identity_of(
-    email_event: EventConfig, entity: dict[str, Any], identity: str | None, reason: str | None
+    email_event: EventConfig,
+    entity: dict[str, Any],
+    identity: str | None,
+    cause: Unmatched | None,
+    reason: str | None,
 ) -> None:
-    assert identity_of(email_event, entity) == (identity, reason)
+    assert identity_of(email_event, entity) == (identity, cause, reason)
 
 
 def test_identity_from_any_field_path() -> None:
     config = resolve(definition(identifier="_acme.order.items[1].sku"))
     items = {"items": [{"sku": "A"}, {"sku": "B"}]}
-    assert identity_of(config, {"_acme": {"order": items}}) == ("B", None)
+    assert identity_of(config, {"_acme": {"order": items}}) == ("B", None, None)
     assert identity_of(config, {"_acme": {"order": {"items": [{"sku": "A"}]}}}) == (
         None,
+        Unmatched.IDENTITY_MISSING,
         "identity missing: nothing at _acme.order.items[1].sku",
     )
     # no identityMap needed when the identifier lives elsewhere
     numeric = resolve(definition(identifier="_acme.person.birthYear"))
-    assert identity_of(numeric, {"_acme": {"person": {"birthYear": 1990}}}) == ("1990", None)
+    assert identity_of(numeric, {"_acme": {"person": {"birthYear": 1990}}}) == (
+        "1990",
+        None,
+        None,
+    )
     assert identity_of(numeric, {"identityMap": {"Email": [{"id": "x"}]}}) == (
         None,
+        Unmatched.IDENTITY_MISSING,
         "identity missing: nothing at _acme.person.birthYear",
     )

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from wayfare.model.events import EventConfig, default_identifier
+from wayfare.model.events import EventConfig, Unmatched, default_identifier
 from wayfare.model.expressions import parse
 from wayfare.model.matching import (
     EventIndex,
     EventMatch,
     MatchRecord,
-    actionable_reason,
     match_message,
 )
 
@@ -92,10 +91,10 @@ def test_the_index_arranges_events_for_matching() -> None:
 def test_a_system_event_matches_on_its_event_id() -> None:
     index = EventIndex.of([SIGNUP, CHURN])
     assert match_message(index, entity(event_id="a" * 64)) == [
-        EventMatch("signup", True, "ada@example.com", None)
+        EventMatch("signup", "ada@example.com")
     ]
     assert match_message(index, entity(event_id="b" * 64, identities={"ECID": [{"id": "42"}]})) == [
-        EventMatch("churn", True, "42", None)
+        EventMatch("churn", "42")
     ]
 
 
@@ -104,27 +103,32 @@ def test_an_unknown_event_id_is_the_reason_for_every_system_event_of_the_schema(
     outcomes = match_message(index, entity(event_id="c" * 64, event_type="web.pageViews"))
     reason = f"unknown eventID {'c' * 64!r}"
     assert outcomes == [
-        EventMatch("signup", False, None, reason),
-        EventMatch("churn", False, None, reason),
-        EventMatch("purchase", False, None, 'condition not met: eventType == "commerce.purchases"'),
+        EventMatch("signup", None, Unmatched.UNKNOWN_EVENT_ID, reason),
+        EventMatch("churn", None, Unmatched.UNKNOWN_EVENT_ID, reason),
+        EventMatch(
+            "purchase",
+            None,
+            Unmatched.CONDITION_NOT_MET,
+            'condition not met: eventType == "commerce.purchases"',
+        ),
     ]
 
 
 def test_a_message_without_an_event_id_says_so_for_every_system_event() -> None:
     index = EventIndex.of([SIGNUP, CHURN])
     assert match_message(index, entity()) == [
-        EventMatch("signup", False, None, NO_EVENT_ID),
-        EventMatch("churn", False, None, NO_EVENT_ID),
+        EventMatch("signup", None, Unmatched.NO_EVENT_ID, NO_EVENT_ID),
+        EventMatch("churn", None, Unmatched.NO_EVENT_ID, NO_EVENT_ID),
     ]
 
 
 def test_a_non_string_event_id_is_unknown() -> None:
     index = EventIndex.of([SIGNUP])
     assert match_message(index, entity(event_id=12)) == [
-        EventMatch("signup", False, None, "unknown eventID 12")
+        EventMatch("signup", None, Unmatched.UNKNOWN_EVENT_ID, "unknown eventID 12")
     ]
     assert match_message(index, {"_experience": {"campaign": "x"}}) == [
-        EventMatch("signup", False, None, NO_EVENT_ID)
+        EventMatch("signup", None, Unmatched.NO_EVENT_ID, NO_EVENT_ID)
     ]
 
 
@@ -132,9 +136,9 @@ def test_a_message_matching_n_rule_based_events_fires_n_times() -> None:
     index = EventIndex.of([PURCHASE, BIG_PURCHASE, ANY_ORDER])
     outcomes = match_message(index, entity(event_type="commerce.purchases", total=150))
     assert outcomes == [
-        EventMatch("purchase", True, "ada@example.com", None),
-        EventMatch("big_purchase", True, "ada@example.com", None),
-        EventMatch("any_order", True, "ada@example.com", None),
+        EventMatch("purchase", "ada@example.com"),
+        EventMatch("big_purchase", "ada@example.com"),
+        EventMatch("any_order", "ada@example.com"),
     ]
     outcomes = match_message(index, entity(event_type="commerce.purchases", total=50))
     assert [(o.event_name, o.matched) for o in outcomes] == [
@@ -150,7 +154,12 @@ def test_a_message_matching_n_rule_based_events_fires_n_times() -> None:
 def test_a_missing_field_does_not_meet_a_condition() -> None:
     index = EventIndex.of([ANY_ORDER])
     assert match_message(index, entity(event_type="commerce.purchases")) == [
-        EventMatch("any_order", False, None, "condition not met: _acme.order.total > 0")
+        EventMatch(
+            "any_order",
+            None,
+            Unmatched.CONDITION_NOT_MET,
+            "condition not met: _acme.order.total > 0",
+        )
     ]
 
 
@@ -158,8 +167,8 @@ def test_system_and_rule_events_of_one_schema_are_all_tried() -> None:
     index = EventIndex.of([SIGNUP, PURCHASE])
     outcomes = match_message(index, entity(event_id="a" * 64, event_type="commerce.purchases"))
     assert outcomes == [
-        EventMatch("signup", True, "ada@example.com", None),
-        EventMatch("purchase", True, "ada@example.com", None),
+        EventMatch("signup", "ada@example.com"),
+        EventMatch("purchase", "ada@example.com"),
     ]
 
 
@@ -170,14 +179,17 @@ def test_identity_missing_is_the_reason_when_the_event_matches_but_not_its_perso
     )
     reason = "identity missing: the message has no identityMap"
     assert outcomes == [
-        EventMatch("signup", False, None, reason),
-        EventMatch("purchase", False, None, reason),
+        EventMatch("signup", None, Unmatched.IDENTITY_MISSING, reason),
+        EventMatch("purchase", None, Unmatched.IDENTITY_MISSING, reason),
     ]
     outcomes = match_message(
         index, entity(event_id="a" * 64, identities={"Email": [{"primary": True}]})
     )
     assert outcomes[0] == EventMatch(
-        "signup", False, None, "identity missing: nothing at identityMap.Email[0].id"
+        "signup",
+        None,
+        Unmatched.IDENTITY_MISSING,
+        "identity missing: nothing at identityMap.Email[0].id",
     )
 
 
@@ -193,8 +205,8 @@ def test_namespace_mismatch_is_the_reason_when_the_message_has_other_identities(
     )
     reason = "namespace not the event's: the message has ECID, the event reads Email"
     assert outcomes == [
-        EventMatch("signup", False, None, reason),
-        EventMatch("purchase", False, None, reason),
+        EventMatch("signup", None, Unmatched.NAMESPACE_MISMATCH, reason),
+        EventMatch("purchase", None, Unmatched.NAMESPACE_MISMATCH, reason),
     ]
 
 
@@ -204,27 +216,31 @@ def test_a_rule_event_may_read_its_person_from_any_field() -> None:
     )
     body = entity(total=5, identities={})
     body["_acme"]["order"]["customer"] = "C-7"
-    assert match_message(index, body) == [EventMatch("by_sku", True, "C-7", None)]
+    assert match_message(index, body) == [EventMatch("by_sku", "C-7")]
 
 
-def test_actionable_reasons_are_the_person_problems() -> None:
-    assert actionable_reason("identity missing: nothing at identityMap.Email[0].id")
-    assert actionable_reason("namespace not the event's: the message has ECID, ...")
-    assert not actionable_reason("unknown eventID 'x'")
-    assert not actionable_reason(NO_EVENT_ID)
-    assert not actionable_reason("condition not met: x")
-    assert not actionable_reason(None)
+def test_journeys_count_the_outcomes_whose_person_cannot_be_told() -> None:
+    assert {u for u in Unmatched if u.counts} == {
+        Unmatched.IDENTITY_MISSING,
+        Unmatched.NAMESPACE_MISMATCH,
+    }
+    assert EventMatch("signup", "ada@example.com").counts
+    assert EventMatch("signup", None, Unmatched.NAMESPACE_MISMATCH, "...").counts
+    assert not EventMatch("signup", None, Unmatched.CONDITION_NOT_MET, "...").counts
 
 
 def test_outcomes_as_json() -> None:
-    match = EventMatch("signup", True, "ada@example.com", None)
+    match = EventMatch("signup", "ada@example.com")
     assert match.as_json() == {
         "event": "signup",
         "matched": True,
         "identity": "ada@example.com",
+        "cause": None,
         "reason": None,
     }
-    record = MatchRecord(7, "1:abc", 1000, EventMatch("signup", False, None, "why"))
+    record = MatchRecord(
+        7, "1:abc", 1000, EventMatch("signup", None, Unmatched.CONDITION_NOT_MET, "why")
+    )
     assert record.as_json() == {
         "seq": 7,
         "xactionId": "1:abc",
@@ -232,5 +248,6 @@ def test_outcomes_as_json() -> None:
         "event": "signup",
         "matched": False,
         "identity": None,
+        "cause": "condition not met",
         "reason": "why",
     }

@@ -41,6 +41,7 @@ from wayfare.engine.instance import (
     Trigger,
 )
 from wayfare.engine.step import Step
+from wayfare.model.events import Unmatched
 from wayfare.model.journey import JourneyDefinition, parse_journey
 from wayfare.model.nesting import MAX_NESTING, nesting
 from wayfare.model.runs import JourneyVersion, MatchedMessage, OutboxItem
@@ -404,13 +405,9 @@ class JourneyRuntime:
                 self._discard(step, m.org_id, version.name, m.identity, "event nested too deeply")
             return
         if m.identity is None:
-            cause = (
-                "namespace mismatch"
-                if (m.reason or "").startswith("namespace")
-                else "identity missing"
-            )
+            cause = m.cause or Unmatched.IDENTITY_MISSING
             for version in journeys:
-                self._discard(step, m.org_id, version.name, None, cause)
+                self._discard(step, m.org_id, version.name, None, cause.value)
             return
         for inst in step.live_of(m.org_id, m.identity):
             if inst.wait_kind == "event":

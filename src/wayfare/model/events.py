@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from wayfare.model.expressions import Expression, ExpressionError, parse
@@ -193,21 +194,50 @@ def resolve_event(
     )
 
 
-def identity_of(config: EventConfig, entity: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(identity, None) when the message names its person, else (None, reason)."""
+class Unmatched(StrEnum):
+    """Why a message is not an event of a configuration, or not of a person."""
+
+    NO_EVENT_ID = "no eventID"
+    UNKNOWN_EVENT_ID = "unknown eventID"
+    CONDITION_NOT_MET = "condition not met"
+    IDENTITY_MISSING = "identity missing"
+    NAMESPACE_MISMATCH = "namespace mismatch"
+
+    @property
+    def counts(self) -> bool:
+        """The message is the event but its person cannot be told: journeys still count it
+        (a discard with this cause), where other unmatched outcomes concern no journey."""
+        return self in (Unmatched.IDENTITY_MISSING, Unmatched.NAMESPACE_MISMATCH)
+
+
+COUNTED_UNMATCHED = tuple(u for u in Unmatched if u.counts)
+
+
+def identity_of(
+    config: EventConfig, entity: Mapping[str, Any]
+) -> tuple[str, None, None] | tuple[None, Unmatched, str]:
+    """(identity, None, None) when the message names its person, else (None, why, reason)."""
     if config.identifier.startswith("identityMap."):
         identities = entity.get("identityMap")
         if not isinstance(identities, dict) or not identities:
-            return None, "identity missing: the message has no identityMap"
+            return (
+                None,
+                Unmatched.IDENTITY_MISSING,
+                "identity missing: the message has no identityMap",
+            )
         if config.namespace not in identities:
-            return None, (
-                f"namespace not the event's: the message has "
-                f"{', '.join(sorted(identities))}, the event reads {config.namespace}"
+            return (
+                None,
+                Unmatched.NAMESPACE_MISMATCH,
+                (
+                    f"namespace not the event's: the message has "
+                    f"{', '.join(sorted(identities))}, the event reads {config.namespace}"
+                ),
             )
     value = _resolve_path(entity, config.identifier)
     if value is None or value == "":
-        return None, f"identity missing: nothing at {config.identifier}"
-    return str(value), None
+        return None, Unmatched.IDENTITY_MISSING, f"identity missing: nothing at {config.identifier}"
+    return str(value), None, None
 
 
 def _resolve_path(data: Any, path: str) -> Any:

@@ -12,21 +12,34 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wayfare.model.events import EventConfig, identity_of
+from wayfare.model.events import EventConfig, Unmatched, identity_of
 
 
 @dataclass(frozen=True, slots=True)
 class EventMatch:
+    """One outcome: the message is the event of ``identity``, or why not (``cause`` and, in
+    words, ``reason``)."""
+
     event_name: str
-    matched: bool
     identity: str | None
-    reason: str | None
+    cause: Unmatched | None = None
+    reason: str | None = None
+
+    @property
+    def matched(self) -> bool:
+        return self.cause is None
+
+    @property
+    def counts(self) -> bool:
+        """Journeys act on it: matched, or the event of a person who cannot be told."""
+        return self.cause is None or self.cause.counts
 
     def as_json(self) -> dict[str, Any]:
         return {
             "event": self.event_name,
             "matched": self.matched,
             "identity": self.identity,
+            "cause": self.cause,
             "reason": self.reason,
         }
 
@@ -49,17 +62,14 @@ class EventIndex:
             by_event_id={e.event_id: e for e in system if e.event_id},
             system=tuple(system),
             rules=tuple(e for e in events if e.id_type == "rule"),
-            no_event_id=tuple(EventMatch(c.name, False, None, reason) for c in system),
+            no_event_id=tuple(
+                EventMatch(c.name, None, Unmatched.NO_EVENT_ID, reason) for c in system
+            ),
         )
 
     @property
     def empty(self) -> bool:
         return not self.system and not self.rules
-
-
-def actionable_reason(reason: str | None) -> bool:
-    """Unmatched outcomes journeys still count: the event matched but not its person."""
-    return reason is not None and reason.startswith(("identity missing", "namespace not"))
 
 
 def _event_id(entity: Mapping[str, Any]) -> Any:
@@ -70,8 +80,8 @@ def _event_id(entity: Mapping[str, Any]) -> Any:
 
 
 def _outcome(config: EventConfig, entity: Mapping[str, Any]) -> EventMatch:
-    identity, reason = identity_of(config, entity)
-    return EventMatch(config.name, identity is not None, identity, reason)
+    identity, cause, reason = identity_of(config, entity)
+    return EventMatch(config.name, identity, cause, reason)
 
 
 def match_message(index: EventIndex, entity: Mapping[str, Any]) -> list[EventMatch]:
@@ -85,14 +95,21 @@ def match_message(index: EventIndex, entity: Mapping[str, Any]) -> list[EventMat
             outcomes.extend(index.no_event_id)
         else:
             reason = f"unknown eventID {event_id!r}"
-            outcomes.extend(EventMatch(c.name, False, None, reason) for c in index.system)
+            outcomes.extend(
+                EventMatch(c.name, None, Unmatched.UNKNOWN_EVENT_ID, reason) for c in index.system
+            )
     for config in index.rules:
         assert config.compiled is not None
         if config.compiled.test(entity):
             outcomes.append(_outcome(config, entity))
         else:
             outcomes.append(
-                EventMatch(config.name, False, None, f"condition not met: {config.condition}")
+                EventMatch(
+                    config.name,
+                    None,
+                    Unmatched.CONDITION_NOT_MET,
+                    f"condition not met: {config.condition}",
+                )
             )
     return outcomes
 

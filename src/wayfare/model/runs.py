@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wayfare.model.events import Unmatched
+
 JourneyState = Literal["draft", "live", "closed", "stopped", "finished"]
 
 
@@ -41,8 +43,8 @@ class MatchedMessage:
     event: str
     identity: str | None
     entity: dict[str, Any]
-    reason: str | None = None
-    """Set when the event matched but its person could not be told."""
+    cause: Unmatched | None = None
+    """Set when the message is the event but its person could not be told."""
     nesting_bound: int | None = None
     """At least how deeply ``entity`` nests (model/nesting.py), when known without a walk."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from wayfare.model.matching import actionable_reason
+from wayfare.model.events import COUNTED_UNMATCHED, Unmatched
 from wayfare.model.nesting import nesting_bound
 from wayfare.model.runs import (
     DueTimer,
@@ -204,23 +204,22 @@ class SQLiteJourneyStore(SQLiteDatabase):
 
     # the event log
     def read_matches(self, after_seq: int, limit: int) -> tuple[list[MatchedMessage], int]:
-        # One read: the outcomes and, for those journeys act on (actionable_reason, spelt
-        # again in SQL so other records are not read), their record's message.
+        # One read: the outcomes and, for those journeys act on, their record's message.
+        marks = ", ".join("?" * len(COUNTED_UNMATCHED))
         rows = self._all(
-            "SELECT m.seq, m.org_id, m.event_name, m.identity, m.reason, m.matched, r.message "
+            "SELECT m.seq, m.org_id, m.event_name, m.identity, m.cause, r.message "
             "FROM event_matches m LEFT JOIN records r ON r.seq = m.record_seq "
-            "AND (m.matched OR m.reason LIKE 'identity missing%' "
-            "OR m.reason LIKE 'namespace not%') "
+            f"AND (m.cause IS NULL OR m.cause IN ({marks})) "
             "WHERE m.seq > ? ORDER BY m.seq LIMIT ?",
-            (after_seq, limit),
+            (*COUNTED_UNMATCHED, after_seq, limit),
         )
         if not rows:
             return [], after_seq
         out = []
-        for seq, org_id, event, identity, reason, matched, raw in rows:
-            if not (matched or actionable_reason(reason)):
-                continue
-            message = orjson.loads(raw) if raw is not None else {}
+        for seq, org_id, event, identity, cause, raw in rows:
+            if raw is None:
+                continue  # not an outcome journeys act on
+            message = orjson.loads(raw)
             entity = (message.get("body") or {}).get("xdmEntity") or {}
             out.append(
                 MatchedMessage(
@@ -229,8 +228,8 @@ class SQLiteJourneyStore(SQLiteDatabase):
                     event,
                     identity,
                     entity,
-                    None if matched else reason,
-                    nesting_bound(raw) if raw is not None else 0,
+                    Unmatched(cause) if cause else None,
+                    nesting_bound(raw),
                 )
             )
         return out, int(rows[-1][0])

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from wayfare.errors import ConflictError
-from wayfare.model.events import EventConfig, event_from_json
+from wayfare.model.events import EventConfig, Unmatched, event_from_json
 from wayfare.model.matching import EventMatch, MatchRecord
 from wayfare.model.records import AccessToken, FailedRecord, Record
 from wayfare.model.resources import Dataset, Inlet, Org, Schema
@@ -353,7 +353,12 @@ class SQLiteStore(SQLiteDatabase):
                 r["seq"],
                 r["xaction_id"],
                 r["received_ms"],
-                EventMatch(r["event_name"], bool(r["matched"]), r["identity"], r["reason"]),
+                EventMatch(
+                    r["event_name"],
+                    r["identity"],
+                    Unmatched(r["cause"]) if r["cause"] else None,
+                    r["reason"],
+                ),
             )
             for r in rows
         ]

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from wayfare.errors import StoreError
-from wayfare.model.matching import actionable_reason
 from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.store.sqlite.connection import connect
 from wayfare.store.sqlite.statements import in_chunks, insert_rows
@@ -277,9 +276,7 @@ def _write_group(
                     seq += 1
                     record_seq = seq
                 if m.matches:
-                    actionable = actionable or any(
-                        e.matched or actionable_reason(e.reason) for e in m.matches
-                    )
+                    actionable = actionable or any(e.counts for e in m.matches)
                     matches.extend(
                         (
                             record_seq,
@@ -289,6 +286,7 @@ def _write_group(
                             m.received_ms,
                             e.matched,
                             e.identity,
+                            e.cause,
                             e.reason,
                         )
                         for e in m.matches
@@ -341,7 +339,7 @@ def _write_group(
             insert_rows(
                 conn,
                 "event_matches (record_seq, org_id, event_name, xaction_id, "
-                "received_ms, matched, identity, reason)",
+                "received_ms, matched, identity, cause, reason)",
                 matches,
             )
         if ids:
