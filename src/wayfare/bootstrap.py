@@ -17,8 +17,6 @@ from wayfare.engine.runtime import JourneyRuntime
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.inlet import InletService
 from wayfare.ingest.rate_limit import RateLimiter
-from wayfare.log.ports import EventLog
-from wayfare.log.sqlite import SQLiteEventLog
 from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
@@ -57,7 +55,6 @@ class Services(EngineServices):
     settings: Settings
     clock: Clock
     store: ResourceStore
-    event_log: EventLog
     catalog: Catalog
     inlet: InletService
     schemas: SchemaRegistry
@@ -100,7 +97,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock,
         store=store,
         writer=writer,
-        event_log=SQLiteEventLog(path),
         catalog=catalog,
         inlet=InletService(catalog, writer, clock, limiter, settings.max_pending_messages),
         schemas=schemas,

@@ -16,9 +16,6 @@ import orjson
 import pytest
 
 from wayfare.errors import Violation
-from wayfare.log.memory import MemoryEventLog
-from wayfare.log.ports import EventLog
-from wayfare.log.sqlite import SQLiteEventLog
 from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.model.resources import Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
@@ -37,11 +34,10 @@ T0 = 1_700_000_000_000
 
 @dataclass
 class Backend:
-    """One adapter family: a store, writers over the same data, and the event log."""
+    """One adapter family: a store and writers over the same data."""
 
     name: str
     store: ResourceStore
-    event_log: EventLog
     _new_writer: Callable[[], MessageWriter]
     _reopen: Callable[[], ResourceStore]
     _writers: list[MessageWriter] = field(default_factory=list)
@@ -71,24 +67,18 @@ class Backend:
 
 def memory_backend(tmp_path: Path) -> Backend:
     store = MemoryStore()
-    return Backend(
-        "memory", store, MemoryEventLog(store), lambda: MemoryWriter(store), lambda: store
-    )
+    return Backend("memory", store, lambda: MemoryWriter(store), lambda: store)
 
 
 def sqlite_backend(tmp_path: Path) -> Backend:
     path = tmp_path / "wayfare.sqlite3"
     migrate(path)
-    event_log = SQLiteEventLog(path)
-    backend = Backend(
+    return Backend(
         "sqlite",
         SQLiteStore(path, fsync=False),
-        event_log,
         lambda: SQLiteWriter(path, fsync=False),
         lambda: SQLiteStore(path, fsync=False),
     )
-    backend._closers.append(event_log.close)
-    return backend
 
 
 BACKENDS: dict[str, Callable[[Path], Backend]] = {

@@ -28,6 +28,19 @@ class IncomingMessage:
     matches: list[EventMatch] | None = None
     """Outcomes of matching a valid message against its org's events."""
 
+    @property
+    def person(self) -> str | None:
+        """Whom the message is about, as journeys tell people: the identity of its first
+        matched event. What the event log partitions by (model/partitions.py)."""
+        for match in self.matches or ():
+            if match.identity is not None:
+                return match.identity
+        return None
+
+    @property
+    def partition_key(self) -> str:
+        return self.person if self.person is not None else self.xaction_id
+
 
 @dataclass(frozen=True, slots=True)
 class WriteOutcome:

@@ -23,7 +23,7 @@ from wayfare.model.resources import Dataset, Inlet, Org, Schema
 
 class MemoryStore:
     """ResourceStore in memory. ``records``, ``failures`` and ``message_ids`` are the tables
-    a MemoryWriter appends to and a MemoryEventLog reads, in ``seq`` order."""
+    a MemoryWriter appends to, in ``seq`` order."""
 
     def __init__(self) -> None:
         self._orgs: dict[str, Org] = {}
