@@ -14,9 +14,12 @@ from wayfare.engine.control import JourneyEngine
 from wayfare.engine.courier import CourierSender
 from wayfare.engine.process import EngineProcess
 from wayfare.engine.runtime import JourneyRuntime
+from wayfare.errors import InvalidRequestError
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.inlet import InletService
 from wayfare.ingest.rate_limit import RateLimiter
+from wayfare.log.embedded import EmbeddedLog
+from wayfare.log.ports import EventLog
 from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
@@ -69,11 +72,31 @@ class Services(EngineServices):
         self.store.close()
 
 
+def embedded_path(settings: Settings) -> Path:
+    """The SQLite file of the embedded store, or an InvalidRequestError naming what the
+    settings ask for instead (a scale-out store is never swapped for SQLite)."""
+    store, event_log = settings.store, settings.log
+    if store is not None and not store.startswith("sqlite:///"):
+        scheme = store.split("://", 1)[0]
+        raise InvalidRequestError(
+            f"store {scheme}://…: only sqlite:///path is supported"
+            if scheme not in ("postgresql", "postgres")
+            else "a PostgreSQL store needs the scale-out adapters, which this build lacks"
+        )
+    if event_log != "embedded":
+        raise InvalidRequestError(
+            f"log {event_log!r}: a SQLite store works with the embedded event log only"
+        )
+    if store is not None:
+        return Path(store.removeprefix("sqlite:///"))
+    return database_path(settings.data_dir)
+
+
 def build(settings: Settings, clock: Clock | None = None) -> Services:
     """Migrate the embedded store and wire everything; nothing is started yet. The journey
     engine runs in a process of its own unless settings say otherwise or a clock is given
     (a test's clock can only drive an engine in this process)."""
-    path = database_path(settings.data_dir)
+    path = embedded_path(settings)
     migrate(path)
     store = SQLiteStore(path, fsync=settings.fsync)
     writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())
@@ -84,14 +107,18 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
             [sys.executable, "-m", "wayfare", "engine"], dump_settings(settings).encode()
         )
     else:
-        runtime = _runtime(settings, journey_store.another_connection(), clock)
+        runtime = _runtime(settings, journey_store.another_connection(), EmbeddedLog(path), clock)
     clock = clock or SystemClock()
     catalog = Catalog(store, clock, settings.cache_ttl_seconds)
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
     schemas = SchemaRegistry(store, catalog, clock)
     inlets = InletRegistry(store, catalog, clock)
-    events = EventRegistry(store, catalog, clock, schemas, journey_store.journeys_using_event)
-    journeys = JourneyRegistry(journey_store, clock, events, schemas, runtime)
+    events = EventRegistry(
+        store, catalog, clock, schemas, lambda org_id, name: journeys.journeys_using(org_id, name)
+    )
+    journeys = JourneyRegistry(
+        journey_store, clock, events, schemas, partitions=1, wake_engine=runtime.wake
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -111,9 +138,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
 
 def build_engine(settings: Settings) -> EngineServices:
     """The journey engine for ``wayfare engine``: the server has migrated the store."""
-    path = database_path(settings.data_dir)
+    path = embedded_path(settings)
     writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())
-    runtime = _runtime(settings, SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer))
+    runtime = _runtime(
+        settings, SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer), EmbeddedLog(path)
+    )
     return EngineServices(writer, runtime)
 
 
@@ -123,7 +152,10 @@ def engine_lock_path(settings: Settings) -> Path:
 
 
 def _runtime(
-    settings: Settings, journey_store: JourneyStore, clock: Clock | None = None
+    settings: Settings,
+    journey_store: JourneyStore,
+    event_log: EventLog,
+    clock: Clock | None = None,
 ) -> JourneyRuntime:
     sender_options: dict[str, Any] = {
         "smtp_host": settings.smtp_host,
@@ -139,6 +171,7 @@ def _runtime(
     )
     return JourneyRuntime(
         journey_store,
+        event_log,
         clock or SystemClock(),
         sender,
         test_wait_ms=int(settings.test_wait_seconds * 1000),

@@ -865,7 +865,10 @@ def journeys_close(name: str, as_json: bool, url: str, org: str, admin_token: st
 def journeys_stop(name: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
     """Every person inside exits now."""
     body = _journey_command(name, "stop", url, org, admin_token)
-    click.echo(f"journey {name} stopped; {body['exited']} instance(s) exited")
+    line = f"journey {name} stopped; {body['exited']} instance(s) exited"
+    if body.get("exiting"):
+        line += f", {body['exiting']} still exiting"
+    click.echo(line)
 
 
 @journeys.command("test-mode")
@@ -907,7 +910,13 @@ def journeys_test_event(
         admin_token,
         {"identity": identity, "payload": _load_file(payload) if payload else None},
     )
-    click.echo(f"{identity} entered journey {name} version {body['version']} (test)")
+    if body.get("taken", True):
+        click.echo(f"{identity} entered journey {name} version {body['version']} (test)")
+    else:
+        click.echo(
+            f"{identity} is queued for journey {name} version {body['version']} (test): "
+            "no journey engine has taken it yet"
+        )
 
 
 @journeys.command("report")

@@ -27,7 +27,13 @@ class Settings:
     port: int = 8080
     """Port the HTTP server binds to."""
     data_dir: Path = Path(".wayfare")
-    """Where the embedded store keeps its SQLite file."""
+    """Where the embedded store keeps its SQLite file (unless ``store`` names another)."""
+    store: str | None = None
+    """Where state lives: ``sqlite:///path/to/file`` (default: the file in ``data_dir``) or
+    ``postgresql://user@host:port/database`` (scale-out)."""
+    log: str = "embedded"
+    """The event log journey engines consume: ``embedded`` (the SQLite store's own tables)
+    or ``nats://host:port`` (JetStream; scale-out, with a PostgreSQL store)."""
     public_url: str | None = None
     """Base URL printed in inlet URLs; defaults to http://host:port."""
     admin_token: str | None = None

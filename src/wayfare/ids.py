@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
+import random
 import secrets
+from typing import Protocol
 
 
 def inlet_id() -> str:
@@ -41,3 +44,32 @@ class TransactionIds:
 
 def access_token() -> str:
     return "wf_" + secrets.token_urlsafe(32)
+
+
+class Entropy(Protocol):
+    """Where the journey engine's ids and random seeds come from: injected, so that a fake
+    clock and a seeded source replay a run exactly."""
+
+    def instance_id(self) -> str: ...
+    def seed(self) -> int: ...
+
+
+class SystemEntropy:
+    def instance_id(self) -> str:
+        return os.urandom(16).hex()
+
+    def seed(self) -> int:
+        return random.getrandbits(32)  # picks split branches: needs no secrecy
+
+
+class SeededEntropy:
+    """The same ids and seeds, in the same order, for the same ``seed``."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._random = random.Random(seed)
+
+    def instance_id(self) -> str:
+        return self._random.getrandbits(128).to_bytes(16, "big").hex()
+
+    def seed(self) -> int:
+        return self._random.getrandbits(32)

@@ -20,8 +20,10 @@ from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.model.resources import Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.store.memory import MemoryStore, MemoryWriter
-from wayfare.store.ports import MessageWriter, ResourceStore
+from wayfare.store.memory_journeys import MemoryJourneyStore
+from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
 from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.writer import SQLiteWriter
 
@@ -40,6 +42,7 @@ class Backend:
     store: ResourceStore
     _new_writer: Callable[[], MessageWriter]
     _reopen: Callable[[], ResourceStore]
+    _journeys: Callable[[], JourneyStore] | None = None
     _writers: list[MessageWriter] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -55,6 +58,16 @@ class Backend:
             self._closers.append(store.close)
         return store
 
+    def open_journeys(self) -> JourneyStore:
+        """A journey store over the same data: each call another connection where the
+        backend has connections (as a server and its journey engines each open their own)."""
+        assert self._journeys is not None
+        journeys = self._journeys()
+        close = getattr(journeys, "close", None)
+        if close is not None:
+            self._closers.append(close)
+        return journeys
+
     def close(self) -> None:
         async def stop_all() -> None:
             for writer in self._writers:
@@ -67,7 +80,8 @@ class Backend:
 
 def memory_backend(tmp_path: Path) -> Backend:
     store = MemoryStore()
-    return Backend("memory", store, lambda: MemoryWriter(store), lambda: store)
+    journeys = MemoryJourneyStore(store)
+    return Backend("memory", store, lambda: MemoryWriter(store), lambda: store, lambda: journeys)
 
 
 def sqlite_backend(tmp_path: Path) -> Backend:
@@ -78,6 +92,7 @@ def sqlite_backend(tmp_path: Path) -> Backend:
         SQLiteStore(path, fsync=False),
         lambda: SQLiteWriter(path, fsync=False),
         lambda: SQLiteStore(path, fsync=False),
+        lambda: SQLiteJourneyStore(path, fsync=False),
     )
 
 

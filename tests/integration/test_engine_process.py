@@ -1,7 +1,12 @@
 """The journey engine in a process of its own: ``EngineProcess`` driving the real ``wayfare
-engine`` on a migrated data directory, ``EngineProcess`` over a small fake child that speaks
-the same line protocol (for the error paths: error answers, a child that dies, a new child,
-wakes, stop), and two real engines on one data directory taking turns on ``engine.lock``."""
+engine`` on a migrated data directory, ``EngineProcess`` over a small fake child (the
+greeting, wakes, a child that dies and is replaced, stop), and two real engines on one data
+directory taking turns on ``engine.lock``.
+
+The server only wakes its engine; work reaches the engine through the store. The tests see a
+real engine act by queueing a test entry (a test profile entering a draft in test mode) and
+watching the store until the engine has taken it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -25,8 +29,9 @@ import pytest
 
 from wayfare.config import Settings, dump_settings, load_settings
 from wayfare.engine.process import EngineProcess
-from wayfare.errors import EngineError, OverloadedError
+from wayfare.model.runs import JourneyVersion, TestEntry
 from wayfare.store.sqlite.connection import database_path, migrate
+from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 
 pytestmark = pytest.mark.integration
 
@@ -36,14 +41,46 @@ DEADLINE = 10.0
 ENGINE_ARGV = [sys.executable, "-m", "wayfare", "engine"]
 """As ``bootstrap.build`` starts it; the settings follow on stdin as the first line."""
 WAITING = "waiting for the previous journey engine to stop"
+JOURNEY = {
+    "name": "welcome",
+    "entry": {"event": "signup", "next": "done"},
+    "activities": {"done": {"type": "end"}},
+}
 
 T = TypeVar("T")
 
 
 def engine_settings(tmp_path: Path) -> Settings:
     data_dir = tmp_path / "data"
-    migrate(database_path(data_dir))
+    path = database_path(data_dir)
+    migrate(path)
+    store = SQLiteJourneyStore(path, fsync=False)
+    store.add_journey_version(
+        JourneyVersion(ORG, "welcome", 1, "draft", "signup", JOURNEY, True, 0, 0)
+    )
+    store.add_test_profile(ORG, "ada")
+    store.close()
     return load_settings({"data_dir": data_dir}, environ={})
+
+
+@contextlib.contextmanager
+def journey_store(settings: Settings) -> Iterator[SQLiteJourneyStore]:
+    store = SQLiteJourneyStore(database_path(settings.data_dir), fsync=False)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def queue_entry(settings: Settings) -> int:
+    """A test profile's entry into the draft, for whichever engine runs."""
+    with journey_store(settings) as store:
+        return store.add_test_entry(TestEntry(ORG, "welcome", 1, "ada", 0, {}))
+
+
+def taken(settings: Settings, entry_id: int) -> bool:
+    with journey_store(settings) as store:
+        return store.test_entry_done(entry_id)
 
 
 def running(pid: int) -> bool:
@@ -78,42 +115,51 @@ async def eventually(predicate: Callable[[], T]) -> T:
     return result
 
 
+def wait_for(predicate: Callable[[], Any], timeout: float = DEADLINE) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.02)
+
+
 # the real `wayfare engine`
 
 
-def test_the_real_engine_answers_stop_instances_for_a_journey_without_instances_with_0(
+def test_the_real_engine_takes_work_from_the_store_and_exits_when_its_stdin_closes(
     tmp_path: Path,
 ) -> None:
     settings = engine_settings(tmp_path)
 
-    async def scenario() -> tuple[int, int, int, int | None]:
+    async def scenario() -> tuple[int, int | None]:
         engine = EngineProcess(ENGINE_ARGV, dump_settings(settings).encode())
         await within(engine.start())
         try:
             proc = child_of(engine)
-            engine.wake()  # nothing to do: the engine takes it and carries on
-            stopped = await within(engine.stop_instances(ORG, "welcome", "test"))
-            again = await within(engine.stop_instances(ORG, "welcome", "test"))
+            entry = queue_entry(settings)
+            engine.wake()
+            await eventually(lambda: taken(settings, entry))
         finally:
             await within(engine.stop())
-        return stopped, again, proc.pid, proc.returncode
+        return proc.pid, proc.returncode
 
-    stopped, again, pid, returncode = asyncio.run(scenario())
+    pid, returncode = asyncio.run(scenario())
 
-    assert (stopped, again) == (0, 0)
     assert returncode == 0
     assert not running(pid)
     assert (settings.data_dir / "engine.lock").exists()
+    with journey_store(settings) as store:
+        (inst,) = store.journey_instances(ORG, "welcome", live_only=False)
+        assert (inst.identity, inst.status) == ("ada", "finished")
 
 
 # EngineProcess over a fake child
 
 FAKE_CHILD = textwrap.dedent(
     """
-    # A stand-in for `wayfare engine`: records its pid and every line it reads, and answers
-    # stop_instances by journey name: "boom" with an error, "die" by exiting without an
-    # answer, "slow" after 0.3 s, anything else with its own pid.
-    import json, os, sys, time
+    # A stand-in for `wayfare engine`: records its pid and every line it reads; a line
+    # "die" makes it exit with 3.
+    import json, os, sys
 
     pids, lines = sys.argv[1], sys.argv[2]
     with open(pids, "a") as f:
@@ -121,21 +167,9 @@ FAKE_CHILD = textwrap.dedent(
     while line := sys.stdin.buffer.readline():
         with open(lines, "a") as f:
             f.write(json.dumps({"pid": os.getpid(), "line": line.decode()}) + "\\n")
-        try:
-            n, command, args = json.loads(line)
-        except ValueError:
-            continue  # the greeting, a wake
-        journey = args[1]
-        if journey == "die":
+        if os.path.exists(pids + ".die"):
+            os.remove(pids + ".die")
             os._exit(3)
-        if journey == "slow":
-            time.sleep(0.3)
-        if journey == "boom":
-            answer = [n, None, "ValueError: boom"]
-        else:
-            answer = [n, os.getpid(), None]
-        sys.stdout.write(json.dumps(answer) + "\\n")
-        sys.stdout.flush()
     """
 )
 GREETING = b'{"settings": "of the fake"}'
@@ -172,159 +206,36 @@ class Fake:
         entries = [json.loads(e) for e in self.lines_file.read_text().splitlines()]
         return [(e["pid"], e["line"]) for e in entries]
 
+    def die_on_next_line(self) -> None:
+        self.pids_file.with_name("pids.die").touch()
+
 
 @pytest.fixture
 def fake(tmp_path: Path) -> Fake:
     return Fake(tmp_path)
 
 
-async def ask_until_answered(engine: EngineProcess, journey: str) -> int:
-    """stop_instances, retried while the engine says it is restarting (as callers are told
-    to by ``retry_after``)."""
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        try:
-            return await within(engine.stop_instances(ORG, journey, "test"))
-        except OverloadedError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
-
-
-def test_an_error_answer_raises_engine_error_with_the_childs_message_and_the_child_goes_on(
-    fake: Fake,
-) -> None:
-    async def scenario() -> tuple[EngineError, int, list[int]]:
-        engine = EngineProcess(fake.argv)
-        await within(engine.start())
-        try:
-            with pytest.raises(EngineError) as failed:
-                await within(engine.stop_instances(ORG, "boom", "test"))
-            after = await within(engine.stop_instances(ORG, "welcome", "test"))
-        finally:
-            await within(engine.stop())
-        return failed.value, after, fake.pids()
-
-    error, after, pids = asyncio.run(scenario())
-
-    assert error.message == "ValueError: boom"
-    assert str(error) == "ValueError: boom"
-    assert pids == [after]  # the same child answered the next command
-
-
-def test_each_child_reads_the_greeting_first_then_the_commands(fake: Fake) -> None:
+def test_each_child_reads_the_greeting_first_then_a_line_per_wake(fake: Fake) -> None:
     async def scenario() -> list[tuple[int, str]]:
         engine = EngineProcess(fake.argv, GREETING + b"\n")
         await within(engine.start())
         try:
-            await within(engine.stop_instances(ORG, "welcome", "test"))
-        finally:
-            await within(engine.stop())
-        return fake.lines()
-
-    (_, greeting), (_, command) = asyncio.run(scenario())
-
-    assert greeting == GREETING.decode() + "\n"  # one newline, though given with its own
-    assert json.loads(command)[1:] == ["stop_instances", [ORG, "welcome", "test"]]
-
-
-def test_answers_reach_their_own_commands_when_they_come_back_out_of_order(
-    fake: Fake,
-) -> None:
-    async def scenario() -> tuple[list[Any], list[int]]:
-        engine = EngineProcess(fake.argv)
-        await within(engine.start())
-        try:
-            answers = await within(
-                asyncio.gather(
-                    engine.stop_instances(ORG, "slow", "test"),
-                    engine.stop_instances(ORG, "boom", "test"),
-                    engine.stop_instances(ORG, "welcome", "test"),
-                    return_exceptions=True,
-                )
-            )
-        finally:
-            await within(engine.stop())
-        return list(answers), fake.pids()
-
-    (slow, boom, welcome), (pid,) = asyncio.run(scenario())
-
-    assert slow == pid
-    assert isinstance(boom, EngineError) and boom.message == "ValueError: boom"
-    assert welcome == pid
-
-
-def test_a_child_that_exits_while_a_command_waits_fails_the_command_and_a_new_child_takes_over(
-    fake: Fake,
-) -> None:
-    async def scenario() -> tuple[EngineError, int | None, list[int], int]:
-        engine = EngineProcess(fake.argv, GREETING)
-        await within(engine.start())
-        try:
-            first = child_of(engine)
-            with pytest.raises(EngineError) as lost:
-                await within(engine.stop_instances(ORG, "die", "test"))
-            await within(first.wait())
-            await eventually(lambda: len(fake.pids()) == 2)
-            pids = fake.pids()
-            answered_by = await ask_until_answered(engine, "welcome")
-        finally:
-            await within(engine.stop())
-        return lost.value, first.returncode, pids, answered_by
-
-    lost, first_returncode, (first_pid, second_pid), answered_by = asyncio.run(scenario())
-
-    assert lost.message == "The journey engine exited before answering"
-    assert first_returncode == 3
-    assert first_pid != second_pid
-    assert answered_by == second_pid
-    assert not running(first_pid)
-    assert not running(second_pid)
-
-
-def test_commands_sent_while_the_child_is_gone_are_refused_as_overloaded(fake: Fake) -> None:
-    async def scenario() -> OverloadedError:
-        engine = EngineProcess(fake.argv)
-        await within(engine.start())
-        try:
-            first = child_of(engine)
-            with pytest.raises(EngineError):
-                await within(engine.stop_instances(ORG, "die", "test"))
-            await within(first.wait())
-            # the next child starts RESTART_SECONDS later; until then nobody can answer
-            with pytest.raises(OverloadedError) as refused:
-                await within(engine.stop_instances(ORG, "welcome", "test"))
-        finally:
-            await within(engine.stop())
-        return refused.value
-
-    refused = asyncio.run(scenario())
-
-    assert refused.retry_after == 1
-
-
-def test_wake_from_another_thread_reaches_the_child_as_an_empty_line(fake: Fake) -> None:
-    async def scenario() -> list[tuple[int, str]]:
-        engine = EngineProcess(fake.argv, GREETING)
-        await within(engine.start())
-        try:
             pid = child_of(engine).pid
-            waker = threading.Thread(target=engine.wake)
+            waker = threading.Thread(target=engine.wake)  # from another thread
             waker.start()
             waker.join(DEADLINE)
             await eventually(lambda: (pid, "\n") in fake.lines())
-            # and the pipe still carries commands after it
-            assert await within(engine.stop_instances(ORG, "welcome", "test")) == pid
         finally:
             await within(engine.stop())
         return fake.lines()
 
     lines = asyncio.run(scenario())
 
-    assert [line for _, line in lines][:2] == [GREETING.decode() + "\n", "\n"]
+    # one newline after the greeting, though it was given with its own
+    assert [line for _, line in lines] == [GREETING.decode() + "\n", "\n"]
 
 
-def test_wakes_that_arrive_together_reach_the_child_as_one_line(fake: Fake) -> None:
+def test_wakes_that_arrive_together_reach_the_child_as_few_lines(fake: Fake) -> None:
     async def scenario() -> list[str]:
         engine = EngineProcess(fake.argv)
         await within(engine.start())
@@ -335,9 +246,8 @@ def test_wakes_that_arrive_together_reach_the_child_as_one_line(fake: Fake) -> N
                 waker.start()
             for waker in wakers:
                 waker.join(DEADLINE)
-            # a command written after them is read after whatever wake lines they sent
-            await within(engine.stop_instances(ORG, "welcome", "test"))
             await eventually(lambda: (pid, "\n") in fake.lines())
+            await asyncio.sleep(0.1)  # lets any further line through before counting
         finally:
             await within(engine.stop())
         return [line for _, line in fake.lines()]
@@ -348,23 +258,43 @@ def test_wakes_that_arrive_together_reach_the_child_as_one_line(fake: Fake) -> N
     assert 1 <= lines.count("\n") < 20
 
 
-def test_stop_ends_the_child_and_a_command_after_it_is_refused_as_overloaded(
-    fake: Fake,
-) -> None:
-    async def scenario() -> tuple[OverloadedError, int, int | None]:
+def test_a_child_that_exits_is_replaced_by_a_new_one_that_gets_the_greeting(fake: Fake) -> None:
+    async def scenario() -> tuple[int | None, list[int], list[tuple[int, str]]]:
+        engine = EngineProcess(fake.argv, GREETING)
+        await within(engine.start())
+        try:
+            first = child_of(engine)
+            fake.die_on_next_line()
+            engine.wake()
+            await within(first.wait())
+            await eventually(lambda: len(fake.pids()) == 2)
+            second = await eventually(lambda: child_of(engine) is not first and child_of(engine))
+            engine.wake()
+            await eventually(lambda: (second.pid, "\n") in fake.lines())
+        finally:
+            await within(engine.stop())
+        return first.returncode, fake.pids(), fake.lines()
+
+    first_returncode, (first_pid, second_pid), lines = asyncio.run(scenario())
+
+    assert first_returncode == 3
+    assert first_pid != second_pid
+    assert [line for pid, line in lines if pid == second_pid] == [GREETING.decode() + "\n", "\n"]
+    assert not running(first_pid)
+    assert not running(second_pid)
+
+
+def test_stop_ends_the_child_and_a_wake_after_it_does_nothing(fake: Fake) -> None:
+    async def scenario() -> tuple[int, int | None]:
         engine = EngineProcess(fake.argv)
         await within(engine.start())
         proc = child_of(engine)
-        await within(engine.stop_instances(ORG, "welcome", "test"))
         await within(engine.stop())
         engine.wake()  # after stop: nobody to wake, and no error
-        with pytest.raises(OverloadedError) as refused:
-            await within(engine.stop_instances(ORG, "welcome", "test"))
-        return refused.value, proc.pid, proc.returncode
+        return proc.pid, proc.returncode
 
-    refused, pid, returncode = asyncio.run(scenario())
+    pid, returncode = asyncio.run(scenario())
 
-    assert refused.retry_after == 1
     assert returncode == 0
     assert not running(pid)
 
@@ -383,39 +313,27 @@ def test_a_child_that_cannot_be_started_fails_start(tmp_path: Path) -> None:
 
 @dataclass
 class Child:
-    """A `wayfare engine` started by hand: its stdout and stderr read by threads, line by
-    line, with the moment each line arrived."""
+    """A `wayfare engine` started by hand, its stderr read by a thread line by line."""
 
     process: subprocess.Popen[bytes]
-    answers: queue.Queue[tuple[float, list[Any]]] = field(default_factory=queue.Queue)
     stderr: list[str] = field(default_factory=list)
-    _readers: list[threading.Thread] = field(default_factory=list)
+    _reader: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        assert self.process.stdout is not None and self.process.stderr is not None
-        for target, stream in (
-            (self._read_answers, self.process.stdout),
-            (self._read_stderr, self.process.stderr),
-        ):
-            reader = threading.Thread(target=target, args=(stream,), daemon=True)
-            reader.start()
-            self._readers.append(reader)
-
-    def _read_answers(self, stream: IO[bytes]) -> None:
-        for line in stream:
-            self.answers.put((time.monotonic(), json.loads(line)))
+        assert self.process.stderr is not None
+        self._reader = threading.Thread(
+            target=self._read_stderr, args=(self.process.stderr,), daemon=True
+        )
+        self._reader.start()
 
     def _read_stderr(self, stream: IO[bytes]) -> None:
         for line in stream:
             self.stderr.append(line.decode(errors="replace"))
 
-    def send(self, command: list[Any]) -> None:
+    def wake(self) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(command).encode() + b"\n")
+        self.process.stdin.write(b"\n")
         self.process.stdin.flush()
-
-    def answer(self, timeout: float = DEADLINE) -> tuple[float, list[Any]]:
-        return self.answers.get(timeout=timeout)
 
     def close_stdin(self) -> None:
         assert self.process.stdin is not None
@@ -434,9 +352,9 @@ class Child:
             self.process.wait()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)  # the courier, if it outlived it
-        for reader in self._readers:
-            reader.join(DEADLINE)
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+        if self._reader is not None:
+            self._reader.join(DEADLINE)
+        for stream in (self.process.stdin, self.process.stderr):
             if stream is not None:
                 with contextlib.suppress(BrokenPipeError):
                     stream.close()
@@ -451,7 +369,6 @@ def engines(settings: Settings) -> Iterator[Callable[[], Child]]:
         process = subprocess.Popen(
             ENGINE_ARGV,
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own group: finish() takes its courier too
         )
@@ -469,40 +386,28 @@ def engines(settings: Settings) -> Iterator[Callable[[], Child]]:
             child.finish()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.02)
-
-
-STOP_NOTHING = ["stop_instances", [ORG, "welcome", "test"]]
-
-
-def test_a_second_engine_waits_for_the_first_to_stop_and_then_proceeds(tmp_path: Path) -> None:
+def test_a_second_engine_waits_for_the_first_to_stop_and_then_takes_over(tmp_path: Path) -> None:
     settings = engine_settings(tmp_path)
     with engines(settings) as start:
         first = start()
-        first.send([1, *STOP_NOTHING])
-        assert first.answer()[1] == [1, 0, None]  # it runs, so it holds the lock
+        entry = queue_entry(settings)
+        first.wake()
+        wait_for(lambda: taken(settings, entry))  # it runs, so it holds the lock
 
         second = start()
         wait_for(lambda: second.said(WAITING))
-        second.send([1, *STOP_NOTHING])
-        with pytest.raises(queue.Empty):
-            second.answer(timeout=1.0)  # not while the first runs
-        assert second.process.poll() is None
-
-        closed_at = time.monotonic()
+        first.process.send_signal(signal.SIGSTOP)  # only the second could take the next one
+        try:
+            entry = queue_entry(settings)
+            second.wake()
+            time.sleep(1.0)
+            assert not taken(settings, entry), "the second engine acted without the lock"
+        finally:
+            first.process.send_signal(signal.SIGCONT)
         first.close_stdin()
         assert first.process.wait(DEADLINE) == 0
-        answered_at, answer = second.answer()
-        assert answer == [1, 0, None]
-        assert answered_at > closed_at
-
-        second.send([2, *STOP_NOTHING])
-        assert second.answer()[1] == [2, 0, None]
+        second.wake()
+        wait_for(lambda: taken(settings, entry))
         second.close_stdin()
         assert second.process.wait(DEADLINE) == 0
 
@@ -517,36 +422,30 @@ def test_an_engine_still_waiting_for_the_lock_exits_when_its_stdin_closes(
     settings = engine_settings(tmp_path)
     with engines(settings) as start:
         first = start()
-        first.send([1, *STOP_NOTHING])
-        assert first.answer()[1] == [1, 0, None]
+        entry = queue_entry(settings)
+        first.wake()
+        wait_for(lambda: taken(settings, entry))
         second = start()
         wait_for(lambda: second.said(WAITING))
 
         second.close_stdin()
 
         assert second.process.wait(DEADLINE) == 0
-        with pytest.raises(queue.Empty):
-            second.answer(timeout=0.1)
         # the first never noticed
-        first.send([2, *STOP_NOTHING])
-        assert first.answer()[1] == [2, 0, None]
+        entry = queue_entry(settings)
+        first.wake()
+        wait_for(lambda: taken(settings, entry))
         first.close_stdin()
         assert first.process.wait(DEADLINE) == 0
 
 
-def test_sigterm_stops_a_running_engine_and_an_unknown_command_gets_an_error_answer(
-    tmp_path: Path,
-) -> None:
+def test_sigterm_stops_a_running_engine(tmp_path: Path) -> None:
     settings = engine_settings(tmp_path)
     with engines(settings) as start:
         child = start()
-        child.send([1, "reticulate", []])
-        child.send([2, *STOP_NOTHING])
-        answers = {a[0]: a for _, a in (child.answer(), child.answer())}
-        assert answers == {
-            1: [1, None, "ValueError: unknown command 'reticulate'"],
-            2: [2, 0, None],
-        }
+        entry = queue_entry(settings)
+        child.wake()
+        wait_for(lambda: taken(settings, entry))
 
         child.process.send_signal(signal.SIGTERM)
 

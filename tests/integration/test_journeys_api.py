@@ -409,7 +409,7 @@ def test_stopping_makes_everyone_exit_now(shop: Shop) -> None:
     wait_for_report(shop, "stopping", entered=2, inJourney=2)
 
     stopped = command(shop, "stopping", "stop")
-    assert stopped == {"journey": "stopping", "state": "stopped", "exited": 2}
+    assert stopped == {"journey": "stopping", "state": "stopped", "exited": 2, "exiting": 0}
     now = report(shop, "stopping")
     assert (now["state"], now["inJourney"], now["exited"]) == ("stopped", 0, 2)
     assert now["nodes"]["pause"] == {"type": "wait", "exited": 2}

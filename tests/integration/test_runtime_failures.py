@@ -15,7 +15,8 @@ from wayfare.clock import SystemClock
 from wayfare.engine.actions import Delivery
 from wayfare.engine.runtime import JourneyRuntime
 from wayfare.errors import StoreError
-from wayfare.model.runs import EngineBatch, JourneyVersion, OutboxItem
+from wayfare.log.embedded import EmbeddedLog
+from wayfare.model.runs import EngineBatch, JourneyVersion, OutboxItem, TestEntry
 from wayfare.store.sqlite.connection import migrate
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 
@@ -45,7 +46,7 @@ class FlakyStore(SQLiteJourneyStore):
         self.failed = 0
 
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
-        if batch.outbox_done and self.failed < self.failures:
+        if batch.settled and self.failed < self.failures:
             self.failed += 1
             raise StoreError("the disk is full (a test)")
         return super().commit(batch)
@@ -85,17 +86,16 @@ def test_an_outcome_whose_commit_failed_is_recorded_later_and_not_sent_again(
     store.add_test_profile(ORG, "ada")
     sender = CountingSender()
 
-    def instance() -> dict[str, Any]:
-        (state,) = store.journey_instances(ORG, "welcome", live_only=False)
-        return state
+    def finished() -> bool:
+        found = store.journey_instances(ORG, "welcome", live_only=False)
+        return len(found) == 1 and found[0].status == "finished"
 
     async def scenario() -> None:
-        runtime = JourneyRuntime(store, SystemClock(), sender, poll_seconds=0.05)
+        runtime = JourneyRuntime(store, EmbeddedLog(path), SystemClock(), sender, poll_seconds=0.05)
         await runtime.start()
         try:
-            entity = {"person": {"id": "p-1"}}
-            await runtime.enter_test_event(version, "ada", entity)
-            await until(lambda: instance()["status"] == "finished")
+            store.add_test_entry(TestEntry(ORG, "welcome", 1, "ada", 0, {"person": {"id": "p-1"}}))
+            await until(finished)
         finally:
             await runtime.stop()
 
@@ -103,8 +103,8 @@ def test_an_outcome_whose_commit_failed_is_recorded_later_and_not_sent_again(
     assert store.failed == 2
     assert len(sender.keys) == 1
     assert sender.keys[0].endswith(":hook")
-    assert store.pending_outbox(0, 10) == []
-    assert [s["node"] for s in reversed(store.list_steps(ORG, "welcome", 10))] == [
+    assert store.pending_outbox([0], 0, 10) == []
+    assert [s.node for s in reversed(store.list_steps(ORG, "welcome", 10))] == [
         "entry",
         "hook",
         "done",

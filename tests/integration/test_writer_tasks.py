@@ -34,6 +34,8 @@ Task = Callable[[sqlite3.Connection], T]
 def path(tmp_path: Path) -> Path:
     db = tmp_path / "wayfare.sqlite3"
     migrate(db)
+    with closing(sqlite3.connect(db)) as conn, conn:  # a table of the tests' own
+        conn.execute("CREATE TABLE cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)")
     return db
 
 

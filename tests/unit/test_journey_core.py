@@ -13,7 +13,7 @@ import pytest
 
 from wayfare.clock import FakeClock
 from wayfare.engine.core import advance
-from wayfare.engine.instance import (
+from wayfare.model.instances import (
     ActionDone,
     Command,
     Dispatch,

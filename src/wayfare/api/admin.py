@@ -206,7 +206,9 @@ async def dataset_records(request: Request, s: Services, org_id: str) -> Respons
                 s.journey_store.step_event_records, org_id, limit=limit, after_seq=after
             )
         )
-        return json_response({"datasetId": STEP_EVENTS_DATASET, "records": steps})
+        return json_response(
+            {"datasetId": STEP_EVENTS_DATASET, "records": [step.as_json() for step in steps]}
+        )
     dataset = await run_in_threadpool(s.schemas.dataset, org_id, request.path_params["id"])
     records = await run_in_threadpool(
         functools.partial(s.store.list_records, dataset.dataset_id, limit=limit, after_seq=after)

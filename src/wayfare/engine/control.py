@@ -1,11 +1,10 @@
 """What the server asks of the journey engine, wherever it runs: in the server's process
-(``JourneyRuntime``) or in one of its own (``EngineProcess``)."""
+(``JourneyRuntime``) or in one of its own (``EngineProcess``). Everything else reaches the
+engine through the store (stopped journeys, queued test entries) and the event log."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-from wayfare.model.runs import JourneyVersion
+from typing import Protocol
 
 
 class JourneyEngine(Protocol):
@@ -15,15 +14,5 @@ class JourneyEngine(Protocol):
         ...
 
     def wake(self) -> None:
-        """There may be new work (matched events were committed); callable from any thread."""
-        ...
-
-    async def stop_instances(self, org_id: str, journey: str, reason: str) -> int:
-        """Every live instance of the journey exits now; how many did."""
-        ...
-
-    async def enter_test_event(
-        self, version: JourneyVersion, identity: str, entity: dict[str, Any]
-    ) -> None:
-        """The person enters the draft ``version`` on ``entity`` (test mode)."""
+        """There may be new work; callable from any thread."""
         ...

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from wayfare.engine.instance import (
+from wayfare.model.expressions import EvaluationError, Scope
+from wayfare.model.functions import to_datetime
+from wayfare.model.instances import (
     ActionDone,
     Command,
     Dispatch,
@@ -28,8 +30,6 @@ from wayfare.engine.instance import (
     TimerFired,
     Trigger,
 )
-from wayfare.model.expressions import EvaluationError, Scope
-from wayfare.model.functions import to_datetime
 from wayfare.model.journey import GLOBAL_TIMEOUT_MS, Activity, JourneyDefinition
 from wayfare.model.templates import render_json
 

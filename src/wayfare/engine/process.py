@@ -1,17 +1,16 @@
 """The journey engine in a process of its own, so it runs on another core than the inlet.
 
 ``EngineProcess`` (in the server) is a ``JourneyEngine``: it starts ``wayfare engine`` and
-talks to it over the child's stdin and stdout, one line each way. The first line out is the
-server's settings (``read_first_line`` reads it in the child); then an empty line means
-"there may be new work" (the server's writer committed matched events); ``[n, command,
-args]`` asks for a command and ``[n, result, error]`` answers it. The child commits on a
-connection of its own; what it needs to know of journey changes it reads from the store
-(see ``JourneyStore.generation``).
+writes to the child's stdin: first the server's settings (``read_first_line`` reads them in
+the child), then an empty line whenever there may be new work (the server's writer committed
+matched events, a journey was stopped, a test entry was queued). The child commits on a
+connection of its own; everything else it needs it reads from the store (journey changes,
+stopped journeys, test entries) and the event log.
 
 ``serve_engine`` is the child's side. It holds an exclusive lock on ``engine.lock`` in the
 data directory while it runs, so an engine left behind by a killed server finishes before
 the next one starts, and it stops (deliveries in flight get their grace) when its stdin
-closes or on SIGTERM. If the child dies, commands waiting on it fail and a new child starts.
+closes or on SIGTERM. If the child dies, a new one starts.
 """
 
 from __future__ import annotations
@@ -19,20 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import itertools
 import logging
 import os
 import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, Protocol
-
-import orjson
+from typing import IO, Protocol
 
 from wayfare.engine.control import JourneyEngine
-from wayfare.engine.stdio import LINE_LIMIT, open_stdio
-from wayfare.errors import EngineError, OverloadedError
-from wayfare.model.runs import JourneyVersion
+from wayfare.engine.stdio import LINE_LIMIT
 
 log = logging.getLogger(__name__)
 RESTART_SECONDS = 1.0
@@ -48,9 +43,6 @@ class EngineProcess:
         self._argv = list(argv)
         self._greeting = greeting.rstrip(b"\n")
         self._proc: asyncio.subprocess.Process | None = None
-        self._waiting: dict[int, asyncio.Future[Any]] = {}
-        """The current child's commands awaiting an answer, by number."""
-        self._numbers = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._supervising: asyncio.Task[None] | None = None
         self._stopping = False
@@ -62,7 +54,7 @@ class EngineProcess:
         self._wake_queued = False
         spawned: asyncio.Future[None] = self._loop.create_future()
         self._supervising = asyncio.create_task(self._supervise(spawned))
-        await spawned  # started, not necessarily ready: commands and wakes wait in its pipe
+        await spawned  # started, not necessarily ready: wakes wait in its pipe
 
     async def stop(self, grace: float = 5.0) -> None:
         self._stopping = True
@@ -94,38 +86,11 @@ class EngineProcess:
         if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.write(b"\n")
 
-    async def stop_instances(self, org_id: str, journey: str, reason: str) -> int:
-        return int(await self._ask("stop_instances", org_id, journey, reason))
-
-    async def enter_test_event(
-        self, version: JourneyVersion, identity: str, entity: dict[str, Any]
-    ) -> None:
-        await self._ask("enter_test_event", version, identity, entity)
-
-    async def _ask(self, command: str, *args: Any) -> Any:
-        proc = self._proc
-        if proc is None or proc.returncode is not None or self._stopping:
-            raise OverloadedError("The journey engine is restarting; try again", retry_after=1)
-        assert proc.stdin is not None and self._loop is not None
-        n = next(self._numbers)
-        answer: asyncio.Future[Any] = self._loop.create_future()
-        self._waiting[n] = answer
-        try:
-            proc.stdin.write(orjson.dumps([n, command, args]) + b"\n")
-            await proc.stdin.drain()
-        except (ConnectionError, RuntimeError) as exc:
-            self._waiting.pop(n, None)
-            raise OverloadedError("The journey engine is restarting; try again", 1) from exc
-        return await answer
-
     async def _supervise(self, spawned: asyncio.Future[None]) -> None:
         while not self._stopping:
             try:
                 proc = await asyncio.create_subprocess_exec(
-                    *self._argv,
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    limit=LINE_LIMIT,
+                    *self._argv, stdin=asyncio.subprocess.PIPE
                 )
             except OSError as exc:
                 if not spawned.done():
@@ -137,40 +102,13 @@ class EngineProcess:
             assert proc.stdin is not None
             if self._greeting:
                 proc.stdin.write(self._greeting + b"\n")
-            waiting: dict[int, asyncio.Future[Any]] = {}
-            self._proc, self._waiting = proc, waiting
+            self._proc = proc
             if not spawned.done():
                 spawned.set_result(None)
-            await self._read(proc, waiting)
             code = await proc.wait()
-            for answer in waiting.values():
-                if not answer.done():
-                    answer.set_exception(EngineError("The journey engine exited before answering"))
-            waiting.clear()
             if not self._stopping:
                 log.warning("the journey engine exited with %s; starting a new one", code)
                 await asyncio.sleep(RESTART_SECONDS)
-
-    @staticmethod
-    async def _read(
-        proc: asyncio.subprocess.Process, waiting: dict[int, asyncio.Future[Any]]
-    ) -> None:
-        assert proc.stdout is not None
-        try:
-            while line := await proc.stdout.readline():
-                n, result, error = orjson.loads(line)
-                answer = waiting.pop(n, None)
-                if answer is None or answer.done():
-                    continue
-                if error is None:
-                    answer.set_result(result)
-                else:
-                    answer.set_exception(EngineError(error))
-        except (ValueError, TypeError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
-            # not [n, result, error]: the child is replaced, its waiting commands fail
-            log.exception("unreadable answer from the journey engine")
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
 
 
 # the child's side
@@ -184,51 +122,29 @@ class EngineHost(Protocol):
 
 
 async def serve_engine(host: EngineHost, lock_path: Path) -> None:
-    """Wait for the engine lock, start, answer the server until stdin closes, stop."""
+    """Wait for the engine lock, start, wake the engine on each line of stdin until it
+    closes (or SIGTERM), stop."""
     loop = asyncio.get_running_loop()
-    stdio = await open_stdio()
-    reader, transport = stdio.reader, stdio.writer
-    lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     closed = asyncio.Event()
-
-    def close() -> None:
-        closed.set()
-        lines.put_nowait(None)
+    loop.add_signal_handler(signal.SIGTERM, closed.set)
 
     async def read_lines() -> None:
-        while line := await reader.readline():
-            lines.put_nowait(line)
-        close()
+        while await reader.readline():
+            host.runtime.wake()
+        closed.set()
 
     reading = asyncio.create_task(read_lines())
-    loop.add_signal_handler(signal.SIGTERM, close)
     with lock_path.open("a+b") as lock:
         if not await _hold(lock, closed):
             return
         await host.start()
-        commands: set[asyncio.Task[None]] = set()
-
-        async def answer(n: int, command: str, args: list[Any]) -> None:
-            try:
-                line = orjson.dumps([n, await _run(host.runtime, command, args), None])
-            except Exception as exc:  # every command gets an answer, or its caller waits
-                log.exception("journey engine command %s failed", command)
-                line = orjson.dumps([n, None, f"{type(exc).__name__}: {exc}"])
-            transport.write(line + b"\n")
-
         try:
-            while (line := await lines.get()) is not None:
-                if line == b"\n":
-                    host.runtime.wake()
-                    continue
-                task = asyncio.create_task(answer(*orjson.loads(line)))
-                commands.add(task)
-                task.add_done_callback(commands.discard)
-            await asyncio.gather(*commands, return_exceptions=True)
+            await closed.wait()
         finally:
             reading.cancel()
             await host.stop()
-            await stdio.close()  # answers still buffered reach the server before the exit
 
 
 async def _hold(lock: IO[bytes], closed: asyncio.Event) -> bool:
@@ -246,16 +162,6 @@ async def _hold(lock: IO[bytes], closed: asyncio.Event) -> bool:
         if closed.is_set():
             return False
         await asyncio.sleep(LOCK_POLL_SECONDS)
-
-
-async def _run(runtime: JourneyEngine, command: str, args: list[Any]) -> Any:
-    if command == "stop_instances":
-        org_id, journey, reason = args
-        return await runtime.stop_instances(org_id, journey, reason)
-    if command == "enter_test_event":
-        version, identity, entity = args
-        return await runtime.enter_test_event(JourneyVersion(**version), identity, entity)
-    raise ValueError(f"unknown command {command!r}")
 
 
 def read_first_line(fd: int = 0) -> bytes:

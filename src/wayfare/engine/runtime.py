@@ -1,10 +1,16 @@
-"""The loops that feed the core: matched events, due timers, delivery outcomes.
+"""The journey engine's loops: what feeds the pure core, and what carries out its commands.
 
-Every change a cycle of the engine causes (instance state, timers, outbox entries, step
-events, the event cursor) is committed in one transaction; store calls run on one worker
-thread, so nothing races on an instance. Actions are delivered after their commit (see
-dispatch.py) and their outcomes fed back as triggers: a crash anywhere loses nothing, and a
-re-sent action carries the same ``Idempotency-Key``.
+A cycle of the engine reads the event log after the positions its last commit stored, records
+delivery outcomes, fires due timers, takes test entries, exits the people of stopped
+journeys, and enters and wakes instances on the events it read; everything the cycle
+changes (instances, timers, outbox entries, step events, discards, the messages read, the new
+log positions) is committed in one transaction, and only then acknowledged to the log. Store
+calls run on one worker thread, so nothing races on an instance. Actions are delivered after
+their commit (dispatch.py) and their outcomes fed back as triggers: a crash anywhere loses
+nothing, and a re-sent action carries the same ``Idempotency-Key``.
+
+Who may enter is decided by model/admission.py; how an instance moves by core.py. Ids and
+seeds come from an injected ``Entropy`` and time from a ``Clock``, so a run replays exactly.
 """
 
 from __future__ import annotations
@@ -13,20 +19,21 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import random
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
-
-import orjson
 
 from wayfare.clock import Clock
 from wayfare.engine.actions import Delivery, Sender
 from wayfare.engine.core import advance
 from wayfare.engine.dispatch import Dispatcher
-from wayfare.engine.instance import (
+from wayfare.engine.step import Step
+from wayfare.ids import Entropy, SystemEntropy
+from wayfare.log.ports import EventLog, LogSlice
+from wayfare.model.admission import Candidate, admit
+from wayfare.model.events import Unmatched
+from wayfare.model.instances import (
     ActionDone,
     Dispatch,
     Enter,
@@ -40,44 +47,61 @@ from wayfare.engine.instance import (
     TimerFired,
     Trigger,
 )
-from wayfare.engine.step import Step
-from wayfare.model.events import Unmatched
 from wayfare.model.journey import JourneyDefinition, parse_journey
 from wayfare.model.nesting import MAX_NESTING, nesting
-from wayfare.model.runs import JourneyVersion, MatchedMessage, OutboxItem
+from wayfare.model.partitions import partition_of
+from wayfare.model.runs import (
+    ActionRetry,
+    ActionSettled,
+    Discard,
+    JourneyVersion,
+    MatchedMessage,
+    NewAction,
+    NewTimer,
+    OutboxItem,
+    StepRecord,
+)
 from wayfare.store.ports import JourneyStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-CURSOR = "journey-matches"
 ACTION_ATTEMPTS = 3
 BACKOFF_MS = 500
+READ_LIMIT = 500
+"""Entries read from each partition per cycle."""
+TEST_ENTRY_SECONDS = 0.2
+"""How often an engine looks for queued test entries."""
 RECENT_INSTANCES = 20_000
 """Live instances kept in memory as last committed, so an action's outcome or a timer
 finds its instance without a read."""
+STOPPED = "journey stopped"
 
 
 class JourneyRuntime:
-    """Two loops: the engine (matched events, due timers, delivery outcomes; one commit per
-    cycle, on one worker thread, so nothing races on an instance) and the dispatcher
+    """Two loops: the engine (one commit per cycle, on one worker thread) and the dispatcher
     (delivering what the engine committed, on the event loop)."""
 
     def __init__(
         self,
         store: JourneyStore,
+        event_log: EventLog,
         clock: Clock,
         sender: Sender,
         *,
+        entropy: Entropy | None = None,
         poll_seconds: float = 0.25,
         test_wait_ms: int = 10_000,
         per_host: int = 32,
         outbox_capacity: int = 10_000,
     ) -> None:
         self._store = store
+        self._log = event_log
         self._clock = clock
         self._sender = sender
+        self._entropy = entropy or SystemEntropy()
         self._poll = poll_seconds
         self._test_wait_ms = test_wait_ms
+        self._partitions = frozenset(range(event_log.partitions))
         self._definitions: dict[tuple[str, str, int], JourneyDefinition] = {}
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="wayfare-journeys")
         self._dispatcher = Dispatcher(
@@ -90,12 +114,15 @@ class JourneyRuntime:
         )
         self._results: deque[tuple[OutboxItem, Delivery]] = deque()
         self._recent: OrderedDict[str, Instance] = OrderedDict()
-        self._cursor: int | None = None
+        self._positions: dict[int, int] | None = None
         self._entries: dict[tuple[str, str], list[JourneyVersion]] = {}
         """Journeys each (org, event) enters, and events each org's journeys await: kept
         until the store's journeys change (its generation moves)."""
         self._awaited: dict[str, set[str]] = {}
         self._journeys_seen = -1
+        self._sweep_stopped = True
+        """Look for people inside stopped journeys (at start, and after journeys change)."""
+        self._next_test_look = 0.0
         self._timer_floor: int | None = 0
         """No timer is due before this (None: there are none); 0 until the store is read."""
         self._reread_timers = False
@@ -108,6 +135,7 @@ class JourneyRuntime:
 
     # lifecycle
     async def start(self) -> None:
+        await self._log.start()
         await self._sender.start()
         self._loop = asyncio.get_running_loop()
         self._tasks = [
@@ -128,6 +156,7 @@ class JourneyRuntime:
             await self._call(self._record_outcomes)
         self._loop = None
         await self._sender.stop()
+        await self._log.stop()
         self._executor.shutdown(wait=True)
 
     def wake(self) -> None:
@@ -135,48 +164,16 @@ class JourneyRuntime:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _commit(self, step: Step) -> None:
-        step.batch.instances = [
-            (
-                i.instance_id,
-                i.org_id,
-                i.journey,
-                i.version,
-                i.identity,
-                i.status,
-                i.entered_ms,
-                i.ended_ms,
-                orjson.dumps(i).decode(),  # orjson writes the dataclass as as_json() would
-            )
-            for i in step.touched.values()
-        ]
-        new = self._store.commit(step.batch)
-        recent = self._recent
-        for inst in step.touched.values():
-            if inst.live:
-                recent[inst.instance_id] = inst
-                recent.move_to_end(inst.instance_id)
-            else:
-                recent.pop(inst.instance_id, None)
-        while len(recent) > RECENT_INSTANCES:
-            recent.popitem(last=False)
-        if step.batch.cursor is not None:
-            self._cursor = step.batch.cursor[1]
-        for _, due, _, _ in step.batch.new_timers:
-            if self._timer_floor is None or due < self._timer_floor:
-                self._timer_floor = due
-        if (new or step.finished or step.retries) and self._loop is not None:
-            self._loop.call_soon_threadsafe(
-                self._dispatcher.committed, new, step.finished, step.retries
-            )
-
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _engine_loop(self) -> None:
         while True:
             try:
-                busy = await self._call(self.cycle)
+                slices = await self._read_log()
+                busy = await self._call(self.cycle, slices)
+                for s in slices:
+                    await self._log.acknowledge(s.partition, s.last)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -184,9 +181,32 @@ class JourneyRuntime:
                 await asyncio.sleep(self._poll)  # not a line per wake while it keeps failing
                 busy = False
             if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle_seconds())
-                self._wake.clear()
+                await self._idle()
+
+    async def _read_log(self) -> list[LogSlice]:
+        if self._positions is None:
+            self._positions = await self._call(self._store.log_positions, self._partitions)
+        slices = []
+        for partition in sorted(self._partitions):
+            after = self._positions.get(partition, 0)
+            read = await self._log.read(partition, after, READ_LIMIT)
+            if not read.empty:
+                slices.append(read)
+        return slices
+
+    async def _idle(self) -> None:
+        seconds = self._idle_seconds()
+        waits = [
+            asyncio.ensure_future(self._log.wait(seconds)),
+            asyncio.ensure_future(self._wake.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        self._wake.clear()
 
     def _idle_seconds(self) -> float:
         if self._timer_floor is None:
@@ -195,7 +215,7 @@ class JourneyRuntime:
         return min(self._poll, max(until, 0.001))
 
     async def _load_pending(self, after_id: int, limit: int) -> list[OutboxItem]:
-        return await self._call(self._store.pending_outbox, after_id, limit)
+        return await self._call(self._store.pending_outbox, self._partitions, after_id, limit)
 
     def _on_result(self, item: OutboxItem, delivery: Delivery) -> None:
         self._results.append((item, delivery))
@@ -210,6 +230,7 @@ class JourneyRuntime:
             self._definitions.clear()  # a draft's definition changes in place
             self._entries.clear()
             self._awaited.clear()
+            self._sweep_stopped = True
 
     def definition(self, org_id: str, name: str, version: int) -> JourneyDefinition | None:
         key = (org_id, name, version)
@@ -220,6 +241,15 @@ class JourneyRuntime:
             self._definitions[key] = parse_journey(found.definition)
         return self._definitions[key]
 
+    def _awaited_events(self, org_id: str) -> set[str]:
+        """Events some instance of the org may be waiting for."""
+        events: set[str] = set()
+        for version in self._store.active_versions(org_id):
+            definition = self.definition(org_id, version.name, version.version)
+            if definition is not None:
+                events |= definition.awaited_events()
+        return events
+
     # applying a trigger
     def _apply(self, step: Step, inst: Instance, trigger: Trigger) -> None:
         definition = self.definition(inst.org_id, inst.journey, inst.version)
@@ -228,16 +258,20 @@ class JourneyRuntime:
         now = self._clock.now_ms()
         outcome = advance(definition, inst, trigger, now, test_wait_ms=self._test_wait_ms)
         new = outcome.instance
+        batch = step.batch
         jumps: list[JumpTo] = []
         for command in outcome.commands:
             if isinstance(command, ScheduleTimer):
-                step.batch.new_timers.append(
-                    (new.instance_id, command.due_ms, command.token, command.kind)
+                batch.new_timers.append(
+                    NewTimer(
+                        new.instance_id, new.partition, command.due_ms, command.token, command.kind
+                    )
                 )
             elif isinstance(command, Dispatch):
-                step.batch.new_outbox.append(
-                    (
+                batch.new_actions.append(
+                    NewAction(
                         new.instance_id,
+                        new.partition,
                         command.node,
                         command.token,
                         command.kind,
@@ -247,8 +281,8 @@ class JourneyRuntime:
                     )
                 )
             elif isinstance(command, StepEvent):
-                step.batch.steps.append(
-                    (
+                batch.steps.append(
+                    StepRecord(
                         new.org_id,
                         new.journey,
                         new.version,
@@ -267,7 +301,7 @@ class JourneyRuntime:
             elif isinstance(command, JumpTo):
                 jumps.append(command)
         if not new.live:
-            step.batch.clear_timers.append(new.instance_id)
+            batch.clear_timers.append(new.instance_id)
         step.note(new)
         for jump in jumps:
             target = self._store.get_journey(new.org_id, jump.journey)
@@ -279,7 +313,7 @@ class JourneyRuntime:
     def _discard(
         self, step: Step, org_id: str, journey: str, identity: str | None, cause: str
     ) -> None:
-        step.batch.discards.append((org_id, journey, identity, cause, self._clock.now_ms()))
+        step.batch.discards.append(Discard(org_id, journey, identity, cause, self._clock.now_ms()))
 
     def _enter(
         self,
@@ -294,52 +328,51 @@ class JourneyRuntime:
         definition = self.definition(version.org_id, version.name, version.version)
         if definition is None:
             return
+        org_id = version.org_id
         test = version.state == "draft"
-        if test and not self._store.is_test_profile(version.org_id, identity):
-            return  # test mode: only test profiles enter
-        live = [i for i in step.live_of(version.org_id, identity) if i.journey == version.name]
-        if live:
-            if not jumped:
-                self._discard(
-                    step,
-                    version.org_id,
-                    version.name,
-                    identity,
-                    "already in the journey" if definition.reentrance else "re-entry not allowed",
-                )
-            return
-        last = step.last_of(version.org_id, version.name, identity)
         now = self._clock.now_ms()
-        if last is not None and not test:
-            ended_ms = last[1]
-            if not definition.reentrance:
-                self._discard(step, version.org_id, version.name, identity, "re-entry not allowed")
-                return
-            if ended_ms is not None and now - ended_ms < definition.reentry_wait_ms:
-                self._discard(step, version.org_id, version.name, identity, "re-entry too soon")
-                return
+        admission = admit(
+            Candidate(
+                reentrance=definition.reentrance,
+                reentry_wait_ms=definition.reentry_wait_ms,
+                test=test,
+                test_profile=test and self._store.is_test_profile(org_id, identity),
+                inside=any(i.journey == version.name for i in step.live_of(org_id, identity)),
+                last=step.last_of(org_id, version.name, identity),
+                jumped=jumped,
+            ),
+            now,
+        )
+        if not admission.enter:
+            if admission.cause is not None:
+                self._discard(step, org_id, version.name, identity, admission.cause)
+            return
         inst = Instance(
-            instance_id=os.urandom(16).hex(),
-            org_id=version.org_id,
+            instance_id=self._entropy.instance_id(),
+            org_id=org_id,
             journey=version.name,
             version=version.version,
             identity=identity,
-            seed=random.getrandbits(32),  # picks split branches: needs no secrecy
+            seed=self._entropy.seed(),
             entered_ms=now,
             test=test,
+            partition=partition_of(org_id, identity, self._log.partitions),
         )
         self._apply(step, inst, Enter(event, entity))
 
     # one cycle of the engine
-    def cycle(self) -> bool:
-        """Record delivery outcomes, fire due timers, consume matched events; commit once.
-        True when there is more to do right away."""
+    def cycle(self, slices: Sequence[LogSlice] = ()) -> bool:
+        """Record delivery outcomes, fire due timers, take test entries, exit people from
+        stopped journeys, act on what was read from the log; commit once. True when there
+        is more to do right away."""
         self._see_journey_changes()
         step = Step(self._store, self._recent)
         try:
             busy = self._record_outcomes_into(step)
             busy = self._fire_due_timers(step) or busy
-            busy = self._consume(step) or busy
+            busy = self._consume(step, slices) or busy
+            busy = self._take_test_entries(step) or busy
+            busy = self._exit_stopped(step) or busy
             self._commit(step)
         except Exception:
             # Nothing of the step is stored: its outcomes are recorded by a later one (the
@@ -347,55 +380,59 @@ class JourneyRuntime:
             self._results.extendleft(reversed(step.outcomes))
             raise
         if self._reread_timers:
-            self._timer_floor = self._store.next_timer_ms()
+            self._timer_floor = self._store.next_timer_ms(self._partitions)
             self._reread_timers = False
         return busy
 
-    def _consume(self, step: Step, limit: int = 500) -> bool:
-        """Feed matched events to waiting instances and journey entries."""
-        if self._cursor is None:
-            self._cursor = self._store.cursor(CURSOR)
-        cursor = self._cursor
-        messages, last_seq = self._store.read_matches(cursor, limit)
-        if last_seq == cursor:
+    def _commit(self, step: Step) -> None:
+        step.batch.instances = list(step.touched.values())
+        new = self._store.commit(step.batch)
+        recent = self._recent
+        for inst in step.touched.values():
+            if inst.live:
+                recent[inst.instance_id] = inst
+                recent.move_to_end(inst.instance_id)
+            else:
+                recent.pop(inst.instance_id, None)
+        while len(recent) > RECENT_INSTANCES:
+            recent.popitem(last=False)
+        if self._positions is not None:
+            self._positions.update(step.batch.positions)
+        for timer in step.batch.new_timers:
+            if self._timer_floor is None or timer.due_ms < self._timer_floor:
+                self._timer_floor = timer.due_ms
+        if (new or step.finished or step.retries) and self._loop is not None:
+            self._loop.call_soon_threadsafe(
+                self._dispatcher.committed, new, step.finished, step.retries
+            )
+
+    def _consume(self, step: Step, slices: Sequence[LogSlice]) -> bool:
+        """Feed the events read to waiting instances and journey entries."""
+        if not slices:
             return False
+        for read in slices:
+            step.batch.messages.extend(read.messages)
+            step.batch.positions[read.partition] = read.last
         self._see_journey_changes()  # after the events: one published before them is seen
         entries, awaited = self._entries, self._awaited
         wanted: list[tuple[MatchedMessage, list[JourneyVersion]]] = []
         people: dict[str, list[str]] = {}
-        for m in messages:
-            key = (m.org_id, m.event)
-            if key not in entries:
-                entries[key] = self._store.entry_journeys(m.org_id, m.event)
-            if m.org_id not in awaited:
-                awaited[m.org_id] = self._awaited_events(m.org_id)
-            if entries[key] or m.event in awaited[m.org_id]:
-                wanted.append((m, entries[key]))
-                if m.identity is not None:
-                    people.setdefault(m.org_id, []).append(m.identity)
+        for read in slices:
+            for m in read.matched:
+                key = (m.org_id, m.event)
+                if key not in entries:
+                    entries[key] = self._store.entry_journeys(m.org_id, m.event)
+                if m.org_id not in awaited:
+                    awaited[m.org_id] = self._awaited_events(m.org_id)
+                if entries[key] or m.event in awaited[m.org_id]:
+                    wanted.append((m, entries[key]))
+                    if m.identity is not None:
+                        people.setdefault(m.org_id, []).append(m.identity)
         for org_id, identities in people.items():
             step.know(org_id, identities)
         for m, journeys in wanted:
             self._consume_one(step, m, journeys)
-        step.batch.cursor = (CURSOR, last_seq)
-        return last_seq - cursor >= limit
-
-    def _awaited_events(self, org_id: str) -> set[str]:
-        """Events some instance of the org may be waiting for (any version that can still
-        have instances inside)."""
-        events: set[str] = set()
-        for latest in self._store.list_journeys(org_id):
-            for version in self._store.journey_versions(org_id, latest.name):
-                if version.state in ("live", "closed", "draft"):
-                    definition = self.definition(org_id, version.name, version.version)
-                    if definition is not None:
-                        events |= {
-                            b.event
-                            for a in definition.activities.values()
-                            for b in a.branches
-                            if b.event
-                        }
-        return events
+        return True
 
     def _consume_one(self, step: Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
         bound = m.nesting_bound
@@ -419,7 +456,7 @@ class JourneyRuntime:
         now = self._clock.now_ms()
         if self._timer_floor is None or self._timer_floor > now:
             return False
-        due = self._store.due_timers(now, limit)
+        due = self._store.due_timers(self._partitions, now, limit)
         step.load(t.instance_id for t in due)
         for timer in due:
             step.batch.fired_timers.append(timer.timer_id)
@@ -430,6 +467,35 @@ class JourneyRuntime:
             return True
         self._reread_timers = True  # the next one, once this cycle's commit is in
         return False
+
+    def _take_test_entries(self, step: Step, limit: int = 100) -> bool:
+        """Test profiles entering drafts in test mode, queued through the store."""
+        now = self._clock.now_ms() / 1000
+        if now < self._next_test_look:
+            return False
+        self._next_test_look = now + TEST_ENTRY_SECONDS
+        entries = self._store.test_entries(self._partitions, limit)
+        for entry in entries:
+            version = self._store.get_journey(entry.org_id, entry.journey, entry.version)
+            if version is not None and version.state == "draft" and version.test_mode:
+                self._enter(step, version, version.entry_event, entry.identity, entry.entity)
+            step.batch.test_entries_done.append(entry.entry_id)
+        if len(entries) == limit:
+            self._next_test_look = 0.0
+            return True
+        return False
+
+    def _exit_stopped(self, step: Step, limit: int = 500) -> bool:
+        """Everyone inside a stopped journey exits."""
+        if not self._sweep_stopped:
+            return False
+        inside = self._store.stopped_instances(self._partitions, limit)
+        for found in inside:
+            inst = step.freshest(found)
+            if inst.live:
+                self._apply(step, inst, Stop(STOPPED))
+        self._sweep_stopped = len(inside) == limit
+        return self._sweep_stopped
 
     def _record_outcomes(self) -> None:
         step = Step(self._store, self._recent)
@@ -450,11 +516,14 @@ class JourneyRuntime:
             attempts = item.attempts + 1
             if not delivery.ok and delivery.retryable and attempts < ACTION_ATTEMPTS:
                 due = now + BACKOFF_MS * 2 ** (attempts - 1)
-                step.batch.outbox_retry.append((item.outbox_id, attempts, due, delivery.error))
+                step.batch.retries.append(
+                    ActionRetry(item.outbox_id, attempts, due, delivery.error)
+                )
                 step.retries.append(dataclasses.replace(item, attempts=attempts, next_ms=due))
                 continue
-            state = "done" if delivery.ok else "failed"
-            step.batch.outbox_done.append((item.outbox_id, state, attempts, delivery.error))
+            step.batch.settled.append(
+                ActionSettled(item.outbox_id, delivery.ok, attempts, delivery.error)
+            )
             step.finished.append(item.outbox_id)
             inst = step.instance(item.instance_id)
             if inst is not None and inst.live:
@@ -471,31 +540,3 @@ class JourneyRuntime:
                     ),
                 )
         return bool(self._results)
-
-    # commands from the API, run on the engine's thread (serialised with its cycles)
-    async def stop_instances(self, org_id: str, journey: str, reason: str) -> int:
-        """Every live instance of the journey exits now; how many did."""
-        return await self._call(self._stop_instances, org_id, journey, reason)
-
-    async def enter_test_event(
-        self, version: JourneyVersion, identity: str, entity: dict[str, Any]
-    ) -> None:
-        """The person enters the draft ``version`` on ``entity`` (test mode)."""
-        await self._call(self._enter_test_event, version, identity, entity)
-
-    def _stop_instances(self, org_id: str, journey: str, reason: str) -> int:
-        step = Step(self._store, self._recent)
-        count = 0
-        for raw in self._store.journey_instances(org_id, journey, live_only=True, limit=1_000_000):
-            self._apply(step, Instance.from_json(raw), Stop(reason))
-            count += 1
-        self._commit(step)
-        return count
-
-    def _enter_test_event(
-        self, version: JourneyVersion, identity: str, entity: dict[str, Any]
-    ) -> None:
-        self._see_journey_changes()
-        step = Step(self._store, self._recent)
-        self._enter(step, version, version.entry_event, identity, entity)
-        self._commit(step)

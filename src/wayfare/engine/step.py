@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from wayfare.engine.actions import Delivery
-from wayfare.engine.instance import Instance
+from wayfare.model.admission import Stay
+from wayfare.model.instances import Instance
 from wayfare.model.runs import EngineBatch, OutboxItem
 from wayfare.store.ports import JourneyStore
 
@@ -32,7 +33,7 @@ class Step:
         self.retries: list[OutboxItem] = []
         self._read: dict[str, Instance] = {}
         self._live: dict[Person, dict[str, Instance]] = {}
-        self._latest: dict[tuple[str, str, str], tuple[int, int | None]] = {}
+        self._latest: dict[tuple[str, str, str], Stay] = {}
         self._strangers: dict[Person, list[Instance]] = {}
 
     def load(self, instance_ids: Iterable[str]) -> None:
@@ -45,9 +46,13 @@ class Step:
             else:
                 missing.append(i)
         if missing:
-            for raw in self.store.instances(missing):
-                inst = Instance.from_json(raw)
+            for inst in self.store.instances(missing):
                 self._read[inst.instance_id] = inst
+
+    def freshest(self, inst: Instance) -> Instance:
+        """``inst`` as this step knows it best: moved in it, or as last committed."""
+        found = self.touched.get(inst.instance_id) or self._recent.get(inst.instance_id)
+        return found if found is not None else inst
 
     def instance(self, instance_id: str) -> Instance | None:
         if instance_id not in self.touched and instance_id not in self._read:
@@ -61,11 +66,10 @@ class Step:
             return
         for identity in wanted:
             self._live[(org_id, identity)] = {}
-        for raw in self.store.live_instances(org_id, wanted):
-            inst = Instance.from_json(raw)
+        for inst in self.store.live_instances(org_id, wanted):
             self._live[(org_id, inst.identity)][inst.instance_id] = inst
-        for (journey, identity), entry in self.store.latest_entries(org_id, wanted).items():
-            self._latest[(org_id, journey, identity)] = entry
+        for (journey, identity), stay in self.store.latest_stays(org_id, wanted).items():
+            self._latest[(org_id, journey, identity)] = stay
         for identity in wanted:  # this step's own moves win over what the store holds
             for inst in self._strangers.pop((org_id, identity), ()):
                 self.note(inst)
@@ -84,14 +88,14 @@ class Step:
             live.pop(inst.instance_id, None)
         key = (inst.org_id, inst.journey, inst.identity)
         last = self._latest.get(key)
-        if last is None or inst.entered_ms >= last[0]:
-            self._latest[key] = (inst.entered_ms, inst.ended_ms)
+        if last is None or inst.entered_ms >= last.entered_ms:
+            self._latest[key] = Stay(inst.entered_ms, inst.ended_ms)
 
     def live_of(self, org_id: str, identity: str) -> list[Instance]:
         self.know(org_id, (identity,))
         return list(self._live[(org_id, identity)].values())
 
-    def last_of(self, org_id: str, journey: str, identity: str) -> tuple[int, int | None] | None:
-        """(entered_ms, ended_ms) of the person's latest instance of the journey."""
+    def last_of(self, org_id: str, journey: str, identity: str) -> Stay | None:
+        """The person's latest instance of the journey."""
         self.know(org_id, (identity,))
         return self._latest.get((org_id, journey, identity))

@@ -166,12 +166,13 @@ class JourneyDefinition:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
 
+    def awaited_events(self) -> set[str]:
+        """Events some activity waits for."""
+        return {b.event for a in self.activities.values() for b in a.branches if b.event}
+
     def events_named(self) -> set[str]:
         """Events whose payloads expressions may read: the entry and every awaited event."""
-        names = {self.entry_event}
-        for a in self.activities.values():
-            names |= {b.event for b in a.branches if b.event}
-        return names
+        return {self.entry_event} | self.awaited_events()
 
 
 class _Reader:

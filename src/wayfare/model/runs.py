@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wayfare.model.events import Unmatched
+from wayfare.model.instances import Instance
+from wayfare.model.records import IncomingMessage
 
 JourneyState = Literal["draft", "live", "closed", "stopped", "finished"]
 
@@ -38,7 +40,9 @@ class JourneyVersion:
 
 @dataclass(frozen=True, slots=True)
 class MatchedMessage:
-    seq: int
+    """An event journeys act on, read from the event log at ``position``."""
+
+    position: int
     org_id: str
     event: str
     identity: str | None
@@ -70,32 +74,135 @@ class OutboxItem:
     attempts: int
     next_ms: int = 0
     """When the next attempt may be made."""
+    partition: int = 0
 
 
-InstanceRow = tuple[str, str, str, int, str, str, int, int | None, str]
-"""instance_id, org_id, journey, version, identity, status, entered_ms, ended_ms, and state:
-the instance as JSON text."""
+@dataclass(frozen=True, slots=True)
+class NewTimer:
+    instance_id: str
+    partition: int
+    due_ms: int
+    token: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewAction:
+    """An action for the outbox; the store gives it its id (see ``OutboxItem``)."""
+
+    instance_id: str
+    partition: int
+    node: str
+    token: int
+    kind: str
+    request: dict[str, Any]
+    key: str
+    next_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSettled:
+    """The final outcome of an outbox item."""
+
+    outbox_id: int
+    ok: bool
+    attempts: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRetry:
+    """An outbox item to try again at ``next_ms``."""
+
+    outbox_id: int
+    attempts: int
+    next_ms: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """A step event: one activity of one instance ended, erred, timed out or exited."""
+
+    org_id: str
+    journey: str
+    version: int
+    node: str
+    node_type: str
+    instance_id: str
+    identity: str
+    status: str
+    detail: str | None
+    at_ms: int
+    entered_ms: int
+    seq: int = 0
+    """Its place among the org's step events, once stored."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "journey": self.journey,
+            "version": self.version,
+            "node": self.node,
+            "nodeType": self.node_type,
+            "instanceId": self.instance_id,
+            "identity": self.identity,
+            "status": self.status,
+            "detail": self.detail,
+            "atMs": self.at_ms,
+            "enteredMs": self.entered_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TestEntry:
+    """A test profile entering a draft in test mode, queued for the engine that owns the
+    person's partition."""
+
+    org_id: str
+    journey: str
+    version: int
+    identity: str
+    partition: int
+    entity: dict[str, Any]
+    entry_id: int = 0
+    """Given by the store."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+
+@dataclass(frozen=True, slots=True)
+class Discard:
+    """A person the journey did not take, and why."""
+
+    org_id: str
+    journey: str
+    identity: str | None
+    cause: str
+    at_ms: int
 
 
 @dataclass
 class EngineBatch:
-    """Everything one engine step changes, committed in one transaction."""
+    """Everything one cycle of a journey engine changes, committed in one transaction."""
 
-    instances: list[InstanceRow] = field(default_factory=list)
-    """The latest state of each instance the step moved."""
-    new_timers: list[tuple[str, int, int, str]] = field(default_factory=list)
+    instances: list[Instance] = field(default_factory=list)
+    """The latest state of each instance the cycle moved."""
+    new_timers: list[NewTimer] = field(default_factory=list)
     fired_timers: list[int] = field(default_factory=list)
     clear_timers: list[str] = field(default_factory=list)
-    new_outbox: list[tuple[str, str, int, str, dict[str, Any], str, int]] = field(
-        default_factory=list
-    )
-    outbox_done: list[tuple[int, str, int, str | None]] = field(default_factory=list)
-    """(outbox id, state done|failed, attempts, last error)"""
-    outbox_retry: list[tuple[int, int, int, str | None]] = field(default_factory=list)
-    """(outbox id, attempts, next_ms, last error)"""
-    steps: list[tuple[Any, ...]] = field(default_factory=list)
-    discards: list[tuple[str, str, str | None, str, int]] = field(default_factory=list)
-    cursor: tuple[str, int] | None = None
+    """Instances whose timers all go (they have ended)."""
+    new_actions: list[NewAction] = field(default_factory=list)
+    settled: list[ActionSettled] = field(default_factory=list)
+    retries: list[ActionRetry] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    discards: list[Discard] = field(default_factory=list)
+    messages: list[IncomingMessage] = field(default_factory=list)
+    """Accepted messages read from the event log that the store must keep (where the
+    inlet's writer did not)."""
+    positions: dict[int, int] = field(default_factory=dict)
+    """The event log position each partition's reading has reached."""
+    test_entries_done: list[int] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -104,10 +211,12 @@ class EngineBatch:
             or self.new_timers
             or self.fired_timers
             or self.clear_timers
-            or self.new_outbox
-            or self.outbox_done
-            or self.outbox_retry
+            or self.new_actions
+            or self.settled
+            or self.retries
             or self.steps
             or self.discards
-            or self.cursor
+            or self.messages
+            or self.positions
+            or self.test_entries_done
         )

@@ -3,22 +3,27 @@ test mode, reports."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from wayfare.clock import Clock
-from wayfare.engine.control import JourneyEngine
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
 from wayfare.model.events import EventConfig
 from wayfare.model.journey import JourneyDefinition, parse_journey
-from wayfare.model.runs import JourneyVersion
+from wayfare.model.partitions import partition_of
+from wayfare.model.runs import JourneyVersion, TestEntry
 from wayfare.model.schema_paths import field_schema
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import JourneyStore
 
 _INDEX = re.compile(r"\[\d+\]")
+ENGINE_WAIT_SECONDS = 10.0
+"""How long a stop or a test event waits for the journey engines to act on it."""
 
 
 def _carried(config: EventConfig, path: str) -> bool:
@@ -36,13 +41,16 @@ class JourneyRegistry:
         clock: Clock,
         events: EventRegistry,
         schemas: SchemaRegistry,
-        engine: JourneyEngine,
+        *,
+        partitions: int = 1,
+        wake_engine: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._events = events
         self._schemas = schemas
-        self._engine = engine
+        self._partitions = partitions
+        self._wake_engine = wake_engine
 
     # reading
     def get(self, org_id: str, name: str, version: int | None = None) -> JourneyVersion:
@@ -63,7 +71,7 @@ class JourneyRegistry:
         if version.state != "closed":
             return version
         inside = self._store.journey_instances(version.org_id, version.name, live_only=True)
-        if any(i.get("version") == version.version for i in inside):
+        if any(i.version == version.version for i in inside):
             return version
         return dataclasses.replace(version, state="finished")
 
@@ -182,11 +190,7 @@ class JourneyRegistry:
                 f"(version {latest.version} is {latest.state})"
             )
         self.check(org_id, latest.definition)
-        now = self._clock.now_ms()
-        previous = self.live_version(org_id, name)
-        if previous is not None:
-            self._store.set_journey_state(org_id, name, previous.version, "closed", now)
-        self._store.set_journey_state(org_id, name, latest.version, "live", now, test_mode=False)
+        self._store.publish_journey(org_id, name, latest.version, self._clock.now_ms())
         return self.get(org_id, name, latest.version)
 
     def close(self, org_id: str, name: str) -> JourneyVersion:
@@ -197,13 +201,19 @@ class JourneyRegistry:
         return self.get(org_id, name, live.version)
 
     async def stop(self, org_id: str, name: str) -> dict[str, Any]:
+        """Stop every version in one transaction; the journey engines then exit everyone
+        inside (waited for, up to ENGINE_WAIT_SECONDS: what is left is still exiting)."""
         self.get(org_id, name)
-        now = self._clock.now_ms()
-        for version in self._store.journey_versions(org_id, name):
-            if version.state in ("live", "closed", "draft"):
-                self._store.set_journey_state(org_id, name, version.version, "stopped", now)
-        exited = await self._engine.stop_instances(org_id, name, "journey stopped")
-        return {"journey": name, "state": "stopped", "exited": exited}
+        store = self._store
+
+        def inside() -> int:
+            return len(store.journey_instances(org_id, name, live_only=True, limit=1_000_000))
+
+        before = await asyncio.to_thread(inside)
+        await asyncio.to_thread(store.stop_journey, org_id, name, self._clock.now_ms())
+        self._wake_engine()
+        left = await _wait_for(lambda: inside() == 0, inside)
+        return {"journey": name, "state": "stopped", "exited": before - left, "exiting": left}
 
     def set_test_mode(self, org_id: str, name: str, on: bool) -> JourneyVersion:
         latest = self.get(org_id, name)
@@ -227,8 +237,24 @@ class JourneyRegistry:
             )
         self._store.add_test_profile(org_id, identity)
         entity = payload if payload is not None else self._sample_entity(org_id, latest, identity)
-        await self._engine.enter_test_event(latest, identity, entity)
-        return {"journey": name, "version": latest.version, "identity": identity, "entity": entity}
+        entry = TestEntry(
+            org_id,
+            name,
+            latest.version,
+            identity,
+            partition_of(org_id, identity, self._partitions),
+            entity,
+        )
+        entry_id = await asyncio.to_thread(self._store.add_test_entry, entry)
+        self._wake_engine()
+        taken = await _wait_for(lambda: self._store.test_entry_done(entry_id), lambda: 0) == 0
+        return {
+            "journey": name,
+            "version": latest.version,
+            "identity": identity,
+            "entity": entity,
+            "taken": taken,
+        }
 
     def _sample_entity(self, org_id: str, version: JourneyVersion, identity: str) -> dict[str, Any]:
         preview = self._events.preview(org_id, version.entry_event)
@@ -245,7 +271,25 @@ class JourneyRegistry:
 
     def steps(self, org_id: str, name: str, limit: int) -> list[dict[str, Any]]:
         self.get(org_id, name)
-        return self._store.list_steps(org_id, name, limit)
+        return [s.as_json() for s in self._store.list_steps(org_id, name, limit)]
 
     def journeys_using(self, org_id: str, event: str) -> list[str]:
-        return self._store.journeys_using_event(org_id, event)
+        """Live journeys that start with ``event`` or wait for it."""
+        users = set()
+        for version in self._store.active_versions(org_id):
+            if version.state == "live":
+                definition = parse_journey(version.definition)
+                if event == definition.entry_event or event in definition.awaited_events():
+                    users.add(version.name)
+        return sorted(users)
+
+
+async def _wait_for(done: Callable[[], bool], left: Callable[[], int]) -> int:
+    """Poll ``done`` (a store read) until it holds or ENGINE_WAIT_SECONDS pass; then what is
+    ``left``."""
+    deadline = time.monotonic() + ENGINE_WAIT_SECONDS
+    while not await asyncio.to_thread(done):
+        if time.monotonic() > deadline:
+            return await asyncio.to_thread(left)
+        await asyncio.sleep(0.02)
+    return 0

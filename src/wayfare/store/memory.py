@@ -223,6 +223,38 @@ class MemoryStore:
     def close(self) -> None:
         pass
 
+    def store_messages(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
+        """Store accepted messages all at once: records, failed records, match outcomes,
+        msgIds (a msgId stored before is a duplicate, answered with the first xactionId)."""
+        store = self
+        known = dict(store.message_ids)
+        records: list[Record] = []
+        failures: list[FailedRecord] = []
+        outcomes: list[WriteOutcome] = []
+        matches: list[tuple[str, MatchRecord]] = []
+        for m in messages:
+            if m.msg_id is not None:
+                first = known.get((m.org_id, m.msg_id))
+                if first is not None:
+                    outcomes.append(WriteOutcome(first, True))
+                    continue
+                known[(m.org_id, m.msg_id)] = m.xaction_id
+            for match in m.matches or ():
+                seq = len(store.matches) + len(matches) + 1
+                matches.append((m.org_id, MatchRecord(seq, m.xaction_id, m.received_ms, match)))
+            if m.reasons is not None:
+                failures.append(_failure(m, len(store.failures) + len(failures) + 1))
+            elif m.dataset_id is None:
+                raise StoreError(f"message {m.xaction_id} is valid but names no dataset")
+            else:
+                records.append(_record(m, m.dataset_id, len(store.records) + len(records) + 1))
+            outcomes.append(WriteOutcome(m.xaction_id, False))
+        store.records += records
+        store.failures += failures
+        store.message_ids = known
+        store.matches += matches
+        return outcomes
+
 
 def _latest(schemas: Iterable[Schema]) -> Schema | None:
     return max(schemas, key=lambda s: s.version, default=None)
@@ -264,39 +296,9 @@ class MemoryWriter:
         self._pending += len(messages)
         try:
             await self._open.wait()
-            return self._commit(messages)
+            return self._store.store_messages(messages)
         finally:
             self._pending -= len(messages)
-
-    def _commit(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
-        store = self._store
-        known = dict(store.message_ids)
-        records: list[Record] = []
-        failures: list[FailedRecord] = []
-        outcomes: list[WriteOutcome] = []
-        matches: list[tuple[str, MatchRecord]] = []
-        for m in messages:
-            if m.msg_id is not None:
-                first = known.get((m.org_id, m.msg_id))
-                if first is not None:
-                    outcomes.append(WriteOutcome(first, True))
-                    continue
-                known[(m.org_id, m.msg_id)] = m.xaction_id
-            for match in m.matches or ():
-                seq = len(store.matches) + len(matches) + 1
-                matches.append((m.org_id, MatchRecord(seq, m.xaction_id, m.received_ms, match)))
-            if m.reasons is not None:
-                failures.append(_failure(m, len(store.failures) + len(failures) + 1))
-            elif m.dataset_id is None:
-                raise StoreError(f"message {m.xaction_id} is valid but names no dataset")
-            else:
-                records.append(_record(m, m.dataset_id, len(store.records) + len(records) + 1))
-            outcomes.append(WriteOutcome(m.xaction_id, False))
-        store.records += records
-        store.failures += failures
-        store.message_ids = known
-        store.matches += matches
-        return outcomes
 
 
 def _record(m: IncomingMessage, dataset_id: str, seq: int) -> Record:

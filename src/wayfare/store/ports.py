@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
+from wayfare.model.admission import Stay
 from wayfare.model.events import EventConfig
+from wayfare.model.instances import Instance
 from wayfare.model.matching import MatchRecord
 from wayfare.model.records import AccessToken, FailedRecord, IncomingMessage, Record, WriteOutcome
 from wayfare.model.resources import Dataset, Inlet, Org, Schema
@@ -14,8 +16,9 @@ from wayfare.model.runs import (
     EngineBatch,
     JourneyState,
     JourneyVersion,
-    MatchedMessage,
     OutboxItem,
+    StepRecord,
+    TestEntry,
 )
 
 
@@ -106,8 +109,9 @@ class MessageWriter(Protocol):
     async def stop(self) -> None: ...
 
 
-class JourneyStore(Protocol):
-    """Journey versions and runtime state. ``commit`` applies one EngineBatch atomically."""
+class JourneyCatalog(Protocol):
+    """Journey versions, their states, and test profiles. Every change to a version moves
+    ``generation`` in the change's own transaction."""
 
     @property
     def generation(self) -> int:
@@ -125,7 +129,7 @@ class JourneyStore(Protocol):
     ) -> JourneyVersion | None: ...
     def journey_versions(self, org_id: str, name: str) -> list[JourneyVersion]: ...
     def list_journeys(self, org_id: str) -> list[JourneyVersion]:
-        """The latest version of each journey."""
+        """The latest version of each journey, by name."""
         ...
 
     def set_journey_state(
@@ -137,62 +141,108 @@ class JourneyStore(Protocol):
         now_ms: int,
         test_mode: bool | None = None,
     ) -> None: ...
+
+    def publish_journey(self, org_id: str, name: str, version: int, now_ms: int) -> None:
+        """In one transaction: the live version, if any, closes and ``version`` goes live
+        (out of test mode)."""
+        ...
+
+    def stop_journey(self, org_id: str, name: str, now_ms: int) -> None:
+        """In one transaction: every version that can still hold people (live, closed,
+        draft) is stopped. Journey engines then exit the people inside."""
+        ...
+
     def entry_journeys(self, org_id: str, event: str) -> list[JourneyVersion]:
         """Live versions, and drafts in test mode, entered by ``event``."""
         ...
 
-    def journeys_using_event(self, org_id: str, event: str) -> list[str]: ...
-
-    def read_matches(self, after_seq: int, limit: int) -> tuple[list[MatchedMessage], int]:
-        """Matching outcomes journeys act on (matched, or a person that could not be told),
-        and the last seq scanned, so the cursor moves past the others too."""
+    def active_versions(self, org_id: str) -> list[JourneyVersion]:
+        """Versions that can hold people (live, closed, draft)."""
         ...
 
-    def cursor(self, name: str) -> int: ...
+    def add_test_profile(self, org_id: str, identity: str) -> None: ...
+    def is_test_profile(self, org_id: str, identity: str) -> bool: ...
 
-    def instances(self, instance_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """The stored state of each of these instances that exists."""
+
+class RunStore(Protocol):
+    """What journey engines keep: instances, timers, the outbox, test entries and their
+    event log positions. ``commit`` applies one EngineBatch atomically. Work is found by
+    partition: the engine that owns a partition fires its timers and delivers its outbox."""
+
+    def instances(self, instance_ids: Sequence[str]) -> list[Instance]:
+        """Each of these instances that exists."""
         ...
 
-    def live_instances(self, org_id: str, identities: Sequence[str]) -> list[dict[str, Any]]:
+    def live_instances(self, org_id: str, identities: Sequence[str]) -> list[Instance]:
         """Every running or waiting instance of these people."""
         ...
 
-    def latest_entries(
-        self, org_id: str, identities: Sequence[str]
-    ) -> dict[tuple[str, str], tuple[int, int | None]]:
-        """(journey, identity) -> (entered_ms, ended_ms) of each person's latest instance of
-        each journey: what re-entrance rules need."""
+    def latest_stays(self, org_id: str, identities: Sequence[str]) -> dict[tuple[str, str], Stay]:
+        """(journey, identity) -> each person's latest instance of each journey: what
+        re-entrance rules need."""
         ...
 
     def journey_instances(
         self, org_id: str, journey: str, *, live_only: bool, limit: int = 1000
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[Instance]:
+        """Newest first."""
+        ...
 
-    def due_timers(self, now_ms: int, limit: int) -> list[DueTimer]: ...
-    def next_timer_ms(self) -> int | None: ...
-    def pending_outbox(self, after_id: int, limit: int) -> list[OutboxItem]:
+    def stopped_instances(self, partitions: Collection[int], limit: int) -> list[Instance]:
+        """Live instances, in these partitions, of versions that were stopped."""
+        ...
+
+    def due_timers(self, partitions: Collection[int], now_ms: int, limit: int) -> list[DueTimer]:
+        """Earliest first."""
+        ...
+
+    def next_timer_ms(self, partitions: Collection[int]) -> int | None: ...
+    def pending_outbox(
+        self, partitions: Collection[int], after_id: int, limit: int
+    ) -> list[OutboxItem]:
         """Undelivered actions with an id above ``after_id``, in id order, whatever their
         next attempt's time."""
         ...
+
+    def log_positions(self, partitions: Collection[int]) -> dict[int, int]:
+        """How far the engine's commits have read each partition of the event log (0: not
+        at all)."""
+        ...
+
+    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
+        """msgId -> the xactionId it was first stored under, for those already stored."""
+        ...
+
+    def add_test_entry(self, entry: TestEntry) -> int:
+        """Queue a test profile's entry into a draft for the engine that owns its
+        partition; its id."""
+        ...
+
+    def test_entries(self, partitions: Collection[int], limit: int) -> list[TestEntry]: ...
+    def test_entry_done(self, entry_id: int) -> bool: ...
 
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         """Apply the batch in one transaction; return its new outbox items with their ids."""
         ...
 
+
+class JourneyReports(Protocol):
+    """What journeys did, for people: counts per activity, step events, discards."""
+
     def report(self, org_id: str, journey: str) -> dict[str, Any]: ...
-    def list_steps(self, org_id: str, journey: str, limit: int) -> list[dict[str, Any]]:
+    def list_steps(self, org_id: str, journey: str, limit: int) -> list[StepRecord]:
         """The journey's step events, newest first."""
         ...
 
     def step_event_records(
         self, org_id: str, *, limit: int, after_seq: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[StepRecord]:
         """The org's step-events dataset: the last ``limit``, or the first after
         ``after_seq``; oldest first."""
         ...
 
     def count_step_events(self, org_id: str) -> int: ...
 
-    def add_test_profile(self, org_id: str, identity: str) -> None: ...
-    def is_test_profile(self, org_id: str, identity: str) -> bool: ...
+
+class JourneyStore(JourneyCatalog, RunStore, JourneyReports, Protocol):
+    """All three, as one adapter of each backend provides them."""

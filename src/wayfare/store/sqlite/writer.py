@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from wayfare.errors import StoreError
 from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.store.sqlite.connection import connect
-from wayfare.store.sqlite.statements import in_chunks, insert_rows
+from wayfare.store.sqlite.statements import in_chunks, insert_numbered, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -205,22 +205,30 @@ def _resolve(
             future.set_exception(error)
 
 
-def _known_ids(conn: sqlite3.Connection, jobs: list[_Job]) -> dict[tuple[str, str], str]:
+def _known_ids(
+    conn: sqlite3.Connection, messages: Sequence[IncomingMessage]
+) -> dict[tuple[str, str], str]:
     wanted: dict[str, list[str]] = defaultdict(list)
-    for messages, _ in jobs:
-        for m in messages:
-            if m.msg_id is not None:
-                wanted[m.org_id].append(m.msg_id)
+    for m in messages:
+        if m.msg_id is not None:
+            wanted[m.org_id].append(m.msg_id)
     known: dict[tuple[str, str], str] = {}
     for org_id, ids in wanted.items():
-        for marks, chunk in in_chunks(ids):
-            rows = conn.execute(
-                "SELECT msg_id, xaction_id FROM message_ids "
-                f"WHERE org_id = ? AND msg_id IN ({marks})",
-                (org_id, *chunk),
-            )
-            for msg_id, xaction_id in rows:
-                known[(org_id, msg_id)] = xaction_id
+        known.update(((org_id, k), v) for k, v in known_message_ids(conn, org_id, ids).items())
+    return known
+
+
+def known_message_ids(
+    conn: sqlite3.Connection, org_id: str, msg_ids: Sequence[str]
+) -> dict[str, str]:
+    """msgId -> the xactionId it was first stored under."""
+    known: dict[str, str] = {}
+    for marks, chunk in in_chunks(msg_ids):
+        rows = conn.execute(
+            f"SELECT msg_id, xaction_id FROM message_ids WHERE org_id = ? AND msg_id IN ({marks})",
+            (org_id, *chunk),
+        )
+        known.update(rows)
     return known
 
 
@@ -247,105 +255,108 @@ def _write_group(
     conn.execute("BEGIN IMMEDIATE")
     try:
         _run_tasks(conn, tasks, done)
-        if not jobs:
-            conn.execute("COMMIT")
-            return [], False
-        known = _known_ids(conn, jobs)
-        # The writer is the only one adding records, so it numbers them itself and the
-        # matching outcomes can point at their record.
-        seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
-        records: list[tuple[object, ...]] = []
-        failures: list[tuple[object, ...]] = []
-        ids: list[tuple[str, str, str]] = []
-        matches: list[tuple[object, ...]] = []
-        actionable = False
-        results: list[list[WriteOutcome]] = []
-        for messages, _ in jobs:
-            outcomes: list[WriteOutcome] = []
-            for m in messages:
-                if m.msg_id is not None:
-                    key = (m.org_id, m.msg_id)
-                    first = known.get(key)
-                    if first is not None:
-                        outcomes.append(WriteOutcome(first, True))
-                        continue
-                    known[key] = m.xaction_id
-                    ids.append((m.org_id, m.msg_id, m.xaction_id))
-                record_seq = None
-                if m.reasons is None:
-                    seq += 1
-                    record_seq = seq
-                if m.matches:
-                    actionable = actionable or any(e.counts for e in m.matches)
-                    matches.extend(
-                        (
-                            record_seq,
-                            m.org_id,
-                            e.event_name,
-                            m.xaction_id,
-                            m.received_ms,
-                            e.matched,
-                            e.identity,
-                            e.cause,
-                            e.reason,
-                        )
-                        for e in m.matches
-                    )
-                if record_seq is not None:
-                    records.append(
-                        (
-                            record_seq,
-                            m.org_id,
-                            m.dataset_id,
-                            m.inlet_id,
-                            m.schema_id,
-                            m.xaction_id,
-                            m.msg_id,
-                            m.received_ms,
-                            m.payload,
-                        )
-                    )
-                else:
-                    failures.append(
-                        (
-                            m.org_id,
-                            m.inlet_id,
-                            m.dataset_id,
-                            m.schema_id,
-                            m.xaction_id,
-                            m.msg_id,
-                            m.received_ms,
-                            m.reasons,
-                            m.payload,
-                        )
-                    )
-                outcomes.append(WriteOutcome(m.xaction_id, False))
-            results.append(outcomes)
-        if records:
-            insert_rows(
-                conn,
-                "records (seq, org_id, dataset_id, inlet_id, schema_id, xaction_id, "
-                "msg_id, received_ms, message)",
-                records,
-            )
-        if failures:
-            insert_rows(
-                conn,
-                "failures (org_id, inlet_id, dataset_id, schema_id, xaction_id, "
-                "msg_id, received_ms, reasons, message)",
-                failures,
-            )
-        if matches:
-            insert_rows(
-                conn,
-                "event_matches (record_seq, org_id, event_name, xaction_id, "
-                "received_ms, matched, identity, cause, reason)",
-                matches,
-            )
-        if ids:
-            insert_rows(conn, "message_ids (org_id, msg_id, xaction_id)", ids)
+        messages = [m for batch, _ in jobs for m in batch]
+        outcomes = store_messages(conn, messages)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return results, actionable
+    results: list[list[WriteOutcome]] = []
+    start = 0
+    for batch, _ in jobs:
+        results.append(outcomes[start : start + len(batch)])
+        start += len(batch)
+    return results, any(e.counts for m in messages for e in m.matches or ())
+
+
+def store_messages(
+    conn: sqlite3.Connection, messages: Sequence[IncomingMessage]
+) -> list[WriteOutcome]:
+    """Store accepted messages in the open transaction: valid ones as records, invalid ones
+    as failed records, their match outcomes, their msgIds. A msgId already stored, or seen
+    earlier in ``messages``, is a duplicate: not stored again, answered with the first
+    xactionId."""
+    if not messages:
+        return []
+    known = _known_ids(conn, messages)
+    records: list[tuple[object, ...]] = []
+    failures: list[tuple[object, ...]] = []
+    ids: list[tuple[str, str, str]] = []
+    matches: list[tuple[int | None, tuple[object, ...]]] = []
+    """(index of the record in ``records``, or None for a failed record; the outcome)"""
+    outcomes: list[WriteOutcome] = []
+    for m in messages:
+        if m.msg_id is not None:
+            key = (m.org_id, m.msg_id)
+            first = known.get(key)
+            if first is not None:
+                outcomes.append(WriteOutcome(first, True))
+                continue
+            known[key] = m.xaction_id
+            ids.append((m.org_id, m.msg_id, m.xaction_id))
+        index = None
+        if m.reasons is None:
+            index = len(records)
+            records.append(
+                (
+                    m.org_id,
+                    m.dataset_id,
+                    m.inlet_id,
+                    m.schema_id,
+                    m.xaction_id,
+                    m.msg_id,
+                    m.received_ms,
+                    m.payload,
+                )
+            )
+        else:
+            failures.append(
+                (
+                    m.org_id,
+                    m.inlet_id,
+                    m.dataset_id,
+                    m.schema_id,
+                    m.xaction_id,
+                    m.msg_id,
+                    m.received_ms,
+                    m.reasons,
+                    m.payload,
+                )
+            )
+        matches.extend(
+            (
+                index,
+                (
+                    m.org_id,
+                    e.event_name,
+                    m.xaction_id,
+                    m.received_ms,
+                    e.matched,
+                    e.identity,
+                    e.cause,
+                    e.reason,
+                ),
+            )
+            for e in m.matches or ()
+        )
+        outcomes.append(WriteOutcome(m.xaction_id, False))
+    seqs = insert_numbered(
+        conn,
+        "records (org_id, dataset_id, inlet_id, schema_id, xaction_id, msg_id, "
+        "received_ms, message)",
+        records,
+    )
+    insert_rows(
+        conn,
+        "failures (org_id, inlet_id, dataset_id, schema_id, xaction_id, msg_id, "
+        "received_ms, reasons, message)",
+        failures,
+    )
+    insert_rows(
+        conn,
+        "event_matches (record_seq, org_id, event_name, xaction_id, received_ms, matched, "
+        "identity, cause, reason)",
+        [(None if i is None else seqs[i], *outcome) for i, outcome in matches],
+    )
+    insert_rows(conn, "message_ids (org_id, msg_id, xaction_id)", ids)
+    return outcomes

@@ -30,6 +30,8 @@ class Instance:
     steps: int = 0
     test: bool = False
     ended_ms: int | None = None
+    partition: int = 0
+    """Of the event log (model/partitions.py): the engine owning it moves this instance."""
 
     @property
     def live(self) -> bool:

@@ -1,0 +1,70 @@
+"""The embedded event log: the embedded store's own match outcomes, read in ``seq`` order.
+
+The inlet's group-commit writer stores each accepted message and its match outcomes in one
+transaction; this log is those outcomes, joined to their records. One partition; a position
+is an outcome's ``seq``. The messages are stored already, so slices carry none to store.
+The writer wakes the engine itself after each commit journeys may act on (``wait`` only
+sleeps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from wayfare.log.ports import LogSlice
+from wayfare.model.events import COUNTED_UNMATCHED, Unmatched
+from wayfare.model.nesting import nesting_bound
+from wayfare.model.runs import MatchedMessage
+from wayfare.store.sqlite.connection import SQLiteDatabase
+
+_MARKS = ", ".join("?" * len(COUNTED_UNMATCHED))
+_READ = (
+    "SELECT m.seq, m.org_id, m.event_name, m.identity, m.cause, r.message "
+    "FROM event_matches m LEFT JOIN records r ON r.seq = m.record_seq "
+    f"AND (m.cause IS NULL OR m.cause IN ({_MARKS})) "
+    "WHERE m.seq > ? ORDER BY m.seq LIMIT ?"
+)
+
+
+class EmbeddedLog(SQLiteDatabase):
+    partitions = 1
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        self.close()
+
+    async def read(self, partition: int, after: int, limit: int) -> LogSlice:
+        return await asyncio.to_thread(self._read, partition, after, limit)
+
+    def _read(self, partition: int, after: int, limit: int) -> LogSlice:
+        rows = self._all(_READ, (*COUNTED_UNMATCHED, after, limit))
+        if not rows:
+            return LogSlice(partition, after, after)
+        matched = []
+        for seq, org_id, event, identity, cause, raw in rows:
+            if raw is None:
+                continue  # not an outcome journeys act on
+            message = orjson.loads(raw)
+            entity = (message.get("body") or {}).get("xdmEntity") or {}
+            matched.append(
+                MatchedMessage(
+                    seq,
+                    org_id,
+                    event,
+                    identity,
+                    entity,
+                    Unmatched(cause) if cause else None,
+                    nesting_bound(raw),
+                )
+            )
+        return LogSlice(partition, after, int(rows[-1][0]), matched)
+
+    async def wait(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def acknowledge(self, partition: int, position: int) -> None:
+        """Nothing to let go: the outcomes are part of the store."""

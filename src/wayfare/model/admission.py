@@ -1,0 +1,72 @@
+"""Who enters a journey: the entry and re-entrance rules, as a pure function.
+
+A person enters a journey version unless:
+
+- the version is a draft in test mode and the person is not a test profile (ignored: test
+  mode is for test profiles only, nothing is recorded);
+- the person is inside the journey now: discarded with "already in the journey" when the
+  journey allows re-entrance, "re-entry not allowed" when it does not (a jump from another
+  journey is ignored instead: the person is where the jump leads already);
+- the person was in the journey before (outside test mode): "re-entry not allowed" when the
+  journey does not allow re-entrance, "re-entry too soon" when the last stay ended less than
+  the journey's re-entry wait ago.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALREADY_INSIDE = "already in the journey"
+NOT_ALLOWED = "re-entry not allowed"
+TOO_SOON = "re-entry too soon"
+
+
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """A person's latest instance of a journey: when it began and, once over, ended."""
+
+    entered_ms: int
+    ended_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What admission needs to know of the journey and the person."""
+
+    reentrance: bool
+    reentry_wait_ms: int
+    test: bool
+    """The version is a draft in test mode."""
+    test_profile: bool
+    inside: bool
+    """The person has a live instance of the journey."""
+    last: Stay | None
+    jumped: bool = False
+    """The person comes from another journey's jump activity."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    enter: bool
+    cause: str | None = None
+    """Why the person does not enter, when that is recorded as a discard."""
+
+
+ENTER = Admission(True)
+IGNORE = Admission(False)
+
+
+def admit(candidate: Candidate, now_ms: int) -> Admission:
+    c = candidate
+    if c.test and not c.test_profile:
+        return IGNORE
+    if c.inside:
+        if c.jumped:
+            return IGNORE
+        return Admission(False, ALREADY_INSIDE if c.reentrance else NOT_ALLOWED)
+    if c.last is not None and not c.test:
+        if not c.reentrance:
+            return Admission(False, NOT_ALLOWED)
+        if c.last.ended_ms is not None and now_ms - c.last.ended_ms < c.reentry_wait_ms:
+            return Admission(False, TOO_SOON)
+    return ENTER

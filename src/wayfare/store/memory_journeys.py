@@ -1,0 +1,315 @@
+"""The journey store in memory: catalog, run store and reports over plain dicts and lists.
+
+Like ``memory.py``, it ships in the package so that unit tests drive the real journey engine
+without a file, and the contract suite holds it to the same behaviour as SQLite and
+PostgreSQL. Accepted messages the engine's commits carry go to a ``MemoryStore``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+from collections import Counter
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from wayfare.errors import ConflictError
+from wayfare.model.admission import Stay
+from wayfare.model.instances import Instance
+from wayfare.model.runs import (
+    DueTimer,
+    EngineBatch,
+    JourneyState,
+    JourneyVersion,
+    OutboxItem,
+    StepRecord,
+    TestEntry,
+)
+from wayfare.store.memory import MemoryStore
+
+ACTIVE = frozenset({"live", "closed", "draft"})
+
+
+@dataclasses.dataclass
+class _Action:
+    item: OutboxItem
+    state: str = "pending"
+    error: str | None = None
+
+
+class MemoryJourneyStore:
+    def __init__(self, resources: MemoryStore | None = None) -> None:
+        self._resources = resources if resources is not None else MemoryStore()
+        self._versions: dict[tuple[str, str, int], JourneyVersion] = {}
+        self._generation = 0
+        self._test_profiles: set[tuple[str, str]] = set()
+        self._instances: dict[str, Instance] = {}
+        self._timers: dict[int, tuple[int, DueTimer]] = {}
+        """id -> (partition, timer)"""
+        self._outbox: dict[int, _Action] = {}
+        self._positions: dict[int, int] = {}
+        self._test_entries: dict[int, TestEntry] = {}
+        self._steps: list[StepRecord] = []
+        self._discards: list[tuple[str, str, str]] = []
+        """(org, journey, cause)"""
+        self._ids = itertools.count(1)
+
+    # catalog
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def _changed(self) -> None:
+        self._generation += 1
+
+    def add_journey_version(self, version: JourneyVersion) -> None:
+        key = (version.org_id, version.name, version.version)
+        if key in self._versions:
+            raise ConflictError(f"version {version.version} of {version.name} already exists")
+        self._versions[key] = version
+        self._changed()
+
+    def replace_draft(self, version: JourneyVersion) -> None:
+        key = (version.org_id, version.name, version.version)
+        known = self._versions.get(key)
+        if known is not None and known.state == "draft":
+            self._versions[key] = dataclasses.replace(
+                known,
+                definition=version.definition,
+                entry_event=version.entry_event,
+                changed_ms=version.changed_ms,
+            )
+            self._changed()
+
+    def get_journey(
+        self, org_id: str, name: str, version: int | None = None
+    ) -> JourneyVersion | None:
+        if version is not None:
+            return self._versions.get((org_id, name, version))
+        found = self.journey_versions(org_id, name)
+        return found[-1] if found else None
+
+    def journey_versions(self, org_id: str, name: str) -> list[JourneyVersion]:
+        found = [v for (o, n, _), v in self._versions.items() if o == org_id and n == name]
+        return sorted(found, key=lambda v: v.version)
+
+    def list_journeys(self, org_id: str) -> list[JourneyVersion]:
+        names = sorted({n for (o, n, _) in self._versions if o == org_id})
+        return [self.journey_versions(org_id, n)[-1] for n in names]
+
+    def set_journey_state(
+        self,
+        org_id: str,
+        name: str,
+        version: int,
+        state: JourneyState,
+        now_ms: int,
+        test_mode: bool | None = None,
+    ) -> None:
+        key = (org_id, name, version)
+        known = self._versions.get(key)
+        if known is None:
+            return
+        self._versions[key] = dataclasses.replace(
+            known,
+            state=state,
+            changed_ms=now_ms,
+            test_mode=known.test_mode if test_mode is None else test_mode,
+        )
+        self._changed()
+
+    def publish_journey(self, org_id: str, name: str, version: int, now_ms: int) -> None:
+        for v in self.journey_versions(org_id, name):
+            if v.state == "live":
+                self.set_journey_state(org_id, name, v.version, "closed", now_ms)
+        self.set_journey_state(org_id, name, version, "live", now_ms, test_mode=False)
+
+    def stop_journey(self, org_id: str, name: str, now_ms: int) -> None:
+        for v in self.journey_versions(org_id, name):
+            if v.state in ACTIVE:
+                self.set_journey_state(org_id, name, v.version, "stopped", now_ms)
+
+    def entry_journeys(self, org_id: str, event: str) -> list[JourneyVersion]:
+        return [
+            v
+            for (o, _, _), v in sorted(self._versions.items())
+            if o == org_id
+            and v.entry_event == event
+            and (v.state == "live" or (v.state == "draft" and v.test_mode))
+        ]
+
+    def active_versions(self, org_id: str) -> list[JourneyVersion]:
+        return [
+            v
+            for (o, _, _), v in sorted(self._versions.items())
+            if o == org_id and v.state in ACTIVE
+        ]
+
+    def add_test_profile(self, org_id: str, identity: str) -> None:
+        self._test_profiles.add((org_id, identity))
+
+    def is_test_profile(self, org_id: str, identity: str) -> bool:
+        return (org_id, identity) in self._test_profiles
+
+    # run store
+    def instances(self, instance_ids: Sequence[str]) -> list[Instance]:
+        return [
+            self._instances[i].copy() for i in dict.fromkeys(instance_ids) if i in self._instances
+        ]
+
+    def live_instances(self, org_id: str, identities: Sequence[str]) -> list[Instance]:
+        wanted = set(identities)
+        return [
+            i.copy()
+            for i in self._instances.values()
+            if i.org_id == org_id and i.identity in wanted and i.live
+        ]
+
+    def latest_stays(self, org_id: str, identities: Sequence[str]) -> dict[tuple[str, str], Stay]:
+        wanted = set(identities)
+        latest: dict[tuple[str, str], Stay] = {}
+        for i in self._instances.values():
+            if i.org_id != org_id or i.identity not in wanted:
+                continue
+            key = (i.journey, i.identity)
+            if key not in latest or i.entered_ms > latest[key].entered_ms:
+                latest[key] = Stay(i.entered_ms, i.ended_ms)
+        return latest
+
+    def journey_instances(
+        self, org_id: str, journey: str, *, live_only: bool, limit: int = 1000
+    ) -> list[Instance]:
+        found = [
+            i.copy()
+            for i in self._instances.values()
+            if i.org_id == org_id and i.journey == journey and (i.live or not live_only)
+        ]
+        return sorted(found, key=lambda i: -i.entered_ms)[:limit]
+
+    def stopped_instances(self, partitions: Collection[int], limit: int) -> list[Instance]:
+        found = []
+        for i in self._instances.values():
+            version = self._versions.get((i.org_id, i.journey, i.version))
+            if i.live and i.partition in partitions and version and version.state == "stopped":
+                found.append(i.copy())
+        return found[:limit]
+
+    def due_timers(self, partitions: Collection[int], now_ms: int, limit: int) -> list[DueTimer]:
+        due = [t for p, t in self._timers.values() if p in partitions and t.due_ms <= now_ms]
+        return sorted(due, key=lambda t: (t.due_ms, t.timer_id))[:limit]
+
+    def next_timer_ms(self, partitions: Collection[int]) -> int | None:
+        return min((t.due_ms for p, t in self._timers.values() if p in partitions), default=None)
+
+    def pending_outbox(
+        self, partitions: Collection[int], after_id: int, limit: int
+    ) -> list[OutboxItem]:
+        pending = [
+            a.item
+            for oid, a in sorted(self._outbox.items())
+            if oid > after_id and a.state == "pending" and a.item.partition in partitions
+        ]
+        return pending[:limit]
+
+    def log_positions(self, partitions: Collection[int]) -> dict[int, int]:
+        return {p: n for p, n in self._positions.items() if p in partitions}
+
+    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
+        known = self._resources.message_ids
+        return {m: known[(org_id, m)] for m in msg_ids if (org_id, m) in known}
+
+    def add_test_entry(self, entry: TestEntry) -> int:
+        entry_id = next(self._ids)
+        self._test_entries[entry_id] = dataclasses.replace(
+            entry, entry_id=entry_id, entity=copy.deepcopy(entry.entity)
+        )
+        return entry_id
+
+    def test_entries(self, partitions: Collection[int], limit: int) -> list[TestEntry]:
+        found = [e for _, e in sorted(self._test_entries.items()) if e.partition in partitions]
+        return found[:limit]
+
+    def test_entry_done(self, entry_id: int) -> bool:
+        return entry_id not in self._test_entries
+
+    def commit(self, batch: EngineBatch) -> list[OutboxItem]:
+        if batch.empty:
+            return []
+        self._resources.store_messages(batch.messages)
+        for inst in batch.instances:
+            self._instances[inst.instance_id] = inst.copy()
+        for timer_id in batch.fired_timers:
+            self._timers.pop(timer_id, None)
+        ended = set(batch.clear_timers)
+        if ended:
+            self._timers = {k: v for k, v in self._timers.items() if v[1].instance_id not in ended}
+        for t in batch.new_timers:
+            timer_id = next(self._ids)
+            self._timers[timer_id] = (
+                t.partition,
+                DueTimer(timer_id, t.instance_id, t.due_ms, t.token, t.kind),
+            )
+        new = []
+        for a in batch.new_actions:
+            item = OutboxItem(
+                next(self._ids), a.instance_id, a.node, a.token, a.kind, a.request, a.key, 0,
+                a.next_ms, a.partition,
+            )  # fmt: skip
+            self._outbox[item.outbox_id] = _Action(item)
+            new.append(item)
+        for s in batch.settled:
+            action = self._outbox[s.outbox_id]
+            action.state = "done" if s.ok else "failed"
+            action.error = s.error
+            action.item = dataclasses.replace(action.item, attempts=s.attempts)
+        for r in batch.retries:
+            action = self._outbox[r.outbox_id]
+            action.error = r.error
+            action.item = dataclasses.replace(action.item, attempts=r.attempts, next_ms=r.next_ms)
+        seq = len(self._steps)
+        self._steps += [dataclasses.replace(s, seq=seq + n) for n, s in enumerate(batch.steps, 1)]
+        self._discards += [(d.org_id, d.journey, d.cause) for d in batch.discards]
+        self._positions.update(batch.positions)
+        for entry_id in batch.test_entries_done:
+            self._test_entries.pop(entry_id, None)
+        return new
+
+    # reports
+    def report(self, org_id: str, journey: str) -> dict[str, Any]:
+        nodes: dict[str, dict[str, Any]] = {}
+        for s in self._steps:
+            if s.org_id == org_id and s.journey == journey:
+                entry = nodes.setdefault(s.node, {"type": s.node_type})
+                entry[s.status] = entry.get(s.status, 0) + 1
+        statuses = Counter(
+            i.status
+            for i in self._instances.values()
+            if i.org_id == org_id and i.journey == journey
+        )
+        discards = Counter(c for o, j, c in self._discards if o == org_id and j == journey)
+        return {
+            "journey": journey,
+            "entered": sum(statuses.values()),
+            "inJourney": statuses["running"] + statuses["waiting"],
+            "exited": statuses["finished"] + statuses["exited"],
+            "inError": statuses["error"],
+            "discarded": sum(discards.values()),
+            "discardsByCause": dict(discards),
+            "nodes": nodes,
+        }
+
+    def list_steps(self, org_id: str, journey: str, limit: int) -> list[StepRecord]:
+        found = [s for s in self._steps if s.org_id == org_id and s.journey == journey]
+        return found[::-1][:limit]
+
+    def step_event_records(
+        self, org_id: str, *, limit: int, after_seq: int | None = None
+    ) -> list[StepRecord]:
+        found = [s for s in self._steps if s.org_id == org_id]
+        if after_seq is None:
+            return found[-limit:] if limit > 0 else []
+        return [s for s in found if s.seq > after_seq][:limit]
+
+    def count_step_events(self, org_id: str) -> int:
+        return sum(1 for s in self._steps if s.org_id == org_id)

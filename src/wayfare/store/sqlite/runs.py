@@ -1,0 +1,362 @@
+"""What journey engines keep, on SQLite: instances, timers, the outbox, test entries, log
+positions, step events and their counts, discards; and the one write, ``commit``."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import Any
+
+import orjson
+
+from wayfare.model.admission import Stay
+from wayfare.model.instances import Instance
+from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, StepRecord, TestEntry
+from wayfare.store.sqlite.connection import SQLiteDatabase, store_errors
+from wayfare.store.sqlite.statements import in_chunks, insert_numbered, insert_rows
+from wayfare.store.sqlite.writer import SQLiteWriter, known_message_ids, store_messages
+
+LIVE = ("running", "waiting")
+
+
+def _instance(r: sqlite3.Row) -> Instance:
+    return Instance.from_json(orjson.loads(r["state"]))
+
+
+def _step(r: sqlite3.Row) -> StepRecord:
+    return StepRecord(
+        org_id=r["org_id"],
+        journey=r["journey"],
+        version=r["version"],
+        node=r["node"],
+        node_type=r["node_type"],
+        instance_id=r["instance_id"],
+        identity=r["identity"],
+        status=r["status"],
+        detail=r["detail"],
+        at_ms=r["at_ms"],
+        entered_ms=r["entered_ms"],
+        seq=r["seq"],
+    )
+
+
+def _outbox_item(r: sqlite3.Row) -> OutboxItem:
+    return OutboxItem(
+        r["id"],
+        r["instance_id"],
+        r["node"],
+        r["token"],
+        r["kind"],
+        orjson.loads(r["request"]),
+        r["key"],
+        r["attempts"],
+        r["next_ms"],
+        r["partition"],
+    )
+
+
+class SQLiteRunStore(SQLiteDatabase):
+    _writer: SQLiteWriter | None = None
+
+    def _chunked(
+        self, sql: str, head: tuple[Any, ...], keys: Sequence[object], tail: tuple[Any, ...] = ()
+    ) -> Iterator[sqlite3.Row]:
+        """Run ``sql`` (with ``{marks}`` for an IN list) over ``keys`` in chunks."""
+        for marks, chunk in in_chunks(keys):
+            yield from self._all(sql.format(marks=marks), head + chunk + tail)
+
+    # instances
+    def instances(self, instance_ids: Sequence[str]) -> list[Instance]:
+        sql = "SELECT state FROM instances WHERE instance_id IN ({marks})"
+        return [_instance(r) for r in self._chunked(sql, (), instance_ids)]
+
+    def live_instances(self, org_id: str, identities: Sequence[str]) -> list[Instance]:
+        sql = (
+            "SELECT state FROM instances WHERE org_id = ? AND identity IN ({marks}) "
+            "AND status IN ('running', 'waiting')"
+        )
+        return [_instance(r) for r in self._chunked(sql, (org_id,), identities)]
+
+    def latest_stays(self, org_id: str, identities: Sequence[str]) -> dict[tuple[str, str], Stay]:
+        # SQLite takes the bare column ended_ms from the row holding MAX(entered_ms).
+        sql = (
+            "SELECT journey, identity, MAX(entered_ms) AS entered_ms, ended_ms FROM instances "
+            "WHERE org_id = ? AND identity IN ({marks}) GROUP BY journey, identity"
+        )
+        return {
+            (r["journey"], r["identity"]): Stay(r["entered_ms"], r["ended_ms"])
+            for r in self._chunked(sql, (org_id,), identities)
+        }
+
+    def journey_instances(
+        self, org_id: str, journey: str, *, live_only: bool, limit: int = 1000
+    ) -> list[Instance]:
+        sql = "SELECT state FROM instances WHERE org_id = ? AND journey = ?"
+        if live_only:
+            sql += " AND status IN ('running', 'waiting')"
+        rows = self._all(sql + " ORDER BY entered_ms DESC LIMIT ?", (org_id, journey, limit))
+        return [_instance(r) for r in rows]
+
+    def stopped_instances(self, partitions: Collection[int], limit: int) -> list[Instance]:
+        sql = (
+            "SELECT i.state FROM journeys j JOIN instances i ON i.org_id = j.org_id "
+            "AND i.journey = j.name AND i.version = j.version "
+            "AND i.status IN ('running', 'waiting') "
+            "WHERE j.state = 'stopped' AND i.partition IN ({marks}) LIMIT ?"
+        )
+        rows = list(self._chunked(sql, (), sorted(partitions), (limit,)))
+        return [_instance(r) for r in rows[:limit]]
+
+    # timers, outbox, positions, test entries
+    def due_timers(self, partitions: Collection[int], now_ms: int, limit: int) -> list[DueTimer]:
+        sql = (
+            "SELECT * FROM timers WHERE partition IN ({marks}) AND due_ms <= ? "
+            "ORDER BY due_ms LIMIT ?"
+        )
+        rows = sorted(
+            self._chunked(sql, (), sorted(partitions), (now_ms, limit)), key=lambda r: r["due_ms"]
+        )
+        return [
+            DueTimer(r["id"], r["instance_id"], r["due_ms"], r["token"], r["kind"])
+            for r in rows[:limit]
+        ]
+
+    def next_timer_ms(self, partitions: Collection[int]) -> int | None:
+        sql = "SELECT MIN(due_ms) AS due FROM timers WHERE partition IN ({marks})"
+        dues = [r["due"] for r in self._chunked(sql, (), sorted(partitions))]
+        found = [int(d) for d in dues if d is not None]
+        return min(found) if found else None
+
+    def pending_outbox(
+        self, partitions: Collection[int], after_id: int, limit: int
+    ) -> list[OutboxItem]:
+        sql = (
+            "SELECT * FROM outbox WHERE state = 'pending' AND partition IN ({marks}) "
+            "AND id > ? ORDER BY id LIMIT ?"
+        )
+        rows = sorted(
+            self._chunked(sql, (), sorted(partitions), (after_id, limit)), key=lambda r: r["id"]
+        )
+        return [_outbox_item(r) for r in rows[:limit]]
+
+    def log_positions(self, partitions: Collection[int]) -> dict[int, int]:
+        sql = "SELECT partition, position FROM log_positions WHERE partition IN ({marks})"
+        return {r["partition"]: r["position"] for r in self._chunked(sql, (), sorted(partitions))}
+
+    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
+        with self._lock, store_errors():
+            return known_message_ids(self._conn, org_id, msg_ids)
+
+    def add_test_entry(self, entry: TestEntry) -> int:
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "INSERT INTO test_entries (org_id, journey, version, identity, partition, "
+                "entity) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    entry.org_id,
+                    entry.journey,
+                    entry.version,
+                    entry.identity,
+                    entry.partition,
+                    orjson.dumps(entry.entity).decode(),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def test_entries(self, partitions: Collection[int], limit: int) -> list[TestEntry]:
+        sql = "SELECT * FROM test_entries WHERE partition IN ({marks}) ORDER BY id LIMIT ?"
+        rows = sorted(self._chunked(sql, (), sorted(partitions), (limit,)), key=lambda r: r["id"])
+        return [
+            TestEntry(
+                r["org_id"],
+                r["journey"],
+                r["version"],
+                r["identity"],
+                r["partition"],
+                orjson.loads(r["entity"]),
+                r["id"],
+            )
+            for r in rows[:limit]
+        ]
+
+    def test_entry_done(self, entry_id: int) -> bool:
+        return self._one("SELECT 1 FROM test_entries WHERE id = ?", (entry_id,)) is None
+
+    # the one write
+    def commit(self, batch: EngineBatch) -> list[OutboxItem]:
+        if batch.empty:
+            return []
+        if self._writer is not None and self._writer.running:
+            return self._writer.run_in_transaction(functools.partial(_write_mapped, batch=batch))
+        with self._tx() as conn:
+            return _write_batch(conn, batch)
+
+    # reports
+    def report(self, org_id: str, journey: str) -> dict[str, Any]:
+        nodes: dict[str, dict[str, Any]] = {}
+        for r in self._all(
+            "SELECT node, node_type, status, n FROM step_counts WHERE org_id = ? AND journey = ?",
+            (org_id, journey),
+        ):
+            entry = nodes.setdefault(r["node"], {"type": r["node_type"]})
+            entry[r["status"]] = entry.get(r["status"], 0) + r["n"]
+        statuses = {
+            r["status"]: r["n"]
+            for r in self._all(
+                "SELECT status, COUNT(*) AS n FROM instances WHERE org_id = ? AND journey = ? "
+                "GROUP BY status",
+                (org_id, journey),
+            )
+        }
+        discards = {
+            r["cause"]: r["n"]
+            for r in self._all(
+                "SELECT cause, COUNT(*) AS n FROM discards WHERE org_id = ? AND journey = ? "
+                "GROUP BY cause",
+                (org_id, journey),
+            )
+        }
+        return {
+            "journey": journey,
+            "entered": sum(statuses.values()),
+            "inJourney": statuses.get("running", 0) + statuses.get("waiting", 0),
+            "exited": statuses.get("finished", 0) + statuses.get("exited", 0),
+            "inError": statuses.get("error", 0),
+            "discarded": sum(discards.values()),
+            "discardsByCause": discards,
+            "nodes": nodes,
+        }
+
+    def list_steps(self, org_id: str, journey: str, limit: int) -> list[StepRecord]:
+        rows = self._all(
+            "SELECT * FROM step_events WHERE org_id = ? AND journey = ? ORDER BY seq DESC LIMIT ?",
+            (org_id, journey, limit),
+        )
+        return [_step(r) for r in rows]
+
+    def step_event_records(
+        self, org_id: str, *, limit: int, after_seq: int | None = None
+    ) -> list[StepRecord]:
+        if after_seq is None:
+            rows = self._all(
+                "SELECT * FROM step_events WHERE org_id = ? ORDER BY seq DESC LIMIT ?",
+                (org_id, limit),
+            )
+            rows.reverse()
+        else:
+            rows = self._all(
+                "SELECT * FROM step_events WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (org_id, after_seq, limit),
+            )
+        return [_step(r) for r in rows]
+
+    def count_step_events(self, org_id: str) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM step_events WHERE org_id = ?", (org_id,))
+        return int(row["n"]) if row else 0
+
+
+def _write_mapped(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxItem]:
+    """_write_batch with the store's own errors, as on the store's own connection."""
+    with store_errors():
+        return _write_batch(conn, batch)
+
+
+def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxItem]:
+    store_messages(conn, batch.messages)
+    insert_rows(
+        conn,
+        "instances (instance_id, org_id, journey, version, identity, status, entered_ms, "
+        "ended_ms, partition, state)",
+        [
+            (i.instance_id, i.org_id, i.journey, i.version, i.identity, i.status,
+             i.entered_ms, i.ended_ms, i.partition,
+             orjson.dumps(i).decode())  # orjson writes the dataclass as as_json() would
+            for i in batch.instances
+        ],
+        " ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
+        "ended_ms = excluded.ended_ms, state = excluded.state",
+    )  # fmt: skip
+    for marks, chunk in in_chunks(batch.fired_timers):
+        conn.execute(f"DELETE FROM timers WHERE id IN ({marks})", chunk)
+    for marks, chunk in in_chunks(batch.clear_timers):
+        conn.execute(f"DELETE FROM timers WHERE instance_id IN ({marks})", chunk)
+    insert_rows(
+        conn,
+        "timers (instance_id, partition, due_ms, token, kind)",
+        [(t.instance_id, t.partition, t.due_ms, t.token, t.kind) for t in batch.new_timers],
+    )
+    requests = [orjson.dumps(a.request).decode() for a in batch.new_actions]
+    ids = insert_numbered(
+        conn,
+        "outbox (instance_id, partition, node, token, kind, request, key, state, next_ms)",
+        [
+            (a.instance_id, a.partition, a.node, a.token, a.kind, request, a.key, "pending",
+             a.next_ms)
+            for a, request in zip(batch.new_actions, requests, strict=True)
+        ],
+    )  # fmt: skip
+    outbox = [
+        OutboxItem(
+            outbox_id, a.instance_id, a.node, a.token, a.kind, a.request, a.key, 0, a.next_ms,
+            a.partition,
+        )
+        for outbox_id, a in zip(ids, batch.new_actions, strict=True)
+    ]  # fmt: skip
+    _update_outbox(
+        conn,
+        "state = ?, attempts = ?, last_error = ?",
+        ((("done" if s.ok else "failed", s.attempts, s.error), s.outbox_id) for s in batch.settled),
+    )
+    _update_outbox(
+        conn,
+        "attempts = ?, next_ms = ?, last_error = ?",
+        (((r.attempts, r.next_ms, r.error), r.outbox_id) for r in batch.retries),
+    )
+    insert_rows(
+        conn,
+        "step_events (org_id, journey, version, node, node_type, instance_id, identity, "
+        "status, detail, at_ms, entered_ms)",
+        [
+            (s.org_id, s.journey, s.version, s.node, s.node_type, s.instance_id, s.identity,
+             s.status, s.detail, s.at_ms, s.entered_ms)
+            for s in batch.steps
+        ],
+    )  # fmt: skip
+    counts = Counter((s.org_id, s.journey, s.node, s.node_type, s.status) for s in batch.steps)
+    insert_rows(
+        conn,
+        "step_counts (org_id, journey, node, node_type, status, n)",
+        [(*key, n) for key, n in counts.items()],
+        " ON CONFLICT (org_id, journey, node, node_type, status) DO UPDATE SET n = n + excluded.n",
+    )
+    insert_rows(
+        conn,
+        "discards (org_id, journey, identity, cause, at_ms)",
+        [(d.org_id, d.journey, d.identity, d.cause, d.at_ms) for d in batch.discards],
+    )
+    insert_rows(
+        conn,
+        "log_positions (partition, position)",
+        list(batch.positions.items()),
+        " ON CONFLICT (partition) DO UPDATE SET position = excluded.position",
+    )
+    for marks, chunk in in_chunks(batch.test_entries_done):
+        conn.execute(f"DELETE FROM test_entries WHERE id IN ({marks})", chunk)
+    return outbox
+
+
+def _update_outbox(
+    conn: sqlite3.Connection, assignments: str, changes: Iterable[tuple[tuple[Any, ...], int]]
+) -> None:
+    """``UPDATE outbox SET <assignments>`` once per distinct set of values, over the ids that
+    share it: outcomes mostly do (done, first attempt, no error)."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for values, outbox_id in changes:
+        groups.setdefault(values, []).append(outbox_id)
+    for values, ids in groups.items():
+        for marks, chunk in in_chunks(ids):
+            conn.execute(
+                f"UPDATE outbox SET {assignments} WHERE id IN ({marks})", (*values, *chunk)
+            )

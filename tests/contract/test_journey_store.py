@@ -1,0 +1,588 @@
+"""The JourneyStore contract (catalog, run store, reports), over every backend.
+
+A journey store is opened twice where the backend has connections (``writing`` and
+``reading``), as a server and its journey engines each open their own: what one commits,
+the other reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend, message
+from wayfare.errors import ConflictError
+from wayfare.model.admission import Stay
+from wayfare.model.events import Unmatched
+from wayfare.model.instances import Instance
+from wayfare.model.matching import EventMatch
+from wayfare.model.runs import (
+    ActionRetry,
+    ActionSettled,
+    Discard,
+    EngineBatch,
+    JourneyVersion,
+    NewAction,
+    NewTimer,
+    StepRecord,
+    TestEntry,
+)
+from wayfare.store.ports import JourneyStore
+
+PEOPLE = [f"person-{n:02d}@example.com" for n in range(30)]
+
+
+@pytest.fixture
+def writing(backend: Backend) -> JourneyStore:
+    return backend.open_journeys()
+
+
+@pytest.fixture
+def reading(backend: Backend, writing: JourneyStore) -> JourneyStore:
+    return backend.open_journeys()
+
+
+def version(
+    number: int = 1,
+    *,
+    name: str = "welcome",
+    entry_event: str = "signup",
+    state: Any = "draft",
+    org_id: str = ORG,
+) -> JourneyVersion:
+    return JourneyVersion(
+        org_id=org_id,
+        name=name,
+        version=number,
+        state=state,
+        entry_event=entry_event,
+        definition={"name": name, "activities": {"done": {"type": "end"}}, "n": number},
+        test_mode=False,
+        created_ms=T0,
+        changed_ms=T0,
+    )
+
+
+def instance(
+    instance_id: str,
+    identity: str,
+    *,
+    org_id: str = ORG,
+    journey: str = "welcome",
+    version: int = 1,
+    status: Any = "running",
+    entered_ms: int = T0,
+    ended_ms: int | None = None,
+    partition: int = 0,
+) -> Instance:
+    return Instance(
+        instance_id=instance_id,
+        org_id=org_id,
+        journey=journey,
+        version=version,
+        identity=identity,
+        seed=7,
+        entered_ms=entered_ms,
+        status=status,
+        node="wait-a-day",
+        events={"signup": {"plan": "pro", "n": instance_id}},
+        wait_kind="timer" if status == "waiting" else None,
+        ended_ms=ended_ms,
+        partition=partition,
+    )
+
+
+def action(instance_id: str, *, node: str = "notify", partition: int = 0) -> NewAction:
+    return NewAction(
+        instance_id,
+        partition,
+        node,
+        3,
+        "http",
+        {"url": "https://h.example/x", "body": {"who": instance_id}},
+        f"{instance_id}:{node}",
+        T0,
+    )
+
+
+def step(node: str, kind: str, status: str, instance_id: str = "i-1") -> StepRecord:
+    return StepRecord(ORG, "welcome", 1, node, kind, instance_id, "ada@x.io", status, None, 1, 1)
+
+
+# the catalog
+
+
+def test_versions_are_read_back_latest_first_where_asked(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.add_journey_version(version(1))
+    writing.add_journey_version(version(2))
+    writing.add_journey_version(version(1, name="another"))
+    writing.add_journey_version(version(1, org_id=OTHER_ORG))
+    assert reading.get_journey(ORG, "welcome") == version(2)
+    assert reading.get_journey(ORG, "welcome", 1) == version(1)
+    assert reading.get_journey(ORG, "welcome", 3) is None
+    assert reading.get_journey(ORG, "missing") is None
+    assert [v.version for v in reading.journey_versions(ORG, "welcome")] == [1, 2]
+    assert [(v.name, v.version) for v in reading.list_journeys(ORG)] == [
+        ("another", 1),
+        ("welcome", 2),
+    ]
+    with pytest.raises(ConflictError):
+        writing.add_journey_version(version(2))
+
+
+def test_a_draft_is_replaced_in_place_and_nothing_else_is(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.add_journey_version(version(1))
+    changed = dataclasses.replace(version(1), entry_event="purchase", changed_ms=5)
+    writing.replace_draft(changed)
+    assert reading.get_journey(ORG, "welcome", 1) == changed
+    writing.set_journey_state(ORG, "welcome", 1, "live", T0 + 1)
+    writing.replace_draft(version(1, entry_event="other"))
+    found = reading.get_journey(ORG, "welcome", 1)
+    assert found is not None and found.entry_event == "purchase"
+
+
+def test_publishing_closes_the_live_version_and_opens_the_draft_at_once(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.add_journey_version(version(1))
+    writing.publish_journey(ORG, "welcome", 1, T0 + 1)
+    writing.add_journey_version(version(2))
+    writing.set_journey_state(ORG, "welcome", 2, "draft", T0 + 2, test_mode=True)
+    writing.publish_journey(ORG, "welcome", 2, T0 + 3)
+    states = [(v.version, v.state, v.test_mode) for v in reading.journey_versions(ORG, "welcome")]
+    assert states == [(1, "closed", False), (2, "live", False)]
+
+
+def test_stopping_stops_every_version_that_can_hold_people(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    for n, state in enumerate(["closed", "closed", "live", "draft"], 1):
+        writing.add_journey_version(version(n, state=state))
+    writing.add_journey_version(version(1, name="other", state="live"))
+    writing.stop_journey(ORG, "welcome", T0 + 9)
+    assert {v.state for v in reading.journey_versions(ORG, "welcome")} == {"stopped"}
+    assert [v.state for v in reading.journey_versions(ORG, "other")] == ["live"]
+    assert [v.name for v in reading.active_versions(ORG)] == ["other"]
+
+
+def test_entry_journeys_are_the_live_versions_and_the_drafts_in_test_mode(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.add_journey_version(version(1, state="live"))
+    writing.add_journey_version(version(1, name="testing"))
+    writing.add_journey_version(version(1, name="plain-draft"))
+    writing.add_journey_version(version(1, name="elsewhere", entry_event="purchase", state="live"))
+    writing.set_journey_state(ORG, "testing", 1, "draft", T0, test_mode=True)
+    names = sorted(v.name for v in reading.entry_journeys(ORG, "signup"))
+    assert names == ["testing", "welcome"]
+    assert reading.entry_journeys(OTHER_ORG, "signup") == []
+    active = sorted(v.name for v in reading.active_versions(ORG))
+    assert active == ["elsewhere", "plain-draft", "testing", "welcome"]
+
+
+def test_every_change_to_a_version_moves_the_generation_seen_by_every_handle(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    seen = [reading.generation]
+    writing.add_journey_version(version(1))
+    seen.append(reading.generation)
+    writing.replace_draft(version(1, entry_event="purchase"))
+    seen.append(reading.generation)
+    writing.set_journey_state(ORG, "welcome", 1, "draft", T0, test_mode=True)
+    seen.append(reading.generation)
+    writing.publish_journey(ORG, "welcome", 1, T0)
+    seen.append(reading.generation)
+    writing.stop_journey(ORG, "welcome", T0)
+    seen.append(reading.generation)
+    assert len(set(seen)) == len(seen), seen
+    assert writing.generation == reading.generation
+
+
+def test_reads_and_engine_commits_do_not_move_the_generation(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.add_journey_version(version(1, state="live"))
+    before = reading.generation
+    reading.get_journey(ORG, "welcome")
+    reading.list_journeys(ORG)
+    reading.entry_journeys(ORG, "signup")
+    reading.active_versions(ORG)
+    reading.report(ORG, "welcome")
+    writing.commit(EngineBatch(positions={0: 42}, instances=[instance("i-1", "ada@x.io")]))
+    writing.replace_draft(version(1, entry_event="other"))  # not a draft: changes nothing
+    assert reading.log_positions([0]) == {0: 42}
+    assert reading.generation == before
+
+
+def test_test_profiles_are_per_org(writing: JourneyStore, reading: JourneyStore) -> None:
+    writing.add_test_profile(ORG, "ada@x.io")
+    writing.add_test_profile(ORG, "ada@x.io")
+    assert reading.is_test_profile(ORG, "ada@x.io")
+    assert not reading.is_test_profile(OTHER_ORG, "ada@x.io")
+    assert not reading.is_test_profile(ORG, "bob@x.io")
+
+
+# instances
+
+
+@pytest.fixture
+def people(writing: JourneyStore) -> dict[str, Instance]:
+    """For each of 30 people: a live 'welcome' instance, and for every other person an
+    older ended one (committed later); 'winback' ended for every third; the first three
+    also in another org."""
+    found: dict[str, Instance] = {}
+    for n, person in enumerate(PEOPLE):
+        status = "waiting" if n % 2 else "running"
+        found[f"w-{n}"] = instance(f"w-{n}", person, status=status, entered_ms=T0 + n)
+    for n, person in enumerate(PEOPLE):
+        if n % 2 == 0:
+            found[f"old-{n}"] = instance(
+                f"old-{n}", person, status="finished", entered_ms=T0 - 5_000, ended_ms=T0 + 9_999
+            )
+        if n % 3 == 0:
+            found[f"wb-{n}"] = instance(
+                f"wb-{n}", person, journey="winback", status="exited", entered_ms=T0 + 5,
+                ended_ms=T0 + 9,
+            )  # fmt: skip
+    for n, person in enumerate(PEOPLE[:3]):
+        found[f"other-{n}"] = instance(f"other-{n}", person, org_id=OTHER_ORG, entered_ms=T0 + 50)
+    states = list(found.values())
+    writing.commit(EngineBatch(instances=states[:40]))
+    writing.commit(EngineBatch(instances=states[40:]))
+    return found
+
+
+def by_id(instances: list[Instance]) -> dict[str, Instance]:
+    found = {i.instance_id: i for i in instances}
+    assert len(found) == len(instances), "an instance came back twice"
+    return found
+
+
+def test_instances_are_read_back_as_committed(
+    reading: JourneyStore, people: dict[str, Instance]
+) -> None:
+    wanted = [f"w-{n}" for n in range(0, 30, 2)] + [f"old-{n}" for n in range(0, 30, 2)]
+    assert by_id(reading.instances([*wanted, "no-such-instance"])) == {i: people[i] for i in wanted}
+    assert reading.instances(["w-28"])[0].events == {"signup": {"plan": "pro", "n": "w-28"}}
+    assert reading.instances([]) == []
+
+
+def test_live_instances_are_the_running_and_waiting_ones_of_these_people_in_this_org(
+    reading: JourneyStore, people: dict[str, Instance]
+) -> None:
+    assert by_id(reading.live_instances(ORG, PEOPLE)) == {
+        f"w-{n}": people[f"w-{n}"] for n in range(30)
+    }
+    assert sorted(by_id(reading.live_instances(ORG, PEOPLE[20:23]))) == ["w-20", "w-21", "w-22"]
+    assert sorted(by_id(reading.live_instances(OTHER_ORG, PEOPLE))) == [
+        "other-0",
+        "other-1",
+        "other-2",
+    ]
+    assert reading.live_instances(ORG, ["nobody@example.com"]) == []
+
+
+def test_latest_stays_come_from_each_persons_latest_instance_of_each_journey(
+    reading: JourneyStore, people: dict[str, Instance]
+) -> None:
+    expected: dict[tuple[str, str], Stay] = {}
+    for n, person in enumerate(PEOPLE):
+        expected[("welcome", person)] = Stay(T0 + n, None)  # the live one entered last
+        if n % 3 == 0:
+            expected[("winback", person)] = Stay(T0 + 5, T0 + 9)
+    assert reading.latest_stays(ORG, PEOPLE) == expected
+    assert reading.latest_stays(OTHER_ORG, PEOPLE[:2]) == {
+        ("welcome", PEOPLE[0]): Stay(T0 + 50, None),
+        ("welcome", PEOPLE[1]): Stay(T0 + 50, None),
+    }
+
+
+def test_the_latest_stay_is_the_latest_entered_even_when_an_older_one_ended_later(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    newer = instance("newer", "ada@x.io", status="finished", entered_ms=T0 + 100, ended_ms=T0 + 200)
+    older = instance("older", "ada@x.io", status="exited", entered_ms=T0, ended_ms=T0 + 900)
+    writing.commit(EngineBatch(instances=[newer, older]))
+    assert reading.latest_stays(ORG, ["ada@x.io"]) == {
+        ("welcome", "ada@x.io"): Stay(T0 + 100, T0 + 200)
+    }
+
+
+def test_committing_an_instance_again_replaces_it(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    first = instance("i-1", "ada@x.io", status="waiting")
+    writing.commit(EngineBatch(instances=[first]))
+    done = instance("i-1", "ada@x.io", status="finished", ended_ms=T0 + 60_000)
+    done.node, done.steps = None, 4
+    writing.commit(EngineBatch(instances=[done]))
+    assert reading.instances(["i-1"]) == [done]
+    assert reading.live_instances(ORG, ["ada@x.io"]) == []
+    assert reading.latest_stays(ORG, ["ada@x.io"]) == {
+        ("welcome", "ada@x.io"): Stay(T0, T0 + 60_000)
+    }
+
+
+def test_journey_instances_are_newest_first_and_live_only_when_asked(
+    reading: JourneyStore, people: dict[str, Instance]
+) -> None:
+    live = reading.journey_instances(ORG, "welcome", live_only=True)
+    assert [i.instance_id for i in live] == [f"w-{n}" for n in range(29, -1, -1)]
+    every = reading.journey_instances(ORG, "welcome", live_only=False, limit=1000)
+    assert len(every) == 45
+    assert len(reading.journey_instances(ORG, "welcome", live_only=False, limit=5)) == 5
+
+
+def test_the_live_instances_of_stopped_versions_are_found_by_partition(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.add_journey_version(version(1, state="closed"))
+    writing.add_journey_version(version(2, state="live"))
+    writing.add_journey_version(version(1, name="other", state="live"))
+    writing.commit(
+        EngineBatch(
+            instances=[
+                instance("v1-p0", "a", version=1, partition=0),
+                instance("v1-p1", "b", version=1, partition=1),
+                instance("v2-p1", "c", version=2, partition=1, status="waiting"),
+                instance("v2-done", "d", version=2, partition=1, status="finished"),
+                instance("other-p1", "e", journey="other", partition=1),
+            ]
+        )
+    )
+    assert reading.stopped_instances([0, 1], 100) == []
+    writing.stop_journey(ORG, "welcome", T0)
+    assert sorted(i.instance_id for i in reading.stopped_instances([1], 100)) == [
+        "v1-p1",
+        "v2-p1",
+    ]
+    assert [i.instance_id for i in reading.stopped_instances([0], 100)] == ["v1-p0"]
+    assert len(reading.stopped_instances([0, 1], 2)) == 2
+    assert reading.stopped_instances([2], 100) == []
+
+
+# timers
+
+
+def test_due_timers_are_read_by_partition_earliest_first_and_go_when_fired_or_cleared(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.commit(
+        EngineBatch(
+            new_timers=[
+                NewTimer("a", 0, T0 + 30, 1, "wait"),
+                NewTimer("b", 0, T0 + 10, 1, "timeout"),
+                NewTimer("c", 1, T0 + 20, 2, "wait"),
+                NewTimer("a", 0, T0 + 99, 0, "global"),
+            ]
+        )
+    )
+    due = reading.due_timers([0], T0 + 50, 10)
+    assert [(t.instance_id, t.due_ms, t.token, t.kind) for t in due] == [
+        ("b", T0 + 10, 1, "timeout"),
+        ("a", T0 + 30, 1, "wait"),
+    ]
+    assert [t.instance_id for t in reading.due_timers([0, 1], T0 + 50, 10)] == ["b", "c", "a"]
+    assert [t.instance_id for t in reading.due_timers([0, 1], T0 + 50, 1)] == ["b"]
+    assert reading.next_timer_ms([0]) == T0 + 10
+    assert reading.next_timer_ms([1]) == T0 + 20
+    assert reading.next_timer_ms([2]) is None
+    writing.commit(EngineBatch(fired_timers=[due[0].timer_id], clear_timers=["a"]))
+    assert reading.due_timers([0, 1], T0 + 1_000, 10) == reading.due_timers([1], T0 + 1_000, 10)
+    assert reading.next_timer_ms([0]) is None
+
+
+# the outbox
+
+
+def test_new_actions_get_increasing_ids_that_are_never_given_twice(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    first = writing.commit(EngineBatch(new_actions=[action("a"), action("b"), action("c")]))
+    assert [(o.instance_id, o.key, o.attempts, o.next_ms) for o in first] == [
+        ("a", "a:notify", 0, T0),
+        ("b", "b:notify", 0, T0),
+        ("c", "c:notify", 0, T0),
+    ]
+    ids = [o.outbox_id for o in first]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    writing.commit(
+        EngineBatch(
+            settled=[
+                ActionSettled(ids[0], True, 1, None),
+                ActionSettled(ids[1], True, 1, None),
+                ActionSettled(ids[2], False, 5, "HTTP 404"),
+            ]
+        )
+    )
+    second = writing.commit(EngineBatch(new_actions=[action("d"), action("e")]))
+    assert min(o.outbox_id for o in second) > max(ids)  # delivered items still count
+    assert reading.pending_outbox([0], 0, 100) == second
+    assert writing.commit(EngineBatch()) == []
+
+
+def test_pending_actions_are_read_by_partition_and_id_whatever_their_time(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    new = writing.commit(
+        EngineBatch(
+            new_actions=[
+                action(f"i-{k}", partition=k % 2)
+                for k in range(1, 8)  # the later the id, the sooner due: still by id
+            ]
+        )
+    )
+    ids = [o.outbox_id for o in new]
+    writing.commit(
+        EngineBatch(
+            settled=[ActionSettled(ids[1], True, 1, None), ActionSettled(ids[4], False, 3, "403")],
+            retries=[ActionRetry(ids[2], 2, T0 + 99_000, "HTTP 503")],
+        )
+    )
+    pending = [o.outbox_id for o in reading.pending_outbox([0, 1], 0, 100)]
+    assert pending == [ids[0], ids[2], ids[3], ids[5], ids[6]]
+    assert [o.outbox_id for o in reading.pending_outbox([0, 1], ids[2], 100)] == [
+        ids[3],
+        ids[5],
+        ids[6],
+    ]
+    assert [o.outbox_id for o in reading.pending_outbox([0, 1], 0, 2)] == [ids[0], ids[2]]
+    assert [o.instance_id for o in reading.pending_outbox([1], 0, 100)] == ["i-1", "i-3", "i-7"]
+    assert reading.pending_outbox([0, 1], ids[6], 100) == []
+    retried = reading.pending_outbox([1], ids[1], 1)[0]
+    assert (retried.instance_id, retried.attempts, retried.next_ms, retried.partition) == (
+        "i-3",
+        2,
+        T0 + 99_000,
+        1,
+    )
+    assert retried.request == {"url": "https://h.example/x", "body": {"who": "i-3"}}
+
+
+# what engines read and queue
+
+
+def test_log_positions_are_kept_per_partition(writing: JourneyStore, reading: JourneyStore) -> None:
+    assert reading.log_positions([0, 1]) == {}
+    writing.commit(EngineBatch(positions={0: 5, 3: 9}))
+    writing.commit(EngineBatch(positions={0: 7}))
+    assert reading.log_positions([0, 1, 3]) == {0: 7, 3: 9}
+    assert reading.log_positions([1]) == {}
+
+
+def test_test_entries_are_queued_by_partition_until_an_engine_takes_them(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    entity = {"identityMap": {"Email": [{"id": "ada@x.io"}]}, "deep": [1, {"a": None}]}
+    first = writing.add_test_entry(TestEntry(ORG, "welcome", 2, "ada@x.io", 1, entity))
+    second = writing.add_test_entry(TestEntry(ORG, "welcome", 2, "bob@x.io", 0, {}))
+    third = writing.add_test_entry(TestEntry(ORG, "welcome", 2, "eve@x.io", 1, {}))
+    assert len({first, second, third}) == 3
+    queued = reading.test_entries([1], 10)
+    assert queued == [
+        TestEntry(ORG, "welcome", 2, "ada@x.io", 1, entity, first),
+        TestEntry(ORG, "welcome", 2, "eve@x.io", 1, {}, third),
+    ]
+    assert [e.entry_id for e in reading.test_entries([0, 1], 1)] == [first]
+    assert not reading.test_entry_done(first)
+    writing.commit(EngineBatch(test_entries_done=[first, second]))
+    assert reading.test_entry_done(first) and reading.test_entry_done(second)
+    assert [e.entry_id for e in reading.test_entries([0, 1], 10)] == [third]
+
+
+def test_messages_a_batch_carries_are_stored_with_their_outcomes_once(
+    backend: Backend, writing: JourneyStore
+) -> None:
+    matched = message("x1", msg_id="m1")
+    matched.matches = [EventMatch("signup", "ada@x.io")]
+    broken = message("x2", reasons=[])
+    broken.reasons = b'[{"pointerToViolation": "#/a"}]'
+    unmatched = message("x3")
+    unmatched.matches = [EventMatch("signup", None, Unmatched.NO_EVENT_ID, "no eventID")]
+    writing.commit(EngineBatch(messages=[matched, broken, unmatched], positions={0: 3}))
+    writing.commit(EngineBatch(messages=[message("x4", msg_id="m1")], positions={0: 4}))
+    store = backend.reopen_store()
+    assert [r.xaction_id for r in store.list_records("dataset-1", limit=10)] == ["x1", "x3"]
+    assert [f.xaction_id for f in store.list_failures(ORG)] == ["x2"]
+    outcomes = store.list_event_matches(ORG, "signup", limit=10)
+    assert [(o.xaction_id, o.match.matched, o.match.cause) for o in outcomes] == [
+        ("x3", False, Unmatched.NO_EVENT_ID),
+        ("x1", True, None),
+    ]
+    assert writing.known_message_ids(ORG, ["m1", "m2"]) == {"m1": "x1"}
+    assert writing.known_message_ids(OTHER_ORG, ["m1"]) == {}
+
+
+# reports
+
+
+def test_a_report_counts_instances_step_events_and_discards(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.commit(
+        EngineBatch(
+            instances=[
+                instance("i-1", "a", status="finished", ended_ms=T0),
+                instance("i-2", "b", status="error", ended_ms=T0),
+                instance("i-3", "c", status="waiting"),
+            ],
+            steps=[step("entry", "entry", "ended"), step("hook", "http", "ended")],
+            discards=[Discard(ORG, "welcome", "d", "re-entry too soon", T0)],
+        )
+    )
+    writing.commit(
+        EngineBatch(
+            steps=[step("entry", "entry", "ended", "i-2"), step("hook", "http", "error", "i-2")],
+            discards=[
+                Discard(ORG, "welcome", None, "identity missing", T0),
+                Discard(ORG, "welcome", "e", "re-entry too soon", T0),
+            ],
+        )
+    )
+    report = reading.report(ORG, "welcome")
+    assert report == {
+        "journey": "welcome",
+        "entered": 3,
+        "inJourney": 1,
+        "exited": 1,
+        "inError": 1,
+        "discarded": 3,
+        "discardsByCause": {"re-entry too soon": 2, "identity missing": 1},
+        "nodes": {
+            "entry": {"type": "entry", "ended": 2},
+            "hook": {"type": "http", "ended": 1, "error": 1},
+        },
+    }
+    assert reading.report(ORG, "other")["nodes"] == {}
+
+
+def test_step_events_are_listed_newest_first_and_form_the_orgs_dataset(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    steps = [step(f"n{k}", "wait", "ended", f"i-{k}") for k in range(5)]
+    other = StepRecord(OTHER_ORG, "welcome", 1, "x", "end", "o", "o", "ended", None, 1, 1)
+    writing.commit(EngineBatch(steps=steps[:3]))
+    writing.commit(EngineBatch(steps=[other, *steps[3:]]))
+    assert [s.node for s in reading.list_steps(ORG, "welcome", 10)] == [
+        "n4",
+        "n3",
+        "n2",
+        "n1",
+        "n0",
+    ]
+    assert [s.node for s in reading.list_steps(ORG, "welcome", 2)] == ["n4", "n3"]
+    records = reading.step_event_records(ORG, limit=3)
+    assert [s.node for s in records] == ["n2", "n3", "n4"]
+    after = reading.step_event_records(ORG, limit=10, after_seq=records[0].seq)
+    assert [s.node for s in after] == ["n3", "n4"]
+    assert reading.count_step_events(ORG) == 5
+    assert reading.count_step_events(OTHER_ORG) == 1
+    first = reading.step_event_records(ORG, limit=10)[0]
+    assert first == StepRecord(ORG, "welcome", 1, "n0", "wait", "i-0", "ada@x.io", "ended", None,
+                               1, 1, first.seq)  # fmt: skip
