@@ -83,8 +83,8 @@ def log_errors(doing: str) -> Iterator[None]:
 async def connect(
     settings: NatsSettings, reconnected: Callable[[], Awaitable[None]] | None = None
 ) -> Client:
-    """A client that keeps reconnecting once connected; LogError when no server answers
-    within ``settings.timeout``."""
+    """A client that keeps reconnecting once connected (``reconnected`` is awaited after
+    each reconnection); LogError when no server answers within ``settings.timeout``."""
     if not settings.servers:
         raise LogError("no NATS server given (expected nats://host:port)")
     if not _PREFIX.match(settings.prefix):
@@ -113,6 +113,9 @@ async def connect(
                 connect_timeout=max(1, round(settings.timeout)),
                 reconnect_time_wait=settings.reconnect_wait,  # type: ignore[arg-type]
                 max_reconnect_attempts=-1,
+                # Nothing is buffered while disconnected: a publish then fails at once, and
+                # what a write was refused for is never stored behind its back later.
+                pending_size=0,
             ),
             settings.timeout,
         )
