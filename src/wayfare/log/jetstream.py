@@ -94,7 +94,8 @@ async def connect(
         log.warning("NATS: %s", exc or type(exc).__name__)
 
     async def disconnected() -> None:
-        log.warning("NATS: disconnected, reconnecting")
+        if not client.is_closed:
+            log.warning("NATS: disconnected, reconnecting")
 
     async def on_reconnect() -> None:
         log.warning("NATS: reconnected to %s", client.connected_url)

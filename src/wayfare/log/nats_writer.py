@@ -21,10 +21,13 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import nats.js.errors
+import orjson
 from nats.aio.client import Client
-from nats.js import JetStreamContext, api
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 from wayfare.errors import LogError, PayloadTooLargeError
 from wayfare.log.codec import decode, encode
@@ -65,6 +68,9 @@ class NatsWriter:
         self._direct = True
         self._max_bytes = 0
         self._pending = 0
+        self._replies = ""
+        self._published = 0
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     @property
     def pending(self) -> int:
@@ -73,9 +79,9 @@ class NatsWriter:
     async def start(self) -> None:
         settings = self._settings
         self._client = await connect(settings)
-        self._js = self._client.jetstream(
-            timeout=settings.timeout, publish_async_max_pending=1_000_000
-        )
+        self._js = self._client.jetstream(timeout=settings.timeout)
+        self._replies = self._client.new_inbox() + "."
+        await self._client.subscribe(self._replies + "*", cb=self._on_ack)
         try:
             config = await prepare_stream(self._js, settings)
         except LogError:
@@ -91,17 +97,18 @@ class NatsWriter:
             await client.close()
 
     async def write(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
-        if self._js is None:
+        if self._client is None:
             raise LogError("the NATS writer is not running")
         self._pending += len(messages)
         try:
             async with asyncio.timeout(self._settings.timeout):
                 plan = await plan_write(messages, self._known)
                 fresh = [messages[i] for i in plan.fresh]
-                acks = await self._publish(self._js, fresh)
-                outcomes = await asyncio.gather(
-                    *(self._outcome(m, ack) for m, ack in zip(fresh, acks, strict=True))
-                )
+                acks = await self._publish(self._client, fresh)
+                outcomes = [
+                    await self._first(m, seq) if duplicate else WriteOutcome(m.xaction_id, False)
+                    for m, (seq, duplicate) in zip(fresh, acks, strict=True)
+                ]
             return plan.outcomes(outcomes)
         except TimeoutError as exc:
             raise LogError(
@@ -112,8 +119,10 @@ class NatsWriter:
             self._pending -= len(messages)
 
     async def _publish(
-        self, js: JetStreamContext, messages: Sequence[IncomingMessage]
-    ) -> list[api.PubAck]:
+        self, client: Client, messages: Sequence[IncomingMessage]
+    ) -> list[tuple[int, bool]]:
+        """(stream sequence, duplicate) of each message, published all at once: each with a
+        reply subject of its own under one subscription (``_on_ack``)."""
         bodies = [encode(m) for m in messages]
         for message, body in zip(messages, bodies, strict=True):
             if len(body) > self._max_bytes:
@@ -121,28 +130,51 @@ class NatsWriter:
                     f"message {message.xaction_id} takes {len(body)} bytes in the event log, "
                     f"over the NATS server's limit of {self._max_bytes}"
                 )
-        with log_errors("publishing to the event log"):
-            futures = []
-            for message, body in zip(messages, bodies, strict=True):
-                partition = partition_of(message.org_id, message.partition_key, self._partitions)
-                futures.append(
-                    await js.publish_async(
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[dict[str, Any]]] = []
+        replies: list[str] = []
+        try:
+            with log_errors("publishing to the event log"):
+                for message, body in zip(messages, bodies, strict=True):
+                    partition = partition_of(
+                        message.org_id, message.partition_key, self._partitions
+                    )
+                    self._published += 1
+                    reply = f"{self._replies}{self._published}"
+                    future = self._acks[reply] = loop.create_future()
+                    replies.append(reply)
+                    futures.append(future)
+                    await client.publish(
                         self._settings.subject(partition),
                         body,
-                        stream=self._settings.stream,
+                        reply=reply,
                         headers={MSG_ID_HEADER: msg_id_of(message)},
                     )
-                )
-            try:
-                return list(await asyncio.gather(*futures))
-            finally:
-                for future in futures:
-                    future.cancel()
+            acks = await asyncio.gather(*futures)
+        finally:
+            for reply in replies:
+                self._acks.pop(reply, None)
+        return [_sequence(ack) for ack in acks]
 
-    async def _outcome(self, message: IncomingMessage, ack: api.PubAck) -> WriteOutcome:
-        if not ack.duplicate:
-            return WriteOutcome(message.xaction_id, False)
-        first = await self._original(ack.seq)
+    async def _on_ack(self, msg: Msg) -> None:
+        future = self._acks.pop(msg.subject, None)
+        if future is None or future.done():
+            return
+        if (msg.headers or {}).get("Status") == "503":
+            future.set_exception(
+                LogError(f"no NATS stream takes the event log's subjects ({self._settings.stream})")
+            )
+            return
+        try:
+            ack = orjson.loads(msg.data)
+        except orjson.JSONDecodeError:
+            future.set_exception(LogError(f"NATS answered a publish with {msg.data[:100]!r}"))
+        else:
+            future.set_result(ack)
+
+    async def _first(self, message: IncomingMessage, seq: int) -> WriteOutcome:
+        """The outcome of a message JetStream took for a retry of its entry ``seq``."""
+        first = await self._original(seq)
         if first is None and self._known is not None and message.msg_id is not None:
             first = (await self._known(message.org_id, [message.msg_id])).get(message.msg_id)
         if first is None:
@@ -150,7 +182,7 @@ class NatsWriter:
                 "message %s repeats stream entry %s, which is gone; answering with its own "
                 "xactionId",
                 message.xaction_id,
-                ack.seq,
+                seq,
             )
             first = message.xaction_id
         return WriteOutcome(first, True)
@@ -164,3 +196,11 @@ class NatsWriter:
             except nats.js.errors.NotFoundError:
                 return None
         return decode(entry.data or b"").xaction_id
+
+
+def _sequence(ack: dict[str, Any]) -> tuple[int, bool]:
+    """(seq, duplicate) of a PubAck; LogError for JetStream's refusal."""
+    error = ack.get("error")
+    if error is not None:
+        raise LogError(f"JetStream refused a message: {error.get('description', error)}")
+    return int(ack["seq"]), bool(ack.get("duplicate"))
