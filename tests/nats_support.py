@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ import nats.js.errors
 import pytest
 
 from tests.conftest import free_port, wait_until
+from wayfare.errors import LogError
 from wayfare.log.jetstream import NatsSettings
+from wayfare.log.ports import EventLog
 
 MACHINE_NATS = os.environ.get("WAYFARE_TEST_NATS", "nats://127.0.0.1:4222")
 
@@ -141,3 +144,24 @@ def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
         yield server
     finally:
         server.kill()
+
+
+async def read_until(
+    log: EventLog, partition: int, after: int, count: int, limit: int = 1000
+) -> tuple[list[str], int]:
+    """The xactionIds read from ``partition`` after ``after`` until at least ``count`` came,
+    and the last position; a LogError (the server away) is retried. Fails after 20 s."""
+    got: list[str] = []
+    deadline = time.monotonic() + 20
+    while len(got) < count:
+        assert time.monotonic() < deadline, f"read {got}, not {count}"
+        try:
+            found = await log.read(partition, after, limit)
+        except LogError:
+            await asyncio.sleep(0.1)
+            continue
+        got += [m.xaction_id for m in found.messages]
+        after = found.last
+        if found.empty:
+            await log.wait(0.5)
+    return got, after

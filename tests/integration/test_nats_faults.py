@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.contract.conftest import message
-from tests.nats_support import PrivateNats
+from tests.nats_support import PrivateNats, read_until
 from wayfare.errors import LogError
 from wayfare.log.jetstream import NatsSettings
 from wayfare.log.nats import NatsEventLog, NatsWriter
@@ -43,27 +43,6 @@ async def write_when_back(writer: NatsWriter, messages: list[IncomingMessage]) -
             await asyncio.sleep(0.1)
 
 
-async def read_until(
-    log: NatsEventLog, after: int, count: int, limit: int = 1000
-) -> tuple[list[str], int]:
-    """Read partition 0 after ``after`` until at least ``count`` messages came (LogError
-    while the server is away is retried), within 20 s."""
-    got: list[str] = []
-    deadline = time.monotonic() + 20
-    while len(got) < count:
-        assert time.monotonic() < deadline, f"read {got} of {count}"
-        try:
-            found = await log.read(0, after, limit)
-        except LogError:
-            await asyncio.sleep(0.1)
-            continue
-        got += [m.xaction_id for m in found.messages]
-        after = found.last
-        if found.empty:
-            await log.wait(0.5)
-    return got, after
-
-
 def test_everything_acknowledged_survives_kill_9_and_the_same_objects_go_on(
     private_nats: PrivateNats,
 ) -> None:
@@ -77,7 +56,7 @@ def test_everything_acknowledged_survives_kill_9_and_the_same_objects_go_on(
             assert await writer.write(batch(0, 50)) == [
                 WriteOutcome(f"x{i}", False) for i in range(50)
             ]
-            got, after = await read_until(log, 0, 20, limit=20)
+            got, after = await read_until(log, 0, 0, 20, limit=20)
             assert got == [f"x{i}" for i in range(20)]
 
             private_nats.kill()
@@ -92,7 +71,7 @@ def test_everything_acknowledged_survives_kill_9_and_the_same_objects_go_on(
 
             private_nats.start()
             await write_when_back(writer, batch(50, 10))
-            rest, _ = await read_until(log, buffered.last, 60 - len(got))
+            rest, _ = await read_until(log, 0, buffered.last, 60 - len(got))
             everything = got + rest
             assert everything == [f"x{i}" for i in range(60)], "gaps or repeats"
             assert await writer.write(batch(0, 1)) == [WriteOutcome("x0", True)]
@@ -121,7 +100,7 @@ def test_a_new_reader_after_a_restart_reads_everything_acknowledged(
         log = NatsEventLog(settings)
         await log.start()
         try:
-            got, _ = await read_until(log, 0, 200)
+            got, _ = await read_until(log, 0, 0, 200)
             return got
         finally:
             await log.stop()

@@ -15,6 +15,7 @@ import pytest
 from nats.js import api
 
 from tests.contract.conftest import ORG, message
+from tests.nats_support import read_until
 from wayfare.errors import LogError, PayloadTooLargeError
 from wayfare.log.jetstream import NatsSettings, prepare_stream, stream_config
 from wayfare.log.nats import NatsEventLog, NatsWriter
@@ -242,15 +243,7 @@ def test_a_reader_with_a_small_buffer_reads_everything_in_order(
         await log.start()
         try:
             await writer.write([message(f"x{i}") for i in range(count)])
-            got: list[str] = []
-            after = 0
-            deadline = time.monotonic() + 20
-            while len(got) < count and time.monotonic() < deadline:
-                found = await log.read(0, after, 7)
-                got += [m.xaction_id for m in found.messages]
-                after = found.last
-                if found.empty:
-                    await log.wait(1)
+            got, _ = await read_until(log, 0, 0, count, limit=7)
             return got
         finally:
             await log.stop()
@@ -283,3 +276,49 @@ def test_acknowledging_purges_the_partition_up_to_the_position(
 
     left, others = run(scenario)
     assert left == others
+
+
+def test_a_reader_whose_consumer_vanished_goes_on_without_gaps_or_repeats(
+    nats_settings: NatsSettings,
+) -> None:
+    settings = dataclasses.replace(nats_settings, partitions=1, heartbeat=0.2)
+
+    async def scenario() -> list[str]:
+        writer, log = NatsWriter(settings), NatsEventLog(settings)
+        await writer.start()
+        await log.start()
+        client = await nats.connect(settings.url)
+        try:
+            await writer.write([message(f"x{i}") for i in range(5)])
+            first = await log.read(0, 0, 3)
+            js = client.jetstream()
+            for consumer in await js.consumers_info(settings.stream):
+                await js.delete_consumer(settings.stream, consumer.name)
+            await writer.write([message(f"x{i}") for i in range(5, 10)])
+            rest, _ = await read_until(log, 0, first.last, 7)
+            return [m.xaction_id for m in first.messages] + rest
+        finally:
+            await client.close()
+            await log.stop()
+            await writer.stop()
+
+    assert run(scenario) == [f"x{i}" for i in range(10)]
+
+
+def test_a_released_partition_is_read_afresh(nats_settings: NatsSettings) -> None:
+    async def scenario() -> tuple[list[str], list[str]]:
+        writer, log = NatsWriter(nats_settings), NatsEventLog(nats_settings)
+        await writer.start()
+        await log.start()
+        try:
+            sent = message("x1")
+            await writer.write([sent])
+            p = partition(nats_settings, sent)
+            before = await read_all(log, p)
+            await log.release(p)
+            return before, await read_all(log, p)
+        finally:
+            await log.stop()
+            await writer.stop()
+
+    assert run(scenario) == (["x1"], ["x1"])

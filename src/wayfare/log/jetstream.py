@@ -42,6 +42,8 @@ class NatsSettings:
     """The stream's name and its subjects' first token: letters, digits, ``-`` and ``_``."""
     partitions: int = 16
     """Partitions of a stream this creates; a stream that exists must have as many."""
+    replicas: int = 1
+    """Copies of a stream this creates: 1 on a single server, 3 in a cluster."""
     duplicate_window: float = 600.0
     """Seconds JetStream remembers a ``Nats-Msg-Id`` (beyond: the ``known`` lookup)."""
     timeout: float = 5.0
@@ -141,6 +143,7 @@ def stream_config(settings: NatsSettings) -> api.StreamConfig:
         max_msgs_per_subject=-1,
         discard=api.DiscardPolicy.NEW,
         duplicate_window=settings.duplicate_window,
+        num_replicas=settings.replicas,
         allow_direct=True,
     )
 

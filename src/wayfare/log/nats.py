@@ -87,7 +87,11 @@ class NatsEventLog:
         return decode_slice(partition, after, entries)
 
     async def wait(self, seconds: float) -> None:
-        if any(r.has_news for r in self._readers.values()):
+        """Return when a partition read since ``start`` has entries buffered, or a reader must
+        re-create its consumer while the client is connected (after a reconnection, a missed
+        delivery), or after ``seconds``."""
+        connected = self._client is not None and self._client.is_connected
+        if any(r.has_entries or (connected and r.stale) for r in self._readers.values()):
             return
         self._news.clear()
         with contextlib.suppress(TimeoutError):

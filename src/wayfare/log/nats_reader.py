@@ -4,9 +4,9 @@ An ephemeral push consumer of the partition's subject (ack none, in memory, flow
 idle heartbeats) delivers from a position on into a buffer, so a read hands out what is
 already there without a round trip. The consumer is re-created (the same way nats-py's
 ordered consumers are) when a read asks for another position than where the reader stands,
-when a delivery is missing (its consumer sequence skips), when three heartbeats go missing, or
-after the client reconnected: always from the last position it holds, so nothing is lost or
-read twice.
+when a delivery is missing (its consumer sequence skips), when three heartbeats go missing or
+the server no longer knows the consumer, or after the client reconnected: always from the last
+position it holds, so nothing is lost or read twice.
 
 The buffer is bounded by withholding flow-control replies while it holds ``buffer`` messages
 or more: the server stops delivering until a read makes room.
@@ -22,14 +22,14 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
-from wayfare.errors import LogError
 from wayfare.log.jetstream import NatsSettings, log_errors
 
 _STATUS = "Status"
@@ -81,9 +81,13 @@ class PartitionReader:
         self._stale = True
 
     @property
-    def has_news(self) -> bool:
-        """Something to hand out, or the consumer must be re-created."""
-        return bool(self._buffer) or self._stale
+    def has_entries(self) -> bool:
+        return bool(self._buffer)
+
+    @property
+    def stale(self) -> bool:
+        """The consumer must be re-created before the next read."""
+        return self._stale
 
     def mark_stale(self) -> None:
         self._stale = True
@@ -125,28 +129,39 @@ class PartitionReader:
             if generation == self._generation:
                 await self._take(msg)
 
-        with log_errors(f"starting a reader of {self._subject}"):
-            self._subscription = await self._client.subscribe(
-                inbox, cb=on_message, pending_msgs_limit=-1, pending_bytes_limit=-1
-            )
-            config = api.ConsumerConfig(
-                deliver_subject=inbox,
-                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=self._received + 1,
-                filter_subject=self._subject,
-                ack_policy=api.AckPolicy.NONE,
-                replay_policy=api.ReplayPolicy.INSTANT,
-                flow_control=True,
-                idle_heartbeat=self._settings.heartbeat,
-                inactive_threshold=max(5.0, 10 * self._settings.heartbeat),
-                mem_storage=True,
-                num_replicas=1,
-            )
-            info = await self._js.add_consumer(self._settings.stream, config)
+        self._stale = False  # deliveries from here on may find it stale again
+        self._heard = time.monotonic()
+        try:
+            with log_errors(f"starting a reader of {self._subject}"):
+                info = await self._consume(inbox, on_message)
+        except BaseException:
+            self._stale = True
+            raise
         self._consumer = info.name
         self._expect(info)
-        self._heard = time.monotonic()
-        self._stale = False
+
+    async def _consume(
+        self, inbox: str, on_message: Callable[[Msg], Awaitable[None]]
+    ) -> api.ConsumerInfo:
+        """Listen on ``inbox``, then have a consumer deliver there from after the last
+        position received."""
+        self._subscription = await self._client.subscribe(
+            inbox, cb=on_message, pending_msgs_limit=-1, pending_bytes_limit=-1
+        )
+        config = api.ConsumerConfig(
+            deliver_subject=inbox,
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self._received + 1,
+            filter_subject=self._subject,
+            ack_policy=api.AckPolicy.NONE,
+            replay_policy=api.ReplayPolicy.INSTANT,
+            flow_control=True,
+            idle_heartbeat=self._settings.heartbeat,
+            inactive_threshold=max(5.0, 10 * self._settings.heartbeat),
+            mem_storage=True,
+            num_replicas=1,
+        )
+        return await self._js.add_consumer(self._settings.stream, config)
 
     async def _unsubscribe(self) -> None:
         subscription, self._subscription = self._subscription, None
@@ -172,11 +187,16 @@ class PartitionReader:
         assert self._consumer is not None
         with log_errors(f"reading {self._subject}"):
             try:
-                self._expect(await self._js.consumer_info(self._settings.stream, self._consumer))
+                try:
+                    info = await self._js.consumer_info(self._settings.stream, self._consumer)
+                except nats.js.errors.NotFoundError:
+                    await self._subscribe()  # the server lost it: a new one from here
+                else:
+                    self._expect(info)
                 async with asyncio.timeout(self._settings.timeout):
                     while len(self._buffer) < limit and self._delivered < self._expected:
                         if self._stale:
-                            raise LogError(f"the reader of {self._subject} lost its consumer")
+                            return  # the next read re-creates the consumer
                         self._arrived.clear()
                         await self._arrived.wait()
             except BaseException:

@@ -1,10 +1,13 @@
 """The inlet's MessageWriter onto the JetStream event log.
 
 Each accepted message (valid or failed) is published to its partition's subject, all of one
-``write`` at once, and the PubAcks are awaited together: one round trip for the call, not one
-per message. A 200 is owed only to what JetStream acknowledged; when NATS is unreachable or
-slow, ``write`` raises LogError within ``settings.timeout`` (a message published just before
-may still be stored: a retry with its msgId is answered as a duplicate).
+``write`` at once, each with a reply subject of its own under one subscription, and the
+PubAcks are awaited together: one round trip for the call, not one per message (nats-py's
+``publish_async`` does the same at twice the cost per message). A 200 is owed only to what
+JetStream acknowledged. When NATS is unreachable or slow, ``write`` (the ``known`` lookup
+included) raises LogError within ``settings.timeout``; while the client is disconnected it
+fails at once, as nothing is buffered for later. A message published just before the
+connection broke may still be stored: a retry with its msgId is answered as a duplicate.
 
 Retries: ``Nats-Msg-Id`` is the org and the msgId (hashed when long or not a plain header
 value), or the xactionId for a message without one. Within JetStream's duplicate window a
