@@ -322,3 +322,22 @@ def test_a_released_partition_is_read_afresh(nats_settings: NatsSettings) -> Non
             await writer.stop()
 
     assert run(scenario) == (["x1"], ["x1"])
+
+
+def test_several_servers_may_be_given_and_a_dead_one_is_passed_over(
+    nats_settings: NatsSettings,
+) -> None:
+    settings = dataclasses.replace(
+        nats_settings, url=f"nats://127.0.0.1:1, {nats_settings.url}", partitions=1
+    )
+    assert settings.servers == ["nats://127.0.0.1:1", nats_settings.url]
+
+    async def scenario() -> list[WriteOutcome]:
+        writer = NatsWriter(settings)
+        await writer.start()
+        try:
+            return await writer.write([message("x1")])
+        finally:
+            await writer.stop()
+
+    assert run(scenario) == [WriteOutcome("x1", False)]
