@@ -17,7 +17,7 @@ from nats.js import api
 from tests.contract.conftest import ORG, message
 from tests.nats_support import read_until
 from wayfare.errors import LogError, PayloadTooLargeError
-from wayfare.log.jetstream import NatsSettings, prepare_stream, stream_config
+from wayfare.log.jetstream import NatsSettings, check_log, prepare_stream, stream_config
 from wayfare.log.nats import NatsEventLog, NatsWriter
 from wayfare.log.nats_writer import MAX_MSG_ID, msg_id_of
 from wayfare.model.partitions import partition_of
@@ -96,18 +96,21 @@ def test_a_stream_that_would_drop_uncommitted_entries_is_refused(
     assert "max_age is 3600.0s" in refused.value.message
 
 
-def test_checking_without_creating_says_the_stream_is_missing(
-    nats_settings: NatsSettings,
-) -> None:
-    async def scenario() -> None:
-        client = await nats.connect(nats_settings.url)
-        try:
-            await prepare_stream(client.jetstream(), nats_settings, create=False)
-        finally:
-            await client.close()
-
+def test_checking_says_what_is_wrong_and_creates_nothing(nats_settings: NatsSettings) -> None:
     with pytest.raises(LogError, match="does not exist"):
-        run(scenario)
+        asyncio.run(check_log(nats_settings))
+    with pytest.raises(LogError, match="cannot be reached"):
+        asyncio.run(
+            check_log(dataclasses.replace(nats_settings, url="nats://127.0.0.1:1", timeout=1))
+        )
+
+    async def create() -> None:
+        writer = NatsWriter(nats_settings)
+        await writer.start()
+        await writer.stop()
+
+    run(create)
+    assert asyncio.run(check_log(nats_settings)).subjects == nats_settings.subjects(4)
 
 
 def test_an_unreachable_server_fails_start_within_the_timeout() -> None:

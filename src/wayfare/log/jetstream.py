@@ -6,8 +6,8 @@ fixed when the stream is created. File storage, limits retention with no limit a
 ``acknowledge`` purges, and only what a worker committed), a duplicate window for
 ``Nats-Msg-Id``, direct get for reading an original message by its sequence.
 
-``prepare_stream`` is the one place that creates the stream or checks it; ``wayfare doctor``
-can call it with ``create=False`` and print the LogError's one line.
+``prepare_stream`` is the one place that creates the stream or checks it; ``check_log`` (for
+``wayfare doctor``) connects, checks without creating, and raises LogError with one line.
 """
 
 from __future__ import annotations
@@ -209,3 +209,15 @@ async def prepare_stream(
             + "; ".join(problems)
         )
     return info.config
+
+
+async def check_log(settings: NatsSettings) -> api.StreamConfig:
+    """Connect, check the stream without creating or changing it, disconnect. LogError, in
+    one line, for what is wrong (unreachable, missing, not fit for the event log)."""
+    client = await connect(settings)
+    try:
+        return await prepare_stream(
+            client.jetstream(timeout=settings.timeout), settings, create=False
+        )
+    finally:
+        await client.close()
