@@ -52,7 +52,7 @@ class NatsSettings:
     """Seconds between attempts to reconnect; the client never stops trying."""
     heartbeat: float = 1.0
     """Idle heartbeat of a reader's consumer; three missed ones and it is re-created."""
-    buffer: int = 10_000
+    buffer: int = 2_000
     """Messages a reader holds per partition ahead of reads (flow control holds the rest)."""
 
     @property
