@@ -16,6 +16,8 @@
     │   └── RateLimitedError         429, with retry_after seconds
     └── InfrastructureError          the server cannot serve now; maps to a 5xx
         ├── OverloadedError          503, with retry_after seconds (backpressure)
+        ├── LogError                 503, with retry_after seconds: the event log (NATS
+        │                            JetStream) did not take or give messages in time
         ├── StoreError               500: the store failed
         └── EngineError              500: a command to the journey engine failed
 
@@ -121,6 +123,16 @@ class OverloadedError(InfrastructureError):
     """Too much is waiting to be written; retry after ``retry_after`` seconds."""
 
     def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LogError(InfrastructureError):
+    """The event log is unreachable or did not answer in time; retry after ``retry_after``
+    seconds. Nothing it did not acknowledge was reported as written; the driver error, if
+    any, is chained."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

@@ -1,7 +1,8 @@
-"""Every contract suite runs once per adapter, through the ``backend`` fixture.
+"""Every contract suite runs once per adapter, through the ``backend`` fixture (stores and
+their writers) or the ``log_backend`` fixture (event logs and the writers that append to them).
 
-To put another adapter under contract (PostgreSQL, ...), write a builder like the two below
-and add it to ``BACKENDS``.
+To put another adapter under contract (PostgreSQL, ...), write a builder like the ones below
+and add it to ``BACKENDS`` or ``LOG_BACKENDS``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,18 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import pytest
 
+from tests.nats_support import delete_stream, machine_nats, unique_prefix
 from wayfare.errors import Violation
+from wayfare.log.jetstream import NatsSettings
+from wayfare.log.memory import MemoryLog, MemoryLogWriter
+from wayfare.log.nats import NatsEventLog, NatsWriter
+from wayfare.log.ports import EventLog
+from wayfare.model.matching import EventMatch
 from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.model.resources import Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
@@ -102,13 +109,87 @@ BACKENDS: dict[str, Callable[[Path], Backend]] = {
 }
 
 
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+B = TypeVar("B", bound=Closable)
+
+
+def built(
+    builders: dict[str, Callable[[Path], B]], request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[B]:
+    """The adapter the fixture's parameter names, closed after the test."""
+    adapter = builders[request.param](tmp_path)
+    try:
+        yield adapter
+    finally:
+        adapter.close()
+
+
 @pytest.fixture(params=list(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    built = BACKENDS[request.param](tmp_path)
-    try:
-        yield built
-    finally:
-        built.close()
+    yield from built(BACKENDS, request, tmp_path)
+
+
+@dataclass
+class LogBackend:
+    """One event log adapter: a log, and a writer that appends to it (started first)."""
+
+    name: str
+    new_log: Callable[[], EventLog]
+    new_writer: Callable[[EventLog], MessageWriter]
+    close: Callable[[], None] = lambda: None
+    """Removes what the log left (its stream)."""
+
+
+LOG_PARTITIONS = 4
+
+
+def memory_log_backend(tmp_path: Path) -> LogBackend:
+    def new_writer(log: EventLog) -> MessageWriter:
+        assert isinstance(log, MemoryLog)
+        return MemoryLogWriter(log)
+
+    return LogBackend("memory", lambda: MemoryLog(LOG_PARTITIONS), new_writer)
+
+
+def nats_log_backend(tmp_path: Path) -> LogBackend:
+    settings = NatsSettings(url=machine_nats(), prefix=unique_prefix(), partitions=LOG_PARTITIONS)
+    return LogBackend(
+        "nats",
+        lambda: NatsEventLog(settings),
+        lambda log: NatsWriter(settings),
+        lambda: delete_stream(settings.url, settings.stream),
+    )
+
+
+LOG_BACKENDS: dict[str, Callable[[Path], LogBackend]] = {
+    "memory": memory_log_backend,
+    "nats": nats_log_backend,
+}
+
+
+@pytest.fixture(params=list(LOG_BACKENDS))
+def log_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogBackend]:
+    yield from built(LOG_BACKENDS, request, tmp_path)
+
+
+def with_log(backend: LogBackend, scenario: Callable[[EventLog, MessageWriter], Awaitable[T]]) -> T:
+    """Run ``scenario`` against a started log and writer in a fresh event loop."""
+
+    async def main() -> T:
+        log = backend.new_log()
+        writer = backend.new_writer(log)
+        await writer.start()
+        await log.start()
+        try:
+            return await scenario(log, writer)
+        finally:
+            await log.stop()
+            await writer.stop()
+
+    return asyncio.run(main())
 
 
 # helpers shared by the suites
@@ -145,6 +226,7 @@ def message(
     received_ms: int = T0,
     body: Any = None,
     reasons: Sequence[Violation] | None = None,
+    matches: list[EventMatch] | None = None,
 ) -> IncomingMessage:
     """An IncomingMessage; with ``reasons`` it is invalid and goes to failed records."""
     return IncomingMessage(
@@ -157,6 +239,7 @@ def message(
         received_ms=received_ms,
         payload=orjson.dumps(body if body is not None else {"x": xaction_id}),
         reasons=None if reasons is None else orjson.dumps([v.as_json() for v in reasons]),
+        matches=matches,
     )
 
 

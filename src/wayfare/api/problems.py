@@ -11,6 +11,7 @@ from wayfare.errors import (
     ConflictError,
     ForbiddenError,
     InvalidRequestError,
+    LogError,
     MessageFormatError,
     MethodNotAllowedError,
     NotFoundError,
@@ -44,6 +45,7 @@ _STATUS: list[tuple[type[WayfareError], int, str]] = [
     (UnsupportedMediaTypeError, 415, "Unsupported Media Type"),
     (RateLimitedError, 429, "Too Many Requests"),
     (OverloadedError, 503, "Service Unavailable"),
+    (LogError, 503, "Service Unavailable"),
 ]
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wayfare.model.events import Unmatched
 from wayfare.model.instances import Instance
+from wayfare.model.nesting import nesting_bound
 from wayfare.model.records import IncomingMessage
 
 JourneyState = Literal["draft", "live", "closed", "stopped", "finished"]
@@ -51,6 +54,30 @@ class MatchedMessage:
     """Set when the message is the event but its person could not be told."""
     nesting_bound: int | None = None
     """At least how deeply ``entity`` nests (model/nesting.py), when known without a walk."""
+
+
+def matched_messages(
+    message: IncomingMessage,
+    position: int,
+    loads: Callable[[bytes], Any] = json.loads,
+) -> list[MatchedMessage]:
+    """What journeys act on in ``message``, read at ``position`` of the event log: one
+    MatchedMessage per outcome that counts (model/matching.py), in outcome order, each with
+    the payload's ``body.xdmEntity`` (an empty one when that is not an object). The payload
+    is parsed (by ``loads``) only when an outcome counts; a failed message has none."""
+    counted = [m for m in message.matches or () if m.counts]
+    if not counted or message.reasons is not None:
+        return []
+    document = loads(message.payload)
+    body = document.get("body") if isinstance(document, dict) else None
+    entity = body.get("xdmEntity") if isinstance(body, dict) else None
+    if not isinstance(entity, dict):
+        entity = {}
+    bound = nesting_bound(message.payload)
+    return [
+        MatchedMessage(position, message.org_id, m.event_name, m.identity, entity, m.cause, bound)
+        for m in counted
+    ]
 
 
 @dataclass(frozen=True, slots=True)

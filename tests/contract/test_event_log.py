@@ -1,0 +1,264 @@
+"""The EventLog contract: what the inlet's writer appended is read back per partition, in
+order, after a position; a msgId is appended once; waiting wakes on a write."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.contract.conftest import ORG, LogBackend, message, with_log
+from wayfare.errors import Violation
+from wayfare.log.ports import EventLog, LogSlice
+from wayfare.model.events import Unmatched
+from wayfare.model.matching import EventMatch
+from wayfare.model.partitions import partition_of
+from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.store.ports import MessageWriter
+
+BROKEN = [Violation("#/timestamp", "format", "not a date-time")]
+
+
+def about(person: str, xaction_id: str, **kwargs: object) -> IncomingMessage:
+    """A message that is the ``signup`` event of ``person``."""
+    return message(
+        xaction_id,
+        body={"body": {"xdmEntity": {"person": person, "x": xaction_id}}},
+        matches=[EventMatch("signup", person)],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def partition(log: EventLog, m: IncomingMessage) -> int:
+    return partition_of(m.org_id, m.partition_key, log.partitions)
+
+
+def people_in(log: EventLog, count: int, *, avoid: int | None = None) -> list[str]:
+    """``count`` people who share one partition (not ``avoid``)."""
+    by_partition: dict[int, list[str]] = {}
+    n = 0
+    while True:
+        person = f"person-{n}@example.com"
+        p = partition_of(ORG, person, log.partitions)
+        if p != avoid:
+            by_partition.setdefault(p, []).append(person)
+            if len(by_partition[p]) == count:
+                return by_partition[p]
+        n += 1
+
+
+def positions(found: LogSlice) -> list[int]:
+    return [m.position for m in found.matched]
+
+
+def test_what_a_writer_wrote_is_read_back_in_order_per_partition(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        written = [about(f"p{i % 7}@example.com", f"x{i}") for i in range(40)]
+        for start in range(0, len(written), 10):
+            await writer.write(written[start : start + 10])
+        seen = []
+        for p in range(log.partitions):
+            found = await log.read(p, 0, 1000)
+            assert found.partition == p and found.after == 0
+            expected = [m.xaction_id for m in written if partition(log, m) == p]
+            assert [m.xaction_id for m in found.messages] == expected
+            assert positions(found) == sorted(set(positions(found)))
+            assert found.last == (positions(found)[-1] if expected else 0)
+            seen += [m.xaction_id for m in found.messages]
+        assert sorted(seen) == sorted(m.xaction_id for m in written)
+
+    with_log(log_backend, scenario)
+
+
+def test_messages_come_back_whole(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        sent = about("ada@example.com", "x1", msg_id="m1")
+        await writer.write([sent])
+        found = await log.read(partition(log, sent), 0, 10)
+        assert found.messages == [sent]
+
+    with_log(log_backend, scenario)
+
+
+def test_a_read_after_a_position_returns_only_later_entries(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        people = people_in(log, 1)
+        written = [about(people[0], f"x{i}") for i in range(6)]
+        await writer.write(written)
+        p = partition(log, written[0])
+        first = await log.read(p, 0, 2)
+        assert [m.xaction_id for m in first.messages] == ["x0", "x1"]
+        rest = await log.read(p, first.last, 100)
+        assert rest.after == first.last
+        assert [m.xaction_id for m in rest.messages] == ["x2", "x3", "x4", "x5"]
+        assert min(positions(rest)) > first.last
+        again = await log.read(p, positions(rest)[1], 100)
+        assert [m.xaction_id for m in again.messages] == ["x4", "x5"]
+        from_start = await log.read(p, 0, 100)
+        assert [m.xaction_id for m in from_start.messages] == [f"x{i}" for i in range(6)]
+
+    with_log(log_backend, scenario)
+
+
+def test_a_read_returns_at_most_limit_entries_in_turn(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        person = people_in(log, 1)[0]
+        await writer.write([about(person, f"x{i}") for i in range(7)])
+        p = partition_of(ORG, person, log.partitions)
+        after, got, lasts = 0, [], []
+        for _ in range(4):
+            found = await log.read(p, after, 3)
+            assert len(found.messages) <= 3
+            got += [m.xaction_id for m in found.messages]
+            lasts.append(found.last)
+            after = found.last
+        assert got == [f"x{i}" for i in range(7)]
+        assert lasts[0] < lasts[1] < lasts[2] == lasts[3]
+
+    with_log(log_backend, scenario)
+
+
+def test_partitions_are_independent(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        ours = people_in(log, 1)[0]
+        p = partition_of(ORG, ours, log.partitions)
+        theirs = people_in(log, 1, avoid=p)[0]
+        q = partition_of(ORG, theirs, log.partitions)
+        await writer.write([about(ours, "a1"), about(theirs, "b1")])
+        a = await log.read(p, 0, 10)
+        await writer.write([about(theirs, "b2")])
+        b = await log.read(q, 0, 10)
+        assert [m.xaction_id for m in a.messages] == ["a1"]
+        assert [m.xaction_id for m in b.messages] == ["b1", "b2"]
+        assert (await log.read(p, a.last, 10)).empty
+        await log.acknowledge(q, b.last)
+        assert [m.xaction_id for m in (await log.read(p, 0, 10)).messages] == ["a1"]
+
+    with_log(log_backend, scenario)
+
+
+def test_a_retried_msg_id_is_one_entry_answered_with_the_first_xaction_id(
+    log_backend: LogBackend,
+) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        person = people_in(log, 1)[0]
+        first = await writer.write([about(person, "first", msg_id="m1")])
+        retry = await writer.write(
+            [about(person, "retry", msg_id="m1"), about(person, "new", msg_id="m2")]
+        )
+        same_call = await writer.write(
+            [about(person, "a", msg_id="m3"), about(person, "b", msg_id="m3", reasons=BROKEN)]
+        )
+        assert first == [WriteOutcome("first", False)]
+        assert retry == [WriteOutcome("first", True), WriteOutcome("new", False)]
+        assert same_call == [WriteOutcome("a", False), WriteOutcome("a", True)]
+        found = await log.read(partition_of(ORG, person, log.partitions), 0, 10)
+        assert [m.xaction_id for m in found.messages] == ["first", "new", "a"]
+
+    with_log(log_backend, scenario)
+
+
+def test_the_same_msg_id_in_two_orgs_is_two_entries(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        ours = message("ours", msg_id="m1")
+        theirs = message("theirs", msg_id="m1", org_id="OTHER@AdobeOrg")
+        assert await writer.write([ours, theirs]) == [
+            WriteOutcome("ours", False),
+            WriteOutcome("theirs", False),
+        ]
+        for m in (ours, theirs):
+            found = await log.read(partition(log, m), 0, 10)
+            assert m.xaction_id in [n.xaction_id for n in found.messages]
+
+    with_log(log_backend, scenario)
+
+
+def test_failed_messages_are_entries_without_matched_outcomes(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        failed = message("bad", reasons=BROKEN, dataset_id=None)
+        await writer.write([failed])
+        found = await log.read(partition(log, failed), 0, 10)
+        assert found.messages == [failed]
+        assert found.matched == []
+        assert found.last > found.after
+
+    with_log(log_backend, scenario)
+
+
+def test_outcomes_journeys_act_on_are_matched_with_entity_and_position(
+    log_backend: LogBackend,
+) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        person = people_in(log, 1)[0]
+        entity = {"person": person, "n": 1}
+        outcomes = [
+            EventMatch("signup", person),
+            EventMatch("visit", None, Unmatched.CONDITION_NOT_MET, "condition not met"),
+            EventMatch("order", None, Unmatched.IDENTITY_MISSING, "identity missing"),
+        ]
+        sent = message("x1", body={"body": {"xdmEntity": entity}}, matches=outcomes)
+        await writer.write([sent])
+        found = await log.read(partition(log, sent), 0, 10)
+        assert [(m.event, m.identity, m.cause) for m in found.matched] == [
+            ("signup", person, None),
+            ("order", None, Unmatched.IDENTITY_MISSING),
+        ]
+        assert {m.position for m in found.matched} == {found.last}
+        assert all(m.entity == entity and m.org_id == ORG for m in found.matched)
+
+    with_log(log_backend, scenario)
+
+
+def test_wait_wakes_on_a_write(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        person = people_in(log, 1)[0]
+        p = partition_of(ORG, person, log.partitions)
+        assert (await log.read(p, 0, 10)).empty
+        waiting = asyncio.create_task(log.wait(30))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        started = time.monotonic()
+        await writer.write([about(person, "x1")])
+        await asyncio.wait_for(waiting, 10)
+        assert time.monotonic() - started < 5
+        assert [m.xaction_id for m in (await log.read(p, 0, 10)).messages] == ["x1"]
+
+    with_log(log_backend, scenario)
+
+
+def test_wait_returns_after_its_time_when_nothing_comes(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        assert (await log.read(0, 0, 10)).empty
+        started = time.monotonic()
+        await log.wait(0.2)
+        assert 0.15 < time.monotonic() - started < 5
+
+    with_log(log_backend, scenario)
+
+
+def test_reading_after_last_gives_nothing_new(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        person = people_in(log, 1)[0]
+        p = partition_of(ORG, person, log.partitions)
+        await writer.write([about(person, "x1"), about(person, "x2")])
+        found = await log.read(p, 0, 10)
+        nothing = await log.read(p, found.last, 10)
+        assert nothing.empty and nothing.last == found.last == nothing.after
+        assert nothing.messages == [] and nothing.matched == []
+
+    with_log(log_backend, scenario)
+
+
+def test_acknowledged_entries_may_go_and_later_ones_stay(log_backend: LogBackend) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        person = people_in(log, 1)[0]
+        p = partition_of(ORG, person, log.partitions)
+        await writer.write([about(person, f"x{i}") for i in range(4)])
+        first = await log.read(p, 0, 2)
+        await log.acknowledge(p, first.last)
+        rest = await log.read(p, first.last, 10)
+        assert [m.xaction_id for m in rest.messages] == ["x2", "x3"]
+        await writer.write([about(person, "x4")])
+        latest = await log.read(p, rest.last, 10)
+        assert [m.xaction_id for m in latest.messages] == ["x4"]
+
+    with_log(log_backend, scenario)
