@@ -21,6 +21,8 @@ from wayfare.registry.demo import DEMO_DOCUMENTS, DEMO_INLET, DEMO_ORG, DEMO_SCH
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ("tests.postgres",)  # PostgreSQL databases and private servers
+
 
 def free_port() -> int:
     with socket.socket() as s:
