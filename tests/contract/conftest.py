@@ -1,7 +1,7 @@
 """Every contract suite runs once per adapter, through the ``backend`` fixture.
 
-To put another adapter under contract (PostgreSQL, ...), write a builder like the two below
-and add it to ``BACKENDS``.
+To put another adapter under contract, write a builder like the ones below and add it to
+``BACKENDS``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from wayfare.model.resources import Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.store.memory import MemoryStore, MemoryWriter
 from wayfare.store.ports import MessageWriter, ResourceStore
+from wayfare.store.postgres.connection import open_pool
+from wayfare.store.postgres.resources import PostgresStore
+from wayfare.store.postgres.writer import PostgresWriter
 from wayfare.store.sqlite.connection import migrate
 from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.writer import SQLiteWriter
@@ -65,12 +68,13 @@ class Backend:
             close()
 
 
-def memory_backend(tmp_path: Path) -> Backend:
+def memory_backend(request: pytest.FixtureRequest) -> Backend:
     store = MemoryStore()
     return Backend("memory", store, lambda: MemoryWriter(store), lambda: store)
 
 
-def sqlite_backend(tmp_path: Path) -> Backend:
+def sqlite_backend(request: pytest.FixtureRequest) -> Backend:
+    tmp_path: Path = request.getfixturevalue("tmp_path")
     path = tmp_path / "wayfare.sqlite3"
     migrate(path)
     return Backend(
@@ -81,15 +85,27 @@ def sqlite_backend(tmp_path: Path) -> Backend:
     )
 
 
-BACKENDS: dict[str, Callable[[Path], Backend]] = {
+def postgres_backend(request: pytest.FixtureRequest) -> Backend:
+    url: str = request.getfixturevalue("pg_database")  # the session's, emptied
+    pool = open_pool(url, max_size=2)
+    return Backend(
+        "postgres",
+        PostgresStore(pool),
+        lambda: PostgresWriter(pool),
+        lambda: PostgresStore(open_pool(url, max_size=1)),
+    )
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Backend]] = {
     "memory": memory_backend,
     "sqlite": sqlite_backend,
+    "postgres": postgres_backend,
 }
 
 
 @pytest.fixture(params=list(BACKENDS))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    built = BACKENDS[request.param](tmp_path)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    built = BACKENDS[request.param](request)
     try:
         yield built
     finally:

@@ -1,6 +1,6 @@
 """The PostgreSQL store's migrations and connections: applied once, the tables the stores
 and engines need, the journey generation counter, a clear error for a server that cannot be
-reached."""
+reached, driver errors mapped to Wayfare's."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import psycopg
 import pytest
 
 from tests.conftest import free_port
-from tests.contract.conftest import ORG
+from tests.contract.conftest import ORG, T0
 from wayfare.errors import InvalidRequestError, StoreError
+from wayfare.model.records import AccessToken
+from wayfare.model.resources import Inlet
 from wayfare.store.postgres.connection import connect, migrate, open_pool, yoyo_url
+from wayfare.store.postgres.resources import PostgresStore
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +120,15 @@ def test_yoyo_is_given_its_psycopg_3_backend_and_a_connect_timeout() -> None:
     )
     with pytest.raises(InvalidRequestError):
         yoyo_url("sqlite:///tmp/x.db")
+
+
+def test_values_the_server_cannot_keep_are_the_caller_s_error(pg_database: str) -> None:
+    store = PostgresStore(open_pool(pg_database, max_size=1))
+    try:
+        with pytest.raises(InvalidRequestError, match="out of range"):
+            store.add_token(AccessToken("hash-1", "inlet-1", ORG, T0, 2**70))
+        with pytest.raises(InvalidRequestError, match="NUL"):
+            store.add_inlet(Inlet("inlet-1", ORG, "web\x00site", created_ms=T0))
+        assert store.get_token("hash-1") is None and store.list_inlets(ORG) == []
+    finally:
+        store.close()
