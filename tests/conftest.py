@@ -21,7 +21,10 @@ from wayfare.registry.demo import DEMO_DOCUMENTS, DEMO_INLET, DEMO_ORG, DEMO_SCH
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["tests.nats_support"]  # the nats_settings and private_nats fixtures
+pytest_plugins = [
+    "tests.nats_support",  # the nats_settings and private_nats fixtures
+    "tests.postgres",  # PostgreSQL databases and private servers
+]
 
 
 def free_port() -> int:

@@ -9,6 +9,8 @@ import pytest
 
 from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend, make_schema, message, write
 from wayfare.errors import ConflictError, Violation
+from wayfare.model.events import EventConfig, Unmatched
+from wayfare.model.matching import EventMatch
 from wayfare.model.records import AccessToken
 from wayfare.model.resources import Dataset, Inlet, Org
 
@@ -339,3 +341,100 @@ def test_failures_filter_by_inlet_and_by_time_from_inclusive_to_exclusive(
     assert listed(until_ms=T0 + 1) == ["a0"]
     assert listed(inlet_id="a", limit=1) == ["a3"]
     assert listed(inlet_id="c") == []
+
+
+def test_listings_sort_names_by_code_point_whatever_the_locale(backend: Backend) -> None:
+    store = backend.store
+    for n, name in enumerate(["beta", "alpha", "Zeta", "Alpha"]):
+        store.add_schema(make_schema(name, hex_id=f"{n}" * 32), None)
+        store.add_event(event(name, event_id=None))
+    assert [s.name for s in store.list_schemas(ORG)] == ["Alpha", "Zeta", "alpha", "beta"]
+    assert [e.name for e in store.list_events(ORG)] == ["Alpha", "Zeta", "alpha", "beta"]
+
+
+# events
+
+
+def event(
+    name: str,
+    *,
+    org_id: str = ORG,
+    schema_id: str = "https://ns.adobe.com/acme/schemas/1",
+    event_id: str | None = "auto",
+    description: str = "",
+) -> EventConfig:
+    return EventConfig(
+        org_id=org_id,
+        name=name,
+        schema_id=schema_id,
+        namespace="Email",
+        id_type="system",
+        identifier="identityMap.Email[0].id",
+        fields=("identityMap", "_id"),
+        description=description,
+        event_id=f"{org_id}-{name}-id" if event_id == "auto" else event_id,
+        created_ms=T0,
+    )
+
+
+def test_events_are_stored_per_org_listed_by_name_and_filtered_by_schema(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    store.add_event(event("signup"))
+    store.add_event(event("cart", schema_id="https://ns.adobe.com/acme/schemas/2"))
+    store.add_event(event("signup", org_id=OTHER_ORG))
+    assert store.get_event(ORG, "signup") == event("signup")
+    assert store.get_event(ORG, "missing") is None
+    assert [e.name for e in store.list_events(ORG)] == ["cart", "signup"]
+    by_schema = store.list_events(ORG, "https://ns.adobe.com/acme/schemas/2")
+    assert [e.name for e in by_schema] == ["cart"]
+    assert [e.org_id for e in store.list_events(OTHER_ORG)] == [OTHER_ORG]
+
+
+def test_an_event_can_be_changed_and_deleted(backend: Backend) -> None:
+    store = backend.store
+    store.add_event(event("signup"))
+    changed = event("signup", description="people who sign up")
+    store.update_event(changed)
+    assert store.get_event(ORG, "signup") == changed
+    store.delete_event(ORG, "signup")
+    assert store.get_event(ORG, "signup") is None
+    assert store.list_events(ORG) == []
+
+
+def test_an_event_name_is_unique_within_an_org_and_an_event_id_everywhere(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    store.add_event(event("signup", event_id="e-1"))
+    with pytest.raises(ConflictError):
+        store.add_event(event("signup", event_id="e-2"))
+    with pytest.raises(ConflictError):
+        store.add_event(event("other", org_id=OTHER_ORG, event_id="e-1"))
+    store.add_event(event("signup", org_id=OTHER_ORG, event_id="e-2"))
+    assert [e.event_id for e in store.list_events(ORG)] == ["e-1"]
+
+
+def test_match_outcomes_of_an_event_come_newest_first_with_why_they_did_not_match(
+    backend: Backend,
+) -> None:
+    matched = EventMatch("signup", "ada@example.com")
+    missing = EventMatch("signup", None, Unmatched.IDENTITY_MISSING, "identity missing: x")
+    elsewhere = EventMatch("cart", "ada@example.com")
+    write(
+        backend,
+        dataclasses.replace(message("x1"), matches=[matched, elsewhere]),
+        dataclasses.replace(message("x2"), matches=[missing]),
+        dataclasses.replace(message("x3", org_id=OTHER_ORG), matches=[matched]),
+    )
+    found = backend.store.list_event_matches(ORG, "signup", limit=10)
+    assert [(m.xaction_id, m.received_ms, m.match) for m in found] == [
+        ("x2", T0, missing),
+        ("x1", T0, matched),
+    ]
+    assert found[0].seq > found[1].seq
+    assert [m.xaction_id for m in backend.store.list_event_matches(ORG, "signup", limit=1)] == [
+        "x2"
+    ]
+    assert [m.match for m in backend.store.list_event_matches(ORG, "cart", limit=10)] == [elsewhere]

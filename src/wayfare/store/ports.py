@@ -1,4 +1,5 @@
-"""What the rest of Wayfare needs from storage. Adapters: ``sqlite.py`` (embedded)."""
+"""What the rest of Wayfare needs from storage. Adapters: ``sqlite/`` (embedded), ``postgres/``
+(scale-out), ``memory.py`` (tests)."""
 
 from __future__ import annotations
 

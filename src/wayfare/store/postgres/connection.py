@@ -1,0 +1,151 @@
+"""The PostgreSQL store's server: its URL, its migrations (yoyo), a pool of connections, and
+the one mapping from the driver's errors to Wayfare's.
+
+Nothing connects at import time: a pool opens when ``open_pool`` is called (at start), and a
+server that cannot be reached fails it at once with a one-line message naming where it
+looked and what the driver said, rather than hanging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool
+from yoyo import get_backend, read_migrations
+from yoyo.exceptions import LockTimeout
+
+from wayfare.errors import ConflictError, InvalidRequestError, StoreError
+
+CONNECT_TIMEOUT_SECONDS = 5
+"""How long connecting to the server may take before it counts as unreachable."""
+
+SCHEMES = ("postgresql", "postgres")
+"""What a URL of the PostgreSQL store starts with (``postgresql://user@host:port/db``)."""
+
+Pool = ConnectionPool[psycopg.Connection[Any]]
+
+
+def describe(url: str) -> str:
+    """Where ``url`` points, for messages: ``host:port/database``, never its password."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "an unreadable PostgreSQL URL"
+    host = str(params.get("host") or "the local socket")
+    port = str(params.get("port") or 5432)
+    return f"{host}:{port}/{params.get('dbname', '')}"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _unreachable(url: str, exc: BaseException) -> StoreError:
+    return StoreError(f"cannot reach PostgreSQL at {describe(url)}: {_one_line(exc)}")
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """One connection (autocommit, JSON columns read as their text), or StoreError soon."""
+    try:
+        conn = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True)
+    except psycopg.Error as exc:
+        raise _unreachable(url, exc) from exc
+    _configure(conn)
+    return conn
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    # JSON columns come back as the text stored, which the stores parse with orjson (as they
+    # do SQLite's), rather than through the standard library's json.
+    conn.adapters.register_loader("json", TextLoader)
+
+
+def open_pool(
+    url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 5.0, name: str = "wayfare"
+) -> Pool:
+    """A pool of autocommit connections to ``url``, open and checked: StoreError if the server
+    cannot be reached.
+
+    A few connections per process suit a 2-core host: the server's cores, not the pool, bound
+    how many statements run at once. ``timeout`` is how long a caller waits for a connection
+    (say, while the server restarts) before StoreError; a connection broken meanwhile is found
+    by a check when taken and replaced.
+    """
+    connect(url).close()  # a clear error now, rather than a pool retrying in the background
+    pool: Pool = ConnectionPool(
+        url,
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        configure=_configure,
+        check=ConnectionPool.check_connection,
+        timeout=timeout,
+        reconnect_timeout=timeout,
+        name=name,
+    )
+    try:
+        pool.open(wait=True, timeout=timeout + CONNECT_TIMEOUT_SECONDS)
+    except psycopg.Error as exc:
+        pool.close()
+        raise _unreachable(url, exc) from exc
+    return pool
+
+
+def yoyo_url(url: str) -> str:
+    """``url`` for yoyo's psycopg 3 backend (``postgresql+psycopg://``), with a connect
+    timeout unless it names one."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise InvalidRequestError(f"not a PostgreSQL URL: {describe(url)}")
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("connect_timeout", str(CONNECT_TIMEOUT_SECONDS))
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg", query=urlencode(query)))
+
+
+def migrate(url: str) -> None:
+    """Bring the database up to the latest schema, under yoyo's lock (engines and servers
+    starting together apply each migration once)."""
+    source = resources.files("wayfare.store.postgres") / "migrations"
+    with resources.as_file(source) as folder:
+        migrations = read_migrations(str(folder))
+    try:
+        backend = get_backend(yoyo_url(url))
+    except psycopg.Error as exc:
+        raise _unreachable(url, exc) from exc
+    try:
+        with store_errors(), backend.lock():
+            backend.apply_migrations(backend.to_apply(migrations))
+    except LockTimeout as exc:
+        raise StoreError(f"cannot migrate {describe(url)}: {exc}") from exc
+    finally:
+        with contextlib.suppress(Exception):
+            backend.connection.close()
+
+
+_INVALID = (psycopg.errors.NumericValueOutOfRange, psycopg.errors.InvalidTextRepresentation)
+
+
+@contextlib.contextmanager
+def store_errors() -> Iterator[None]:
+    """Map driver errors to Wayfare's own."""
+    try:
+        yield
+    except psycopg.errors.UniqueViolation as exc:
+        raise ConflictError(f"conflicts with an existing resource: {_one_line(exc)}") from exc
+    except _INVALID as exc:
+        raise InvalidRequestError(f"a value the store cannot keep: {_one_line(exc)}") from exc
+    except psycopg.DataError as exc:
+        if exc.sqlstate is not None:  # the server's: a fault of ours, not of the value sent
+            raise StoreError(f"the store failed: {_one_line(exc)}") from exc
+        # psycopg's own refusal before sending, such as text holding NUL characters
+        raise InvalidRequestError(f"a value the store cannot keep: {_one_line(exc)}") from exc
+    except psycopg.Error as exc:
+        raise StoreError(f"the store failed: {_one_line(exc)}") from exc

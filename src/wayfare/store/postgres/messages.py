@@ -1,0 +1,202 @@
+"""Accepted messages into PostgreSQL, in the caller's transaction.
+
+``store_messages`` is what the group-commit writer (writer.py) and, in scale-out, the journey
+engine's commit (which stores what it read from the event log) both run: valid messages
+become records, invalid ones failed records, match outcomes ``event_matches``; a ``msgId``
+already stored in its org, or repeated within the call, is a duplicate answered with the
+first xactionId and not stored again.
+
+Deduplication claims each ``msgId`` with ``INSERT ... ON CONFLICT DO NOTHING`` on the primary
+key of ``message_ids``, never by reading first: a transaction claiming a key that another
+one has claimed and not yet committed waits for it, then sees its row (stored: a duplicate)
+or not (rolled back: the claim is its own). That needs READ COMMITTED, PostgreSQL's default.
+A call claims its keys in one statement, in one order, so calls claiming overlapping keys at
+once cannot deadlock; a transaction calling it twice could (PostgreSQL would abort one of
+the two: StoreError), so call it once per transaction with everything to store.
+
+PostgreSQL's text cannot hold NUL characters, which a sender's msgId or an identity in a
+message may: those are kept with U+FFFD in their place (the message itself is kept as its
+bytes), so that one such message cannot fail every commit it is part of.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from wayfare.errors import StoreError
+from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.store.postgres.connection import Pool, store_errors
+
+_Key = tuple[str, str]
+"""(org_id, msg_id)"""
+
+
+def store_messages(
+    conn: psycopg.Connection[Any], messages: Sequence[IncomingMessage]
+) -> list[WriteOutcome]:
+    """Store ``messages`` in the transaction open on ``conn`` (not committed here); one
+    outcome per message, in order."""
+    if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
+        raise StoreError("store_messages runs in the caller's transaction; none is open")
+    with store_errors():
+        return _store(conn.cursor(), messages)
+
+
+def _store(cursor: psycopg.Cursor[Any], messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
+    first_of: dict[_Key, int] = {}
+    for i, m in enumerate(messages):
+        if m.msg_id is not None:
+            first_of.setdefault((m.org_id, _text(m.msg_id)), i)
+    claimed = _claim(cursor, [(key, messages[i].xaction_id) for key, i in first_of.items()])
+    earlier = _first_xaction_ids(cursor, [key for key in first_of if key not in claimed])
+    outcomes: list[WriteOutcome] = []
+    kept: list[IncomingMessage] = []
+    for i, m in enumerate(messages):
+        if m.msg_id is not None:
+            key = (m.org_id, _text(m.msg_id))
+            if key in earlier:
+                outcomes.append(WriteOutcome(earlier[key], True))
+                continue
+            if first_of[key] != i:
+                outcomes.append(WriteOutcome(messages[first_of[key]].xaction_id, True))
+                continue
+        kept.append(m)
+        outcomes.append(WriteOutcome(m.xaction_id, False))
+    _insert_messages(cursor, kept)
+    return outcomes
+
+
+def known_message_ids(
+    source: Pool | psycopg.Connection[Any], org_id: str, msg_ids: Sequence[str]
+) -> dict[str, str]:
+    """msgId -> first xactionId of those of ``msg_ids`` already stored in ``org_id``."""
+    if not msg_ids:
+        return {}
+    with store_errors():
+        if isinstance(source, psycopg.Connection):
+            return _known(source, org_id, msg_ids)
+        with source.connection() as conn:
+            return _known(conn, org_id, msg_ids)
+
+
+def _known(conn: psycopg.Connection[Any], org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT msg_id, xaction_id FROM message_ids WHERE org_id = %s AND msg_id = ANY(%s)",
+        (org_id, [_text(msg_id) for msg_id in msg_ids]),
+    )
+    found = dict(rows.fetchall())
+    return {msg_id: found[_text(msg_id)] for msg_id in msg_ids if _text(msg_id) in found}
+
+
+def _text(value: str) -> str:
+    """``value`` as PostgreSQL's text can hold it."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def _optional_text(value: str | None) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _claim(cursor: psycopg.Cursor[Any], wanted: list[tuple[_Key, str]]) -> set[_Key]:
+    """The keys this transaction now holds, of ``wanted`` (key, xactionId) pairs."""
+    if not wanted:
+        return set()
+    wanted.sort()
+    cursor.execute(
+        "INSERT INTO message_ids (org_id, msg_id, xaction_id) "
+        "SELECT org_id, msg_id, xaction_id FROM unnest(%s::text[], %s::text[], %s::text[]) "
+        "WITH ORDINALITY AS w (org_id, msg_id, xaction_id, n) ORDER BY n "
+        "ON CONFLICT DO NOTHING RETURNING org_id, msg_id",
+        (
+            [org_id for (org_id, _), _ in wanted],
+            [msg_id for (_, msg_id), _ in wanted],
+            [xaction_id for _, xaction_id in wanted],
+        ),
+    )
+    return {(org_id, msg_id) for org_id, msg_id in cursor.fetchall()}
+
+
+def _first_xaction_ids(cursor: psycopg.Cursor[Any], keys: list[_Key]) -> dict[_Key, str]:
+    if not keys:
+        return {}
+    cursor.execute(
+        "SELECT org_id, msg_id, xaction_id FROM message_ids WHERE (org_id, msg_id) IN "
+        "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+        ([org_id for org_id, _ in keys], [msg_id for _, msg_id in keys]),
+    )
+    found = {(org_id, msg_id): xaction_id for org_id, msg_id, xaction_id in cursor.fetchall()}
+    if len(found) != len(keys):  # a claim that lost to a row since deleted: nothing deletes
+        raise StoreError("a message id was neither claimed nor found")
+    return found
+
+
+def _insert_messages(cursor: psycopg.Cursor[Any], messages: list[IncomingMessage]) -> None:
+    valid = sum(1 for m in messages if m.reasons is None)
+    seqs: list[int] = []
+    if valid:
+        # Records take their seqs first, so that match outcomes can point at them, in order.
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('records', 'seq')) FROM generate_series(1, %s)",
+            (valid,),
+        )
+        seqs = sorted(seq for (seq,) in cursor.fetchall())
+    next_seq = iter(seqs)
+    records: list[tuple[Any, ...]] = []
+    failures: list[tuple[Any, ...]] = []
+    matches: list[tuple[Any, ...]] = []
+    for m in messages:
+        record_seq = None
+        if m.reasons is None:
+            record_seq = next(next_seq)
+            records.append(
+                (record_seq, m.org_id, m.dataset_id, m.inlet_id, m.schema_id, m.xaction_id,
+                 _optional_text(m.msg_id), m.received_ms, m.payload)
+            )  # fmt: skip
+        else:
+            failures.append(
+                (m.org_id, m.inlet_id, m.dataset_id, m.schema_id, m.xaction_id,
+                 _optional_text(m.msg_id), m.received_ms, m.reasons, m.payload)
+            )  # fmt: skip
+        matches.extend(
+            (record_seq, m.org_id, e.event_name, m.xaction_id, m.received_ms, e.matched,
+             _optional_text(e.identity), None if e.cause is None else str(e.cause),
+             _optional_text(e.reason))
+            for e in m.matches or ()
+        )  # fmt: skip
+    _copy(
+        cursor,
+        "records (seq, org_id, dataset_id, inlet_id, schema_id, xaction_id, msg_id, "
+        "received_ms, message)",
+        ["int8", "text", "text", "text", "text", "text", "text", "int8", "bytea"],
+        records,
+    )
+    _copy(
+        cursor,
+        "failures (org_id, inlet_id, dataset_id, schema_id, xaction_id, msg_id, received_ms, "
+        "reasons, message)",
+        ["text", "text", "text", "text", "text", "text", "int8", "bytea", "bytea"],
+        failures,
+    )
+    _copy(
+        cursor,
+        "event_matches (record_seq, org_id, event_name, xaction_id, received_ms, matched, "
+        "identity, cause, reason)",
+        ["int8", "text", "text", "text", "int8", "bool", "text", "text", "text"],
+        matches,
+    )
+
+
+def _copy(
+    cursor: psycopg.Cursor[Any], target: str, types: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """``COPY <target> FROM STDIN`` in binary: one trip for any number of rows."""
+    if not rows:
+        return
+    with cursor.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
