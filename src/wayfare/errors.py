@@ -18,8 +18,9 @@
         ├── OverloadedError          503, with retry_after seconds (backpressure)
         ├── LogError                 503, with retry_after seconds: the event log (NATS
         │                            JetStream) did not take or give messages in time
-        ├── StoreError               500: the store failed
-        └── EngineError              500: a command to the journey engine failed
+        └── StoreError               500: the store failed
+            └── FencedError          a journey engine's commit refused: a partition it
+                                     acted on has another owner now (never reaches HTTP)
 
 The HTTP mapping lives in ``wayfare.api.problems`` and nowhere else.
 """
@@ -141,5 +142,6 @@ class StoreError(InfrastructureError):
     """The store failed; the original driver error is chained."""
 
 
-class EngineError(InfrastructureError):
-    """A command to the journey engine failed in its process; the message says how."""
+class FencedError(StoreError):
+    """A journey engine's commit was refused: the lease of a partition it acted on has
+    moved to another engine. Nothing of the commit is stored."""

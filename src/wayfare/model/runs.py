@@ -230,6 +230,11 @@ class EngineBatch:
     positions: dict[int, int] = field(default_factory=dict)
     """The event log position each partition's reading has reached."""
     test_entries_done: list[int] = field(default_factory=list)
+    owner: str | None = None
+    """The engine committing, when it holds partitions by lease."""
+    fences: dict[int, int] = field(default_factory=dict)
+    """partition -> the epoch of ``owner``'s lease this batch was made under: the store
+    refuses the whole batch if any of them has moved (store/ports.py, PartitionLeases)."""
 
     @property
     def empty(self) -> bool:

@@ -14,8 +14,10 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from wayfare.errors import ConflictError
+from wayfare.clock import Clock, SystemClock
+from wayfare.errors import ConflictError, FencedError
 from wayfare.model.admission import Stay
+from wayfare.model.assignment import Lease, plan
 from wayfare.model.instances import Instance
 from wayfare.model.runs import (
     DueTimer,
@@ -38,9 +40,22 @@ class _Action:
     error: str | None = None
 
 
+@dataclasses.dataclass
+class _Lease:
+    owner: str | None
+    epoch: int
+    expires_ms: int
+
+
 class MemoryJourneyStore:
-    def __init__(self, resources: MemoryStore | None = None) -> None:
+    """JourneyStore and PartitionLeases in memory; lease time comes from ``clock``."""
+
+    def __init__(self, resources: MemoryStore | None = None, clock: Clock | None = None) -> None:
         self._resources = resources if resources is not None else MemoryStore()
+        self._clock = clock or SystemClock()
+        self._leases: dict[int, _Lease] = {}
+        self._alive: dict[str, int] = {}
+        """worker -> until when it counts as alive (its last claim and time to live)"""
         self._versions: dict[tuple[str, str, int], JourneyVersion] = {}
         self._generation = 0
         self._test_profiles: set[tuple[str, str]] = set()
@@ -236,6 +251,10 @@ class MemoryJourneyStore:
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         if batch.empty:
             return []
+        for partition, epoch in batch.fences.items():
+            lease = self._leases.get(partition)
+            if lease is None or lease.owner != batch.owner or lease.epoch != epoch:
+                raise FencedError(f"partition {partition} has another owner now")
         self._resources.store_messages(batch.messages)
         for inst in batch.instances:
             self._instances[inst.instance_id] = inst.copy()
@@ -274,6 +293,39 @@ class MemoryJourneyStore:
         for entry_id in batch.test_entries_done:
             self._test_entries.pop(entry_id, None)
         return new
+
+    # leases
+    def claim(self, worker_id: str, partitions: int, ttl_ms: int) -> dict[int, int]:
+        now = self._clock.now_ms()
+        self._alive[worker_id] = now + ttl_ms
+        alive = [w for w, until in self._alive.items() if until > now]
+        leases = {
+            p: Lease(lease.owner, lease.expires_ms > now) for p, lease in self._leases.items()
+        }
+        decided = plan(partitions, alive, worker_id, leases)
+        for p in decided.release:
+            self._leases[p].owner = None
+        for p in decided.keep:
+            self._leases[p].expires_ms = now + ttl_ms
+        for p in decided.take:
+            epoch = self._leases[p].epoch + 1 if p in self._leases else 1
+            self._leases[p] = _Lease(worker_id, epoch, now + ttl_ms)
+        return {p: self._leases[p].epoch for p in sorted(decided.keep + decided.take)}
+
+    def release(self, worker_id: str, partitions: Collection[int]) -> None:
+        for p in partitions:
+            lease = self._leases.get(p)
+            if lease is not None and lease.owner == worker_id:
+                lease.owner = None
+        self._alive.pop(worker_id, None)
+
+    def holders(self) -> dict[int, tuple[str, int]]:
+        now = self._clock.now_ms()
+        return {
+            p: (lease.owner, lease.epoch)
+            for p, lease in sorted(self._leases.items())
+            if lease.owner is not None and lease.expires_ms > now
+        }
 
     # reports
     def report(self, org_id: str, journey: str) -> dict[str, Any]:

@@ -245,5 +245,32 @@ class JourneyReports(Protocol):
     def count_step_events(self, org_id: str) -> int: ...
 
 
-class JourneyStore(JourneyCatalog, RunStore, JourneyReports, Protocol):
-    """All three, as one adapter of each backend provides them."""
+class PartitionLeases(Protocol):
+    """Which journey engine owns which partition of the event log.
+
+    An engine holds a partition by a lease that it renews; a lease left to lapse (its engine
+    died, or stopped answering) is taken over by another engine, and each takeover moves the
+    partition's epoch. Commits carry the epochs they were made under (``EngineBatch.fences``)
+    and the store refuses a commit whose epoch moved (``FencedError``): an engine that was
+    paused and comes back cannot act on a partition it lost. Time is the store's own clock.
+    """
+
+    def claim(self, worker_id: str, partitions: int, ttl_ms: int) -> dict[int, int]:
+        """In one transaction: mark the worker alive; renew the leases it holds; give up
+        those over its share and take free or lapsed ones up to it (model/assignment.py).
+        The partitions it holds afterwards, with their epochs."""
+        ...
+
+    def release(self, worker_id: str, partitions: Collection[int]) -> None:
+        """Give these partitions up now (a clean stop), so another engine takes them at
+        once."""
+        ...
+
+    def holders(self) -> dict[int, tuple[str, int]]:
+        """partition -> (worker, epoch) of every lease not lapsed: what ``doctor`` shows."""
+        ...
+
+
+class JourneyStore(JourneyCatalog, RunStore, JourneyReports, PartitionLeases, Protocol):
+    """All four, as one adapter of each backend provides them (leases with the run store:
+    commits check their fences in the same transaction)."""

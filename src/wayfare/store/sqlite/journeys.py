@@ -9,6 +9,7 @@ import orjson
 
 from wayfare.model.runs import JourneyState, JourneyVersion
 from wayfare.store.sqlite.connection import SQLiteDatabase
+from wayfare.store.sqlite.leases import SQLiteLeases
 from wayfare.store.sqlite.runs import SQLiteRunStore
 from wayfare.store.sqlite.writer import SQLiteWriter
 
@@ -176,9 +177,9 @@ def _set_state(
     )
 
 
-class SQLiteJourneyStore(SQLiteJourneyCatalog, SQLiteRunStore):
-    """JourneyStore on SQLite. The engine's commits go through the group-commit writer when
-    one runs on the same file (see writer.py)."""
+class SQLiteJourneyStore(SQLiteJourneyCatalog, SQLiteRunStore, SQLiteLeases):
+    """JourneyStore and PartitionLeases on SQLite. The engine's commits go through the
+    group-commit writer when one runs on the same file (see writer.py)."""
 
     def __init__(
         self, path: Path, *, fsync: bool = True, writer: SQLiteWriter | None = None

@@ -15,6 +15,7 @@ from wayfare.model.admission import Stay
 from wayfare.model.instances import Instance
 from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, StepRecord, TestEntry
 from wayfare.store.sqlite.connection import SQLiteDatabase, store_errors
+from wayfare.store.sqlite.leases import check_fences
 from wayfare.store.sqlite.statements import in_chunks, insert_numbered, insert_rows
 from wayfare.store.sqlite.writer import SQLiteWriter, known_message_ids, store_messages
 
@@ -264,6 +265,7 @@ def _write_mapped(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIt
 
 
 def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxItem]:
+    check_fences(conn, batch.owner, batch.fences)
     store_messages(conn, batch.messages)
     insert_rows(
         conn,
