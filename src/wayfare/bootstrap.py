@@ -1,17 +1,24 @@
-"""The one place that wires concrete adapters to the use cases."""
+"""The one place that wires concrete adapters to the use cases.
+
+The scale-out adapters (PostgreSQL, NATS) are imported only when the settings choose them,
+so an embedded server does not load their drivers.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wayfare.clock import Clock, SystemClock
 from wayfare.config import Settings, dump_settings
 from wayfare.engine.actions import ActionSender, Sender
 from wayfare.engine.control import JourneyEngine
 from wayfare.engine.courier import CourierSender
+from wayfare.engine.ownership import LeasedOwnership, Ownership
 from wayfare.engine.process import EngineProcess
 from wayfare.engine.runtime import JourneyRuntime
 from wayfare.errors import InvalidRequestError
@@ -31,30 +38,40 @@ from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.writer import SQLiteWriter
 
+if TYPE_CHECKING:  # the scale-out adapters are imported when settings ask for them
+    from wayfare.log.jetstream import NatsSettings
+
 
 @dataclass
 class EngineServices:
-    """A group-commit writer and a journey engine, started in that order and stopped in the
-    other. ``wayfare engine`` runs an engine with a writer of its own; a server, its inlet's
-    writer and the engine (in its process, or an ``EngineProcess``)."""
+    """A journey engine and what it commits through, started in that order and stopped in
+    the other: ``wayfare engine`` runs an engine with a SQLite writer of its own, ``wayfare
+    worker`` one on PostgreSQL; a server, its inlet's writer and the engine (in its process,
+    an ``EngineProcess``, or none when engines are workers of their own)."""
 
-    writer: MessageWriter
+    writer: MessageWriter | None
     runtime: JourneyEngine
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        await self.writer.start()
+        if self.writer is not None:
+            await self.writer.start()
         await self.runtime.start()
 
     async def stop(self) -> None:
-        await self.runtime.stop()  # its last commits go through the writer
-        await self.writer.stop()
+        await self.runtime.stop()  # its last commits may go through the writer
+        if self.writer is not None:
+            await self.writer.stop()
+        for close in self.closers:
+            close()
 
 
 @dataclass
-class Services(EngineServices):
-    """Everything the server runs: the engine (in this process or its own), the inlet, the
-    registries."""
+class Services:
+    """Everything the server runs: the inlet, the registries, and ``engine``, which starts
+    the inlet's writer and, embedded, the journey engine."""
 
+    engine: EngineServices
     settings: Settings
     clock: Clock
     store: ResourceStore
@@ -67,36 +84,63 @@ class Services(EngineServices):
     journeys: JourneyRegistry
     applier: Applier
 
+    async def start(self) -> None:
+        await self.engine.start()
+
     async def stop(self) -> None:
-        await super().stop()
-        self.store.close()
+        await self.engine.stop()
 
 
-def embedded_path(settings: Settings) -> Path:
-    """The SQLite file of the embedded store, or an InvalidRequestError naming what the
-    settings ask for instead (a scale-out store is never swapped for SQLite)."""
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """Where state and the event log live, as the settings say: SQLite and the embedded log,
+    or PostgreSQL and NATS JetStream. Nothing else is offered, and a PostgreSQL or NATS that
+    cannot be reached is an error, never a quiet fall back to SQLite."""
+
+    sqlite: Path | None = None
+    postgresql: str | None = None
+    nats: str | None = None
+
+
+def deployment(settings: Settings) -> Deployment:
     store, event_log = settings.store, settings.log
-    if store is not None and not store.startswith("sqlite:///"):
-        scheme = store.split("://", 1)[0]
+    scheme = store.split("://", 1)[0] if store is not None else "sqlite"
+    if scheme in ("postgresql", "postgres"):
+        if not event_log.startswith("nats://"):
+            raise InvalidRequestError(
+                f"store {scheme}://… needs the NATS event log: add --log nats://host:4222"
+            )
+        assert store is not None
+        return Deployment(postgresql=store, nats=event_log)
+    if scheme != "sqlite" or (store is not None and not store.startswith("sqlite:///")):
         raise InvalidRequestError(
-            f"store {scheme}://…: only sqlite:///path is supported"
-            if scheme not in ("postgresql", "postgres")
-            else "a PostgreSQL store needs the scale-out adapters, which this build lacks"
+            f"store {store!r}: give sqlite:///path/to/file or postgresql://user@host/database"
         )
     if event_log != "embedded":
         raise InvalidRequestError(
-            f"log {event_log!r}: a SQLite store works with the embedded event log only"
+            f"log {event_log!r}: a SQLite store works with the embedded event log only; "
+            "give --store postgresql://… for the NATS one"
         )
-    if store is not None:
-        return Path(store.removeprefix("sqlite:///"))
-    return database_path(settings.data_dir)
+    path = Path(store.removeprefix("sqlite:///")) if store else database_path(settings.data_dir)
+    return Deployment(sqlite=path)
+
+
+def nats_settings(settings: Settings, url: str) -> NatsSettings:
+    from wayfare.log.jetstream import NatsSettings
+
+    return NatsSettings(url=url, prefix=settings.log_prefix, partitions=settings.log_partitions)
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Services:
-    """Migrate the embedded store and wire everything; nothing is started yet. The journey
-    engine runs in a process of its own unless settings say otherwise or a clock is given
-    (a test's clock can only drive an engine in this process)."""
-    path = embedded_path(settings)
+    """Migrate the store and wire everything the server runs; nothing is started yet.
+    Embedded, the journey engine runs in a process of its own unless settings say otherwise
+    or a clock is given (a test's clock can only drive an engine in this process)."""
+    where = deployment(settings)
+    if where.postgresql is not None:
+        assert where.nats is not None
+        return _scaled_out_server(settings, where.postgresql, where.nats, clock or SystemClock())
+    assert where.sqlite is not None
+    path = where.sqlite
     migrate(path)
     store = SQLiteStore(path, fsync=settings.fsync)
     writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())
@@ -108,7 +152,41 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         )
     else:
         runtime = _runtime(settings, journey_store.another_connection(), EmbeddedLog(path), clock)
-    clock = clock or SystemClock()
+    return _server(settings, clock or SystemClock(), store, journey_store, writer, runtime, 1)
+
+
+def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock) -> Services:
+    """Stateless: the inlet writes to JetStream, the admin API to PostgreSQL; the journey
+    engines are ``wayfare worker`` processes."""
+    from wayfare.log.nats import NatsWriter
+    from wayfare.store.postgres.connection import migrate as postgres_migrate
+    from wayfare.store.postgres.connection import open_pool
+    from wayfare.store.postgres.journeys import PostgresJourneyStore  # type: ignore[import-not-found]
+    from wayfare.store.postgres.messages import known_message_ids
+    from wayfare.store.postgres.resources import PostgresStore
+
+    postgres_migrate(url)
+    pool = open_pool(url, max_size=8)
+    store = PostgresStore(pool)
+
+    async def known(org_id: str, msg_ids: Sequence[str]) -> Mapping[str, str]:
+        return await asyncio.to_thread(known_message_ids, pool, org_id, msg_ids)
+
+    log_settings = nats_settings(settings, log_url)
+    writer = NatsWriter(log_settings, known=known)
+    journeys = PostgresJourneyStore(pool)
+    return _server(settings, clock, store, journeys, writer, NoEngine(), log_settings.partitions)
+
+
+def _server(
+    settings: Settings,
+    clock: Clock,
+    store: ResourceStore,
+    journey_store: JourneyStore,
+    writer: MessageWriter,
+    runtime: JourneyEngine,
+    partitions: int,
+) -> Services:
     catalog = Catalog(store, clock, settings.cache_ttl_seconds)
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
     schemas = SchemaRegistry(store, catalog, clock)
@@ -117,20 +195,19 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         store, catalog, clock, schemas, lambda org_id, name: journeys.journeys_using(org_id, name)
     )
     journeys = JourneyRegistry(
-        journey_store, clock, events, schemas, partitions=1, wake_engine=runtime.wake
+        journey_store, clock, events, schemas, partitions=partitions, wake_engine=runtime.wake
     )
     return Services(
+        engine=EngineServices(writer, runtime, [store.close]),
         settings=settings,
         clock=clock,
         store=store,
-        writer=writer,
         catalog=catalog,
         inlet=InletService(catalog, writer, clock, limiter, settings.max_pending_messages),
         schemas=schemas,
         inlets=inlets,
         events=events,
         journey_store=journey_store,
-        runtime=runtime,
         journeys=journeys,
         applier=Applier(store, clock, schemas, inlets, events, journeys),
     )
@@ -138,12 +215,53 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
 
 def build_engine(settings: Settings) -> EngineServices:
     """The journey engine for ``wayfare engine``: the server has migrated the store."""
-    path = embedded_path(settings)
+    path = deployment(settings).sqlite
+    if path is None:
+        raise InvalidRequestError("wayfare engine runs embedded engines; use wayfare worker")
     writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())
     runtime = _runtime(
         settings, SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer), EmbeddedLog(path)
     )
     return EngineServices(writer, runtime)
+
+
+def build_worker(settings: Settings) -> EngineServices:
+    """A journey engine of ``wayfare worker``: partitions of the NATS event log by lease,
+    state in PostgreSQL."""
+    from wayfare.log.nats import NatsEventLog
+    from wayfare.store.postgres.connection import migrate as postgres_migrate
+    from wayfare.store.postgres.connection import open_pool
+    from wayfare.store.postgres.journeys import PostgresJourneyStore
+
+    where = deployment(settings)
+    if where.postgresql is None or where.nats is None:
+        raise InvalidRequestError(
+            "wayfare worker needs --store postgresql://… and --log nats://… (embedded, "
+            "wayfare serve runs the journey engine itself)"
+        )
+    postgres_migrate(where.postgresql)
+    pool = open_pool(where.postgresql, max_size=4)
+    journey_store = PostgresJourneyStore(pool)
+    log_settings = nats_settings(settings, where.nats)
+    ownership = LeasedOwnership(
+        journey_store, log_settings.partitions, ttl_seconds=settings.lease_seconds
+    )
+    runtime = _runtime(settings, journey_store, NatsEventLog(log_settings), ownership=ownership)
+    return EngineServices(None, runtime, [pool.close])
+
+
+class NoEngine:
+    """The server's engine when journey engines are workers of their own: they learn of
+    changes from the store, so there is nobody here to wake."""
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self, grace: float = 5.0) -> None:
+        pass
+
+    def wake(self) -> None:
+        pass
 
 
 def engine_lock_path(settings: Settings) -> Path:
@@ -156,6 +274,7 @@ def _runtime(
     journey_store: JourneyStore,
     event_log: EventLog,
     clock: Clock | None = None,
+    ownership: Ownership | None = None,
 ) -> JourneyRuntime:
     sender_options: dict[str, Any] = {
         "smtp_host": settings.smtp_host,
@@ -174,6 +293,7 @@ def _runtime(
         event_log,
         clock or SystemClock(),
         sender,
+        ownership=ownership,
         test_wait_ms=int(settings.test_wait_seconds * 1000),
         per_host=settings.actions_per_host,
     )

@@ -129,6 +129,17 @@ def main() -> None:
     default=None,
     help="TOML settings file.",
 )
+@click.option(
+    "--store",
+    default=None,
+    help="sqlite:///path (default: the file in --data-dir) or postgresql://user@host/db.",
+)
+@click.option(
+    "--log",
+    "event_log",
+    default=None,
+    help="The event log: embedded (default, with SQLite) or nats://host:4222 (PostgreSQL).",
+)
 @click.option("--admin-token", default=None, help="Require this bearer token on admin calls.")
 @click.option(
     "--rate-limit",
@@ -143,11 +154,18 @@ def serve(
     data_dir: Path | None,
     demo: bool,
     config_file: Path | None,
+    store: str | None,
+    event_log: str | None,
     admin_token: str | None,
     rate_limit: float | None,
     public_url: str | None,
 ) -> None:
-    """Start the Wayfare server (embedded mode: one process, one SQLite file)."""
+    """Start the Wayfare server: the inlet and the admin API.
+
+    Embedded (the default), it keeps everything in one SQLite file and runs the journey
+    engine itself. With --store postgresql://… --log nats://… it is stateless: start as
+    many as you like behind a load balancer, and the journey engines with wayfare worker.
+    """
     import uvicorn
 
     from wayfare.api.app import create_app
@@ -169,6 +187,8 @@ def serve(
             "host": host,
             "port": port,
             "data_dir": data_dir,
+            "store": store,
+            "log": event_log,
             "admin_token": admin_token,
             "inlet_rate_limit": rate_limit,
             "public_url": public_url,
@@ -246,6 +266,73 @@ def engine() -> None:
     services = build_engine(settings)
     _collect_less()
     uvloop.run(serve_engine(services, engine_lock_path(settings)))
+
+
+@main.command()
+@click.option("--store", default=None, help="postgresql://user@host:port/database")
+@click.option("--log", "event_log", default=None, help="nats://host:4222 (comma-separated servers)")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="TOML settings file.",
+)
+def worker(store: str | None, event_log: str | None, config_file: Path | None) -> None:
+    """Run a journey engine (scale-out): it takes its share of the event log's partitions,
+    runs the journeys of the people in them, and delivers their actions. Start any number,
+    on any hosts; when one stops or dies, the others take its partitions over.
+
+    \b
+    Example:
+      wayfare worker --store postgresql://wayfare@db/wayfare --log nats://nats:4222
+    """
+    import uvloop
+
+    from wayfare.bootstrap import build_worker
+    from wayfare.config import load_settings
+    from wayfare.engine.process import serve_worker
+
+    _log_lines()
+    settings = load_settings({"store": store, "log": event_log}, config_file=config_file)
+    services = build_worker(settings)
+    _collect_less()
+    uvloop.run(serve_worker(services))
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--store", default=None, help="sqlite:///path or postgresql://user@host/db")
+@click.option("--log", "event_log", default=None, help="embedded or nats://host:4222")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="TOML settings file.",
+)
+def doctor(
+    data_dir: Path | None, store: str | None, event_log: str | None, config_file: Path | None
+) -> None:
+    """Check a deployment: settings, the store and its migrations, the event log and its
+    stream, which worker holds which partition. One line per check; exit code 1 if any
+    fails.
+
+    \b
+    Example:
+      wayfare doctor --store postgresql://wayfare@db/wayfare --log nats://nats:4222
+    """
+    from wayfare.config import load_settings
+    from wayfare.doctor import diagnose
+
+    settings = load_settings(
+        {"data_dir": data_dir, "store": store, "log": event_log}, config_file=config_file
+    )
+    failed = False
+    for check in diagnose(settings):
+        click.echo(check.line())
+        failed = failed or not check.ok
+    sys.exit(1 if failed else 0)
 
 
 # schemas

@@ -33,7 +33,16 @@ class Settings:
     ``postgresql://user@host:port/database`` (scale-out)."""
     log: str = "embedded"
     """The event log journey engines consume: ``embedded`` (the SQLite store's own tables)
-    or ``nats://host:port`` (JetStream; scale-out, with a PostgreSQL store)."""
+    or ``nats://host:port`` (JetStream; scale-out, with a PostgreSQL store; several
+    servers of one cluster comma-separated)."""
+    log_prefix: str = "wayfare"
+    """Scale-out: the JetStream stream's name and its subjects' first token."""
+    log_partitions: int = 16
+    """Scale-out: partitions of the event log, fixed when its stream is created; each is
+    held by one worker at a time, so this bounds how many workers share the work."""
+    lease_seconds: float = 6.0
+    """Scale-out: how long a worker's lease on a partition lasts unless renewed (every
+    third of it); a dead worker's partitions move to the others within about this long."""
     public_url: str | None = None
     """Base URL printed in inlet URLs; defaults to http://host:port."""
     admin_token: str | None = None

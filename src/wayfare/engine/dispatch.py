@@ -15,7 +15,7 @@ import contextlib
 import heapq
 import logging
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from urllib.parse import urlsplit
 
 from wayfare.clock import Clock
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 LoadPending = Callable[[int, int], Awaitable[list[OutboxItem]]]
 """(after_id, limit) -> pending items above after_id, in id order."""
 OnResult = Callable[[OutboxItem, Delivery], None]
+MaySend = Callable[[OutboxItem], bool]
+"""Whether this engine may still deliver the item (it holds the item's partition)."""
 
 
 def host_of(item: OutboxItem) -> str:
@@ -46,8 +48,10 @@ class Dispatcher:
         *,
         per_host: int = 32,
         capacity: int = 10_000,
+        may_send: MaySend = lambda item: True,
     ) -> None:
         self._sender = sender
+        self._may_send = may_send
         self._clock = clock
         self._load_pending = load_pending
         self._on_result = on_result
@@ -92,6 +96,30 @@ class Dispatcher:
             self._take(item)
         self._wake.set()
 
+    def forget(self, partitions: Collection[int]) -> None:
+        """This engine no longer holds these partitions: their items not in flight go (their
+        new owner delivers them; one in flight ends, its outcome is fenced off)."""
+        lost = set(partitions)
+        for queue in self._queues.values():
+            kept = [item for item in queue if item.partition not in lost]
+            for item in queue:
+                if item.partition in lost:
+                    self._owned.discard(item.outbox_id)
+            queue.clear()
+            queue.extend(kept)
+        later = [entry for entry in self._later if entry[2].partition not in lost]
+        for _, outbox_id, item in self._later:
+            if item.partition in lost:
+                self._owned.discard(outbox_id)
+        self._later = later
+        heapq.heapify(self._later)
+
+    def reload(self) -> None:
+        """Partitions were gained: page in their pending items (and anything not held yet)."""
+        self._loaded_upto = 0
+        self._backlog = True
+        self._wake.set()
+
     async def finish(self, grace: float) -> None:
         """Start nothing more and give attempts in flight up to ``grace`` seconds to end, so
         their outcomes can be recorded (what was not started stays pending in the table)."""
@@ -129,7 +157,8 @@ class Dispatcher:
             return
         for item in items:
             self._loaded_upto = item.outbox_id
-            self._take(item)
+            if item.outbox_id not in self._owned:
+                self._take(item)
         # Done once the table had nothing more and nothing turned away since is unread.
         if len(items) < room and self._rejected_upto <= self._loaded_upto:
             self._backlog = False
@@ -157,6 +186,9 @@ class Dispatcher:
         try:
             while queue:
                 item = queue.popleft()
+                if not self._may_send(item):
+                    self._owned.discard(item.outbox_id)  # another engine's now
+                    continue
                 delivery = await self._sender.send(item.kind, item.request, item.key)
                 self._on_result(item, delivery)
         finally:

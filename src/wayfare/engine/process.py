@@ -174,3 +174,19 @@ def read_first_line(fd: int = 0) -> bytes:
             break
         line += byte
     return bytes(line)
+
+
+async def serve_worker(host: EngineHost) -> None:
+    """``wayfare worker``: start, run until SIGTERM or Ctrl-C, stop in order (deliveries in
+    flight get their grace, the partitions are given up for the others to take at once)."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await host.start()
+    log.info("journey engine running")
+    try:
+        await stopping.wait()
+    finally:
+        log.info("journey engine stopping")
+        await host.stop()

@@ -28,7 +28,9 @@ from wayfare.clock import Clock
 from wayfare.engine.actions import Delivery, Sender
 from wayfare.engine.core import advance
 from wayfare.engine.dispatch import Dispatcher
+from wayfare.engine.ownership import Holding, Ownership, SoleOwnership
 from wayfare.engine.step import Step
+from wayfare.errors import FencedError
 from wayfare.ids import Entropy, SystemEntropy
 from wayfare.log.ports import EventLog, LogSlice
 from wayfare.model.admission import Candidate, admit
@@ -89,6 +91,7 @@ class JourneyRuntime:
         sender: Sender,
         *,
         entropy: Entropy | None = None,
+        ownership: Ownership | None = None,
         poll_seconds: float = 0.25,
         test_wait_ms: int = 10_000,
         per_host: int = 32,
@@ -101,7 +104,9 @@ class JourneyRuntime:
         self._entropy = entropy or SystemEntropy()
         self._poll = poll_seconds
         self._test_wait_ms = test_wait_ms
-        self._partitions = frozenset(range(event_log.partitions))
+        self._ownership = ownership or SoleOwnership(event_log.partitions)
+        self._holding = Holding(frozenset())
+        """What the engine acted on in its last cycle (see _see_holding)."""
         self._definitions: dict[tuple[str, str, int], JourneyDefinition] = {}
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="wayfare-journeys")
         self._dispatcher = Dispatcher(
@@ -111,6 +116,7 @@ class JourneyRuntime:
             self._on_result,
             per_host=per_host,
             capacity=outbox_capacity,
+            may_send=lambda item: self._ownership.may_act(item.partition),
         )
         self._results: deque[tuple[OutboxItem, Delivery]] = deque()
         self._recent: OrderedDict[str, Instance] = OrderedDict()
@@ -136,6 +142,7 @@ class JourneyRuntime:
     # lifecycle
     async def start(self) -> None:
         await self._log.start()
+        await self._ownership.start()
         await self._sender.start()
         self._loop = asyncio.get_running_loop()
         self._tasks = [
@@ -156,6 +163,7 @@ class JourneyRuntime:
             await self._call(self._record_outcomes)
         self._loop = None
         await self._sender.stop()
+        await self._ownership.stop()
         await self._log.stop()
         self._executor.shutdown(wait=True)
 
@@ -170,12 +178,17 @@ class JourneyRuntime:
     async def _engine_loop(self) -> None:
         while True:
             try:
-                slices = await self._read_log()
-                busy = await self._call(self.cycle, slices)
+                holding = await self._see_holding()
+                slices = await self._read_log(holding)
+                busy = await self._call(self.cycle, slices, holding)
                 for s in slices:
                     await self._log.acknowledge(s.partition, s.last)
             except asyncio.CancelledError:
                 raise
+            except FencedError as exc:
+                log.warning("journey engine: %s; learning which partitions it holds", exc)
+                self._ownership.lost()
+                busy = False
             except Exception:
                 log.exception("journey engine failed; retrying")
                 await asyncio.sleep(self._poll)  # not a line per wake while it keeps failing
@@ -183,11 +196,37 @@ class JourneyRuntime:
             if not busy:
                 await self._idle()
 
-    async def _read_log(self) -> list[LogSlice]:
+    async def _see_holding(self) -> Holding:
+        """Take in which partitions the engine holds now (between cycles: nothing else runs
+        on what this changes). What was kept of a partition lost is dropped, as another
+        engine moves its instances now; a partition gained is read from the store."""
+        holding = self._ownership.holding()
+        before, now = self._holding.partitions, holding.partitions
+        self._holding = holding
+        if before == now:
+            return holding
+        lost, gained = before - now, now - before
+        if lost:
+            for instance_id in [i for i, inst in self._recent.items() if inst.partition in lost]:
+                del self._recent[instance_id]
+            kept = [(item, d) for item, d in self._results if item.partition not in lost]
+            self._results = deque(kept)
+            self._dispatcher.forget(lost)
+            for partition in lost:
+                await self._log.release(partition)
+        if gained:
+            self._dispatcher.reload()
+            self._timer_floor = 0
+            self._sweep_stopped = True
+            self._next_test_look = 0.0
+        self._positions = None  # read again, for what is held now
+        return holding
+
+    async def _read_log(self, holding: Holding) -> list[LogSlice]:
         if self._positions is None:
-            self._positions = await self._call(self._store.log_positions, self._partitions)
+            self._positions = await self._call(self._store.log_positions, holding.partitions)
         slices = []
-        for partition in sorted(self._partitions):
+        for partition in sorted(holding.partitions):
             after = self._positions.get(partition, 0)
             read = await self._log.read(partition, after, READ_LIMIT)
             if not read.empty:
@@ -215,7 +254,8 @@ class JourneyRuntime:
         return min(self._poll, max(until, 0.001))
 
     async def _load_pending(self, after_id: int, limit: int) -> list[OutboxItem]:
-        return await self._call(self._store.pending_outbox, self._partitions, after_id, limit)
+        partitions = self._holding.partitions
+        return await self._call(self._store.pending_outbox, partitions, after_id, limit)
 
     def _on_result(self, item: OutboxItem, delivery: Delivery) -> None:
         self._results.append((item, delivery))
@@ -361,12 +401,14 @@ class JourneyRuntime:
         self._apply(step, inst, Enter(event, entity))
 
     # one cycle of the engine
-    def cycle(self, slices: Sequence[LogSlice] = ()) -> bool:
+    def cycle(self, slices: Sequence[LogSlice] = (), holding: Holding | None = None) -> bool:
         """Record delivery outcomes, fire due timers, take test entries, exit people from
         stopped journeys, act on what was read from the log; commit once. True when there
         is more to do right away."""
         self._see_journey_changes()
-        step = Step(self._store, self._recent)
+        if holding is not None:
+            self._holding = holding
+        step = self._step()
         try:
             busy = self._record_outcomes_into(step)
             busy = self._fire_due_timers(step) or busy
@@ -380,9 +422,15 @@ class JourneyRuntime:
             self._results.extendleft(reversed(step.outcomes))
             raise
         if self._reread_timers:
-            self._timer_floor = self._store.next_timer_ms(self._partitions)
+            self._timer_floor = self._store.next_timer_ms(self._holding.partitions)
             self._reread_timers = False
         return busy
+
+    def _step(self) -> Step:
+        step = Step(self._store, self._recent)
+        step.batch.owner = self._holding.owner
+        step.batch.fences = dict(self._holding.fences)
+        return step
 
     def _commit(self, step: Step) -> None:
         step.batch.instances = list(step.touched.values())
@@ -456,7 +504,7 @@ class JourneyRuntime:
         now = self._clock.now_ms()
         if self._timer_floor is None or self._timer_floor > now:
             return False
-        due = self._store.due_timers(self._partitions, now, limit)
+        due = self._store.due_timers(self._holding.partitions, now, limit)
         step.load(t.instance_id for t in due)
         for timer in due:
             step.batch.fired_timers.append(timer.timer_id)
@@ -474,7 +522,7 @@ class JourneyRuntime:
         if now < self._next_test_look:
             return False
         self._next_test_look = now + TEST_ENTRY_SECONDS
-        entries = self._store.test_entries(self._partitions, limit)
+        entries = self._store.test_entries(self._holding.partitions, limit)
         for entry in entries:
             version = self._store.get_journey(entry.org_id, entry.journey, entry.version)
             if version is not None and version.state == "draft" and version.test_mode:
@@ -489,7 +537,7 @@ class JourneyRuntime:
         """Everyone inside a stopped journey exits."""
         if not self._sweep_stopped:
             return False
-        inside = self._store.stopped_instances(self._partitions, limit)
+        inside = self._store.stopped_instances(self._holding.partitions, limit)
         for found in inside:
             inst = step.freshest(found)
             if inst.live:
@@ -498,7 +546,7 @@ class JourneyRuntime:
         return self._sweep_stopped
 
     def _record_outcomes(self) -> None:
-        step = Step(self._store, self._recent)
+        step = self._step()
         self._record_outcomes_into(step)
         self._commit(step)
 

@@ -68,3 +68,6 @@ class EmbeddedLog(SQLiteDatabase):
 
     async def acknowledge(self, partition: int, position: int) -> None:
         """Nothing to let go: the outcomes are part of the store."""
+
+    async def release(self, partition: int) -> None:
+        """Nothing is read ahead."""

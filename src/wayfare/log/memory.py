@@ -79,6 +79,9 @@ class MemoryLog:
         entries = self._partition(partition)
         entries[:] = [(p, data) for p, data in entries if p > position]
 
+    async def release(self, partition: int) -> None:
+        """Nothing is read ahead."""
+
     def _partition(self, partition: int) -> list[tuple[int, bytes]]:
         if not 0 <= partition < self._partitions:
             raise LogError(f"the log has no partition {partition} (it has {self._partitions})")

@@ -64,3 +64,7 @@ class EventLog(Protocol):
         """The engine has committed everything of ``partition`` up to ``position``: the log
         may let go of it."""
         ...
+
+    async def release(self, partition: int) -> None:
+        """The engine no longer holds ``partition``: stop reading it ahead."""
+        ...

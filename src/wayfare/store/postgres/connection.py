@@ -110,16 +110,35 @@ def yoyo_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql+psycopg", query=urlencode(query)))
 
 
+def _migrations() -> Any:
+    source = resources.files("wayfare.store.postgres") / "migrations"
+    with resources.as_file(source) as folder:
+        return read_migrations(str(folder))
+
+
+def _backend(url: str) -> Any:
+    try:
+        return get_backend(yoyo_url(url))
+    except psycopg.Error as exc:
+        raise _unreachable(url, exc) from exc
+
+
+def pending_migrations(url: str) -> list[str]:
+    """The migrations this Wayfare has that the database has not applied."""
+    backend = _backend(url)
+    try:
+        with store_errors():
+            return [m.id for m in backend.to_apply(_migrations())]
+    finally:
+        with contextlib.suppress(Exception):
+            backend.connection.close()
+
+
 def migrate(url: str) -> None:
     """Bring the database up to the latest schema, under yoyo's lock (engines and servers
     starting together apply each migration once)."""
-    source = resources.files("wayfare.store.postgres") / "migrations"
-    with resources.as_file(source) as folder:
-        migrations = read_migrations(str(folder))
-    try:
-        backend = get_backend(yoyo_url(url))
-    except psycopg.Error as exc:
-        raise _unreachable(url, exc) from exc
+    migrations = _migrations()
+    backend = _backend(url)
     try:
         with store_errors(), backend.lock():
             backend.apply_migrations(backend.to_apply(migrations))

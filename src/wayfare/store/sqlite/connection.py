@@ -22,16 +22,30 @@ def database_path(data_dir: Path) -> Path:
     return data_dir / DB_FILE
 
 
+def _migrations() -> Any:
+    source = resources.files("wayfare.store.sqlite") / "migrations"
+    with resources.as_file(source) as folder:
+        return read_migrations(str(folder))
+
+
 def migrate(path: Path) -> None:
     """Bring the database file up to the latest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    source = resources.files("wayfare.store.sqlite") / "migrations"
-    with resources.as_file(source) as folder:
-        migrations = read_migrations(str(folder))
     backend = get_backend(f"sqlite:///{path}")
     try:
         with backend.lock():
-            backend.apply_migrations(backend.to_apply(migrations))
+            backend.apply_migrations(backend.to_apply(_migrations()))
+    finally:
+        with contextlib.suppress(Exception):
+            backend.connection.close()
+
+
+def pending_migrations(path: Path) -> list[str]:
+    """The migrations this Wayfare has that the file has not applied."""
+    backend = get_backend(f"sqlite:///{path}")
+    try:
+        with store_errors():
+            return [m.id for m in backend.to_apply(_migrations())]
     finally:
         with contextlib.suppress(Exception):
             backend.connection.close()

@@ -1,0 +1,158 @@
+"""Which partitions of the event log a journey engine acts on.
+
+Embedded, the one engine of a data directory acts on its one partition (``engine.lock``
+keeps it alone). Scaled out, engines hold partitions by leases in the store
+(``PartitionLeases``): each renews its own every third of the lease's life, takes its share
+of what is free or lapsed, and stamps every commit with the epochs it holds, so a commit made
+after a lease moved is refused. An engine also stops delivering actions of a partition once
+its lease may have lapsed by its own clock (``may_act``): an engine that was paused
+(SIGSTOP, a long pause of its host) wakes up to find its leases gone before it sends
+anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wayfare.store.ports import PartitionLeases
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """The partitions an engine acts on, and what its commits carry to be fenced."""
+
+    partitions: frozenset[int]
+    owner: str | None = None
+    fences: Mapping[int, int] = field(default_factory=dict)
+    """partition -> epoch of the lease; empty where nothing needs fencing."""
+
+
+class Ownership(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None:
+        """Give every partition up (a clean stop)."""
+        ...
+
+    def holding(self) -> Holding: ...
+    def may_act(self, partition: int) -> bool:
+        """Whether the lease of ``partition`` surely has not lapsed yet."""
+        ...
+
+    def lost(self) -> None:
+        """A commit was fenced: what is held must be learned again before acting."""
+        ...
+
+
+class SoleOwnership:
+    """Every partition of the log, for the only engine there is."""
+
+    def __init__(self, partitions: int = 1) -> None:
+        self._holding = Holding(frozenset(range(partitions)))
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def holding(self) -> Holding:
+        return self._holding
+
+    def may_act(self, partition: int) -> bool:
+        return True
+
+    def lost(self) -> None:
+        pass
+
+
+def worker_id() -> str:
+    """Unique to this process, readable in ``wayfare doctor``: host, pid, a random tail."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class LeasedOwnership:
+    """Partitions held by leases in the store, renewed on a thread of their own so a long
+    engine cycle never starves them."""
+
+    def __init__(
+        self,
+        leases: PartitionLeases,
+        partitions: int,
+        *,
+        ttl_seconds: float = 6.0,
+        owner: str | None = None,
+    ) -> None:
+        self._leases = leases
+        self._partitions = partitions
+        self._ttl_ms = int(ttl_seconds * 1000)
+        self.owner = owner or worker_id()
+        self._held: dict[int, int] = {}
+        self._valid_until = 0.0
+        """Monotonic time before which every lease held surely has not lapsed."""
+        self._task: asyncio.Task[None] | None = None
+        self._renew_now = asyncio.Event()
+
+    async def start(self) -> None:
+        await self._claim()
+        self._task = asyncio.create_task(self._renew())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        held, self._held = self._held, {}
+        self._valid_until = 0.0
+        if held:
+            with contextlib.suppress(Exception):  # a dead store: the leases lapse instead
+                await asyncio.to_thread(self._leases.release, self.owner, list(held))
+
+    def holding(self) -> Holding:
+        if time.monotonic() >= self._valid_until:
+            return Holding(frozenset(), self.owner)
+        return Holding(frozenset(self._held), self.owner, dict(self._held))
+
+    def may_act(self, partition: int) -> bool:
+        return partition in self._held and time.monotonic() < self._valid_until
+
+    def lost(self) -> None:
+        self._valid_until = 0.0
+        self._renew_now.set()
+
+    async def _renew(self) -> None:
+        every = self._ttl_ms / 3000
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._renew_now.wait(), every)
+            self._renew_now.clear()
+            await self._claim()
+
+    async def _claim(self) -> None:
+        started = time.monotonic()
+        try:
+            held = await asyncio.to_thread(
+                self._leases.claim, self.owner, self._partitions, self._ttl_ms
+            )
+        except Exception as exc:  # the store is away: the leases lapse by themselves
+            log.warning("renewing partition leases failed: %s", exc)
+            return
+        if held != self._held:
+            log.info(
+                "journey engine %s holds partitions %s",
+                self.owner,
+                ", ".join(map(str, sorted(held))) or "none",
+            )
+        self._held = held
+        # The store started the leases' time after ``started``: until then they hold, less
+        # a margin for clocks that drift apart within one lease.
+        self._valid_until = started + self._ttl_ms / 1000 * 0.9
