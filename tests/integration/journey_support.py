@@ -9,6 +9,7 @@ import email.policy
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -233,22 +234,49 @@ class Call:
 @dataclass
 class Receiver:
     """Answers by path: ``/fail-once/`` 500 on a key's first call then 200, ``/always-500/``
-    500, ``/missing/`` 404, ``/forbidden/`` 403, ``/slow/`` after ``slow_seconds``; anything
-    else 200 with ``reply``. Records every call."""
+    500, ``/missing/`` 404, ``/forbidden/`` 403, ``/slow/`` after ``slow_seconds``, ``/crowd/<n>/``
+    once ``n`` calls under its first path segment have arrived (or after ``crowd_seconds``);
+    anything else 200 with ``reply``. Records every call, and how many under each first path
+    segment were in flight at most."""
 
     url: str = ""
     reply: dict[str, Any] = field(default_factory=lambda: {"tier": "gold", "points": 120})
     slow_seconds: float = 3.0
+    crowd_seconds: float = 1.5
     calls: list[Call] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)
     """The keys of the calls answered, in order."""
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: Counter[str] = field(default_factory=Counter)
+    most_in_flight: Counter[str] = field(default_factory=Counter)
+    """First path segment (a test's prefix) → the most calls under it in flight at once."""
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    """Reentrant; notified as each call arrives."""
     release: threading.Event = field(default_factory=threading.Event)
 
     def handle(self, call: Call) -> tuple[int, Any]:
+        segment = "/" + call.path.split("/")[1]
         with self.lock:
             earlier = sum(1 for c in self.calls if c.key == call.key)
             self.calls.append(call)
+            self.in_flight[segment] += 1
+            self.most_in_flight[segment] = max(
+                self.most_in_flight[segment], self.in_flight[segment]
+            )
+            self.lock.notify_all()
+        try:
+            return self._answer(call, segment, earlier)
+        finally:
+            with self.lock:
+                self.in_flight[segment] -= 1
+
+    def _answer(self, call: Call, segment: str, earlier: int) -> tuple[int, Any]:
+        if "/crowd/" in call.path:
+            crowd = int(call.path.split("/crowd/")[1].split("/")[0])
+            with self.lock:
+                self.lock.wait_for(
+                    lambda: len(self.under(segment)) >= crowd or self.release.is_set(),
+                    self.crowd_seconds,
+                )
         if "/slow/" in call.path:
             self.release.wait(self.slow_seconds)
         if "/fail-once/" in call.path and earlier == 0:
@@ -313,6 +341,10 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
 
     class Quiet(ThreadingHTTPServer):
         daemon_threads = True
+        # Room for every connection a burst of actions opens: with the default backlog of 5,
+        # connections beyond it wait for the client's SYN retry (a second or more), which
+        # spreads a burst out as a rate limit would.
+        request_queue_size = 1024
 
         def handle_error(self, request: Any, client_address: Any) -> None:
             pass

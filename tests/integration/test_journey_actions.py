@@ -1,6 +1,6 @@
 """Journey actions against real local receivers: custom HTTP actions (mapping, retries, no
-retry on 404/403, timeouts, responses read later, per-host rate limit), email over SMTP to an
-aiosmtpd server, waiting for a correlated event, and jumps."""
+retry on 404/403, timeouts, responses read later, per-host limits in flight and per
+second), email over SMTP to an aiosmtpd server, waiting for a correlated event, and jumps."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ pytestmark = pytest.mark.integration
 
 SENDER = "journeys@wayfare.test"
 RATE = 20  # actions per second to one host
+PER_HOST = 3  # actions in flight at once to one host
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,7 @@ def action_server(
             "WAYFARE_SMTP_PORT": str(mailbox[1]),
             "WAYFARE_SMTP_FROM": SENDER,
             "WAYFARE_ACTION_RATE_PER_HOST": str(RATE),
+            "WAYFARE_ACTIONS_PER_HOST": str(PER_HOST),
             "WAYFARE_ACTION_WORKER": str(request.param == "courier").lower(),
         },
     )
@@ -293,6 +295,24 @@ def test_actions_to_one_host_keep_to_its_rate_limit(
     assert len(moments) == 10
     # ten calls at RATE per second take at least nine intervals
     assert moments[-1] - moments[0] >= 9 / RATE * 0.9
+
+
+def test_actions_to_one_host_reach_its_limit_in_flight_and_never_pass_it(
+    shop: Shop, receiver: Receiver, prefix: str
+) -> None:
+    # The receiver holds each call until one more than the limit have arrived, or for
+    # crowd_seconds: the limit reached, the last call waits for one to end.
+    publish(
+        shop,
+        on_cart(
+            "crowd", {"hook": http(f"{receiver.url}{prefix}/crowd/{PER_HOST + 1}"), "done": END}
+        ),
+    )
+    people = [f"c{i}@example.com" for i in range(PER_HOST + 1)]
+    send(shop, *(shop_message(shop, "cart", who) for who in people))
+    wait_for_report(shop, "crowd", entered=PER_HOST + 1, exited=PER_HOST + 1)
+    assert len(receiver.under(prefix)) == PER_HOST + 1
+    assert receiver.most_in_flight[prefix] == PER_HOST
 
 
 # email
