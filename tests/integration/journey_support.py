@@ -234,10 +234,10 @@ class Call:
 @dataclass
 class Receiver:
     """Answers by path: ``/fail-once/`` 500 on a key's first call then 200, ``/always-500/``
-    500, ``/missing/`` 404, ``/forbidden/`` 403, ``/slow/`` after ``slow_seconds``, ``/crowd/<n>/``
-    once ``n`` calls under its first path segment have arrived (or after ``crowd_seconds``);
-    anything else 200 with ``reply``. Records every call, and how many under each first path
-    segment were in flight at most."""
+    500, ``/missing/`` 404, ``/forbidden/`` 403, ``/unauthorized/`` 401, ``/slow/`` after
+    ``slow_seconds``, ``/crowd/<n>/`` once ``n`` calls under its first path segment have
+    arrived (or after ``crowd_seconds``); anything else 200 with ``reply``. Records every
+    call, and how many under each first path segment were in flight at most."""
 
     url: str = ""
     reply: dict[str, Any] = field(default_factory=lambda: {"tier": "gold", "points": 120})
@@ -287,6 +287,8 @@ class Receiver:
             return 404, {"error": "no such thing"}
         if "/forbidden/" in call.path:
             return 403, {"error": "no"}
+        if "/unauthorized/" in call.path:
+            return 401, {"error": "who are you?"}
         return 200, {**self.reply, "path": call.path}
 
     def under(self, prefix: str) -> list[Call]:

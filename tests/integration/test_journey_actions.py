@@ -1,5 +1,5 @@
 """Journey actions against real local receivers: custom HTTP actions (mapping, retries, no
-retry on 404/403, timeouts, responses read later, per-host limits in flight and per
+retry on 404/403/401, timeouts, responses read later, per-host limits in flight and per
 second), email over SMTP to an aiosmtpd server, waiting for a correlated event, and jumps."""
 
 from __future__ import annotations
@@ -245,8 +245,10 @@ def test_a_call_failing_every_time_takes_the_error_path_after_three_attempts(
     assert done["inError"] == 0
 
 
-@pytest.mark.parametrize(("path", "status"), [("missing", 404), ("forbidden", 403)])
-def test_404_and_403_are_not_retried_and_without_an_error_path_end_in_error(
+@pytest.mark.parametrize(
+    ("path", "status"), [("missing", 404), ("forbidden", 403), ("unauthorized", 401)]
+)
+def test_404_403_and_401_are_not_retried_and_without_an_error_path_end_in_error(
     shop: Shop, receiver: Receiver, prefix: str, path: str, status: int
 ) -> None:
     publish(shop, on_cart("final", {"hook": http(f"{receiver.url}{prefix}/{path}/x"), "done": END}))
