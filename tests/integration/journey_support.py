@@ -368,13 +368,32 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
 
 
 class Mailbox:
-    """An aiosmtpd handler keeping every message it is given."""
+    """An aiosmtpd handler keeping every message it is given. It refuses recipients whose
+    address starts with ``refused`` for good (550 at RCPT), and the data of a message to one
+    starting with ``deferred`` for now (451); ``refusals`` lists each refused recipient once
+    per refusal."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
+        self.refusals: list[str] = []
         self.lock = threading.Lock()
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address.startswith("refused"):
+            with self.lock:
+                self.refusals.append(address)
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        deferred = [r for r in envelope.rcpt_tos if r.startswith("deferred")]
+        if deferred:
+            with self.lock:
+                self.refusals.extend(deferred)
+            return "451 4.3.0 mailbox busy, try again later"
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.lock:

@@ -1,6 +1,7 @@
 """Journey actions against real local receivers: custom HTTP actions (mapping, retries, no
 retry on 404/403/401, timeouts, responses read later, per-host limits in flight and per
-second), email over SMTP to an aiosmtpd server, waiting for a correlated event, and jumps."""
+second), email over SMTP to an aiosmtpd server (and its refusals), waiting for a correlated
+event, and jumps."""
 
 from __future__ import annotations
 
@@ -444,3 +445,45 @@ def test_a_jump_enters_the_person_into_another_live_journey(
     assert call.body == {"cart": "c-5"}
     assert step_of(shop, "first", "onward")["detail"] == "jumped to loyalty"
     assert instance_ids(shop, "loyalty").keys() == {"jumper@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("who", "attempts", "detail"),
+    [
+        # refused for good at RCPT: no retry
+        pytest.param("refused", 1, "recipient refused: {'refused-", id="550"),
+        # refused for now at DATA: three attempts, as an HTTP 5xx gets
+        pytest.param("deferred", 3, "SMTP: (451, b'4.3.0 mailbox busy, try", id="451"),
+    ],
+)
+def test_an_email_the_smtp_server_refuses_takes_its_error_path(
+    shop: Shop, mailbox: tuple[Mailbox, int], who: str, attempts: int, detail: str
+) -> None:
+    box, _ = mailbox
+    address = f"{who}-{uuid.uuid4().hex[:8]}@example.com"
+    publish(
+        shop,
+        on_cart(
+            "refused-mail",
+            {
+                "mail": {
+                    "type": "email",
+                    "to": hole("cart", "person.email"),
+                    "subject": "Welcome",
+                    "text": "Hello",
+                    "next": "done",
+                    "error": "fallback",
+                },
+                "fallback": {"type": "log", "message": "the mail failed", "next": "done"},
+                "done": END,
+            },
+        ),
+    )
+    cart(shop, address)
+    done = wait_for_report(shop, "refused-mail", entered=1, exited=1)
+    mail = step_of(shop, "refused-mail", "mail")
+    assert mail["status"] == "error"
+    assert mail["detail"].startswith(detail), mail["detail"]
+    assert done["nodes"]["fallback"] == {"type": "log", "ended": 1}
+    assert box.refusals.count(address) == attempts
+    assert box.to(address) == []
