@@ -9,6 +9,7 @@ import email.policy
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -233,22 +234,49 @@ class Call:
 @dataclass
 class Receiver:
     """Answers by path: ``/fail-once/`` 500 on a key's first call then 200, ``/always-500/``
-    500, ``/missing/`` 404, ``/forbidden/`` 403, ``/slow/`` after ``slow_seconds``; anything
-    else 200 with ``reply``. Records every call."""
+    500, ``/missing/`` 404, ``/forbidden/`` 403, ``/unauthorized/`` 401, ``/slow/`` after
+    ``slow_seconds``, ``/crowd/<n>/`` once ``n`` calls under its first path segment have
+    arrived (or after ``crowd_seconds``); anything else 200 with ``reply``. Records every
+    call, and how many under each first path segment were in flight at most."""
 
     url: str = ""
     reply: dict[str, Any] = field(default_factory=lambda: {"tier": "gold", "points": 120})
     slow_seconds: float = 3.0
+    crowd_seconds: float = 1.5
     calls: list[Call] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)
     """The keys of the calls answered, in order."""
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: Counter[str] = field(default_factory=Counter)
+    most_in_flight: Counter[str] = field(default_factory=Counter)
+    """First path segment (a test's prefix) → the most calls under it in flight at once."""
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    """Reentrant; notified as each call arrives."""
     release: threading.Event = field(default_factory=threading.Event)
 
     def handle(self, call: Call) -> tuple[int, Any]:
+        segment = "/" + call.path.split("/")[1]
         with self.lock:
             earlier = sum(1 for c in self.calls if c.key == call.key)
             self.calls.append(call)
+            self.in_flight[segment] += 1
+            self.most_in_flight[segment] = max(
+                self.most_in_flight[segment], self.in_flight[segment]
+            )
+            self.lock.notify_all()
+        try:
+            return self._answer(call, segment, earlier)
+        finally:
+            with self.lock:
+                self.in_flight[segment] -= 1
+
+    def _answer(self, call: Call, segment: str, earlier: int) -> tuple[int, Any]:
+        if "/crowd/" in call.path:
+            crowd = int(call.path.split("/crowd/")[1].split("/")[0])
+            with self.lock:
+                self.lock.wait_for(
+                    lambda: len(self.under(segment)) >= crowd or self.release.is_set(),
+                    self.crowd_seconds,
+                )
         if "/slow/" in call.path:
             self.release.wait(self.slow_seconds)
         if "/fail-once/" in call.path and earlier == 0:
@@ -259,6 +287,8 @@ class Receiver:
             return 404, {"error": "no such thing"}
         if "/forbidden/" in call.path:
             return 403, {"error": "no"}
+        if "/unauthorized/" in call.path:
+            return 401, {"error": "who are you?"}
         return 200, {**self.reply, "path": call.path}
 
     def under(self, prefix: str) -> list[Call]:
@@ -313,6 +343,10 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
 
     class Quiet(ThreadingHTTPServer):
         daemon_threads = True
+        # Room for every connection a burst of actions opens: with the default backlog of 5,
+        # connections beyond it wait for the client's SYN retry (a second or more), which
+        # spreads a burst out as a rate limit would.
+        request_queue_size = 1024
 
         def handle_error(self, request: Any, client_address: Any) -> None:
             pass
@@ -334,13 +368,32 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
 
 
 class Mailbox:
-    """An aiosmtpd handler keeping every message it is given."""
+    """An aiosmtpd handler keeping every message it is given. It refuses recipients whose
+    address starts with ``refused`` for good (550 at RCPT), and the data of a message to one
+    starting with ``deferred`` for now (451); ``refusals`` lists each refused recipient once
+    per refusal."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
+        self.refusals: list[str] = []
         self.lock = threading.Lock()
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address.startswith("refused"):
+            with self.lock:
+                self.refusals.append(address)
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        deferred = [r for r in envelope.rcpt_tos if r.startswith("deferred")]
+        if deferred:
+            with self.lock:
+                self.refusals.extend(deferred)
+            return "451 4.3.0 mailbox busy, try again later"
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.lock:

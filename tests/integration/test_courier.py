@@ -16,6 +16,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from tests.conftest import free_port
 from tests.integration.journey_support import Mailbox, running_mailbox
 from wayfare.engine.actions import Delivery
 from wayfare.engine.courier import CourierSender
@@ -340,3 +341,16 @@ def test_an_email_reaches_the_smtp_server_with_its_subject_and_key(
     assert html is not None
     assert text.get_content().strip() == "Hi Ada, your cart is waiting."
     assert html.get_content().strip() == "<p>Hi Ada, your cart is <b>waiting</b>.</p>"
+
+
+def test_an_email_to_an_smtp_port_nobody_listens_on_fails_as_retryable() -> None:
+    request = {"to": "ada@example.com", "subject": "Hi", "text": "Hello"}
+
+    async def scenario() -> Delivery:
+        async with courier(smtp_port=free_port()) as sender:
+            return await asyncio.wait_for(sender.send("email", request, "inst-9:mail"), DEADLINE)
+
+    delivery = asyncio.run(scenario())
+
+    assert (delivery.ok, delivery.retryable) == (False, True)
+    assert delivery.error is not None and "Connection refused" in delivery.error

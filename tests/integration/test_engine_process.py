@@ -1,7 +1,8 @@
 """The journey engine in a process of its own: ``EngineProcess`` driving the real ``wayfare
 engine`` on a migrated data directory, ``EngineProcess`` over a small fake child (the
-greeting, wakes, a child that dies and is replaced, stop), and two real engines on one data
-directory taking turns on ``engine.lock``.
+greeting, wakes, a child that dies and is replaced, stop), two real engines on one data
+directory taking turns on ``engine.lock``, and a server told to keep the engine in its own
+process (``WAYFARE_ENGINE_PROCESS=false``).
 
 The server only wakes its engine; work reaches the engine through the store. The tests see a
 real engine act by queueing a test entry (a test profile entering a draft in test mode) and
@@ -27,6 +28,17 @@ from typing import IO, Any, TypeVar
 
 import pytest
 
+from tests.integration.conftest import apply_demo_to, new_org, start_server
+from tests.integration.journey_support import (
+    hole,
+    instance_ids,
+    publish,
+    running_receiver,
+    send,
+    setup_shop,
+    shop_message,
+    wait_for_report,
+)
 from wayfare.config import Settings, dump_settings, load_settings
 from wayfare.engine.process import EngineProcess
 from wayfare.model.runs import JourneyVersion, TestEntry
@@ -450,3 +462,34 @@ def test_sigterm_stops_a_running_engine(tmp_path: Path) -> None:
         child.process.send_signal(signal.SIGTERM)
 
         assert child.process.wait(DEADLINE) == 0
+
+
+# the engine in the server's own process
+
+
+def test_a_server_told_to_keep_the_engine_runs_journeys_to_their_actions_itself(
+    tmp_path: Path,
+) -> None:
+    with running_receiver() as receiver:
+        srv = start_server(tmp_path, env={"WAYFARE_ENGINE_PROCESS": "false"})
+        try:
+            shop = setup_shop(apply_demo_to(srv, new_org()))
+            hook = {
+                "type": "http",
+                "url": f"{receiver.url}/hello",
+                "body": {"cart": hole("cart", "cart.id")},
+                "next": "done",
+            }
+            entry = {"event": "cart", "next": "hook"}
+            activities = {"hook": hook, "done": {"type": "end"}}
+            publish(shop, {"name": "hello", "entry": entry, "activities": activities})
+            send(shop, shop_message(shop, "cart", "ada@example.com", cart_id="c-7"))
+            wait_for_report(shop, "hello", entered=1, exited=1)
+            (call,) = receiver.under("/hello")
+            assert call.body == {"cart": "c-7"}
+            assert call.key == f"{instance_ids(shop, 'hello')['ada@example.com']}:hook"
+            assert srv.children("engine") == []
+            # the server itself started the courier its engine delivers through
+            assert len(srv.children("wayfare.engine.courier")) == 1
+        finally:
+            srv.stop()

@@ -1,6 +1,7 @@
 """Journey actions against real local receivers: custom HTTP actions (mapping, retries, no
-retry on 404/403, timeouts, responses read later, per-host rate limit), email over SMTP to an
-aiosmtpd server, waiting for a correlated event, and jumps."""
+retry on 404/403/401, timeouts, responses read later, per-host limits in flight and per
+second), email over SMTP to an aiosmtpd server (and its refusals), waiting for a correlated
+event, and jumps."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.integration
 
 SENDER = "journeys@wayfare.test"
 RATE = 20  # actions per second to one host
+PER_HOST = 3  # actions in flight at once to one host
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,7 @@ def action_server(
             "WAYFARE_SMTP_PORT": str(mailbox[1]),
             "WAYFARE_SMTP_FROM": SENDER,
             "WAYFARE_ACTION_RATE_PER_HOST": str(RATE),
+            "WAYFARE_ACTIONS_PER_HOST": str(PER_HOST),
             "WAYFARE_ACTION_WORKER": str(request.param == "courier").lower(),
         },
     )
@@ -243,8 +246,10 @@ def test_a_call_failing_every_time_takes_the_error_path_after_three_attempts(
     assert done["inError"] == 0
 
 
-@pytest.mark.parametrize(("path", "status"), [("missing", 404), ("forbidden", 403)])
-def test_404_and_403_are_not_retried_and_without_an_error_path_end_in_error(
+@pytest.mark.parametrize(
+    ("path", "status"), [("missing", 404), ("forbidden", 403), ("unauthorized", 401)]
+)
+def test_404_403_and_401_are_not_retried_and_without_an_error_path_end_in_error(
     shop: Shop, receiver: Receiver, prefix: str, path: str, status: int
 ) -> None:
     publish(shop, on_cart("final", {"hook": http(f"{receiver.url}{prefix}/{path}/x"), "done": END}))
@@ -293,6 +298,24 @@ def test_actions_to_one_host_keep_to_its_rate_limit(
     assert len(moments) == 10
     # ten calls at RATE per second take at least nine intervals
     assert moments[-1] - moments[0] >= 9 / RATE * 0.9
+
+
+def test_actions_to_one_host_reach_its_limit_in_flight_and_never_pass_it(
+    shop: Shop, receiver: Receiver, prefix: str
+) -> None:
+    # The receiver holds each call until one more than the limit have arrived, or for
+    # crowd_seconds: the limit reached, the last call waits for one to end.
+    publish(
+        shop,
+        on_cart(
+            "crowd", {"hook": http(f"{receiver.url}{prefix}/crowd/{PER_HOST + 1}"), "done": END}
+        ),
+    )
+    people = [f"c{i}@example.com" for i in range(PER_HOST + 1)]
+    send(shop, *(shop_message(shop, "cart", who) for who in people))
+    wait_for_report(shop, "crowd", entered=PER_HOST + 1, exited=PER_HOST + 1)
+    assert len(receiver.under(prefix)) == PER_HOST + 1
+    assert receiver.most_in_flight[prefix] == PER_HOST
 
 
 # email
@@ -422,3 +445,45 @@ def test_a_jump_enters_the_person_into_another_live_journey(
     assert call.body == {"cart": "c-5"}
     assert step_of(shop, "first", "onward")["detail"] == "jumped to loyalty"
     assert instance_ids(shop, "loyalty").keys() == {"jumper@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("who", "attempts", "detail"),
+    [
+        # refused for good at RCPT: no retry
+        pytest.param("refused", 1, "recipient refused: {'refused-", id="550"),
+        # refused for now at DATA: three attempts, as an HTTP 5xx gets
+        pytest.param("deferred", 3, "SMTP: (451, b'4.3.0 mailbox busy, try", id="451"),
+    ],
+)
+def test_an_email_the_smtp_server_refuses_takes_its_error_path(
+    shop: Shop, mailbox: tuple[Mailbox, int], who: str, attempts: int, detail: str
+) -> None:
+    box, _ = mailbox
+    address = f"{who}-{uuid.uuid4().hex[:8]}@example.com"
+    publish(
+        shop,
+        on_cart(
+            "refused-mail",
+            {
+                "mail": {
+                    "type": "email",
+                    "to": hole("cart", "person.email"),
+                    "subject": "Welcome",
+                    "text": "Hello",
+                    "next": "done",
+                    "error": "fallback",
+                },
+                "fallback": {"type": "log", "message": "the mail failed", "next": "done"},
+                "done": END,
+            },
+        ),
+    )
+    cart(shop, address)
+    done = wait_for_report(shop, "refused-mail", entered=1, exited=1)
+    mail = step_of(shop, "refused-mail", "mail")
+    assert mail["status"] == "error"
+    assert mail["detail"].startswith(detail), mail["detail"]
+    assert done["nodes"]["fallback"] == {"type": "log", "ended": 1}
+    assert box.refusals.count(address) == attempts
+    assert box.to(address) == []

@@ -1,7 +1,10 @@
-"""Work handed to the group-commit writer (``run_in_transaction``), on a real SQLite file.
+"""The group-commit writer on a real SQLite file: work handed to it (``run_in_transaction``),
+and what its callers get when a group's COMMIT fails.
 
 Each task runs in a savepoint of the writer's next group transaction; the caller gets its
-result once that group has committed, or its own exception back with its changes undone.
+result once that group has committed, or its own exception back with its changes undone. When
+the COMMIT itself fails, every write and task of the group gets the store's error, nothing of
+it is stored, and the writer carries on with the next group.
 """
 
 from __future__ import annotations
@@ -17,13 +20,25 @@ from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 
+from tests.conftest import make_message
 from tests.contract.conftest import message
+from wayfare.api.collection import CollectionEndpoint
+from wayfare.clock import SystemClock
 from wayfare.errors import StoreError
+from wayfare.ingest.catalog import Catalog
+from wayfare.ingest.inlet import InletService
+from wayfare.ingest.rate_limit import RateLimiter
 from wayfare.model.matching import EventMatch
 from wayfare.model.records import WriteOutcome
+from wayfare.registry.demo import DEMO_DOCUMENTS, DEMO_ORG, DEMO_TENANT
+from wayfare.registry.inlets import InletRegistry
+from wayfare.registry.orgs import set_tenant
+from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.writer import SQLiteWriter
 
 T = TypeVar("T")
@@ -66,9 +81,30 @@ class Blocker:
         return "blocker"
 
 
+POISON = "commit-fails"
+"""A message whose payload holds this makes its group's COMMIT fail (``CommitFails``)."""
+
+
+class CommitFails(sqlite3.Connection):
+    """The writer's connection, whose COMMIT fails, as on a full disk, while the transaction
+    holds a record with ``POISON`` in its payload: every statement before
+    it has succeeded, the commit does not."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        if sql == "COMMIT" and self._poisoned():
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().execute(sql, parameters)
+
+    def _poisoned(self) -> bool:
+        probe = "SELECT 1 FROM records WHERE instr(CAST(message AS TEXT), ?)"
+        return super().execute(probe, (POISON,)).fetchone() is not None
+
+
 @asynccontextmanager
-async def started(path: Path) -> AsyncIterator[SQLiteWriter]:
-    writer = SQLiteWriter(path, fsync=False)
+async def started(
+    path: Path, factory: type[sqlite3.Connection] = sqlite3.Connection
+) -> AsyncIterator[SQLiteWriter]:
+    writer = SQLiteWriter(path, fsync=False, factory=factory)
     await writer.start()
     try:
         yield writer
@@ -280,3 +316,98 @@ def test_a_failing_commit_listener_neither_stops_the_writer_nor_its_answers(path
 
     run(scenario)
     assert cursors(path) == {"after": 1}
+
+
+# a COMMIT that fails
+
+
+def stored(path: Path) -> dict[str, list[str]]:
+    """The xactionIds another connection sees committed, by table."""
+    with closing(sqlite3.connect(path)) as conn:
+        return {
+            table: [row[0] for row in conn.execute(f"SELECT xaction_id FROM {table}")]
+            for table in ("records", "failures", "message_ids")
+        }
+
+
+def test_when_the_commit_fails_every_write_and_task_of_the_group_gets_the_store_error(
+    path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with started(path, CommitFails) as writer:
+            blocker = Blocker()
+            held = hand_over(writer, blocker)
+            await wait_for_thread(blocker.started)
+            # the next group: a good message, a task, and the message its COMMIT fails on
+            good = asyncio.create_task(writer.write([message("x1", msg_id="m1")]))
+            await until_queued(writer, 1)
+            task = hand_over(writer, set_cursor("engine", 5))
+            await until_queued(writer, 2)
+            bad = asyncio.create_task(
+                writer.write([message("x2", msg_id="m2", body={"name": POISON})])
+            )
+            await until_queued(writer, 3)
+            blocker.release.set()
+            assert await held == "blocker"
+
+            for failed in (good, task, bad):
+                with pytest.raises(StoreError, match="database or disk is full"):
+                    await failed
+            assert stored(path) == {"records": [], "failures": [], "message_ids": []}
+            assert cursors(path) == {"blocker": 1}
+
+            # the writer goes on; a retry of the message is new, not a duplicate of a write
+            # that never committed
+            retried = await writer.write([message("x3", msg_id="m1")])
+            assert retried == [WriteOutcome("x3", False)]
+            await hand_over(writer, set_cursor("engine", 6))
+
+        assert stored(path) == {"records": ["x3"], "failures": [], "message_ids": ["x3"]}
+        assert cursors(path) == {"blocker": 1, "engine": 6}
+
+    run(scenario)
+
+
+def test_the_inlet_answers_500_and_stores_nothing_when_its_group_commit_fails(path: Path) -> None:
+    """The inlet's own path (catalog, validation, writer, the collection endpoint and its
+    error mapping) in this process, over ASGI, on the real SQLite file."""
+    clock = SystemClock()
+    store = SQLiteStore(path, fsync=False)
+    catalog = Catalog(store, clock)
+    set_tenant(store, clock, DEMO_ORG, DEMO_TENANT)
+    schema = SchemaRegistry(store, catalog, clock).create(DEMO_ORG, DEMO_DOCUMENTS[1])
+    inlet, _ = InletRegistry(store, catalog, clock).create(DEMO_ORG, {"name": "web"})
+    single = f"/collection/{inlet.inlet_id}"
+    batch = f"/collection/batch/{inlet.inlet_id}"
+
+    def signup(first_name: str) -> dict[str, Any]:
+        return make_message(schema.schema_id, msg_id=first_name, firstName=first_name)
+
+    async def scenario() -> None:
+        async with started(path, CommitFails) as writer:
+            service = InletService(catalog, writer, clock, RateLimiter(clock, 0, 0), 1_000)
+            transport = httpx.ASGITransport(app=CollectionEndpoint(service, 1024 * 1024))
+            async with httpx.AsyncClient(transport=transport, base_url="http://wayfare") as client:
+                refused = await client.post(single, json=signup(POISON))
+                refused_batch = await client.post(
+                    batch, json={"messages": [signup("Ada"), signup(POISON)]}
+                )
+                accepted = await client.post(single, json=signup("Ada"))
+
+        for answer in (refused, refused_batch):
+            assert answer.status_code == 500, answer.text
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert "database or disk is full" in answer.json()["detail"]
+        # Ada's msgId was in the failed batch: her message is new, not a duplicate
+        assert accepted.status_code == 200, accepted.text
+        xaction_id = accepted.json()["xactionId"]
+        assert stored(path) == {
+            "records": [xaction_id],
+            "failures": [],
+            "message_ids": [xaction_id],
+        }
+
+    try:
+        run(scenario)
+    finally:
+        store.close()

@@ -154,6 +154,30 @@ def test_the_identity_map_is_a_list_of_identities_per_namespace(
     assert found(people, entity) == expected
 
 
+def test_pointers_escape_slash_and_tilde_in_names_as_rfc_6901_says() -> None:
+    # "~" becomes "~0" before "/" becomes "~1": a name holding "~1" must not read as "/"
+    compiled = compile_schema(
+        {"a/b~c": {"type": "object", "properties": {"x~/y": {"type": "integer"}}}}
+    )
+    entity = event()
+    entity["_acme"]["a/b~c"] = {"x~/y": "not a number"}
+    entity["identityMap"] = {"Ph/one~1": [{"id": ""}]}
+    reported = sorted(
+        (v.as_json()["pointerToViolation"], v.as_json()["schemaLocation"])
+        for v in compiled.violations(entity)
+    )
+    assert reported == [
+        (
+            "#/_acme/a~1b~0c/x~0~1y",
+            "#/properties/_acme/properties/a~1b~0c/properties/x~0~1y/type",
+        ),
+        (
+            "#/identityMap/Ph~1one~01/0/id",
+            "#/properties/identityMap/additionalProperties/items/properties/id/minLength",
+        ),
+    ]
+
+
 def test_every_violation_is_reported_not_only_the_first(people: CompiledSchema) -> None:
     entity = event(birthYear=1800, gender="other", email="nope")
     del entity["_id"]

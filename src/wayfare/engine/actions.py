@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -41,20 +42,30 @@ class Sender(Protocol):
 
 
 class HostLimiter:
-    """At most ``rate`` calls per second to each host (0: unlimited)."""
+    """At most ``rate`` calls per second to each host (0: unlimited): each call waits for its
+    host's next free slot, ``1 / rate`` seconds after the one before. ``monotonic`` and
+    ``sleep`` are its clock and its wait (a test's fakes)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._rate = rate
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._next: dict[str, float] = {}
 
     async def wait(self, host: str) -> None:
         if self._rate <= 0:
             return
-        now = time.monotonic()
+        now = self._monotonic()
         slot = max(now, self._next.get(host, now))
         self._next[host] = slot + 1.0 / self._rate
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await self._sleep(slot - now)
 
 
 class ActionSender:

@@ -51,8 +51,14 @@ def pending_migrations(path: Path) -> list[str]:
             backend.connection.close()
 
 
-def connect(path: Path, *, fsync: bool = True) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+def connect(
+    path: Path, *, fsync: bool = True, factory: type[sqlite3.Connection] = sqlite3.Connection
+) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, with a busy wait;
+    ``factory`` is the class of the connection (a test's subclass can inject faults)."""
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=30, factory=factory
+    )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=30000")

@@ -51,11 +51,19 @@ class _Task:
 
 class SQLiteWriter:
     def __init__(
-        self, path: Path, *, fsync: bool = True, on_commit: Callable[[], None] | None = None
+        self,
+        path: Path,
+        *,
+        fsync: bool = True,
+        on_commit: Callable[[], None] | None = None,
+        factory: type[sqlite3.Connection] = sqlite3.Connection,
     ) -> None:
+        """``factory``: the class of the writer's connection (a test's subclass can make a
+        COMMIT fail)."""
         self._on_commit = on_commit
         self._path = path
         self._fsync = fsync
+        self._factory = factory
         self._queue: queue.SimpleQueue[_Job | _Task | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pending = 0
@@ -67,7 +75,7 @@ class SQLiteWriter:
     async def start(self) -> None:
         if self._thread is not None:
             return
-        conn = connect(self._path, fsync=self._fsync)
+        conn = connect(self._path, fsync=self._fsync, factory=self._factory)
         turns = os.open(writers_lock_path(self._path), os.O_RDWR | os.O_CREAT, 0o600)
         self._thread = threading.Thread(
             target=self._run, args=(conn, turns), name="wayfare-writer", daemon=True

@@ -1,0 +1,72 @@
+"""The entry and re-entrance rules (model/admission.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wayfare.model.admission import (
+    ALREADY_INSIDE,
+    ENTER,
+    IGNORE,
+    NOT_ALLOWED,
+    TOO_SOON,
+    Admission,
+    Candidate,
+    Stay,
+    admit,
+)
+
+NOW = 1_000_000
+WAIT = 300_000
+
+
+def candidate(**changes: object) -> Candidate:
+    values: dict[str, object] = {
+        "reentrance": True,
+        "reentry_wait_ms": WAIT,
+        "test": False,
+        "test_profile": False,
+        "inside": False,
+        "last": None,
+        "jumped": False,
+    }
+    values.update(changes)
+    return Candidate(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        pytest.param({}, ENTER, id="first time"),
+        pytest.param({"inside": True}, Admission(False, ALREADY_INSIDE), id="inside, re-entrance"),
+        pytest.param(
+            {"inside": True, "reentrance": False},
+            Admission(False, NOT_ALLOWED),
+            id="inside, no re-entrance",
+        ),
+        pytest.param({"inside": True, "jumped": True}, IGNORE, id="inside, by a jump"),
+        pytest.param(
+            {"last": Stay(0, NOW - WAIT + 1)}, Admission(False, TOO_SOON), id="left just now"
+        ),
+        pytest.param({"last": Stay(0, NOW - WAIT)}, ENTER, id="left a wait ago"),
+        pytest.param({"last": Stay(0, NOW - WAIT - 1)}, ENTER, id="left long ago"),
+        pytest.param(
+            {"last": Stay(0, NOW - 10 * WAIT), "reentrance": False},
+            Admission(False, NOT_ALLOWED),
+            id="been before, no re-entrance",
+        ),
+        pytest.param({"test": True}, IGNORE, id="test mode, not a test profile"),
+        pytest.param(
+            {"test": True, "test_profile": True, "last": Stay(0, NOW), "reentrance": False},
+            ENTER,
+            id="test profile, again and again",
+        ),
+        pytest.param(
+            {"test": True, "test_profile": True, "inside": True},
+            Admission(False, ALREADY_INSIDE),
+            id="test profile inside",
+        ),
+    ],
+)
+def test_admission(changes: dict[str, object], expected: Admission) -> None:
+    assert admit(candidate(**changes), NOW) == expected
