@@ -20,6 +20,7 @@ from wayfare.ids import SeededEntropy
 from wayfare.log.memory import MemoryLog
 from wayfare.model.matching import EventMatch
 from wayfare.model.runs import JourneyVersion
+from wayfare.store.memory import MemoryStore
 from wayfare.store.memory_journeys import MemoryJourneyStore
 
 ORG = "ACME@AdobeOrg"
