@@ -18,7 +18,7 @@
         ├── OverloadedError          503, with retry_after seconds (backpressure)
         ├── LogError                 503, with retry_after seconds: the event log (NATS
         │                            JetStream) did not take or give messages in time
-        └── StoreError               500: the store failed
+        └── StoreError               503, with retry_after seconds: the store failed
             └── FencedError          a journey engine's commit refused: a partition it
                                      acted on has another owner now (never reaches HTTP)
 
@@ -139,7 +139,10 @@ class LogError(InfrastructureError):
 
 
 class StoreError(InfrastructureError):
-    """The store failed; the original driver error is chained."""
+    """The store failed; the original driver error is chained. Worth retrying: a store
+    restarting, a full disk freed, a lock released."""
+
+    retry_after = 1
 
 
 class FencedError(StoreError):

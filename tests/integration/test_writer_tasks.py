@@ -368,7 +368,7 @@ def test_when_the_commit_fails_every_write_and_task_of_the_group_gets_the_store_
     run(scenario)
 
 
-def test_the_inlet_answers_500_and_stores_nothing_when_its_group_commit_fails(path: Path) -> None:
+def test_the_inlet_answers_503_and_stores_nothing_when_its_group_commit_fails(path: Path) -> None:
     """The inlet's own path (catalog, validation, writer, the collection endpoint and its
     error mapping) in this process, over ASGI, on the real SQLite file."""
     clock = SystemClock()
@@ -395,7 +395,8 @@ def test_the_inlet_answers_500_and_stores_nothing_when_its_group_commit_fails(pa
                 accepted = await client.post(single, json=signup("Ada"))
 
         for answer in (refused, refused_batch):
-            assert answer.status_code == 500, answer.text
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["retry-after"] == "1"
             assert answer.headers["content-type"] == "application/problem+json"
             assert "database or disk is full" in answer.json()["detail"]
         # Ada's msgId was in the failed batch: her message is new, not a duplicate

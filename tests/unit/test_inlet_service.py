@@ -19,6 +19,7 @@ from wayfare.errors import (
     OverloadedError,
     RateLimitedError,
     SchemaViolationError,
+    StoreError,
     UnauthenticatedError,
     WrongOrgError,
 )
@@ -366,6 +367,35 @@ def test_an_open_inlet_admits_anyone_of_its_org(world: World) -> None:
 def test_an_unknown_inlet_is_not_found(world: World) -> None:
     with pytest.raises(NotFoundError):
         world.service.open_inlet("0" * 64, Caller())
+
+
+class FailingStore(MemoryStore):
+    """The store while it restarts: every read of inlets and tokens fails."""
+
+    failing = False
+
+    def get_inlet(self, inlet_id: str) -> Inlet | None:
+        if self.failing:
+            raise StoreError("the store failed: connection refused")
+        return super().get_inlet(inlet_id)
+
+
+def test_an_inlet_read_before_stays_open_while_the_store_fails() -> None:
+    clock = FakeClock()
+    store = FailingStore()
+    catalog = Catalog(store, clock, ttl_seconds=2.0)
+    inlets = InletRegistry(store, catalog, clock)
+    SchemaRegistry(store, catalog, clock).create(ORG, SIGNUP)
+    known, _ = inlets.create(ORG, {"name": "web"})
+    unknown, _ = inlets.create(ORG, {"name": "never-read"})
+    catalog.forget_inlet(known.inlet_id)
+    catalog.forget_inlet(unknown.inlet_id)
+    assert catalog.inlet(known.inlet_id) == known
+    store.failing = True
+    clock.advance(60_000)  # well past the cache's time to live
+    assert catalog.inlet(known.inlet_id) == known
+    with pytest.raises(StoreError):
+        catalog.inlet(unknown.inlet_id)  # nothing to fall back on: the store's error
 
 
 def test_an_authenticated_inlet_needs_a_live_token_of_its_own(world: World) -> None:

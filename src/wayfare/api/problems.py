@@ -19,6 +19,7 @@ from wayfare.errors import (
     PayloadTooLargeError,
     RateLimitedError,
     SchemaViolationError,
+    StoreError,
     UnauthenticatedError,
     UnsupportedMediaTypeError,
     WayfareError,
@@ -46,6 +47,7 @@ _STATUS: list[tuple[type[WayfareError], int, str]] = [
     (RateLimitedError, 429, "Too Many Requests"),
     (OverloadedError, 503, "Service Unavailable"),
     (LogError, 503, "Service Unavailable"),
+    (StoreError, 503, "Service Unavailable"),
 ]
 
 

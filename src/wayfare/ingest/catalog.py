@@ -2,12 +2,16 @@
 
 Schema versions never change once written, so compiled validators are cached for good.
 Inlets and tokens can be disabled or revoked by another process; they are re-read after
-``ttl_seconds``. The admin use cases in this process invalidate entries at once.
+``ttl_seconds``. The admin use cases in this process invalidate entries at once. While the
+store fails, what was read last is used.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from wayfare.clock import Clock
 from wayfare.errors import (
@@ -15,6 +19,7 @@ from wayfare.errors import (
     InvalidRequestError,
     MessageFormatError,
     NotFoundError,
+    StoreError,
     Violation,
 )
 from wayfare.ingest.validation import CompiledSchema
@@ -23,6 +28,9 @@ from wayfare.model.records import AccessToken
 from wayfare.model.resources import Inlet
 from wayfare.model.tokens import hash_token
 from wayfare.store.ports import ResourceStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +58,7 @@ class Catalog:
         now = self._clock.now_ms()
         cached = self._inlets.get(inlet_id)
         if cached is None or cached[1] <= now:
-            inlet = self._store.get_inlet(inlet_id)
+            inlet = _fresh(lambda: self._store.get_inlet(inlet_id), cached)
             self._inlets[inlet_id] = (inlet, now + self._ttl_ms)
         else:
             inlet = cached[0]
@@ -71,7 +79,7 @@ class Catalog:
         now = self._clock.now_ms()
         cached = self._tokens.get(token_hash)
         if cached is None or cached[1] <= now:
-            record = self._store.get_token(token_hash)
+            record = _fresh(lambda: self._store.get_token(token_hash), cached)
             self._tokens[token_hash] = (record, now + self._ttl_ms)
         else:
             record = cached[0]
@@ -147,3 +155,15 @@ class Catalog:
                     ),
                 )
         return dataset_id
+
+
+def _fresh(read: Callable[[], T], cached: tuple[T, int] | None) -> T:
+    """What the store says now; while the store fails (restarting, say), what it said last
+    time, so inlets that were known keep taking messages."""
+    try:
+        return read()
+    except StoreError:
+        if cached is None:
+            raise
+        log.warning("the store failed; using what it said of this inlet before")
+        return cached[0]
