@@ -7,6 +7,7 @@ so an embedded server does not load their drivers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from wayfare.engine.courier import CourierSender
 from wayfare.engine.ownership import LeasedOwnership, Ownership
 from wayfare.engine.process import EngineProcess
 from wayfare.engine.runtime import JourneyRuntime
-from wayfare.errors import InvalidRequestError
+from wayfare.errors import InvalidRequestError, StoreError
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.inlet import InletService
 from wayfare.ingest.rate_limit import RateLimiter
@@ -170,7 +171,13 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     store = PostgresStore(pool)
 
     async def known(org_id: str, msg_ids: Sequence[str]) -> Mapping[str, str]:
-        return await asyncio.to_thread(known_message_ids, pool, org_id, msg_ids)
+        # msgIds stored before JetStream's window; while PostgreSQL is away, the window
+        # alone (and the store's unique key, when the workers store the messages) must do.
+        try:
+            return await asyncio.to_thread(known_message_ids, pool, org_id, msg_ids)
+        except StoreError as exc:
+            logging.getLogger(__name__).warning("msgIds not looked up: %s", exc)
+            return {}
 
     log_settings = nats_settings(settings, log_url)
     writer = NatsWriter(log_settings, known=known)

@@ -18,8 +18,10 @@ from wayfare.engine.actions import ActionSender
 from wayfare.engine.runtime import JourneyRuntime
 from wayfare.ids import SeededEntropy
 from wayfare.log.memory import MemoryLog
+from wayfare.log.ports import LogSlice
 from wayfare.model.matching import EventMatch
-from wayfare.model.runs import JourneyVersion
+from wayfare.model.records import IncomingMessage
+from wayfare.model.runs import JourneyVersion, matched_messages
 from wayfare.store.memory import MemoryStore
 from wayfare.store.memory_journeys import MemoryJourneyStore
 
@@ -159,3 +161,24 @@ def test_a_seeded_run_replays_exactly() -> None:
     first, second = run(), run()
     assert first == second
     assert {node for _, node in first} >= {"a", "b"}
+
+
+def test_a_retried_msg_id_that_got_past_the_log_is_stored_and_acted_on_once(
+    engine: Engine,
+) -> None:
+    engine.publish("once", END, reentrance={"allowed": True, "waitSeconds": 0})
+    engine.signup()  # x1, no msgId
+
+    def sent(xaction_id: str, msg_id: str) -> IncomingMessage:
+        return message(xaction_id, msg_id=msg_id, matches=[EventMatch("signup", ADA)])
+
+    first, retry, later_retry = sent("x2", "m1"), sent("x3", "m1"), sent("x4", "m1")
+    slice_ = LogSlice(
+        0, 1, 3, [*matched_messages(first, 2), *matched_messages(retry, 3)], [first, retry]
+    )
+    engine.runtime.cycle([slice_])
+    engine.runtime.cycle([LogSlice(0, 3, 4, matched_messages(later_retry, 4), [later_retry])])
+    assert engine.report("once") == (2, {})
+    assert engine.resources is not None
+    assert [r.xaction_id for r in engine.resources.records] == ["x1", "x2"]
+    assert engine.store.log_positions([0]) == {0: 4}

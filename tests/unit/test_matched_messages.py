@@ -81,4 +81,5 @@ def test_a_failed_message_gives_nothing() -> None:
 def test_a_payload_without_an_entity_object_acts_with_an_empty_entity() -> None:
     for payload in ({"body": {}}, {"body": {"xdmEntity": [1]}}, {"body": "x"}, [1, 2], "text"):
         found = matched_messages(incoming([EventMatch("signup", "ada")], payload=payload), 5)
-        assert found == [MatchedMessage(5, ORG, "signup", "ada", {}, None, found[0].nesting_bound)]
+        bound = found[0].nesting_bound
+        assert found == [MatchedMessage(5, ORG, "signup", "ada", {}, None, bound, "x-1")]

@@ -458,6 +458,7 @@ class JourneyRuntime:
         """Feed the events read to waiting instances and journey entries."""
         if not slices:
             return False
+        retried = self._retries(slices)
         for read in slices:
             step.batch.messages.extend(read.messages)
             step.batch.positions[read.partition] = read.last
@@ -467,6 +468,8 @@ class JourneyRuntime:
         people: dict[str, list[str]] = {}
         for read in slices:
             for m in read.matched:
+                if m.xaction_id in retried:
+                    continue
                 key = (m.org_id, m.event)
                 if key not in entries:
                     entries[key] = self._store.entry_journeys(m.org_id, m.event)
@@ -481,6 +484,27 @@ class JourneyRuntime:
         for m, journeys in wanted:
             self._consume_one(step, m, journeys)
         return True
+
+    def _retries(self, slices: Sequence[LogSlice]) -> set[str]:
+        """xactionIds of messages read that repeat a msgId stored before or earlier in these
+        slices: stored once by the commit, acted on once here. (The event log drops almost
+        all of them; these got past it, as a retry after its duplicate window.)"""
+        by_org: dict[str, dict[str, str]] = {}
+        retried: set[str] = set()
+        for read in slices:
+            for m in read.messages:
+                if m.msg_id is None:
+                    continue
+                seen = by_org.setdefault(m.org_id, {})
+                if m.msg_id in seen:
+                    retried.add(m.xaction_id)
+                else:
+                    seen[m.msg_id] = m.xaction_id
+        for org_id, first in by_org.items():
+            for msg_id, xaction_id in self._store.known_message_ids(org_id, list(first)).items():
+                if xaction_id != first[msg_id]:
+                    retried.add(first[msg_id])
+        return retried
 
     def _consume_one(self, step: Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
         bound = m.nesting_bound

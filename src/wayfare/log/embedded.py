@@ -21,7 +21,7 @@ from wayfare.store.sqlite.connection import SQLiteDatabase
 
 _MARKS = ", ".join("?" * len(COUNTED_UNMATCHED))
 _READ = (
-    "SELECT m.seq, m.org_id, m.event_name, m.identity, m.cause, r.message "
+    "SELECT m.seq, m.org_id, m.event_name, m.identity, m.cause, m.xaction_id, r.message "
     "FROM event_matches m LEFT JOIN records r ON r.seq = m.record_seq "
     f"AND (m.cause IS NULL OR m.cause IN ({_MARKS})) "
     "WHERE m.seq > ? ORDER BY m.seq LIMIT ?"
@@ -45,7 +45,7 @@ class EmbeddedLog(SQLiteDatabase):
         if not rows:
             return LogSlice(partition, after, after)
         matched = []
-        for seq, org_id, event, identity, cause, raw in rows:
+        for seq, org_id, event, identity, cause, xaction_id, raw in rows:
             if raw is None:
                 continue  # not an outcome journeys act on
             message = orjson.loads(raw)
@@ -59,6 +59,7 @@ class EmbeddedLog(SQLiteDatabase):
                     entity,
                     Unmatched(cause) if cause else None,
                     nesting_bound(raw),
+                    xaction_id,
                 )
             )
         return LogSlice(partition, after, int(rows[-1][0]), matched)

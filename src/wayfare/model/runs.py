@@ -54,6 +54,8 @@ class MatchedMessage:
     """Set when the message is the event but its person could not be told."""
     nesting_bound: int | None = None
     """At least how deeply ``entity`` nests (model/nesting.py), when known without a walk."""
+    xaction_id: str = ""
+    """Of the message it was read from."""
 
 
 def matched_messages(
@@ -75,7 +77,16 @@ def matched_messages(
         entity = {}
     bound = nesting_bound(message.payload)
     return [
-        MatchedMessage(position, message.org_id, m.event_name, m.identity, entity, m.cause, bound)
+        MatchedMessage(
+            position,
+            message.org_id,
+            m.event_name,
+            m.identity,
+            entity,
+            m.cause,
+            bound,
+            message.xaction_id,
+        )
         for m in counted
     ]
 
