@@ -30,6 +30,7 @@ from wayfare.store.memory import MemoryStore, MemoryWriter
 from wayfare.store.memory_journeys import MemoryJourneyStore
 from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
 from wayfare.store.postgres.connection import open_pool
+from wayfare.store.postgres.journeys import PostgresJourneyStore
 from wayfare.store.postgres.resources import PostgresStore
 from wayfare.store.postgres.writer import PostgresWriter
 from wayfare.store.sqlite.connection import migrate
@@ -52,7 +53,7 @@ class Backend:
     store: ResourceStore
     _new_writer: Callable[[], MessageWriter]
     _reopen: Callable[[], ResourceStore]
-    _journeys: Callable[[], JourneyStore] | None = None
+    _journeys: Callable[[], JourneyStore]
     _writers: list[MessageWriter] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -71,8 +72,6 @@ class Backend:
     def open_journeys(self) -> JourneyStore:
         """A journey store over the same data: each call another connection where the
         backend has connections (as a server and its journey engines each open their own)."""
-        if self._journeys is None:
-            pytest.skip(f"{self.name} has no journey store yet")
         journeys = self._journeys()
         close = getattr(journeys, "close", None)
         if close is not None:
@@ -116,6 +115,7 @@ def postgres_backend(request: pytest.FixtureRequest) -> Backend:
         PostgresStore(pool),
         lambda: PostgresWriter(pool),
         lambda: PostgresStore(open_pool(url, max_size=1)),
+        lambda: PostgresJourneyStore(open_pool(url, max_size=2)),
     )
 
 

@@ -329,6 +329,27 @@ def test_committing_an_instance_again_replaces_it(
     }
 
 
+def test_a_person_whose_identity_holds_a_nul_character_is_kept_and_found(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    # An identity is whatever the sender put in the event; one such person must not make
+    # every later commit fail.
+    odd = "ada\x00@x.io"
+    writing.commit(
+        EngineBatch(
+            instances=[instance("i-1", odd, status="waiting")],
+            steps=[
+                StepRecord(ORG, "welcome", 1, "entry", "entry", "i-1", odd, "ended", "\x00", 1, 1)
+            ],
+            discards=[Discard(ORG, "welcome", odd, "re-entry too soon", T0)],
+        )
+    )
+    assert [i.identity for i in reading.live_instances(ORG, [odd])] == [odd]
+    assert reading.latest_stays(ORG, [odd]) == {("welcome", odd): Stay(T0, None)}
+    assert reading.report(ORG, "welcome")["discarded"] == 1
+    assert reading.live_instances(ORG, ["ada@x.io"]) == []
+
+
 def test_journey_instances_are_newest_first_and_live_only_when_asked(
     reading: JourneyStore, people: dict[str, Instance]
 ) -> None:

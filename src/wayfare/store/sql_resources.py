@@ -98,8 +98,9 @@ def _inlet_body(inlet: Inlet) -> str:
     ).decode()
 
 
-class SQLResourceStore:
-    """ResourceStore over SQL; an adapter gives it connections."""
+class SQLDatabase:
+    """What an adapter gives the statements written once for both SQL stores: connections
+    (here and in sql_journeys.py)."""
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Row | None:
         raise NotImplementedError
@@ -110,6 +111,26 @@ class SQLResourceStore:
     def _tx(self) -> contextlib.AbstractContextManager[Statements]:
         """A transaction: committed when the block ends, rolled back if it raises."""
         raise NotImplementedError
+
+    def _page(
+        self, table: str, column: str, key: str, *, limit: int, after_seq: int | None
+    ) -> Sequence[Row]:
+        """A page of a dataset (``table``'s rows whose ``column`` is ``key``, in ``seq``
+        order): the last ``limit``, or the first ``limit`` after ``after_seq``; oldest
+        first."""
+        if after_seq is None:
+            return self._all(
+                f"SELECT * FROM {table} WHERE {column} = ? ORDER BY seq DESC LIMIT ?",
+                (key, limit),
+            )[::-1]
+        return self._all(
+            f"SELECT * FROM {table} WHERE {column} = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (key, after_seq, limit),
+        )
+
+
+class SQLResourceStore(SQLDatabase):
+    """ResourceStore over SQL; an adapter gives it connections."""
 
     def _lock_schema_name(self, conn: Statements, org_id: str, name: str) -> None:
         """Make transactions adding a schema named ``name`` take turns, so that the check for
@@ -289,16 +310,7 @@ class SQLResourceStore:
     def list_records(
         self, dataset_id: str, *, limit: int, after_seq: int | None = None
     ) -> list[Record]:
-        if after_seq is None:
-            rows = self._all(
-                "SELECT * FROM records WHERE dataset_id = ? ORDER BY seq DESC LIMIT ?",
-                (dataset_id, limit),
-            )[::-1]
-        else:
-            rows = self._all(
-                "SELECT * FROM records WHERE dataset_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (dataset_id, after_seq, limit),
-            )
+        rows = self._page("records", "dataset_id", dataset_id, limit=limit, after_seq=after_seq)
         return [record_from_row(r) for r in rows]
 
     def count_records(self, dataset_id: str) -> int:

@@ -9,19 +9,22 @@ looked and what the driver said, rather than hanging.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import LockTimeout
 
 from wayfare.errors import ConflictError, InvalidRequestError, StoreError
+from wayfare.store.sql_resources import Row
 
 CONNECT_TIMEOUT_SECONDS = 5
 """How long connecting to the server may take before it counts as unreachable."""
@@ -168,3 +171,53 @@ def store_errors() -> Iterator[None]:
         raise InvalidRequestError(f"a value the store cannot keep: {_one_line(exc)}") from exc
     except psycopg.Error as exc:
         raise StoreError(f"the store failed: {_one_line(exc)}") from exc
+
+
+@functools.lru_cache(maxsize=256)
+def _placeholders(sql: str) -> str:
+    """The shared statements' ``?`` placeholders in psycopg's style."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _Statements:
+    """A connection in a transaction, taking the shared statements."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
+        return self._conn.execute(_placeholders(sql), params)
+
+
+class PostgresDatabase:
+    """A pool of connections to the server, and what the stores on PostgreSQL build on: the
+    statements written once for both SQL stores (``?`` placeholders: ``_all``, ``_one``,
+    ``_tx``), and ``_connection`` for PostgreSQL's own (psycopg's ``%s``). Owns ``pool``:
+    ``close`` closes it."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection (autocommit: each statement its own transaction unless the
+        caller opens one), its errors mapped to Wayfare's."""
+        with store_errors(), self._pool.connection() as conn:
+            yield conn
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        with self._connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            return list(cursor.execute(_placeholders(sql), params).fetchall())
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Row | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[_Statements]:
+        with self._connection() as conn, conn.transaction():
+            yield _Statements(conn)
+
+    def close(self) -> None:
+        self._pool.close()

@@ -29,6 +29,7 @@ from psycopg.pq import TransactionStatus
 
 from wayfare.errors import StoreError
 from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.store.postgres.bulk import copy_rows, next_ids
 from wayfare.store.postgres.connection import Pool, store_errors
 
 _Key = tuple[str, str]
@@ -50,14 +51,14 @@ def _store(cursor: psycopg.Cursor[Any], messages: Sequence[IncomingMessage]) -> 
     first_of: dict[_Key, int] = {}
     for i, m in enumerate(messages):
         if m.msg_id is not None:
-            first_of.setdefault((m.org_id, _text(m.msg_id)), i)
+            first_of.setdefault((m.org_id, storable_text(m.msg_id)), i)
     claimed = _claim(cursor, [(key, messages[i].xaction_id) for key, i in first_of.items()])
     earlier = _first_xaction_ids(cursor, [key for key in first_of if key not in claimed])
     outcomes: list[WriteOutcome] = []
     kept: list[IncomingMessage] = []
     for i, m in enumerate(messages):
         if m.msg_id is not None:
-            key = (m.org_id, _text(m.msg_id))
+            key = (m.org_id, storable_text(m.msg_id))
             if key in earlier:
                 outcomes.append(WriteOutcome(earlier[key], True))
                 continue
@@ -86,19 +87,21 @@ def known_message_ids(
 def _known(conn: psycopg.Connection[Any], org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
     rows = conn.execute(
         "SELECT msg_id, xaction_id FROM message_ids WHERE org_id = %s AND msg_id = ANY(%s)",
-        (org_id, [_text(msg_id) for msg_id in msg_ids]),
+        (org_id, [storable_text(msg_id) for msg_id in msg_ids]),
     )
     found = dict(rows.fetchall())
-    return {msg_id: found[_text(msg_id)] for msg_id in msg_ids if _text(msg_id) in found}
+    return {
+        msg_id: found[storable_text(msg_id)] for msg_id in msg_ids if storable_text(msg_id) in found
+    }
 
 
-def _text(value: str) -> str:
+def storable_text(value: str) -> str:
     """``value`` as PostgreSQL's text can hold it."""
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 def _optional_text(value: str | None) -> str | None:
-    return None if value is None else _text(value)
+    return None if value is None else storable_text(value)
 
 
 def _claim(cursor: psycopg.Cursor[Any], wanted: list[tuple[_Key, str]]) -> set[_Key]:
@@ -135,16 +138,9 @@ def _first_xaction_ids(cursor: psycopg.Cursor[Any], keys: list[_Key]) -> dict[_K
 
 
 def _insert_messages(cursor: psycopg.Cursor[Any], messages: list[IncomingMessage]) -> None:
+    # Records take their seqs first, so that match outcomes can point at them, in order.
     valid = sum(1 for m in messages if m.reasons is None)
-    seqs: list[int] = []
-    if valid:
-        # Records take their seqs first, so that match outcomes can point at them, in order.
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('records', 'seq')) FROM generate_series(1, %s)",
-            (valid,),
-        )
-        seqs = sorted(seq for (seq,) in cursor.fetchall())
-    next_seq = iter(seqs)
+    next_seq = iter(next_ids(cursor, "records", "seq", valid))
     records: list[tuple[Any, ...]] = []
     failures: list[tuple[Any, ...]] = []
     matches: list[tuple[Any, ...]] = []
@@ -167,36 +163,24 @@ def _insert_messages(cursor: psycopg.Cursor[Any], messages: list[IncomingMessage
              _optional_text(e.reason))
             for e in m.matches or ()
         )  # fmt: skip
-    _copy(
+    copy_rows(
         cursor,
         "records (seq, org_id, dataset_id, inlet_id, schema_id, xaction_id, msg_id, "
         "received_ms, message)",
         ["int8", "text", "text", "text", "text", "text", "text", "int8", "bytea"],
         records,
     )
-    _copy(
+    copy_rows(
         cursor,
         "failures (org_id, inlet_id, dataset_id, schema_id, xaction_id, msg_id, received_ms, "
         "reasons, message)",
         ["text", "text", "text", "text", "text", "text", "int8", "bytea", "bytea"],
         failures,
     )
-    _copy(
+    copy_rows(
         cursor,
         "event_matches (record_seq, org_id, event_name, xaction_id, received_ms, matched, "
         "identity, cause, reason)",
         ["int8", "text", "text", "text", "int8", "bool", "text", "text", "text"],
         matches,
     )
-
-
-def _copy(
-    cursor: psycopg.Cursor[Any], target: str, types: list[str], rows: list[tuple[Any, ...]]
-) -> None:
-    """``COPY <target> FROM STDIN`` in binary: one trip for any number of rows."""
-    if not rows:
-        return
-    with cursor.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(types)
-        for row in rows:
-            copy.write_row(row)

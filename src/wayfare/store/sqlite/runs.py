@@ -1,5 +1,5 @@
 """What journey engines keep, on SQLite: instances, timers, the outbox, test entries, log
-positions, step events and their counts, discards; and the one write, ``commit``."""
+positions; and the one write, ``commit`` (step events and their counts, discards too)."""
 
 from __future__ import annotations
 
@@ -13,49 +13,12 @@ import orjson
 
 from wayfare.model.admission import Stay
 from wayfare.model.instances import Instance
-from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, StepRecord, TestEntry
+from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, TestEntry
+from wayfare.store.sql_journeys import entry_from_row, instance_from_row, outbox_item_from_row
 from wayfare.store.sqlite.connection import SQLiteDatabase, store_errors
 from wayfare.store.sqlite.leases import check_fences
 from wayfare.store.sqlite.statements import in_chunks, insert_numbered, insert_rows
 from wayfare.store.sqlite.writer import SQLiteWriter, known_message_ids, store_messages
-
-LIVE = ("running", "waiting")
-
-
-def _instance(r: sqlite3.Row) -> Instance:
-    return Instance.from_json(orjson.loads(r["state"]))
-
-
-def _step(r: sqlite3.Row) -> StepRecord:
-    return StepRecord(
-        org_id=r["org_id"],
-        journey=r["journey"],
-        version=r["version"],
-        node=r["node"],
-        node_type=r["node_type"],
-        instance_id=r["instance_id"],
-        identity=r["identity"],
-        status=r["status"],
-        detail=r["detail"],
-        at_ms=r["at_ms"],
-        entered_ms=r["entered_ms"],
-        seq=r["seq"],
-    )
-
-
-def _outbox_item(r: sqlite3.Row) -> OutboxItem:
-    return OutboxItem(
-        r["id"],
-        r["instance_id"],
-        r["node"],
-        r["token"],
-        r["kind"],
-        orjson.loads(r["request"]),
-        r["key"],
-        r["attempts"],
-        r["next_ms"],
-        r["partition"],
-    )
 
 
 class SQLiteRunStore(SQLiteDatabase):
@@ -71,14 +34,14 @@ class SQLiteRunStore(SQLiteDatabase):
     # instances
     def instances(self, instance_ids: Sequence[str]) -> list[Instance]:
         sql = "SELECT state FROM instances WHERE instance_id IN ({marks})"
-        return [_instance(r) for r in self._chunked(sql, (), instance_ids)]
+        return [instance_from_row(r) for r in self._chunked(sql, (), instance_ids)]
 
     def live_instances(self, org_id: str, identities: Sequence[str]) -> list[Instance]:
         sql = (
             "SELECT state FROM instances WHERE org_id = ? AND identity IN ({marks}) "
             "AND status IN ('running', 'waiting')"
         )
-        return [_instance(r) for r in self._chunked(sql, (org_id,), identities)]
+        return [instance_from_row(r) for r in self._chunked(sql, (org_id,), identities)]
 
     def latest_stays(self, org_id: str, identities: Sequence[str]) -> dict[tuple[str, str], Stay]:
         # SQLite takes the bare column ended_ms from the row holding MAX(entered_ms).
@@ -98,7 +61,7 @@ class SQLiteRunStore(SQLiteDatabase):
         if live_only:
             sql += " AND status IN ('running', 'waiting')"
         rows = self._all(sql + " ORDER BY entered_ms DESC LIMIT ?", (org_id, journey, limit))
-        return [_instance(r) for r in rows]
+        return [instance_from_row(r) for r in rows]
 
     def stopped_instances(self, partitions: Collection[int], limit: int) -> list[Instance]:
         sql = (
@@ -108,7 +71,7 @@ class SQLiteRunStore(SQLiteDatabase):
             "WHERE j.state = 'stopped' AND i.partition IN ({marks}) LIMIT ?"
         )
         rows = list(self._chunked(sql, (), sorted(partitions), (limit,)))
-        return [_instance(r) for r in rows[:limit]]
+        return [instance_from_row(r) for r in rows[:limit]]
 
     # timers, outbox, positions, test entries
     def due_timers(self, partitions: Collection[int], now_ms: int, limit: int) -> list[DueTimer]:
@@ -140,7 +103,7 @@ class SQLiteRunStore(SQLiteDatabase):
         rows = sorted(
             self._chunked(sql, (), sorted(partitions), (after_id, limit)), key=lambda r: r["id"]
         )
-        return [_outbox_item(r) for r in rows[:limit]]
+        return [outbox_item_from_row(r) for r in rows[:limit]]
 
     def log_positions(self, partitions: Collection[int]) -> dict[int, int]:
         sql = "SELECT partition, position FROM log_positions WHERE partition IN ({marks})"
@@ -169,18 +132,7 @@ class SQLiteRunStore(SQLiteDatabase):
     def test_entries(self, partitions: Collection[int], limit: int) -> list[TestEntry]:
         sql = "SELECT * FROM test_entries WHERE partition IN ({marks}) ORDER BY id LIMIT ?"
         rows = sorted(self._chunked(sql, (), sorted(partitions), (limit,)), key=lambda r: r["id"])
-        return [
-            TestEntry(
-                r["org_id"],
-                r["journey"],
-                r["version"],
-                r["identity"],
-                r["partition"],
-                orjson.loads(r["entity"]),
-                r["id"],
-            )
-            for r in rows[:limit]
-        ]
+        return [entry_from_row(r) for r in rows[:limit]]
 
     def test_entry_done(self, entry_id: int) -> bool:
         return self._one("SELECT 1 FROM test_entries WHERE id = ?", (entry_id,)) is None
@@ -193,69 +145,6 @@ class SQLiteRunStore(SQLiteDatabase):
             return self._writer.run_in_transaction(functools.partial(_write_mapped, batch=batch))
         with self._tx() as conn:
             return _write_batch(conn, batch)
-
-    # reports
-    def report(self, org_id: str, journey: str) -> dict[str, Any]:
-        nodes: dict[str, dict[str, Any]] = {}
-        for r in self._all(
-            "SELECT node, node_type, status, n FROM step_counts WHERE org_id = ? AND journey = ?",
-            (org_id, journey),
-        ):
-            entry = nodes.setdefault(r["node"], {"type": r["node_type"]})
-            entry[r["status"]] = entry.get(r["status"], 0) + r["n"]
-        statuses = {
-            r["status"]: r["n"]
-            for r in self._all(
-                "SELECT status, COUNT(*) AS n FROM instances WHERE org_id = ? AND journey = ? "
-                "GROUP BY status",
-                (org_id, journey),
-            )
-        }
-        discards = {
-            r["cause"]: r["n"]
-            for r in self._all(
-                "SELECT cause, COUNT(*) AS n FROM discards WHERE org_id = ? AND journey = ? "
-                "GROUP BY cause",
-                (org_id, journey),
-            )
-        }
-        return {
-            "journey": journey,
-            "entered": sum(statuses.values()),
-            "inJourney": statuses.get("running", 0) + statuses.get("waiting", 0),
-            "exited": statuses.get("finished", 0) + statuses.get("exited", 0),
-            "inError": statuses.get("error", 0),
-            "discarded": sum(discards.values()),
-            "discardsByCause": discards,
-            "nodes": nodes,
-        }
-
-    def list_steps(self, org_id: str, journey: str, limit: int) -> list[StepRecord]:
-        rows = self._all(
-            "SELECT * FROM step_events WHERE org_id = ? AND journey = ? ORDER BY seq DESC LIMIT ?",
-            (org_id, journey, limit),
-        )
-        return [_step(r) for r in rows]
-
-    def step_event_records(
-        self, org_id: str, *, limit: int, after_seq: int | None = None
-    ) -> list[StepRecord]:
-        if after_seq is None:
-            rows = self._all(
-                "SELECT * FROM step_events WHERE org_id = ? ORDER BY seq DESC LIMIT ?",
-                (org_id, limit),
-            )
-            rows.reverse()
-        else:
-            rows = self._all(
-                "SELECT * FROM step_events WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (org_id, after_seq, limit),
-            )
-        return [_step(r) for r in rows]
-
-    def count_step_events(self, org_id: str) -> int:
-        row = self._one("SELECT COUNT(*) AS n FROM step_events WHERE org_id = ?", (org_id,))
-        return int(row["n"]) if row else 0
 
 
 def _write_mapped(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxItem]:

@@ -1,0 +1,290 @@
+"""The journey catalog and reports over SQL, written once for both SQL stores, and how rows of
+the journey tables become model objects. An adapter supplies the connections (``_one``,
+``_all``, ``_tx``, as for store/sql_resources.py): store/sqlite/journeys.py,
+store/postgres/journeys.py. What differs between the two (reads by lists of keys or
+partitions, the engine's commit, leases) stays in each adapter.
+
+Documents (definitions, instance states, requests, entities) are stored as JSON text and read
+back through orjson.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from wayfare.model.instances import Instance
+from wayfare.model.runs import JourneyState, JourneyVersion, OutboxItem, StepRecord, TestEntry
+from wayfare.store.sql_resources import Row, SQLDatabase, Statements
+
+ACTIVE = ("live", "closed", "draft")
+"""States of versions that can hold people."""
+
+
+def version_from_row(r: Row) -> JourneyVersion:
+    return JourneyVersion(
+        org_id=r["org_id"],
+        name=r["name"],
+        version=r["version"],
+        state=r["state"],
+        entry_event=r["entry_event"],
+        definition=orjson.loads(r["definition"]),
+        test_mode=bool(r["test_mode"]),
+        created_ms=r["created_ms"],
+        changed_ms=r["changed_ms"],
+    )
+
+
+def instance_from_row(r: Row) -> Instance:
+    return Instance.from_json(orjson.loads(r["state"]))
+
+
+def step_from_row(r: Row) -> StepRecord:
+    return StepRecord(
+        org_id=r["org_id"],
+        journey=r["journey"],
+        version=r["version"],
+        node=r["node"],
+        node_type=r["node_type"],
+        instance_id=r["instance_id"],
+        identity=r["identity"],
+        status=r["status"],
+        detail=r["detail"],
+        at_ms=r["at_ms"],
+        entered_ms=r["entered_ms"],
+        seq=r["seq"],
+    )
+
+
+def outbox_item_from_row(r: Row) -> OutboxItem:
+    return OutboxItem(
+        r["id"],
+        r["instance_id"],
+        r["node"],
+        r["token"],
+        r["kind"],
+        orjson.loads(r["request"]),
+        r["key"],
+        r["attempts"],
+        r["next_ms"],
+        r["partition"],
+    )
+
+
+def entry_from_row(r: Row) -> TestEntry:
+    return TestEntry(
+        r["org_id"],
+        r["journey"],
+        r["version"],
+        r["identity"],
+        r["partition"],
+        orjson.loads(r["entity"]),
+        r["id"],
+    )
+
+
+class SQLJourneyCatalog(SQLDatabase):
+    """JourneyCatalog over SQL."""
+
+    @property
+    def generation(self) -> int:
+        """Kept in the database by triggers on ``journeys`` (SQLite's migration 0006,
+        PostgreSQL's 0001), so a change made by any connection or process moves it, in the
+        change's own transaction."""
+        row = self._one("SELECT n FROM journey_generation")
+        assert row is not None  # the migration adds the one row
+        return int(row["n"])
+
+    def add_journey_version(self, version: JourneyVersion) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO journeys (org_id, name, version, state, test_mode, entry_event, "
+                "definition, created_ms, changed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    version.org_id,
+                    version.name,
+                    version.version,
+                    version.state,
+                    version.test_mode,
+                    version.entry_event,
+                    orjson.dumps(version.definition).decode(),
+                    version.created_ms,
+                    version.changed_ms,
+                ),
+            )
+
+    def replace_draft(self, version: JourneyVersion) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE journeys SET definition = ?, entry_event = ?, changed_ms = ? "
+                "WHERE org_id = ? AND name = ? AND version = ? AND state = 'draft'",
+                (
+                    orjson.dumps(version.definition).decode(),
+                    version.entry_event,
+                    version.changed_ms,
+                    version.org_id,
+                    version.name,
+                    version.version,
+                ),
+            )
+
+    def get_journey(
+        self, org_id: str, name: str, version: int | None = None
+    ) -> JourneyVersion | None:
+        if version is None:
+            row = self._one(
+                "SELECT * FROM journeys WHERE org_id = ? AND name = ? "
+                "ORDER BY version DESC LIMIT 1",
+                (org_id, name),
+            )
+        else:
+            row = self._one(
+                "SELECT * FROM journeys WHERE org_id = ? AND name = ? AND version = ?",
+                (org_id, name, version),
+            )
+        return version_from_row(row) if row else None
+
+    def journey_versions(self, org_id: str, name: str) -> list[JourneyVersion]:
+        rows = self._all(
+            "SELECT * FROM journeys WHERE org_id = ? AND name = ? ORDER BY version", (org_id, name)
+        )
+        return [version_from_row(r) for r in rows]
+
+    def list_journeys(self, org_id: str) -> list[JourneyVersion]:
+        rows = self._all(
+            "SELECT j.* FROM journeys j WHERE j.org_id = ? AND j.version = (SELECT MAX(version) "
+            "FROM journeys WHERE org_id = j.org_id AND name = j.name) ORDER BY j.name",
+            (org_id,),
+        )
+        return [version_from_row(r) for r in rows]
+
+    def set_journey_state(
+        self,
+        org_id: str,
+        name: str,
+        version: int,
+        state: JourneyState,
+        now_ms: int,
+        test_mode: bool | None = None,
+    ) -> None:
+        with self._tx() as conn:
+            _set_state(conn, org_id, name, version, state, now_ms, test_mode)
+
+    def publish_journey(self, org_id: str, name: str, version: int, now_ms: int) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE journeys SET state = 'closed', changed_ms = ? "
+                "WHERE org_id = ? AND name = ? AND state = 'live'",
+                (now_ms, org_id, name),
+            )
+            _set_state(conn, org_id, name, version, "live", now_ms, False)
+
+    def stop_journey(self, org_id: str, name: str, now_ms: int) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE journeys SET state = 'stopped', changed_ms = ? "
+                "WHERE org_id = ? AND name = ? AND state IN (?, ?, ?)",
+                (now_ms, org_id, name, *ACTIVE),
+            )
+
+    def entry_journeys(self, org_id: str, event: str) -> list[JourneyVersion]:
+        rows = self._all(
+            "SELECT * FROM journeys WHERE org_id = ? AND entry_event = ? AND "
+            "(state = 'live' OR (state = 'draft' AND test_mode))",
+            (org_id, event),
+        )
+        return [version_from_row(r) for r in rows]
+
+    def active_versions(self, org_id: str) -> list[JourneyVersion]:
+        rows = self._all(
+            "SELECT * FROM journeys WHERE org_id = ? AND state IN (?, ?, ?) ORDER BY name, version",
+            (org_id, *ACTIVE),
+        )
+        return [version_from_row(r) for r in rows]
+
+    def add_test_profile(self, org_id: str, identity: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO test_profiles (org_id, identity) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (org_id, identity),
+            )
+
+    def is_test_profile(self, org_id: str, identity: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM test_profiles WHERE org_id = ? AND identity = ?", (org_id, identity)
+        )
+        return row is not None
+
+
+def _set_state(
+    conn: Statements,
+    org_id: str,
+    name: str,
+    version: int,
+    state: JourneyState,
+    now_ms: int,
+    test_mode: bool | None,
+) -> None:
+    conn.execute(
+        "UPDATE journeys SET state = ?, changed_ms = ?, test_mode = COALESCE(?, test_mode) "
+        "WHERE org_id = ? AND name = ? AND version = ?",
+        (state, now_ms, test_mode, org_id, name, version),
+    )
+
+
+class SQLJourneyReports(SQLDatabase):
+    """JourneyReports over SQL: counts kept as step events are written (``step_counts``),
+    instances by status, discards by cause."""
+
+    def report(self, org_id: str, journey: str) -> dict[str, Any]:
+        nodes: dict[str, dict[str, Any]] = {}
+        for r in self._all(
+            "SELECT node, node_type, status, n FROM step_counts WHERE org_id = ? AND journey = ?",
+            (org_id, journey),
+        ):
+            entry = nodes.setdefault(r["node"], {"type": r["node_type"]})
+            entry[r["status"]] = entry.get(r["status"], 0) + int(r["n"])
+        statuses = {
+            r["status"]: int(r["n"])
+            for r in self._all(
+                "SELECT status, COUNT(*) AS n FROM instances WHERE org_id = ? AND journey = ? "
+                "GROUP BY status",
+                (org_id, journey),
+            )
+        }
+        discards = {
+            r["cause"]: int(r["n"])
+            for r in self._all(
+                "SELECT cause, COUNT(*) AS n FROM discards WHERE org_id = ? AND journey = ? "
+                "GROUP BY cause",
+                (org_id, journey),
+            )
+        }
+        return {
+            "journey": journey,
+            "entered": sum(statuses.values()),
+            "inJourney": statuses.get("running", 0) + statuses.get("waiting", 0),
+            "exited": statuses.get("finished", 0) + statuses.get("exited", 0),
+            "inError": statuses.get("error", 0),
+            "discarded": sum(discards.values()),
+            "discardsByCause": discards,
+            "nodes": nodes,
+        }
+
+    def list_steps(self, org_id: str, journey: str, limit: int) -> list[StepRecord]:
+        rows = self._all(
+            "SELECT * FROM step_events WHERE org_id = ? AND journey = ? ORDER BY seq DESC LIMIT ?",
+            (org_id, journey, limit),
+        )
+        return [step_from_row(r) for r in rows]
+
+    def step_event_records(
+        self, org_id: str, *, limit: int, after_seq: int | None = None
+    ) -> list[StepRecord]:
+        rows = self._page("step_events", "org_id", org_id, limit=limit, after_seq=after_seq)
+        return [step_from_row(r) for r in rows]
+
+    def count_step_events(self, org_id: str) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM step_events WHERE org_id = ?", (org_id,))
+        return int(row["n"]) if row else 0
