@@ -162,7 +162,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     from wayfare.log.nats import NatsWriter
     from wayfare.store.postgres.connection import migrate as postgres_migrate
     from wayfare.store.postgres.connection import open_pool
-    from wayfare.store.postgres.journeys import PostgresJourneyStore  # type: ignore[import-not-found]
+    from wayfare.store.postgres.journeys import PostgresJourneyStore
     from wayfare.store.postgres.messages import known_message_ids
     from wayfare.store.postgres.resources import PostgresStore
 

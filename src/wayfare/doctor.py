@@ -94,7 +94,7 @@ def _nats(settings: Settings, url: str) -> str:
 
 def _workers(url: str, partitions: int) -> str:
     from wayfare.store.postgres.connection import open_pool
-    from wayfare.store.postgres.journeys import PostgresJourneyStore  # type: ignore[import-not-found]
+    from wayfare.store.postgres.journeys import PostgresJourneyStore
 
     pool = open_pool(url, max_size=1)
     try:
