@@ -27,8 +27,10 @@ def next_ids(cursor: psycopg.Cursor[Any], table: str, column: str, count: int) -
     never given twice, whatever other transactions draw meanwhile (theirs may fall between)."""
     if count <= 0:
         return []
+    # The sequence is looked up once: pg_get_serial_sequence per row would triple the cost.
     cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+        "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS seq) "
+        "SELECT nextval(s.seq) FROM s, generate_series(1, %s)",
         (table, column, count),
     )
     return sorted(value for (value,) in cursor.fetchall())

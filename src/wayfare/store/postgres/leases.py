@@ -13,8 +13,9 @@ partition order, so two of them never wait on each other in a cycle:
   ended (and the commit was made under the epoch it checked), or has locked the row first,
   in which case the commit's check waits for the claim to end and then, under READ COMMITTED,
   reads the row as the claim left it: another owner or epoch, ``FencedError``. Both cannot
-  succeed with the old epoch. (``FOR KEY SHARE`` would not do: it does not conflict with an
-  UPDATE of the owner.)
+  succeed with the old epoch. ``FOR SHARE`` conflicts with any change to the row, by a
+  claim or by a plain ``UPDATE`` (``FOR KEY SHARE`` would let an ``UPDATE`` of the owner
+  through), so the fence does not depend on how a lease is changed.
 - ``release`` locks its rows in partition order too, before updating them.
 """
 
