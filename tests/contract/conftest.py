@@ -18,6 +18,7 @@ import pytest
 
 from tests.nats_support import delete_stream, machine_nats, unique_prefix
 from wayfare.errors import Violation
+from wayfare.log.embedded import EmbeddedLog
 from wayfare.log.jetstream import NatsSettings
 from wayfare.log.memory import MemoryLog, MemoryLogWriter
 from wayfare.log.nats import NatsEventLog, NatsWriter
@@ -158,6 +159,9 @@ class LogBackend:
     new_writer: Callable[[EventLog], MessageWriter]
     close: Callable[[], None] = lambda: None
     """Removes what the log left (its stream)."""
+    carries_messages: bool = True
+    """Its slices carry the messages to store, failed ones included (the embedded log's
+    entries are its store's match outcomes: the inlet's writer stored the messages)."""
 
 
 LOG_PARTITIONS = 4
@@ -181,14 +185,34 @@ def nats_log_backend(request: pytest.FixtureRequest) -> LogBackend:
     )
 
 
+def embedded_log_backend(request: pytest.FixtureRequest) -> LogBackend:
+    path = request.getfixturevalue("tmp_path") / "wayfare.sqlite3"
+    migrate(path)
+    return LogBackend(
+        "embedded",
+        lambda: EmbeddedLog(path),
+        lambda log: SQLiteWriter(path, fsync=False),
+        carries_messages=False,
+    )
+
+
 LOG_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], LogBackend]] = {
     "memory": memory_log_backend,
     "nats": nats_log_backend,
+    "embedded": embedded_log_backend,
 }
+MESSAGE_LOGS = ["memory", "nats"]
+"""The logs whose slices carry messages, with several partitions."""
 
 
 @pytest.fixture(params=list(LOG_BACKENDS))
 def log_backend(request: pytest.FixtureRequest) -> Iterator[LogBackend]:
+    yield from built(LOG_BACKENDS, request)
+
+
+@pytest.fixture(params=MESSAGE_LOGS)
+def message_log_backend(request: pytest.FixtureRequest) -> Iterator[LogBackend]:
+    """A log whose slices carry messages, with several partitions."""
     yield from built(LOG_BACKENDS, request)
 
 

@@ -3,13 +3,14 @@
 The inlet's group-commit writer stores each accepted message and its match outcomes in one
 transaction; this log is those outcomes, joined to their records. One partition; a position
 is an outcome's ``seq``. The messages are stored already, so slices carry none to store.
-The writer wakes the engine itself after each commit journeys may act on (``wait`` only
-sleeps).
+The server wakes its engine after each commit journeys may act on; ``wait`` also looks for
+new outcomes itself, a few times a second, so the log needs nobody to tell it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import orjson
 
@@ -19,6 +20,7 @@ from wayfare.model.nesting import nesting_bound
 from wayfare.model.runs import MatchedMessage
 from wayfare.store.sqlite.connection import SQLiteDatabase
 
+WAIT_POLL_SECONDS = 0.05
 _MARKS = ", ".join("?" * len(COUNTED_UNMATCHED))
 _READ = (
     "SELECT m.seq, m.org_id, m.event_name, m.identity, m.cause, m.xaction_id, r.message "
@@ -65,7 +67,16 @@ class EmbeddedLog(SQLiteDatabase):
         return LogSlice(partition, after, int(rows[-1][0]), matched)
 
     async def wait(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+        deadline = time.monotonic() + seconds
+        last = await asyncio.to_thread(self._last)
+        while (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
+            if await asyncio.to_thread(self._last) != last:
+                return
+
+    def _last(self) -> int:
+        row = self._one("SELECT MAX(seq) AS seq FROM event_matches")
+        return int(row["seq"] or 0) if row is not None else 0
 
     async def acknowledge(self, partition: int, position: int) -> None:
         """Nothing to let go: the outcomes are part of the store."""
