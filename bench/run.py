@@ -22,8 +22,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import plain_loop
@@ -39,7 +37,7 @@ from load import (
     wrk_version,
 )
 from sendrows import SEND_RATIO_AIM, SendResult, run_send
-from servers import Demo, Process, apply_demo, bare_server, wayfare_server
+from servers import Process, apply_demo, bare_server, message_template, wayfare_server
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WRK_SCENARIOS = ("single", "single-sync", "batch100", "batch500")
@@ -198,12 +196,6 @@ def machine_info(wrk: str, tmp: Path) -> dict[str, Any]:
 
 
 # messages
-def message_template(demo: Demo) -> bytes:
-    """One valid demo message, its msgId and _id replaced by the ``@@ID@@`` placeholder."""
-    marker = PLACEHOLDER.decode()
-    return orjson.dumps(demo.message(msg_id=marker, entity_id=marker))
-
-
 def plain_messages(template: bytes, count: int) -> list[bytes]:
     return [template.replace(PLACEHOLDER, f"plain-{i}".encode()) for i in range(count)]
 
