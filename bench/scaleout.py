@@ -51,6 +51,7 @@ import orjson
 from cpu import CpuWatch, Selector, Shares, Table, postgres_backends, postgres_shared, trees
 from deployments import (
     Backends,
+    analyze,
     deployment,
     entry_counter,
     find_backends,
@@ -425,7 +426,8 @@ async def _journey(
     store: str | Path,
 ) -> None:
     """Apply the journey, warm up, measure entries (counted in ``store``: a PostgreSQL URL
-    or a SQLite file), then wait for every instance to end."""
+    or a SQLite file), then wait for every instance to end. A PostgreSQL store is analyzed
+    after the warm-up, as a deployment that has run a while would be (deployments.analyze)."""
     template = event_template(demo, event_id)
     conn = driver.connection()
     try:
@@ -439,6 +441,8 @@ async def _journey(
     if status != 200:
         raise RuntimeError(f"applying the journey failed: {status} {body[:500]!r}")
     await _warm(driver, template, s.drain)
+    if isinstance(store, str):
+        analyze(store)
     with entry_counter(store, demo.org, JOURNEY) as entered_now:
         wal_of = store if isinstance(store, str) else None
         await _entries(driver, template, s, watch, row, entered_now, wal_of)
