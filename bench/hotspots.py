@@ -48,8 +48,7 @@ from journeys import (
     run_async,
 )
 from load import ensure_wrk, lua_script
-from run import message_template
-from servers import apply_demo, wayfare_server
+from servers import apply_demo, message_template, wayfare_server
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")

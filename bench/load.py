@@ -12,6 +12,7 @@ latency percentiles; nothing is scraped from wrk's human-readable output.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
@@ -214,7 +215,7 @@ class WrkResult:
         return self.ok_requests / self.duration_s if self.duration_s else 0.0
 
 
-def run_wrk(
+def _wrk_command(
     wrk: str,
     url: str,
     script: str,
@@ -224,13 +225,12 @@ def run_wrk(
     connections: int,
     threads: int,
     timeout_s: float,
-) -> WrkResult:
-    """Run wrk for ``duration_s`` seconds against ``url`` (127.0.0.1 only)."""
+) -> list[str]:
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"the benchmark only targets 127.0.0.1, not {url}")
     script_path.write_text(script)
     threads = max(1, min(threads, connections))
-    command = [
+    return [
         wrk,
         f"--threads={threads}",
         f"--connections={connections}",
@@ -240,17 +240,12 @@ def run_wrk(
         f"--script={script_path}",
         url,
     ]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=duration_s + timeout_s + 60, check=False
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    line = next((x for x in done.stdout.splitlines() if x.startswith(JSON_PREFIX)), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(
-            f"wrk failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        )
+
+
+def _result(returncode: int, stdout: str, stderr: str, cpu_s: float) -> WrkResult:
+    line = next((x for x in stdout.splitlines() if x.startswith(JSON_PREFIX)), None)
+    if returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed (exit {returncode}):\n{stdout[-2000:]}\n{stderr[-2000:]}")
     data = json.loads(line.removeprefix(JSON_PREFIX))
     return WrkResult(
         duration_s=data["duration_us"] / 1e6,
@@ -265,3 +260,74 @@ def run_wrk(
         mean_ms=data["mean_us"] / 1000,
         cpu_s=cpu_s,
     )
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_wrk(
+    wrk: str,
+    url: str,
+    script: str,
+    script_path: Path,
+    *,
+    duration_s: float,
+    connections: int,
+    threads: int,
+    timeout_s: float,
+) -> WrkResult:
+    """Run wrk for ``duration_s`` seconds against ``url`` (127.0.0.1 only)."""
+    (result,), cpu_s = run_wrk_together(
+        wrk,
+        [(url, script, script_path)],
+        duration_s=duration_s,
+        connections=connections,
+        threads=threads,
+        timeout_s=timeout_s,
+    )
+    return dataclasses.replace(result, cpu_s=cpu_s)
+
+
+def run_wrk_together(
+    wrk: str,
+    runs: list[tuple[str, str, Path]],
+    *,
+    duration_s: float,
+    connections: int,
+    threads: int,
+    timeout_s: float,
+) -> tuple[list[WrkResult], float]:
+    """One wrk per ``(url, script, script_path)``, all at once, each with ``connections``.
+    Their results, and the CPU seconds they used together (each result's ``cpu_s`` is 0)."""
+    commands = [
+        _wrk_command(
+            wrk,
+            url,
+            script,
+            path,
+            duration_s=duration_s,
+            connections=connections,
+            threads=threads,
+            timeout_s=timeout_s,
+        )
+        for url, script, path in runs
+    ]
+    before = _children_cpu_seconds()
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    try:
+        outputs = [p.communicate(timeout=duration_s + timeout_s + 60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    cpu_s = _children_cpu_seconds() - before
+    results = [
+        _result(p.returncode, out, err, 0.0) for p, (out, err) in zip(procs, outputs, strict=True)
+    ]
+    return results, cpu_s

@@ -7,6 +7,7 @@ anywhere still ends them.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -18,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
+from load import PLACEHOLDER
 from wayfare.registry.demo import (
     DEMO_DOCUMENTS,
     DEMO_INLET,
@@ -47,13 +50,16 @@ def _venv_command(name: str) -> list[str]:
 
 @dataclass
 class Process:
-    """A server child process answering GET ``health_path`` with 200 once it is up."""
+    """A child process: a server answering GET ``health_path`` with 200 once it is up, or,
+    with ``health_path`` None, any other process (up once started)."""
 
     name: str
     command: list[str]
     log_path: Path
     port: int
-    health_path: str = "/healthz"
+    health_path: str | None = "/healthz"
+    env: dict[str, str] | None = None
+    """Added to this process's environment."""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -68,8 +74,14 @@ class Process:
     def start(self) -> Process:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env} if self.env else None,
             )
+        if self.health_path is None:
+            return self
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.process.poll() is not None:
@@ -124,8 +136,10 @@ class Process:
             self.stop()
 
 
-def wayfare_server(tmp: Path, extra_args: list[str] | None = None) -> Process:
-    """``wayfare serve`` on a free port with its data directory under ``tmp``."""
+def wayfare_server(
+    tmp: Path, extra_args: list[str] | None = None, env: dict[str, str] | None = None
+) -> Process:
+    """``wayfare serve`` on a free port with its data directory (and log) under ``tmp``."""
     port = free_port()
     command = [
         *_venv_command("wayfare"),
@@ -136,7 +150,14 @@ def wayfare_server(tmp: Path, extra_args: list[str] | None = None) -> Process:
         str(tmp / "wayfare-data"),
         *(extra_args or []),
     ]
-    return Process("wayfare", command, tmp / "wayfare.log", port)
+    return Process("wayfare", command, tmp / "wayfare.log", port, env=env)
+
+
+def wayfare_worker(log_path: Path, args: list[str], env: dict[str, str] | None = None) -> Process:
+    """``wayfare worker`` (a journey engine of a scale-out deployment; no port, no health
+    check: up once started)."""
+    command = [*_venv_command("wayfare"), "worker", *args]
+    return Process("wayfare worker", command, log_path, 0, None, env)
 
 
 def bare_server(tmp: Path) -> Process:
@@ -197,6 +218,12 @@ class Demo:
         if entity_id is not None:
             message["body"]["xdmEntity"]["_id"] = entity_id
         return message
+
+
+def message_template(demo: Demo) -> bytes:
+    """One valid demo message, its msgId and _id replaced by the ``@@ID@@`` placeholder."""
+    marker = PLACEHOLDER.decode()
+    return orjson.dumps(demo.message(msg_id=marker, entity_id=marker))
 
 
 def apply_demo(url: str) -> Demo:
