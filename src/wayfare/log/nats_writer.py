@@ -108,10 +108,14 @@ class NatsWriter:
                 plan = await plan_write(messages, self._known)
                 fresh = [messages[i] for i in plan.fresh]
                 acks = await self._publish(self._client, fresh)
-                outcomes = [
-                    await self._first(m, seq) if duplicate else WriteOutcome(m.xaction_id, False)
-                    for m, (seq, duplicate) in zip(fresh, acks, strict=True)
-                ]
+                outcomes = list(
+                    await asyncio.gather(
+                        *(
+                            self._first(m, seq) if duplicate else _fresh(m)
+                            for m, (seq, duplicate) in zip(fresh, acks, strict=True)
+                        )
+                    )
+                )  # the originals of retried messages are read all at once
             return plan.outcomes(outcomes)
         except TimeoutError as exc:
             raise LogError(
@@ -199,6 +203,10 @@ class NatsWriter:
             except nats.js.errors.NotFoundError:
                 return None
         return decode(entry.data or b"").xaction_id
+
+
+async def _fresh(message: IncomingMessage) -> WriteOutcome:
+    return WriteOutcome(message.xaction_id, False)
 
 
 def _sequence(ack: dict[str, Any]) -> tuple[int, bool]:
