@@ -1,8 +1,9 @@
-"""Partition leases on a PostgreSQL server that restarts: what the journey engines see of
-them."""
+"""Partition leases on a PostgreSQL server that restarts, or that holds the session of an
+engine stuck in the middle of a commit: what the other journey engines see of them."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -45,3 +46,27 @@ def test_leases_held_when_the_server_went_down_stay_with_their_engines_after_it_
         assert store.claim("a", 4, TTL_MS) == a
     finally:
         store.close()
+
+
+def test_an_engine_stuck_inside_a_commit_does_not_stall_the_others(pg_database: str) -> None:
+    stuck_pool = open_pool(pg_database, stuck_after_seconds=0.3)
+    stuck = PostgresJourneyStore(stuck_pool)
+    other = PostgresJourneyStore(open_pool(pg_database))
+    try:
+        assert stuck.claim("a", 4, 60_000) == {0: 1, 1: 1, 2: 1, 3: 1}
+        # "a" is paused, or cut off, in the middle of a commit: its fences locked FOR SHARE
+        conn = stuck_pool.getconn()
+        conn.execute("BEGIN")
+        conn.execute("SELECT * FROM partition_leases ORDER BY partition FOR SHARE")
+
+        claimed: list[dict[int, int]] = []
+        renewing = threading.Thread(
+            target=lambda: claimed.append(other.claim("b", 4, 60_000)), daemon=True
+        )
+        renewing.start()
+        # the server ends the transaction "a" left open: the claim of "b" goes through
+        renewing.join(timeout=20)
+        assert claimed == [{}]  # the leases of "a" hold: "b" has nothing to take yet
+    finally:
+        stuck.close()
+        other.close()
