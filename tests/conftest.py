@@ -60,6 +60,10 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
+        return self.launch().wait_healthy()
+
+    def launch(self) -> Server:
+        """Start the process; ``wait_healthy`` waits until it answers."""
         with (self.data_dir.parent / f"server-{self.port}.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -78,7 +82,9 @@ class Server:
                 env={**os.environ, **self.env},
                 start_new_session=True,  # its own process group: kill() takes its children too
             )
+        return self
 
+    def wait_healthy(self) -> Server:
         def healthy() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:

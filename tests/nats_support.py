@@ -94,11 +94,13 @@ class PrivateNats:
 
     directory: Path
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    """The address it listens on (another than loopback for a test's network namespaces)."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"nats://{self.host}:{self.port}"
 
     def start(self) -> PrivateNats:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -107,7 +109,7 @@ class PrivateNats:
                 [
                     server_binary(),
                     "-a",
-                    "127.0.0.1",
+                    self.host,
                     "-p",
                     str(self.port),
                     "-js",

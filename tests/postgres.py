@@ -169,6 +169,8 @@ class PrivatePostgres:
     root: Path
     bin: Path
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    """The address it listens on (another than loopback for a test's network namespaces)."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -177,7 +179,7 @@ class PrivatePostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
 
     @property
     def log(self) -> Path:
@@ -194,7 +196,7 @@ class PrivatePostgres:
                 [
                     str(self.bin / "postgres"),
                     *("-D", str(self.data), "-p", str(self.port), "-k", str(self.root)),
-                    *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"),
+                    *("-c", f"listen_addresses={self.host}", "-c", "fsync=on"),
                     *("-c", "synchronous_commit=on", "-c", "full_page_writes=on"),
                     *("-c", "shared_buffers=16MB", "-c", "max_connections=30"),
                 ],
@@ -269,17 +271,31 @@ def private_postgres_template() -> Iterator[tuple[Path, Path]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def private_postgres(private_postgres_template: tuple[Path, Path]) -> Iterator[PrivatePostgres]:
-    """A private server, started; stopped and removed after the test."""
-    bin_dir, template = private_postgres_template
+@contextlib.contextmanager
+def running_private_postgres(
+    template: tuple[Path, Path], host: str = "127.0.0.1", clients: str | None = None
+) -> Iterator[PrivatePostgres]:
+    """A private server from ``private_postgres_template``, listening on ``host`` and
+    trusting connections from loopback and the network ``clients`` (a CIDR); stopped and
+    removed afterwards."""
+    bin_dir, data = template
     root = _private_dir()
-    shutil.copytree(template, root / "data")
+    shutil.copytree(data, root / "data")
+    if clients is not None:
+        with (root / "data" / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {clients} trust\n")
     _give_away(root)
-    server = PrivatePostgres(root, bin_dir)
+    server = PrivatePostgres(root, bin_dir, host=host)
     try:
         yield server.start()
     finally:
         server.stop()
         server.kill()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres(private_postgres_template: tuple[Path, Path]) -> Iterator[PrivatePostgres]:
+    """A private server, started; stopped and removed after the test."""
+    with running_private_postgres(private_postgres_template) as server:
+        yield server

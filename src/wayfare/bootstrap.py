@@ -247,7 +247,9 @@ def build_worker(settings: Settings) -> EngineServices:
             "wayfare serve runs the journey engine itself)"
         )
     postgres_migrate(where.postgresql)
-    pool = open_pool(where.postgresql, max_size=4)
+    # A worker paused or cut off inside a commit or a claim holds lease rows locked: the
+    # server ends its transaction within a lease, so the others go on (leases.py).
+    pool = open_pool(where.postgresql, max_size=4, stuck_after_seconds=settings.lease_seconds / 3)
     journey_store = PostgresJourneyStore(pool)
     log_settings = nats_settings(settings, where.nats)
     ownership = LeasedOwnership(

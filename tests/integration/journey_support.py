@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -119,6 +119,7 @@ def shop_message(
     total: float = 42.5,
     first_name: str = "Ada",
     loyalty_id: str = "L-1",
+    msg_id: str | None = None,
 ) -> dict[str, Any]:
     """A shop message; ``email=None`` leaves the identityMap out."""
     ref = {"id": shop.schema_id, "contentType": "application/vnd.adobe.xed-full+json;version=1"}
@@ -133,16 +134,16 @@ def shop_message(
     }
     if email is not None:
         entity["identityMap"] = {namespace: [{"id": email}]}
-    return {
-        "header": {
-            "msgType": "xdmEntityCreate",
-            "msgVersion": "1.0",
-            "imsOrgId": shop.org,
-            "schemaRef": ref,
-            "source": {"name": "Journeys"},
-        },
-        "body": {"xdmMeta": {"schemaRef": ref}, "xdmEntity": entity},
+    header: dict[str, Any] = {
+        "msgType": "xdmEntityCreate",
+        "msgVersion": "1.0",
+        "imsOrgId": shop.org,
+        "schemaRef": ref,
+        "source": {"name": "Journeys"},
     }
+    if msg_id is not None:
+        header["msgId"] = msg_id
+    return {"header": header, "body": {"xdmMeta": {"schemaRef": ref}, "xdmEntity": entity}}
 
 
 def send(shop: Shop, *messages: dict[str, Any]) -> None:
@@ -212,6 +213,28 @@ def wait_for_report(
     return last
 
 
+def wait_and_call(name: str, url: str, pause: str | None = None) -> dict[str, Any]:
+    """A journey entered on ``cart``: a wait of ``pause`` (if given), then a POST to ``url``
+    with the person's email and cart, then the end."""
+    activities: dict[str, Any] = {}
+    if pause:
+        activities["pause"] = {"type": "wait", "duration": pause, "next": "hook"}
+    activities["hook"] = {
+        "type": "http",
+        "method": "POST",
+        "url": url,
+        "timeoutSeconds": 10,
+        "body": {"email": hole("cart", "person.email"), "cart": hole("cart", "cart.id")},
+        "next": "done",
+    }
+    activities["done"] = {"type": "end"}
+    return {
+        "name": name,
+        "entry": {"event": "cart", "next": next(iter(activities))},
+        "activities": activities,
+    }
+
+
 def instance_ids(shop: Shop, name: str) -> dict[str, str]:
     """identity → instance id, from the entry step events."""
     return {s["identity"]: s["instanceId"] for s in steps(shop, name) if s["node"] == "entry"}
@@ -229,6 +252,10 @@ class Call:
     body: Any
     key: str | None
     at: float
+    peer: tuple[str, int] = ("", 0)
+    """The caller's address and port."""
+    sender: str | None = None
+    """Who made the call, as the receiver's ``identify`` tells it from the connection."""
 
 
 @dataclass
@@ -252,6 +279,9 @@ class Receiver:
     lock: threading.Condition = field(default_factory=threading.Condition)
     """Reentrant; notified as each call arrives."""
     release: threading.Event = field(default_factory=threading.Event)
+    identify: Callable[[tuple[str, int], tuple[str, int]], str | None] | None = None
+    """(caller's address, receiver's address) -> who holds the calling end of the connection,
+    asked once per connection while it is open."""
 
     def handle(self, call: Call) -> tuple[int, Any]:
         segment = "/" + call.path.split("/")[1]
@@ -304,13 +334,20 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(**options: Any) -> Iterator[Receiver]:
+def running_receiver(host: str = "127.0.0.1", **options: Any) -> Iterator[Receiver]:
+    """A receiver listening on ``host`` (a free port)."""
     receiver = Receiver(**options)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        sender: str | None = None
+        identified = False
+
         def _serve(self) -> None:
+            if not self.identified and receiver.identify is not None:
+                self.sender = receiver.identify(self.client_address, self.server.server_address)
+            self.identified = True
             parts = urlsplit(self.path)
             size = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(size) if size else b""
@@ -322,6 +359,8 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
                 body=orjson.loads(raw) if raw else None,
                 key=self.headers.get("Idempotency-Key"),
                 at=time.monotonic(),
+                peer=(str(self.client_address[0]), int(self.client_address[1])),
+                sender=self.sender,
             )
             status, payload = receiver.handle(call)
             data = orjson.dumps(payload)
@@ -351,8 +390,8 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
         def handle_error(self, request: Any, client_address: Any) -> None:
             pass
 
-    server = Quiet(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+    server = Quiet((host, 0), Handler)
+    receiver.url = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

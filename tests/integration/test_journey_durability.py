@@ -8,7 +8,6 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,6 @@ from tests.integration.conftest import apply_demo_to, new_org, start_server
 from tests.integration.journey_support import (
     Receiver,
     Shop,
-    hole,
     instance_ids,
     publish,
     running_receiver,
@@ -25,6 +23,7 @@ from tests.integration.journey_support import (
     setup_shop,
     shop_message,
     steps,
+    wait_and_call,
     wait_for_report,
 )
 
@@ -54,26 +53,6 @@ def shop(server: Server) -> Shop:
     return setup_shop(apply_demo_to(server, new_org()))
 
 
-def journey(name: str, url: str, pause: str | None = None) -> dict[str, Any]:
-    activities: dict[str, Any] = {}
-    if pause:
-        activities["pause"] = {"type": "wait", "duration": pause, "next": "hook"}
-    activities["hook"] = {
-        "type": "http",
-        "method": "POST",
-        "url": url,
-        "timeoutSeconds": 10,
-        "body": {"email": hole("cart", "person.email"), "cart": hole("cart", "cart.id")},
-        "next": "done",
-    }
-    activities["done"] = {"type": "end"}
-    return {
-        "name": name,
-        "entry": {"event": "cart", "next": next(iter(activities))},
-        "activities": activities,
-    }
-
-
 def people(n: int = N) -> list[str]:
     return [f"person{i}@example.com" for i in range(n)]
 
@@ -101,7 +80,7 @@ def assert_exactly_once(receiver: Receiver, shop: Shop, name: str, prefix: str) 
 def test_waiting_instances_wake_after_kill_9_and_each_action_arrives_once(
     server: Server, shop: Shop, receiver: Receiver
 ) -> None:
-    publish(shop, journey("reminder", f"{receiver.url}/waits/hook", pause=f"{PAUSE_MS}ms"))
+    publish(shop, wait_and_call("reminder", f"{receiver.url}/waits/hook", pause=f"{PAUSE_MS}ms"))
     send_carts(shop, people())
     wait_for_report(shop, "reminder", entered=N, inJourney=N)
     assert receiver.under("/waits/") == []  # everyone is still waiting
@@ -123,7 +102,7 @@ def test_waiting_instances_wake_after_kill_9_and_each_action_arrives_once(
 def test_acknowledged_events_enter_their_journey_after_kill_9(
     server: Server, shop: Shop, receiver: Receiver
 ) -> None:
-    publish(shop, journey("instant", f"{receiver.url}/acked/hook"))
+    publish(shop, wait_and_call("instant", f"{receiver.url}/acked/hook"))
     send_carts(shop, people())
     server.kill()  # right after the acknowledgements, whatever the journeys had done
     server.start()
@@ -134,7 +113,7 @@ def test_acknowledged_events_enter_their_journey_after_kill_9(
 def test_a_kill_in_the_middle_of_deliveries_resends_under_the_same_keys(
     server: Server, shop: Shop, receiver: Receiver
 ) -> None:
-    publish(shop, journey("slow", f"{receiver.url}/slow/hook"))
+    publish(shop, wait_and_call("slow", f"{receiver.url}/slow/hook"))
     send_carts(shop, people())
     # the receiver holds every answer for two seconds: kill while calls are in flight
     wait_until(lambda: len(receiver.under("/slow/")) >= N // 2, timeout=20)
@@ -154,7 +133,7 @@ def test_a_kill_in_the_middle_of_deliveries_resends_under_the_same_keys(
 def test_a_server_killed_alone_leaves_its_engine_to_finish_before_the_next_one_starts(
     server: Server, shop: Shop, receiver: Receiver
 ) -> None:
-    publish(shop, journey("orphan", f"{receiver.url}/orphan/hook"))
+    publish(shop, wait_and_call("orphan", f"{receiver.url}/orphan/hook"))
     [old_engine] = server.children("engine")
     send_carts(shop, people())
     wait_until(lambda: len(receiver.under("/orphan/")) >= N // 2, timeout=20)
@@ -174,7 +153,7 @@ def test_a_server_killed_alone_leaves_its_engine_to_finish_before_the_next_one_s
 def test_a_killed_engine_is_replaced_and_its_journeys_go_on(
     server: Server, shop: Shop, receiver: Receiver
 ) -> None:
-    publish(shop, journey("respawn", f"{receiver.url}/respawn/hook"))
+    publish(shop, wait_and_call("respawn", f"{receiver.url}/respawn/hook"))
     first = people(N // 2)
     send_carts(shop, first)
     wait_until(lambda: len(receiver.under("/respawn/")) >= 1, timeout=20)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from wayfare.clock import FakeClock
 from wayfare.engine.actions import Delivery
-from wayfare.engine.dispatch import Dispatcher
+from wayfare.engine.dispatch import RECHECK_MS, Dispatcher
 from wayfare.model.runs import OutboxItem
 
 T0 = 1_700_000_000_000
@@ -32,6 +32,7 @@ def item(
     kind: str = "http",
     next_ms: int = 0,
     attempts: int = 0,
+    partition: int = 0,
 ) -> OutboxItem:
     request: dict[str, Any] = {"url": url} if kind == "http" else {"to": "ada@example.com"}
     return OutboxItem(
@@ -44,6 +45,7 @@ def item(
         key=f"inst-{outbox_id}:notify",
         attempts=attempts,
         next_ms=next_ms,
+        partition=partition,
     )
 
 
@@ -138,6 +140,7 @@ async def running(
     sender: FakeSender | None = None,
     per_host: int = 32,
     capacity: int = 10_000,
+    may_send: Callable[[OutboxItem], bool] = lambda item: True,
 ) -> AsyncIterator[Rig]:
     """A dispatcher running on the loop, stopped on the way out."""
     sender = sender or FakeSender()
@@ -151,6 +154,7 @@ async def running(
         lambda i, d: results.append((i, d)),
         per_host=per_host,
         capacity=capacity,
+        may_send=may_send,
     )
     task = asyncio.create_task(dispatcher.run())
     try:
@@ -550,5 +554,66 @@ def test_finishing_gives_up_on_sends_after_the_grace_period() -> None:
             await rig.dispatcher.finish(grace=0.2)
             assert 0.15 < time.monotonic() - started < 2
             assert rig.results == []
+
+    run(scenario)
+
+
+# partitions held by lease (scaled out)
+
+
+def test_an_item_whose_lease_may_have_lapsed_is_sent_once_the_lease_is_renewed() -> None:
+    async def scenario() -> None:
+        valid = {0: False}
+        async with running(may_send=lambda i: valid[i.partition]) as rig:
+            await until(lambda: rig.outbox.reads == [(0, 10_000)])
+            rig.dispatcher.committed(rig.outbox.add(item(1)), [], [])
+            await settle()
+            assert rig.sender.calls == []  # not while the lease may have lapsed
+
+            valid[0] = True  # renewed, under the same epoch: nothing was lost
+            rig.clock.advance(RECHECK_MS)
+            rig.wake()
+            await until(lambda: len(rig.results) == 1)
+            assert rig.sender.keys == ["inst-1:notify"]
+            assert rig.outbox.reads == [(0, 10_000)]  # kept, not read again
+
+    run(scenario)
+
+
+def test_a_lost_partition_takes_its_items_along_even_in_flight_and_they_come_back_with_it() -> None:
+    async def scenario() -> None:
+        sender = FakeSender()
+        async with running(sender=sender, per_host=1) as rig:
+            await until(lambda: rig.outbox.reads == [(0, 10_000)])
+            sender.hold("hooks.example.com")
+            sender.hold("b.example.com")
+            new = rig.outbox.add(
+                item(1, partition=3),
+                item(2, partition=5, url="https://b.example.com/"),
+                item(3, partition=3),
+            )
+            rig.dispatcher.committed(new, [], [])
+            await until(lambda: len(sender.calls) == 2)  # 1 and 2 in flight, 3 queued
+
+            rig.dispatcher.forget([3])
+            sender.release("hooks.example.com")
+            sender.release("b.example.com")
+            await until(lambda: len(rig.results) == 1)
+            await settle()
+            # The outcome of 1 could not be recorded under the lease it was sent under: it
+            # is not reported. 3 was never sent. 2, of a partition still held, went on.
+            assert [i.outbox_id for i, _ in rig.results] == [2]
+            assert sorted(sender.keys) == ["inst-1:notify", "inst-2:notify"]
+            assert rig.dispatcher.in_memory == 1
+
+            rig.dispatcher.reload()  # partition 3 is held again: its items come back
+            await until(lambda: len(rig.results) == 3)
+            assert sorted(i.outbox_id for i, _ in rig.results) == [1, 2, 3]
+            assert sorted(sender.keys) == [
+                "inst-1:notify",
+                "inst-1:notify",
+                "inst-2:notify",
+                "inst-3:notify",
+            ]
 
     run(scenario)

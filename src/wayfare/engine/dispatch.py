@@ -6,6 +6,14 @@ committed, settles it: done, or due again later. At start, and whenever more was
 than memory may hold, pending items are paged in from the table by id. An item stays here
 from hand-over until its outcome is committed, so it is never sent twice at once; a crash in
 between leaves it pending in the table, sent again after a restart with the same key.
+
+Scaled out, the engine holds the item's partition by a lease. An item is not sent while the
+lease may have lapsed (``may_send``): it waits a little and is looked at again, as the lease
+is mostly renewed late rather than lost. Once the engine learns that it lost a partition
+(``forget``), every item of it goes, even one in flight: that attempt's outcome is not
+reported, since it could no longer be recorded under the lease it was sent under, and the
+item stays pending in the table for whoever holds the partition now (this engine too, should
+it take it again).
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ LoadPending = Callable[[int, int], Awaitable[list[OutboxItem]]]
 OnResult = Callable[[OutboxItem, Delivery], None]
 MaySend = Callable[[OutboxItem], bool]
 """Whether this engine may still deliver the item (it holds the item's partition)."""
+RECHECK_MS = 250
+"""How long an item whose lease may have lapsed waits before it is looked at again."""
 
 
 def host_of(item: OutboxItem) -> str:
@@ -57,7 +67,12 @@ class Dispatcher:
         self._on_result = on_result
         self._per_host = per_host
         self._capacity = capacity
-        self._owned: set[int] = set()
+        self._owned: dict[int, int] = {}
+        """Outbox id -> partition of every item held, from hand-over until its outcome is
+        committed (or its partition is lost)."""
+        self._tenures: defaultdict[int, int] = defaultdict(int)
+        """Partition -> how many times it was lost: an attempt that ends in another tenure
+        than it started in has lost its partition meanwhile."""
         self._queues: defaultdict[str, deque[OutboxItem]] = defaultdict(deque)
         self._workers: defaultdict[str, int] = defaultdict(int)
         self._later: list[tuple[int, int, OutboxItem]] = []
@@ -82,7 +97,7 @@ class Dispatcher:
         """A commit's new items (in id order), the ids whose final outcome it recorded, and
         the items it set to be tried again (with their attempts and next time)."""
         for outbox_id in finished:
-            self._owned.discard(outbox_id)
+            self._owned.pop(outbox_id, None)
         for item in retries:
             heapq.heappush(self._later, (item.next_ms, item.outbox_id, item))
         for item in new:
@@ -97,22 +112,23 @@ class Dispatcher:
         self._wake.set()
 
     def forget(self, partitions: Collection[int]) -> None:
-        """This engine no longer holds these partitions: their items not in flight go (their
-        new owner delivers them; one in flight ends, its outcome is fenced off)."""
+        """This engine no longer holds these partitions: every item of them goes (whoever
+        holds them now delivers them, reading them from the table). One in flight ends, but
+        its outcome is not reported: it could not be recorded under the lease it was sent
+        under. (Kept, an item in flight or awaiting its record when its partition was lost
+        would never be sent again should the partition come back.)"""
         lost = set(partitions)
         for queue in self._queues.values():
             kept = [item for item in queue if item.partition not in lost]
-            for item in queue:
-                if item.partition in lost:
-                    self._owned.discard(item.outbox_id)
             queue.clear()
             queue.extend(kept)
-        later = [entry for entry in self._later if entry[2].partition not in lost]
-        for _, outbox_id, item in self._later:
-            if item.partition in lost:
-                self._owned.discard(outbox_id)
-        self._later = later
+        self._later = [entry for entry in self._later if entry[2].partition not in lost]
         heapq.heapify(self._later)
+        for outbox_id, partition in list(self._owned.items()):
+            if partition in lost:
+                del self._owned[outbox_id]
+        for partition in lost:
+            self._tenures[partition] += 1
 
     def reload(self) -> None:
         """Partitions were gained: page in their pending items (and anything not held yet)."""
@@ -164,7 +180,7 @@ class Dispatcher:
             self._backlog = False
 
     def _take(self, item: OutboxItem) -> None:
-        self._owned.add(item.outbox_id)
+        self._owned[item.outbox_id] = item.partition
         if item.next_ms > self._clock.now_ms():
             heapq.heappush(self._later, (item.next_ms, item.outbox_id, item))
         else:
@@ -187,10 +203,15 @@ class Dispatcher:
             while queue:
                 item = queue.popleft()
                 if not self._may_send(item):
-                    self._owned.discard(item.outbox_id)  # another engine's now
+                    # Its lease may have lapsed: mostly it is renewed late; else the engine
+                    # learns that the partition is lost, and forgets the item.
+                    due = self._clock.now_ms() + RECHECK_MS
+                    heapq.heappush(self._later, (due, item.outbox_id, item))
                     continue
+                tenure = self._tenures[item.partition]
                 delivery = await self._sender.send(item.kind, item.request, item.key)
-                self._on_result(item, delivery)
+                if self._tenures[item.partition] == tenure:
+                    self._on_result(item, delivery)
         finally:
             self._workers[host] -= 1
             if not self._workers[host] and not queue:

@@ -8,6 +8,14 @@ after a lease moved is refused. An engine also stops delivering actions of a par
 its lease may have lapsed by its own clock (``may_act``): an engine that was paused
 (SIGSTOP, a long pause of its host) wakes up to find its leases gone before it sends
 anything.
+
+A lease that may have lapsed is not the same as a partition lost. While the store cannot be
+reached (it restarts, say) no lease is renewed, yet no other engine can take one either: the
+engine stops acting on its partitions but keeps what it knows of them, and still commits
+the outcomes of deliveries it made under their fences, which the store refuses only if
+another engine took a partition meanwhile. A partition is lost when the engine holds it no
+more, or holds it again under an epoch that another engine's take came between
+(``Holding.lost_since``): taking back its own lapsed lease moves the epoch by one.
 """
 
 from __future__ import annotations
@@ -33,9 +41,25 @@ class Holding:
     """The partitions an engine acts on, and what its commits carry to be fenced."""
 
     partitions: frozenset[int]
+    """The partitions acted on: read, their timers fired, their actions delivered."""
     owner: str | None = None
     fences: Mapping[int, int] = field(default_factory=dict)
-    """partition -> epoch of the lease; empty where nothing needs fencing."""
+    """partition -> epoch of the lease, for the partitions acted on and for those whose
+    lease may have lapsed (their outcomes are still committed under it); empty where
+    nothing needs fencing."""
+
+    def lost_since(self, before: Holding) -> set[int]:
+        """The partitions held in ``before`` that this holding does not go on with: held no
+        more, or held again under an epoch that a take by another engine came between."""
+        lost = set()
+        for partition in before.partitions | before.fences.keys():
+            if partition not in self.partitions and partition not in self.fences:
+                lost.add(partition)
+                continue
+            old, new = before.fences.get(partition), self.fences.get(partition)
+            if old is not None and new not in (old, old + 1):
+                lost.add(partition)
+        return lost
 
 
 class Ownership(Protocol):
@@ -119,7 +143,10 @@ class LeasedOwnership:
 
     def holding(self) -> Holding:
         if time.monotonic() >= self._valid_until:
-            return Holding(frozenset(), self.owner)
+            # The leases may have lapsed: act on none, but keep their fences, under which
+            # outcomes of deliveries made before are committed unless another engine took
+            # a partition meanwhile.
+            return Holding(frozenset(), self.owner, dict(self._held))
         return Holding(frozenset(self._held), self.owner, dict(self._held))
 
     def may_act(self, partition: int) -> bool:

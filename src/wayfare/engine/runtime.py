@@ -198,22 +198,23 @@ class JourneyRuntime:
 
     async def _see_holding(self) -> Holding:
         """Take in which partitions the engine holds now (between cycles: nothing else runs
-        on what this changes). What was kept of a partition lost is dropped, as another
-        engine moves its instances now; a partition gained is read from the store."""
-        holding = self._ownership.holding()
-        before, now = self._holding.partitions, holding.partitions
+        on what this changes). What was kept of a partition lost is dropped (even what was
+        in flight), as another engine moves its instances now; a partition gained, or acted
+        on again once its lease was renewed, is read from the store (ownership.py)."""
+        holding, held = self._ownership.holding(), self._holding
         self._holding = holding
-        if before == now:
+        lost = holding.lost_since(held)
+        gained = holding.partitions - (held.partitions - lost)
+        if not lost and not gained and holding.partitions == held.partitions:
             return holding
-        lost, gained = before - now, now - before
+        for partition in held.partitions - holding.partitions | lost:
+            await self._log.release(partition)
         if lost:
             for instance_id in [i for i, inst in self._recent.items() if inst.partition in lost]:
                 del self._recent[instance_id]
             kept = [(item, d) for item, d in self._results if item.partition not in lost]
             self._results = deque(kept)
             self._dispatcher.forget(lost)
-            for partition in lost:
-                await self._log.release(partition)
         if gained:
             self._dispatcher.reload()
             self._timer_floor = 0

@@ -71,7 +71,13 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
 
 def open_pool(
-    url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 5.0, name: str = "wayfare"
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 4,
+    timeout: float = 5.0,
+    name: str = "wayfare",
+    stuck_after_seconds: float | None = None,
 ) -> Pool:
     """A pool of autocommit connections to ``url``, open and checked: StoreError if the server
     cannot be reached.
@@ -80,15 +86,38 @@ def open_pool(
     how many statements run at once. ``timeout`` is how long a caller waits for a connection
     (say, while the server restarts) before StoreError; a connection broken meanwhile is found
     by a check when taken and replaced.
+
+    With ``stuck_after_seconds``, the server ends a session of the pool that leaves a
+    transaction open, waiting for its next statement, for longer than that; and one whose
+    process stops answering at the TCP level for about three times as long (what it sent
+    unacknowledged, or its keepalive probes unanswered), even in the middle of a statement
+    (a COPY waiting for rows that will never come): the process was paused or cut off, and
+    the locks its session holds (partition leases, for journey engines) would otherwise
+    stall every other process until the server noticed that the connection was dead, if it
+    ever did. (A process that is only paused still answers at the TCP level: inside a COPY,
+    it holds its locks until it resumes.)
     """
     connect(url).close()  # a clear error now, rather than a pool retrying in the background
+    configure = _configure
+    if stuck_after_seconds is not None:
+        idle_ms = max(1, round(stuck_after_seconds * 1000))
+        probe_s = max(1, round(stuck_after_seconds))
+
+        def configure(conn: psycopg.Connection[Any]) -> None:
+            _configure(conn)
+            conn.execute(f"SET idle_in_transaction_session_timeout = {idle_ms}")
+            conn.execute(f"SET tcp_keepalives_idle = {probe_s}")
+            conn.execute(f"SET tcp_keepalives_interval = {probe_s}")
+            conn.execute("SET tcp_keepalives_count = 2")
+            conn.execute(f"SET tcp_user_timeout = {3 * idle_ms}")
+
     pool: Pool = ConnectionPool(
         url,
         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
         min_size=min_size,
         max_size=max_size,
         open=False,
-        configure=_configure,
+        configure=configure,
         check=ConnectionPool.check_connection,
         timeout=timeout,
         reconnect_timeout=timeout,

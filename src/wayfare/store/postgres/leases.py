@@ -17,6 +17,13 @@ partition order, so two of them never wait on each other in a cycle:
   claim or by a plain ``UPDATE`` (``FOR KEY SHARE`` would let an ``UPDATE`` of the owner
   through), so the fence does not depend on how a lease is changed.
 - ``release`` locks its rows in partition order too, before updating them.
+
+A lease cannot be renewed while the server is down, so none lapses then: until
+``RESTART_GRACE`` (or the time to live, if longer) after the server started, every lease
+counts as held. Engines that come back after a restart find their own partitions (under the
+same epochs, so the outcomes of what they delivered meanwhile still commit) rather than the
+first engine back taking them all and sending again what the others had delivered but not
+yet recorded.
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ import psycopg
 from wayfare.errors import FencedError
 from wayfare.model.assignment import Lease, plan
 from wayfare.store.postgres.connection import PostgresDatabase
+
+RESTART_GRACE = dt.timedelta(seconds=10)
+"""How long after the server started every lease counts as held: time for the engines to
+connect again (their pools retry with backoff) and renew their own."""
 
 
 class PostgresLeases(PostgresDatabase):
@@ -49,8 +60,12 @@ class PostgresLeases(PostgresDatabase):
             }
             # Read after the locks are held: a claim that waited for them plans at the time
             # it got them.
-            now: dt.datetime = _scalar(conn, "SELECT clock_timestamp()")
-            until = now + dt.timedelta(milliseconds=ttl_ms)
+            row = conn.execute("SELECT clock_timestamp(), pg_postmaster_start_time()").fetchone()
+            assert row is not None
+            now, started = row
+            ttl = dt.timedelta(milliseconds=ttl_ms)
+            until = now + ttl
+            restarted = started + max(ttl, RESTART_GRACE) > now
             conn.execute(
                 "INSERT INTO workers (worker_id, expires_at) VALUES (%s, %s) "
                 "ON CONFLICT (worker_id) DO UPDATE SET expires_at = excluded.expires_at",
@@ -59,7 +74,7 @@ class PostgresLeases(PostgresDatabase):
             conn.execute("DELETE FROM workers WHERE expires_at <= %s", (now,))
             alive = [w for (w,) in conn.execute("SELECT worker_id FROM workers")]
             leases = {
-                p: Lease(owner, expires is not None and expires > now)
+                p: Lease(owner, restarted or (expires is not None and expires > now))
                 for p, (owner, _, expires) in known.items()
             }
             decided = plan(partitions, alive, worker_id, leases)
@@ -119,9 +134,3 @@ def check_fences(
     for partition, epoch in sorted(fences.items()):
         if held.get(partition) != (owner, epoch):
             raise FencedError(f"partition {partition} has another owner now")
-
-
-def _scalar(conn: psycopg.Connection[Any], sql: str) -> Any:
-    row = conn.execute(sql).fetchone()
-    assert row is not None
-    return row[0]
