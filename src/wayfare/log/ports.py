@@ -52,8 +52,10 @@ class EventLog(Protocol):
     async def stop(self) -> None: ...
 
     async def read(self, partition: int, after: int, limit: int) -> LogSlice:
-        """At most ``limit`` entries of ``partition`` after position ``after``, oldest first.
-        Returns at once: an empty slice when there is nothing new."""
+        """At most ``limit`` entries of ``partition`` after position ``after``, oldest first,
+        never skipping one. It may hand out fewer than are there (what it holds already,
+        before the rest arrives); an empty slice means that nothing acknowledged before the
+        read is left."""
         ...
 
     async def wait(self, seconds: float) -> None:
