@@ -19,13 +19,12 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
 
 from tests.conftest import Server, wait_until
 from tests.integration.conftest import apply_demo_to, new_org
@@ -41,7 +40,6 @@ from tests.integration.journey_support import (
     wait_for_report,
 )
 from tests.nats_support import unique_prefix
-from wayfare.model.partitions import partition_of
 
 PARTITIONS = 8
 LEASE_SECONDS = 2.0
@@ -263,9 +261,6 @@ class Cluster:
         except psycopg.Error:
             return None
         return {int(partition): str(owner) for partition, owner in rows}
-
-    def held_by(self, worker: Worker) -> set[int]:
-        return {p for p, owner in (self.holders() or {}).items() if worker.holds(owner)}
 
     def wait_until_held(self, *workers: Worker, timeout: float = 30) -> dict[int, str]:
         """Every partition held, each by one of ``workers``, and each of them holding some."""
@@ -516,24 +511,14 @@ COPY_DEFECT = (
     "rows, and a paused process still answers at the TCP level), so no other worker can "
     "renew or take a lease meanwhile"
 )
-HANDOVER_DEFECT = (
-    "known defect, not fixed yet: rebalancing releases a partition at once, in the claim "
-    "that decides it, while its engine still has deliveries of it in flight or unrecorded; "
-    "the engine taking it over sends them again under the same key"
-)
 
 
-def assert_repeats(
-    calls: dict[str, list[Call]], allowed: Repeats, known: Repeats | None = None
-) -> None:
-    """A key arrived more than once only where ``allowed`` accepts its calls. Repeats that
-    all match ``known`` (``HANDOVER_DEFECT``) mark the test as failing for that reason."""
+def assert_repeats(calls: dict[str, list[Call]], allowed: Repeats) -> None:
+    """A key arrived more than once only where ``allowed`` accepts its calls."""
     refused = {k: found for k, found in calls.items() if len(found) > 1 and not allowed(found)}
     shown = {
         k: [(c.sender, c.peer, f"at {c.at:.2f}") for c in found] for k, found in refused.items()
     }
-    if refused and known is not None and all(known(found) for found in refused.values()):
-        pytest.xfail(f"{HANDOVER_DEFECT}: {shown}")
     assert not refused, f"actions delivered more than once: {shown}"
 
 
@@ -557,7 +542,6 @@ def drained(
     receiver: Receiver,
     prefix: str,
     repeats: Repeats = lambda calls: False,
-    known: Repeats | None = None,
 ) -> dict[str, list[Call]]:
     """Every invariant, once the stream is acknowledged and the journeys have finished; an
     action arriving more than once is checked last (``assert_repeats``)."""
@@ -567,7 +551,7 @@ def drained(
     calls = assert_actions_arrived(receiver, prefix, instances)
     assert_settled_in_store(cluster, instances)
     print(report_line(stream, calls))
-    assert_repeats(calls, repeats, known)
+    assert_repeats(calls, repeats)
     return calls
 
 
@@ -586,23 +570,3 @@ def first_from(name: str, before: float) -> Repeats:
         return first.sender == name and first.at < before and all(c.sender != name for c in rest)
 
     return allowed
-
-
-def handed_over(
-    giver: str, taker: str, after: float, org: str, held_before: Collection[int] = ()
-) -> Repeats:
-    """``HANDOVER_DEFECT``: ``giver`` delivered the action first; ``taker`` again, once it
-    had come back (after ``after``, monotonic) and rebalancing had moved the action's
-    partition to it (one not in ``held_before``, what ``taker`` held before the fault: a
-    partition of its own sent again would be another defect)."""
-
-    def matches(calls: list[Call]) -> bool:
-        first, *rest = calls
-        partition = partition_of(org, first.body["email"], PARTITIONS)
-        return (
-            partition not in held_before
-            and first.sender == giver
-            and all(c.sender == taker and c.at > after for c in rest)
-        )
-
-    return matches

@@ -27,8 +27,9 @@ def test_leases_held_when_the_server_went_down_stay_with_their_engines_after_it_
     try:
         store.claim("a", 4, TTL_MS)
         store.claim("b", 4, TTL_MS)
-        a = store.claim("a", 4, TTL_MS)  # a gives up what is over its share
-        b = store.claim("b", 4, TTL_MS)
+        store.release("a", store.claim("a", 4, TTL_MS).surplus)  # a hands over its surplus
+        a = store.claim("a", 4, TTL_MS).held
+        b = store.claim("b", 4, TTL_MS).held
         assert (a, b) == ({0: 1, 1: 1}, {2: 2, 3: 2})
         private_postgres.kill()
         time.sleep(TTL_MS / 1000 * 2)  # down for longer than a lease: nobody could renew
@@ -36,14 +37,14 @@ def test_leases_held_when_the_server_went_down_stay_with_their_engines_after_it_
 
         def claim(worker: str) -> dict[int, int] | None:
             try:
-                return store.claim(worker, 4, TTL_MS)
+                return store.claim(worker, 4, TTL_MS).held
             except StoreError:
                 return None  # the pool is still reconnecting
 
         # The first engine back does not take the partitions of the one that could not
         # renew them either: each finds its own as it left them, under the same epochs.
         assert wait_until(lambda: claim("b") == b, timeout=30)
-        assert store.claim("a", 4, TTL_MS) == a
+        assert store.claim("a", 4, TTL_MS).held == a
     finally:
         store.close()
 
@@ -53,7 +54,7 @@ def test_an_engine_stuck_inside_a_commit_does_not_stall_the_others(pg_database: 
     stuck = PostgresJourneyStore(stuck_pool)
     other = PostgresJourneyStore(open_pool(pg_database))
     try:
-        assert stuck.claim("a", 4, 60_000) == {0: 1, 1: 1, 2: 1, 3: 1}
+        assert stuck.claim("a", 4, 60_000).held == {0: 1, 1: 1, 2: 1, 3: 1}
         # "a" is paused, or cut off, in the middle of a commit: its fences locked FOR SHARE
         conn = stuck_pool.getconn()
         conn.execute("BEGIN")
@@ -61,7 +62,7 @@ def test_an_engine_stuck_inside_a_commit_does_not_stall_the_others(pg_database: 
 
         claimed: list[dict[int, int]] = []
         renewing = threading.Thread(
-            target=lambda: claimed.append(other.claim("b", 4, 60_000)), daemon=True
+            target=lambda: claimed.append(other.claim("b", 4, 60_000).held), daemon=True
         )
         renewing.start()
         # the server ends the transaction "a" left open: the claim of "b" goes through

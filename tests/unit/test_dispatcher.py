@@ -617,3 +617,30 @@ def test_a_lost_partition_takes_its_items_along_even_in_flight_and_they_come_bac
             ]
 
     run(scenario)
+
+
+def test_a_partition_handed_over_lets_its_sends_in_flight_end_and_report_and_drops_the_rest() -> (
+    None
+):
+    async def scenario() -> None:
+        sender = FakeSender()
+        async with running(sender=sender, per_host=1) as rig:
+            await until(lambda: rig.outbox.reads == [(0, 10_000)])
+            sender.hold("hooks.example.com")
+            new = rig.outbox.add(item(1, partition=3), item(2, partition=3))
+            rig.dispatcher.committed(new, [], [])
+            await until(lambda: len(sender.calls) == 1)  # 1 in flight, 2 queued
+            assert rig.dispatcher.sending(3) and not rig.dispatcher.sending(5)
+
+            rig.dispatcher.drain([3])
+            sender.release("hooks.example.com")
+            await until(lambda: len(rig.results) == 1)
+            await settle()
+            # 1 was in flight: it ends and is reported, to be recorded under the lease
+            # still held. 2 was waiting: it stays in the table for the partition's next
+            # owner, and is not sent here.
+            assert [i.outbox_id for i, _ in rig.results] == [1]
+            assert sender.keys == ["inst-1:notify"]
+            assert not rig.dispatcher.sending(3)
+
+    run(scenario)

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Collection
 from urllib.parse import urlsplit
 
@@ -73,6 +73,8 @@ class Dispatcher:
         self._tenures: defaultdict[int, int] = defaultdict(int)
         """Partition -> how many times it was lost: an attempt that ends in another tenure
         than it started in has lost its partition meanwhile."""
+        self._sending: Counter[int] = Counter()
+        """Partition -> attempts in flight."""
         self._queues: defaultdict[str, deque[OutboxItem]] = defaultdict(deque)
         self._workers: defaultdict[str, int] = defaultdict(int)
         self._later: list[tuple[int, int, OutboxItem]] = []
@@ -111,6 +113,15 @@ class Dispatcher:
             self._take(item)
         self._wake.set()
 
+    def sending(self, partition: int) -> bool:
+        """Whether an attempt for ``partition`` is in flight."""
+        return self._sending[partition] > 0
+
+    def drain(self, partitions: Collection[int]) -> None:
+        """These partitions are being handed over: items not in flight go (they stay pending
+        in the table for the next owner); attempts in flight end and are reported."""
+        self._drop(set(partitions))
+
     def forget(self, partitions: Collection[int]) -> None:
         """This engine no longer holds these partitions: every item of them goes (whoever
         holds them now delivers them, reading them from the table). One in flight ends, but
@@ -118,17 +129,26 @@ class Dispatcher:
         under. (Kept, an item in flight or awaiting its record when its partition was lost
         would never be sent again should the partition come back.)"""
         lost = set(partitions)
-        for queue in self._queues.values():
-            kept = [item for item in queue if item.partition not in lost]
-            queue.clear()
-            queue.extend(kept)
-        self._later = [entry for entry in self._later if entry[2].partition not in lost]
-        heapq.heapify(self._later)
+        self._drop(lost)
         for outbox_id, partition in list(self._owned.items()):
             if partition in lost:
                 del self._owned[outbox_id]
         for partition in lost:
             self._tenures[partition] += 1
+
+    def _drop(self, partitions: set[int]) -> None:
+        """Items of these partitions that wait (queued, or due later) go."""
+        dropped: list[OutboxItem] = []
+        for queue in self._queues.values():
+            kept = [item for item in queue if item.partition not in partitions]
+            dropped += [item for item in queue if item.partition in partitions]
+            queue.clear()
+            queue.extend(kept)
+        dropped += [entry[2] for entry in self._later if entry[2].partition in partitions]
+        self._later = [entry for entry in self._later if entry[2].partition not in partitions]
+        heapq.heapify(self._later)
+        for item in dropped:
+            self._owned.pop(item.outbox_id, None)
 
     def reload(self) -> None:
         """Partitions were gained: page in their pending items (and anything not held yet)."""
@@ -209,9 +229,13 @@ class Dispatcher:
                     heapq.heappush(self._later, (due, item.outbox_id, item))
                     continue
                 tenure = self._tenures[item.partition]
-                delivery = await self._sender.send(item.kind, item.request, item.key)
-                if self._tenures[item.partition] == tenure:
-                    self._on_result(item, delivery)
+                self._sending[item.partition] += 1
+                try:
+                    delivery = await self._sender.send(item.kind, item.request, item.key)
+                    if self._tenures[item.partition] == tenure:
+                        self._on_result(item, delivery)
+                finally:
+                    self._sending[item.partition] -= 1
         finally:
             self._workers[host] -= 1
             if not self._workers[host] and not queue:

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,9 +45,12 @@ class Holding:
     """The partitions acted on: read, their timers fired, their actions delivered."""
     owner: str | None = None
     fences: Mapping[int, int] = field(default_factory=dict)
-    """partition -> epoch of the lease, for the partitions acted on and for those whose
-    lease may have lapsed (their outcomes are still committed under it); empty where
-    nothing needs fencing."""
+    """partition -> epoch of the lease, for the partitions acted on, those being handed
+    over and those whose lease may have lapsed (their outcomes are still committed under
+    it); empty where nothing needs fencing."""
+    draining: frozenset[int] = frozenset()
+    """Held partitions being handed over (model/assignment.py): no new work is taken from
+    them; once the deliveries in flight are recorded, they are released."""
 
     def lost_since(self, before: Holding) -> set[int]:
         """The partitions held in ``before`` that this holding does not go on with: held no
@@ -77,6 +81,10 @@ class Ownership(Protocol):
         """A commit was fenced: what is held must be learned again before acting."""
         ...
 
+    async def hand_over(self, partitions: Collection[int]) -> None:
+        """These draining partitions have nothing in flight any more: release them."""
+        ...
+
 
 class SoleOwnership:
     """Every partition of the log, for the only engine there is."""
@@ -97,6 +105,9 @@ class SoleOwnership:
         return True
 
     def lost(self) -> None:
+        pass
+
+    async def hand_over(self, partitions: Collection[int]) -> None:
         pass
 
 
@@ -122,6 +133,7 @@ class LeasedOwnership:
         self._ttl_ms = int(ttl_seconds * 1000)
         self.owner = owner or worker_id()
         self._held: dict[int, int] = {}
+        self._surplus: frozenset[int] = frozenset()
         self._valid_until = 0.0
         """Monotonic time before which every lease held surely has not lapsed."""
         self._task: asyncio.Task[None] | None = None
@@ -137,9 +149,10 @@ class LeasedOwnership:
             await asyncio.gather(self._task, return_exceptions=True)
         held, self._held = self._held, {}
         self._valid_until = 0.0
-        if held:
-            with contextlib.suppress(Exception):  # a dead store: the leases lapse instead
-                await asyncio.to_thread(self._leases.release, self.owner, list(held))
+        with contextlib.suppress(Exception):  # a dead store: the leases lapse instead
+            await asyncio.to_thread(
+                functools.partial(self._leases.release, self.owner, list(held), leaving=True)
+            )
 
     def holding(self) -> Holding:
         if time.monotonic() >= self._valid_until:
@@ -147,10 +160,28 @@ class LeasedOwnership:
             # outcomes of deliveries made before are committed unless another engine took
             # a partition meanwhile.
             return Holding(frozenset(), self.owner, dict(self._held))
-        return Holding(frozenset(self._held), self.owner, dict(self._held))
+        acting = frozenset(self._held) - self._surplus
+        return Holding(acting, self.owner, dict(self._held), self._surplus & self._held.keys())
 
     def may_act(self, partition: int) -> bool:
-        return partition in self._held and time.monotonic() < self._valid_until
+        return (
+            partition in self._held
+            and partition not in self._surplus
+            and time.monotonic() < self._valid_until
+        )
+
+    async def hand_over(self, partitions: Collection[int]) -> None:
+        handed = [p for p in partitions if p in self._surplus and p in self._held]
+        if not handed:
+            return
+        try:
+            await asyncio.to_thread(self._leases.release, self.owner, handed)
+        except Exception as exc:  # the next renewal plans them again
+            log.warning("handing partitions over failed: %s", exc)
+            return
+        for p in handed:
+            self._held.pop(p, None)
+        log.info("journey engine %s handed over partitions %s", self.owner, handed)
 
     def lost(self) -> None:
         self._valid_until = 0.0
@@ -167,19 +198,22 @@ class LeasedOwnership:
     async def _claim(self) -> None:
         started = time.monotonic()
         try:
-            held = await asyncio.to_thread(
+            claim = await asyncio.to_thread(
                 self._leases.claim, self.owner, self._partitions, self._ttl_ms
             )
         except Exception as exc:  # the store is away: the leases lapse by themselves
             log.warning("renewing partition leases failed: %s", exc)
             return
-        if held != self._held:
+        if claim.held != self._held or claim.surplus != self._surplus:
             log.info(
-                "journey engine %s holds partitions %s",
+                "journey engine %s holds partitions %s%s",
                 self.owner,
-                ", ".join(map(str, sorted(held))) or "none",
+                ", ".join(map(str, sorted(claim.held))) or "none",
+                f" (handing over {', '.join(map(str, sorted(claim.surplus)))})"
+                if claim.surplus
+                else "",
             )
-        self._held = held
+        self._held, self._surplus = claim.held, claim.surplus
         # The store started the leases' time after ``started``: until then they hold, less
         # a margin for clocks that drift apart within one lease.
         self._valid_until = started + self._ttl_ms / 1000 * 0.9

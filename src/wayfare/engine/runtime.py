@@ -203,6 +203,7 @@ class JourneyRuntime:
         on again once its lease was renewed, is read from the store (ownership.py)."""
         holding, held = self._ownership.holding(), self._holding
         self._holding = holding
+        await self._hand_over(holding.draining - held.draining, holding.draining)
         lost = holding.lost_since(held)
         gained = holding.partitions - (held.partitions - lost)
         if not lost and not gained and holding.partitions == held.partitions:
@@ -222,6 +223,19 @@ class JourneyRuntime:
             self._next_test_look = 0.0
         self._positions = None  # read again, for what is held now
         return holding
+
+    async def _hand_over(self, starting: frozenset[int], draining: frozenset[int]) -> None:
+        """Partitions over this engine's share: from the moment they start draining, take no
+        new work from them and drop what is kept of them; once no delivery of theirs is in
+        flight or waiting to be recorded, release them (model/assignment.py)."""
+        if starting:
+            for instance_id in [i for i, x in self._recent.items() if x.partition in starting]:
+                del self._recent[instance_id]
+            self._dispatcher.drain(starting)
+        waiting = {item.partition for item, _ in self._results}
+        drained = [p for p in draining if p not in waiting and not self._dispatcher.sending(p)]
+        if drained:
+            await self._ownership.hand_over(drained)
 
     async def _read_log(self, holding: Holding) -> list[LogSlice]:
         if self._positions is None:

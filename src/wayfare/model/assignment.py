@@ -2,9 +2,12 @@
 
 Each engine's share is the partition count divided by the number of live engines, the
 first engines (by id) taking one more when it does not divide. An engine keeps the leases it
-holds up to its share, gives up the rest, and takes free or lapsed partitions up to its
-share; so every engine converges on its share within a few renewals, and a partition moves
-only when an engine joins or leaves.
+holds up to its share and takes free or lapsed partitions up to it; what it holds over its
+share is its surplus, which it hands over: it stops taking new work from those partitions,
+lets the deliveries in flight end and records them, then releases them for another engine
+to take. So every engine converges on its share within a few renewals, a partition moves
+only when an engine joins or leaves, and a hand-over never makes the next owner deliver
+again what the last one delivered.
 """
 
 from __future__ import annotations
@@ -25,6 +28,16 @@ class Plan:
     keep: tuple[int, ...]
     take: tuple[int, ...]
     release: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What an engine holds after a renewal."""
+
+    held: dict[int, int]
+    """partition -> epoch of every lease it holds."""
+    surplus: frozenset[int] = frozenset()
+    """Held partitions over its share: to hand over (model docstring)."""
 
 
 def share(partitions: int, workers: Sequence[str], me: str) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from wayfare.clock import Clock, SystemClock
 from wayfare.errors import ConflictError, FencedError
 from wayfare.model.admission import Stay
-from wayfare.model.assignment import Lease, plan
+from wayfare.model.assignment import Claim, Lease, plan
 from wayfare.model.instances import Instance
 from wayfare.model.runs import (
     DueTimer,
@@ -295,7 +295,7 @@ class MemoryJourneyStore:
         return new
 
     # leases
-    def claim(self, worker_id: str, partitions: int, ttl_ms: int) -> dict[int, int]:
+    def claim(self, worker_id: str, partitions: int, ttl_ms: int) -> Claim:
         now = self._clock.now_ms()
         self._alive[worker_id] = now + ttl_ms
         alive = [w for w, until in self._alive.items() if until > now]
@@ -303,21 +303,23 @@ class MemoryJourneyStore:
             p: Lease(lease.owner, lease.expires_ms > now) for p, lease in self._leases.items()
         }
         decided = plan(partitions, alive, worker_id, leases)
-        for p in decided.release:
-            self._leases[p].owner = None
-        for p in decided.keep:
+        for p in decided.keep + decided.release:
             self._leases[p].expires_ms = now + ttl_ms
         for p in decided.take:
             epoch = self._leases[p].epoch + 1 if p in self._leases else 1
             self._leases[p] = _Lease(worker_id, epoch, now + ttl_ms)
-        return {p: self._leases[p].epoch for p in sorted(decided.keep + decided.take)}
+        held = sorted(decided.keep + decided.take + decided.release)
+        return Claim({p: self._leases[p].epoch for p in held}, frozenset(decided.release))
 
-    def release(self, worker_id: str, partitions: Collection[int]) -> None:
+    def release(
+        self, worker_id: str, partitions: Collection[int], *, leaving: bool = False
+    ) -> None:
         for p in partitions:
             lease = self._leases.get(p)
             if lease is not None and lease.owner == worker_id:
                 lease.owner = None
-        self._alive.pop(worker_id, None)
+        if leaving:
+            self._alive.pop(worker_id, None)
 
     def holders(self) -> dict[int, tuple[str, int]]:
         now = self._clock.now_ms()

@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from wayfare.model.admission import Stay
+from wayfare.model.assignment import Claim
 from wayfare.model.events import EventConfig
 from wayfare.model.instances import Instance
 from wayfare.model.matching import MatchRecord
@@ -255,15 +256,18 @@ class PartitionLeases(Protocol):
     paused and comes back cannot act on a partition it lost. Time is the store's own clock.
     """
 
-    def claim(self, worker_id: str, partitions: int, ttl_ms: int) -> dict[int, int]:
-        """In one transaction: mark the worker alive; renew the leases it holds; give up
-        those over its share and take free or lapsed ones up to it (model/assignment.py).
-        The partitions it holds afterwards, with their epochs."""
+    def claim(self, worker_id: str, partitions: int, ttl_ms: int) -> Claim:
+        """In one transaction: mark the worker alive until ``ttl_ms`` from now; renew the
+        leases it holds; take free or lapsed ones up to its share (model/assignment.py).
+        What it holds afterwards, with their epochs, and which of them are over its share
+        (it releases those once it has handed them over)."""
         ...
 
-    def release(self, worker_id: str, partitions: Collection[int]) -> None:
-        """Give these partitions up now (a clean stop), so another engine takes them at
-        once."""
+    def release(
+        self, worker_id: str, partitions: Collection[int], *, leaving: bool = False
+    ) -> None:
+        """Give these partitions up now, so another engine takes them at once; ``leaving``:
+        the worker stops, and counts as alive no more."""
         ...
 
     def holders(self) -> dict[int, tuple[str, int]]:

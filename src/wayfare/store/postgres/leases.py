@@ -4,9 +4,11 @@ timed by the server's clock.
 Locking. Every transaction that reads or changes leases locks the rows it needs in
 partition order, so two of them never wait on each other in a cycle:
 
-- A claim locks every lease row ``FOR UPDATE`` before it reads anything (the rows of
-  partitions never held are inserted first), so claims take turns, and each plans from the
-  leases and live engines as the previous claim left them.
+- A claim that takes a partition locks every lease row ``FOR UPDATE`` before it reads
+  anything (the rows of partitions never held are inserted first), so such claims take
+  turns, and each plans from the leases and live engines as the previous claim left them. A
+  claim that only renews (most of them) changes nothing but the engine's own rows, where it
+  still holds them: it waits for no other engine's commit.
 - A commit locks the rows of its fenced partitions ``FOR SHARE`` (``check_fences``) before it
   writes anything, and holds them until it ends. Commits of different engines share them; a
   claim's ``FOR UPDATE`` conflicts with them. So a takeover either waits until the commit has
@@ -35,7 +37,7 @@ from typing import Any
 import psycopg
 
 from wayfare.errors import FencedError
-from wayfare.model.assignment import Lease, plan
+from wayfare.model.assignment import Claim, Lease, Plan, plan
 from wayfare.store.postgres.connection import PostgresDatabase
 
 RESTART_GRACE = dt.timedelta(seconds=10)
@@ -44,61 +46,67 @@ connect again (their pools retry with backoff) and renew their own."""
 
 
 class PostgresLeases(PostgresDatabase):
-    def claim(self, worker_id: str, partitions: int, ttl_ms: int) -> dict[int, int]:
+    def claim(self, worker_id: str, partitions: int, ttl_ms: int) -> Claim:
         with self._connection() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO partition_leases (partition) "
-                "SELECT p FROM generate_series(0, %s - 1) AS p ORDER BY p ON CONFLICT DO NOTHING",
-                (partitions,),
-            )
-            known = {
-                partition: (owner, epoch, expires_at)
-                for partition, owner, epoch, expires_at in conn.execute(
-                    "SELECT partition, owner, epoch, expires_at FROM partition_leases "
-                    "ORDER BY partition FOR UPDATE"
-                )
-            }
-            # Read after the locks are held: a claim that waited for them plans at the time
-            # it got them.
-            row = conn.execute("SELECT clock_timestamp(), pg_postmaster_start_time()").fetchone()
-            assert row is not None
-            now, started = row
-            ttl = dt.timedelta(milliseconds=ttl_ms)
-            until = now + ttl
-            restarted = started + max(ttl, RESTART_GRACE) > now
-            conn.execute(
-                "INSERT INTO workers (worker_id, expires_at) VALUES (%s, %s) "
-                "ON CONFLICT (worker_id) DO UPDATE SET expires_at = excluded.expires_at",
-                (worker_id, until),
-            )
-            conn.execute("DELETE FROM workers WHERE expires_at <= %s", (now,))
-            alive = [w for (w,) in conn.execute("SELECT worker_id FROM workers")]
-            leases = {
-                p: Lease(owner, restarted or (expires is not None and expires > now))
-                for p, (owner, _, expires) in known.items()
-            }
-            decided = plan(partitions, alive, worker_id, leases)
-            if decided.release:
-                conn.execute(
-                    "UPDATE partition_leases SET owner = NULL WHERE partition = ANY(%s)",
-                    (list(decided.release),),
-                )
-            if decided.keep:
-                conn.execute(
-                    "UPDATE partition_leases SET expires_at = %s WHERE partition = ANY(%s)",
-                    (until, list(decided.keep)),
-                )
-            held = {p: int(known[p][1]) for p in decided.keep}
-            if decided.take:
-                taken = conn.execute(
-                    "UPDATE partition_leases SET owner = %s, epoch = epoch + 1, expires_at = %s "
-                    "WHERE partition = ANY(%s) RETURNING partition, epoch",
-                    (worker_id, until, list(decided.take)),
-                )
-                held.update((p, int(epoch)) for p, epoch in taken)
-        return dict(sorted(held.items()))
+            # Mostly a renewal takes nothing: it changes only the engine's own rows, and so
+            # waits for nobody's commit but its own.
+            renewed = self._renew(conn, worker_id, partitions, ttl_ms)
+            if renewed is not None:
+                return renewed
+        with self._connection() as conn, conn.transaction():
+            return self._take(conn, worker_id, partitions, ttl_ms)
 
-    def release(self, worker_id: str, partitions: Collection[int]) -> None:
+    def _renew(
+        self, conn: psycopg.Connection[Any], worker_id: str, partitions: int, ttl_ms: int
+    ) -> Claim | None:
+        """Renew what the engine holds, as planned from the leases as they are (unlocked);
+        None when the plan takes a partition (``_take`` must, under the locks)."""
+        until, decided = _plan(conn, worker_id, partitions, ttl_ms, lock=False)
+        if decided.take:
+            return None
+        _alive(conn, worker_id, until)
+        mine = sorted(decided.keep + decided.release)
+        held = {
+            p: int(epoch)
+            for p, epoch in conn.execute(
+                "UPDATE partition_leases SET expires_at = %s WHERE partition = ANY(%s) "
+                "AND owner = %s RETURNING partition, epoch",
+                (until, mine, worker_id),
+            )
+        }
+        return Claim(dict(sorted(held.items())), frozenset(decided.release) & held.keys())
+
+    def _take(
+        self, conn: psycopg.Connection[Any], worker_id: str, partitions: int, ttl_ms: int
+    ) -> Claim:
+        conn.execute(
+            "INSERT INTO partition_leases (partition) "
+            "SELECT p FROM generate_series(0, %s - 1) AS p ORDER BY p ON CONFLICT DO NOTHING",
+            (partitions,),
+        )
+        until, decided = _plan(conn, worker_id, partitions, ttl_ms, lock=True)
+        _alive(conn, worker_id, until)
+        mine = list(decided.keep + decided.release)
+        held: dict[int, int] = {}
+        if mine:
+            renewed = conn.execute(
+                "UPDATE partition_leases SET expires_at = %s WHERE partition = ANY(%s) "
+                "RETURNING partition, epoch",
+                (until, mine),
+            )
+            held.update((p, int(epoch)) for p, epoch in renewed)
+        if decided.take:
+            taken = conn.execute(
+                "UPDATE partition_leases SET owner = %s, epoch = epoch + 1, expires_at = %s "
+                "WHERE partition = ANY(%s) RETURNING partition, epoch",
+                (worker_id, until, list(decided.take)),
+            )
+            held.update((p, int(epoch)) for p, epoch in taken)
+        return Claim(dict(sorted(held.items())), frozenset(decided.release))
+
+    def release(
+        self, worker_id: str, partitions: Collection[int], *, leaving: bool = False
+    ) -> None:
         with self._connection() as conn, conn.transaction():
             conn.execute(
                 "UPDATE partition_leases SET owner = NULL WHERE partition IN ("
@@ -106,7 +114,8 @@ class PostgresLeases(PostgresDatabase):
                 "ORDER BY partition FOR UPDATE)",
                 (worker_id, sorted(partitions)),
             )
-            conn.execute("DELETE FROM workers WHERE worker_id = %s", (worker_id,))
+            if leaving:
+                conn.execute("DELETE FROM workers WHERE worker_id = %s", (worker_id,))
 
     def holders(self) -> dict[int, tuple[str, int]]:
         with self._connection() as conn:
@@ -115,6 +124,46 @@ class PostgresLeases(PostgresDatabase):
                 "WHERE owner IS NOT NULL AND expires_at > clock_timestamp() ORDER BY partition"
             )
             return {partition: (owner, epoch) for partition, owner, epoch in rows}
+
+
+def _plan(
+    conn: psycopg.Connection[Any], worker_id: str, partitions: int, ttl_ms: int, *, lock: bool
+) -> tuple[dt.datetime, Plan]:
+    """Plan the worker's claim from the leases and the live engines (changing nothing);
+    ``lock``: every lease row locked first, in partition order (a claim that takes)."""
+    known = {
+        partition: (owner, expires_at)
+        for partition, owner, expires_at in conn.execute(
+            "SELECT partition, owner, expires_at FROM partition_leases ORDER BY partition"
+            + (" FOR UPDATE" if lock else "")
+        )
+    }
+    # Read after the locks are held: a claim that waited for them plans at the time it got
+    # them.
+    row = conn.execute("SELECT clock_timestamp(), pg_postmaster_start_time()").fetchone()
+    assert row is not None
+    now, started = row
+    ttl = dt.timedelta(milliseconds=ttl_ms)
+    until = now + ttl
+    restarted = started + max(ttl, RESTART_GRACE) > now
+    alive = [
+        w for (w,) in conn.execute("SELECT worker_id FROM workers WHERE expires_at > %s", (now,))
+    ]
+    leases = {
+        p: Lease(owner, restarted or (expires is not None and expires > now))
+        for p, (owner, expires) in known.items()
+    }
+    return until, plan(partitions, alive, worker_id, leases)
+
+
+def _alive(conn: psycopg.Connection[Any], worker_id: str, until: dt.datetime) -> None:
+    """The worker counts as alive until ``until``; those past their time go."""
+    conn.execute(
+        "INSERT INTO workers (worker_id, expires_at) VALUES (%s, %s) "
+        "ON CONFLICT (worker_id) DO UPDATE SET expires_at = excluded.expires_at",
+        (worker_id, until),
+    )
+    conn.execute("DELETE FROM workers WHERE expires_at <= clock_timestamp()")
 
 
 def check_fences(

@@ -8,7 +8,7 @@ import time
 from collections.abc import Collection, Mapping
 
 from wayfare.errors import FencedError
-from wayfare.model.assignment import Lease, plan
+from wayfare.model.assignment import Claim, Lease, plan
 from wayfare.store.sqlite.connection import SQLiteDatabase
 from wayfare.store.sqlite.statements import in_chunks
 
@@ -18,7 +18,7 @@ def _now_ms() -> int:
 
 
 class SQLiteLeases(SQLiteDatabase):
-    def claim(self, worker_id: str, partitions: int, ttl_ms: int) -> dict[int, int]:
+    def claim(self, worker_id: str, partitions: int, ttl_ms: int) -> Claim:
         now = _now_ms()
         with self._tx() as conn:
             conn.execute(
@@ -33,12 +33,8 @@ class SQLiteLeases(SQLiteDatabase):
             leases = {p: Lease(o, expires > now) for p, (o, _, expires) in known.items()}
             decided = plan(partitions, alive, worker_id, leases)
             conn.executemany(
-                "UPDATE partition_leases SET owner = NULL WHERE partition = ?",
-                [(p,) for p in decided.release],
-            )
-            conn.executemany(
                 "UPDATE partition_leases SET expires_ms = ? WHERE partition = ?",
-                [(now + ttl_ms, p) for p in decided.keep],
+                [(now + ttl_ms, p) for p in decided.keep + decided.release],
             )
             conn.executemany(
                 "INSERT INTO partition_leases (partition, owner, epoch, expires_ms) "
@@ -46,14 +42,16 @@ class SQLiteLeases(SQLiteDatabase):
                 "owner = excluded.owner, epoch = epoch + 1, expires_ms = excluded.expires_ms",
                 [(p, worker_id, now + ttl_ms) for p in decided.take],
             )
-            held = sorted(decided.keep + decided.take)
+            held = sorted(decided.keep + decided.take + decided.release)
             rows = conn.execute(
                 "SELECT partition, epoch FROM partition_leases WHERE owner = ?", (worker_id,)
             )
             epochs = dict(rows.fetchall())
-        return {p: epochs[p] for p in held}
+        return Claim({p: epochs[p] for p in held}, frozenset(decided.release))
 
-    def release(self, worker_id: str, partitions: Collection[int]) -> None:
+    def release(
+        self, worker_id: str, partitions: Collection[int], *, leaving: bool = False
+    ) -> None:
         with self._tx() as conn:
             for marks, chunk in in_chunks(sorted(partitions)):
                 conn.execute(
@@ -61,7 +59,8 @@ class SQLiteLeases(SQLiteDatabase):
                     f"WHERE owner = ? AND partition IN ({marks})",
                     (worker_id, *chunk),
                 )
-            conn.execute("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
+            if leaving:
+                conn.execute("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
 
     def holders(self) -> dict[int, tuple[str, int]]:
         rows = self._all(
