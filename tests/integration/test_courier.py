@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from tests.conftest import free_port
 from tests.integration.journey_support import Mailbox, running_mailbox
-from wayfare.engine.actions import Delivery
+from wayfare.engine.actions import NOT_SENT, Delivery
 from wayfare.engine.courier import CourierSender
 
 pytestmark = pytest.mark.integration
@@ -163,6 +164,28 @@ def test_an_http_post_reaches_the_receiver_with_its_key_headers_query_and_body()
             "got": {"email": "ada@example.com", "items": [1, 2], "gift": True},
         },
     )
+
+
+def test_an_attempt_whose_time_to_be_sent_has_passed_is_not_made() -> None:
+    """The engine hands each attempt over with until when its lease surely holds; the child
+    checks it right before it calls, so an engine paused in between sends nothing late."""
+
+    async def scenario() -> tuple[Delivery, Delivery, list[Call]]:
+        async with receiving() as receiver, courier() as sender:
+            request = {"url": f"{receiver.url}/carts"}
+            late = sender.send("http", request, "inst-1:hook", time.monotonic() - 1)
+            in_time = sender.send("http", request, "inst-2:hook", time.monotonic() + 60)
+            return (
+                await asyncio.wait_for(late, DEADLINE),
+                await asyncio.wait_for(in_time, DEADLINE),
+                receiver.calls,
+            )
+
+    late, in_time, calls = asyncio.run(scenario())
+
+    assert late == NOT_SENT and not late.attempted
+    assert in_time.ok and in_time.attempted
+    assert [c.key for c in calls] == ["inst-2:hook"]
 
 
 def test_an_answer_that_is_not_json_comes_back_as_text() -> None:

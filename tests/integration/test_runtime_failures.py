@@ -62,7 +62,9 @@ class CountingSender:
     async def stop(self) -> None:
         return None
 
-    async def send(self, kind: str, request: dict[str, Any], key: str) -> Delivery:
+    async def send(
+        self, kind: str, request: dict[str, Any], key: str, not_after: float | None = None
+    ) -> Delivery:
         self.keys.append(key)
         return Delivery(True, {"ok": True})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import math
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wayfare.clock import FakeClock
-from wayfare.engine.actions import Delivery
+from wayfare.engine.actions import NOT_SENT, Delivery
 from wayfare.engine.dispatch import RECHECK_MS, Dispatcher
 from wayfare.model.runs import OutboxItem
 
@@ -78,7 +79,9 @@ class FakeSender:
     async def stop(self) -> None:
         return None
 
-    async def send(self, kind: str, request: dict[str, Any], key: str) -> Delivery:
+    async def send(
+        self, kind: str, request: dict[str, Any], key: str, not_after: float | None = None
+    ) -> Delivery:
         name = host(kind, request)
         self.calls.append((kind, request, key))
         self.in_flight[name] += 1
@@ -140,7 +143,7 @@ async def running(
     sender: FakeSender | None = None,
     per_host: int = 32,
     capacity: int = 10_000,
-    may_send: Callable[[OutboxItem], bool] = lambda item: True,
+    send_until: Callable[[OutboxItem], float] = lambda item: math.inf,
 ) -> AsyncIterator[Rig]:
     """A dispatcher running on the loop, stopped on the way out."""
     sender = sender or FakeSender()
@@ -154,7 +157,7 @@ async def running(
         lambda i, d: results.append((i, d)),
         per_host=per_host,
         capacity=capacity,
-        may_send=may_send,
+        send_until=send_until,
     )
     task = asyncio.create_task(dispatcher.run())
     try:
@@ -482,7 +485,9 @@ def test_every_result_goes_to_on_result_with_its_item() -> None:
     }
 
     class Scripted(FakeSender):
-        async def send(self, kind: str, request: dict[str, Any], key: str) -> Delivery:
+        async def send(
+            self, kind: str, request: dict[str, Any], key: str, not_after: float | None = None
+        ) -> Delivery:
             await super().send(kind, request, key)
             return outcomes[key]
 
@@ -564,7 +569,7 @@ def test_finishing_gives_up_on_sends_after_the_grace_period() -> None:
 def test_an_item_whose_lease_may_have_lapsed_is_sent_once_the_lease_is_renewed() -> None:
     async def scenario() -> None:
         valid = {0: False}
-        async with running(may_send=lambda i: valid[i.partition]) as rig:
+        async with running(send_until=lambda i: math.inf if valid[i.partition] else 0.0) as rig:
             await until(lambda: rig.outbox.reads == [(0, 10_000)])
             rig.dispatcher.committed(rig.outbox.add(item(1)), [], [])
             await settle()
@@ -644,3 +649,36 @@ def test_a_partition_handed_over_lets_its_sends_in_flight_end_and_report_and_dro
             assert not rig.dispatcher.sending(3)
 
     run(scenario)
+
+
+def test_an_attempt_not_made_because_its_time_had_passed_is_looked_at_again_not_reported() -> None:
+    async def scenario() -> None:
+        sender = LateSender()
+        async with running(sender=sender) as rig:
+            await until(lambda: rig.outbox.reads == [(0, 10_000)])
+            rig.dispatcher.committed(rig.outbox.add(item(1)), [], [])
+            await until(lambda: sender.refused == 1)
+            await settle()
+            assert rig.results == []  # nothing to record: no attempt was made
+
+            rig.clock.advance(RECHECK_MS)
+            rig.wake()
+            await until(lambda: len(rig.results) == 1)
+            assert sender.keys == ["inst-1:notify"]
+
+    run(scenario)
+
+
+@dataclass
+class LateSender(FakeSender):
+    """Its first call comes too late to be made (as the courier answers then)."""
+
+    refused: int = 0
+
+    async def send(
+        self, kind: str, request: dict[str, Any], key: str, not_after: float | None = None
+    ) -> Delivery:
+        if not self.refused:
+            self.refused += 1
+            return NOT_SENT
+        return await super().send(kind, request, key, not_after)

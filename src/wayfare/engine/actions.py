@@ -31,6 +31,11 @@ class Delivery:
     error: str | None = None
     retryable: bool = False
     timed_out: bool = False
+    attempted: bool = True
+    """False: not sent at all, its deadline had passed (``Sender.send``'s ``not_after``)."""
+
+
+NOT_SENT = Delivery(False, error="not sent: its time to be sent had passed", attempted=False)
 
 
 class Sender(Protocol):
@@ -38,7 +43,12 @@ class Sender(Protocol):
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
-    async def send(self, kind: str, request: dict[str, Any], key: str) -> Delivery: ...
+    async def send(
+        self, kind: str, request: dict[str, Any], key: str, not_after: float | None = None
+    ) -> Delivery:
+        """One attempt; none at all (``NOT_SENT``) once ``time.monotonic()`` has reached
+        ``not_after`` (the lease of the item's partition may have lapsed by then)."""
+        ...
 
 
 class HostLimiter:
@@ -100,20 +110,28 @@ class ActionSender:
             await self._http.close()
             self._http = None
 
-    async def send(self, kind: str, request: dict[str, Any], key: str) -> Delivery:
+    async def send(
+        self, kind: str, request: dict[str, Any], key: str, not_after: float | None = None
+    ) -> Delivery:
         try:
             if kind == "http":
-                return await self._send_http(request, key)
+                return await self._send_http(request, key, not_after)
             if kind == "email":
+                if _too_late(not_after):
+                    return NOT_SENT
                 return await asyncio.to_thread(self._send_email, request, key)
         except Exception as exc:  # a delivery failure must never stop the dispatcher
             return Delivery(False, error=f"{type(exc).__name__}: {exc}", retryable=True)
         return Delivery(False, error=f"unknown action kind {kind!r}")
 
-    async def _send_http(self, request: dict[str, Any], key: str) -> Delivery:
+    async def _send_http(
+        self, request: dict[str, Any], key: str, not_after: float | None
+    ) -> Delivery:
         assert self._http is not None, "ActionSender.start() first"
         url = str(request["url"])
         await self._limiter.wait(urlsplit(url).netloc)
+        if _too_late(not_after):  # checked last, right before the call
+            return NOT_SENT
         headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
         headers["Idempotency-Key"] = key
         method = str(request.get("method", "POST"))
@@ -168,6 +186,10 @@ class ActionSender:
         except (OSError, smtplib.SMTPException) as exc:
             return Delivery(False, error=f"SMTP: {exc}", retryable=True)
         return Delivery(True, {"to": message["To"], "messageId": message["Message-ID"]})
+
+
+def _too_late(not_after: float | None) -> bool:
+    return not_after is not None and time.monotonic() >= not_after
 
 
 def _payload(raw: bytes) -> Any:

@@ -73,7 +73,11 @@ class CourierSender:
         if self._reading is not None:
             await asyncio.gather(self._reading, return_exceptions=True)
 
-    async def send(self, kind: str, request: dict[str, Any], key: str) -> Delivery:
+    async def send(
+        self, kind: str, request: dict[str, Any], key: str, not_after: float | None = None
+    ) -> Delivery:
+        # The child checks ``not_after`` right before it sends: a monotonic time, the same
+        # clock in every process of the machine.
         proc = await self._running()
         if proc is None:
             return Delivery(False, error="the action courier is not running", retryable=True)
@@ -82,7 +86,7 @@ class CourierSender:
         self._waiting[n] = future
         assert proc.stdin is not None
         try:
-            proc.stdin.write(orjson.dumps([n, kind, request, key]) + b"\n")
+            proc.stdin.write(orjson.dumps([n, kind, request, key, not_after]) + b"\n")
             await proc.stdin.drain()
         except (ConnectionError, RuntimeError) as exc:
             self._waiting.pop(n, None)
@@ -105,10 +109,12 @@ class CourierSender:
         assert proc.stdout is not None
         try:
             while line := await proc.stdout.readline():
-                n, ok, response, error, retryable, timed_out = orjson.loads(line)
+                n, ok, response, error, retryable, timed_out, attempted = orjson.loads(line)
                 future = waiting.pop(n, None)
                 if future is not None and not future.done():
-                    future.set_result(Delivery(ok, response, error, retryable, timed_out))
+                    future.set_result(
+                        Delivery(ok, response, error, retryable, timed_out, attempted)
+                    )
         except (ValueError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
             log.exception("unreadable answer from the action courier")
             with contextlib.suppress(ProcessLookupError):
@@ -126,10 +132,12 @@ class CourierSender:
 
 def _answer(n: int, d: Delivery) -> bytes:
     try:
-        return orjson.dumps([n, d.ok, d.response, d.error, d.retryable, d.timed_out]) + b"\n"
+        fields = [n, d.ok, d.response, d.error, d.retryable, d.timed_out, d.attempted]
+        return orjson.dumps(fields) + b"\n"
     except (TypeError, orjson.JSONEncodeError) as exc:
         response = {"text": f"the response could not be passed on: {exc}"}
-        return orjson.dumps([n, d.ok, response, d.error, d.retryable, d.timed_out]) + b"\n"
+        fields = [n, d.ok, response, d.error, d.retryable, d.timed_out, d.attempted]
+        return orjson.dumps(fields) + b"\n"
 
 
 async def _serve() -> None:
@@ -140,9 +148,11 @@ async def _serve() -> None:
     await sender.start()
     attempts: set[asyncio.Task[None]] = set()
 
-    async def attempt(n: int, kind: str, request: dict[str, Any], key: str) -> None:
+    async def attempt(
+        n: int, kind: str, request: dict[str, Any], key: str, not_after: float | None
+    ) -> None:
         try:
-            delivery = await sender.send(kind, request, key)
+            delivery = await sender.send(kind, request, key, not_after)
         except Exception as exc:  # every attempt gets an answer, or its sender waits forever
             delivery = Delivery(False, error=f"{type(exc).__name__}: {exc}", retryable=True)
         transport.write(_answer(n, delivery))

@@ -8,7 +8,7 @@ from hand-over until its outcome is committed, so it is never sent twice at once
 between leaves it pending in the table, sent again after a restart with the same key.
 
 Scaled out, the engine holds the item's partition by a lease. An item is not sent while the
-lease may have lapsed (``may_send``): it waits a little and is looked at again, as the lease
+lease may have lapsed (``send_until``): it waits a little and is looked at again, as the lease
 is mostly renewed late rather than lost. Once the engine learns that it lost a partition
 (``forget``), every item of it goes, even one in flight: that attempt's outcome is not
 reported, since it could no longer be recorded under the lease it was sent under, and the
@@ -22,6 +22,8 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
+import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Collection
 from urllib.parse import urlsplit
@@ -35,8 +37,9 @@ log = logging.getLogger(__name__)
 LoadPending = Callable[[int, int], Awaitable[list[OutboxItem]]]
 """(after_id, limit) -> pending items above after_id, in id order."""
 OnResult = Callable[[OutboxItem, Delivery], None]
-MaySend = Callable[[OutboxItem], bool]
-"""Whether this engine may still deliver the item (it holds the item's partition)."""
+SendUntil = Callable[[OutboxItem], float]
+"""Until when (``time.monotonic()``) this engine may deliver the item: while it surely holds
+the item's partition (``math.inf`` when it holds them all alone)."""
 RECHECK_MS = 250
 """How long an item whose lease may have lapsed waits before it is looked at again."""
 
@@ -58,10 +61,10 @@ class Dispatcher:
         *,
         per_host: int = 32,
         capacity: int = 10_000,
-        may_send: MaySend = lambda item: True,
+        send_until: SendUntil = lambda item: math.inf,
     ) -> None:
         self._sender = sender
-        self._may_send = may_send
+        self._send_until = send_until
         self._clock = clock
         self._load_pending = load_pending
         self._on_result = on_result
@@ -199,6 +202,11 @@ class Dispatcher:
         if len(items) < room and self._rejected_upto <= self._loaded_upto:
             self._backlog = False
 
+    def _recheck(self, item: OutboxItem) -> None:
+        """Its lease may have lapsed: mostly it is renewed late; else the engine learns that
+        the partition is lost, and forgets the item."""
+        heapq.heappush(self._later, (self._clock.now_ms() + RECHECK_MS, item.outbox_id, item))
+
     def _take(self, item: OutboxItem) -> None:
         self._owned[item.outbox_id] = item.partition
         if item.next_ms > self._clock.now_ms():
@@ -222,17 +230,19 @@ class Dispatcher:
         try:
             while queue:
                 item = queue.popleft()
-                if not self._may_send(item):
-                    # Its lease may have lapsed: mostly it is renewed late; else the engine
-                    # learns that the partition is lost, and forgets the item.
-                    due = self._clock.now_ms() + RECHECK_MS
-                    heapq.heappush(self._later, (due, item.outbox_id, item))
+                until = self._send_until(item)
+                if until <= time.monotonic():
+                    self._recheck(item)
                     continue
                 tenure = self._tenures[item.partition]
                 self._sending[item.partition] += 1
                 try:
-                    delivery = await self._sender.send(item.kind, item.request, item.key)
-                    if self._tenures[item.partition] == tenure:
+                    delivery = await self._sender.send(
+                        item.kind, item.request, item.key, None if until == math.inf else until
+                    )
+                    if not delivery.attempted:
+                        self._recheck(item)  # its lease may have lapsed on the way
+                    elif self._tenures[item.partition] == tenure:
                         self._on_result(item, delivery)
                 finally:
                     self._sending[item.partition] -= 1

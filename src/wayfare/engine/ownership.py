@@ -5,7 +5,8 @@ keeps it alone). Scaled out, engines hold partitions by leases in the store
 (``PartitionLeases``): each renews its own every third of the lease's life, takes its share
 of what is free or lapsed, and stamps every commit with the epochs it holds, so a commit made
 after a lease moved is refused. An engine also stops delivering actions of a partition once
-its lease may have lapsed by its own clock (``may_act``): an engine that was paused
+its lease may have lapsed by its own clock (``act_until``, checked by the courier right
+before each call): an engine that was paused
 (SIGSTOP, a long pause of its host) wakes up to find its leases gone before it sends
 anything.
 
@@ -24,6 +25,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
 import secrets
 import socket
@@ -73,8 +75,9 @@ class Ownership(Protocol):
         ...
 
     def holding(self) -> Holding: ...
-    def may_act(self, partition: int) -> bool:
-        """Whether the lease of ``partition`` surely has not lapsed yet."""
+    def act_until(self, partition: int) -> float:
+        """Until when (``time.monotonic()``) the lease of ``partition`` surely holds; in
+        the past when it is not held, or is being handed over."""
         ...
 
     def lost(self) -> None:
@@ -101,8 +104,8 @@ class SoleOwnership:
     def holding(self) -> Holding:
         return self._holding
 
-    def may_act(self, partition: int) -> bool:
-        return True
+    def act_until(self, partition: int) -> float:
+        return math.inf
 
     def lost(self) -> None:
         pass
@@ -163,12 +166,10 @@ class LeasedOwnership:
         acting = frozenset(self._held) - self._surplus
         return Holding(acting, self.owner, dict(self._held), self._surplus & self._held.keys())
 
-    def may_act(self, partition: int) -> bool:
-        return (
-            partition in self._held
-            and partition not in self._surplus
-            and time.monotonic() < self._valid_until
-        )
+    def act_until(self, partition: int) -> float:
+        if partition in self._held and partition not in self._surplus:
+            return self._valid_until
+        return 0.0
 
     async def hand_over(self, partitions: Collection[int]) -> None:
         handed = [p for p in partitions if p in self._surplus and p in self._held]

@@ -116,7 +116,7 @@ class JourneyRuntime:
             self._on_result,
             per_host=per_host,
             capacity=outbox_capacity,
-            may_send=lambda item: self._ownership.may_act(item.partition),
+            send_until=lambda item: self._ownership.act_until(item.partition),
         )
         self._results: deque[tuple[OutboxItem, Delivery]] = deque()
         self._recent: OrderedDict[str, Instance] = OrderedDict()
