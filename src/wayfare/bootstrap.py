@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,16 @@ from wayfare.engine.ownership import LeasedOwnership, Ownership
 from wayfare.engine.process import EngineProcess
 from wayfare.engine.runtime import JourneyRuntime
 from wayfare.errors import InvalidRequestError, StoreError
+from wayfare.hub.writer import (
+    DemoInbox,
+    HubClient,
+    HubEngine,
+    HubInbox,
+    HubWriter,
+    LocalInbox,
+    WriterHub,
+    admit_all,
+)
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.inlet import InletService
 from wayfare.ingest.rate_limit import RateLimiter
@@ -84,6 +95,7 @@ class Services:
     journey_store: JourneyStore
     journeys: JourneyRegistry
     applier: Applier
+    inbox: DemoInbox
 
     async def start(self) -> None:
         await self.engine.start()
@@ -156,6 +168,41 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     return _server(settings, clock or SystemClock(), store, journey_store, writer, runtime, 1)
 
 
+def build_http_process(settings: Settings, hub: socket.socket) -> Services:
+    """An HTTP process of ``serve --workers N`` on an embedded store: it reads the store
+    itself and hands what it accepts to the writer of the process that started it, over
+    ``hub`` (which also wakes the journey engine and keeps the demo webhook's calls)."""
+    path = deployment(settings).sqlite
+    assert path is not None, "scale-out HTTP processes are whole servers (build)"
+    client = HubClient(hub)
+    services = _server(
+        settings,
+        SystemClock(),
+        SQLiteStore(path, fsync=settings.fsync),
+        SQLiteJourneyStore(path, fsync=settings.fsync),
+        HubWriter(client),
+        HubEngine(client),
+        1,
+        HubInbox(client),
+    )
+    return services
+
+
+def writer_hub(services: Services) -> WriterHub:
+    """What serves the HTTP processes of an embedded server: its writer, with one count of
+    pending messages and one rate limit per inlet for all of them."""
+    settings = services.settings
+    writer = services.engine.writer
+    assert writer is not None
+    limiter = RateLimiter(services.clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
+    return WriterHub(
+        writer,
+        admit_all(writer, settings.max_pending_messages, limiter.take),
+        services.engine.runtime.wake,
+        services.inbox,
+    )
+
+
 def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock) -> Services:
     """Stateless: the inlet writes to JetStream, the admin API to PostgreSQL; the journey
     engines are ``wayfare worker`` processes."""
@@ -193,6 +240,7 @@ def _server(
     writer: MessageWriter,
     runtime: JourneyEngine,
     partitions: int,
+    inbox: DemoInbox | None = None,
 ) -> Services:
     catalog = Catalog(store, clock, settings.cache_ttl_seconds)
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
@@ -217,6 +265,7 @@ def _server(
         journey_store=journey_store,
         journeys=journeys,
         applier=Applier(store, clock, schemas, inlets, events, journeys),
+        inbox=inbox or LocalInbox(),
     )
 
 

@@ -148,6 +148,12 @@ def main() -> None:
     help="Messages per second each inlet accepts before 429 (0: unlimited).",
 )
 @click.option("--public-url", default=None, help="Base URL printed in inlet URLs.")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="HTTP processes to run (default: one per core).",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -159,16 +165,16 @@ def serve(
     admin_token: str | None,
     rate_limit: float | None,
     public_url: str | None,
+    workers: int | None,
 ) -> None:
     """Start the Wayfare server: the inlet and the admin API.
 
     Embedded (the default), it keeps everything in one SQLite file and runs the journey
     engine itself. With --store postgresql://… --log nats://… it is stateless: start as
     many as you like behind a load balancer, and the journey engines with wayfare worker.
+    Either way it runs --workers HTTP processes, one per core unless told.
     """
-    import uvicorn
-
-    from wayfare.api.app import create_app
+    from wayfare import serving
     from wayfare.bootstrap import build
     from wayfare.config import load_settings
     from wayfare.registry.demo import (
@@ -192,9 +198,11 @@ def serve(
             "admin_token": admin_token,
             "inlet_rate_limit": rate_limit,
             "public_url": public_url,
+            "workers": workers,
         },
         config_file=config_file,
     )
+    listening = serving.bind(settings)
     services = build(settings)
     if demo:
         setup_demo(services.applier, settings.base_url)
@@ -215,17 +223,24 @@ def serve(
             f"and, a minute later, at the journey it entered: wayfare journeys report welcome\n"
         )
     _collect_less()
-    uvicorn.run(
-        create_app(services),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,  # client addresses are not used; skip the middleware
-        lifespan="on",
-    )
+    serving.run(settings, services, listening)
+
+
+@main.command("http-process", hidden=True)
+def http_process() -> None:
+    """One HTTP process of `wayfare serve --workers N`, which starts it: its settings and
+    sockets come as one JSON line on stdin."""
+    from wayfare import serving
+    from wayfare.engine.process import read_first_line
+
+    _log_lines()
+    # Ctrl-C reaches the whole process group; the server then stops its processes in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    greeting = read_first_line()
+    if not greeting.strip():
+        raise click.UsageError("wayfare http-process is started by wayfare serve --workers N")
+    _collect_less()
+    serving.run_http_process(greeting)
 
 
 def _log_lines() -> None:

@@ -26,6 +26,9 @@ class Settings:
     """Address the HTTP server binds to."""
     port: int = 8080
     """Port the HTTP server binds to."""
+    workers: int = 0
+    """HTTP processes ``serve`` runs (0: one per core). Embedded, they hand what they
+    accept to one writer, in the process that starts them."""
     data_dir: Path = Path(".wayfare")
     """Where the embedded store keeps its SQLite file (unless ``store`` names another)."""
     store: str | None = None
@@ -77,6 +80,10 @@ class Settings:
     """In test mode, waits and timeouts last at most this long."""
     cache_ttl_seconds: float = 2.0
     """How long an inlet or token looked up from the store is trusted before a re-read."""
+
+    @property
+    def http_processes(self) -> int:
+        return self.workers if self.workers > 0 else len(os.sched_getaffinity(0))
 
     @property
     def base_url(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,18 +39,18 @@ def create_app(services: Services) -> ASGIApp:
     async def openapi(_: Request) -> Response:
         return json_response(document)
 
-    received: deque[dict[str, Any]] = deque(maxlen=100)
+    inbox = services.inbox
 
     async def demo_webhook(request: Request) -> Response:
         """A receiver the demo journey can call: keeps the last 100 calls for GET."""
         if request.method == "GET":
-            return json_response({"received": list(received)})
+            return json_response({"received": await inbox.recent()})
         try:
             body = orjson.loads(await request.body() or b"null")
         except orjson.JSONDecodeError:
             body = None
-        received.append({"idempotencyKey": request.headers.get("idempotency-key"), "body": body})
-        return json_response({"received": True, "count": len(received)})
+        call = {"idempotencyKey": request.headers.get("idempotency-key"), "body": body}
+        return json_response({"received": True, "count": await inbox.add(call)})
 
     admin = Starlette(
         routes=[

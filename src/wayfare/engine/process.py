@@ -28,48 +28,28 @@ from typing import IO, Protocol
 
 from wayfare.engine.control import JourneyEngine
 from wayfare.engine.stdio import LINE_LIMIT
+from wayfare.hub.children import ChildProcess
 
 log = logging.getLogger(__name__)
-RESTART_SECONDS = 1.0
 LOCK_POLL_SECONDS = 0.05
 
 
-class EngineProcess:
+class EngineProcess(ChildProcess):
     """A ``JourneyEngine`` whose work is done by a child process started from ``argv``;
-    ``greeting`` is the first line each child reads (its settings: kept off the command line,
-    which every user of the machine can read)."""
+    ``greeting`` is the first line each child reads (its settings)."""
 
     def __init__(self, argv: Sequence[str], greeting: bytes = b"") -> None:
-        self._argv = list(argv)
-        self._greeting = greeting.rstrip(b"\n")
-        self._proc: asyncio.subprocess.Process | None = None
+        super().__init__(argv, greeting, name="journey engine")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._supervising: asyncio.Task[None] | None = None
-        self._stopping = False
         self._wake_queued = False
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._stopping = False
         self._wake_queued = False
-        spawned: asyncio.Future[None] = self._loop.create_future()
-        self._supervising = asyncio.create_task(self._supervise(spawned))
-        await spawned  # started, not necessarily ready: wakes wait in its pipe
+        await super().start()  # wakes before the child is ready wait in its pipe
 
     async def stop(self, grace: float = 5.0) -> None:
-        self._stopping = True
-        proc = self._proc
-        if proc is not None and proc.returncode is None:
-            assert proc.stdin is not None
-            proc.stdin.close()  # the child stops in order: deliveries in flight get `grace`
-            try:
-                await asyncio.wait_for(proc.wait(), grace + 60)
-            except TimeoutError:
-                log.error("the journey engine did not stop; killing it")
-                proc.kill()
-        if self._supervising is not None:
-            self._supervising.cancel()
-            await asyncio.gather(self._supervising, return_exceptions=True)
+        await super().stop(grace)
         self._loop = None
 
     def wake(self) -> None:
@@ -82,33 +62,7 @@ class EngineProcess:
 
     def _send_wake(self) -> None:
         self._wake_queued = False
-        proc = self._proc
-        if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.write(b"\n")
-
-    async def _supervise(self, spawned: asyncio.Future[None]) -> None:
-        while not self._stopping:
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *self._argv, stdin=asyncio.subprocess.PIPE
-                )
-            except OSError as exc:
-                if not spawned.done():
-                    spawned.set_exception(exc)
-                    return
-                log.error("the journey engine could not start: %s", exc)
-                await asyncio.sleep(RESTART_SECONDS)
-                continue
-            assert proc.stdin is not None
-            if self._greeting:
-                proc.stdin.write(self._greeting + b"\n")
-            self._proc = proc
-            if not spawned.done():
-                spawned.set_result(None)
-            code = await proc.wait()
-            if not self._stopping:
-                log.warning("the journey engine exited with %s; starting a new one", code)
-                await asyncio.sleep(RESTART_SECONDS)
+        self.send_line()
 
 
 # the child's side

@@ -1,0 +1,176 @@
+"""``wayfare serve``: the HTTP server in one process, or in N (``--workers N``) that share
+one listening socket.
+
+With N, the process started by ``serve`` binds the socket and starts the HTTP processes
+(``wayfare http-process``), starting each again if it dies. Embedded, it also keeps the
+store's one writer and the journey engine: the HTTP processes parse and validate, and hand
+what they accept to its writer (hub/writer.py). In scale-out each HTTP process is a whole
+stateless server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import uvicorn
+import uvloop
+
+from wayfare.api.app import create_app
+from wayfare.bootstrap import Services, build, build_http_process, deployment, writer_hub
+from wayfare.config import Settings, dump_settings, read_settings
+from wayfare.errors import InvalidRequestError
+from wayfare.hub.children import ChildProcess, Start
+from wayfare.hub.writer import WriterHub, socket_pair
+
+log = logging.getLogger(__name__)
+STOP_GRACE_SECONDS = 30.0
+
+
+def run(settings: Settings, services: Services, listening: socket.socket) -> None:
+    """Serve on ``listening`` until SIGINT or SIGTERM."""
+    if settings.http_processes <= 1:
+        log.info("listening on %s", settings.base_url)
+        uvicorn.Server(uvicorn.Config(create_app(services), **uvicorn_options())).run(
+            sockets=[listening]
+        )
+    else:
+        uvloop.run(_run_processes(settings, services, listening))
+
+
+def bind(settings: Settings) -> socket.socket:
+    """The listening socket, bound before anything is printed: a busy port fails here."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidRequestError(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
+        ) from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_options() -> dict[str, Any]:
+    return {
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": False,  # client addresses are not used; skip the middleware
+        "lifespan": "on",
+    }
+
+
+async def _run_processes(settings: Settings, services: Services, listening: socket.socket) -> None:
+    embedded = deployment(settings).sqlite is not None
+    hub: WriterHub | None = None
+    if embedded:
+        await services.start()  # the writer and the journey engine
+        hub = writer_hub(services)
+    serving: set[asyncio.Task[None]] = set()
+
+    def prepare() -> Start:
+        greeting: dict[str, Any] = {
+            "settings": dump_settings(settings),
+            "listen": listening.fileno(),
+        }
+        if hub is None:
+            return Start(orjson.dumps(greeting), pass_fds=(listening.fileno(),))
+        ours, theirs = socket_pair()
+        task = asyncio.create_task(hub.serve(ours))
+        serving.add(task)
+        task.add_done_callback(serving.discard)
+        greeting["hub"] = theirs.fileno()
+        return Start(
+            orjson.dumps(greeting),
+            pass_fds=(listening.fileno(), theirs.fileno()),
+            closers=(theirs.close,),
+        )
+
+    children = [
+        ChildProcess(
+            [sys.executable, "-m", "wayfare", "http-process"],
+            name=f"HTTP process {number}",
+            prepare=prepare,
+        )
+        for number in range(1, settings.http_processes + 1)
+    ]
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        for child in children:
+            await child.start()
+        log.info(
+            "listening on %s with %d HTTP processes", settings.base_url, settings.http_processes
+        )
+        await stopping.wait()
+    finally:
+        # The HTTP processes end their requests first; the writer then commits the last.
+        await asyncio.gather(*(child.stop(STOP_GRACE_SECONDS) for child in children))
+        if serving:
+            await asyncio.gather(*serving, return_exceptions=True)
+        if embedded:
+            await services.stop()
+        else:
+            for close in services.engine.closers:
+                close()
+        listening.close()
+
+
+# an HTTP process
+def run_http_process(greeting: bytes) -> None:
+    """One HTTP process of ``serve --workers N``, as its greeting says; it stops when its
+    stdin closes (or on SIGTERM), after its requests in flight."""
+    told = orjson.loads(greeting)
+    settings = read_settings(told["settings"])
+    listening = socket.socket(fileno=told["listen"])
+    hub = told.get("hub")
+    services = (
+        build(settings) if hub is None else build_http_process(settings, socket.socket(fileno=hub))
+    )
+    server = _Server(uvicorn.Config(create_app(services), **uvicorn_options()))
+    uvloop.run(_serve_until_told(server, listening))
+
+
+async def _serve_until_told(server: uvicorn.Server, listening: socket.socket) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    def stop() -> None:
+        server.should_exit = True
+
+    async def watch_stdin() -> None:
+        while await reader.readline():
+            pass
+        stop()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    watching = asyncio.create_task(watch_stdin())
+    try:
+        await server.serve(sockets=[listening])
+    finally:
+        watching.cancel()
+
+
+class _Server(uvicorn.Server):
+    """Stops when told (stdin, SIGTERM): Ctrl-C reaches the whole process group, and the
+    process that started it stops the HTTP processes in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
