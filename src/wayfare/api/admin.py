@@ -23,7 +23,7 @@ from wayfare.errors import (
     UnauthenticatedError,
     Violation,
 )
-from wayfare.registry.orgs import ensure_org, set_tenant
+from wayfare.registry.orgs import find_org, set_tenant
 from wayfare.registry.snippets import curl_command, python_snippet
 
 Handler = Callable[[Request, Services, str], Awaitable[Response]]
@@ -117,7 +117,7 @@ def time_param(request: Request, name: str) -> int | None:
 
 # org
 async def get_org(request: Request, s: Services, org_id: str) -> Response:
-    org = await run_in_threadpool(ensure_org, s.store, s.clock, org_id)
+    org = await run_in_threadpool(find_org, s.store, s.clock, org_id)
     return json_response({"imsOrgId": org.org_id, "tenantId": org.tenant_id})
 
 
