@@ -190,13 +190,14 @@ def serve(
             "store": store,
             "log": event_log,
             "admin_token": admin_token,
+            "demo": demo or None,  # off unless the flag, the environment or the file says
             "inlet_rate_limit": rate_limit,
             "public_url": public_url,
         },
         config_file=config_file,
     )
     services = build(settings)
-    if demo:
+    if settings.demo:
         setup_demo(services.applier, settings.base_url)
         schema = services.schemas.get(DEMO_ORG, DEMO_SCHEMA)
         inlet = services.inlets.get(DEMO_ORG, DEMO_INLET)

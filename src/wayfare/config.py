@@ -47,6 +47,10 @@ class Settings:
     """Base URL printed in inlet URLs; defaults to http://host:port."""
     admin_token: str | None = None
     """When set, every admin call must carry ``Authorization: Bearer <admin_token>``."""
+    demo: bool = False
+    """Set up the demo (org, schema, dataset, inlet, journey) at start and answer its
+    journey's webhook at ``/demo/webhook``; reading what that received takes the admin
+    token, when one is set. Off, ``/demo/webhook`` does not exist."""
     max_request_bytes: int = ONE_MB
     """Collection requests over this size get 413."""
     inlet_rate_limit: float = 0.0

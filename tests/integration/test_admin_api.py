@@ -183,6 +183,28 @@ def test_admin_token_guards_admin_calls_but_not_collection(tmp_path: Path) -> No
         srv.stop()
 
 
+def test_the_demo_webhook_exists_only_with_demo(shared_server: Server) -> None:
+    for method in ("GET", "POST"):
+        answer = httpx.request(method, f"{shared_server.url}/demo/webhook", json={"a": 1})
+        assert answer.status_code == 404, answer.text
+
+
+def test_what_the_demo_webhook_received_takes_the_admin_token(tmp_path: Path) -> None:
+    srv = start_server(tmp_path, extra_args=["--demo", "--admin-token", "s3cret"])
+    webhook = f"{srv.url}/demo/webhook"
+    try:
+        # the demo journey's call carries no credentials: it is taken
+        call = {"email": "ada@example.com"}
+        taken = httpx.post(webhook, json=call, headers={"Idempotency-Key": "i:welcome_webhook"})
+        assert taken.json() == {"received": True, "count": 1}
+        assert_problem(httpx.get(webhook), 401)
+        assert_problem(httpx.get(webhook, headers={"Authorization": "Bearer wrong"}), 403)
+        read = httpx.get(webhook, headers={"Authorization": "Bearer s3cret"})
+        assert read.json() == {"received": [{"idempotencyKey": "i:welcome_webhook", "body": call}]}
+    finally:
+        srv.stop()
+
+
 # schemas
 def test_schema_create_get_update_versions(org_demo: Demo) -> None:
     with org_demo.server.admin(org_demo.org) as admin:
