@@ -18,6 +18,7 @@ NON_DEFAULT = Settings(
     data_dir=Path("/var/lib/wayfare data"),
     public_url=None,
     admin_token="s3cret\nwith a newline",
+    insecure_no_admin_token=True,
     demo=True,
     max_request_bytes=2048,
     inlet_rate_limit=12.5,
