@@ -148,6 +148,23 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
+def refused_start(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``wayfare serve`` with ``args``, expecting it to refuse to start: it must exit by
+    itself (a server that starts instead is killed, and the test fails)."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "wayfare", "serve", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"wayfare serve {' '.join(args)} started instead of refusing", pytrace=False)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     srv = Server(tmp_path / "data").start()

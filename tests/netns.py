@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NoReturn
 
-import pytest
+from tests import tools
 
 SUBNETS = ipaddress.ip_network("10.231.0.0/16")
 """Where each namespace takes a /29 of its own (two /30 links)."""
@@ -39,15 +39,11 @@ NOBODY = "02:00:00:00:00:01"
 
 
 def unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"network namespaces are required when CI=true: {reason}", pytrace=False)
-    pytest.skip(f"network namespaces are not available: {reason}")
+    tools.unavailable("network namespaces", reason)
 
 
 def ip(*args: str) -> None:
-    done = subprocess.run(["ip", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise AssertionError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+    tools.command("ip", *args)
 
 
 @dataclass(frozen=True)

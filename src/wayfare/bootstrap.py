@@ -46,6 +46,7 @@ from wayfare.registry.journeys import JourneyRegistry
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
 from wayfare.store.sqlite.connection import database_path, migrate
+from wayfare.store.sqlite.files import prepare_data_dir, prepare_database
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.writer import SQLiteWriter
@@ -154,6 +155,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         return _scaled_out_server(settings, where.postgresql, where.nats, clock or SystemClock())
     assert where.sqlite is not None
     path = where.sqlite
+    prepare_data_dir(settings.data_dir, files=(engine_lock_path(settings).name,))
+    prepare_database(path)
     migrate(path)
     store = SQLiteStore(path, fsync=settings.fsync)
     writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())

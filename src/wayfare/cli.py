@@ -113,7 +113,11 @@ def main() -> None:
 
 # serve
 @main.command()
-@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option(
+    "--host",
+    default=None,
+    help="Address to bind (default 127.0.0.1); any other needs --admin-token.",
+)
 @click.option("--port", type=int, default=None, help="Port to bind (default 8080).")
 @click.option(
     "--data-dir",
@@ -142,6 +146,11 @@ def main() -> None:
 )
 @click.option("--admin-token", default=None, help="Require this bearer token on admin calls.")
 @click.option(
+    "--insecure-no-admin-token",
+    is_flag=True,
+    help="Serve on an address other than loopback without an admin token (refused otherwise).",
+)
+@click.option(
     "--rate-limit",
     type=float,
     default=None,
@@ -163,6 +172,7 @@ def serve(
     store: str | None,
     event_log: str | None,
     admin_token: str | None,
+    insecure_no_admin_token: bool,
     rate_limit: float | None,
     public_url: str | None,
     workers: int | None,
@@ -176,7 +186,7 @@ def serve(
     """
     from wayfare import serving
     from wayfare.bootstrap import build
-    from wayfare.config import load_settings
+    from wayfare.config import admin_exposure, load_settings
     from wayfare.registry.demo import (
         DEMO_EVENT,
         DEMO_INLET,
@@ -196,15 +206,20 @@ def serve(
             "store": store,
             "log": event_log,
             "admin_token": admin_token,
+            "insecure_no_admin_token": insecure_no_admin_token or None,
+            "demo": demo or None,  # off unless the flag, the environment or the file says
             "inlet_rate_limit": rate_limit,
             "public_url": public_url,
             "workers": workers,
         },
         config_file=config_file,
     )
+    warning = admin_exposure(settings)  # before anything is created or migrated
+    if warning is not None:
+        logging.getLogger(__name__).warning("%s", warning)
     listening = serving.bind(settings)
     services = build(settings)
-    if demo:
+    if settings.demo:
         setup_demo(services.applier, settings.base_url)
         schema = services.schemas.get(DEMO_ORG, DEMO_SCHEMA)
         inlet = services.inlets.get(DEMO_ORG, DEMO_INLET)

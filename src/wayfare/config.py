@@ -7,6 +7,7 @@ No other module reads the environment.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import tomllib
@@ -50,6 +51,13 @@ class Settings:
     """Base URL printed in inlet URLs; defaults to http://host:port."""
     admin_token: str | None = None
     """When set, every admin call must carry ``Authorization: Bearer <admin_token>``."""
+    insecure_no_admin_token: bool = False
+    """Serve on an address other than loopback without an admin token: anyone who reaches
+    the server can then read and change every org. Off, such a start is refused."""
+    demo: bool = False
+    """Set up the demo (org, schema, dataset, inlet, journey) at start and answer its
+    journey's webhook at ``/demo/webhook``; reading what that received takes the admin
+    token, when one is set. Off, ``/demo/webhook`` does not exist."""
     max_request_bytes: int = ONE_MB
     """Collection requests over this size get 413."""
     inlet_rate_limit: float = 0.0
@@ -88,6 +96,36 @@ class Settings:
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server to this machine (a name other than
+    ``localhost`` may resolve to anything: it does not)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def admin_exposure(settings: Settings) -> str | None:
+    """Refuse (InvalidRequestError) an admin API open to the network by mistake: a bind
+    beyond loopback without an admin token. Open on purpose (``insecure_no_admin_token``),
+    the warning to log; else None."""
+    if settings.admin_token or is_loopback(settings.host):
+        return None
+    if settings.insecure_no_admin_token:
+        return (
+            f"the admin API on {settings.host} takes calls without a token "
+            "(--insecure-no-admin-token): anyone who reaches it can read and change every org"
+        )
+    raise InvalidRequestError(
+        f"refusing to serve on {settings.host} without an admin token: anyone who reaches it "
+        "could read and change every org. Give one (--admin-token, WAYFARE_ADMIN_TOKEN or "
+        "admin_token in the settings file), bind to 127.0.0.1, or give "
+        "--insecure-no-admin-token (WAYFARE_INSECURE_NO_ADMIN_TOKEN) to serve it open anyway"
+    )
 
 
 _ENV_PREFIX = "WAYFARE_"

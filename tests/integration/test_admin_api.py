@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,9 @@ from tests.integration.conftest import (
     records,
     start_server,
 )
+from wayfare.model.schema import tenant_from_org
 from wayfare.registry.demo import DEMO_DOCUMENTS
+from wayfare.store.sqlite.connection import database_path
 
 pytestmark = pytest.mark.integration
 
@@ -175,6 +179,28 @@ def test_admin_token_guards_admin_calls_but_not_collection(tmp_path: Path) -> No
         with srv.admin(org, token="s3cret") as right:
             count = right.get(f"/api/v1/datasets/{demo.dataset_id}").json()["recordCount"]
         assert count == 2
+    finally:
+        srv.stop()
+
+
+def test_the_demo_webhook_exists_only_with_demo(shared_server: Server) -> None:
+    for method in ("GET", "POST"):
+        answer = httpx.request(method, f"{shared_server.url}/demo/webhook", json={"a": 1})
+        assert answer.status_code == 404, answer.text
+
+
+def test_what_the_demo_webhook_received_takes_the_admin_token(tmp_path: Path) -> None:
+    srv = start_server(tmp_path, extra_args=["--demo", "--admin-token", "s3cret"])
+    webhook = f"{srv.url}/demo/webhook"
+    try:
+        # the demo journey's call carries no credentials: it is taken
+        call = {"email": "ada@example.com"}
+        taken = httpx.post(webhook, json=call, headers={"Idempotency-Key": "i:welcome_webhook"})
+        assert taken.json() == {"received": True, "count": 1}
+        assert_problem(httpx.get(webhook), 401)
+        assert_problem(httpx.get(webhook, headers={"Authorization": "Bearer wrong"}), 403)
+        read = httpx.get(webhook, headers={"Authorization": "Bearer s3cret"})
+        assert read.json() == {"received": [{"idempotencyKey": "i:welcome_webhook", "body": call}]}
     finally:
         srv.stop()
 
@@ -547,6 +573,35 @@ def test_org_tenant(shared_server: Server) -> None:
         )
         # once there are schemas, the tenant stays
         assert_problem(admin.put("/api/v1/org", json={"tenantId": "other"}), 400)
+
+
+def stored_orgs(srv: Server, org: str) -> int:
+    """How many rows the server's database holds for ``org``."""
+    with closing(sqlite3.connect(database_path(srv.data_dir))) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM orgs WHERE org_id = ?", (org,)).fetchone()
+    return int(count)
+
+
+def test_reading_an_org_never_creates_it(shared_server: Server) -> None:
+    org = new_org()
+    with shared_server.admin(org) as admin:
+        for path in (
+            "/api/v1/org",
+            "/api/v1/schemas",
+            "/api/v1/datasets",
+            "/api/v1/inlets",
+            "/api/v1/events",
+            "/api/v1/journeys",
+            "/api/v1/failures",
+        ):
+            assert admin.get(path).status_code == 200, path
+        shown = {"imsOrgId": org, "tenantId": tenant_from_org(org)}
+        assert admin.get("/api/v1/org").json() == shown
+        assert stored_orgs(shared_server, org) == 0
+        # the first write creates it, with the tenant id a read showed
+        assert admin.post("/api/v1/inlets", json={"name": "first"}).status_code == 201
+        assert stored_orgs(shared_server, org) == 1
+        assert admin.get("/api/v1/org").json() == shown
 
 
 def _example_documents() -> list[Any]:

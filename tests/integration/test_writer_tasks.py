@@ -412,3 +412,47 @@ def test_the_inlet_answers_503_and_stores_nothing_when_its_group_commit_fails(pa
         run(scenario)
     finally:
         store.close()
+
+
+# a disk that fills up
+
+
+class NoRoom(sqlite3.Connection):
+    """The writer's connection on a file that cannot grow (``PRAGMA max_page_count`` at the
+    size the file has): a write that needs a new page gets SQLite's own "database or disk is
+    full", and SQLite rolls the whole transaction back itself, as on a full disk."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        pages = super().execute("PRAGMA page_count").fetchone()[0]
+        super().execute(f"PRAGMA max_page_count = {pages}")
+
+
+def make_room(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA max_page_count = 1000000")
+
+
+def test_a_full_disk_is_named_to_every_waiter_and_the_writer_goes_on_once_there_is_room(
+    path: Path,
+) -> None:
+    big = {"padding": "x" * 200_000}  # more pages than the file has free
+
+    async def scenario() -> None:
+        async with started(path, NoRoom) as writer:
+            for attempt in range(2):  # the connection stays usable for the next group
+                with pytest.raises(StoreError, match=r"disk full \(database or disk is full\)"):
+                    await writer.write([message(f"x{attempt}", msg_id="m1", body=big)])
+                with pytest.raises(StoreError, match="disk full"):
+                    await hand_over(writer, set_cursor("x" * 200_000, attempt))
+            assert stored(path) == {"records": [], "failures": [], "message_ids": []}
+
+            await hand_over(writer, make_room)  # the disk has room again
+            assert await writer.write([message("x2", msg_id="m1", body=big)]) == [
+                WriteOutcome("x2", False)
+            ]
+            await hand_over(writer, set_cursor("engine", 1))
+
+        assert stored(path) == {"records": ["x2"], "failures": [], "message_ids": ["x2"]}
+        assert cursors(path) == {"engine": 1}
+
+    run(scenario)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wayfare.config import ONE_MB, Settings, load_settings
+from wayfare.config import ONE_MB, Settings, admin_exposure, load_settings
 from wayfare.errors import InvalidRequestError
 
 
@@ -109,3 +109,28 @@ def test_settings_are_frozen() -> None:
     settings = load_settings(environ={})
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_a_loopback_bind_needs_no_admin_token(host: str) -> None:
+    assert admin_exposure(Settings(host=host)) is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.5", "wayfare.example.com"])
+def test_any_other_bind_without_an_admin_token_is_refused_unless_asked_for(host: str) -> None:
+    with pytest.raises(InvalidRequestError, match="--insecure-no-admin-token") as refused:
+        admin_exposure(Settings(host=host))
+    assert refused.value.message.startswith(f"refusing to serve on {host} without an admin token")
+    assert admin_exposure(Settings(host=host, admin_token="s3cret")) is None
+    warning = admin_exposure(Settings(host=host, insecure_no_admin_token=True))
+    assert warning is not None
+    assert "without a token (--insecure-no-admin-token)" in warning
+
+
+def test_the_choice_to_serve_without_a_token_comes_from_the_environment_or_the_file(
+    tmp_path: Path,
+) -> None:
+    environ = {"WAYFARE_HOST": "0.0.0.0", "WAYFARE_INSECURE_NO_ADMIN_TOKEN": "true"}
+    assert admin_exposure(load_settings(environ=environ)) is not None
+    config = toml(tmp_path, 'host = "0.0.0.0"\ninsecure_no_admin_token = true\n')
+    assert admin_exposure(load_settings(config_file=config, environ={})) is not None

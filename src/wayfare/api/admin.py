@@ -23,7 +23,7 @@ from wayfare.errors import (
     UnauthenticatedError,
     Violation,
 )
-from wayfare.registry.orgs import ensure_org, set_tenant
+from wayfare.registry.orgs import find_org, set_tenant
 from wayfare.registry.snippets import curl_command, python_snippet
 
 Handler = Callable[[Request, Services, str], Awaitable[Response]]
@@ -33,7 +33,8 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _check_admin(request: Request, services: Services) -> str:
+def check_admin_token(request: Request, services: Services) -> None:
+    """Nothing when no admin token is set or the request carries it; else 401 or 403."""
     token = services.settings.admin_token
     if token:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -41,6 +42,18 @@ def _check_admin(request: Request, services: Services) -> str:
             raise UnauthenticatedError("Admin calls require Authorization: Bearer <admin token>")
         if not hmac.compare_digest(given.strip().encode(), token.encode()):
             raise ForbiddenError("The admin token is not valid")
+
+
+def problem_response(error: Exception) -> Response:
+    status, headers, body = problem(error)
+    response = Response(body, status_code=status)
+    for key, value in headers:
+        response.headers[key.decode()] = value.decode()
+    return response
+
+
+def _check_admin(request: Request, services: Services) -> str:
+    check_admin_token(request, services)
     org_id = request.headers.get("x-gw-ims-org-id", "").strip()
     if not org_id:
         raise InvalidRequestError(
@@ -57,11 +70,7 @@ def admin(services: Services, fn: Handler) -> Callable[[Request], Awaitable[Resp
             org_id = _check_admin(request, services)
             return await fn(request, services, org_id)
         except Exception as exc:
-            status, headers, body = problem(exc)
-            response = Response(body, status_code=status)
-            for key, value in headers:
-                response.headers[key.decode()] = value.decode()
-            return response
+            return problem_response(exc)
 
     return endpoint
 
@@ -117,7 +126,7 @@ def time_param(request: Request, name: str) -> int | None:
 
 # org
 async def get_org(request: Request, s: Services, org_id: str) -> Response:
-    org = await run_in_threadpool(ensure_org, s.store, s.clock, org_id)
+    org = await run_in_threadpool(find_org, s.store, s.clock, org_id)
     return json_response({"imsOrgId": org.org_id, "tenantId": org.tenant_id})
 
 

@@ -12,10 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from wayfare.api.admin import admin_routes, json_response
+from wayfare.api.admin import admin_routes, check_admin_token, json_response, problem_response
 from wayfare.api.collection import CollectionEndpoint, is_collection_path
 from wayfare.api.openapi import openapi_document
 from wayfare.bootstrap import Services
+from wayfare.errors import WayfareError
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -43,7 +44,11 @@ def create_app(services: Services) -> ASGIApp:
 
     async def demo_webhook(request: Request) -> Response:
         """A receiver the demo journey can call: keeps the last 100 calls for GET."""
-        if request.method == "GET":
+        if request.method == "GET":  # what the journey sent: people's data
+            try:
+                check_admin_token(request, services)
+            except WayfareError as exc:
+                return problem_response(exc)
             return json_response({"received": await inbox.recent()})
         try:
             body = orjson.loads(await request.body() or b"null")
@@ -52,11 +57,12 @@ def create_app(services: Services) -> ASGIApp:
         call = {"idempotencyKey": request.headers.get("idempotency-key"), "body": body}
         return json_response({"received": True, "count": await inbox.add(call)})
 
+    demo_routes = [Route("/demo/webhook", demo_webhook, methods=["GET", "POST"])]
     admin = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
-            Route("/demo/webhook", demo_webhook, methods=["GET", "POST"]),
+            *(demo_routes if services.settings.demo else []),
             *admin_routes(services),
         ],
         lifespan=lifespan,

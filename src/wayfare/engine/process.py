@@ -90,7 +90,7 @@ async def serve_engine(host: EngineHost, lock_path: Path) -> None:
         closed.set()
 
     reading = asyncio.create_task(read_lines())
-    with lock_path.open("a+b") as lock:
+    with os.fdopen(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+b") as lock:
         if not await _hold(lock, closed):
             return
         await host.start()

@@ -1,4 +1,5 @@
-"""Organisations are created on first use; each has a tenant id for its schemas' fields."""
+"""Organisations are created on first use (a write); each has a tenant id for its schemas'
+fields. Reading an org never creates it."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ from wayfare.store.ports import ResourceStore
 def ensure_org(store: ResourceStore, clock: Clock, org_id: str) -> Org:
     org = store.get_org(org_id)
     if org is None:
-        org = Org(org_id=org_id, tenant_id=tenant_from_org(org_id), created_ms=clock.now_ms())
+        org = _first_use(clock, org_id)
         store.put_org(org)
     return org
+
+
+def find_org(store: ResourceStore, clock: Clock, org_id: str) -> Org:
+    """The org as stored, or as its first write will create it; nothing is stored."""
+    return store.get_org(org_id) or _first_use(clock, org_id)
+
+
+def _first_use(clock: Clock, org_id: str) -> Org:
+    return Org(org_id=org_id, tenant_id=tenant_from_org(org_id), created_ms=clock.now_ms())
 
 
 def set_tenant(store: ResourceStore, clock: Clock, org_id: str, tenant_id: str) -> Org:

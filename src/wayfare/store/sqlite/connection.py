@@ -65,6 +65,40 @@ def connect(
     return conn
 
 
+_FAULTS = {
+    sqlite3.SQLITE_FULL: "disk full",
+    sqlite3.SQLITE_READONLY: "read-only data directory",
+}
+_FAULT_WORDS = {
+    "database or disk is full": "disk full",
+    "attempt to write a readonly database": "read-only data directory",
+}
+
+
+def store_failure(exc: BaseException) -> StoreError:
+    """A failure of the store as Wayfare's StoreError, naming what an operator can clear (a
+    full disk, a read-only data directory) where the driver says so."""
+    if isinstance(exc, StoreError):
+        return exc
+    cause = None
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)  # absent on errors raised by hand
+        cause = _FAULTS.get(code & 0xFF) if code else _FAULT_WORDS.get(str(exc))
+    error = StoreError(
+        f"the store cannot write: {cause} ({exc})" if cause else f"the store failed: {exc}"
+    )
+    error.__cause__ = exc
+    return error
+
+
+def roll_back(conn: sqlite3.Connection) -> None:
+    """End the open transaction, if SQLite has not already: on a full disk, among others,
+    it rolls the whole transaction back itself, and a ROLLBACK then fails in its turn."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):  # the error that brought us here says why
+            conn.execute("ROLLBACK")
+
+
 @contextlib.contextmanager
 def store_errors() -> Iterator[None]:
     """Map driver errors to Wayfare's own."""
@@ -75,7 +109,7 @@ def store_errors() -> Iterator[None]:
     except OverflowError as exc:
         raise InvalidRequestError(f"a number is too large to store: {exc}") from exc
     except sqlite3.Error as exc:
-        raise StoreError(f"the store failed: {exc}") from exc
+        raise store_failure(exc) from exc
 
 
 class SQLiteDatabase:
@@ -95,7 +129,7 @@ class SQLiteDatabase:
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                roll_back(self._conn)
                 raise
             self._conn.execute("COMMIT")
 

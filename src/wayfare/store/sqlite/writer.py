@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from wayfare.errors import StoreError
 from wayfare.model.records import IncomingMessage, WriteOutcome
-from wayfare.store.sqlite.connection import connect
+from wayfare.store.sqlite.connection import connect, roll_back, store_failure
 from wayfare.store.sqlite.statements import in_chunks, insert_numbered, insert_rows
 
 log = logging.getLogger(__name__)
@@ -166,10 +166,9 @@ class SQLiteWriter:
         try:
             results, actionable = _write_group(conn, jobs, tasks, done)
         except Exception as exc:
-            log.exception("group commit failed")
             results, actionable = [], False
-            error = StoreError(f"the store failed: {exc}")
-            error.__cause__ = exc
+            error = store_failure(exc)
+            log.error("group commit failed: %s", error.message, exc_info=exc)
         if actionable and self._on_commit is not None:
             try:
                 self._on_commit()
@@ -248,6 +247,8 @@ def _run_tasks(
         try:
             done.append((task.fn(conn), None))
         except Exception as exc:
+            if not conn.in_transaction:  # SQLite ended the group's transaction (a full disk)
+                raise
             conn.execute("ROLLBACK TO task")
             done.append((None, exc))
         conn.execute("RELEASE task")
@@ -267,7 +268,7 @@ def _write_group(
         outcomes = store_messages(conn, messages)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        roll_back(conn)  # what failed is raised, not a failed ROLLBACK; the connection goes on
         raise
     results: list[list[WriteOutcome]] = []
     start = 0
