@@ -65,7 +65,7 @@ def test_an_inlets_rate_limit_holds_for_all_processes_together(tmp_path: Path) -
 
 
 def test_the_demo_webhook_keeps_calls_whichever_process_takes_them(tmp_path: Path) -> None:
-    server = start(tmp_path)
+    server = start(tmp_path, "--demo")
     try:
 
         def call(n: int) -> int:
