@@ -256,7 +256,7 @@ class _Reader:
                 if not isinstance(share, int | float) or isinstance(share, bool) or share < 0:
                     self.fail(f"{key}/{i}/percent", "minimum", "percent must be a number ≥ 0")
                     share = 0
-            elif not events and when is None:
+            elif not events and item.get("when") is None:
                 self.fail(f"{key}/{i}/when", "required", "a condition branch needs when")
             event = None
             if events:
