@@ -21,6 +21,16 @@ from wayfare.registry.demo import DEMO_DOCUMENTS, DEMO_INLET, DEMO_SCHEMA
 PROBLEM_TYPE_SUFFIX = "data-collection-service/inlet"
 WRONG_ORG = "Message has an absent or wrong ims org in the header"
 UNKNOWN_FORMAT = "Message has unknown xdm format"
+DEEP = "nested more than 64 levels deep"
+LONG = "longer than 10,000 characters"
+EXPRESSIONS_OVER_THE_LIMITS = [  # (expression, what the refusal says, at which column)
+    pytest.param("1" * 5_000 + " > 1", "a number of more than 30 digits", 1, id="5,000 digits"),
+    pytest.param("(" * 300 + "1" + ")" * 300 + " == 1", DEEP, 65, id="300 parentheses"),
+    pytest.param("not " * 10_000 + "true", LONG, 10_001, id="10,000 not"),
+    pytest.param("not " * 100 + "true", DEEP, 257, id="100 not"),
+    pytest.param("1" + " + 1" * 990 + " > 0", DEEP, 259, id="990 chained + 1"),
+    pytest.param("1 + " * 275_000 + "1", LONG, 10_001, id="1.1 MB"),
+]
 
 
 def new_org() -> str:

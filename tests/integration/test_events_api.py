@@ -17,7 +17,12 @@ import httpx
 import pytest
 
 from tests.conftest import Demo, make_message, wait_until
-from tests.integration.conftest import assert_problem, causing_exceptions, failures
+from tests.integration.conftest import (
+    EXPRESSIONS_OVER_THE_LIMITS,
+    assert_problem,
+    causing_exceptions,
+    failures,
+)
 from wayfare.registry.demo import DEMO_DOCUMENTS, DEMO_EVENT
 
 pytestmark = pytest.mark.integration
@@ -303,6 +308,19 @@ def test_a_condition_that_does_not_parse_says_its_column(org_demo: Demo) -> None
     (violation,) = causing_exceptions(assert_problem(answer, 400))
     assert violation["pointerToViolation"] == "/condition"
     assert "at column 21" in violation["message"]
+
+
+@pytest.mark.parametrize(("condition", "words", "column"), EXPRESSIONS_OVER_THE_LIMITS)
+def test_a_condition_over_a_limit_is_400_naming_the_field_and_the_column(
+    org_demo: Demo, condition: str, words: str, column: int
+) -> None:
+    answer = call(org_demo, "POST", "/api/v1/events", json=rule_event("e", condition))
+    (violation,) = causing_exceptions(assert_problem(answer, 400))
+    assert (violation["pointerToViolation"], violation["keyword"]) == ("/condition", "expression")
+    assert words in violation["message"]
+    assert f"at column {column} of" in violation["message"]
+    assert len(violation["message"]) < 300  # quotes the condition around the column only
+    assert_problem(call(org_demo, "GET", "/api/v1/events/e"), 404)
 
 
 def test_not_json_is_400(org_demo: Demo) -> None:
@@ -631,3 +649,20 @@ def test_a_new_event_matches_the_very_next_message(org_demo: Demo) -> None:
     assert outcome_of(org_demo, "gen_x", y)["matched"] is True
     ok(call(org_demo, "DELETE", "/api/v1/events/gen_x"))
     assert_problem(call(org_demo, "GET", "/api/v1/events/gen_x/messages"), 404)
+
+
+def test_no_message_costs_more_than_the_budget_of_its_conditions(org_demo: Demo) -> None:
+    """A condition that reads a lot of data, as each message may hold up to 1 MB of it."""
+    reading = f"contains({PERSON}.firstName, 'x')"
+    condition = " or ".join([reading] * 12)
+    ok(call(org_demo, "POST", "/api/v1/events", json=rule_event("long_names", condition)), 201)
+    big = make_message(org_demo.schema_id, org=org_demo.org, firstName="a" * 900_000)
+    over = send(org_demo, big)
+    within = send(org_demo, make_message(org_demo.schema_id, org=org_demo.org))
+    assert outcome_of(org_demo, "long_names", over)["reason"] == (
+        "condition not met: it could not be evaluated "
+        "(the expression went over its budget of evaluation steps)"
+    )
+    assert outcome_of(org_demo, "long_names", within)["reason"] == (
+        f"condition not met: {condition[:200]}…"
+    )

@@ -17,7 +17,13 @@ import httpx
 import pytest
 
 from tests.conftest import Server, wait_until
-from tests.integration.conftest import apply_demo_to, causing_exceptions, new_org, start_server
+from tests.integration.conftest import (
+    EXPRESSIONS_OVER_THE_LIMITS,
+    apply_demo_to,
+    causing_exceptions,
+    new_org,
+    start_server,
+)
 from tests.integration.journey_support import (
     TENANT,
     Shop,
@@ -246,6 +252,31 @@ def test_every_refused_reference_is_reported_at_once(shop: Shop) -> None:
         "/activities/pause/until",
         "/activities/hook/body",
     ]
+
+
+@pytest.mark.parametrize(("source", "words", "column"), EXPRESSIONS_OVER_THE_LIMITS)
+def test_an_expression_over_a_limit_is_refused_naming_the_field_and_the_column(
+    shop: Shop, source: str, words: str, column: int
+) -> None:
+    branch = {"when": source, "next": "say"}
+    journey = on_cart(
+        "abusive",
+        {
+            "check": {"type": "condition", "branches": [branch], "otherwise": "say"},
+            "say": note("{{ " + source + " }}"),
+            "done": END,
+        },
+    )
+    problems = refusal(call(shop, "POST", "/api/v1/journeys", json=journey))
+    assert [(p["pointerToViolation"], p["keyword"]) for p in problems] == [
+        (CHECK, "expression"),
+        ("/activities/say/message", "expression"),
+    ]
+    for problem, at in zip(problems, (column, column + len("{{ ")), strict=True):
+        assert words in problem["message"]
+        assert f"at column {at} of" in problem["message"]
+        assert len(problem["message"]) < 300
+    assert call(shop, "GET", "/api/v1/journeys/abusive").status_code == 404
 
 
 def test_an_unknown_entry_event_is_refused(shop: Shop) -> None:

@@ -14,6 +14,7 @@ from wayfare.clock import FakeClock
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError
 from wayfare.ingest.catalog import Catalog
 from wayfare.model.events import EVENT_ID_PATH
+from wayfare.model.matching import EventIndex
 from wayfare.model.resources import Schema
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.schemas import SchemaRegistry
@@ -131,8 +132,9 @@ def test_the_schema_may_be_named_by_id(world: World) -> None:
 def test_a_rule_based_event_has_no_event_id_and_a_compiled_condition(world: World) -> None:
     created = world.events.create(ORG, purchase_event())
     assert created.event_id is None
-    assert created.compiled is not None
-    assert created.compiled.test({"eventType": "commerce.purchases"})
+    (rule,) = EventIndex.of([created]).rules
+    assert rule.condition is not None
+    assert rule.condition.test({"eventType": "commerce.purchases"})
     assert created.as_json()["eventID"] is None
 
 
@@ -184,10 +186,10 @@ def test_the_catalog_sees_new_changed_and_deleted_events(world: World) -> None:
     assert world.catalog.route(ORG, schema_id, None).events.empty  # cached now
     world.events.create(ORG, purchase_event())
     (rule,) = world.catalog.route(ORG, schema_id, None).events.rules
-    assert rule.condition == 'eventType == "commerce.purchases"'
+    assert rule.config.condition == 'eventType == "commerce.purchases"'
     world.events.update(ORG, "purchase", purchase_event(condition="_acme.order.total > 5"))
     (rule,) = world.catalog.route(ORG, schema_id, None).events.rules
-    assert rule.condition == "_acme.order.total > 5"
+    assert rule.config.condition == "_acme.order.total > 5"
     world.events.delete(ORG, "purchase")
     assert world.catalog.route(ORG, schema_id, None).events.empty
 

@@ -3,14 +3,21 @@ functions and ``in``. Parsed once, evaluated against a payload or a Scope."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any
 
 import pytest
 
 from wayfare.errors import InvalidRequestError
 from wayfare.model.expressions import (
+    MAX_DEPTH,
+    MAX_LENGTH,
+    MAX_NUMBER_DIGITS,
+    MAX_STEPS,
     Binary,
+    Budget,
     Call,
     EvaluationError,
     ExpressionError,
@@ -440,3 +447,285 @@ def test_strict_evaluation_says_what_an_operator_cannot_take(source: str, messag
 @pytest.mark.parametrize("source", ["missing < 1", "missing + 1", "1 / missing", "missing == 2"])
 def test_strict_evaluation_reads_a_missing_value_as_null(source: str) -> None:
     assert parse(source).evaluate(Scope(strict=True)) in (None, False)
+
+
+# limits: no expression costs more than a small fixed amount, whatever its author wrote
+
+
+def nested_lists(levels: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+HALF = MAX_DEPTH // 2
+# (source at the limit, its value, the source one level over, the column that goes over)
+NESTED: dict[str, tuple[str, Any, str, int]] = {
+    "parentheses": (
+        "(" * MAX_DEPTH + "1" + ")" * MAX_DEPTH,
+        1,
+        "(" * (MAX_DEPTH + 1) + "1" + ")" * (MAX_DEPTH + 1),
+        MAX_DEPTH + 1,
+    ),
+    "not": (
+        "not " * MAX_DEPTH + "true",
+        True,
+        "not " * (MAX_DEPTH + 1) + "true",
+        4 * MAX_DEPTH + 1,
+    ),
+    "minus": ("-" * MAX_DEPTH + "1", 1, "-" * (MAX_DEPTH + 1) + "1", MAX_DEPTH + 1),
+    "a chain of +": (
+        "1" + " + 1" * MAX_DEPTH,
+        MAX_DEPTH + 1,
+        "1" + " + 1" * (MAX_DEPTH + 1),
+        4 * (MAX_DEPTH + 1) - 1,
+    ),
+    "lists": (
+        "[" * MAX_DEPTH + "]" * MAX_DEPTH,
+        nested_lists(MAX_DEPTH),
+        "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1),
+        MAX_DEPTH + 1,
+    ),
+    "calls": (
+        "abs(" * MAX_DEPTH + "1" + ")" * MAX_DEPTH,
+        1,
+        "abs(" * (MAX_DEPTH + 1) + "1" + ")" * (MAX_DEPTH + 1),
+        4 * MAX_DEPTH + 1,
+    ),
+    "or in parentheses": (
+        "a or (" * HALF + "b" + ")" * HALF,
+        True,
+        "a or (" * HALF + "b or c" + ")" * HALF,
+        6 * HALF + 3,
+    ),
+}
+
+
+class Watched(str):
+    """A source that counts the characters sliced out of it."""
+
+    copied = 0
+
+    def __getitem__(self, key: Any) -> str:
+        part = super().__getitem__(key)
+        self.copied += len(part)
+        return part
+
+
+def frames() -> int:
+    frame: FrameType | None = sys._getframe()
+    depth = 0
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    return depth
+
+
+def test_the_tokenizer_reads_the_source_once() -> None:
+    source = Watched("order.count + 1 == 'x' and " * 370 + "true")
+    assert MAX_LENGTH - 100 < len(source) <= MAX_LENGTH
+    tokens = tokenize(source)
+    assert len(tokens) == 8 * 370 + 2
+    # nothing of the rest is copied token after token (that was quadratic: 1 MB took seconds)
+    assert source.copied == 0
+
+
+def test_a_source_over_the_length_limit_is_refused_before_it_is_read() -> None:
+    source = Watched("1 + " * 250_000 + "1")
+    with pytest.raises(ExpressionError) as caught:
+        parse(source)
+    error = caught.value
+    assert error.column == MAX_LENGTH + 1
+    assert f"longer than {MAX_LENGTH:,} characters (it has 1,000,001)" in error.message
+    assert source.copied <= 100  # only the part the message quotes
+    assert len(error.message) < 300
+
+
+def test_an_error_quotes_a_long_source_around_its_column() -> None:
+    source = "x == 1 and " * 100 + "y == $"
+    with pytest.raises(ExpressionError) as caught:
+        parse(source)
+    message = caught.value.message
+    assert f"at column {len(source)} of …'" in message
+    assert message.endswith(f"y == $' ({len(source):,} characters)")
+    assert len(message) < 200
+
+
+@pytest.mark.parametrize("shape", NESTED)
+def test_nesting_up_to_the_limit_parses_and_evaluates(shape: str) -> None:
+    source, value, _, _ = NESTED[shape]
+    assert parse(source).evaluate({"b": True}) == value
+
+
+@pytest.mark.parametrize("shape", NESTED)
+def test_nesting_over_the_limit_is_refused_with_its_column(shape: str) -> None:
+    _, _, source, column = NESTED[shape]
+    with pytest.raises(ExpressionError) as caught:
+        parse(source)
+    assert caught.value.column == column
+    assert f"nested more than {MAX_DEPTH} levels deep" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "(" * 300 + "1" + ")" * 300,
+        "not " * 2_400 + "true",
+        "1" + " + 1" * 990,
+        "-" * 9_999 + "1",
+        "[" * 5_000 + "]" * 5_000,
+        "a ?? " * 1_999 + "b",
+    ],
+)
+def test_no_input_reaches_the_recursion_limit(source: str) -> None:
+    with pytest.raises(ExpressionError, match="nested more than"):
+        parse(source)
+
+
+def test_the_deepest_expressions_need_few_frames_to_parse_and_evaluate() -> None:
+    """So that no caller's stack can make one overflow: 300 frames are plenty."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(frames() + 300)
+    try:
+        for source, value, _, _ in NESTED.values():
+            assert parse(source).evaluate({"b": True}) == value
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+@pytest.mark.parametrize(
+    ("source", "column"),
+    [
+        ("1" * 5_000, 1),
+        ("x > " + "9" * (MAX_NUMBER_DIGITS + 1), 5),
+        ("1." + "5" * MAX_NUMBER_DIGITS, 1),
+        ("a[" + "1" * (MAX_NUMBER_DIGITS + 1) + "]", 3),
+    ],
+)
+def test_a_number_of_too_many_digits_is_refused(source: str, column: int) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        parse(source)
+    assert caught.value.column == column
+    assert f"a number of more than {MAX_NUMBER_DIGITS} digits" in caught.value.message
+
+
+def test_numbers_up_to_the_limits() -> None:
+    assert ev("9" * (MAX_NUMBER_DIGITS - 1) + ".5") == float("9" * (MAX_NUMBER_DIGITS - 1) + ".5")
+    assert ev(str(2**63 - 1)) == 2**63 - 1
+    with pytest.raises(ExpressionError, match="an integer lies within"):
+        parse(str(2**63))
+
+
+BEYOND_64_BITS = (
+    "9223372036854775807 + 1",
+    "-9223372036854775807 - 2",
+    "3037000500 * 3037000500",
+    "abs(-9223372036854775807 - 1)",
+    "-(-9223372036854775807 - 1)",
+    "toNumber('99999999999999999999')",
+    "floor(99999999999999999999.0)",
+)
+
+
+@pytest.mark.parametrize("source", BEYOND_64_BITS)
+def test_integers_beyond_64_bits_are_values_an_operator_cannot_take(source: str) -> None:
+    expression = parse(source)
+    assert expression.evaluate(Scope()) is None
+    with pytest.raises(EvaluationError, match="beyond"):
+        expression.evaluate(Scope(strict=True))
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("round(5, -1000000)", None),
+        ("toDateTime(99999999999999999999.0)", None),
+        ("nowWithDelta(99999999999999999999.0, 'days')", None),
+        ("dateWithDelta(now(), -99999999999999999999.0, 'weeks')", None),
+        ("inLastDays(now(), 99999999999999999999.0)", None),
+        ("now() < 99999999999999999999.0", False),
+    ],
+)
+def test_functions_out_of_range_give_null(source: str, value: bool | None) -> None:
+    for scope in (Scope(), Scope(strict=True)):
+        assert parse(source).evaluate(scope) is value
+
+
+def test_an_evaluation_spends_a_step_a_node() -> None:
+    budget = Budget(100)
+    assert parse("1 + 2 * 3 == 7 and not missing").evaluate({}, budget) is True
+    assert budget.left == 100 - 10  # 1, 2, 3, *, +, 7, ==, missing, not, and
+    source = "[" + ", ".join(["x"] * 99) + "]"
+    assert len(parse(source).evaluate({"x": 1}, Budget(100))) == 99
+    with pytest.raises(EvaluationError, match="budget"):
+        parse(source).evaluate({"x": 1}, Budget(99))
+
+
+def longest_list(item: str) -> str:
+    """A list of ``item`` as long as an expression may be."""
+    count = (MAX_LENGTH - 1) // (len(item) + 1)
+    return "[" + ",".join([item] * count) + "]"
+
+
+@pytest.mark.parametrize("item", ["x", "-x", "(1+1)*(1+1)", "abs(x)", "not x"])
+def test_every_expression_fits_its_budget_on_small_data(item: str) -> None:
+    """A tree has fewer nodes than its source has characters, and each is visited once."""
+    expression = parse(longest_list(item))
+    assert len(expression.source) > MAX_LENGTH - len(item) - 1
+    assert len(expression.nodes()) <= len(expression.source)
+    budget = Budget()
+    expression.evaluate(Scope(payload={"x": 1}), budget)
+    assert budget.left == MAX_STEPS - len(expression.nodes())
+
+
+BIG = {
+    "a": "a" * 1_000_000,
+    "b": "b" * 1_000_000,
+    "items": list(range(20_000)),
+    "person": {str(i): {"n": i} for i in range(6_000)},
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "steps"),
+    [
+        ("contains(a, b)", 3 + 2_000),
+        ("a + b", 3 + 2_000),
+        ("upper(a) == b", 4 + 1_000 + 1_000 + 1_000 + 1_000),
+        ("count(items)", 2),
+        ("length(a)", 2),
+        ("first(items)", 2),
+    ],
+)
+def test_what_an_operator_reads_whole_costs_by_its_size(source: str, steps: int) -> None:
+    budget = Budget()
+    parse(source).evaluate(BIG, budget)
+    assert MAX_STEPS - budget.left == steps
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "[" + ", ".join(["contains(a, b)"] * 6) + "]",
+        "a + a + a + a + a + a + a + a + a + a",
+        "concat(a, a, a, a, a, a, a, a, a, a)",
+        "items == items",
+        "3 in items",
+        "listContains(items, 3)",
+        "toString(person)",
+        "person == person",
+    ],
+)
+def test_data_over_the_budget_is_an_evaluation_error_strict_or_not(source: str) -> None:
+    expression = parse(source)
+    for scope in (Scope(payload=BIG), Scope(payload=BIG, strict=True)):
+        with pytest.raises(EvaluationError, match="over its budget"):
+            expression.evaluate(scope)
+
+
+def test_one_budget_can_be_shared_by_evaluations() -> None:
+    budget = Budget(1_500)
+    assert parse("contains(a, 'x')").test(BIG, budget) is False
+    assert budget.left == 1_500 - 3 - 1_000
+    with pytest.raises(EvaluationError):
+        parse("contains(a, 'x')").test(BIG, budget)

@@ -16,6 +16,7 @@ from wayfare.model.journey import (
     JourneyDefinition,
     parse_journey,
 )
+from wayfare.model.nesting import MAX_NESTING
 
 HOOK = "https://hooks.example.com/welcome"
 
@@ -419,6 +420,19 @@ def test_a_template_that_does_not_parse_is_refused_where_it_is() -> None:
         "expression",
     )
     refused(one({"type": "log", "message": "hi {{ ) }}"}), "/activities/a/message", "expression")
+
+
+def test_a_body_nested_too_deeply_is_refused_where_it_is() -> None:
+    def body(levels: int) -> Any:
+        value: Any = "{{ @event{signup.email} }}"
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    parse_journey(one({"type": "http", "url": HOOK, "body": body(MAX_NESTING)}))
+    for levels in (MAX_NESTING + 1, 900):  # JSON bodies may nest 1,024 levels
+        http = {"type": "http", "url": HOOK, "body": body(levels)}
+        refused(one(http), "/activities/a/body", "maxDepth", f"more than {MAX_NESTING} levels")
 
 
 def test_split_percentages_must_add_up_to_one_hundred() -> None:

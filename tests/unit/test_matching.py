@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from wayfare.model.events import EventConfig, Unmatched, default_identifier
-from wayfare.model.expressions import parse
+from wayfare.model.expressions import MAX_DEPTH, TEXT_PER_STEP
 from wayfare.model.matching import (
+    MATCH_STEPS,
     EventIndex,
     EventMatch,
     MatchRecord,
@@ -45,7 +46,6 @@ def rule(
         identifier=identifier or default_identifier(namespace),
         fields=(),
         condition=condition,
-        compiled=parse(condition),
     )
 
 
@@ -82,7 +82,7 @@ def test_the_index_arranges_events_for_matching() -> None:
     index = EventIndex.of([SIGNUP, PURCHASE, CHURN, BIG_PURCHASE])
     assert dict(index.by_event_id) == {"a" * 64: SIGNUP, "b" * 64: CHURN}
     assert list(index.system) == [SIGNUP, CHURN]
-    assert list(index.rules) == [PURCHASE, BIG_PURCHASE]
+    assert [r.config for r in index.rules] == [PURCHASE, BIG_PURCHASE]
     assert not index.empty
     assert EventIndex.of([]).empty
     assert match_message(EventIndex.of([]), entity(event_id="a" * 64)) == []
@@ -217,6 +217,42 @@ def test_a_rule_event_may_read_its_person_from_any_field() -> None:
     body = entity(total=5, identities={})
     body["_acme"]["order"]["customer"] = "C-7"
     assert match_message(index, body) == [EventMatch("by_sku", "C-7")]
+
+
+def test_the_conditions_of_one_message_share_one_budget() -> None:
+    """However many rule-based events a schema has, one message costs MATCH_STEPS at most."""
+    reading = "contains(_acme.note, 'x')"
+    index = EventIndex.of([rule(f"note{i}", reading) for i in range(5)])
+    body = entity()
+    body["_acme"] = {"note": "n" * (3 * MATCH_STEPS * TEXT_PER_STEP // 10)}
+    steps = 3 + len(body["_acme"]["note"]) // TEXT_PER_STEP  # the call, its arguments, the note
+    fits = MATCH_STEPS // steps
+    assert fits == 3
+    outcomes = match_message(index, body)
+    assert [o.reason for o in outcomes] == [f"condition not met: {reading}"] * fits + [
+        "condition not met: it could not be evaluated "
+        "(the expression went over its budget of evaluation steps)"
+    ] * (5 - fits)
+    assert {o.cause for o in outcomes} == {Unmatched.CONDITION_NOT_MET}
+
+
+def test_a_stored_condition_over_a_limit_is_not_met_and_says_why() -> None:
+    deep = "(" * 100 + "eventType" + ")" * 100 + " == 'x'"
+    index = EventIndex.of([rule("old", deep), PURCHASE])  # saved before the limits
+    (old, purchase) = match_message(index, entity(event_type="commerce.purchases"))
+    assert (old.matched, old.cause) == (False, Unmatched.CONDITION_NOT_MET)
+    assert old.reason is not None
+    assert old.reason.startswith(
+        f"condition not met: it cannot be evaluated (nested more than {MAX_DEPTH} levels deep"
+    )
+    assert "at column 65 of" in old.reason
+    assert purchase == EventMatch("purchase", "ada@example.com")
+
+
+def test_an_unmet_outcome_quotes_a_long_condition_in_part() -> None:
+    long = " or ".join(f"eventType == 'type{i:03}'" for i in range(50))
+    (outcome,) = match_message(EventIndex.of([rule("many", long)]), entity(event_type="other"))
+    assert outcome.reason == f"condition not met: {long[:200]}…"
 
 
 def test_journeys_count_the_outcomes_whose_person_cannot_be_told() -> None:

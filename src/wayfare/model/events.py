@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from wayfare.model.expressions import Expression, ExpressionError, parse
+from wayfare.model.expressions import ExpressionError, parse
 from wayfare.model.field_groups import ORCHESTRATION_EVENT_ID
 from wayfare.model.rules import Checker, require_object
 from wayfare.model.schema_paths import field_schema, required_paths
@@ -103,7 +103,6 @@ class EventConfig:
     event_id: str | None = None
     condition: str | None = None
     created_ms: int = 0
-    compiled: Expression | None = field(default=None, compare=False, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -151,7 +150,6 @@ def resolve_event(
             )
     elif field_schema(json_schema, ident_field) is None:
         check.fail("/identifier", "enum", f"the schema has no field {ident_field!r}")
-    compiled = None
     if definition.id_type == "system" and ORCHESTRATION_EVENT_ID.id not in field_groups:
         check.fail(
             "/eventIdType",
@@ -161,11 +159,11 @@ def resolve_event(
         )
     if definition.condition is not None:
         try:
-            compiled = parse(definition.condition)
+            condition = parse(definition.condition)
         except ExpressionError as exc:
             check.fail("/condition", "expression", exc.message)
         else:
-            for ref in compiled.paths():
+            for ref in condition.paths():
                 if field_schema(json_schema, re.sub(r"\[\d+\]", "", ref.dotted)) is None:
                     check.fail(
                         "/condition",
@@ -190,7 +188,6 @@ def resolve_event(
         event_id=event_id if definition.id_type == "system" else None,
         condition=definition.condition,
         created_ms=created_ms,
-        compiled=compiled,
     )
 
 
@@ -252,8 +249,8 @@ def _resolve_path(data: Any, path: str) -> Any:
 
 
 def event_from_json(org_id: str, body: dict[str, Any]) -> EventConfig:
-    """Rebuild a stored event configuration (the inverse of ``EventConfig.as_json``)."""
-    condition = body.get("condition")
+    """Rebuild a stored event configuration (the inverse of ``EventConfig.as_json``); its
+    condition is compiled where messages are matched (``EventIndex``)."""
     return EventConfig(
         org_id=org_id,
         name=body["name"],
@@ -264,7 +261,6 @@ def event_from_json(org_id: str, body: dict[str, Any]) -> EventConfig:
         fields=tuple(body.get("fields", ())),
         description=body.get("description", ""),
         event_id=body.get("eventID"),
-        condition=condition,
+        condition=body.get("condition"),
         created_ms=body.get("createdMs", 0),
-        compiled=parse(condition) if condition else None,
     )

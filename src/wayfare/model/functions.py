@@ -1,7 +1,8 @@
 """The functions expressions may call: dates, strings, lists, math.
 
 Every function takes the evaluation context first (for the clock) and returns null instead
-of raising on values of the wrong type, so a journey never fails on a missing field.
+of raising on values of the wrong type or out of range (a date beyond the year 9999), so a
+journey never fails on a missing field.
 """
 
 from __future__ import annotations
@@ -23,10 +24,15 @@ _UNITS |= {u[:-1]: s for u, s in list(_UNITS.items())}
 
 
 def to_datetime(value: Any) -> datetime | None:
+    """A date-time, from itself, milliseconds since the epoch or ISO 8601; else None (a
+    moment outside the years 1 to 9999 included)."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, ValueError, OSError):
+            return None
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -48,15 +54,21 @@ def _delta(amount: Any, unit: Any) -> timedelta | None:
 
 
 def _with_delta(date: Any, amount: Any, unit: Any) -> datetime | None:
-    moment, delta = to_datetime(date), _delta(amount, unit)
-    return moment + delta if moment is not None and delta is not None else None
+    try:
+        moment, delta = to_datetime(date), _delta(amount, unit)
+        return moment + delta if moment is not None and delta is not None else None
+    except OverflowError:  # beyond the year 9999
+        return None
 
 
 def _in_last_days(ctx: Context, date: Any, days: Any) -> bool | None:
     moment = to_datetime(date)
     if moment is None or not isinstance(days, int | float):
         return None
-    return _now(ctx) - timedelta(days=days) <= moment <= _now(ctx)
+    try:
+        return _now(ctx) - timedelta(days=days) <= moment <= _now(ctx)
+    except OverflowError:  # before the year 1
+        return None
 
 
 def _str(v: Any) -> bool:
@@ -71,6 +83,17 @@ def _substr(s: Any, start: Any, end: Any = None) -> Any:
     if not _str(s) or not isinstance(start, int):
         return None
     return s[start:end] if end is None or isinstance(end, int) else None
+
+
+_ROUND_DIGITS = 30
+"""round() takes at most this many digits either side of the point (rounding an integer to
+-n digits computes 10**n)."""
+
+
+def _round(v: Any, digits: Any) -> Any:
+    if not _num(v) or not isinstance(digits, int) or isinstance(digits, bool):
+        return None
+    return round(v, digits) if abs(digits) <= _ROUND_DIGITS else None
 
 
 def _to_number(v: Any) -> Any:
@@ -126,7 +149,7 @@ FUNCTIONS: dict[str, Function] = {
     "last": lambda ctx, v: v[-1] if isinstance(v, list) and v else None,
     # math
     "abs": lambda ctx, v: abs(v) if _num(v) else None,
-    "round": lambda ctx, v, digits=0: round(v, digits) if _num(v) else None,
+    "round": lambda ctx, v, digits=0: _round(v, digits),
     "floor": lambda ctx, v: math.floor(v) if _num(v) else None,
     "ceil": lambda ctx, v: math.ceil(v) if _num(v) else None,
     "min": lambda ctx, *v: min(v) if v and all(_num(x) for x in v) else None,

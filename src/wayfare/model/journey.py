@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from wayfare.model.durations import parse_duration_ms
 from wayfare.model.expressions import Expression, ExpressionError, parse
 from wayfare.model.functions import to_datetime
+from wayfare.model.nesting import MAX_NESTING, nesting
 from wayfare.model.rules import Checker, require_object
 from wayfare.model.templates import Text, compile_json, json_expressions, parse_text
 
@@ -219,6 +220,9 @@ class _Reader:
             return None
 
     def json(self, key: str, source: object) -> Any:
+        if nesting(source) > MAX_NESTING:  # what an instance, and so what it sends, can hold
+            self.fail(key, "maxDepth", f"{key} is nested more than {MAX_NESTING} levels deep")
+            return None
         try:
             return compile_json(source)
         except ExpressionError as exc:
@@ -256,7 +260,7 @@ class _Reader:
                 if not isinstance(share, int | float) or isinstance(share, bool) or share < 0:
                     self.fail(f"{key}/{i}/percent", "minimum", "percent must be a number ≥ 0")
                     share = 0
-            elif not events and when is None:
+            elif not events and item.get("when") is None:
                 self.fail(f"{key}/{i}/when", "required", "a condition branch needs when")
             event = None
             if events:

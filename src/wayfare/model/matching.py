@@ -1,9 +1,14 @@
 """Matching an accepted message against its org's event configurations.
 
 System-generated events are a dictionary lookup on the message's eventID; rule-based events
-test their compiled condition (a message matching N rule-based events fires N times). Each
-outcome says matched (with the person's identity) or why not, so "my event arrives but
-nothing happens" has an answer.
+test their condition, compiled once when the index is made (a message matching N rule-based
+events fires N times). Each outcome says matched (with the person's identity) or why not, so
+"my event arrives but nothing happens" has an answer.
+
+Matching runs inside the inlet's request, so its cost is bounded: the conditions of one
+message share a budget of ``MATCH_STEPS`` evaluation steps (``expressions.Budget``); a
+condition that overruns it, or a stored one that no longer compiles (saved before a limit),
+is not met, and its outcome says why.
 """
 
 from __future__ import annotations
@@ -13,6 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from wayfare.model.events import EventConfig, Unmatched, identity_of
+from wayfare.model.expressions import (
+    MAX_STEPS,
+    Budget,
+    EvaluationError,
+    Expression,
+    ExpressionError,
+    parse,
+)
+
+MATCH_STEPS = MAX_STEPS
+"""Evaluation steps all the rule-based conditions of one message take together at most: no
+more than one evaluation may."""
+_QUOTED_CONDITION = 200
+"""Characters of a condition an unmet outcome quotes (each outcome is stored)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +64,48 @@ class EventMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleEvent:
+    """A rule-based event with its condition compiled, and the outcome of a message that
+    does not meet it, made once."""
+
+    config: EventConfig
+    condition: Expression | None
+    """None: the stored condition does not compile (it breaks a limit set after it was
+    saved); no message meets it."""
+    unmet: EventMatch
+
+    @classmethod
+    def of(cls, config: EventConfig) -> RuleEvent:
+        source = config.condition or ""
+        try:
+            condition = parse(source)
+        except ExpressionError as exc:
+            return cls(config, None, _unmet(config, f"it cannot be evaluated ({exc.message})"))
+        if len(source) > _QUOTED_CONDITION:
+            source = source[:_QUOTED_CONDITION] + "…"
+        return cls(config, condition, _unmet(config, source))
+
+    def outcome(self, entity: Mapping[str, Any], budget: Budget) -> EventMatch:
+        if self.condition is None:
+            return self.unmet
+        try:
+            met = self.condition.test(entity, budget)
+        except EvaluationError as exc:
+            return _unmet(self.config, f"it could not be evaluated ({exc})")
+        return _outcome(self.config, entity) if met else self.unmet
+
+
+def _unmet(config: EventConfig, why: str) -> EventMatch:
+    return EventMatch(config.name, None, Unmatched.CONDITION_NOT_MET, f"condition not met: {why}")
+
+
+@dataclass(frozen=True, slots=True)
 class EventIndex:
     """The events of one schema, arranged for matching."""
 
     by_event_id: Mapping[str, EventConfig]
     system: Sequence[EventConfig]
-    rules: Sequence[EventConfig]
+    rules: Sequence[RuleEvent]
     no_event_id: Sequence[EventMatch] = ()
     """The outcomes of a message without an eventID, made once."""
 
@@ -61,7 +116,7 @@ class EventIndex:
         return cls(
             by_event_id={e.event_id: e for e in system if e.event_id},
             system=tuple(system),
-            rules=tuple(e for e in events if e.id_type == "rule"),
+            rules=tuple(RuleEvent.of(e) for e in events if e.id_type == "rule"),
             no_event_id=tuple(
                 EventMatch(c.name, None, Unmatched.NO_EVENT_ID, reason) for c in system
             ),
@@ -98,19 +153,8 @@ def match_message(index: EventIndex, entity: Mapping[str, Any]) -> list[EventMat
             outcomes.extend(
                 EventMatch(c.name, None, Unmatched.UNKNOWN_EVENT_ID, reason) for c in index.system
             )
-    for config in index.rules:
-        assert config.compiled is not None
-        if config.compiled.test(entity):
-            outcomes.append(_outcome(config, entity))
-        else:
-            outcomes.append(
-                EventMatch(
-                    config.name,
-                    None,
-                    Unmatched.CONDITION_NOT_MET,
-                    f"condition not met: {config.condition}",
-                )
-            )
+    budget = Budget(MATCH_STEPS)
+    outcomes.extend(rule.outcome(entity, budget) for rule in index.rules)
     return outcomes
 
 
