@@ -109,3 +109,22 @@ def test_settings_are_frozen() -> None:
     settings = load_settings(environ={})
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_allowed_action_destinations_read_as_a_toml_list_or_comma_separated(
+    tmp_path: Path,
+) -> None:
+    config = toml(tmp_path, 'action_allow = ["127.0.0.1:8080", "10.0.0.0/8"]\n')
+    assert load_settings(config_file=config, environ={}).action_allow == (
+        "127.0.0.1:8080",
+        "10.0.0.0/8",
+    )
+    environ = {"WAYFARE_ACTION_ALLOW": " hooks.internal , [::1]:9000,"}
+    assert load_settings(environ=environ).action_allow == ("hooks.internal", "[::1]:9000")
+    assert load_settings(environ={"WAYFARE_ACTION_ALLOW": ""}).action_allow == ()
+    assert load_settings(environ={}).action_allow == ()
+
+
+def test_an_allowed_action_destination_that_is_no_host_is_refused_with_its_words() -> None:
+    with pytest.raises(InvalidRequestError, match=r"action_allow: 'http://hooks\.internal/'"):
+        load_settings(environ={"WAYFARE_ACTION_ALLOW": "http://hooks.internal/"})
