@@ -1,6 +1,7 @@
 """What ``ActionSender`` refuses to send, for good: HTTP actions to destinations the policy
 denies (loopback, metadata, private, names resolving there; redirects are never followed),
-and URLs that are none. Real receivers on 127.0.0.1; names resolve through a fake lookup."""
+URLs that are none, and emails whose rendered headers could add recipients or headers. Real
+receivers on 127.0.0.1 (HTTP, and SMTP with aiosmtpd); names resolve through a fake lookup."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from aiohttp.abc import ResolveResult
 
 from tests.conftest import free_port
 from tests.integration.journey_support import (
+    Mailbox,
     Receiver,
+    running_mailbox,
     running_receiver,
 )
 from wayfare.engine.actions import ActionSender, Delivery
@@ -191,3 +194,62 @@ def test_a_rendered_url_that_is_no_http_url_is_refused_for_good(url: str) -> Non
     delivery = attempt("http", {"url": url}, allow=["127.0.0.1", "::1"])
 
     assert (delivery.ok, delivery.retryable) == (False, False), delivery.error
+
+
+# email
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    with running_mailbox() as running:
+        yield running
+
+
+def mail(**fields: Any) -> dict[str, Any]:
+    return {"to": "ada@example.com", "subject": "Welcome", "text": "Hello", **fields}
+
+
+@pytest.mark.parametrize(
+    ("to", "cause"),
+    [
+        ("victim@example.com, other@example.org", "exactly one email address"),
+        ("victim@example.com; other@example.org", "exactly one email address"),
+        ("friends: victim@example.com;", "exactly one email address"),
+        ("ada@example.com\r\nBcc: other@example.org", "control character"),
+        ("", "exactly one email address"),
+        (["ada@example.com", "victim@example.com, other@example.org"], "exactly one"),
+        ([], "names nobody"),
+    ],
+)
+def test_a_recipient_that_is_not_exactly_one_address_sends_nothing_for_good(
+    mailbox: tuple[Mailbox, int], to: Any, cause: str
+) -> None:
+    box, port = mailbox
+    delivery = attempt("email", mail(to=to), smtp_port=port)
+
+    refused_for_good(delivery, cause)
+    assert box.messages == []
+    assert box.refusals == []
+
+
+def test_a_subject_with_a_line_break_sends_nothing_for_good(
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    box, port = mailbox
+    delivery = attempt("email", mail(subject="Hi Ada\r\nBcc: other@example.org"), smtp_port=port)
+
+    refused_for_good(delivery, "subject holds a control character")
+    assert box.messages == []
+
+
+def test_a_list_of_recipients_sends_one_message_to_each(mailbox: tuple[Mailbox, int]) -> None:
+    box, port = mailbox
+    to = ["ada@example.com", "Bea Example <bea@example.org>"]
+
+    delivery = attempt("email", mail(to=to), smtp_port=port)
+
+    assert delivery.ok, delivery.error
+    ((mail_from, rcpt_tos, message),) = box.messages
+    assert mail_from == SENDER
+    assert rcpt_tos == ["ada@example.com", "bea@example.org"]
+    assert message["To"] == "ada@example.com, Bea Example <bea@example.org>"

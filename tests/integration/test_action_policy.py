@@ -1,9 +1,10 @@
-"""Journeys cannot make the server call where it should not.
+"""Journeys cannot make the server call where it should not, nor mail whom it should not.
 
 A real server allowed to reach one receiver only (``127.0.0.1:<its port>``): a journey whose
 URL writes out its own admin API, a metadata address or ``localhost`` is refused at save with
 the activity and field named; one whose host comes from event data is refused when the action
-is sent, for good, with the cause in its step event."""
+is sent, for good, with the cause in its step event. Email recipients taken from event data
+are exactly one address each; a subject with a line break sends nothing."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.conftest import Server
 from tests.integration.conftest import apply_demo_to, causing_exceptions, new_org, serving
 from tests.integration.journey_support import (
     END,
+    Mailbox,
     Receiver,
     Shop,
     hole,
@@ -26,6 +28,7 @@ from tests.integration.journey_support import (
     send,
     setup_shop,
     shop_message,
+    step_of,
     steps,
     wait_for_report,
 )
@@ -40,11 +43,17 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-def policy_server(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[Server]:
+def policy_server(
+    tmp_path_factory: pytest.TempPathFactory, receiver: Receiver, mailbox: tuple[Mailbox, int]
+) -> Iterator[Server]:
     with serving(
         tmp_path_factory.mktemp("policy"),
         extra_args=["--allow-action-destination", receiver.url.removeprefix("http://")],
-        env={"WAYFARE_ACTION_ALLOW": ""},  # the flag alone says what is allowed
+        env={
+            "WAYFARE_ACTION_ALLOW": "",  # the flag alone says what is allowed
+            "WAYFARE_SMTP_HOST": "127.0.0.1",
+            "WAYFARE_SMTP_PORT": str(mailbox[1]),
+        },
     ) as srv:
         yield srv
 
@@ -120,3 +129,72 @@ def test_a_host_taken_from_event_data_is_refused_when_sent_for_good_with_its_cau
         "destination refused: localhost is a name for this machine"
     )
     assert [c.path for c in receiver.under(prefix)] == [prefix]
+
+
+# email
+
+
+def mailing(name: str, **fields: Any) -> dict[str, Any]:
+    email = {"type": "email", "subject": "Welcome", "text": "Hello", "next": "done", **fields}
+    return on_cart(name, {"mail": email, "done": END})
+
+
+def test_a_recipient_from_event_data_cannot_add_recipients(
+    shop: Shop, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    victim, other = f"victim-{uuid.uuid4().hex[:8]}@example.com", "other@example.org"
+    publish(shop, mailing("injected-to", to=hole("cart", "person.email")))
+    send(shop, shop_message(shop, "cart", f"{victim}, {other}"))
+    done = wait_for_report(shop, "injected-to", entered=1, inError=1)
+
+    assert done["nodes"]["mail"] == {"type": "email", "error": 1}
+    detail = step_of(shop, "injected-to", "mail")["detail"]
+    assert detail.startswith("not sent: to must be exactly one email address"), detail
+    assert box.to(victim) == []
+    assert box.to(other) == []
+
+
+def test_a_subject_with_a_line_break_from_event_data_sends_nothing(
+    shop: Shop, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    who = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+    publish(
+        shop,
+        mailing(
+            "injected-subject",
+            to=hole("cart", "person.email"),
+            subject="Hi " + hole("cart", "person.firstName"),
+        ),
+    )
+    send(shop, shop_message(shop, "cart", who, first_name="Ada\r\nBcc: eve@example.org"))
+    wait_for_report(shop, "injected-subject", entered=1, inError=1)
+
+    detail = step_of(shop, "injected-subject", "mail")["detail"]
+    assert detail.startswith("not sent: subject holds a control character"), detail
+    assert box.to(who) == []
+    assert box.to("eve@example.org") == []
+
+
+def test_an_email_activity_can_list_its_recipients_each_one_address(
+    shop: Shop, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    who = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+    audit = f"audit-{uuid.uuid4().hex[:8]}@example.org"
+    publish(shop, mailing("listed", to=[hole("cart", "person.email"), f"Audit <{audit}>"]))
+    send(shop, shop_message(shop, "cart", who))
+    wait_for_report(shop, "listed", entered=1, exited=1)
+
+    ((_, rcpt_tos, message),) = box.to(who)
+    assert rcpt_tos == [who, audit]
+    assert message["To"] == f"{who}, Audit <{audit}>"
+    with shop.admin() as admin:
+        nobody = admin.post("/api/v1/journeys", json=mailing("nobody", to=[]))
+    assert nobody.status_code == 400, nobody.text
+    (problem,) = causing_exceptions(nobody.json())
+    assert (problem["pointerToViolation"], problem["keyword"]) == (
+        "/activities/mail/to",
+        "minItems",
+    )

@@ -3,7 +3,7 @@
 Retries are the outbox's business (durable, with backoff); this module makes one attempt,
 says whether another could help, and keeps each host under its rate limit. What can never
 succeed is not retried: a destination the policy refuses (``checked_resolver.py``), a URL
-that is not one.
+that is not one, a recipient that is not exactly one address, a header with a line break.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from wayfare.engine.checked_resolver import (
     DestinationRefusedError,
     Lookup,
 )
+from wayfare.errors import InvalidRequestError
 from wayfare.model.destinations import DestinationPolicy
+from wayfare.model.email_headers import header_text, one_address, recipients
 from wayfare.model.nesting import MAX_NESTING, nesting
 
 NO_RETRY = frozenset({401, 403, 404})
@@ -194,10 +196,16 @@ class ActionSender:
 
     def _send_email(self, request: dict[str, Any], key: str) -> Delivery:
         host, port, default_from = self._smtp
+        try:
+            sender = one_address("from", request.get("from") or default_from)
+            to = recipients(request.get("to"))
+            subject = header_text("subject", request.get("subject"))
+        except InvalidRequestError as exc:
+            return Delivery(False, error=f"not sent: {exc.message}")
         message = EmailMessage()
-        message["From"] = request.get("from") or default_from
-        message["To"] = str(request["to"])
-        message["Subject"] = str(request.get("subject", ""))
+        message["From"] = sender
+        message["To"] = to
+        message["Subject"] = subject
         message["Message-ID"] = make_msgid(idstring=key.replace(":", "."), domain="wayfare")
         message["X-Idempotency-Key"] = key
         text, html = request.get("text"), request.get("html")
@@ -206,7 +214,9 @@ class ActionSender:
             message.add_alternative(str(html), subtype="html")
         try:
             with smtplib.SMTP(host, port, timeout=30) as smtp:
-                smtp.send_message(message)
+                smtp.send_message(
+                    message, from_addr=sender.addr_spec, to_addrs=[a.addr_spec for a in to]
+                )
         except smtplib.SMTPRecipientsRefused as exc:
             return Delivery(False, error=f"recipient refused: {exc.recipients}")
         except (OSError, smtplib.SMTPException) as exc:
