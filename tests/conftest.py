@@ -27,6 +27,12 @@ pytest_plugins = [
 ]
 
 
+RECEIVERS_ALLOWED = {"WAYFARE_ACTION_ALLOW": "127.0.0.1"}
+"""The tests' HTTP receivers listen on 127.0.0.1, which the destination policy denies by
+default: every server and worker a test starts lets actions reach it, unless the test's own
+``env`` says otherwise."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -79,7 +85,7 @@ class Server:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
+                env={**os.environ, **RECEIVERS_ALLOWED, **self.env},
                 start_new_session=True,  # its own process group: kill() takes its children too
             )
         return self

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from tests.conftest import Server, wait_until
+from tests.conftest import RECEIVERS_ALLOWED, Server, wait_until
 from tests.integration.conftest import apply_demo_to, new_org
 from tests.integration.journey_support import (
     Call,
@@ -40,6 +40,7 @@ from tests.integration.journey_support import (
     wait_for_report,
 )
 from tests.nats_support import unique_prefix
+from tests.netns import SUBNETS
 
 PARTITIONS = 8
 LEASE_SECONDS = 2.0
@@ -79,7 +80,7 @@ class Worker:
                 [*self.wrapper, sys.executable, "-m", "wayfare", "worker", *self.args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
+                env={**os.environ, **RECEIVERS_ALLOWED, **self.env},
                 start_new_session=True,
             )
         return self
@@ -192,6 +193,8 @@ class Cluster:
             "WAYFARE_LOG_PREFIX": unique_prefix(),
             "WAYFARE_LOG_PARTITIONS": str(PARTITIONS),
             "WAYFARE_LEASE_SECONDS": str(LEASE_SECONDS),
+            # receivers on 127.0.0.1, and on the action links of network namespaces
+            "WAYFARE_ACTION_ALLOW": f"127.0.0.1,{SUBNETS}",
         }
     )
     servers: list[Server] = field(default_factory=list)

@@ -39,6 +39,7 @@ from wayfare.ingest.inlet import InletService
 from wayfare.ingest.rate_limit import RateLimiter
 from wayfare.log.embedded import EmbeddedLog
 from wayfare.log.ports import EventLog
+from wayfare.model.destinations import DestinationPolicy
 from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
@@ -253,7 +254,13 @@ def _server(
         store, catalog, clock, schemas, lambda org_id, name: journeys.journeys_using(org_id, name)
     )
     journeys = JourneyRegistry(
-        journey_store, clock, events, schemas, partitions=partitions, wake_engine=runtime.wake
+        journey_store,
+        clock,
+        events,
+        schemas,
+        DestinationPolicy(settings.action_allow),
+        partitions=partitions,
+        wake_engine=runtime.wake,
     )
     return Services(
         engine=EngineServices(writer, runtime, [store.close]),
@@ -343,6 +350,7 @@ def _runtime(
         "smtp_from": settings.smtp_from,
         "rate_per_host": settings.action_rate_per_host,
         "connections_per_host": settings.actions_per_host,
+        "allow": list(settings.action_allow),
     }
     sender: Sender = (
         CourierSender(**sender_options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import logging
@@ -111,6 +112,17 @@ def main() -> None:
     """Wayfare: event-triggered customer journeys behind an Adobe-compatible inlet."""
 
 
+def _allow_option(fn: F) -> F:
+    return click.option(
+        "--allow-action-destination",
+        "allow",
+        multiple=True,
+        metavar="HOST[:PORT]|CIDR",
+        help="Let HTTP actions reach this host, address or network although the destination "
+        "policy denies it (loopback, private, link-local, metadata); repeatable.",
+    )(fn)
+
+
 # serve
 @main.command()
 @click.option(
@@ -163,6 +175,7 @@ def main() -> None:
     default=None,
     help="HTTP processes to run (default: one per core).",
 )
+@_allow_option
 def serve(
     host: str | None,
     port: int | None,
@@ -176,6 +189,7 @@ def serve(
     rate_limit: float | None,
     public_url: str | None,
     workers: int | None,
+    allow: tuple[str, ...],
 ) -> None:
     """Start the Wayfare server: the inlet and the admin API.
 
@@ -193,6 +207,7 @@ def serve(
         DEMO_ORG,
         DEMO_SCHEMA,
         curl_command,
+        demo_webhook,
         sample_message,
         setup_demo,
     )
@@ -211,9 +226,13 @@ def serve(
             "inlet_rate_limit": rate_limit,
             "public_url": public_url,
             "workers": workers,
+            "action_allow": allow or None,
         },
         config_file=config_file,
     )
+    if settings.demo:  # the demo journey calls the server's own /demo/webhook
+        webhook = demo_webhook(settings.base_url)
+        settings = dataclasses.replace(settings, action_allow=(*settings.action_allow, webhook))
     warning = admin_exposure(settings)  # before anything is created or migrated
     if warning is not None:
         logging.getLogger(__name__).warning("%s", warning)
@@ -308,7 +327,10 @@ def engine() -> None:
     default=None,
     help="TOML settings file.",
 )
-def worker(store: str | None, event_log: str | None, config_file: Path | None) -> None:
+@_allow_option
+def worker(
+    store: str | None, event_log: str | None, config_file: Path | None, allow: tuple[str, ...]
+) -> None:
     """Run a journey engine (scale-out): it takes its share of the event log's partitions,
     runs the journeys of the people in them, and delivers their actions. Start any number,
     on any hosts; when one stops or dies, the others take its partitions over.
@@ -324,7 +346,10 @@ def worker(store: str | None, event_log: str | None, config_file: Path | None) -
     from wayfare.engine.process import serve_worker
 
     _log_lines()
-    settings = load_settings({"store": store, "log": event_log}, config_file=config_file)
+    settings = load_settings(
+        {"store": store, "log": event_log, "action_allow": allow or None},
+        config_file=config_file,
+    )
     services = build_worker(settings)
     _collect_less()
     uvloop.run(serve_worker(services))

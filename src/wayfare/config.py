@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from wayfare.errors import InvalidRequestError
+from wayfare.model.destinations import parse_allowed
 
 ONE_MB = 1024 * 1024
 
@@ -77,6 +78,11 @@ class Settings:
     """Sender address of email actions that name none."""
     action_rate_per_host: float = 0.0
     """Custom HTTP actions per second to each host (0 = unlimited)."""
+    action_allow: tuple[str, ...] = ()
+    """Destinations HTTP actions may reach although the destination policy denies them
+    (loopback, private, link-local and metadata addresses, ``localhost``): host names,
+    addresses or networks (CIDR), each optionally with ``:port``. A TOML list, or
+    comma-separated in ``WAYFARE_ACTION_ALLOW``."""
     actions_per_host: int = 32
     """Actions in flight at once to each host (and connections kept open to it)."""
     engine_process: bool = True
@@ -151,6 +157,9 @@ def _coerce(field: dataclasses.Field[Any], raw: Any) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
+        if kind == "tuple[str, ...]":
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(str(item).strip() for item in items if str(item).strip())
     except (TypeError, ValueError) as exc:
         raise InvalidRequestError(f"setting {field.name}: cannot read {raw!r} as {kind}") from exc
     return str(raw)
@@ -182,7 +191,10 @@ def load_settings(
     unknown = set(values) - set(known)
     if unknown:
         raise InvalidRequestError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    return Settings(**{name: _coerce(known[name], value) for name, value in values.items()})
+    settings = Settings(**{name: _coerce(known[name], value) for name, value in values.items()})
+    for entry in settings.action_allow:
+        parse_allowed(entry)  # a wrong entry stops the command here, with its words
+    return settings
 
 
 def dump_settings(settings: Settings) -> str:

@@ -31,7 +31,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[Server]:
     srv = Server(
-        tmp_path / "data", extra_args=["--demo"], env={"WAYFARE_TEST_WAIT_SECONDS": "0.2"}
+        tmp_path / "data",
+        extra_args=["--demo"],
+        # nothing allowed but what --demo allows itself: the server's own webhook
+        env={"WAYFARE_TEST_WAIT_SECONDS": "0.2", "WAYFARE_ACTION_ALLOW": ""},
     ).start()
     try:
         yield srv

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import Demo, Server
+from tests.integration.journey_support import Mailbox, running_mailbox
 from wayfare.registry.demo import DEMO_DOCUMENTS, DEMO_INLET, DEMO_SCHEMA
 
 PROBLEM_TYPE_SUFFIX = "data-collection-service/inlet"
@@ -52,6 +54,23 @@ def apply_demo_to(srv: Server, org: str, admin_token: str | None = None) -> Demo
 
 def start_server(root: Path, **kwargs: Any) -> Server:
     return Server(root / f"data-{uuid.uuid4().hex[:8]}", **kwargs).start()
+
+
+@contextmanager
+def serving(root: Path, **kwargs: Any) -> Iterator[Server]:
+    """A server started under ``root`` (``Server``'s options), stopped on the way out."""
+    srv = start_server(root, **kwargs)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """An SMTP server (aiosmtpd) for the module, and its port."""
+    with running_mailbox() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

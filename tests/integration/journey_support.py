@@ -156,6 +156,18 @@ def send(shop: Shop, *messages: dict[str, Any]) -> None:
 
 # the journey API
 
+END = {"type": "end"}
+
+
+def on_cart(name: str, activities: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A journey entered on ``cart`` that starts at its first activity."""
+    return {
+        "name": name,
+        "entry": {"event": "cart", "next": next(iter(activities))},
+        "activities": activities,
+        **extra,
+    }
+
 
 def save(shop: Shop, journey: dict[str, Any]) -> dict[str, Any]:
     with shop.admin() as admin:
@@ -235,6 +247,12 @@ def wait_and_call(name: str, url: str, pause: str | None = None) -> dict[str, An
     }
 
 
+def step_of(shop: Shop, name: str, node: str) -> dict[str, Any]:
+    """The one step event of ``node``."""
+    (found,) = [s for s in steps(shop, name) if s["node"] == node]
+    return found
+
+
 def instance_ids(shop: Shop, name: str) -> dict[str, str]:
     """identity → instance id, from the entry step events."""
     return {s["identity"]: s["instanceId"] for s in steps(shop, name) if s["node"] == "entry"}
@@ -261,10 +279,11 @@ class Call:
 @dataclass
 class Receiver:
     """Answers by path: ``/fail-once/`` 500 on a key's first call then 200, ``/always-500/``
-    500, ``/missing/`` 404, ``/forbidden/`` 403, ``/unauthorized/`` 401, ``/slow/`` after
-    ``slow_seconds``, ``/crowd/<n>/`` once ``n`` calls under its first path segment have
-    arrived (or after ``crowd_seconds``); anything else 200 with ``reply``. Records every
-    call, and how many under each first path segment were in flight at most."""
+    500, ``/redirect/`` 302 to ``redirect_to``, ``/missing/`` 404, ``/forbidden/`` 403,
+    ``/unauthorized/`` 401, ``/slow/`` after ``slow_seconds``, ``/crowd/<n>/`` once ``n``
+    calls under its first path segment have arrived (or after ``crowd_seconds``); anything
+    else 200 with ``reply``. Records every call, and how many under each first path segment
+    were in flight at most."""
 
     url: str = ""
     reply: dict[str, Any] = field(default_factory=lambda: {"tier": "gold", "points": 120})
@@ -279,6 +298,8 @@ class Receiver:
     lock: threading.Condition = field(default_factory=threading.Condition)
     """Reentrant; notified as each call arrives."""
     release: threading.Event = field(default_factory=threading.Event)
+    redirect_to: str = ""
+    """Where ``/redirect/`` sends its callers."""
     identify: Callable[[tuple[str, int], tuple[str, int]], str | None] | None = None
     """(caller's address, receiver's address) -> who holds the calling end of the connection,
     asked once per connection while it is open."""
@@ -313,6 +334,8 @@ class Receiver:
             return 500, {"error": "try again"}
         if "/always-500/" in call.path:
             return 500, {"error": "broken"}
+        if "/redirect/" in call.path:
+            return 302, {"location": self.redirect_to}
         if "/missing/" in call.path:
             return 404, {"error": "no such thing"}
         if "/forbidden/" in call.path:
@@ -367,6 +390,8 @@ def running_receiver(host: str = "127.0.0.1", **options: Any) -> Iterator[Receiv
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if status == 302:
+                    self.send_header("Location", receiver.redirect_to)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -25,6 +25,8 @@ from wayfare.engine.courier import CourierSender
 pytestmark = pytest.mark.integration
 
 SENDER = "journeys@wayfare.test"
+RECEIVERS = ["127.0.0.1"]
+"""Where the receivers listen: denied by the destination policy unless allowed."""
 DEADLINE = 15.0
 """Seconds any single wait in these tests may take before it counts as a hang."""
 
@@ -108,8 +110,10 @@ async def receiving() -> AsyncIterator[Receiver]:
 
 
 @asynccontextmanager
-async def courier(smtp_port: int = 1) -> AsyncIterator[CourierSender]:
-    sender = CourierSender(smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_from=SENDER)
+async def courier(smtp_port: int = 1, allow: list[str] = RECEIVERS) -> AsyncIterator[CourierSender]:
+    sender = CourierSender(
+        smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_from=SENDER, allow=allow
+    )
     await sender.start()
     try:
         yield sender
@@ -188,6 +192,20 @@ def test_an_attempt_whose_time_to_be_sent_has_passed_is_not_made() -> None:
     assert [c.key for c in calls] == ["inst-2:hook"]
 
 
+def test_a_courier_allowed_nothing_refuses_loopback_for_good_and_calls_nobody() -> None:
+    async def scenario() -> tuple[Delivery, list[Call]]:
+        async with receiving() as receiver, courier(allow=[]) as sender:
+            delivery = await send(sender, {"url": f"{receiver.url}/carts"}, "inst-1:hook")
+            return delivery, receiver.calls
+
+    delivery, calls = asyncio.run(scenario())
+
+    assert (delivery.ok, delivery.retryable) == (False, False)
+    assert delivery.error is not None
+    assert delivery.error.startswith("destination refused: 127.0.0.1 is a loopback address")
+    assert calls == []
+
+
 def test_an_answer_that_is_not_json_comes_back_as_text() -> None:
     async def scenario() -> Delivery:
         async with receiving() as receiver, courier() as sender:
@@ -259,7 +277,9 @@ def test_a_send_in_flight_when_the_child_dies_fails_retryably_and_a_new_child_ta
 def test_stop_lets_an_attempt_in_flight_finish_and_leaves_no_child() -> None:
     async def scenario() -> tuple[Delivery, list[str], int | None, Delivery]:
         async with receiving() as receiver:
-            sender = CourierSender(smtp_host="127.0.0.1", smtp_port=1, smtp_from=SENDER)
+            sender = CourierSender(
+                smtp_host="127.0.0.1", smtp_port=1, smtp_from=SENDER, allow=RECEIVERS
+            )
             await sender.start()
             proc = child(sender)
             late = asyncio.create_task(send(sender, {"url": f"{receiver.url}/late"}, "k-late"))
@@ -284,7 +304,9 @@ def test_stop_returns_every_answer_in_flight_even_large_ones() -> None:
 
     async def scenario() -> list[Delivery]:
         async with receiving() as receiver:
-            sender = CourierSender(smtp_host="127.0.0.1", smtp_port=1, smtp_from=SENDER)
+            sender = CourierSender(
+                smtp_host="127.0.0.1", smtp_port=1, smtp_from=SENDER, allow=RECEIVERS
+            )
             await sender.start()
             body = {"padding": padding}
             url = f"{receiver.url}/late"

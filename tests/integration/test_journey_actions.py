@@ -14,18 +14,20 @@ import pytest
 from tests.conftest import Server, wait_until
 from tests.integration.conftest import apply_demo_to, new_org, start_server
 from tests.integration.journey_support import (
+    END,
     Mailbox,
     Receiver,
     Shop,
     ev,
     hole,
     instance_ids,
+    on_cart,
     publish,
-    running_mailbox,
     running_receiver,
     send,
     setup_shop,
     shop_message,
+    step_of,
     steps,
     wait_for_report,
 )
@@ -35,12 +37,6 @@ pytestmark = pytest.mark.integration
 SENDER = "journeys@wayfare.test"
 RATE = 20  # actions per second to one host
 PER_HOST = 3  # actions in flight at once to one host
-
-
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    with running_mailbox() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -85,29 +81,12 @@ def prefix() -> str:
     return f"/{uuid.uuid4().hex[:12]}"
 
 
-END = {"type": "end"}
-
-
-def on_cart(name: str, activities: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "entry": {"event": "cart", "next": next(iter(activities))},
-        "activities": activities,
-        **extra,
-    }
-
-
 def http(url: str, **options: Any) -> dict[str, Any]:
     return {"type": "http", "method": "POST", "url": url, "next": "done", **options}
 
 
 def cart(shop: Shop, who: str = "ada@example.com", **fields: Any) -> None:
     send(shop, shop_message(shop, "cart", who, **fields))
-
-
-def step_of(shop: Shop, name: str, node: str) -> dict[str, Any]:
-    (found,) = [s for s in steps(shop, name) if s["node"] == node]
-    return found
 
 
 # custom HTTP actions

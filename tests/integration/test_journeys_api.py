@@ -25,12 +25,14 @@ from tests.integration.conftest import (
     start_server,
 )
 from tests.integration.journey_support import (
+    END,
     TENANT,
     Shop,
     command,
     ev,
     hole,
     instance_ids,
+    on_cart,
     publish,
     report,
     save,
@@ -44,7 +46,6 @@ from tests.integration.journey_support import (
 pytestmark = pytest.mark.integration
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("WAYFARE_")}
-END = {"type": "end"}
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +61,6 @@ def journey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 @pytest.fixture
 def shop(journey_server: Server) -> Shop:
     return setup_shop(apply_demo_to(journey_server, new_org()))
-
-
-def on_cart(name: str, activities: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "entry": {"event": "cart", "next": next(iter(activities))},
-        "activities": activities,
-        **extra,
-    }
 
 
 def note(message: str, nxt: str = "done") -> dict[str, Any]:

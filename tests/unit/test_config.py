@@ -134,3 +134,22 @@ def test_the_choice_to_serve_without_a_token_comes_from_the_environment_or_the_f
     assert admin_exposure(load_settings(environ=environ)) is not None
     config = toml(tmp_path, 'host = "0.0.0.0"\ninsecure_no_admin_token = true\n')
     assert admin_exposure(load_settings(config_file=config, environ={})) is not None
+
+
+def test_allowed_action_destinations_read_as_a_toml_list_or_comma_separated(
+    tmp_path: Path,
+) -> None:
+    config = toml(tmp_path, 'action_allow = ["127.0.0.1:8080", "10.0.0.0/8"]\n')
+    assert load_settings(config_file=config, environ={}).action_allow == (
+        "127.0.0.1:8080",
+        "10.0.0.0/8",
+    )
+    environ = {"WAYFARE_ACTION_ALLOW": " hooks.internal , [::1]:9000,"}
+    assert load_settings(environ=environ).action_allow == ("hooks.internal", "[::1]:9000")
+    assert load_settings(environ={"WAYFARE_ACTION_ALLOW": ""}).action_allow == ()
+    assert load_settings(environ={}).action_allow == ()
+
+
+def test_an_allowed_action_destination_that_is_no_host_is_refused_with_its_words() -> None:
+    with pytest.raises(InvalidRequestError, match=r"action_allow: 'http://hooks\.internal/'"):
+        load_settings(environ={"WAYFARE_ACTION_ALLOW": "http://hooks.internal/"})

@@ -29,6 +29,7 @@ NON_DEFAULT = Settings(
     smtp_port=2525,
     smtp_from="journeys@example.com",
     action_rate_per_host=0.25,
+    action_allow=("127.0.0.1:8080", "hooks.internal"),
     actions_per_host=4,
     engine_process=False,
     action_worker=False,

@@ -1,7 +1,9 @@
 """Delivering actions: custom HTTP calls and email over SMTP, one attempt at a time.
 
 Retries are the outbox's business (durable, with backoff); this module makes one attempt,
-says whether another could help, and keeps each host under its rate limit.
+says whether another could help, and keeps each host under its rate limit. What can never
+succeed is not retried: a destination the policy refuses (``checked_resolver.py``), a URL
+that is not one, a recipient that is not exactly one address, a header with a line break.
 """
 
 from __future__ import annotations
@@ -9,16 +11,24 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from yarl import URL
 
+from wayfare.engine.checked_resolver import (
+    CheckedResolver,
+    DestinationRefusedError,
+    Lookup,
+)
+from wayfare.errors import InvalidRequestError
+from wayfare.model.destinations import DestinationPolicy
+from wayfare.model.email_headers import header_text, one_address, recipients
 from wayfare.model.nesting import MAX_NESTING, nesting
 
 NO_RETRY = frozenset({401, 403, 404})
@@ -81,7 +91,8 @@ class HostLimiter:
 class ActionSender:
     """One attempt per call. HTTP goes through one aiohttp session whose connections to each
     receiver are kept alive (actions come in bursts); the dispatcher bounds how many run at
-    once per host."""
+    once per host. ``allow`` is the ``action_allow`` setting; ``lookup`` resolves names
+    (a test's fake; by default ``getaddrinfo`` on a thread)."""
 
     def __init__(
         self,
@@ -91,15 +102,23 @@ class ActionSender:
         smtp_from: str,
         rate_per_host: float = 0.0,
         connections_per_host: int = 32,
+        allow: Sequence[str] = (),
+        lookup: Lookup | None = None,
     ) -> None:
         self._smtp = (smtp_host, smtp_port, smtp_from)
         self._limiter = HostLimiter(rate_per_host)
         self._per_host = connections_per_host
+        self._policy = DestinationPolicy(allow)
+        self._lookup = lookup
         self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        lookup = self._lookup or aiohttp.ThreadedResolver().resolve
         connector = aiohttp.TCPConnector(
-            limit=0, limit_per_host=self._per_host, keepalive_timeout=30
+            limit=0,
+            limit_per_host=self._per_host,
+            keepalive_timeout=30,
+            resolver=CheckedResolver(self._policy, lookup),
         )
         self._http = aiohttp.ClientSession(
             connector=connector, auto_decompress=True, trust_env=False
@@ -128,8 +147,15 @@ class ActionSender:
         self, request: dict[str, Any], key: str, not_after: float | None
     ) -> Delivery:
         assert self._http is not None, "ActionSender.start() first"
-        url = str(request["url"])
-        await self._limiter.wait(urlsplit(url).netloc)
+        try:
+            url = URL(str(request["url"]))
+        except ValueError as exc:
+            return Delivery(False, error=f"not a URL: {exc}")
+        if url.scheme not in ("http", "https") or not url.raw_host or url.port is None:
+            return Delivery(False, error=f"not an http(s) URL with a host: {str(url)[:200]}")
+        if (refused := self._policy.host_refusal(url.raw_host, url.port)) is not None:
+            return Delivery(False, error=f"destination refused: {refused}")
+        await self._limiter.wait(f"{url.raw_host}:{url.port}")
         if _too_late(not_after):  # checked last, right before the call
             return NOT_SENT
         headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
@@ -151,10 +177,12 @@ class ActionSender:
                 headers=headers,
                 data=data,
                 timeout=aiohttp.ClientTimeout(total=timeout),
-                allow_redirects=False,
+                allow_redirects=False,  # a redirect is an answer, never followed
             ) as response:
                 status = response.status
                 raw = await response.read()
+        except DestinationRefusedError as exc:  # from the resolver, as it is
+            return Delivery(False, error=f"destination refused: {exc}")
         except TimeoutError:
             return Delivery(
                 False, error=f"timed out after {timeout:g} s", retryable=True, timed_out=True
@@ -168,10 +196,16 @@ class ActionSender:
 
     def _send_email(self, request: dict[str, Any], key: str) -> Delivery:
         host, port, default_from = self._smtp
+        try:
+            sender = one_address("from", request.get("from") or default_from)
+            to = recipients(request.get("to"))
+            subject = header_text("subject", request.get("subject"))
+        except InvalidRequestError as exc:
+            return Delivery(False, error=f"not sent: {exc.message}")
         message = EmailMessage()
-        message["From"] = request.get("from") or default_from
-        message["To"] = str(request["to"])
-        message["Subject"] = str(request.get("subject", ""))
+        message["From"] = sender
+        message["To"] = to
+        message["Subject"] = subject
         message["Message-ID"] = make_msgid(idstring=key.replace(":", "."), domain="wayfare")
         message["X-Idempotency-Key"] = key
         text, html = request.get("text"), request.get("html")
@@ -180,7 +214,9 @@ class ActionSender:
             message.add_alternative(str(html), subtype="html")
         try:
             with smtplib.SMTP(host, port, timeout=30) as smtp:
-                smtp.send_message(message)
+                smtp.send_message(
+                    message, from_addr=sender.addr_spec, to_addrs=[a.addr_spec for a in to]
+                )
         except smtplib.SMTPRecipientsRefused as exc:
             return Delivery(False, error=f"recipient refused: {exc.recipients}")
         except (OSError, smtplib.SMTPException) as exc:

@@ -216,7 +216,12 @@ class _Run:
         assert a.email is not None
         scope = self.scope()
         request = {
-            "to": a.email.to.render(scope),
+            # Each recipient renders as text, which must be one address when it is sent.
+            "to": (
+                [t.render_text(scope) for t in a.email.to]
+                if isinstance(a.email.to, list)
+                else a.email.to.render_text(scope)
+            ),
             "subject": a.email.subject.render(scope),
             "text": a.email.text.render(scope) if a.email.text else None,
             "html": a.email.html.render(scope) if a.email.html else None,

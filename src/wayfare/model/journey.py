@@ -29,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wayfare.model.durations import parse_duration_ms
+from wayfare.model.email_headers import MAX_RECIPIENTS
 from wayfare.model.expressions import Expression, ExpressionError, parse
 from wayfare.model.functions import to_datetime
 from wayfare.model.nesting import MAX_NESTING, nesting
@@ -80,7 +81,8 @@ class HttpAction:
 
 @dataclass(frozen=True, slots=True)
 class EmailAction:
-    to: Text
+    to: Text | list[Text]
+    """One address, or a list: one address per entry (``model/email_headers.py``)."""
     subject: Text
     text: Text | None
     html: Text | None
@@ -218,6 +220,17 @@ class _Reader:
         except ExpressionError as exc:
             self.fail(key, "expression", exc.message)
             return None
+
+    def recipients(self, source: object) -> Text | list[Text]:
+        """An email's ``to``: a template rendering one address, or a list of them."""
+        if not isinstance(source, list):
+            return self.text("to", source, required=True) or parse_text("")
+        if not 1 <= len(source) <= MAX_RECIPIENTS:
+            keyword = "minItems" if not source else "maxItems"
+            self.fail("to", keyword, f"to lists 1 to {MAX_RECIPIENTS} recipients")
+        return [
+            self.text(f"to/{i}", v, required=True) or parse_text("") for i, v in enumerate(source)
+        ]
 
     def json(self, key: str, source: object) -> Any:
         if nesting(source) > MAX_NESTING:  # what an instance, and so what it sends, can hold
@@ -380,7 +393,7 @@ def _activity(check: Checker, node_id: str, raw: object) -> Activity | None:
             r.fail("text", "required", "an email needs text, html or both")
         sender = raw.get("from")
         base["email"] = EmailAction(
-            to=r.text("to", raw.get("to"), required=True) or parse_text(""),
+            to=r.recipients(raw.get("to")),
             subject=r.text("subject", raw.get("subject"), required=True) or parse_text(""),
             text=r.text("text", raw.get("text")),
             html=r.text("html", raw.get("html")),

@@ -10,12 +10,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from wayfare.errors import InvalidRequestError
+from wayfare.model.destinations import url_destination
 from wayfare.model.resources import Schema
 from wayfare.model.schema import content_type
 from wayfare.registry.apply import Applier
 from wayfare.registry.snippets import curl_command
 
-__all__ = ["curl_command", "sample_message", "setup_demo"]
+__all__ = ["curl_command", "demo_webhook", "sample_message", "setup_demo"]
 
 DEMO_ORG = "DEMO@WayfareOrg"
 DEMO_TENANT = "instance_name"
@@ -76,6 +78,16 @@ DEMO_DOCUMENTS: list[dict[str, Any]] = [
 
 
 DEMO_JOURNEY = "welcome"
+
+
+def demo_webhook(base_url: str) -> str:
+    """The host and port the demo journey's webhook call goes to (the server itself), as
+    ``serve --demo`` lets it through the destination policy."""
+    found = url_destination(base_url)
+    if found is None:
+        raise InvalidRequestError(f"the demo needs a base URL with a host, not {base_url!r}")
+    host, port = found
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def demo_journey(base_url: str) -> dict[str, Any]:

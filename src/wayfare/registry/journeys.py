@@ -12,8 +12,9 @@ from typing import Any
 
 from wayfare.clock import Clock
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
+from wayfare.model.destinations import DestinationPolicy, authority_written, url_destination
 from wayfare.model.events import EventConfig
-from wayfare.model.journey import JourneyDefinition, parse_journey
+from wayfare.model.journey import Activity, JourneyDefinition, parse_journey
 from wayfare.model.partitions import partition_of
 from wayfare.model.runs import JourneyVersion, TestEntry
 from wayfare.model.schema_paths import field_schema
@@ -41,6 +42,7 @@ class JourneyRegistry:
         clock: Clock,
         events: EventRegistry,
         schemas: SchemaRegistry,
+        destinations: DestinationPolicy,
         *,
         partitions: int = 1,
         wake_engine: Callable[[], None] = lambda: None,
@@ -49,6 +51,7 @@ class JourneyRegistry:
         self._clock = clock
         self._events = events
         self._schemas = schemas
+        self._destinations = destinations
         self._partitions = partitions
         self._wake_engine = wake_engine
 
@@ -93,6 +96,9 @@ class JourneyRegistry:
                 problems.append(Violation(where, "enum", f"no event named {name!r}"))
         node_ids = set(definition.activities)
         for activity in definition.activities.values():
+            if (refused := self._refused_destination(activity)) is not None:
+                pointer = f"/activities/{activity.id}/url"
+                problems.append(Violation(pointer, "destination", refused))
             for where, expr in activity.expressions():
                 pointer = f"/activities/{activity.id}/{where}"
                 for path in expr.paths():
@@ -143,6 +149,19 @@ class JourneyRegistry:
             detail = "; ".join(f"{v.pointer}: {v.message}" for v in problems)
             raise InvalidRequestError(f"invalid journey: {detail}", violations=tuple(problems))
         return definition
+
+    def _refused_destination(self, activity: Activity) -> str | None:
+        """Why the destination policy refuses an HTTP activity's URL, when the URL's host is
+        written out; a host a template fills in is judged when the action is sent."""
+        if activity.http is None:
+            return None
+        parts = activity.http.url.parts
+        written = parts[0] if parts and isinstance(parts[0], str) else ""
+        if len(parts) > 1 and not authority_written(written):
+            return None
+        found = url_destination(written)
+        refused = None if found is None else self._destinations.host_refusal(*found)
+        return None if refused is None else f"the URL's host is refused: {refused}"
 
     # writing
     def save(self, org_id: str, data: object) -> JourneyVersion:
