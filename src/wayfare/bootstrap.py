@@ -365,4 +365,5 @@ def _runtime(
         ownership=ownership,
         test_wait_ms=int(settings.test_wait_seconds * 1000),
         per_host=settings.actions_per_host,
+        failure_limit=settings.journey_failure_limit,
     )

@@ -939,7 +939,7 @@ def send(
 # journeys
 @main.group()
 def journeys() -> None:
-    """Journeys: list, show, save, publish, close, stop, test mode, report."""
+    """Journeys: list, show, save, publish, close, stop, resume, test mode, report."""
 
 
 @journeys.command("list")
@@ -1013,6 +1013,16 @@ def journeys_stop(name: str, as_json: bool, url: str, org: str, admin_token: str
     click.echo(line)
 
 
+@journeys.command("resume")
+@click.argument("name")
+@admin_options
+def journeys_resume(name: str, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
+    """Take people in again after the journey engine paused the journey (its steps kept
+    failing: `journeys show` and `journeys report` say why)."""
+    body = _journey_command(name, "resume", url, org, admin_token)
+    click.echo(f"journey {name} version {body['version']} is {body['state']} and takes people in")
+
+
 @journeys.command("test-mode")
 @click.argument("name")
 @click.argument("state", type=click.Choice(["on", "off"]))
@@ -1076,6 +1086,8 @@ def journeys_report(name: str, as_json: bool, url: str, org: str, admin_token: s
         f"{body['entered']}, in journey {body['inJourney']}, exited {body['exited']}, "
         f"in error {body['inError']}, discarded {body['discarded']}"
     )
+    for pause in body["paused"]:
+        click.echo(f"  version {pause['version']} is paused: {pause['reason']}")
     for cause, count in body["discardsByCause"].items():
         click.echo(f"  discarded, {cause}: {count}")
     rows = [{"activity": node, **counts} for node, counts in body["nodes"].items()]

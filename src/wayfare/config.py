@@ -92,6 +92,11 @@ class Settings:
     """Deliver actions from a child process (another core) rather than the server's own."""
     test_wait_seconds: float = 10.0
     """In test mode, waits and timeouts last at most this long."""
+    journey_failure_limit: int = 20
+    """A journey version whose steps fail this many times in a row (a recursion limit, a
+    value nothing can take, a bug; none of its steps going through in between) is paused:
+    it takes no one in until `wayfare journeys resume`. Each failure ends only its own
+    instance in error; 0 never pauses."""
     cache_ttl_seconds: float = 2.0
     """How long an inlet or token looked up from the store is trusted before a re-read."""
 

@@ -186,6 +186,45 @@ def test_entry_journeys_are_the_live_versions_and_the_drafts_in_test_mode(
     assert active == ["elsewhere", "plain-draft", "testing", "welcome"]
 
 
+def test_a_paused_version_takes_no_one_in_until_the_journey_is_resumed(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.add_journey_version(version(1, state="live"))
+    writing.add_journey_version(version(1, name="other", state="live"))
+    writing.add_journey_version(version(1, name="other", org_id=OTHER_ORG, state="live"))
+    writing.pause_journey(ORG, "welcome", 1, "3 steps failed in a row", T0 + 5)
+    paused = dataclasses.replace(
+        version(1, state="live"), paused="3 steps failed in a row", changed_ms=T0 + 5
+    )
+    assert reading.get_journey(ORG, "welcome") == paused
+    assert reading.journey_versions(ORG, "welcome") == [paused]
+    assert reading.list_journeys(ORG)[1] == paused
+    assert [v.name for v in reading.entry_journeys(ORG, "signup")] == ["other"]
+    assert [v.name for v in reading.entry_journeys(OTHER_ORG, "signup")] == ["other"]
+    # people inside carry on
+    assert [v.name for v in reading.active_versions(ORG)] == ["other", "welcome"]
+
+    writing.resume_journey(ORG, "welcome", T0 + 9)
+    assert reading.get_journey(ORG, "welcome") == dataclasses.replace(
+        version(1, state="live"), changed_ms=T0 + 9
+    )
+    assert sorted(v.name for v in reading.entry_journeys(ORG, "signup")) == ["other", "welcome"]
+
+
+def test_editing_or_publishing_a_paused_draft_lifts_its_pause(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.add_journey_version(version(1))
+    writing.pause_journey(ORG, "welcome", 1, "failing", T0)
+    writing.replace_draft(dataclasses.replace(version(1), entry_event="purchase"))
+    edited = reading.get_journey(ORG, "welcome")
+    assert edited is not None and (edited.entry_event, edited.paused) == ("purchase", None)
+    writing.pause_journey(ORG, "welcome", 1, "failing again", T0)
+    writing.publish_journey(ORG, "welcome", 1, T0 + 1)
+    published = reading.get_journey(ORG, "welcome")
+    assert published is not None and (published.state, published.paused) == ("live", None)
+
+
 def test_every_change_to_a_version_moves_the_generation_seen_by_every_handle(
     writing: JourneyStore, reading: JourneyStore
 ) -> None:
@@ -197,6 +236,10 @@ def test_every_change_to_a_version_moves_the_generation_seen_by_every_handle(
     writing.set_journey_state(ORG, "welcome", 1, "draft", T0, test_mode=True)
     seen.append(reading.generation)
     writing.publish_journey(ORG, "welcome", 1, T0)
+    seen.append(reading.generation)
+    writing.pause_journey(ORG, "welcome", 1, "failing", T0)
+    seen.append(reading.generation)
+    writing.resume_journey(ORG, "welcome", T0)
     seen.append(reading.generation)
     writing.stop_journey(ORG, "welcome", T0)
     seen.append(reading.generation)

@@ -563,6 +563,56 @@ def test_an_event_nested_too_deeply_for_an_instance_is_discarded_and_journeys_go
     wait_for_report(shop, "deep", entered=1, exited=1)
 
 
+def test_journeys_that_jump_to_each_other_are_cut_short_and_the_engine_goes_on(
+    shop: Shop,
+) -> None:
+    again = {"allowed": True, "waitSeconds": 0}
+
+    def hopping(to: str) -> dict[str, Any]:
+        return {
+            "pause": {"type": "wait", "duration": "0s", "next": "hop"},
+            "hop": {"type": "jump", "journey": to},
+        }
+
+    publish(shop, on_cart("ping", hopping("pong"), reentrance=again))
+    pong = {"name": "pong", "entry": {"event": "purchase", "next": "pause"}}
+    publish(shop, {**pong, "activities": hopping("ping"), "reentrance": again})
+    publish(shop, instant("bystander"))
+    carts(shop, "ada@example.com")
+    wait_for_report(shop, "bystander", entered=1, exited=1)
+    ping, pong = report(shop, "ping"), report(shop, "pong")
+    assert ping["entered"] + pong["entered"] == 11  # the entry and 10 jumps
+    cut = [*ping["discardsByCause"].items(), *pong["discardsByCause"].items()]
+    assert cut == [("too many jumps in one cycle", 1)]
+
+
+def test_a_journey_whose_steps_keep_failing_is_paused_until_resumed(shop: Shop) -> None:
+    until_total = {"type": "wait", "until": ev("cart", "cart.total"), "next": "done"}
+    publish(shop, on_cart("dated", {"hold": until_total, "done": END}))
+    publish(shop, instant("bystander"))
+    # 1e20 ms from 1970 is no date-time: each of these people's wait fails
+    carts(shop, *(f"p{n}@example.com" for n in range(20)), total=1e20)
+    wait_for_report(shop, "dated", entered=20, inError=20)
+    wait_until(lambda: bool(report(shop, "dated")["paused"]))
+    shown = json.loads(wayfare(shop, "journeys", "show", "dated"))
+    assert shown["state"] == "live"
+    assert shown["paused"].startswith("paused by the journey engine: 20 steps failed in a row")
+    printed = wayfare(shop, "journeys", "report", "dated")
+    assert "in error 20" in printed
+    assert "version 1 is paused: paused by the journey engine: 20 steps failed" in printed
+    [failure, *_] = [s for s in steps(shop, "dated") if s["status"] == "error"]
+    assert failure["node"] == "hold" and failure["detail"]
+
+    carts(shop, "late@example.com", total=1)
+    wait_for_report(shop, "bystander", entered=21)
+    assert report(shop, "dated")["entered"] == 20  # paused: nobody enters
+
+    assert "takes people in" in wayfare(shop, "journeys", "resume", "dated")
+    assert report(shop, "dated")["paused"] == []
+    carts(shop, "later@example.com", total=1)  # 1970: the wait is over at once
+    wait_for_report(shop, "dated", entered=21, exited=1)
+
+
 def test_a_person_enters_once_even_when_their_events_come_together(shop: Shop) -> None:
     publish(shop, instant("together"))
     publish(shop, instant("again", reentrance={"allowed": True, "waitSeconds": 60}))

@@ -1,4 +1,5 @@
-"""The journey runtime when a commit fails: nothing is lost and no action is sent again.
+"""The journey runtime when a commit fails: nothing is lost and no action is sent again, and
+what one instance made that cannot be stored ends that instance, not every commit.
 
 A real SQLite store whose commits can be made to fail, the runtime's own loops, and a fake
 sender (the attempts are counted; the HTTP side is tested elsewhere).
@@ -11,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.unit.journey_engine import ADA, make_engine
 from wayfare.clock import SystemClock
 from wayfare.engine.actions import Delivery
 from wayfare.engine.runtime import JourneyRuntime
@@ -111,3 +115,33 @@ def test_an_outcome_whose_commit_failed_is_recorded_later_and_not_sent_again(
         "hook",
         "done",
     ]
+
+
+def test_an_action_whose_request_cannot_be_stored_ends_its_instance_and_the_rest_commits(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wayfare.sqlite3"
+    migrate(path)
+    engine = make_engine(SQLiteJourneyStore(path, fsync=False))
+    hook = dict(JOURNEY["activities"]["hook"], body={"n": "{{ @event{signup.n} * 4294967296 }}"})
+    engine.publish("welcome", {"hook": hook, "done": {"type": "end"}})
+    engine.send(ADA, entity={"n": 4294967296})  # 2**64: more than the store's JSON holds
+    engine.send("grace@example.com", entity={"n": 1})
+
+    # The first commit fails on Ada's request; the next cycle checks each instance's changes
+    # before taking them.
+    with pytest.raises(TypeError):
+        engine.cycle()
+    engine.cycle()
+
+    store = engine.store
+    found = {i.identity: i for i in store.journey_instances(ORG, "welcome", live_only=False)}
+    assert found[ADA].status == "error"
+    assert found["grace@example.com"].status == "waiting"
+    [failure] = [s for s in store.list_steps(ORG, "welcome", 10) if s.status == "error"]
+    assert (failure.identity, failure.node) == (ADA, "hook")
+    assert failure.detail is not None and failure.detail.startswith("TypeError: Integer exceeds")
+    [pending] = store.pending_outbox([0], 0, 10)
+    assert pending.instance_id == found["grace@example.com"].instance_id
+    assert pending.request["body"] == {"n": 4294967296}
+    assert store.log_positions([0]) == {0: 2}

@@ -8,7 +8,9 @@ from wayfare.model.admission import (
     ALREADY_INSIDE,
     ENTER,
     IGNORE,
+    MAX_JUMPS_PER_CYCLE,
     NOT_ALLOWED,
+    TOO_MANY_JUMPS,
     TOO_SOON,
     Admission,
     Candidate,
@@ -45,6 +47,16 @@ def candidate(**changes: object) -> Candidate:
             id="inside, no re-entrance",
         ),
         pytest.param({"inside": True, "jumped": True}, IGNORE, id="inside, by a jump"),
+        pytest.param(
+            {"jumped": True, "jumps": MAX_JUMPS_PER_CYCLE},
+            ENTER,
+            id="the last jump a cycle allows",
+        ),
+        pytest.param(
+            {"jumped": True, "jumps": MAX_JUMPS_PER_CYCLE + 1},
+            Admission(False, TOO_MANY_JUMPS),
+            id="one jump too many",
+        ),
         pytest.param(
             {"last": Stay(0, NOW - WAIT + 1)}, Admission(False, TOO_SOON), id="left just now"
         ),

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from wayfare.clock import FakeClock
-from wayfare.engine.core import advance
+from wayfare.engine.core import MAX_CAUSE_CHARS, advance, failure_cause
 from wayfare.model.instances import (
     ActionDone,
     Command,
@@ -890,6 +890,66 @@ def test_an_end_finishes_the_instance() -> None:
     assert walk.instance.node is None
     assert walk.instance.ended_ms == T0
     assert walk.steps() == [("entry", "ended", None), ("done", "ended", None)]
+
+
+# a step that raises
+
+
+def test_a_step_that_raises_ends_the_instance_in_error_where_it_was_and_keeps_nothing_else() -> (
+    None
+):
+    walk = Walk(
+        define(
+            {
+                "hello": logged("hello", "pause"),
+                "pause": {"type": "wait", "until": "@event{signup.when}", "next": "done"},
+                "done": END,
+            }
+        )
+    )
+    before = walk.instance.copy()
+    outcome = advance(walk.definition, before, Enter("signup", {"when": 1e20}), T0)
+    # no date-time is 1e20 ms away: the wait raises (OSError or OverflowError, by platform)
+    assert outcome.failure is not None and outcome.failure.split(":")[0] in {
+        "OSError",
+        "OverflowError",
+        "ValueError",
+    }
+    assert outcome.commands == [StepEvent("pause", "wait", "error", T0, outcome.failure)]
+    assert outcome.instance.status == "error"
+    assert (outcome.instance.node, outcome.instance.ended_ms) == (None, T0)
+    assert outcome.instance.events == {}  # as it was before the trigger
+    assert before.status == "running"
+
+
+def test_a_condition_deeper_than_the_recursion_limit_ends_the_instance_in_error() -> None:
+    walk = Walk(
+        define(
+            {
+                "check": {
+                    "type": "condition",
+                    "branches": [{"when": "1" + " + 1" * 3000 + " > 0", "next": "done"}],
+                    "otherwise": "done",
+                },
+                "done": END,
+            }
+        )
+    )
+    walk.enter()
+    assert walk.instance.status == "error"
+    [(node, status, detail)] = walk.steps()
+    assert (node, status) == ("check", "error")
+    assert detail is not None and detail.startswith("RecursionError: maximum recursion depth")
+
+
+def test_a_failures_cause_is_bounded_text_any_store_keeps() -> None:
+    long = failure_cause(ValueError("x" * 100_000))
+    assert len(long) == MAX_CAUSE_CHARS
+    assert long.startswith("ValueError: xxx") and long.endswith("…")
+    odd = failure_cause(KeyError("a\x00b\ud800"))
+    assert "\x00" not in odd
+    odd.encode("utf-8")  # no lone surrogate left
+    assert failure_cause(RuntimeError()) == "RuntimeError"
 
 
 # stop, test mode, purity

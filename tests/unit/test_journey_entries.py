@@ -5,80 +5,26 @@ millisecond without waiting. (The rules themselves: tests/unit/test_admission.py
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tests.contract.conftest import message
-from wayfare.clock import FakeClock
-from wayfare.engine.actions import ActionSender
-from wayfare.engine.runtime import JourneyRuntime
+from tests.unit.journey_engine import ADA, MINUTE, ORG, Engine, make_engine
 from wayfare.ids import SeededEntropy
-from wayfare.log.memory import MemoryLog
 from wayfare.log.ports import LogSlice
 from wayfare.model.matching import EventMatch
 from wayfare.model.records import IncomingMessage
-from wayfare.model.runs import JourneyVersion, matched_messages
-from wayfare.store.memory import MemoryStore
-from wayfare.store.memory_journeys import MemoryJourneyStore
-
-ORG = "ACME@AdobeOrg"
-T0 = 1_700_000_000_000
-MINUTE = 60_000
-ADA = "ada@example.com"
+from wayfare.model.runs import matched_messages
 
 END = {"done": {"type": "end"}}
 HOLD = {"hold": {"type": "wait", "duration": "1d", "next": "done"}, **END}
 
 
-@dataclass
-class Engine:
-    store: MemoryJourneyStore
-    log: MemoryLog
-    runtime: JourneyRuntime
-    clock: FakeClock
-    resources: MemoryStore | None = None
-    sent: int = 0
-
-    def publish(self, name: str, activities: dict[str, Any], **extra: Any) -> None:
-        definition = {
-            "name": name,
-            "entry": {"event": "signup", "next": next(iter(activities))},
-            "activities": activities,
-            **extra,
-        }
-        now = self.clock.now_ms()
-        version = JourneyVersion(ORG, name, 1, "live", "signup", definition, False, now, now)
-        self.store.add_journey_version(version)
-
-    def signup(self, identity: str = ADA) -> None:
-        """A ``signup`` event of the person, accepted into the log as the inlet would, then
-        one cycle of the engine on what it reads."""
-        self.sent += 1
-        self.log.append(message(f"x{self.sent}", matches=[EventMatch("signup", identity)]))
-        position = self.store.log_positions([0]).get(0, 0)
-        read = asyncio.run(self.log.read(0, position, 500))
-        self.runtime.cycle([read])
-
-    def report(self, name: str) -> tuple[int, dict[str, int]]:
-        """(entered, discards by cause)"""
-        found = self.store.report(ORG, name)
-        return found["entered"], found["discardsByCause"]
-
-
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    resources = MemoryStore()
-    store = MemoryJourneyStore(resources)
-    log = MemoryLog(1)
-    clock = FakeClock(T0)
-    # never started: these journeys have no actions to deliver
-    sender = ActionSender(smtp_host="127.0.0.1", smtp_port=1, smtp_from="x@example.com")
-    runtime = JourneyRuntime(store, log, clock, sender, entropy=SeededEntropy())
-    yield Engine(store, log, runtime, clock, resources)
+    yield make_engine()
 
 
 def test_reentry_is_discarded_within_the_wait_period_and_allowed_once_it_has_passed(
@@ -140,10 +86,7 @@ def test_the_messages_read_are_stored_with_the_engines_commit(engine: Engine) ->
 
 def test_a_seeded_run_replays_exactly() -> None:
     def run() -> list[Any]:
-        store = MemoryJourneyStore()
-        log = MemoryLog(1)
-        sender = ActionSender(smtp_host="127.0.0.1", smtp_port=1, smtp_from="x@example.com")
-        runtime = JourneyRuntime(store, log, FakeClock(T0), sender, entropy=SeededEntropy(7))
+        e = make_engine(entropy=SeededEntropy(7))
         split = {
             "pick": {
                 "type": "split",
@@ -152,11 +95,10 @@ def test_a_seeded_run_replays_exactly() -> None:
             "a": {"type": "end"},
             "b": {"type": "end"},
         }
-        e = Engine(store, log, runtime, FakeClock(T0))
         e.publish("ab", split, reentrance={"allowed": True, "waitSeconds": 0})
         for n in range(20):
             e.signup(f"p{n}@example.com")
-        return [(s.instance_id, s.node) for s in store.step_event_records(ORG, limit=1000)]
+        return [(s.instance_id, s.node) for s in e.store.step_event_records(ORG, limit=1000)]
 
     first, second = run(), run()
     assert first == second

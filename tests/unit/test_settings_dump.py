@@ -34,6 +34,7 @@ NON_DEFAULT = Settings(
     engine_process=False,
     action_worker=False,
     test_wait_seconds=0.5,
+    journey_failure_limit=3,
     cache_ttl_seconds=0.0,
 )
 

@@ -385,6 +385,8 @@ async def journey_command(request: Request, s: Services, org_id: str) -> Respons
         result = _journey_body(await run_in_threadpool(s.journeys.close, org_id, name))
     elif command == "stop":
         result = await s.journeys.stop(org_id, name)
+    elif command == "resume":
+        result = _journey_body(await run_in_threadpool(s.journeys.resume, org_id, name))
     elif command == "test-mode":
         body = await read_json(request)
         on = body.get("enabled", True) if isinstance(body, dict) else True

@@ -3,6 +3,9 @@
 ``advance`` returns the new instance state and the commands to carry out (timers to set,
 actions to dispatch, step events to write). Time comes in as ``now_ms``; randomness from the
 seed stored with the instance, so replaying a trigger takes the same path.
+
+A step that raises (a recursion limit, a value nothing can take, a bug) ends that instance in
+error and nothing else: ``advance`` never raises, and says why in the outcome's ``failure``.
 """
 
 from __future__ import annotations
@@ -35,12 +38,56 @@ from wayfare.model.templates import render_json
 
 ENTRY = "entry"
 MAX_STEPS_PER_TRIGGER = 200
+MAX_CAUSE_CHARS = 500
+"""A failure's cause is cut to this many characters wherever it is kept (step events,
+discards, a paused journey's reason)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     instance: Instance
     commands: list[Command]
+    failure: str | None = None
+    """Why a step failed, when one did: the instance ended in error there."""
+
+
+def failure_cause(exc: BaseException) -> str:
+    """``exc`` in words (its type and message), as text any store keeps (no lone surrogate,
+    no NUL), cut to MAX_CAUSE_CHARS."""
+    try:
+        words = str(exc)
+    except Exception:  # an exception whose message cannot be made is still a cause
+        words = ""
+    text = f"{type(exc).__name__}: {words}" if words else type(exc).__name__
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\ufffd")
+    return text if len(text) <= MAX_CAUSE_CHARS else text[: MAX_CAUSE_CHARS - 1] + "…"
+
+
+def _end(i: Instance, status: str, now_ms: int) -> None:
+    i.status = status  # type: ignore[assignment]
+    i.node = None
+    i.wait_kind = None
+    i.wait_token += 1
+    i.ended_ms = now_ms
+
+
+def failed(
+    definition: JourneyDefinition | None,
+    instance: Instance,
+    now_ms: int,
+    cause: str,
+    node: str | None,
+) -> Outcome:
+    """``instance`` as it was before the step that failed at ``node`` (None: its entry),
+    ended in error there, with ``cause`` as the step event's detail. Nothing the step did
+    is kept: no timer, no action, no jump."""
+    ended = instance.copy()
+    _end(ended, "error", now_ms)
+    ended.steps += 1
+    activity = definition.activities.get(node) if definition is not None and node else None
+    kind = activity.type if activity is not None else ("entry" if node is None else "unknown")
+    step = StepEvent(node or ENTRY, kind, "error", now_ms, cause)
+    return Outcome(ended, [step], cause)
 
 
 class _Run:
@@ -67,11 +114,7 @@ class _Run:
         self.i.steps += 1
 
     def finish(self, status: str = "finished") -> None:
-        self.i.status = status  # type: ignore[assignment]
-        self.i.node = None
-        self.i.wait_kind = None
-        self.i.wait_token += 1
-        self.i.ended_ms = self.now
+        _end(self.i, status, self.now)
 
     def wait_for(self, kind: str) -> int:
         self.i.wait_token += 1
@@ -348,7 +391,11 @@ def advance(
     *,
     test_wait_ms: int | None = 10_000,
 ) -> Outcome:
-    """The new state of ``instance`` after ``trigger``, and the commands it causes."""
+    """The new state of ``instance`` after ``trigger``, and the commands it causes; or, when a
+    step raises, the instance ended in error where that step was (``failed``)."""
     run = _Run(definition, instance.copy(), now_ms, test_wait_ms)
-    run.handle(trigger)
+    try:
+        run.handle(trigger)
+    except Exception as exc:  # whatever it is, it is this instance's alone
+        return failed(definition, instance, now_ms, failure_cause(exc), run.i.node)
     return Outcome(run.i, run.out)

@@ -11,6 +11,13 @@ nothing, and a re-sent action carries the same ``Idempotency-Key``.
 
 Who may enter is decided by model/admission.py; how an instance moves by core.py. Ids and
 seeds come from an injected ``Entropy`` and time from a ``Clock``, so a run replays exactly.
+
+What one journey's data or definition makes fail stays its own: a step that raises ends its
+instance in error (core.py), an entry that fails is discarded with its cause, and a version
+whose steps keep failing (``failure_limit`` in a row) is paused once the cycle is committed.
+Only the store and the event log failing (InfrastructureError) fail a cycle as a whole; when
+anything else does, the next cycles check each instance's changes before taking them, so that
+what cannot be stored ends that instance rather than every commit.
 """
 
 from __future__ import annotations
@@ -24,13 +31,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import orjson
+
 from wayfare.clock import Clock
 from wayfare.engine.actions import Delivery, Sender
-from wayfare.engine.core import advance
+from wayfare.engine.core import Outcome, advance, failed, failure_cause
 from wayfare.engine.dispatch import Dispatcher
 from wayfare.engine.ownership import Holding, Ownership, SoleOwnership
-from wayfare.engine.step import Step
-from wayfare.errors import FencedError
+from wayfare.engine.step import Step, VersionKey
+from wayfare.errors import FencedError, InfrastructureError
 from wayfare.ids import Entropy, SystemEntropy
 from wayfare.log.ports import EventLog, LogSlice
 from wayfare.model.admission import Candidate, admit
@@ -77,6 +86,9 @@ RECENT_INSTANCES = 20_000
 """Live instances kept in memory as last committed, so an action's outcome or a timer
 finds its instance without a read."""
 STOPPED = "journey stopped"
+FAILURE_LIMIT = 20
+"""Steps of one journey version failing in a row (none going through in between) before the
+engine pauses it (Settings.journey_failure_limit)."""
 
 
 class JourneyRuntime:
@@ -96,6 +108,7 @@ class JourneyRuntime:
         test_wait_ms: int = 10_000,
         per_host: int = 32,
         outbox_capacity: int = 10_000,
+        failure_limit: int = FAILURE_LIMIT,
     ) -> None:
         self._store = store
         self._log = event_log
@@ -104,6 +117,12 @@ class JourneyRuntime:
         self._entropy = entropy or SystemEntropy()
         self._poll = poll_seconds
         self._test_wait_ms = test_wait_ms
+        self._failure_limit = failure_limit
+        self._failing: dict[VersionKey, int] = {}
+        """Steps of each version failed in a row (by this engine)."""
+        self._careful = False
+        """The last cycle failed on something other than the store or the log: check what
+        each instance's step would store before taking it (_apply)."""
         self._ownership = ownership or SoleOwnership(event_log.partitions)
         self._holding = Holding(frozenset())
         """What the engine acted on in its last cycle (see _see_holding)."""
@@ -300,18 +319,33 @@ class JourneyRuntime:
         """Events some instance of the org may be waiting for."""
         events: set[str] = set()
         for version in self._store.active_versions(org_id):
-            definition = self.definition(org_id, version.name, version.version)
+            try:
+                definition = self.definition(org_id, version.name, version.version)
+            except InfrastructureError:
+                raise
+            except Exception:  # awaits nothing: its people end in error as they move (_apply)
+                definition = None
             if definition is not None:
                 events |= definition.awaited_events()
         return events
 
     # applying a trigger
     def _apply(self, step: Step, inst: Instance, trigger: Trigger) -> None:
-        definition = self.definition(inst.org_id, inst.journey, inst.version)
-        if definition is None:
-            return
         now = self._clock.now_ms()
-        outcome = advance(definition, inst, trigger, now, test_wait_ms=self._test_wait_ms)
+        definition, node = None, inst.node
+        try:
+            definition = self.definition(inst.org_id, inst.journey, inst.version)
+            if definition is None:
+                return
+            outcome = advance(definition, inst, trigger, now, test_wait_ms=self._test_wait_ms)
+            if self._careful:
+                node = outcome.instance.node or node  # where what it made was made
+                _check_storable(outcome)
+        except InfrastructureError:
+            raise
+        except Exception as exc:  # of this journey alone: its definition, or what it made
+            outcome = failed(definition, inst, now, failure_cause(exc), node)
+        self._count(step, (inst.org_id, inst.journey, inst.version), outcome.failure)
         new = outcome.instance
         batch = step.batch
         jumps: list[JumpTo] = []
@@ -360,8 +394,12 @@ class JourneyRuntime:
         step.note(new)
         for jump in jumps:
             target = self._store.get_journey(new.org_id, jump.journey)
-            if target is None or target.state != "live":
-                log.warning("journey %s: jump target %s is not live", new.journey, jump.journey)
+            if target is None or target.state != "live" or target.paused is not None:
+                log.warning(
+                    "journey %s: jump target %s takes no one in (not live, or paused)",
+                    new.journey,
+                    jump.journey,
+                )
                 continue
             self._enter(step, target, target.entry_event, new.identity, jump.entity, jumped=True)
 
@@ -369,6 +407,29 @@ class JourneyRuntime:
         self, step: Step, org_id: str, journey: str, identity: str | None, cause: str
     ) -> None:
         step.batch.discards.append(Discard(org_id, journey, identity, cause, self._clock.now_ms()))
+
+    def _count(self, step: Step, key: VersionKey, failure: str | None) -> None:
+        """A step of the version went through (``failure`` None) or failed; failed
+        ``failure_limit`` times in a row, the version is paused once the step is committed."""
+        if failure is None:
+            self._failing.pop(key, None)
+            return
+        failures = self._failing[key] = self._failing.get(key, 0) + 1
+        if 0 < self._failure_limit <= failures:
+            step.pauses[key] = (
+                f"paused by the journey engine: {failures} steps failed in a row; "
+                f"the last: {failure}"
+            )
+
+    def _pause(self, pauses: dict[VersionKey, str]) -> None:
+        now = self._clock.now_ms()
+        for key, reason in pauses.items():
+            org_id, name, version = key
+            found = self._store.get_journey(org_id, name, version)
+            if found is not None and found.paused is None:
+                self._store.pause_journey(org_id, name, version, reason, now)
+                log.warning("journey %s version %d of %s: %s", name, version, org_id, reason)
+            self._failing.pop(key, None)
 
     def _enter(
         self,
@@ -380,24 +441,34 @@ class JourneyRuntime:
         *,
         jumped: bool = False,
     ) -> None:
-        definition = self.definition(version.org_id, version.name, version.version)
-        if definition is None:
-            return
         org_id = version.org_id
+        key = (org_id, version.name, version.version)
         test = version.state == "draft"
         now = self._clock.now_ms()
-        admission = admit(
-            Candidate(
-                reentrance=definition.reentrance,
-                reentry_wait_ms=definition.reentry_wait_ms,
-                test=test,
-                test_profile=test and self._store.is_test_profile(org_id, identity),
-                inside=any(i.journey == version.name for i in step.live_of(org_id, identity)),
-                last=step.last_of(org_id, version.name, identity),
-                jumped=jumped,
-            ),
-            now,
-        )
+        try:
+            definition = self.definition(*key)
+            if definition is None:
+                return
+            admission = admit(
+                Candidate(
+                    reentrance=definition.reentrance,
+                    reentry_wait_ms=definition.reentry_wait_ms,
+                    test=test,
+                    test_profile=test and self._store.is_test_profile(org_id, identity),
+                    inside=any(i.journey == version.name for i in step.live_of(org_id, identity)),
+                    last=step.last_of(org_id, version.name, identity),
+                    jumped=jumped,
+                    jumps=step.jump(org_id, identity) if jumped else 0,
+                ),
+                now,
+            )
+        except InfrastructureError:
+            raise
+        except Exception as exc:  # of this journey alone (a definition that no longer parses)
+            cause = f"entry failed: {failure_cause(exc)}"
+            self._discard(step, org_id, version.name, identity, cause)
+            self._count(step, key, cause)
+            return
         if not admission.enter:
             if admission.cause is not None:
                 self._discard(step, org_id, version.name, identity, admission.cause)
@@ -431,11 +502,17 @@ class JourneyRuntime:
             busy = self._take_test_entries(step) or busy
             busy = self._exit_stopped(step) or busy
             self._commit(step)
-        except Exception:
+        except Exception as exc:
             # Nothing of the step is stored: its outcomes are recorded by a later one (the
-            # dispatcher holds their items until then), its events and timers read again.
+            # dispatcher holds their items until then), its events, timers and the people of
+            # stopped journeys read again.
             self._results.extendleft(reversed(step.outcomes))
+            self._sweep_stopped = True
+            if not isinstance(exc, InfrastructureError):
+                self._careful = True  # one instance's changes may be what cannot be stored
             raise
+        self._careful = False
+        self._pause(step.pauses)
         if self._reread_timers:
             self._timer_floor = self._store.next_timer_ms(self._holding.partitions)
             self._reread_timers = False
@@ -564,7 +641,12 @@ class JourneyRuntime:
         entries = self._store.test_entries(self._holding.partitions, limit)
         for entry in entries:
             version = self._store.get_journey(entry.org_id, entry.journey, entry.version)
-            if version is not None and version.state == "draft" and version.test_mode:
+            if (
+                version is not None
+                and version.state == "draft"
+                and version.test_mode
+                and version.paused is None
+            ):
                 self._enter(step, version, version.entry_event, entry.identity, entry.entity)
             step.batch.test_entries_done.append(entry.entry_id)
         if len(entries) == limit:
@@ -627,3 +709,14 @@ class JourneyRuntime:
                     ),
                 )
         return bool(self._results)
+
+
+def _check_storable(outcome: Outcome) -> None:
+    """Raise if what the step changed cannot be stored: the instance's state and the
+    requests of its actions as JSON (as the stores write them), its step details as text."""
+    orjson.dumps(outcome.instance)
+    for command in outcome.commands:
+        if isinstance(command, Dispatch):
+            orjson.dumps(command.request)
+        elif isinstance(command, StepEvent) and command.detail is not None:
+            command.detail.encode("utf-8")

@@ -7,6 +7,7 @@ re-entrance rules and waiting instances see each other within the step.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from wayfare.engine.actions import Delivery
@@ -17,6 +18,8 @@ from wayfare.store.ports import JourneyStore
 
 Person = tuple[str, str]
 """(org id, identity)"""
+VersionKey = tuple[str, str, int]
+"""(org id, journey, version)"""
 
 
 class Step:
@@ -35,6 +38,9 @@ class Step:
         self._live: dict[Person, dict[str, Instance]] = {}
         self._latest: dict[tuple[str, str, str], Stay] = {}
         self._strangers: dict[Person, list[Instance]] = {}
+        self._jumps: Counter[Person] = Counter()
+        self.pauses: dict[VersionKey, str] = {}
+        """Versions to pause once the batch is committed, and why."""
 
     def load(self, instance_ids: Iterable[str]) -> None:
         missing = []
@@ -99,3 +105,8 @@ class Step:
         """The person's latest instance of the journey."""
         self.know(org_id, (identity,))
         return self._latest.get((org_id, journey, identity))
+
+    def jump(self, org_id: str, identity: str) -> int:
+        """The person goes through a jump: how many they have gone through in this step."""
+        self._jumps[(org_id, identity)] += 1
+        return self._jumps[(org_id, identity)]

@@ -9,7 +9,10 @@ A person enters a journey version unless:
   journey is ignored instead: the person is where the jump leads already);
 - the person was in the journey before (outside test mode): "re-entry not allowed" when the
   journey does not allow re-entrance, "re-entry too soon" when the last stay ended less than
-  the journey's re-entry wait ago.
+  the journey's re-entry wait ago;
+- the person comes through a jump and has already gone through MAX_JUMPS_PER_CYCLE jumps in
+  this cycle of the engine: "too many jumps in one cycle" (journeys that jump to each other
+  with nothing to wait for would otherwise pass the person around without end).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from dataclasses import dataclass
 ALREADY_INSIDE = "already in the journey"
 NOT_ALLOWED = "re-entry not allowed"
 TOO_SOON = "re-entry too soon"
+TOO_MANY_JUMPS = "too many jumps in one cycle"
+MAX_JUMPS_PER_CYCLE = 10
+"""Jumps one person goes through in one cycle of the engine; the next is discarded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,8 @@ class Candidate:
     last: Stay | None
     jumped: bool = False
     """The person comes from another journey's jump activity."""
+    jumps: int = 0
+    """Jumps the person has gone through in this cycle of the engine, this one included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,8 @@ def admit(candidate: Candidate, now_ms: int) -> Admission:
     c = candidate
     if c.test and not c.test_profile:
         return IGNORE
+    if c.jumped and c.jumps > MAX_JUMPS_PER_CYCLE:
+        return Admission(False, TOO_MANY_JUMPS)
     if c.inside:
         if c.jumped:
             return IGNORE

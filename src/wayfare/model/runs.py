@@ -26,12 +26,16 @@ class JourneyVersion:
     test_mode: bool
     created_ms: int
     changed_ms: int
+    paused: str | None = None
+    """Why the journey engine paused the version (its steps kept failing): it takes no one
+    in, whatever its state, until resumed; people inside carry on."""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "version": self.version,
             "state": self.state,
+            "paused": self.paused,
             "testMode": self.test_mode,
             "entryEvent": self.entry_event,
             "imsOrg": self.org_id,

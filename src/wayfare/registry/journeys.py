@@ -1,5 +1,5 @@
 """Journeys: save (checked against the events' schemas), version, publish, close, stop,
-test mode, reports."""
+resume (a version the journey engine paused), test mode, reports."""
 
 from __future__ import annotations
 
@@ -219,6 +219,16 @@ class JourneyRegistry:
         self._store.set_journey_state(org_id, name, live.version, "closed", self._clock.now_ms())
         return self.get(org_id, name, live.version)
 
+    def resume(self, org_id: str, name: str) -> JourneyVersion:
+        """Versions the journey engine paused (their steps kept failing) take people in
+        again; the newest of them."""
+        self.get(org_id, name)
+        paused = [v for v in self._store.journey_versions(org_id, name) if v.paused is not None]
+        if not paused:
+            raise ConflictError(f"Journey {name!r} is not paused")
+        self._store.resume_journey(org_id, name, self._clock.now_ms())
+        return self.get(org_id, name, paused[-1].version)
+
     async def stop(self, org_id: str, name: str) -> dict[str, Any]:
         """Stop every version in one transaction; the journey engines then exit everyone
         inside (waited for, up to ENGINE_WAIT_SECONDS: what is left is still exiting)."""
@@ -254,6 +264,10 @@ class JourneyRegistry:
             raise ConflictError(
                 f"Journey {name!r} is not in test mode: wayfare journeys test-mode {name} on"
             )
+        if latest.paused is not None:
+            raise ConflictError(
+                f"Journey {name!r} is paused ({latest.paused}): wayfare journeys resume {name}"
+            )
         self._store.add_test_profile(org_id, identity)
         entity = payload if payload is not None else self._sample_entity(org_id, latest, identity)
         entry = TestEntry(
@@ -286,7 +300,12 @@ class JourneyRegistry:
     def report(self, org_id: str, name: str) -> dict[str, Any]:
         latest = self.get(org_id, name)
         report = self._store.report(org_id, name)
-        return {**report, "state": latest.state, "version": latest.version}
+        paused = [  # where it keeps people out: a closed or stopped version takes no one in
+            {"version": v.version, "reason": v.paused}
+            for v in self._store.journey_versions(org_id, name)
+            if v.paused is not None and v.state in ("live", "draft")
+        ]
+        return {**report, "state": latest.state, "version": latest.version, "paused": paused}
 
     def steps(self, org_id: str, name: str, limit: int) -> list[dict[str, Any]]:
         self.get(org_id, name)

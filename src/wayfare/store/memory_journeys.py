@@ -94,6 +94,7 @@ class MemoryJourneyStore:
                 definition=version.definition,
                 entry_event=version.entry_event,
                 changed_ms=version.changed_ms,
+                paused=None,
             )
             self._changed()
 
@@ -139,6 +140,24 @@ class MemoryJourneyStore:
             if v.state == "live":
                 self.set_journey_state(org_id, name, v.version, "closed", now_ms)
         self.set_journey_state(org_id, name, version, "live", now_ms, test_mode=False)
+        self._set_paused(org_id, name, version, None, now_ms)
+
+    def pause_journey(self, org_id: str, name: str, version: int, reason: str, now_ms: int) -> None:
+        self._set_paused(org_id, name, version, reason, now_ms)
+
+    def resume_journey(self, org_id: str, name: str, now_ms: int) -> None:
+        for v in self.journey_versions(org_id, name):
+            if v.paused is not None:
+                self._set_paused(org_id, name, v.version, None, now_ms)
+
+    def _set_paused(
+        self, org_id: str, name: str, version: int, reason: str | None, now_ms: int
+    ) -> None:
+        key = (org_id, name, version)
+        known = self._versions.get(key)
+        if known is not None:
+            self._versions[key] = dataclasses.replace(known, paused=reason, changed_ms=now_ms)
+            self._changed()
 
     def stop_journey(self, org_id: str, name: str, now_ms: int) -> None:
         for v in self.journey_versions(org_id, name):
@@ -151,6 +170,7 @@ class MemoryJourneyStore:
             for (o, _, _), v in sorted(self._versions.items())
             if o == org_id
             and v.entry_event == event
+            and v.paused is None
             and (v.state == "live" or (v.state == "draft" and v.test_mode))
         ]
 

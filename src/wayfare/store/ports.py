@@ -123,7 +123,8 @@ class JourneyCatalog(Protocol):
 
     def add_journey_version(self, version: JourneyVersion) -> None: ...
     def replace_draft(self, version: JourneyVersion) -> None:
-        """Change the definition of a draft version in place."""
+        """Change the definition of a draft version in place (a pause it had goes with the
+        definition that failed)."""
         ...
 
     def get_journey(
@@ -146,7 +147,16 @@ class JourneyCatalog(Protocol):
 
     def publish_journey(self, org_id: str, name: str, version: int, now_ms: int) -> None:
         """In one transaction: the live version, if any, closes and ``version`` goes live
-        (out of test mode)."""
+        (out of test mode, not paused)."""
+        ...
+
+    def pause_journey(self, org_id: str, name: str, version: int, reason: str, now_ms: int) -> None:
+        """The version takes no one in until resumed, whatever its state; ``reason`` says
+        why."""
+        ...
+
+    def resume_journey(self, org_id: str, name: str, now_ms: int) -> None:
+        """Every paused version of the journey takes people in again, as its state allows."""
         ...
 
     def stop_journey(self, org_id: str, name: str, now_ms: int) -> None:
@@ -155,7 +165,7 @@ class JourneyCatalog(Protocol):
         ...
 
     def entry_journeys(self, org_id: str, event: str) -> list[JourneyVersion]:
-        """Live versions, and drafts in test mode, entered by ``event``."""
+        """Live versions, and drafts in test mode, entered by ``event``; none paused."""
         ...
 
     def active_versions(self, org_id: str) -> list[JourneyVersion]:

@@ -33,6 +33,7 @@ def version_from_row(r: Row) -> JourneyVersion:
         test_mode=bool(r["test_mode"]),
         created_ms=r["created_ms"],
         changed_ms=r["changed_ms"],
+        paused=r["paused"],
     )
 
 
@@ -117,8 +118,8 @@ class SQLJourneyCatalog(SQLDatabase):
     def replace_draft(self, version: JourneyVersion) -> None:
         with self._tx() as conn:
             conn.execute(
-                "UPDATE journeys SET definition = ?, entry_event = ?, changed_ms = ? "
-                "WHERE org_id = ? AND name = ? AND version = ? AND state = 'draft'",
+                "UPDATE journeys SET definition = ?, entry_event = ?, changed_ms = ?, "
+                "paused = NULL WHERE org_id = ? AND name = ? AND version = ? AND state = 'draft'",
                 (
                     orjson.dumps(version.definition).decode(),
                     version.entry_event,
@@ -179,6 +180,19 @@ class SQLJourneyCatalog(SQLDatabase):
                 (now_ms, org_id, name),
             )
             _set_state(conn, org_id, name, version, "live", now_ms, False)
+            _set_paused(conn, org_id, name, version, None, now_ms)
+
+    def pause_journey(self, org_id: str, name: str, version: int, reason: str, now_ms: int) -> None:
+        with self._tx() as conn:
+            _set_paused(conn, org_id, name, version, reason, now_ms)
+
+    def resume_journey(self, org_id: str, name: str, now_ms: int) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE journeys SET paused = NULL, changed_ms = ? "
+                "WHERE org_id = ? AND name = ? AND paused IS NOT NULL",
+                (now_ms, org_id, name),
+            )
 
     def stop_journey(self, org_id: str, name: str, now_ms: int) -> None:
         with self._tx() as conn:
@@ -190,8 +204,8 @@ class SQLJourneyCatalog(SQLDatabase):
 
     def entry_journeys(self, org_id: str, event: str) -> list[JourneyVersion]:
         rows = self._all(
-            "SELECT * FROM journeys WHERE org_id = ? AND entry_event = ? AND "
-            "(state = 'live' OR (state = 'draft' AND test_mode))",
+            "SELECT * FROM journeys WHERE org_id = ? AND entry_event = ? AND paused IS NULL "
+            "AND (state = 'live' OR (state = 'draft' AND test_mode))",
             (org_id, event),
         )
         return [version_from_row(r) for r in rows]
@@ -230,6 +244,16 @@ def _set_state(
         "UPDATE journeys SET state = ?, changed_ms = ?, test_mode = COALESCE(?, test_mode) "
         "WHERE org_id = ? AND name = ? AND version = ?",
         (state, now_ms, test_mode, org_id, name, version),
+    )
+
+
+def _set_paused(
+    conn: Statements, org_id: str, name: str, version: int, reason: str | None, now_ms: int
+) -> None:
+    conn.execute(
+        "UPDATE journeys SET paused = ?, changed_ms = ? "
+        "WHERE org_id = ? AND name = ? AND version = ?",
+        (reason, now_ms, org_id, name, version),
     )
 
 
