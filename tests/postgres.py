@@ -41,7 +41,7 @@ from wayfare.store.postgres.connection import connect, migrate
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
 UNPRIVILEGED_USER = "nobody"
-KEPT_TABLES = ("journey_generation",)
+KEPT_TABLES = ("journey_generation", "resource_generation")
 """Tables a test starts from as migrated rather than empty."""
 
 
@@ -85,6 +85,7 @@ def empty_database(url: str) -> None:
         for (table,) in tables:
             conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
         conn.execute("UPDATE journey_generation SET n = 0")
+        conn.execute("UPDATE resource_generation SET n = 0")
 
 
 @pytest.fixture(scope="session")

@@ -438,3 +438,96 @@ def test_match_outcomes_of_an_event_come_newest_first_with_why_they_did_not_matc
         "x2"
     ]
     assert [m.match for m in backend.store.list_event_matches(ORG, "cart", limit=10)] == [elsewhere]
+
+
+# the resource generation
+
+
+def test_every_change_to_a_cached_resource_moves_the_generation_seen_by_every_handle(
+    backend: Backend,
+) -> None:
+    writing, reading = backend.store, backend.reopen_store()
+    signup = make_schema("signup")
+    web = inlet("one", "web")
+    changes = [
+        lambda: writing.add_schema(signup, dataset("ds-1", signup.schema_id, default=True)),
+        lambda: writing.add_schema(make_schema("signup", version=2), None),
+        lambda: writing.add_dataset(dataset("ds-2", signup.schema_id)),
+        lambda: writing.add_inlet(web),
+        lambda: writing.update_inlet(dataclasses.replace(web, enabled=False)),
+        lambda: writing.add_token(AccessToken("hash-1", "one", ORG, T0, None)),
+        lambda: writing.revoke_tokens("one"),
+        lambda: writing.add_token(AccessToken("hash-2", "one", ORG, T0, None)),
+        lambda: writing.delete_inlet("one"),
+        lambda: writing.add_event(event("signup")),
+        lambda: writing.update_event(event("signup", description="people who sign up")),
+        lambda: writing.delete_event(ORG, "signup"),
+    ]
+    seen = [reading.resource_generation()]
+    for change in changes:
+        change()
+        seen.append(reading.resource_generation())
+    assert len(set(seen)) == len(seen), seen
+    assert writing.resource_generation() == reading.resource_generation()
+
+
+def test_reads_orgs_messages_and_changes_to_nothing_leave_the_generation(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    signup = make_schema("signup")
+    store.add_schema(signup, dataset("ds-1", signup.schema_id, default=True))
+    store.add_inlet(inlet("one", "web"))
+    store.add_token(AccessToken("hash-1", "one", ORG, T0, None))
+    store.add_event(event("signup"))
+    before = backend.reopen_store().resource_generation()
+
+    store.get_schema(signup.schema_id)
+    store.find_schema(ORG, "signup")
+    store.list_schemas(ORG)
+    store.schema_versions(signup.schema_id)
+    store.get_dataset("ds-1")
+    store.list_datasets(ORG, signup.schema_id)
+    store.get_inlet("one")
+    store.list_inlets(ORG)
+    store.get_token("hash-1")
+    store.get_event(ORG, "signup")
+    store.list_events(ORG)
+    store.put_org(Org(ORG, "acme", T0))
+    matched = EventMatch("signup", "ada@example.com")
+    write(
+        backend,
+        dataclasses.replace(message("x1", dataset_id="ds-1"), matches=[matched]),
+        message("x2", reasons=BROKEN),
+    )
+    store.list_records("ds-1", limit=10)
+    store.list_failures(ORG)
+    store.list_event_matches(ORG, "signup", limit=10)
+    store.update_inlet(inlet("missing", "elsewhere"))
+    store.delete_inlet("missing")
+    assert store.revoke_tokens("missing") == 0
+    store.update_event(event("missing"))
+    store.delete_event(ORG, "missing")
+    assert backend.reopen_store().resource_generation() == before
+
+
+def test_a_change_refused_leaves_the_generation(backend: Backend) -> None:
+    store = backend.store
+    first = make_schema("first", hex_id="1" * 32)
+    store.add_schema(first, dataset("ds-1", first.schema_id, default=True))
+    store.add_inlet(inlet("one", "web"))
+    store.add_token(AccessToken("hash-1", "one", ORG, T0, None))
+    store.add_event(event("signup"))
+    before = store.resource_generation()
+    second = make_schema("second", hex_id="2" * 32)
+    refused = [
+        lambda: store.add_schema(second, dataset("ds-1", second.schema_id, default=True)),
+        lambda: store.add_dataset(dataset("ds-1", first.schema_id)),
+        lambda: store.add_inlet(inlet("two", "web")),
+        lambda: store.add_token(AccessToken("hash-1", "one", ORG, T0, None)),
+        lambda: store.add_event(event("signup")),
+    ]
+    for change in refused:
+        with pytest.raises(ConflictError):
+            change()
+    assert store.resource_generation() == before

@@ -24,7 +24,7 @@ TABLES = {
     "orgs", "schemas", "datasets", "inlets", "tokens", "records", "failures", "message_ids",
     "events", "event_matches", "journeys", "journey_generation", "instances", "timers",
     "outbox", "step_events", "step_counts", "discards", "test_profiles", "log_positions",
-    "partition_leases", "workers", "test_entries",
+    "partition_leases", "workers", "test_entries", "resource_generation",
 }  # fmt: skip
 
 
@@ -36,7 +36,7 @@ def applied(url: str) -> list[str]:
 
 def test_migrating_again_changes_nothing_whatever_the_url_scheme(pg_database: str) -> None:
     before = applied(pg_database)
-    assert before == ["0001.initial", "0002.journeys"]
+    assert before == ["0001.initial", "0002.journeys", "0003.resource_generation"]
     migrate(pg_database)
     migrate(pg_database.replace("postgresql://", "postgres://", 1))
     assert applied(pg_database) == before
@@ -69,8 +69,8 @@ def test_the_tables_are_there_with_partitions_where_engines_share_work(
     assert cause
 
 
-def generation(conn: psycopg.Connection[Any]) -> int:
-    row = conn.execute("SELECT n FROM journey_generation").fetchone()
+def generation(conn: psycopg.Connection[Any], table: str = "journey_generation") -> int:
+    row = conn.execute(f"SELECT n FROM {table}").fetchone()
     assert row is not None
     return int(row[0])
 
@@ -97,6 +97,24 @@ def test_the_journey_generation_moves_with_each_change_in_the_change_s_own_trans
         with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction():
             conn.execute(insert, (ORG, "welcome"))
         assert generation(other) == start + 4
+
+
+def test_the_resource_generation_moves_with_a_change_only_once_it_commits(
+    pg_database: str,
+) -> None:
+    insert = (
+        "INSERT INTO inlets (inlet_id, org_id, name, body, created_ms) VALUES (%s, %s, %s, '{}', 0)"
+    )
+    with connect(pg_database) as conn, connect(pg_database) as other:
+        start = generation(other, "resource_generation")
+        with conn.transaction():
+            conn.execute(insert, ("one", ORG, "web"))
+            assert generation(conn, "resource_generation") == start + 1
+            assert generation(other, "resource_generation") == start  # not before the commit
+        assert generation(other, "resource_generation") == start + 1
+        with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction():
+            conn.execute(insert, ("two", ORG, "web"))
+        assert generation(other, "resource_generation") == start + 1
 
 
 def test_a_server_that_cannot_be_reached_fails_at_once_saying_where_and_why() -> None:

@@ -1,9 +1,17 @@
-"""What the hot path looks up per message, cached: inlets, compiled schemas, datasets, tokens.
+"""What the hot path looks up per message, cached: inlets, tokens, and routes (a compiled
+schema version with its datasets and its org's event configurations).
 
-Schema versions never change once written, so compiled validators are cached for good.
-Inlets and tokens can be disabled or revoked by another process; they are re-read after
-``ttl_seconds``. The admin use cases in this process invalidate entries at once. While the
-store fails, what was read last is used.
+Any process may change these resources (another ``serve`` on the same store). The store
+keeps a resource generation that every change moves in its own transaction; ``refresh``,
+once per request, reads it (at most every ``check_every_ms``) and, when it moved, has
+everything cached read again before its next use. So a change made through any process is
+seen by every request that starts ``check_every_ms`` or more after the change committed
+(bootstrap.py: 10 ms on SQLite, 250 ms on PostgreSQL), and by every request after it when
+requests come further apart than that. Inlets and tokens are also re-read after
+``ttl_seconds``, and the admin use cases in this process forget what they changed at once.
+
+While the store fails, what was read last is used: a failed check keeps the cache as it
+is, and an entry the store cannot read again is served as it was.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from wayfare.clock import Clock
 from wayfare.errors import (
@@ -44,31 +52,101 @@ class Route:
     """The org's event configurations on this schema."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Read(Generic[T]):
+    """What the store said, and when."""
+
+    value: T
+    generation: int | None
+    """The store's resource generation last seen before the read (None: not seen yet)."""
+    until_ms: int
+    """When it is read again whatever the generation."""
+
+
+_FOREVER = 2**63
+"""How long a route is kept while the generation stays (schema versions never change)."""
+
+
 class Catalog:
-    def __init__(self, store: ResourceStore, clock: Clock, ttl_seconds: float = 2.0) -> None:
+    """The inlet's cache of what it looks up in ``store``. ``ttl_seconds``: how long an inlet
+    or token is used before it is read again, whatever the store's generation says;
+    ``check_every_ms``: how often ``refresh`` reads the generation (0: on every call)."""
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        ttl_seconds: float = 2.0,
+        check_every_ms: int = 0,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._ttl_ms = int(ttl_seconds * 1000)
-        self._inlets: dict[str, tuple[Inlet | None, int]] = {}
-        self._tokens: dict[str, tuple[AccessToken | None, int]] = {}
-        self._routes: dict[tuple[str, str, int | None], Route] = {}
+        self._check_every_ms = check_every_ms
+        self._next_check_ms = 0
+        self._generation: int | None = None
+        """The store's resource generation, as the last check that worked read it."""
+        self._failing = False
+        self._inlets: dict[str, _Read[Inlet | None]] = {}
+        self._tokens: dict[str, _Read[AccessToken | None]] = {}
+        self._routes: dict[tuple[str, str, int | None], _Read[Route]] = {}
+
+    def refresh(self) -> None:
+        """At the start of a request: if the store's resources changed since the last check
+        (through any process), everything cached is read again before its next use. Checks
+        at most every ``check_every_ms``; after a failed check, not before ``ttl_seconds``
+        (each check while the store is away may wait for it), and the cache stays in use."""
+        now = self._clock.now_ms()
+        if now < self._next_check_ms:
+            return
+        try:
+            generation = self._store.resource_generation()
+        except StoreError as exc:
+            self._next_check_ms = self._clock.now_ms() + max(self._check_every_ms, self._ttl_ms)
+            if not self._failing:
+                log.warning("the store failed; keeping what was cached: %s", exc)
+            self._failing = True
+            return
+        self._next_check_ms = now + self._check_every_ms
+        self._failing = False
+        self._generation = generation
+
+    def _holds(self, read: _Read[Any], now_ms: int) -> bool:
+        return read.generation == self._generation and now_ms < read.until_ms
+
+    def _look_up(
+        self, read: Callable[[], T], cached: _Read[T] | None, now_ms: int, keep_ms: int
+    ) -> _Read[T]:
+        """What the store says now, kept for ``keep_ms``; while the store fails (restarting,
+        say), what it said last time, for ``ttl_seconds``, so inlets that were known keep
+        taking messages."""
+        seen = self._generation
+        try:
+            return _Read(read(), seen, now_ms + keep_ms)
+        except StoreError:
+            if cached is None:
+                raise
+            log.warning("the store failed; using what it said before")
+            return _Read(cached.value, seen, now_ms + self._ttl_ms)
 
     # inlets
     def inlet(self, inlet_id: str) -> Inlet:
         now = self._clock.now_ms()
         cached = self._inlets.get(inlet_id)
-        if cached is None or cached[1] <= now:
-            inlet = _fresh(lambda: self._store.get_inlet(inlet_id), cached)
-            self._inlets[inlet_id] = (inlet, now + self._ttl_ms)
-        else:
-            inlet = cached[0]
+        if cached is None or not self._holds(cached, now):
+            cached = self._inlets[inlet_id] = self._look_up(
+                lambda: self._store.get_inlet(inlet_id), cached, now, self._ttl_ms
+            )
+        inlet = cached.value
         if inlet is None:
             raise NotFoundError(f"Inlet {inlet_id} was not found")
         return inlet
 
     def forget_inlet(self, inlet_id: str) -> None:
         self._inlets.pop(inlet_id, None)
-        stale = [h for h, (t, _) in self._tokens.items() if t is None or t.inlet_id == inlet_id]
+        stale = [
+            h for h, t in self._tokens.items() if t.value is None or t.value.inlet_id == inlet_id
+        ]
         for token_hash in stale:
             del self._tokens[token_hash]
 
@@ -78,11 +156,11 @@ class Catalog:
         token_hash = hash_token(token)
         now = self._clock.now_ms()
         cached = self._tokens.get(token_hash)
-        if cached is None or cached[1] <= now:
-            record = _fresh(lambda: self._store.get_token(token_hash), cached)
-            self._tokens[token_hash] = (record, now + self._ttl_ms)
-        else:
-            record = cached[0]
+        if cached is None or not self._holds(cached, now):
+            cached = self._tokens[token_hash] = self._look_up(
+                lambda: self._store.get_token(token_hash), cached, now, self._ttl_ms
+            )
+        record = cached.value
         if record is None or record.inlet_id != inlet.inlet_id:
             raise ForbiddenError("The access token is not valid for this inlet")
         if record.expires_ms is not None and record.expires_ms <= now:
@@ -91,11 +169,13 @@ class Catalog:
     # schemas
     def route(self, org_id: str, schema_id: str, version: int | None) -> Route:
         key = (org_id, schema_id, version)
-        route = self._routes.get(key)
-        if route is None:
-            route = self._load_route(org_id, schema_id, version)
-            self._routes[key] = route
-        return route
+        now = self._clock.now_ms()
+        cached = self._routes.get(key)
+        if cached is None or not self._holds(cached, now):
+            cached = self._routes[key] = self._look_up(
+                lambda: self._load_route(org_id, schema_id, version), cached, now, _FOREVER
+            )
+        return cached.value
 
     def forget_schema(self, schema_id: str) -> None:
         for key in [k for k in self._routes if k[1] == schema_id]:
@@ -155,15 +235,3 @@ class Catalog:
                     ),
                 )
         return dataset_id
-
-
-def _fresh(read: Callable[[], T], cached: tuple[T, int] | None) -> T:
-    """What the store says now; while the store fails (restarting, say), what it said last
-    time, so inlets that were known keep taking messages."""
-    try:
-        return read()
-    except StoreError:
-        if cached is None:
-            raise
-        log.warning("the store failed; using what it said of this inlet before")
-        return cached[0]

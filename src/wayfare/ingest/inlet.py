@@ -75,7 +75,10 @@ class InletService:
 
     # admission
     def open_inlet(self, inlet_id: str, caller: Caller) -> Inlet:
-        """The inlet, once the caller may write to it; raises a ClientError otherwise."""
+        """The inlet, once the caller may write to it; raises a ClientError otherwise.
+        First of a request's steps: what the catalog cached is checked against the store's
+        changes here, once for all the request's messages."""
+        self._catalog.refresh()
         inlet = self._catalog.inlet(inlet_id)
         if inlet.authentication_required:
             if not caller.bearer:

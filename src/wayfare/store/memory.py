@@ -36,6 +36,14 @@ class MemoryStore:
         self.message_ids: dict[tuple[str, str], str] = {}
         self._events: dict[tuple[str, str], EventConfig] = {}
         self.matches: list[tuple[str, MatchRecord]] = []
+        self._generation = 0
+
+    def resource_generation(self) -> int:
+        return self._generation
+
+    def _changed(self) -> None:
+        """A schema, dataset, inlet, token or event configuration changed."""
+        self._generation += 1
 
     # orgs
     def get_org(self, org_id: str) -> Org | None:
@@ -61,6 +69,7 @@ class MemoryStore:
             self._check_new_dataset(default_dataset)
             self._datasets[default_dataset.dataset_id] = default_dataset
         self._schemas[key] = schema
+        self._changed()
 
     def get_schema(self, schema_id: str, version: int | None = None) -> Schema | None:
         if version is not None:
@@ -93,6 +102,7 @@ class MemoryStore:
     def add_dataset(self, dataset: Dataset) -> None:
         self._check_new_dataset(dataset)
         self._datasets[dataset.dataset_id] = dataset
+        self._changed()
 
     def get_dataset(self, dataset_id: str) -> Dataset | None:
         return self._datasets.get(dataset_id)
@@ -117,6 +127,7 @@ class MemoryStore:
             raise ConflictError(f"inlet {inlet.inlet_id} already exists")
         self._check_inlet_name(inlet)
         self._inlets[inlet.inlet_id] = dataclasses.replace(inlet, extra={})  # as SQLite keeps it
+        self._changed()
 
     def update_inlet(self, inlet: Inlet) -> None:
         current = self._inlets.get(inlet.inlet_id)
@@ -126,9 +137,11 @@ class MemoryStore:
         self._inlets[inlet.inlet_id] = dataclasses.replace(
             inlet, org_id=current.org_id, created_ms=current.created_ms, extra={}
         )
+        self._changed()
 
     def delete_inlet(self, inlet_id: str) -> None:
-        self._inlets.pop(inlet_id, None)
+        if self._inlets.pop(inlet_id, None) is not None:
+            self._changed()
         self.revoke_tokens(inlet_id)
 
     def get_inlet(self, inlet_id: str) -> Inlet | None:
@@ -143,6 +156,7 @@ class MemoryStore:
         if token.token_hash in self._tokens:
             raise ConflictError("the token already exists")
         self._tokens[token.token_hash] = token
+        self._changed()
 
     def get_token(self, token_hash: str) -> AccessToken | None:
         return self._tokens.get(token_hash)
@@ -151,6 +165,8 @@ class MemoryStore:
         doomed = [h for h, t in self._tokens.items() if t.inlet_id == inlet_id]
         for token_hash in doomed:
             del self._tokens[token_hash]
+        if doomed:
+            self._changed()
         return len(doomed)
 
     # records and failures
@@ -193,13 +209,16 @@ class MemoryStore:
         if key in self._events or clash:
             raise ConflictError(f"an event named {event.name!r} already exists")
         self._events[key] = event
+        self._changed()
 
     def update_event(self, event: EventConfig) -> None:
         if (event.org_id, event.name) in self._events:
             self._events[(event.org_id, event.name)] = event
+            self._changed()
 
     def delete_event(self, org_id: str, name: str) -> None:
-        self._events.pop((org_id, name), None)
+        if self._events.pop((org_id, name), None) is not None:
+            self._changed()
 
     def get_event(self, org_id: str, name: str) -> EventConfig | None:
         return self._events.get((org_id, name))

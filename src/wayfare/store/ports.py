@@ -25,7 +25,15 @@ from wayfare.model.runs import (
 
 
 class ResourceStore(Protocol):
-    """Orgs, schemas, datasets, inlets and tokens. Calls are short and synchronous."""
+    """Orgs, schemas, datasets, inlets, tokens and event configurations. Calls are short and
+    synchronous."""
+
+    def resource_generation(self) -> int:
+        """Moves whenever a schema, dataset, inlet, token or event configuration is added,
+        changed or removed, by any connection or process on the same store, in the change's
+        own transaction: what caches of these resources key on. Reads, orgs and accepted
+        messages leave it where it is."""
+        ...
 
     def get_org(self, org_id: str) -> Org | None: ...
     def put_org(self, org: Org) -> None: ...

@@ -139,6 +139,14 @@ class SQLResourceStore(SQLDatabase):
     def close(self) -> None:
         raise NotImplementedError
 
+    def resource_generation(self) -> int:
+        """Kept in the database by triggers on the tables of these resources (SQLite's
+        migration 0010, PostgreSQL's 0003), so a change made by any connection or process
+        moves it, in the change's own transaction."""
+        row = self._one("SELECT n FROM resource_generation")
+        assert row is not None  # the migration adds the one row
+        return int(row["n"])
+
     # orgs
     def get_org(self, org_id: str) -> Org | None:
         row = self._one("SELECT * FROM orgs WHERE org_id = ?", (org_id,))

@@ -1,4 +1,4 @@
--- depends: 0009.leases
+-- depends: 0010.resource_generation
 -- Why the journey engine paused a version (its steps kept failing): a paused version takes
 -- no one in until it is resumed (or published again); NULL when it is not paused.
 ALTER TABLE journeys ADD COLUMN paused TEXT;
