@@ -36,7 +36,12 @@ def applied(url: str) -> list[str]:
 
 def test_migrating_again_changes_nothing_whatever_the_url_scheme(pg_database: str) -> None:
     before = applied(pg_database)
-    assert before == ["0001.initial", "0002.journeys", "0003.resource_generation"]
+    assert before == [
+        "0001.initial",
+        "0002.journeys",
+        "0003.resource_generation",
+        "0004.journey_pauses",
+    ]
     migrate(pg_database)
     migrate(pg_database.replace("postgresql://", "postgres://", 1))
     assert applied(pg_database) == before
