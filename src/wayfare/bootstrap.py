@@ -194,7 +194,9 @@ def _server(
     runtime: JourneyEngine,
     partitions: int,
 ) -> Services:
-    catalog = Catalog(store, clock, settings.cache_ttl_seconds)
+    catalog = Catalog(
+        store, clock, settings.cache_ttl_seconds, max_entries=settings.catalog_cache_entries
+    )
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
     schemas = SchemaRegistry(store, catalog, clock)
     inlets = InletRegistry(store, catalog, clock)

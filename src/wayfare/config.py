@@ -77,6 +77,9 @@ class Settings:
     """In test mode, waits and timeouts last at most this long."""
     cache_ttl_seconds: float = 2.0
     """How long an inlet or token looked up from the store is trusted before a re-read."""
+    catalog_cache_entries: int = 10_000
+    """Inlets, and tokens, the inlet keeps in memory at most (each; unknown ones included):
+    past it, the least recently used are dropped and read again when asked for."""
 
     @property
     def base_url(self) -> str:

@@ -4,6 +4,10 @@ Schema versions never change once written, so compiled validators are cached for
 Inlets and tokens can be disabled or revoked by another process; they are re-read after
 ``ttl_seconds``. The admin use cases in this process invalidate entries at once. While the
 store fails, what was read last is used.
+
+Inlets and tokens are looked up by what a caller sends, so their caches (misses included)
+keep at most ``max_entries`` each, and an id or token longer than any Wayfare issues is
+refused without a lookup.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from wayfare.errors import (
     StoreError,
     Violation,
 )
+from wayfare.ingest.lru import LruMap
 from wayfare.ingest.validation import CompiledSchema
 from wayfare.model.matching import EventIndex
 from wayfare.model.records import AccessToken
@@ -31,6 +36,11 @@ from wayfare.store.ports import ResourceStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+MAX_INLET_ID_LENGTH = 128
+"""Inlet ids are 64 characters; a longer one names no inlet."""
+MAX_TOKEN_LENGTH = 256
+"""Access tokens are 46 characters; a longer one is no token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +55,25 @@ class Route:
 
 
 class Catalog:
-    def __init__(self, store: ResourceStore, clock: Clock, ttl_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        ttl_seconds: float = 2.0,
+        *,
+        max_entries: int = 10_000,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._ttl_ms = int(ttl_seconds * 1000)
-        self._inlets: dict[str, tuple[Inlet | None, int]] = {}
-        self._tokens: dict[str, tuple[AccessToken | None, int]] = {}
+        self._inlets: LruMap[str, tuple[Inlet | None, int]] = LruMap(max_entries)
+        self._tokens: LruMap[str, tuple[AccessToken | None, int]] = LruMap(max_entries)
         self._routes: dict[tuple[str, str, int | None], Route] = {}
 
     # inlets
     def inlet(self, inlet_id: str) -> Inlet:
+        if len(inlet_id) > MAX_INLET_ID_LENGTH:
+            raise NotFoundError(f"Inlet {inlet_id[:MAX_INLET_ID_LENGTH]}... was not found")
         now = self._clock.now_ms()
         cached = self._inlets.get(inlet_id)
         if cached is None or cached[1] <= now:
@@ -75,6 +94,8 @@ class Catalog:
     # tokens
     def check_token(self, inlet: Inlet, token: str) -> None:
         """Raise ForbiddenError unless ``token`` is a live token of ``inlet``."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise ForbiddenError("The access token is not valid for this inlet")
         token_hash = hash_token(token)
         now = self._clock.now_ms()
         cached = self._tokens.get(token_hash)
