@@ -49,6 +49,9 @@ class Settings:
     """When set, every admin call must carry ``Authorization: Bearer <admin_token>``."""
     max_request_bytes: int = ONE_MB
     """Collection requests over this size get 413."""
+    max_batch_messages: int = 5000
+    """Messages one batch request may hold; more get 413 (``wayfare send`` sends at most
+    5,000 a request)."""
     max_admin_request_bytes: int = 10 * ONE_MB
     """Admin API requests over this size get 413 (``apply`` of many resources is the
     largest legitimate one)."""

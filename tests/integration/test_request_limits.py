@@ -156,3 +156,18 @@ def test_unknown_inlet_ids_do_not_grow_the_servers_memory(shared_server: Server)
     before = rss_mb(pid)
     post_unknown(1500)  # 90 MB of ids
     assert rss_mb(pid) - before < 30
+
+
+# batches
+def test_a_batch_holds_at_most_5000_messages_and_its_answer_stays_small(
+    shared_demo: Demo,
+) -> None:
+    too_many = b'{"messages": [' + b",".join([b"{}"] * 50_000) + b"]}"
+    answer = httpx.post(shared_demo.batch_url, content=too_many, headers=JSON, timeout=60)
+    body = assert_problem(answer, 413)
+    assert "at most 5000 messages; this one has 50000" in body["detail"]
+    most = b'{"messages": [' + b",".join([b"{}"] * 5000) + b"]}"
+    answer = httpx.post(shared_demo.batch_url, content=most, headers=JSON, timeout=60)
+    assert answer.status_code == 207
+    assert len(answer.json()["responses"]) == 5000
+    assert len(answer.content) < 1_000_000  # 177 bytes an entry for a 3-byte message

@@ -115,7 +115,9 @@ class CollectionEndpoint:
                 violations=(Violation("", "json", str(exc)),),
             ) from None
         if batch:
-            answer = await self._service.ingest_batch(inlet, payload, caller)
+            answer = await self._service.ingest_batch(
+                inlet, payload, caller, request_bytes=len(raw)
+            )
             return 207, orjson.dumps(answer)
         answer = await self._service.ingest_message(inlet, payload, raw, caller)
         return 200, orjson.dumps(answer)
