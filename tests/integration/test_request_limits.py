@@ -171,3 +171,31 @@ def test_a_batch_holds_at_most_5000_messages_and_its_answer_stays_small(
     assert answer.status_code == 207
     assert len(answer.json()["responses"]) == 5000
     assert len(answer.content) < 1_000_000  # 177 bytes an entry for a 3-byte message
+
+
+# repeated keys
+def test_a_message_repeating_a_key_is_refused_on_both_endpoints(shared_demo: Demo) -> None:
+    text = json.dumps(make_message(shared_demo.schema_id, org=shared_demo.org))
+    sneaky = text.replace('"birthYear": 1990', '"birthYear": "x", "birthYear": 1990')
+    two_orgs = text.replace('"imsOrgId": ', '"imsOrgId": "OTHER@Org", "imsOrgId": ')
+    assert sneaky != text and two_orgs != text
+    cases = [
+        (
+            f"{shared_demo.inlet_url}?syncValidation=true",
+            sneaky,
+            "/body/xdmEntity/_instance_name/person/birthYear",
+        ),
+        (shared_demo.inlet_url, two_orgs, "/header/imsOrgId"),
+        (
+            shared_demo.batch_url,
+            f'{{"messages": [{text}, {two_orgs}]}}',
+            "/messages/1/header/imsOrgId",
+        ),
+    ]
+    for url, body, pointer in cases:
+        answer = httpx.post(url, content=body.encode(), headers=JSON, timeout=30)
+        problem = assert_problem(answer, 400)
+        (violation,) = problem["report"]["cause"]["_streamingValidation"][0]["causingExceptions"]
+        assert violation["pointerToViolation"] == pointer
+        assert pointer in problem["detail"]
+    assert record_count(shared_demo) == 0

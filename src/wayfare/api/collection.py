@@ -5,7 +5,8 @@
     (and the same under /data/foundation/import, Adobe's gateway form)
 
 Order of checks: inlet exists (404), credentials (401/403), org header (400), method (405),
-content type (415), size (413), bytes in flight (503), JSON (400), then each message.
+content type (415), size (413), bytes in flight (503), JSON and unique keys (400), then
+each message.
 Bodies are read under the limits of ``wayfare.api.bodies``.
 """
 
@@ -17,12 +18,11 @@ from urllib.parse import parse_qsl
 import orjson
 
 from wayfare.api.bodies import BodyLimits, RequestBody, send_problem
+from wayfare.api.json_body import parse_json
 from wayfare.errors import (
-    InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
     UnsupportedMediaTypeError,
-    Violation,
 )
 from wayfare.ingest.inlet import Caller, InletService
 
@@ -107,13 +107,7 @@ class CollectionEndpoint:
             )
         body.admit(length)
         raw = await body.read()
-        try:
-            payload = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidRequestError(
-                f"The request body is not valid JSON: {exc}",
-                violations=(Violation("", "json", str(exc)),),
-            ) from None
+        payload = parse_json(raw)
         if batch:
             answer = await self._service.ingest_batch(
                 inlet, payload, caller, request_bytes=len(raw)
