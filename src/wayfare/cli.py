@@ -169,6 +169,7 @@ def serve(
     import uvicorn
 
     from wayfare.api.app import create_app
+    from wayfare.api.http_protocol import http_protocol
     from wayfare.bootstrap import build
     from wayfare.config import load_settings
     from wayfare.registry.demo import (
@@ -220,7 +221,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=http_protocol(settings),  # httptools, with header and body deadlines
         log_level="warning",
         access_log=False,
         proxy_headers=False,  # client addresses are not used; skip the middleware

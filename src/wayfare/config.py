@@ -62,6 +62,14 @@ class Settings:
     """An error answered before the body was read (413, 503, 404, ...) first reads and drops
     up to this much of the body, so clients that write it all before reading see the
     answer; past it, the answer closes the connection."""
+    header_timeout_seconds: float = 10.0
+    """A request's line and headers must arrive within this long of the connection opening
+    (or of the previous answer), else 408 and the connection is closed."""
+    body_timeout_seconds: float = 30.0
+    """A request's body must arrive within this long of its headers, else 408 and the
+    connection is closed."""
+    max_header_bytes: int = 64 * 1024
+    """A request's line and headers over this size get 431 and the connection is closed."""
     inlet_rate_limit: float = 0.0
     """Messages per second each inlet accepts before 429 (0 = unlimited)."""
     inlet_rate_burst: float = 0.0

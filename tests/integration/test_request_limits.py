@@ -7,6 +7,8 @@ import http.client
 import json
 import secrets
 import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -199,3 +201,133 @@ def test_a_message_repeating_a_key_is_refused_on_both_endpoints(shared_demo: Dem
         assert violation["pointerToViolation"] == pointer
         assert pointer in problem["detail"]
     assert record_count(shared_demo) == 0
+
+
+# deadlines
+@pytest.fixture(scope="module")
+def hasty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server that gives a request's headers, and its body, one second each."""
+    srv = start_server(
+        tmp_path_factory.mktemp("hasty"),
+        env={"WAYFARE_HEADER_TIMEOUT_SECONDS": "1", "WAYFARE_BODY_TIMEOUT_SECONDS": "1"},
+    )
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def connect(server: Server) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=30)
+
+
+def until_closed(sock: socket.socket, deadline: float | None = None) -> bytes:
+    """What the server sends until it closes the connection; fails at ``deadline``
+    (``time.monotonic()``; 30 s from now by default)."""
+    deadline = deadline or time.monotonic() + 30
+    received = b""
+    while True:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return received
+        except TimeoutError:
+            raise AssertionError(f"still open; received {received[:200]!r}") from None
+        if not chunk:
+            return received
+        received += chunk
+
+
+def trickle(sock: socket.socket, data: bytes) -> threading.Thread:
+    """Send ``data`` a byte every 0.1 s, until it is all sent or the server hangs up."""
+
+    def run() -> None:
+        for i in range(len(data)):
+            try:
+                sock.send(data[i : i + 1])
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def status_of(answer: bytes) -> int:
+    assert answer.startswith(b"HTTP/1.1 "), answer[:100]
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_a_request_whose_headers_trickle_in_is_answered_408_and_closed(
+    hasty_server: Server,
+) -> None:
+    with connect(hasty_server) as sock:
+        sock.sendall(b"POST /collection/x HTTP/1.1\r\nHost: x\r\n")
+        sender = trickle(sock, b"X-Slow: " + b"a" * 1000)
+        answer = until_closed(sock)
+        sender.join()
+    assert status_of(answer) == 408
+    assert b"headers did not arrive within 1 s" in answer
+
+
+@pytest.mark.parametrize("path", ["/collection/{inlet}", "/api/v1/apply"])
+def test_a_body_that_trickles_in_is_answered_408_and_closed(
+    hasty_server: Server, path: str
+) -> None:
+    demo = apply_demo_to(hasty_server, new_org())
+    head = (
+        f"POST {path.format(inlet=demo.inlet_id)} HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/json\r\nx-gw-ims-org-id: {demo.org}\r\n"
+        "Content-Length: 1000\r\n\r\n"
+    )
+    with connect(hasty_server) as sock:
+        sock.sendall(head.encode())
+        sender = trickle(sock, b" " * 1000)
+        answer = until_closed(sock)
+        sender.join()
+    assert status_of(answer) == 408
+    assert b"body did not arrive within 1 s" in answer
+
+
+def test_a_connection_that_sends_nothing_is_closed(hasty_server: Server) -> None:
+    with connect(hasty_server) as sock:
+        assert until_closed(sock) == b""
+
+
+def test_hundreds_of_stalled_connections_are_all_closed(hasty_server: Server) -> None:
+    demo = apply_demo_to(hasty_server, new_org())
+    partial_head = b"POST /collection/x HTTP/1.1\r\nHost: x\r\nX-Slow: a"
+    partial_body = (
+        f"POST /collection/{demo.inlet_id} HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    ).encode()
+    stalled = []
+    try:
+        for i in range(300):
+            sock = connect(hasty_server)
+            sock.sendall([b"", partial_head, partial_body][i % 3])
+            stalled.append(sock)
+        deadline = time.monotonic() + 30
+        answers = [until_closed(sock, deadline) for sock in stalled]
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert answers[0::3] == [b""] * 100
+    assert {status_of(a) for a in answers[1::3] + answers[2::3]} == {408}
+    # the server still answers
+    assert httpx.get(f"{hasty_server.url}/healthz", timeout=30).status_code == 200
+
+
+def test_request_headers_over_the_limit_get_431(shared_server: Server) -> None:
+    with connect(shared_server) as sock:
+        sock.sendall(b"POST /collection/x HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        try:
+            for _ in range(40):
+                sock.sendall(b"a" * 4096)
+        except OSError:
+            pass  # the server may hang up before all of it is sent
+        answer = until_closed(sock)
+    assert status_of(answer) == 431
+    assert b"65536" in answer
