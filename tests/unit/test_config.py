@@ -109,3 +109,18 @@ def test_settings_are_frozen() -> None:
     settings = load_settings(environ={})
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_the_readme_states_every_limit_with_its_default() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("| setting | default | bounds |\n|---|---|---|\n", 1)[1].split("\n\n")[0]
+    units = {"KiB": 1024, "MiB": 1024 * 1024}
+    stated = {}
+    for row in table.splitlines():
+        name, default = (cell.strip(" `") for cell in row.split("|")[1:3])
+        number, _, unit = default.partition(" ")
+        stated[name] = float(number.replace(",", "")) * units.get(unit, 1)
+    defaults = Settings()
+    assert len(stated) >= 10
+    for name, value in stated.items():
+        assert getattr(defaults, name) == value, name
