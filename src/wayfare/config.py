@@ -55,9 +55,10 @@ class Settings:
     max_admin_request_bytes: int = 10 * ONE_MB
     """Admin API requests over this size get 413 (``apply`` of many resources is the
     largest legitimate one)."""
-    max_request_bytes_in_flight: int = 64 * ONE_MB
+    max_request_bytes_in_flight: int = 32 * ONE_MB
     """Bytes of request bodies (inlet and admin) this process reads and handles at once; a
-    request that would pass it gets 503 with Retry-After before its body is read."""
+    request that would pass it gets 503 with Retry-After before its body is read. Parsed and
+    waiting to be written, they take about five times as much memory."""
     max_discard_bytes: int = 16 * ONE_MB
     """An error answered before the body was read (413, 503, 404, ...) first reads and drops
     up to this much of the body, so clients that write it all before reading see the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -414,6 +415,25 @@ def test_a_batch_answer_is_bounded_by_its_request(world: World) -> None:
     assert last["message"].startswith("Message has unknown xdm format")
     # past four times the request (at least 64 kB), 5,000 brief entries of ~150 bytes
     assert len(orjson.dumps(answer)) < max(64 * 1024, 4 * request_bytes) + 5000 * 160
+
+
+def test_messages_waiting_for_the_writer_hold_little_more_than_their_bytes(
+    world: World,
+) -> None:
+    message = world.message(birthYear=1800)  # stored re-encoded, with its reasons
+    tracemalloc.start()
+    try:
+        waiting = [
+            world.service.prepare(
+                world.inlet, message, None, sync=False, xaction_id=str(i), received_ms=0
+            )
+            for i in range(1000)
+        ]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    encoded = len(waiting[0].payload) + len(waiting[0].reasons or b"")
+    assert held < 1000 * (encoded + 1000)
 
 
 def test_a_violation_quoting_a_huge_value_is_cut_short(world: World) -> None:
