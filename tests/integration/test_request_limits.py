@@ -272,6 +272,15 @@ def test_a_request_whose_headers_trickle_in_is_answered_408_and_closed(
     assert b"headers did not arrive within 1 s" in answer
 
 
+def test_the_next_request_on_a_connection_has_the_same_deadline(hasty_server: Server) -> None:
+    with connect(hasty_server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\n")
+        answer = until_closed(sock)
+    first, _, second = answer.partition(b"HTTP/1.1 408")
+    assert status_of(first) == 200
+    assert b"headers did not arrive" in second
+
+
 @pytest.mark.parametrize("path", ["/collection/{inlet}", "/api/v1/apply"])
 def test_a_body_that_trickles_in_is_answered_408_and_closed(
     hasty_server: Server, path: str

@@ -58,6 +58,10 @@ class _BoundedHttpToolsProtocol(HttpToolsProtocol):
                     )
                 )
 
+    def handle_websocket_upgrade(self) -> None:
+        self._disarm()  # the connection is another protocol's now
+        super().handle_websocket_upgrade()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_began = True
