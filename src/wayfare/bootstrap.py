@@ -276,7 +276,13 @@ def _server(
     check_every_ms: int,
     inbox: DemoInbox | None = None,
 ) -> Services:
-    catalog = Catalog(store, clock, settings.cache_ttl_seconds, check_every_ms)
+    catalog = Catalog(
+        store,
+        clock,
+        settings.cache_ttl_seconds,
+        check_every_ms,
+        max_entries=settings.catalog_cache_entries,
+    )
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
     schemas = SchemaRegistry(store, catalog, clock)
     inlets = InletRegistry(store, catalog, clock)
@@ -298,7 +304,14 @@ def _server(
         clock=clock,
         store=store,
         catalog=catalog,
-        inlet=InletService(catalog, writer, clock, limiter, settings.max_pending_messages),
+        inlet=InletService(
+            catalog,
+            writer,
+            clock,
+            limiter,
+            settings.max_pending_messages,
+            max_batch_messages=settings.max_batch_messages,
+        ),
         schemas=schemas,
         inlets=inlets,
         events=events,

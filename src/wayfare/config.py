@@ -61,6 +61,28 @@ class Settings:
     token, when one is set. Off, ``/demo/webhook`` does not exist."""
     max_request_bytes: int = ONE_MB
     """Collection requests over this size get 413."""
+    max_batch_messages: int = 5000
+    """Messages one batch request may hold; more get 413 (``wayfare send`` sends at most
+    5,000 a request)."""
+    max_admin_request_bytes: int = 10 * ONE_MB
+    """Admin API requests over this size get 413 (``apply`` of many resources is the
+    largest legitimate one)."""
+    max_request_bytes_in_flight: int = 32 * ONE_MB
+    """Bytes of request bodies (inlet and admin) this process reads and handles at once; a
+    request that would pass it gets 503 with Retry-After before its body is read. Parsed and
+    waiting to be written, they take about five times as much memory."""
+    max_discard_bytes: int = 16 * ONE_MB
+    """An error answered before the body was read (413, 503, 404, ...) first reads and drops
+    up to this much of the body, so clients that write it all before reading see the
+    answer; past it, the answer closes the connection."""
+    header_timeout_seconds: float = 10.0
+    """A request's line and headers must arrive within this long of the connection opening
+    (or of the previous answer), else 408 and the connection is closed."""
+    body_timeout_seconds: float = 30.0
+    """A request's body must arrive within this long of its headers, else 408 and the
+    connection is closed."""
+    max_header_bytes: int = 64 * 1024
+    """A request's line and headers over this size get 431 and the connection is closed."""
     inlet_rate_limit: float = 0.0
     """Messages per second each inlet accepts before 429 (0 = unlimited)."""
     inlet_rate_burst: float = 0.0
@@ -99,6 +121,9 @@ class Settings:
     instance in error; 0 never pauses."""
     cache_ttl_seconds: float = 2.0
     """How long an inlet or token looked up from the store is trusted before a re-read."""
+    catalog_cache_entries: int = 10_000
+    """Inlets, and tokens, the inlet keeps in memory at most (each; unknown ones included):
+    past it, the least recently used are dropped and read again when asked for."""
 
     @property
     def http_processes(self) -> int:

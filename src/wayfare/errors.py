@@ -11,7 +11,9 @@
     │   ├── NotFoundError            404
     │   ├── MethodNotAllowedError    405
     │   ├── ConflictError            409
+    │   ├── RequestTimeoutError      408: the request did not arrive in time
     │   ├── PayloadTooLargeError     413
+    │   ├── HeadersTooLargeError     431: the request line and headers are too long
     │   ├── UnsupportedMediaTypeError 415
     │   └── RateLimitedError         429, with retry_after seconds
     └── InfrastructureError          the server cannot serve now; maps to a 5xx
@@ -100,8 +102,16 @@ class ConflictError(ClientError):
     """The request clashes with the current state (a duplicate name, a resource in use)."""
 
 
+class RequestTimeoutError(ClientError):
+    """The request's headers or body did not arrive within their time."""
+
+
 class PayloadTooLargeError(ClientError):
     """The request body is over the limit."""
+
+
+class HeadersTooLargeError(ClientError):
+    """The request line and headers are over the limit."""
 
 
 class UnsupportedMediaTypeError(ClientError):

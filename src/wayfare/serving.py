@@ -24,6 +24,7 @@ import uvicorn
 import uvloop
 
 from wayfare.api.app import create_app
+from wayfare.api.http_protocol import http_protocol
 from wayfare.bootstrap import Services, build, build_http_process, deployment, writer_hub
 from wayfare.config import Settings, dump_settings, read_settings
 from wayfare.errors import InvalidRequestError
@@ -38,7 +39,7 @@ def run(settings: Settings, services: Services, listening: socket.socket) -> Non
     """Serve on ``listening`` until SIGINT or SIGTERM."""
     if settings.http_processes <= 1:
         log.info("listening on %s", settings.base_url)
-        uvicorn.Server(uvicorn.Config(create_app(services), **uvicorn_options())).run(
+        uvicorn.Server(uvicorn.Config(create_app(services), **uvicorn_options(settings))).run(
             sockets=[listening]
         )
     else:
@@ -62,10 +63,10 @@ def bind(settings: Settings) -> socket.socket:
     return sock
 
 
-def uvicorn_options() -> dict[str, Any]:
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "loop": "uvloop",
-        "http": "httptools",
+        "http": http_protocol(settings),  # httptools, with header and body deadlines
         "log_level": "warning",
         "access_log": False,
         "proxy_headers": False,  # client addresses are not used; skip the middleware
@@ -142,7 +143,7 @@ def run_http_process(greeting: bytes) -> None:
     services = (
         build(settings) if hub is None else build_http_process(settings, socket.socket(fileno=hub))
     )
-    server = _Server(uvicorn.Config(create_app(services), **uvicorn_options()))
+    server = _Server(uvicorn.Config(create_app(services), **uvicorn_options(settings)))
     uvloop.run(_serve_until_told(server, listening))
 
 

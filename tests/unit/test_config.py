@@ -153,3 +153,18 @@ def test_allowed_action_destinations_read_as_a_toml_list_or_comma_separated(
 def test_an_allowed_action_destination_that_is_no_host_is_refused_with_its_words() -> None:
     with pytest.raises(InvalidRequestError, match=r"action_allow: 'http://hooks\.internal/'"):
         load_settings(environ={"WAYFARE_ACTION_ALLOW": "http://hooks.internal/"})
+
+
+def test_the_readme_states_every_limit_with_its_default() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("| setting | default | bounds |\n|---|---|---|\n", 1)[1].split("\n\n")[0]
+    units = {"KiB": 1024, "MiB": 1024 * 1024}
+    stated = {}
+    for row in table.splitlines():
+        name, default = (cell.strip(" `") for cell in row.split("|")[1:3])
+        number, _, unit = default.partition(" ")
+        stated[name] = float(number.replace(",", "")) * units.get(unit, 1)
+    defaults = Settings()
+    assert len(stated) >= 10
+    for name, value in stated.items():
+        assert getattr(defaults, name) == value, name

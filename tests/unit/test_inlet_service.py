@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 
 from wayfare.clock import FakeClock
@@ -17,6 +19,7 @@ from wayfare.errors import (
     MessageFormatError,
     NotFoundError,
     OverloadedError,
+    PayloadTooLargeError,
     RateLimitedError,
     SchemaViolationError,
     StoreError,
@@ -94,12 +97,17 @@ class World:
         return self.store.list_records(dataset_id or self.dataset_id, limit=1000)
 
 
-def build_world(*, max_pending: int = 100, rate: float = 0.0, burst: float = 0.0) -> World:
+def build_world(
+    *, max_pending: int = 100, rate: float = 0.0, burst: float = 0.0, max_batch: int = 5000
+) -> World:
     clock = FakeClock()
     store = MemoryStore()
     writer = MemoryWriter(store)
     catalog = Catalog(store, clock)
-    service = InletService(catalog, writer, clock, RateLimiter(clock, rate, burst), max_pending)
+    limiter = RateLimiter(clock, rate, burst)
+    service = InletService(
+        catalog, writer, clock, limiter, max_pending, max_batch_messages=max_batch
+    )
     schemas = SchemaRegistry(store, catalog, clock)
     inlets = InletRegistry(store, catalog, clock)
     schema = schemas.create(ORG, SIGNUP)
@@ -352,6 +360,92 @@ def test_a_batch_of_only_refused_messages_writes_nothing(world: World) -> None:
     answer = world.send_batch({"messages": [1, world.message(org=OTHER_ORG)]})
     assert [r["statusCode"] for r in answer["responses"]] == [400, 400]
     assert world.records() == [] and world.store.list_failures(ORG) == []
+
+
+def test_a_batch_of_more_messages_than_allowed_is_refused_naming_the_limit() -> None:
+    world = build_world(max_batch=3)
+    try:
+        assert len(world.send_batch({"messages": [world.message()] * 3})["responses"]) == 3
+        with pytest.raises(PayloadTooLargeError, match="at most 3 messages; this one has 4"):
+            world.send_batch({"messages": [world.message()] * 4})
+        assert len(world.records()) == 3
+    finally:
+        asyncio.run(world.writer.stop())
+
+
+def test_a_failed_batch_entry_lists_at_most_ten_violations(world: World) -> None:
+    wide = world.schemas.create(
+        ORG,
+        {
+            "name": "wide",
+            "class": "ExperienceEvent",
+            "fields": {f"f{i}": {"type": "integer"} for i in range(20)},
+        },
+    )
+    message = world.message()
+    ref = {"id": wide.schema_id, "contentType": "application/vnd.adobe.xed-full+json;version=1"}
+    message["header"]["schemaRef"] = message["body"]["xdmMeta"]["schemaRef"] = ref
+    message["body"]["xdmEntity"]["_acme"] = {f"f{i}": "x" for i in range(20)}
+    answer = world.send_batch({"messages": [message]}, Caller(sync_validation=True))
+    (entry,) = answer["responses"]
+    assert entry["message"] == "20 schema violations found"
+    (validation,) = entry["report"]["cause"]["_streamingValidation"]
+    assert validation["message"] == "20 schema violations found"
+    assert len(validation["causingExceptions"]) == 10
+    # the single endpoint's 400 still lists them all
+    with pytest.raises(SchemaViolationError) as caught:
+        world.send(message, Caller(sync_validation=True))
+    assert len(caught.value.violations) == 20
+
+
+def test_a_batch_answer_is_bounded_by_its_request(world: World) -> None:
+    messages: list[Any] = [{}] * 5000
+    request_bytes = len(orjson.dumps({"messages": messages}))
+    answer = asyncio.run(
+        world.service.ingest_batch(
+            world.inlet, {"messages": messages}, Caller(), request_bytes=request_bytes
+        )
+    )
+    responses = answer["responses"]
+    assert len(responses) == 5000
+    assert "report" in responses[0]
+    last = responses[-1]
+    assert "report" not in last
+    assert (last["status"], last["statusCode"]) == (400, 400)
+    assert last["message"].startswith("Message has unknown xdm format")
+    # past four times the request (at least 64 kB), 5,000 brief entries of ~150 bytes
+    assert len(orjson.dumps(answer)) < max(64 * 1024, 4 * request_bytes) + 5000 * 160
+
+
+def test_messages_waiting_for_the_writer_hold_little_more_than_their_bytes(
+    world: World,
+) -> None:
+    message = world.message(birthYear=1800)  # stored re-encoded, with its reasons
+    tracemalloc.start()
+    try:
+        waiting = [
+            world.service.prepare(
+                world.inlet, message, None, sync=False, xaction_id=str(i), received_ms=0
+            )
+            for i in range(1000)
+        ]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    encoded = len(waiting[0].payload) + len(waiting[0].reasons or b"")
+    assert held < 1000 * (encoded + 1000)
+
+
+def test_a_violation_quoting_a_huge_value_is_cut_short(world: World) -> None:
+    message = world.message(email="x" * 100_000)
+    with pytest.raises(SchemaViolationError) as caught:
+        world.send(message, Caller(sync_validation=True))
+    (violation,) = caught.value.violations
+    assert violation.pointer == "#/_acme/person/email"
+    assert 100 < len(violation.message) <= 500
+    world.send(message)  # kept as a failed record, with the same short reason
+    (failure,) = world.store.list_failures(ORG)
+    assert len(orjson.dumps(failure.reasons)) < 2000
 
 
 # admission

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from wayfare.api.json_body import parse_json
 from wayfare.api.problems import problem
 from wayfare.bootstrap import Services
 from wayfare.errors import (
@@ -76,14 +77,7 @@ def admin(services: Services, fn: Handler) -> Callable[[Request], Awaitable[Resp
 
 
 async def read_json(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(
-            f"The request body is not valid JSON: {exc}",
-            violations=(Violation("", "json", str(exc)),),
-        ) from None
+    return parse_json(await request.body())
 
 
 MAX_INT = 2**63 - 1  # what the store can hold

@@ -13,8 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from wayfare.api.admin import admin_routes, check_admin_token, json_response, problem_response
+from wayfare.api.bodies import AdminBodyLimits, BodyLimits, BytesInFlight
 from wayfare.api.collection import CollectionEndpoint, is_collection_path
 from wayfare.api.openapi import openapi_document
+from wayfare.api.problems import problem
 from wayfare.bootstrap import Services
 from wayfare.errors import WayfareError
 
@@ -57,17 +59,30 @@ def create_app(services: Services) -> ASGIApp:
         call = {"idempotencyKey": request.headers.get("idempotency-key"), "body": body}
         return json_response({"received": True, "count": await inbox.add(call)})
 
+    async def on_error(_: Request, exc: Exception) -> Response:
+        status, headers, body = problem(exc)
+        return Response(body, status, {k.decode(): v.decode() for k, v in headers})
+
+    settings = services.settings
+    in_flight = BytesInFlight(settings.max_request_bytes_in_flight)
     demo_routes = [Route("/demo/webhook", demo_webhook, methods=["GET", "POST"])]
-    admin = Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
-            *(demo_routes if services.settings.demo else []),
-            *admin_routes(services),
-        ],
-        lifespan=lifespan,
+    admin = AdminBodyLimits(
+        Starlette(
+            routes=[
+                Route("/healthz", healthz, methods=["GET"]),
+                Route("/openapi.json", openapi, methods=["GET"]),
+                *(demo_routes if settings.demo else []),
+                *admin_routes(services),
+            ],
+            exception_handlers={WayfareError: on_error},
+            lifespan=lifespan,
+        ),
+        BodyLimits(settings.max_admin_request_bytes, in_flight, settings.max_discard_bytes),
     )
-    collection = CollectionEndpoint(services.inlet, services.settings.max_request_bytes)
+    collection = CollectionEndpoint(
+        services.inlet,
+        BodyLimits(settings.max_request_bytes, in_flight, settings.max_discard_bytes),
+    )
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and is_collection_path(scope["path"]):

@@ -5,7 +5,9 @@
     (and the same under /data/foundation/import, Adobe's gateway form)
 
 Order of checks: inlet exists (404), credentials (401/403), org header (400), method (405),
-content type (415), size (413), JSON (400), then each message.
+content type (415), size (413), bytes in flight (503), JSON and unique keys (400), then
+each message.
+Bodies are read under the limits of ``wayfare.api.bodies``.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from wayfare.api.problems import problem
+from wayfare.api.bodies import BodyLimits, RequestBody, send_problem
+from wayfare.api.json_body import parse_json
 from wayfare.errors import (
-    InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
-    PayloadTooLargeError,
     UnsupportedMediaTypeError,
-    Violation,
 )
 from wayfare.ingest.inlet import Caller, InletService
 
@@ -54,20 +54,24 @@ def _is_json(content_type: str) -> bool:
 
 
 class CollectionEndpoint:
-    def __init__(self, service: InletService, max_bytes: int) -> None:
+    def __init__(self, service: InletService, limits: BodyLimits) -> None:
         self._service = service
-        self._max_bytes = max_bytes
+        self._limits = limits
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        body = RequestBody(receive, self._limits)
         try:
-            status, body = await self._handle(scope, receive)
-            headers = _JSON_HEADERS
+            try:
+                status, answer = await self._handle(scope, body)
+            finally:
+                body.release()
         except Exception as exc:  # every failure still gets an answer with a body
-            status, headers, body = problem(exc)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            await send_problem(send, exc, body)
+            return
+        await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+        await send({"type": "http.response.body", "body": answer})
 
-    async def _handle(self, scope: Scope, receive: Any) -> tuple[int, bytes]:
+    async def _handle(self, scope: Scope, body: RequestBody) -> tuple[int, bytes]:
         batch, inlet_id = _route(scope["path"])
         content_type = ""
         length = -1
@@ -101,33 +105,13 @@ class CollectionEndpoint:
             raise UnsupportedMediaTypeError(
                 f"Content-Type must be application/json, not {content_type or 'missing'!r}"
             )
-        if length > self._max_bytes:
-            raise PayloadTooLargeError(f"The request is over {self._max_bytes} bytes")
-        raw = await self._read_body(receive)
-        try:
-            payload = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidRequestError(
-                f"The request body is not valid JSON: {exc}",
-                violations=(Violation("", "json", str(exc)),),
-            ) from None
+        body.admit(length)
+        raw = await body.read()
+        payload = parse_json(raw)
         if batch:
-            answer = await self._service.ingest_batch(inlet, payload, caller)
+            answer = await self._service.ingest_batch(
+                inlet, payload, caller, request_bytes=len(raw)
+            )
             return 207, orjson.dumps(answer)
         answer = await self._service.ingest_message(inlet, payload, raw, caller)
         return 200, orjson.dumps(answer)
-
-    async def _read_body(self, receive: Any) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            event = await receive()
-            if event["type"] == "http.disconnect":
-                raise InvalidRequestError("The client went away before sending the whole body")
-            chunk = event.get("body", b"")
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise PayloadTooLargeError(f"The request is over {self._max_bytes} bytes")
-            chunks.append(chunk)
-            if not event.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -12,6 +12,10 @@ requests come further apart than that. Inlets and tokens are also re-read after
 
 While the store fails, what was read last is used: a failed check keeps the cache as it
 is, and an entry the store cannot read again is served as it was.
+
+Inlets and tokens are looked up by what a caller sends, so their caches (misses included)
+keep at most ``max_entries`` each, and an id or token longer than any Wayfare issues is
+refused without a lookup.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from wayfare.errors import (
     StoreError,
     Violation,
 )
+from wayfare.ingest.lru import LruMap
 from wayfare.ingest.validation import CompiledSchema
 from wayfare.model.matching import EventIndex
 from wayfare.model.records import AccessToken
@@ -39,6 +44,11 @@ from wayfare.store.ports import ResourceStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+MAX_INLET_ID_LENGTH = 128
+"""Inlet ids are 64 characters; a longer one names no inlet."""
+MAX_TOKEN_LENGTH = 256
+"""Access tokens are 46 characters; a longer one is no token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +80,8 @@ _FOREVER = 2**63
 class Catalog:
     """The inlet's cache of what it looks up in ``store``. ``ttl_seconds``: how long an inlet
     or token is used before it is read again, whatever the store's generation says;
-    ``check_every_ms``: how often ``refresh`` reads the generation (0: on every call)."""
+    ``check_every_ms``: how often ``refresh`` reads the generation (0: on every call);
+    ``max_entries``: how many inlets, and tokens, are kept at most."""
 
     def __init__(
         self,
@@ -78,6 +89,8 @@ class Catalog:
         clock: Clock,
         ttl_seconds: float = 2.0,
         check_every_ms: int = 0,
+        *,
+        max_entries: int = 10_000,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -87,8 +100,8 @@ class Catalog:
         self._generation: int | None = None
         """The store's resource generation, as the last check that worked read it."""
         self._failing = False
-        self._inlets: dict[str, _Read[Inlet | None]] = {}
-        self._tokens: dict[str, _Read[AccessToken | None]] = {}
+        self._inlets: LruMap[str, _Read[Inlet | None]] = LruMap(max_entries)
+        self._tokens: LruMap[str, _Read[AccessToken | None]] = LruMap(max_entries)
         self._routes: dict[tuple[str, str, int | None], _Read[Route]] = {}
 
     def refresh(self) -> None:
@@ -131,6 +144,8 @@ class Catalog:
 
     # inlets
     def inlet(self, inlet_id: str) -> Inlet:
+        if len(inlet_id) > MAX_INLET_ID_LENGTH:
+            raise NotFoundError(f"Inlet {inlet_id[:MAX_INLET_ID_LENGTH]}... was not found")
         now = self._clock.now_ms()
         cached = self._inlets.get(inlet_id)
         if cached is None or not self._holds(cached, now):
@@ -153,6 +168,8 @@ class Catalog:
     # tokens
     def check_token(self, inlet: Inlet, token: str) -> None:
         """Raise ForbiddenError unless ``token`` is a live token of ``inlet``."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise ForbiddenError("The access token is not valid for this inlet")
         token_hash = hash_token(token)
         now = self._clock.now_ms()
         cached = self._tokens.get(token_hash)

@@ -4,6 +4,12 @@ Each message is read (envelope), checked against its org, validated against its 
 schema and handed to the writer; the answer is built only after the writer has committed.
 Without synchronous validation an invalid message is accepted and stored as a failed record
 with every violation; with it, the message is rejected and nothing is stored.
+
+A batch holds at most ``max_batch_messages`` messages, and its answer is bounded by the
+request's size: a failed entry's report lists at most ``BATCH_REPORT_VIOLATIONS``; once the
+failed entries come to ``ANSWER_RATIO`` times the request's bytes (at least
+``ANSWER_MIN_BYTES``), the entries after them leave out their report and cut their message
+to ``BRIEF_MESSAGE_CHARS``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from wayfare.errors import (
     InvalidRequestError,
     MessageFormatError,
     OverloadedError,
+    PayloadTooLargeError,
     SchemaViolationError,
     UnauthenticatedError,
     Violation,
@@ -36,6 +43,12 @@ from wayfare.store.ports import MessageWriter
 
 WRONG_ORG = "Message has an absent or wrong ims org in the header"
 
+BATCH_REPORT_VIOLATIONS = 10
+"""Violations a failed batch entry lists (its failed record keeps them all)."""
+ANSWER_RATIO = 4
+ANSWER_MIN_BYTES = 64 * 1024
+BRIEF_MESSAGE_CHARS = 200
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
@@ -47,8 +60,15 @@ class Caller:
     sync_validation: bool = False
 
 
+def _dumps(document: Any) -> bytes:
+    """``document`` as JSON, in a bytes object of its own size: what orjson returns keeps
+    the buffer it wrote into (4 kB at the least, in powers of two), and these wait in the
+    writer's queue by the thousand."""
+    return bytes(memoryview(orjson.dumps(document)))
+
+
 def _violations_json(violations: Sequence[Violation]) -> bytes:
-    return orjson.dumps([v.as_json() for v in violations])
+    return _dumps([v.as_json() for v in violations])
 
 
 def schema_violation(violations: Sequence[Violation]) -> SchemaViolationError:
@@ -65,12 +85,15 @@ class InletService:
         clock: Clock,
         limiter: RateLimiter,
         max_pending: int,
+        *,
+        max_batch_messages: int = 5000,
     ) -> None:
         self._catalog = catalog
         self._writer = writer
         self._clock = clock
         self._limiter = limiter
         self._max_pending = max_pending
+        self._max_batch = max_batch_messages
         self._ids = ids.TransactionIds()
 
     # admission
@@ -136,7 +159,7 @@ class InletService:
                 inlet.dataset_id,
                 None,
                 received_ms,
-                raw if raw is not None else orjson.dumps(message),
+                raw if raw is not None else _dumps(message),
             )
         envelope = read_envelope(message)
         org_id = inlet.org_id
@@ -167,7 +190,7 @@ class InletService:
             dataset_id,
             envelope.schema_id,
             received_ms,
-            raw if raw is not None else orjson.dumps(message),
+            raw if raw is not None else _dumps(message),
             reasons,
             matches,
         )
@@ -194,13 +217,21 @@ class InletService:
             "syncValidation": {"status": "pass"} if caller.sync_validation else {"skipped": True},
         }
 
-    async def ingest_batch(self, inlet: Inlet, body: Any, caller: Caller) -> dict[str, Any]:
+    async def ingest_batch(
+        self, inlet: Inlet, body: Any, caller: Caller, *, request_bytes: int = 0
+    ) -> dict[str, Any]:
+        """``request_bytes``: the size of the request, which bounds the answer's."""
         messages = body.get("messages") if isinstance(body, dict) else None
         if not isinstance(messages, list) or not messages:
             raise MessageFormatError(
                 'A batch must be a JSON object {"messages": [...]} with at least one message',
                 violations=(Violation("/messages", "required", "a non-empty list is required"),),
             )
+        if len(messages) > self._max_batch:
+            raise PayloadTooLargeError(
+                f"A batch holds at most {self._max_batch} messages; this one has {len(messages)}"
+            )
+        answer_budget = max(ANSWER_MIN_BYTES, ANSWER_RATIO * request_bytes)
         received_ms = self._clock.now_ms()
         batch_id = self._ids.next(received_ms)
         sync = caller.sync_validation
@@ -219,7 +250,9 @@ class InletService:
                     received_ms=received_ms,
                 )
             except ClientError as exc:
-                responses.append(failure_entry(xaction_id, exc))
+                entry = failure_entry(xaction_id, exc, brief=answer_budget <= 0)
+                answer_budget -= len(orjson.dumps(entry))
+                responses.append(entry)
                 continue
             slots.append(len(responses))
             responses.append({"xactionId": xaction_id})
@@ -238,29 +271,38 @@ class InletService:
         }
 
 
-def failure_entry(xaction_id: str, error: ClientError) -> dict[str, Any]:
+def failure_entry(xaction_id: str, error: ClientError, *, brief: bool = False) -> dict[str, Any]:
     """One failed entry of a 207 batch answer, readable by Adobe's documented shape
-    (``statusCode``, ``message``) and by Adobe's Kafka connector (``status``, ``xactionId``)."""
+    (``statusCode``, ``message``) and by Adobe's Kafka connector (``status``, ``xactionId``).
+    A ``brief`` one has no report and at most ``BRIEF_MESSAGE_CHARS`` of message."""
+    message = error.message
+    if brief and len(message) > BRIEF_MESSAGE_CHARS:
+        message = message[: BRIEF_MESSAGE_CHARS - 1] + "…"
     entry: dict[str, Any] = {
         "xactionId": xaction_id,
         "status": 400,
         "statusCode": 400,
-        "message": error.message,
+        "message": message,
     }
     violations = getattr(error, "violations", ())
-    if violations:
-        entry["report"] = validation_report(error.message, violations)
+    if violations and not brief:
+        entry["report"] = validation_report(
+            error.message, violations, listed=BATCH_REPORT_VIOLATIONS
+        )
     return entry
 
 
-def validation_report(message: str, violations: Sequence[Violation]) -> dict[str, Any]:
-    """Adobe's ``report`` object: ``cause._streamingValidation[].causingExceptions``."""
+def validation_report(
+    message: str, violations: Sequence[Violation], *, listed: int | None = None
+) -> dict[str, Any]:
+    """Adobe's ``report`` object: ``cause._streamingValidation[].causingExceptions``, with
+    the first ``listed`` violations (all of them by default)."""
     return {
         "message": message,
         "cause": {
             "_streamingValidation": [
                 {
-                    "causingExceptions": [v.as_json() for v in violations],
+                    "causingExceptions": [v.as_json() for v in violations[:listed]],
                     "schemaLocation": "#",
                     "pointerToViolation": "#",
                     "keyword": "allOf" if len(violations) > 1 else violations[0].keyword,

@@ -12,6 +12,8 @@ from wayfare.model.resources import Schema
 
 # Cap the detail kept for one message: enough to fix it, bounded for hostile input.
 MAX_VIOLATIONS = 100
+MAX_VIOLATION_MESSAGE = 500
+"""Characters of one violation's message (it may quote the offending value)."""
 
 
 def _pointer(path: Any) -> str:
@@ -24,10 +26,13 @@ def _violation(error: Any) -> Violation:
     keyword = str(schema_path[-1]) if schema_path else "schema"
     if keyword == "additionalProperties" and len(schema_path) >= 2:
         keyword = "additionalProperties"
+    message = str(error.message)
+    if len(message) > MAX_VIOLATION_MESSAGE:
+        message = message[: MAX_VIOLATION_MESSAGE - 1] + "…"
     return Violation(
         pointer=_pointer(error.instance_path),
         keyword=keyword,
-        message=str(error.message),
+        message=message,
         schema_location=_pointer(schema_path),
     )
 
