@@ -117,7 +117,7 @@ def event_template(demo: Demo, event_id: str) -> bytes:
     return orjson.dumps(message)
 
 
-def _identity(tag: str) -> str:
+def identity_of(tag: str) -> str:
     return tag + IDENTITY_DOMAIN
 
 
@@ -285,7 +285,7 @@ class Driver:
                 wall, finished = time.time(), time.perf_counter()
                 if status == 200:
                     latencies.append(1000 * (finished - scheduled))
-                    done_at[_identity(f"{tag}-{i}")] = wall
+                    done_at[identity_of(f"{tag}-{i}")] = wall
                 else:
                     errors += 1
 

@@ -24,6 +24,10 @@ class HttpConnection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None
+
     async def open(self) -> HttpConnection:
         self._reader, self._writer = await asyncio.open_connection(
             self.host, self.port, limit=1 << 22

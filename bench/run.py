@@ -1,7 +1,7 @@
 """Wayfare's benchmark: figures next to baselines measured in the same run.
 
 ``make bench`` (or ``.venv/bin/python bench/run.py [flags]``). Prints figures; asserts none.
-See bench/README.md for what each scenario measures and the aims (DESIGN.md §5).
+See bench/README.md for what each scenario measures and the aims.
 """
 
 from __future__ import annotations
@@ -39,12 +39,14 @@ from load import (
 from scaleout import ScaleRow, ScaleSettings, print_scaleout, run_scaleout, scaleout_ratios
 from sendrows import SEND_RATIO_AIM, SendResult, run_send
 from servers import Process, apply_demo, bare_server, message_template, wayfare_server
+from soak import SoakSettings, print_soak, run_soak
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WRK_SCENARIOS = ("single", "single-sync", "batch100", "batch500")
 SCENARIOS = (*WRK_SCENARIOS, "send", "journeys")
-OPTIONAL_SCENARIOS = ("scaleout",)
-"""Run only when named: they need PostgreSQL and NATS, and take about three minutes."""
+OPTIONAL_SCENARIOS = ("scaleout", "soak")
+"""Run only when named: scaleout needs PostgreSQL and NATS and takes about three minutes;
+soak takes --soak-minutes (10) and a few more."""
 P99_AIM_MS = 20.0
 SINGLE_RATIO_AIM = 0.40
 BATCH_RATIO_AIM = 1.0
@@ -142,6 +144,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="nats://127.0.0.1:4222",
         help="scaleout: a NATS server with JetStream on 127.0.0.1",
     )
+    p.add_argument(
+        "--soak-minutes", type=float, default=10.0, help="soak: minutes of mixed traffic (10)"
+    )
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -149,6 +154,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown scenario(s): {', '.join(unknown)}")
     args.scenarios = [s for s in SCENARIOS + OPTIONAL_SCENARIOS if s in chosen]
+    if not 2 <= args.soak_minutes <= 600:
+        p.error("--soak-minutes must be 2..600 (the first minute warms up)")
     if not 1 <= args.duration <= 600 or not 0 <= args.warmup <= 60:
         p.error("--duration must be 1..600 s and --warmup 0..60 s")
     if not 1 <= args.connections <= 1024 or not 1 <= args.plain_messages <= 10_000_000:
@@ -557,6 +564,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "settings": asdict(settings_s),
                 "rows": [asdict(r) for r in scaled],
             }
+        soaked: list[dict[str, Any]] = []
+        if "soak" in args.scenarios:
+            print(flush=True)
+            soak = run_soak(tmp, SoakSettings(minutes=args.soak_minutes))
+            report["soak"] = soak
+            soaked = print_soak(soak)
     order = ["plain-loop", "bare", *args.scenarios]
     table = [rows[n] for n in order if n in rows]
     if table:
@@ -581,7 +594,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         value = "not arrived" if r["value"] == math.inf else f"{r['value']:>8.2f}"
         print(f"{r['what']:<40} {value:>8}   aim {r['aim']:<7} {verdict}")
     if scaled:
-        print("(* DESIGN.md's aim is for processes on hosts of their own; here they share 2 cores)")
+        print("(* the aim is for processes on hosts of their own; here they share 2 cores)")
+    if soaked:
+        missed = [r["figure"] for r in soaked if not r["ok"]]
+        print(f"soak: {'MISSED ' + ', '.join(missed) if missed else 'every check met'}")
     if "send" in rows and "batch500" not in rows:
         print("(send rows/s ÷ batch500 msgs/s needs the batch500 scenario in the same run)")
     report_json: dict[str, Any] = _finite(

@@ -150,14 +150,20 @@ def wayfare_server(
         str(tmp / "wayfare-data"),
         *(extra_args or []),
     ]
-    return Process("wayfare", command, tmp / "wayfare.log", port, env=env)
+    return Process("wayfare", command, tmp / "wayfare.log", port, env=_wayfare_env(env))
 
 
 def wayfare_worker(log_path: Path, args: list[str], env: dict[str, str] | None = None) -> Process:
     """``wayfare worker`` (a journey engine of a scale-out deployment; no port, no health
     check: up once started)."""
     command = [*_venv_command("wayfare"), "worker", *args]
-    return Process("wayfare worker", command, log_path, 0, None, env)
+    return Process("wayfare worker", command, log_path, 0, None, _wayfare_env(env))
+
+
+def _wayfare_env(env: dict[str, str] | None) -> dict[str, str]:
+    """Journeys' webhooks go to the benchmark's receiver on 127.0.0.1, which the action
+    destination policy refuses unless allowed."""
+    return {"WAYFARE_ACTION_ALLOW": HOST, **(env or {})}
 
 
 def bare_server(tmp: Path) -> Process:
