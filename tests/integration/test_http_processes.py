@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from tests.conftest import Demo, Server, apply_demo, make_message, wait_until
@@ -77,6 +78,10 @@ def test_the_demo_webhook_keeps_calls_whichever_process_takes_them(tmp_path: Pat
         for _ in range(4):  # whichever process answers, it sees all 30
             received = httpx.get(f"{server.url}/demo/webhook", timeout=30).json()["received"]
             assert sorted(c["body"]["n"] for c in received) == list(range(30))
+        big = {"blob": "x" * 200_000}  # a body kept whole would make 100 calls 20 MB
+        assert httpx.post(f"{server.url}/demo/webhook", json=big, timeout=30).status_code == 200
+        last = httpx.get(f"{server.url}/demo/webhook", timeout=30).json()["received"][-1]
+        assert last["body"] == {"truncated": True, "bytes": len(orjson.dumps(big))}
     finally:
         server.stop()
 
