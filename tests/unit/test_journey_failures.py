@@ -244,3 +244,14 @@ def test_a_step_that_goes_through_ends_the_run_of_failures(
     assert engine.store.get_journey(ORG, "dated").paused is None  # type: ignore[union-attr]
     engine.signup("p4@example.com", entity={"when": FAR_FUTURE})
     assert engine.store.get_journey(ORG, "dated").paused is not None  # type: ignore[union-attr]
+
+
+def test_steps_that_end_in_error_on_values_they_cannot_use_count_toward_the_pause() -> None:
+    engine = make_engine(failure_limit=2)
+    engine.publish("dated", DATED)
+    engine.signup("p1@example.com", entity={"when": FAR_FUTURE})
+    assert engine.store.get_journey(ORG, "dated").paused is None  # type: ignore[union-attr]
+    engine.signup("p2@example.com", entity={"when": FAR_FUTURE})
+    paused = engine.store.get_journey(ORG, "dated")
+    assert paused is not None and paused.paused is not None
+    assert "the wait's date expression gave no date-time" in paused.paused

@@ -345,7 +345,7 @@ class JourneyRuntime:
             raise
         except Exception as exc:  # of this journey alone: its definition, or what it made
             outcome = failed(definition, inst, now, failure_cause(exc), node)
-        self._count(step, (inst.org_id, inst.journey, inst.version), outcome.failure)
+        self._count(step, (inst.org_id, inst.journey, inst.version), _failure_of(inst, outcome))
         new = outcome.instance
         batch = step.batch
         jumps: list[JumpTo] = []
@@ -720,3 +720,14 @@ def _check_storable(outcome: Outcome) -> None:
             orjson.dumps(command.request)
         elif isinstance(command, StepEvent) and command.detail is not None:
             command.detail.encode("utf-8")
+
+
+def _failure_of(before: Instance, outcome: Outcome) -> str | None:
+    """Why the step ended the instance in error, if it did: a raised failure, or an error
+    the step met (a value it could not use, say), which counts the same for pausing."""
+    if outcome.failure is not None or outcome.instance.status != "error":
+        return outcome.failure
+    if before.status == "error":
+        return None
+    errors = [c for c in outcome.commands if isinstance(c, StepEvent) and c.status == "error"]
+    return (errors[-1].detail if errors else None) or "the step ended in error"
