@@ -307,9 +307,12 @@ class JourneyRegistry:
         ]
         return {**report, "state": latest.state, "version": latest.version, "paused": paused}
 
-    def steps(self, org_id: str, name: str, limit: int) -> list[dict[str, Any]]:
+    def steps(
+        self, org_id: str, name: str, limit: int, identity: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The latest step events, newest first; only ``identity``'s when given."""
         self.get(org_id, name)
-        return [s.as_json() for s in self._store.list_steps(org_id, name, limit)]
+        return [s.as_json() for s in self._store.list_steps(org_id, name, limit, identity)]
 
     def journeys_using(self, org_id: str, event: str) -> list[str]:
         """Live journeys that start with ``event`` or wait for it."""
