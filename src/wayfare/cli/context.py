@@ -10,7 +10,7 @@ declares them, and ``--json``, on a command and hands it the resulting ``CliCont
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import click
@@ -35,6 +35,12 @@ class CliContext:
     """Admin bearer token, when the server requires one."""
     as_json: bool = False
     """Print the server's JSON answer instead of lines and tables."""
+    given: set[str] = field(default_factory=set)
+    """The fields an option or the environment set (the others are defaults)."""
+
+    def chosen(self, name: str) -> Any:
+        """A field's value when an option or the environment gave it, else ``None``."""
+        return getattr(self, name) if name in self.given else None
 
     def client(self) -> AdminClient:
         return AdminClient(self.url, self.org, self.admin_token)
@@ -52,32 +58,34 @@ class CliContext:
 pass_context = click.make_pass_decorator(CliContext, ensure=True)
 
 
-def _keep(field: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+def _keep(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     def callback(ctx: click.Context, _: click.Parameter, value: Any) -> None:
         if value is not None and value is not False:
-            setattr(ctx.ensure_object(CliContext), field, value)
+            cli = ctx.ensure_object(CliContext)
+            setattr(cli, name, value)
+            cli.given.add(name)
 
     return callback
 
 
 def _connection_options(fn: F, *, from_env: bool) -> F:
     env = {"WAYFARE_URL": "url", "WAYFARE_ORG": "org", "WAYFARE_ADMIN_TOKEN": "admin_token"}
-    names = {field: var for var, field in env.items()}
+    names = {name: var for var, name in env.items()}
     shown = {
         "url": f"Base URL of the Wayfare server [default: {DEFAULT_URL}].",
         "org": f"Organisation id (x-gw-ims-org-id) [default: {DEFAULT_ORG}].",
         "admin_token": "Admin bearer token, when the server requires one.",
     }
-    for field in ("admin_token", "org", "url"):
+    for name in ("admin_token", "org", "url"):
         fn = click.option(
-            f"--{field.replace('_', '-')}",
-            envvar=names[field] if from_env else None,
+            f"--{name.replace('_', '-')}",
+            envvar=names[name] if from_env else None,
             show_envvar=from_env,
             default=None,
             expose_value=False,
             is_eager=True,
-            callback=_keep(field),
-            help=shown[field] if from_env else shown[field] + f" Also {names[field]}.",
+            callback=_keep(name),
+            help=shown[name] if from_env else shown[name] + f" Also {names[name]}.",
         )(fn)
     return fn
 

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 import click
 
+from wayfare.cli.context import CliContext, pass_context
 from wayfare.cli.definitions import load_file
 from wayfare.client.admin import AdminClient
 from wayfare.client.inlet import AsyncInlet
@@ -43,7 +44,9 @@ def _mapping(pairs: tuple[str, ...], mapping_file: Path | None) -> dict[str, str
 
 @click.command()
 @click.option("--inlet-url", required=True, help="The inlet URL (Wayfare's or Adobe's).")
-@click.option("--org", envvar="WAYFARE_ORG", required=True, help="Organisation id.")
+@click.option(
+    "--org", envvar="WAYFARE_ORG", default=None, help="Organisation id (required; or on the group)."
+)
 @click.option(
     "--template",
     type=click.Path(path_type=Path, exists=True),
@@ -109,9 +112,11 @@ def _mapping(pairs: tuple[str, ...], mapping_file: Path | None) -> dict[str, str
     help="Admin API base URL for --event (default: the inlet URL's origin).",
 )
 @click.option("--admin-token", envvar="WAYFARE_ADMIN_TOKEN", default=None, help="Admin token.")
+@pass_context
 def send(
+    cli: CliContext,
     inlet_url: str,
-    org: str,
+    org: str | None,
     template: Path | None,
     event: str | None,
     input_file: IO[str],
@@ -140,7 +145,12 @@ def send(
     """
     if (template is None) == (event is None):
         raise click.UsageError("give exactly one of --template FILE or --event NAME")
-    with AdminClient(url or _origin(inlet_url), org, admin_token) as admin:
+    org = org or cli.chosen("org")  # the group's options count too: wayfare --org X send ...
+    if org is None:
+        raise click.MissingParameter(param_hint="'--org'", param_type="option")
+    admin_url = url or cli.chosen("url") or _origin(inlet_url)
+    admin_token = admin_token or cli.chosen("admin_token")
+    with AdminClient(admin_url, org, admin_token) as admin:
         message = admin.events.preview(event) if event is not None else _read_template(template)
         json_schema = _json_schema(admin, message)
     filler = _filler(message, _mapping(maps, mapping_file), json_schema, omits)
