@@ -650,3 +650,17 @@ def test_step_events_are_listed_newest_first_and_form_the_orgs_dataset(
     first = reading.step_event_records(ORG, limit=10)[0]
     assert first == StepRecord(ORG, "welcome", 1, "n0", "wait", "i-0", "ada@x.io", "ended", None,
                                1, 1, first.seq)  # fmt: skip
+
+
+def test_step_events_of_one_person(writing: JourneyStore, reading: JourneyStore) -> None:
+    ada = [step(f"a{k}", "wait", "ended", "i-a") for k in range(3)]
+    ed = dataclasses.replace(step("e0", "wait", "ended", "i-e"), identity="ed@x.io")
+    writing.commit(EngineBatch(steps=[ada[0], ed, *ada[1:]]))
+    assert [s.node for s in reading.list_steps(ORG, "welcome", 10, "ada@x.io")] == [
+        "a2",
+        "a1",
+        "a0",
+    ]
+    assert [s.node for s in reading.list_steps(ORG, "welcome", 1, "ada@x.io")] == ["a2"]
+    assert [s.node for s in reading.list_steps(ORG, "welcome", 10, "ed@x.io")] == ["e0"]
+    assert reading.list_steps(ORG, "welcome", 10, "nobody@x.io") == []

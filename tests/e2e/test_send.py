@@ -370,3 +370,14 @@ def test_usage_errors(demo: Demo, tmp_path: Path) -> None:
     unknown = send(demo, "--event", "nope", "--input", str(source))
     assert unknown.returncode == 1 and "nope" in unknown.stderr
     assert record_count(demo) == 0
+
+
+def test_the_org_may_come_before_the_command_and_is_required(demo: Demo, tmp_path: Path) -> None:
+    source = write(tmp_path / "one.csv", "first,last,email,year\nAda,L,ada@example.com,1990\n")
+    args = ["--inlet-url", demo.inlet_url, "--event", DEMO_EVENT, "--input", str(source), *MAPS]
+    result = run("--org", demo.org, "send", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "read 1, sent 1, accepted 1, rejected 0, retried 0" in result.stdout
+    missing = run("send", *args)
+    assert missing.returncode == 2
+    assert "--org" in missing.stderr

@@ -86,6 +86,27 @@ def test_a_valid_journey_becomes_a_graph_with_defaults() -> None:
     assert GLOBAL_TIMEOUT_MS == 91 * 86_400_000
 
 
+def test_activities_are_ordered_breadth_first_from_the_entry() -> None:
+    definition = parse_journey(
+        journey(
+            {
+                "done": {"type": "end"},
+                "zulu": {
+                    "type": "condition",
+                    "branches": [{"label": "big", "when": "1 > 0", "next": "mike"}],
+                    "otherwise": "alpha",
+                },
+                "alpha": {"type": "wait", "duration": "1h", "next": "bravo"},
+                "mike": {"type": "wait", "duration": "1h", "next": "done"},
+                "bravo": {"type": "wait", "duration": "1h", "next": "done"},
+            },
+            first="zulu",
+        )
+    )
+    # each activity once, paths in the order the activity lists them
+    assert definition.activity_order() == ["zulu", "mike", "alpha", "done", "bravo"]
+
+
 def test_reentrance_and_time_zone_are_read() -> None:
     parsed = parse_journey(
         one(

@@ -411,7 +411,10 @@ async def journey_report(request: Request, s: Services, org_id: str) -> Response
 
 async def journey_steps(request: Request, s: Services, org_id: str) -> Response:
     limit = int_param(request, "limit", 50, low=1, high=10_000) or 50
-    steps = await run_in_threadpool(s.journeys.steps, org_id, request.path_params["name"], limit)
+    identity = request.query_params.get("identity") or None
+    steps = await run_in_threadpool(
+        s.journeys.steps, org_id, request.path_params["name"], limit, identity
+    )
     return json_response({"steps": steps})
 
 

@@ -1,4 +1,5 @@
-"""A small client for the admin API, used by the CLI."""
+"""A small client for the admin API, used by the CLI: ``call`` for any route, and one
+attribute per resource (``client.journeys.report(name)``) for the routes the CLI uses."""
 
 from __future__ import annotations
 
@@ -6,6 +7,15 @@ from typing import Any
 
 import httpx
 
+from wayfare.client.admin_resources import (
+    Datasets,
+    Definitions,
+    Events,
+    Failures,
+    Inlets,
+    Journeys,
+    Schemas,
+)
 from wayfare.errors import WayfareError
 
 
@@ -27,6 +37,13 @@ class AdminClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+        self.schemas = Schemas(self)
+        self.datasets = Datasets(self)
+        self.inlets = Inlets(self)
+        self.events = Events(self)
+        self.journeys = Journeys(self)
+        self.failures = Failures(self)
+        self.definitions = Definitions(self)
 
     def __enter__(self) -> AdminClient:
         return self

@@ -23,6 +23,7 @@ events' schemas.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -176,6 +177,19 @@ class JourneyDefinition:
     def events_named(self) -> set[str]:
         """Events whose payloads expressions may read: the entry and every awaited event."""
         return {self.entry_event} | self.awaited_events()
+
+    def activity_order(self) -> list[str]:
+        """The activities breadth-first from the entry, each path in the order the activity
+        lists it (next, branches, otherwise, error or timeout); each activity once."""
+        order: list[str] = []
+        queue = deque([self.entry_next] if self.entry_next else [])
+        while queue:
+            node = queue.popleft()
+            if node in order or node not in self.activities:
+                continue
+            order.append(node)
+            queue.extend(target for _, target in self.activities[node].targets())
+        return order
 
 
 class _Reader:

@@ -7,10 +7,11 @@ import asyncio
 import dataclasses
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from wayfare.clock import Clock
+from wayfare.engine.core import ENTRY
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
 from wayfare.model.destinations import DestinationPolicy, authority_written, url_destination
 from wayfare.model.events import EventConfig
@@ -298,18 +299,31 @@ class JourneyRegistry:
         return entity
 
     def report(self, org_id: str, name: str) -> dict[str, Any]:
+        """The store's counts, with ``nodes`` in graph order (``graph_order``)."""
         latest = self.get(org_id, name)
         report = self._store.report(org_id, name)
+        versions = self._store.journey_versions(org_id, name)
         paused = [  # where it keeps people out: a closed or stopped version takes no one in
             {"version": v.version, "reason": v.paused}
-            for v in self._store.journey_versions(org_id, name)
+            for v in versions
             if v.paused is not None and v.state in ("live", "draft")
         ]
-        return {**report, "state": latest.state, "version": latest.version, "paused": paused}
+        nodes = report["nodes"]
+        ordered = {node: nodes[node] for node in graph_order(versions, nodes)}
+        return {
+            **report,
+            "nodes": ordered,
+            "state": latest.state,
+            "version": latest.version,
+            "paused": paused,
+        }
 
-    def steps(self, org_id: str, name: str, limit: int) -> list[dict[str, Any]]:
+    def steps(
+        self, org_id: str, name: str, limit: int, identity: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The latest step events, newest first; only ``identity``'s when given."""
         self.get(org_id, name)
-        return [s.as_json() for s in self._store.list_steps(org_id, name, limit)]
+        return [s.as_json() for s in self._store.list_steps(org_id, name, limit, identity)]
 
     def journeys_using(self, org_id: str, event: str) -> list[str]:
         """Live journeys that start with ``event`` or wait for it."""
@@ -320,6 +334,20 @@ class JourneyRegistry:
                 if event == definition.entry_event or event in definition.awaited_events():
                     users.add(version.name)
         return sorted(users)
+
+
+def graph_order(versions: list[JourneyVersion], nodes: Iterable[str]) -> list[str]:
+    """``nodes`` as the engine meets them: the entry, then each version's activities
+    breadth-first from its entry (the latest version first), then any other by name."""
+    order = [ENTRY]
+    for version in sorted(versions, key=lambda v: -v.version):
+        try:
+            definition = parse_journey(version.definition)
+        except InvalidRequestError:  # stored before today's limits: no graph to follow
+            continue
+        order += [a for a in definition.activity_order() if a not in order]
+    present = set(nodes)
+    return [n for n in order if n in present] + sorted(present.difference(order))
 
 
 async def _wait_for(done: Callable[[], bool], left: Callable[[], int]) -> int:

@@ -373,8 +373,16 @@ class MemoryJourneyStore:
             "nodes": nodes,
         }
 
-    def list_steps(self, org_id: str, journey: str, limit: int) -> list[StepRecord]:
-        found = [s for s in self._steps if s.org_id == org_id and s.journey == journey]
+    def list_steps(
+        self, org_id: str, journey: str, limit: int, identity: str | None = None
+    ) -> list[StepRecord]:
+        found = [
+            s
+            for s in self._steps
+            if s.org_id == org_id
+            and s.journey == journey
+            and (identity is None or s.identity == identity)
+        ]
         return found[::-1][:limit]
 
     def step_event_records(

@@ -250,8 +250,10 @@ class JourneyReports(Protocol):
     """What journeys did, for people: counts per activity, step events, discards."""
 
     def report(self, org_id: str, journey: str) -> dict[str, Any]: ...
-    def list_steps(self, org_id: str, journey: str, limit: int) -> list[StepRecord]:
-        """The journey's step events, newest first."""
+    def list_steps(
+        self, org_id: str, journey: str, limit: int, identity: str | None = None
+    ) -> list[StepRecord]:
+        """The journey's step events (of one person, given ``identity``), newest first."""
         ...
 
     def step_event_records(

@@ -296,11 +296,21 @@ class SQLJourneyReports(SQLDatabase):
             "nodes": nodes,
         }
 
-    def list_steps(self, org_id: str, journey: str, limit: int) -> list[StepRecord]:
-        rows = self._all(
-            "SELECT * FROM step_events WHERE org_id = ? AND journey = ? ORDER BY seq DESC LIMIT ?",
-            (org_id, journey, limit),
-        )
+    def list_steps(
+        self, org_id: str, journey: str, limit: int, identity: str | None = None
+    ) -> list[StepRecord]:
+        if identity is None:
+            rows = self._all(
+                "SELECT * FROM step_events WHERE org_id = ? AND journey = ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (org_id, journey, limit),
+            )
+        else:
+            rows = self._all(
+                "SELECT * FROM step_events WHERE org_id = ? AND journey = ? AND identity = ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (org_id, journey, identity, limit),
+            )
         return [step_from_row(r) for r in rows]
 
     def step_event_records(

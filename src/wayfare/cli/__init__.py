@@ -1,0 +1,84 @@
+"""The ``wayfare`` command: the server, and admin commands that talk to a running server.
+
+One module per command group (``schemas``, ``datasets``, ``inlets``, ``events``,
+``journeys``), ``apply`` and ``failures``, ``send``, and ``server`` for the commands that run
+Wayfare. A new group is a module whose group is added below.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from wayfare.cli.apply import apply, failures
+from wayfare.cli.context import group_options
+from wayfare.cli.datasets import datasets
+from wayfare.cli.events import events
+from wayfare.cli.inlets import inlets
+from wayfare.cli.journeys import journeys
+from wayfare.cli.schemas import schemas
+from wayfare.cli.send import send
+from wayfare.cli.server import doctor, engine, http_process, serve, worker
+from wayfare.errors import WayfareError
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """Errors of Wayfare (the server's answers, an unreachable server) as one red line on
+    standard error, with a message's violations under it, and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WayfareError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            for line in _violations(getattr(exc, "body", None)):
+                click.echo(f"  {line}", err=True)
+            sys.exit(1)
+
+
+def _violations(body: Any) -> list[str]:
+    report = body.get("report") if isinstance(body, dict) else None
+    cause = report.get("cause") if isinstance(report, dict) else None
+    if not cause:
+        return []
+    return [
+        f"{v['pointerToViolation']}: {v['message']} ({v['keyword']})"
+        for check in cause.get("_streamingValidation", [])
+        for v in check.get("causingExceptions", [])
+    ]
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="wayfare")
+@group_options
+def main() -> None:
+    """Wayfare: event-triggered customer journeys behind an Adobe-compatible inlet.
+
+    The admin commands call a running server: --url, --org and --admin-token (or
+    WAYFARE_URL, WAYFARE_ORG, WAYFARE_ADMIN_TOKEN) go before the command or after it;
+    --json, where a command offers it, prints the server's answer as JSON. Times print in
+    ISO 8601: local time on a terminal, UTC otherwise.
+
+    \b
+    Examples:
+      wayfare serve --demo
+      wayfare --org ACME@AdobeOrg apply examples/config/
+      wayfare journeys report welcome --json
+
+    \b
+    Exit codes:
+      0  done
+      1  the server refused the call or cannot be reached, an input file is
+         wrong, rows were rejected (send), or a check failed (doctor)
+      2  usage: an unknown command or option, a missing or invalid argument
+    """
+
+
+for command in (serve, worker, doctor, engine, http_process):
+    main.add_command(command)
+for command in (schemas, datasets, inlets, events, journeys, apply, failures, send):
+    main.add_command(command)

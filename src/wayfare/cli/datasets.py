@@ -1,0 +1,77 @@
+"""``wayfare datasets``: list, show, tail."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from wayfare.cli.context import CliContext, admin_command
+from wayfare.cli.output import echo_json, table
+
+FOLLOW_SECONDS = 1.0
+
+
+@click.group()
+def datasets() -> None:
+    """Datasets: list, show, tail.
+
+    \b
+    Example:
+      wayfare datasets tail journeyStepEvents -n 5
+    """
+
+
+@datasets.command("list")
+@click.option("--schema", default=None, help="Only datasets of this schema.")
+@admin_command()
+def datasets_list(cli: CliContext, schema: str | None) -> None:
+    """The org's datasets, with the default one of each schema.
+
+    \b
+    Example:
+      wayfare datasets list --schema signups
+    """
+    with cli.client() as c:
+        body = c.datasets.list(schema)
+    cli.show(body, lambda: table(body["datasets"], ["id", "name", "default"]))
+
+
+@datasets.command("show")
+@click.argument("dataset")
+@admin_command()
+def datasets_show(cli: CliContext, dataset: str) -> None:
+    """One dataset with its record count, as JSON.
+
+    \b
+    Example:
+      wayfare datasets show journeyStepEvents
+    """
+    with cli.client() as c:
+        echo_json(c.datasets.get(dataset))
+
+
+@datasets.command("tail")
+@click.argument("dataset")
+@click.option("-n", "--limit", type=int, default=10, show_default=True)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new records.")
+@admin_command(json_flag=False)
+def datasets_tail(cli: CliContext, dataset: str, limit: int, follow: bool) -> None:
+    """Print the last records of a dataset, one JSON document per line.
+
+    \b
+    Example:
+      wayfare datasets tail journeyStepEvents -n 20 --follow
+    """
+    with cli.client() as c:
+        records = c.datasets.records(dataset, limit)["records"]
+        last = 0
+        while True:
+            for record in records:
+                click.echo(json.dumps(record, ensure_ascii=False))
+                last = record["seq"]
+            if not follow:
+                return
+            time.sleep(FOLLOW_SECONDS)
+            records = c.datasets.records(dataset, 1000, after=last)["records"]
