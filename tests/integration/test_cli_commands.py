@@ -208,20 +208,7 @@ def test_the_json_table_names_every_command_that_offers_json() -> None:
     assert {path for path, cmd in commands() if offers_json(cmd)} == set(ARGUMENTS)
 
 
-NOT_PAUSING = pytest.mark.xfail(
-    reason="the engine does not pause a journey whose waits fail (on main too: "
-    "test_a_journey_whose_steps_keep_failing_is_paused_until_resumed fails the same way)",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(p, marks=NOT_PAUSING) if p == "journeys resume" else p
-        for p in sorted(ARGUMENTS)
-    ],
-)
+@pytest.mark.parametrize("path", sorted(ARGUMENTS))
 def test_json_is_printed_wherever_it_is_offered(stage: Stage, path: str) -> None:
     args = ARGUMENTS[path](stage)
     printed = ok(run(stage.shop, *path.split(), *args, "--json"))
