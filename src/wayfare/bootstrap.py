@@ -40,6 +40,7 @@ from wayfare.ingest.rate_limit import RateLimiter
 from wayfare.log.embedded import EmbeddedLog
 from wayfare.log.ports import EventLog
 from wayfare.model.destinations import DestinationPolicy
+from wayfare.observability.readiness import Readiness, files_writable, lock_held
 from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
@@ -98,6 +99,7 @@ class Services:
     journeys: JourneyRegistry
     applier: Applier
     inbox: DemoInbox
+    readiness: Readiness
 
     async def start(self) -> None:
         await self.engine.start()
@@ -169,7 +171,16 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         )
     else:
         runtime = _runtime(settings, journey_store.another_connection(), EmbeddedLog(path), clock)
-    return _server(settings, clock or SystemClock(), store, journey_store, writer, runtime, 1)
+    return _server(
+        settings,
+        clock or SystemClock(),
+        store,
+        journey_store,
+        writer,
+        runtime,
+        1,
+        readiness=_embedded_readiness(settings, path, journey_store),
+    )
 
 
 def build_http_process(settings: Settings, hub: socket.socket) -> Services:
@@ -179,17 +190,37 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
     path = deployment(settings).sqlite
     assert path is not None, "scale-out HTTP processes are whole servers (build)"
     client = HubClient(hub)
+    journey_store = SQLiteJourneyStore(path, fsync=settings.fsync)
     services = _server(
         settings,
         SystemClock(),
         SQLiteStore(path, fsync=settings.fsync),
-        SQLiteJourneyStore(path, fsync=settings.fsync),
+        journey_store,
         HubWriter(client),
         HubEngine(client),
         1,
         HubInbox(client),
+        readiness=_embedded_readiness(settings, path, journey_store),
     )
     return services
+
+
+def _embedded_readiness(settings: Settings, path: Path, journey_store: JourneyStore) -> Readiness:
+    """The database writable, the engine process holding its lock, its lag read from the
+    store (the last match outcome against the position the engine's commits stored)."""
+    head = EmbeddedLog(path)
+    lock = engine_lock_path(settings)
+
+    def engine() -> str | None:
+        if not settings.engine_process:
+            return None  # it runs in the server's own process
+        return lock_held(lock, "the journey engine")
+
+    def lag() -> int:
+        stored = journey_store.log_positions((0,)).get(0, 0)
+        return max(0, head.last_position() - stored)
+
+    return Readiness(lambda: files_writable(path), engine, lag, settings.ready_max_lag)
 
 
 def writer_hub(services: Services) -> WriterHub:
@@ -233,7 +264,28 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     log_settings = nats_settings(settings, log_url)
     writer = NatsWriter(log_settings, known=known)
     journeys = PostgresJourneyStore(pool)
-    return _server(settings, clock, store, journeys, writer, NoEngine(), log_settings.partitions)
+
+    def reachable() -> str | None:
+        store.get_org("")  # a StoreError says what is wrong
+        return None
+
+    readiness = Readiness(
+        reachable,
+        lambda: None,
+        lambda: None,
+        settings.ready_max_lag,
+        engine_note="journey engines run as wayfare worker processes, not in this server",
+    )
+    return _server(
+        settings,
+        clock,
+        store,
+        journeys,
+        writer,
+        NoEngine(),
+        log_settings.partitions,
+        readiness=readiness,
+    )
 
 
 def _server(
@@ -245,6 +297,8 @@ def _server(
     runtime: JourneyEngine,
     partitions: int,
     inbox: DemoInbox | None = None,
+    *,
+    readiness: Readiness,
 ) -> Services:
     catalog = Catalog(store, clock, settings.cache_ttl_seconds)
     limiter = RateLimiter(clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
@@ -276,6 +330,7 @@ def _server(
         journeys=journeys,
         applier=Applier(store, clock, schemas, inlets, events, journeys),
         inbox=inbox or LocalInbox(),
+        readiness=readiness,
     )
 
 
@@ -284,7 +339,9 @@ def build_engine(settings: Settings) -> EngineServices:
     path = deployment(settings).sqlite
     if path is None:
         raise InvalidRequestError("wayfare engine runs embedded engines; use wayfare worker")
-    writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())
+    writer = SQLiteWriter(
+        path, fsync=settings.fsync, on_commit=lambda: runtime.wake(), name="engine"
+    )
     runtime = _runtime(
         settings, SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer), EmbeddedLog(path)
     )

@@ -112,6 +112,23 @@ def main() -> None:
     """Wayfare: event-triggered customer journeys behind an Adobe-compatible inlet."""
 
 
+def _log_options(fn: F) -> F:
+    """--log-format and --log-level, for the commands that run a server or an engine."""
+    fn = click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        default=None,
+        help="The least severe log lines written (default info).",
+    )(fn)
+    fn = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        help="Log lines as text (default) or JSON, one object a line.",
+    )(fn)
+    return fn
+
+
 def _allow_option(fn: F) -> F:
     return click.option(
         "--allow-action-destination",
@@ -175,6 +192,10 @@ def _allow_option(fn: F) -> F:
     default=None,
     help="HTTP processes to run (default: one per core).",
 )
+@_log_options
+@click.option(
+    "--access-log", is_flag=True, help="Log one line per HTTP request (never a header or token)."
+)
 @_allow_option
 def serve(
     host: str | None,
@@ -189,6 +210,9 @@ def serve(
     rate_limit: float | None,
     public_url: str | None,
     workers: int | None,
+    log_format: str | None,
+    log_level: str | None,
+    access_log: bool,
     allow: tuple[str, ...],
 ) -> None:
     """Start the Wayfare server: the inlet and the admin API.
@@ -196,11 +220,39 @@ def serve(
     Embedded (the default), it keeps everything in one SQLite file and runs the journey
     engine itself. With --store postgresql://… --log nats://… it is stateless: start as
     many as you like behind a load balancer, and the journey engines with wayfare worker.
-    Either way it runs --workers HTTP processes, one per core unless told.
+    Either way it runs --workers HTTP processes, one per core unless told. It prints one
+    line once it listens; /metrics, /healthz and /readyz tell how it is doing.
     """
+    from wayfare.observability.shared_dir import shared_metrics_dir
+
+    with shared_metrics_dir():  # before anything imports prometheus-client
+        _serve(
+            {
+                "host": host,
+                "port": port,
+                "data_dir": data_dir,
+                "store": store,
+                "log": event_log,
+                "admin_token": admin_token,
+                "insecure_no_admin_token": insecure_no_admin_token or None,
+                "demo": demo or None,  # off unless the flag, the environment or the file says
+                "inlet_rate_limit": rate_limit,
+                "public_url": public_url,
+                "workers": workers,
+                "log_format": log_format,
+                "log_level": log_level,
+                "access_log": access_log or None,
+                "action_allow": allow or None,
+            },
+            config_file,
+        )
+
+
+def _serve(overrides: dict[str, Any], config_file: Path | None) -> None:
     from wayfare import serving
-    from wayfare.bootstrap import build
+    from wayfare.bootstrap import build, deployment
     from wayfare.config import admin_exposure, load_settings
+    from wayfare.observability.logs import configure_logging
     from wayfare.registry.demo import (
         DEMO_EVENT,
         DEMO_INLET,
@@ -211,32 +263,21 @@ def serve(
         sample_message,
         setup_demo,
     )
+    from wayfare.store.sqlite.files import hold_data_dir
 
     _log_lines()
-    settings = load_settings(
-        {
-            "host": host,
-            "port": port,
-            "data_dir": data_dir,
-            "store": store,
-            "log": event_log,
-            "admin_token": admin_token,
-            "insecure_no_admin_token": insecure_no_admin_token or None,
-            "demo": demo or None,  # off unless the flag, the environment or the file says
-            "inlet_rate_limit": rate_limit,
-            "public_url": public_url,
-            "workers": workers,
-            "action_allow": allow or None,
-        },
-        config_file=config_file,
-    )
+    settings = load_settings(overrides, config_file=config_file)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.demo:  # the demo journey calls the server's own /demo/webhook
         webhook = demo_webhook(settings.base_url)
         settings = dataclasses.replace(settings, action_allow=(*settings.action_allow, webhook))
     warning = admin_exposure(settings)  # before anything is created or migrated
     if warning is not None:
         logging.getLogger(__name__).warning("%s", warning)
+    if deployment(settings).sqlite is not None:  # held until the process ends
+        hold_data_dir(settings.data_dir)
     listening = serving.bind(settings)
+    click.echo(serving.listening_line(settings))
     services = build(settings)
     if settings.demo:
         setup_demo(services.applier, settings.base_url)
@@ -278,11 +319,10 @@ def http_process() -> None:
 
 
 def _log_lines() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("yoyo").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per action
+    """Log lines as the defaults say, until the command has read its settings."""
+    from wayfare.observability.logs import configure_logging
+
+    configure_logging()
 
 
 def _collect_less() -> None:
@@ -302,6 +342,7 @@ def engine() -> None:
     from wayfare.bootstrap import build_engine, engine_lock_path
     from wayfare.config import read_settings
     from wayfare.engine.process import read_first_line, serve_engine
+    from wayfare.observability.logs import configure_logging
 
     _log_lines()  # to the server's stderr, shaped like its own lines
     # Ctrl-C reaches the whole process group; the server then stops the engine in order.
@@ -312,6 +353,7 @@ def engine() -> None:
             "wayfare engine reads its settings from stdin; wayfare serve starts it"
         )
     settings = read_settings(greeting.decode())
+    configure_logging(settings.log_level, settings.log_format)
     services = build_engine(settings)
     _collect_less()
     uvloop.run(serve_engine(services, engine_lock_path(settings)))
@@ -327,9 +369,15 @@ def engine() -> None:
     default=None,
     help="TOML settings file.",
 )
+@_log_options
 @_allow_option
 def worker(
-    store: str | None, event_log: str | None, config_file: Path | None, allow: tuple[str, ...]
+    store: str | None,
+    event_log: str | None,
+    config_file: Path | None,
+    log_format: str | None,
+    log_level: str | None,
+    allow: tuple[str, ...],
 ) -> None:
     """Run a journey engine (scale-out): it takes its share of the event log's partitions,
     runs the journeys of the people in them, and delivers their actions. Start any number,
@@ -344,12 +392,20 @@ def worker(
     from wayfare.bootstrap import build_worker
     from wayfare.config import load_settings
     from wayfare.engine.process import serve_worker
+    from wayfare.observability.logs import configure_logging
 
     _log_lines()
     settings = load_settings(
-        {"store": store, "log": event_log, "action_allow": allow or None},
+        {
+            "store": store,
+            "log": event_log,
+            "log_format": log_format,
+            "log_level": log_level,
+            "action_allow": allow or None,
+        },
         config_file=config_file,
     )
+    configure_logging(settings.log_level, settings.log_format)
     services = build_worker(settings)
     _collect_less()
     uvloop.run(serve_worker(services))

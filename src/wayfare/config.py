@@ -99,6 +99,17 @@ class Settings:
     instance in error; 0 never pauses."""
     cache_ttl_seconds: float = 2.0
     """How long an inlet or token looked up from the store is trusted before a re-read."""
+    log_format: str = "text"
+    """Log lines as ``text`` (time, level, logger, message) or ``json`` (one object a
+    line), for the server, workers and every process they start."""
+    log_level: str = "info"
+    """The least severe log lines written: ``debug``, ``info``, ``warning`` or ``error``."""
+    access_log: bool = False
+    """One log line per HTTP request (method, path without its query, status, duration,
+    bytes sent); never a header or a token."""
+    ready_max_lag: int = 10_000
+    """``/readyz`` answers 503 while the journey engine has more match outcomes than this
+    left to consume."""
 
     @property
     def http_processes(self) -> int:
@@ -197,6 +208,14 @@ def load_settings(
     if unknown:
         raise InvalidRequestError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     settings = Settings(**{name: _coerce(known[name], value) for name, value in values.items()})
+    if settings.log_format not in ("text", "json"):
+        raise InvalidRequestError(
+            f"setting log_format: give text or json, not {settings.log_format!r}"
+        )
+    if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise InvalidRequestError(
+            f"setting log_level: give debug, info, warning or error, not {settings.log_level!r}"
+        )
     for entry in settings.action_allow:
         parse_allowed(entry)  # a wrong entry stops the command here, with its words
     return settings
