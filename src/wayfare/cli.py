@@ -370,6 +370,13 @@ def engine() -> None:
     help="TOML settings file.",
 )
 @_log_options
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Answer GET /metrics on this port of --host (default: not at all).",
+)
+@click.option("--host", default=None, help="Address --metrics-port binds (default 127.0.0.1).")
 @_allow_option
 def worker(
     store: str | None,
@@ -377,6 +384,8 @@ def worker(
     config_file: Path | None,
     log_format: str | None,
     log_level: str | None,
+    metrics_port: int | None,
+    host: str | None,
     allow: tuple[str, ...],
 ) -> None:
     """Run a journey engine (scale-out): it takes its share of the event log's partitions,
@@ -393,6 +402,7 @@ def worker(
     from wayfare.config import load_settings
     from wayfare.engine.process import serve_worker
     from wayfare.observability.logs import configure_logging
+    from wayfare.observability.metrics import serve_metrics
 
     _log_lines()
     settings = load_settings(
@@ -401,12 +411,16 @@ def worker(
             "log": event_log,
             "log_format": log_format,
             "log_level": log_level,
+            "metrics_port": metrics_port,
+            "host": host,
             "action_allow": allow or None,
         },
         config_file=config_file,
     )
     configure_logging(settings.log_level, settings.log_format)
     services = build_worker(settings)
+    if settings.metrics_port:
+        serve_metrics(settings.host, settings.metrics_port)
     _collect_less()
     uvloop.run(serve_worker(services))
 

@@ -107,6 +107,9 @@ class Settings:
     access_log: bool = False
     """One log line per HTTP request (method, path without its query, status, duration,
     bytes sent); never a header or a token."""
+    metrics_port: int = 0
+    """``wayfare worker``: answer ``GET /metrics`` on this port of ``host`` (0: not at
+    all). ``serve`` answers it on its own port."""
     ready_max_lag: int = 10_000
     """``/readyz`` answers 503 while the journey engine has more match outcomes than this
     left to consume."""

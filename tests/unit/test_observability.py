@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -14,7 +16,7 @@ from wayfare.api.instrument import route_of
 from wayfare.config import load_settings
 from wayfare.errors import InvalidRequestError
 from wayfare.observability.logs import JsonFormatter
-from wayfare.observability.metrics import MAX_HOSTS, Metrics
+from wayfare.observability.metrics import MAX_HOSTS, Metrics, process_metrics, serve_metrics
 from wayfare.observability.readiness import Readiness, lock_held
 
 
@@ -121,3 +123,17 @@ def test_log_settings_come_from_the_environment() -> None:
         True,
     )
     assert settings.ready_max_lag == 5
+
+
+def test_a_worker_answers_its_metrics_on_the_port_it_is_given() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process_metrics().deliveries.labels("ok", "hooks.example").inc()
+    stop = serve_metrics("127.0.0.1", port)
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    finally:
+        stop()
+    assert answer.status_code == 200
+    assert 'wayfare_deliveries_total{host="hooks.example",outcome="ok"}' in answer.text

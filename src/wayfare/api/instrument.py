@@ -54,7 +54,7 @@ def instrumented(app: ASGIApp, *, access_log: bool) -> ASGIApp:
             await app(scope, receive, counting_send)
         finally:
             elapsed = time.perf_counter() - started
-            metrics.request_seconds.labels(route_of(scope), str(status)).observe(elapsed)
+            metrics.observe_request(route_of(scope), status, elapsed)
             if access is not None:
                 duration_ms = round(elapsed * 1000, 2)
                 access.info(

@@ -249,7 +249,7 @@ class InletService:
 
 
 def _count(inlet_id: str, outcome: str, messages: int) -> None:
-    process_metrics().inlet_messages.labels(inlet_id, outcome).inc(messages)
+    process_metrics().count_messages(inlet_id, outcome, messages)
 
 
 @contextlib.contextmanager

@@ -12,8 +12,16 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from wayfare.observability.shared_dir import VARIABLE
@@ -93,6 +101,23 @@ class Metrics:
             registry=r,
         )
         self._hosts: set[str] = set()
+        self._inlet_children: dict[tuple[str, str], Counter] = {}
+        self._request_children: dict[tuple[str, int], Histogram] = {}
+
+    # ``labels()`` takes a lock and builds a key each call: the hot path keeps the children
+    def count_messages(self, inlet_id: str, outcome: str, messages: int) -> None:
+        key = (inlet_id, outcome)
+        child = self._inlet_children.get(key)
+        if child is None:
+            child = self._inlet_children[key] = self.inlet_messages.labels(inlet_id, outcome)
+        child.inc(messages)
+
+    def observe_request(self, route: str, status: int, seconds: float) -> None:
+        key = (route, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self.request_seconds.labels(route, str(status))
+        child.observe(seconds)
 
     def host_label(self, host: str) -> str:
         """``host``, or ``other`` once ``MAX_HOSTS`` others are counted."""
@@ -119,3 +144,15 @@ def exposition() -> bytes:
         MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(process_metrics().registry)
+
+
+def serve_metrics(host: str, port: int) -> Callable[[], None]:
+    """Answer ``GET /metrics`` with this process's metrics on ``host:port``, from a thread
+    (``wayfare worker``, which has no HTTP server of its own); returns what stops it."""
+    server, _ = start_http_server(port, addr=host, registry=process_metrics().registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return stop
