@@ -208,7 +208,7 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
 def _embedded_readiness(settings: Settings, path: Path, journey_store: JourneyStore) -> Readiness:
     """The database writable, the engine process holding its lock, its lag read from the
     store (the last match outcome against the position the engine's commits stored)."""
-    head = EmbeddedLog(path)
+    heads: list[EmbeddedLog] = []  # its connection opened by the first look
     lock = engine_lock_path(settings)
 
     def engine() -> str | None:
@@ -217,8 +217,10 @@ def _embedded_readiness(settings: Settings, path: Path, journey_store: JourneySt
         return lock_held(lock, "the journey engine")
 
     def lag() -> int:
+        if not heads:
+            heads.append(EmbeddedLog(path))
         stored = journey_store.log_positions((0,)).get(0, 0)
-        return max(0, head.last_position() - stored)
+        return max(0, heads[0].last_position() - stored)
 
     return Readiness(lambda: files_writable(path), engine, lag, settings.ready_max_lag)
 

@@ -18,6 +18,7 @@ import yaml
 
 from wayfare.client.admin import AdminClient
 from wayfare.errors import WayfareError
+from wayfare.observability.shared_dir import with_shared_metrics_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -197,6 +198,7 @@ def _allow_option(fn: F) -> F:
     "--access-log", is_flag=True, help="Log one line per HTTP request (never a header or token)."
 )
 @_allow_option
+@with_shared_metrics_dir  # before the command imports anything that imports prometheus-client
 def serve(
     host: str | None,
     port: int | None,
@@ -223,32 +225,6 @@ def serve(
     Either way it runs --workers HTTP processes, one per core unless told. It prints one
     line once it listens; /metrics, /healthz and /readyz tell how it is doing.
     """
-    from wayfare.observability.shared_dir import shared_metrics_dir
-
-    with shared_metrics_dir():  # before anything imports prometheus-client
-        _serve(
-            {
-                "host": host,
-                "port": port,
-                "data_dir": data_dir,
-                "store": store,
-                "log": event_log,
-                "admin_token": admin_token,
-                "insecure_no_admin_token": insecure_no_admin_token or None,
-                "demo": demo or None,  # off unless the flag, the environment or the file says
-                "inlet_rate_limit": rate_limit,
-                "public_url": public_url,
-                "workers": workers,
-                "log_format": log_format,
-                "log_level": log_level,
-                "access_log": access_log or None,
-                "action_allow": allow or None,
-            },
-            config_file,
-        )
-
-
-def _serve(overrides: dict[str, Any], config_file: Path | None) -> None:
     from wayfare import serving
     from wayfare.bootstrap import build, deployment
     from wayfare.config import admin_exposure, load_settings
@@ -266,7 +242,26 @@ def _serve(overrides: dict[str, Any], config_file: Path | None) -> None:
     from wayfare.store.sqlite.files import hold_data_dir
 
     _log_lines()
-    settings = load_settings(overrides, config_file=config_file)
+    settings = load_settings(
+        {
+            "host": host,
+            "port": port,
+            "data_dir": data_dir,
+            "store": store,
+            "log": event_log,
+            "admin_token": admin_token,
+            "insecure_no_admin_token": insecure_no_admin_token or None,
+            "demo": demo or None,  # off unless the flag, the environment or the file says
+            "inlet_rate_limit": rate_limit,
+            "public_url": public_url,
+            "workers": workers,
+            "log_format": log_format,
+            "log_level": log_level,
+            "access_log": access_log or None,
+            "action_allow": allow or None,
+        },
+        config_file=config_file,
+    )
     configure_logging(settings.log_level, settings.log_format)
     if settings.demo:  # the demo journey calls the server's own /demo/webhook
         webhook = demo_webhook(settings.base_url)

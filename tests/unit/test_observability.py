@@ -6,6 +6,8 @@ import fcntl
 import logging
 import os
 import socket
+import subprocess
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,7 @@ from wayfare.errors import InvalidRequestError
 from wayfare.observability.logs import JsonFormatter
 from wayfare.observability.metrics import MAX_HOSTS, Metrics, process_metrics, serve_metrics
 from wayfare.observability.readiness import Readiness, lock_held
+from wayfare.observability.shared_dir import shared_metrics_dir
 
 
 def readiness(
@@ -137,3 +140,22 @@ def test_a_worker_answers_its_metrics_on_the_port_it_is_given() -> None:
         stop()
     assert answer.status_code == 200
     assert 'wayfare_deliveries_total{host="hooks.example",outcome="ok"}' in answer.text
+
+
+def test_the_metrics_directory_is_removed_at_exit_and_so_are_those_of_killed_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / f"wayfare-metrics-{dead.pid}-abc"
+    orphan.mkdir()
+    living = tmp_path / f"wayfare-metrics-{os.getpid()}-def"
+    living.mkdir()
+    with shared_metrics_dir() as path:
+        assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(path)
+        assert path.parent == tmp_path
+        assert not orphan.exists()
+        assert living.exists()
+    assert not path.exists()
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
