@@ -412,7 +412,9 @@ def _runtime(
         "allow": list(settings.action_allow),
     }
     sender: Sender = (
-        CourierSender(**sender_options)
+        CourierSender(
+            log_format=settings.log_format, log_level=settings.log_level, **sender_options
+        )
         if settings.action_worker
         else ActionSender(**sender_options)
     )
