@@ -194,3 +194,24 @@ def test_readyz_fails_while_the_engine_process_is_down_and_recovers(server: Serv
     assert "the journey engine is not running" in down.json()["engine"]["problem"]
     wait_until(lambda: httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200)
     assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
+
+
+def test_readyz_fails_while_the_engine_lags_behind_the_threshold(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "data", env={"WAYFARE_READY_MAX_LAG": "2"}).start()
+    try:
+        demo = apply_demo(srv)
+        (engine,) = wait_until(lambda: srv.children("engine"))
+        os.kill(engine, signal.SIGSTOP)  # alive, holding its lock, consuming nothing
+        try:
+            for _ in range(3):
+                sent = httpx.post(demo.inlet_url, json=make_message(demo.schema_id), timeout=30)
+                assert sent.status_code == 200, sent.text
+            behind = httpx.get(f"{srv.url}/readyz", timeout=10)
+            assert behind.status_code == 503, behind.text
+            assert behind.json()["failing"] == ["lag"]
+            assert behind.json()["lag"]["events"] >= 3
+        finally:
+            os.kill(engine, signal.SIGCONT)
+        wait_until(lambda: httpx.get(f"{srv.url}/readyz", timeout=10).status_code == 200)
+    finally:
+        srv.stop()
