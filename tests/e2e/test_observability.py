@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from tests.conftest import (
     refused_start,
     wait_until,
 )
+from wayfare.log.jetstream import NatsSettings
 
 pytestmark = pytest.mark.integration
 
@@ -214,4 +217,40 @@ def test_readyz_fails_while_the_engine_lags_behind_the_threshold(tmp_path: Path)
             os.kill(engine, signal.SIGCONT)
         wait_until(lambda: httpx.get(f"{srv.url}/readyz", timeout=10).status_code == 200)
     finally:
+        srv.stop()
+
+
+def test_scaled_out_the_server_is_ready_without_an_engine_and_a_worker_answers_metrics(
+    tmp_path: Path, pg_database: str, nats_settings: NatsSettings
+) -> None:
+    env = {
+        "WAYFARE_LOG_PREFIX": nats_settings.prefix,
+        "WAYFARE_LOG_PARTITIONS": str(nats_settings.partitions),
+    }
+    scaled = ["--store", pg_database, "--log", nats_settings.url]
+    srv = Server(tmp_path / "serve", extra_args=scaled, env=env).start()
+    port = free_port()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "wayfare", "worker", *scaled, "--metrics-port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ready = httpx.get(f"{srv.url}/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["store"] == {"ok": True}
+        assert "wayfare worker" in ready.json()["engine"]["note"]
+
+        def scraped() -> str | None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+            except httpx.HTTPError:
+                return None
+            return answer.text if "wayfare_engine_cycle_seconds_count" in answer.text else None
+
+        assert "wayfare_engine_outbox_depth" in wait_until(scraped, timeout=60)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
         srv.stop()
