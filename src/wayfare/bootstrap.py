@@ -40,6 +40,7 @@ from wayfare.ingest.rate_limit import RateLimiter
 from wayfare.log.embedded import EmbeddedLog
 from wayfare.log.ports import EventLog
 from wayfare.model.destinations import DestinationPolicy
+from wayfare.observability.readiness import Readiness, files_writable, lock_held
 from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
@@ -108,6 +109,7 @@ class Services:
     journeys: JourneyRegistry
     applier: Applier
     inbox: DemoInbox
+    readiness: Readiness
 
     async def start(self) -> None:
         await self.engine.start()
@@ -188,6 +190,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         runtime,
         1,
         check_every_ms=EMBEDDED_CHECK_MS,
+        readiness=_embedded_readiness(settings, path, journey_store),
     )
 
 
@@ -198,18 +201,40 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
     path = deployment(settings).sqlite
     assert path is not None, "scale-out HTTP processes are whole servers (build)"
     client = HubClient(hub)
+    journey_store = SQLiteJourneyStore(path, fsync=settings.fsync)
     services = _server(
         settings,
         SystemClock(),
         SQLiteStore(path, fsync=settings.fsync),
-        SQLiteJourneyStore(path, fsync=settings.fsync),
+        journey_store,
         HubWriter(client),
         HubEngine(client),
         1,
         EMBEDDED_CHECK_MS,
         HubInbox(client),
+        readiness=_embedded_readiness(settings, path, journey_store),
     )
     return services
+
+
+def _embedded_readiness(settings: Settings, path: Path, journey_store: JourneyStore) -> Readiness:
+    """The database writable, the engine process holding its lock, its lag read from the
+    store (the last match outcome against the position the engine's commits stored)."""
+    heads: list[EmbeddedLog] = []  # its connection opened by the first look
+    lock = engine_lock_path(settings)
+
+    def engine() -> str | None:
+        if not settings.engine_process:
+            return None  # it runs in the server's own process
+        return lock_held(lock, "the journey engine")
+
+    def lag() -> int:
+        if not heads:
+            heads.append(EmbeddedLog(path))
+        stored = journey_store.log_positions((0,)).get(0, 0)
+        return max(0, heads[0].last_position() - stored)
+
+    return Readiness(lambda: files_writable(path), engine, lag, settings.ready_max_lag)
 
 
 def writer_hub(services: Services) -> WriterHub:
@@ -253,6 +278,18 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     log_settings = nats_settings(settings, log_url)
     writer = NatsWriter(log_settings, known=known)
     journeys = PostgresJourneyStore(pool)
+
+    def reachable() -> str | None:
+        store.get_org("")  # a StoreError says what is wrong
+        return None
+
+    readiness = Readiness(
+        reachable,
+        lambda: None,
+        lambda: None,
+        settings.ready_max_lag,
+        engine_note="journey engines run as wayfare worker processes, not in this server",
+    )
     return _server(
         settings,
         clock,
@@ -262,6 +299,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
         NoEngine(),
         log_settings.partitions,
         check_every_ms=SCALED_OUT_CHECK_MS,
+        readiness=readiness,
     )
 
 
@@ -275,6 +313,8 @@ def _server(
     partitions: int,
     check_every_ms: int,
     inbox: DemoInbox | None = None,
+    *,
+    readiness: Readiness,
 ) -> Services:
     catalog = Catalog(
         store,
@@ -319,6 +359,7 @@ def _server(
         journeys=journeys,
         applier=Applier(store, clock, schemas, inlets, events, journeys),
         inbox=inbox or LocalInbox(),
+        readiness=readiness,
     )
 
 
@@ -327,7 +368,9 @@ def build_engine(settings: Settings) -> EngineServices:
     path = deployment(settings).sqlite
     if path is None:
         raise InvalidRequestError("wayfare engine runs embedded engines; use wayfare worker")
-    writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=lambda: runtime.wake())
+    writer = SQLiteWriter(
+        path, fsync=settings.fsync, on_commit=lambda: runtime.wake(), name="engine"
+    )
     runtime = _runtime(
         settings, SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer), EmbeddedLog(path)
     )
@@ -396,7 +439,9 @@ def _runtime(
         "allow": list(settings.action_allow),
     }
     sender: Sender = (
-        CourierSender(**sender_options)
+        CourierSender(
+            log_format=settings.log_format, log_level=settings.log_level, **sender_options
+        )
         if settings.action_worker
         else ActionSender(**sender_options)
     )

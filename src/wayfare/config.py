@@ -124,6 +124,20 @@ class Settings:
     catalog_cache_entries: int = 10_000
     """Inlets, and tokens, the inlet keeps in memory at most (each; unknown ones included):
     past it, the least recently used are dropped and read again when asked for."""
+    log_format: str = "text"
+    """Log lines as ``text`` (time, level, logger, message) or ``json`` (one object a
+    line), for the server, workers and every process they start."""
+    log_level: str = "info"
+    """The least severe log lines written: ``debug``, ``info``, ``warning`` or ``error``."""
+    access_log: bool = False
+    """One log line per HTTP request (method, path without its query, status, duration,
+    bytes sent); never a header or a token."""
+    metrics_port: int = 0
+    """``wayfare worker``: answer ``GET /metrics`` on this port of ``host`` (0: not at
+    all). ``serve`` answers it on its own port."""
+    ready_max_lag: int = 10_000
+    """``/readyz`` answers 503 while the journey engine has more match outcomes than this
+    left to consume."""
 
     @property
     def http_processes(self) -> int:
@@ -222,6 +236,14 @@ def load_settings(
     if unknown:
         raise InvalidRequestError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     settings = Settings(**{name: _coerce(known[name], value) for name, value in values.items()})
+    if settings.log_format not in ("text", "json"):
+        raise InvalidRequestError(
+            f"setting log_format: give text or json, not {settings.log_format!r}"
+        )
+    if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise InvalidRequestError(
+            f"setting log_level: give debug, info, warning or error, not {settings.log_level!r}"
+        )
     for entry in settings.action_allow:
         parse_allowed(entry)  # a wrong entry stops the command here, with its words
     return settings

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -30,6 +31,7 @@ from wayfare.config import Settings, dump_settings, read_settings
 from wayfare.errors import InvalidRequestError
 from wayfare.hub.children import ChildProcess, Start
 from wayfare.hub.writer import WriterHub, socket_pair
+from wayfare.observability.logs import configure_logging
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30.0
@@ -38,12 +40,20 @@ STOP_GRACE_SECONDS = 30.0
 def run(settings: Settings, services: Services, listening: socket.socket) -> None:
     """Serve on ``listening`` until SIGINT or SIGTERM."""
     if settings.http_processes <= 1:
-        log.info("listening on %s", settings.base_url)
         uvicorn.Server(uvicorn.Config(create_app(services), **uvicorn_options(settings))).run(
             sockets=[listening]
         )
     else:
         uvloop.run(_run_processes(settings, services, listening))
+
+
+def listening_line(settings: Settings) -> str:
+    """What ``serve`` prints once its socket listens: the one line that says where."""
+    processes = settings.http_processes
+    noun = "process" if processes == 1 else "processes"
+    return (
+        f"Wayfare is listening on {settings.base_url} ({processes} HTTP {noun}, pid {os.getpid()})"
+    )
 
 
 def bind(settings: Settings) -> socket.socket:
@@ -115,9 +125,6 @@ async def _run_processes(settings: Settings, services: Services, listening: sock
     try:
         for child in children:
             await child.start()
-        log.info(
-            "listening on %s with %d HTTP processes", settings.base_url, settings.http_processes
-        )
         await stopping.wait()
     finally:
         # The HTTP processes end their requests first; the writer then commits the last.
@@ -138,6 +145,7 @@ def run_http_process(greeting: bytes) -> None:
     stdin closes (or on SIGTERM), after its requests in flight."""
     told = orjson.loads(greeting)
     settings = read_settings(told["settings"])
+    configure_logging(settings.log_level, settings.log_format)
     listening = socket.socket(fileno=told["listen"])
     hub = told.get("hub")
     services = (

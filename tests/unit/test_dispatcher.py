@@ -22,6 +22,7 @@ from wayfare.clock import FakeClock
 from wayfare.engine.actions import NOT_SENT, Delivery
 from wayfare.engine.dispatch import RECHECK_MS, Dispatcher
 from wayfare.model.runs import OutboxItem
+from wayfare.observability.metrics import process_metrics
 
 T0 = 1_700_000_000_000
 
@@ -682,3 +683,26 @@ class LateSender(FakeSender):
             self.refused += 1
             return NOT_SENT
         return await super().send(kind, request, key, not_after)
+
+
+# metrics
+
+
+def test_each_attempt_is_counted_by_outcome_and_host() -> None:
+    registry = process_metrics().registry
+
+    def counted(host_name: str) -> float:
+        labels = {"outcome": "ok", "host": host_name}
+        return registry.get_sample_value("wayfare_deliveries_total", labels) or 0.0
+
+    async def scenario() -> None:
+        before = counted("counted.example")
+        table = FakeOutbox()
+        table.add(
+            item(1, url="https://counted.example/a"), item(2, url="https://counted.example/b")
+        )
+        async with running(table) as rig:
+            await until(lambda: len(rig.results) == 2)
+        assert counted("counted.example") - before == 2
+
+    run(scenario)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,10 +16,13 @@ from starlette.routing import Route
 from wayfare.api.admin import admin_routes, check_admin_token, json_response, problem_response
 from wayfare.api.bodies import AdminBodyLimits, BodyLimits, BytesInFlight
 from wayfare.api.collection import CollectionEndpoint, is_collection_path
+from wayfare.api.instrument import instrumented
 from wayfare.api.openapi import openapi_document
 from wayfare.api.problems import problem
 from wayfare.bootstrap import Services
 from wayfare.errors import WayfareError
+from wayfare.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from wayfare.observability.metrics import exposition
 
 DEMO_BODY_BYTES = 64 * 1024
 """The demo webhook keeps calls' bodies up to this size, and only their size beyond it."""
@@ -40,7 +44,22 @@ def create_app(services: Services) -> ASGIApp:
     document = openapi_document()
 
     async def healthz(_: Request) -> Response:
+        """Alive: the process answers. Whether it can do its work is /readyz."""
         return json_response({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        ready, body = await asyncio.to_thread(services.readiness.check)
+        return json_response(body, status=200 if ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        """Every process's metrics; the admin token, when one is set (inlet ids and the
+        hosts journeys call are in the labels)."""
+        try:
+            check_admin_token(request, services)
+        except WayfareError as exc:
+            return problem_response(exc)
+        body = await asyncio.to_thread(exposition)
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
 
     async def openapi(_: Request) -> Response:
         return json_response(document)
@@ -76,6 +95,8 @@ def create_app(services: Services) -> ASGIApp:
         Starlette(
             routes=[
                 Route("/healthz", healthz, methods=["GET"]),
+                Route("/readyz", readyz, methods=["GET"]),
+                Route("/metrics", metrics, methods=["GET"]),
                 Route("/openapi.json", openapi, methods=["GET"]),
                 *(demo_routes if settings.demo else []),
                 *admin_routes(services),
@@ -96,4 +117,4 @@ def create_app(services: Services) -> ASGIApp:
         else:
             await admin(scope, receive, send)
 
-    return app
+    return instrumented(app, access_log=services.settings.access_log)

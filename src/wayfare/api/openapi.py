@@ -10,6 +10,30 @@ _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _ORG_HEADER = {"$ref": "#/components/parameters/OrgHeader"}
 
 
+_CHECK: dict[str, Any] = {
+    "type": "object",
+    "required": ["ok"],
+    "properties": {
+        "ok": {"type": "boolean"},
+        "problem": {"type": "string"},
+        "note": {"type": "string"},
+        "events": {"type": ["integer", "null"]},
+        "max": {"type": "integer"},
+    },
+}
+_READINESS: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "failing", "store", "engine"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ready", "not ready"]},
+        "failing": {"type": "array", "items": {"type": "string"}},
+        "store": _CHECK,
+        "engine": _CHECK,
+        "lag": _CHECK,
+    },
+}
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -142,7 +166,36 @@ def openapi_document() -> dict[str, Any]:
     pid = _path_param("id", "Id or name")
     paths.update(
         {
-            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json(obj, "OK")}}},
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness: the process answers",
+                    "responses": {"200": _json(obj, "OK")},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: the store writable, the journey engine running, its "
+                    "lag under ready_max_lag",
+                    "responses": {
+                        "200": _json(_READINESS, "Ready; each check's status"),
+                        "503": _json(_READINESS, "Not ready; failing names the checks"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of every process of the server (the admin "
+                    "token, when one is set)",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format 0.0.4",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        "401": _problem("Missing admin token"),
+                        "403": _problem("Wrong admin token"),
+                    },
+                }
+            },
             "/api/v1/org": {
                 "get": _admin("The org and its tenant id", obj),
                 "put": _admin("Set the tenant id", obj, body="OrgChange"),

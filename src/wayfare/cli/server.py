@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
+from wayfare.observability.shared_dir import with_shared_metrics_dir
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -24,6 +26,23 @@ _config_option = click.option(
     default=None,
     help="TOML settings file.",
 )
+
+
+def _log_options(fn: F) -> F:
+    """--log-format and --log-level, for the commands that run a server or an engine."""
+    fn = click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        default=None,
+        help="The least severe log lines written (default info).",
+    )(fn)
+    fn = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        help="Log lines as text (default) or JSON, one object a line.",
+    )(fn)
+    return fn
 
 
 def _allow_option(fn: F) -> F:
@@ -83,7 +102,12 @@ def _allow_option(fn: F) -> F:
     default=None,
     help="HTTP processes to run (default: one per core).",
 )
+@_log_options
+@click.option(
+    "--access-log", is_flag=True, help="Log one line per HTTP request (never a header or token)."
+)
 @_allow_option
+@with_shared_metrics_dir  # before the command imports anything that imports prometheus-client
 def serve(
     host: str | None,
     port: int | None,
@@ -97,6 +121,9 @@ def serve(
     rate_limit: float | None,
     public_url: str | None,
     workers: int | None,
+    log_format: str | None,
+    log_level: str | None,
+    access_log: bool,
     allow: tuple[str, ...],
 ) -> None:
     """Start the Wayfare server: the inlet and the admin API.
@@ -106,7 +133,8 @@ def serve(
     starts from holds the writer every HTTP process hands its messages to and runs the
     journey engine. With --store postgresql://… --log nats://… each HTTP process is a whole
     stateless server: start as many servers as you like behind a load balancer, and the
-    journey engines with wayfare worker.
+    journey engines with wayfare worker. It prints one line once it listens; /metrics,
+    /healthz and /readyz tell how it is doing.
 
     \b
     Examples:
@@ -115,8 +143,9 @@ def serve(
       wayfare serve --store postgresql://wayfare@db/wayfare --log nats://nats:4222
     """
     from wayfare import serving
-    from wayfare.bootstrap import build
+    from wayfare.bootstrap import build, deployment
     from wayfare.config import admin_exposure, load_settings
+    from wayfare.observability.logs import configure_logging
     from wayfare.registry.demo import (
         DEMO_EVENT,
         DEMO_INLET,
@@ -127,6 +156,7 @@ def serve(
         sample_message,
         setup_demo,
     )
+    from wayfare.store.sqlite.files import hold_data_dir
 
     _log_lines()
     settings = load_settings(
@@ -142,17 +172,24 @@ def serve(
             "inlet_rate_limit": rate_limit,
             "public_url": public_url,
             "workers": workers,
+            "log_format": log_format,
+            "log_level": log_level,
+            "access_log": access_log or None,
             "action_allow": allow or None,
         },
         config_file=config_file,
     )
+    configure_logging(settings.log_level, settings.log_format)
     if settings.demo:  # the demo journey calls the server's own /demo/webhook
         webhook = demo_webhook(settings.base_url)
         settings = dataclasses.replace(settings, action_allow=(*settings.action_allow, webhook))
     warning = admin_exposure(settings)  # before anything is created or migrated
     if warning is not None:
         logging.getLogger(__name__).warning("%s", warning)
+    if deployment(settings).sqlite is not None:  # held until the process ends
+        hold_data_dir(settings.data_dir)
     listening = serving.bind(settings)
+    click.echo(serving.listening_line(settings))
     services = build(settings)
     if settings.demo:
         setup_demo(services.applier, settings.base_url)
@@ -194,11 +231,10 @@ def http_process() -> None:
 
 
 def _log_lines() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("yoyo").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per action
+    """Log lines as the defaults say, until the command has read its settings."""
+    from wayfare.observability.logs import configure_logging
+
+    configure_logging()
 
 
 def _collect_less() -> None:
@@ -218,6 +254,7 @@ def engine() -> None:
     from wayfare.bootstrap import build_engine, engine_lock_path
     from wayfare.config import read_settings
     from wayfare.engine.process import read_first_line, serve_engine
+    from wayfare.observability.logs import configure_logging
 
     _log_lines()  # to the server's stderr, shaped like its own lines
     # Ctrl-C reaches the whole process group; the server then stops the engine in order.
@@ -228,6 +265,7 @@ def engine() -> None:
             "wayfare engine reads its settings from stdin; wayfare serve starts it"
         )
     settings = read_settings(greeting.decode())
+    configure_logging(settings.log_level, settings.log_format)
     services = build_engine(settings)
     _collect_less()
     uvloop.run(serve_engine(services, engine_lock_path(settings)))
@@ -237,9 +275,24 @@ def engine() -> None:
 @click.option("--store", default=None, help="postgresql://user@host:port/database")
 @click.option("--log", "event_log", default=None, help="nats://host:4222 (comma-separated servers)")
 @_config_option
+@_log_options
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Answer GET /metrics on this port of --host (default: not at all).",
+)
+@click.option("--host", default=None, help="Address --metrics-port binds (default 127.0.0.1).")
 @_allow_option
 def worker(
-    store: str | None, event_log: str | None, config_file: Path | None, allow: tuple[str, ...]
+    store: str | None,
+    event_log: str | None,
+    config_file: Path | None,
+    log_format: str | None,
+    log_level: str | None,
+    metrics_port: int | None,
+    host: str | None,
+    allow: tuple[str, ...],
 ) -> None:
     """Run a journey engine (scale-out): it takes its share of the event log's partitions,
     runs the journeys of the people in them, and delivers their actions. Start any number,
@@ -254,13 +307,26 @@ def worker(
     from wayfare.bootstrap import build_worker
     from wayfare.config import load_settings
     from wayfare.engine.process import serve_worker
+    from wayfare.observability.logs import configure_logging
+    from wayfare.observability.metrics import serve_metrics
 
     _log_lines()
     settings = load_settings(
-        {"store": store, "log": event_log, "action_allow": allow or None},
+        {
+            "store": store,
+            "log": event_log,
+            "log_format": log_format,
+            "log_level": log_level,
+            "metrics_port": metrics_port,
+            "host": host,
+            "action_allow": allow or None,
+        },
         config_file=config_file,
     )
+    configure_logging(settings.log_level, settings.log_format)
     services = build_worker(settings)
+    if settings.metrics_port:
+        serve_metrics(settings.host, settings.metrics_port)
     _collect_less()
     uvloop.run(serve_worker(services))
 

@@ -23,13 +23,18 @@ import orjson
 
 from wayfare.engine.actions import ActionSender, Delivery
 from wayfare.engine.stdio import LINE_LIMIT, open_stdio
+from wayfare.observability.logs import configure_logging
 
 log = logging.getLogger(__name__)
 
 
 class CourierSender:
-    def __init__(self, **sender_options: Any) -> None:
-        self._options = sender_options
+    def __init__(
+        self, *, log_format: str = "text", log_level: str = "warning", **sender_options: Any
+    ) -> None:
+        """``sender_options`` go to the child's ``ActionSender``; the child writes its log
+        lines in ``log_format`` from ``log_level`` up."""
+        self._options = {"log": [log_format, log_level], **sender_options}
         self._proc: asyncio.subprocess.Process | None = None
         self._reading: asyncio.Task[None] | None = None
         self._waiting: dict[int, asyncio.Future[Delivery]] = {}
@@ -144,7 +149,10 @@ async def _serve() -> None:
     loop = asyncio.get_running_loop()
     stdio = await open_stdio()
     reader, transport = stdio.reader, stdio.writer
-    sender = ActionSender(**orjson.loads(await reader.readline()))
+    options = orjson.loads(await reader.readline())
+    log_format, log_level = options.pop("log", ["text", "warning"])
+    configure_logging(log_level, log_format)
+    sender = ActionSender(**options)
     await sender.start()
     attempts: set[asyncio.Task[None]] = set()
 
@@ -169,10 +177,9 @@ async def _serve() -> None:
 
 
 def main() -> None:
-    # Its lines go to the server's stderr: the same shape as the server's own.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Its lines go to the server's stderr, shaped like the server's own once its options
+    # are read.
+    configure_logging("warning")
     # Ctrl-C reaches the whole process group; the parent then closes stdin, and what is in
     # flight is finished and answered.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

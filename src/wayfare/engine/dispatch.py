@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from wayfare.clock import Clock
 from wayfare.engine.actions import Delivery, Sender
 from wayfare.model.runs import OutboxItem
+from wayfare.observability.metrics import process_metrics
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,15 @@ def host_of(item: OutboxItem) -> str:
     if item.kind == "http":
         return urlsplit(str(item.request.get("url", ""))).netloc
     return item.kind
+
+
+def outcome_of(delivery: Delivery) -> str:
+    """How an attempt is counted: ok, retryable (failed, may be made again), failed, not_sent."""
+    if not delivery.attempted:
+        return "not_sent"
+    if delivery.ok:
+        return "ok"
+    return "retryable" if delivery.retryable else "failed"
 
 
 class Dispatcher:
@@ -227,6 +237,8 @@ class Dispatcher:
 
     async def _work(self, host: str) -> None:
         queue = self._queues[host]
+        metrics = process_metrics()
+        label = metrics.host_label(host)
         try:
             while queue:
                 item = queue.popleft()
@@ -240,6 +252,7 @@ class Dispatcher:
                     delivery = await self._sender.send(
                         item.kind, item.request, item.key, None if until == math.inf else until
                     )
+                    metrics.deliveries.labels(outcome_of(delivery), label).inc()
                     if not delivery.attempted:
                         self._recheck(item)  # its lease may have lapsed on the way
                     elif self._tenures[item.partition] == tenure:

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +42,7 @@ from wayfare.engine.ownership import Holding, Ownership, SoleOwnership
 from wayfare.engine.step import Step, VersionKey
 from wayfare.errors import FencedError, InfrastructureError
 from wayfare.ids import Entropy, SystemEntropy
-from wayfare.log.ports import EventLog, LogSlice
+from wayfare.log.ports import EventLog, LogHead, LogSlice
 from wayfare.model.admission import Candidate, admit
 from wayfare.model.events import Unmatched
 from wayfare.model.instances import (
@@ -72,6 +73,7 @@ from wayfare.model.runs import (
     OutboxItem,
     StepRecord,
 )
+from wayfare.observability.metrics import process_metrics
 from wayfare.store.ports import JourneyStore
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ T = TypeVar("T")
 ACTION_ATTEMPTS = 3
 BACKOFF_MS = 500
 READ_LIMIT = 500
+LAG_SECONDS = 1.0
 """Entries read from each partition per cycle."""
 TEST_ENTRY_SECONDS = 0.2
 """How often an engine looks for queued test entries."""
@@ -195,13 +198,21 @@ class JourneyRuntime:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _engine_loop(self) -> None:
+        metrics = process_metrics()
+        next_lag = 0.0
         while True:
             try:
+                started = time.perf_counter()
                 holding = await self._see_holding()
                 slices = await self._read_log(holding)
                 busy = await self._call(self.cycle, slices, holding)
                 for s in slices:
                     await self._log.acknowledge(s.partition, s.last)
+                metrics.cycle_seconds.observe(time.perf_counter() - started)
+                metrics.outbox_depth.set(self._dispatcher.in_memory)
+                if started >= next_lag:  # one look at the log's head a second at most
+                    next_lag = started + LAG_SECONDS
+                    await self._measure_lag(holding)
             except asyncio.CancelledError:
                 raise
             except FencedError as exc:
@@ -214,6 +225,16 @@ class JourneyRuntime:
                 busy = False
             if not busy:
                 await self._idle()
+
+    async def _measure_lag(self, holding: Holding) -> None:
+        """Entries of the held partitions not yet consumed, where the log can tell."""
+        if not isinstance(self._log, LogHead) or self._positions is None:
+            return
+        lag = 0
+        for partition in holding.partitions:
+            head = await self._log.head(partition)
+            lag += max(0, head - self._positions.get(partition, 0))
+        process_metrics().engine_lag.set(lag)
 
     async def _see_holding(self) -> Holding:
         """Take in which partitions the engine holds now (between cycles: nothing else runs
@@ -619,8 +640,10 @@ class JourneyRuntime:
     def _fire_due_timers(self, step: Step, limit: int = 500) -> bool:
         now = self._clock.now_ms()
         if self._timer_floor is None or self._timer_floor > now:
+            process_metrics().timers_due.set(0)
             return False
         due = self._store.due_timers(self._holding.partitions, now, limit)
+        process_metrics().timers_due.set(len(due))
         step.load(t.instance_id for t in due)
         for timer in due:
             step.batch.fired_timers.append(timer.timer_id)

@@ -14,7 +14,8 @@ to ``BRIEF_MESSAGE_CHARS``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from wayfare import ids
 from wayfare.clock import Clock
 from wayfare.errors import (
     ClientError,
+    InfrastructureError,
     InvalidRequestError,
     MessageFormatError,
     OverloadedError,
@@ -39,6 +41,7 @@ from wayfare.model.envelope import read_envelope
 from wayfare.model.matching import match_message
 from wayfare.model.records import IncomingMessage
 from wayfare.model.resources import Inlet
+from wayfare.observability.metrics import process_metrics
 from wayfare.store.ports import MessageWriter
 
 WRONG_ORG = "Message has an absent or wrong ims org in the header"
@@ -200,16 +203,18 @@ class InletService:
         self, inlet: Inlet, message: Any, raw: bytes | None, caller: Caller
     ) -> dict[str, Any]:
         received_ms = self._clock.now_ms()
-        incoming = self.prepare(
-            inlet,
-            message,
-            raw,
-            sync=caller.sync_validation,
-            xaction_id=self._ids.next(received_ms),
-            received_ms=received_ms,
-        )
-        self._admit(inlet, 1)
-        (outcome,) = await self._writer.write((incoming,))
+        with _counted(inlet.inlet_id, 1):
+            incoming = self.prepare(
+                inlet,
+                message,
+                raw,
+                sync=caller.sync_validation,
+                xaction_id=self._ids.next(received_ms),
+                received_ms=received_ms,
+            )
+            self._admit(inlet, 1)
+            (outcome,) = await self._writer.write((incoming,))
+        _count(inlet.inlet_id, "accepted" if incoming.reasons is None else "failed", 1)
         return {
             "inletId": inlet.inlet_id,
             "xactionId": outcome.xaction_id,
@@ -257,9 +262,17 @@ class InletService:
             slots.append(len(responses))
             responses.append({"xactionId": xaction_id})
             prepared.append(incoming)
+        if len(prepared) < len(responses):
+            _count(inlet.inlet_id, "rejected", len(responses) - len(prepared))
         if prepared:
-            self._admit(inlet, len(prepared))
-            outcomes = await self._writer.write(prepared)
+            with _counted(inlet.inlet_id, len(prepared)):
+                self._admit(inlet, len(prepared))
+                outcomes = await self._writer.write(prepared)
+            failed = sum(1 for incoming in prepared if incoming.reasons is not None)
+            if failed:
+                _count(inlet.inlet_id, "failed", failed)
+            if failed < len(prepared):
+                _count(inlet.inlet_id, "accepted", len(prepared) - failed)
             for slot, outcome in zip(slots, outcomes, strict=True):
                 if outcome.duplicate:
                     responses[slot]["duplicateOf"] = outcome.xaction_id
@@ -269,6 +282,24 @@ class InletService:
             "receivedTimeMs": received_ms,
             "responses": responses,
         }
+
+
+def _count(inlet_id: str, outcome: str, messages: int) -> None:
+    process_metrics().count_messages(inlet_id, outcome, messages)
+
+
+@contextlib.contextmanager
+def _counted(inlet_id: str, messages: int) -> Iterator[None]:
+    """Count ``messages`` rejected (a client error) or unavailable (the store or the log
+    failed) when the block raises."""
+    try:
+        yield
+    except ClientError:
+        _count(inlet_id, "rejected", messages)
+        raise
+    except InfrastructureError:
+        _count(inlet_id, "unavailable", messages)
+        raise
 
 
 def failure_entry(xaction_id: str, error: ClientError, *, brief: bool = False) -> dict[str, Any]:

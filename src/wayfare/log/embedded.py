@@ -74,6 +74,13 @@ class EmbeddedLog(SQLiteDatabase):
             if await asyncio.to_thread(self._last) != last:
                 return
 
+    async def head(self, partition: int) -> int:
+        return await asyncio.to_thread(self._last)
+
+    def last_position(self) -> int:
+        """The position of the last match outcome stored."""
+        return self._last()
+
     def _last(self) -> int:
         row = self._one("SELECT MAX(seq) AS seq FROM event_matches")
         return int(row["seq"] or 0) if row is not None else 0

@@ -14,7 +14,7 @@ partition: the engine's commit stores the messages it reads), ``memory.py`` (for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from wayfare.model.records import IncomingMessage
 from wayfare.model.runs import MatchedMessage
@@ -69,4 +69,14 @@ class EventLog(Protocol):
 
     async def release(self, partition: int) -> None:
         """The engine no longer holds ``partition``: stop reading it ahead."""
+        ...
+
+
+@runtime_checkable
+class LogHead(Protocol):
+    """A log that can tell its last position cheaply (the embedded one): what the engine's
+    lag is measured against."""
+
+    async def head(self, partition: int) -> int:
+        """The position of the last entry of ``partition`` (0: none)."""
         ...

@@ -6,12 +6,13 @@ instead of waiting on a lock that cannot be taken."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import stat
 from pathlib import Path
 
-from wayfare.errors import StoreError
+from wayfare.errors import ConflictError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -78,3 +79,28 @@ def _narrow(path: Path, mode: int) -> None:
         os.chmod(path, current & mode)
     except PermissionError:
         log.warning("%s is open to other users (%o) and not ours to change", path, current)
+
+
+SERVER_LOCK = "server.lock"
+"""Held by the ``serve`` process of a data directory while it runs, its pid inside."""
+
+
+def hold_data_dir(directory: Path) -> int:
+    """Take the data directory for this process: an exclusive lock on ``server.lock`` in
+    it, with this process's pid written inside, kept until the returned descriptor is
+    closed or the process ends (a file lock is released the moment its holder dies). A
+    ConflictError naming the holder's pid when another server has it."""
+    prepare_data_dir(directory, files=(SERVER_LOCK,))
+    path = directory / SERVER_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ConflictError(
+            f"the data directory {directory} is in use by process {holder}"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd

@@ -22,6 +22,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any, TypeVar
 
 from wayfare.errors import StoreError
 from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.observability.metrics import process_metrics
 from wayfare.store.sqlite.connection import connect, roll_back, store_failure
 from wayfare.store.sqlite.statements import in_chunks, insert_numbered, insert_rows
 
@@ -57,9 +59,11 @@ class SQLiteWriter:
         fsync: bool = True,
         on_commit: Callable[[], None] | None = None,
         factory: type[sqlite3.Connection] = sqlite3.Connection,
+        name: str = "inlet",
     ) -> None:
         """``factory``: the class of the writer's connection (a test's subclass can make a
-        COMMIT fail)."""
+        COMMIT fail); ``name``: what its metrics are labelled (the inlet's, the engine's)."""
+        self._name = name
         self._on_commit = on_commit
         self._path = path
         self._fsync = fsync
@@ -118,6 +122,9 @@ class SQLiteWriter:
 
     # writer thread
     def _run(self, conn: sqlite3.Connection, turns: int) -> None:
+        metrics = process_metrics()
+        queued = metrics.writer_queue.labels(self._name)
+        commits = metrics.commit_seconds.labels(self._name)
         try:
             stopping = False
             while not stopping:
@@ -143,11 +150,14 @@ class SQLiteWriter:
                         break
                     if item is None:
                         stopping = True
+                queued.set(self._queue.qsize())  # once a group, not once a message
                 fcntl.flock(turns, fcntl.LOCK_EX)  # the other processes' writers wait
+                started = time.perf_counter()
                 try:
                     self._commit_group(conn, jobs, tasks)
                 finally:
                     fcntl.flock(turns, fcntl.LOCK_UN)
+                commits.observe(time.perf_counter() - started)
         finally:
             conn.close()
             os.close(turns)
