@@ -1169,8 +1169,21 @@ def _documents(path: Path) -> list[Any]:
 @click.argument("path", type=click.Path(path_type=Path, exists=True))
 @admin_options
 def apply(path: Path, as_json: bool, url: str, org: str, admin_token: str | None) -> None:
-    """Apply YAML/JSON definitions (Org, Schema, Dataset, Inlet) idempotently."""
+    """Apply YAML/JSON definitions (Org, Schema, Dataset, Inlet, Event, Journey)
+    idempotently. An Org document's name is the org they go to, unless --org (or
+    WAYFARE_ORG) says otherwise; the server refuses documents for another org.
+
+    Example: wayfare apply examples/config/
+    """
     documents = _documents(path)
+    named = {
+        d["name"]
+        for d in documents
+        if isinstance(d, dict) and d.get("kind") == "Org" and isinstance(d.get("name"), str)
+    }
+    source = click.get_current_context().get_parameter_source("org")
+    if len(named) == 1 and source is click.core.ParameterSource.DEFAULT:
+        (org,) = named
     with _client(url, org, admin_token) as c:
         body = c.call("POST", "/api/v1/apply", json={"documents": documents})
     if as_json:
