@@ -8,6 +8,9 @@ the CLI).
 Blocks that start long-running processes, need PostgreSQL, NATS, systemd or root, or hold a
 placeholder (``<inletId>``) are left to the reader.
 
+The README's blocks run the same way against ``serve --demo``, with the ids a reader copies
+from what ``make run`` printed filled in; its Python snippet prints what it shows.
+
 The cart-abandonment example is then checked for what its README says happened: Tess went
 through the draft in test mode, Grace waits in ``hold`` on the live version (her stay
 counted in the report's ``inJourney``), Ada's purchase
@@ -28,6 +31,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, Server, wait_until
+from wayfare.registry.demo import DEMO_INLET, DEMO_ORG, DEMO_SCHEMA
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +53,8 @@ LEFT_TO_THE_READER = (
     "postgresql://",
     "nats://",
 )
+EXIT_STATUS = {"--rejects rejects.csv": 1}
+"""Blocks whose command exits with another status than 0, as the page says."""
 PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z_ ]*>")
 ORG = "ACME@AdobeOrg"
 
@@ -61,10 +67,20 @@ def runnable(block: str) -> bool:
     return not PLACEHOLDER.search(block) and not any(w in block for w in LEFT_TO_THE_READER)
 
 
-def script_of(page: str, url: str) -> str:
-    blocks = [b for b in shell_blocks((ROOT / page).read_text()) if runnable(b)]
+def script_of(page: str, url: str, filled: dict[str, str] | None = None) -> str:
+    """The page's blocks a test can run, once ``filled``'s placeholders are filled in."""
+    blocks = []
+    for block in shell_blocks((ROOT / page).read_text()):
+        for placeholder, value in (filled or {}).items():
+            block = block.replace(placeholder, value)
+        if runnable(block):
+            block = block.replace(README_URL, url)
+            status = next((code for mark, code in EXIT_STATUS.items() if mark in block), 0)
+            if status:
+                block = f"set +e\n{block}\nstatus=$?\nset -e\n[ $status -eq {status} ]\n"
+            blocks.append(block)
     assert blocks, f"{page} has no block a test can run"
-    return "\n".join(b.replace(README_URL, url) for b in blocks)
+    return "\n".join(blocks)
 
 
 def test_the_pages_are_the_ones_the_readme_links() -> None:
@@ -76,6 +92,7 @@ def test_the_pages_are_the_ones_the_readme_links() -> None:
 @pytest.fixture
 def reader_dir(tmp_path: Path) -> Path:
     (tmp_path / "examples").symlink_to(ROOT / "examples")
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)  # .venv/bin/wayfare
     return tmp_path
 
 
@@ -88,12 +105,14 @@ def docs_server(reader_dir: Path) -> Iterator[Server]:
         srv.stop()
 
 
-def run_page(page: str, server: Server, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_page(
+    page: str, server: Server, cwd: Path, filled: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAYFARE_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["WAYFARE_URL"] = server.url
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-x", "-c", script_of(page, server.url)],
+        ["bash", "-euo", "pipefail", "-x", "-c", script_of(page, server.url, filled)],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -174,3 +193,29 @@ def test_the_readme_python_snippet_runs_as_written_and_prints_what_it_shows(
         demo.stop()
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == shown
+
+
+def test_the_readme_blocks_run_against_the_demo_with_its_ids_filled_in(reader_dir: Path) -> None:
+    """The README's blocks against ``serve --demo``, its placeholders (``<inletId>``,
+    ``<datasetId>``, the schema's ``<hex>``) filled in as a reader fills them from what
+    ``make run`` printed; the send example prints the counts it shows."""
+    demo = Server(reader_dir / ".wayfare", extra_args=["--demo"]).start()
+    try:
+        with httpx.Client(
+            base_url=f"{demo.url}/api/v1", headers={"x-gw-ims-org-id": DEMO_ORG}, timeout=10
+        ) as admin:
+            schema = admin.get(f"/schemas/{DEMO_SCHEMA}").json()["id"]
+            filled = {
+                "<inletId>": admin.get(f"/inlets/{DEMO_INLET}").json()["inletId"],
+                "<datasetId>": next(
+                    d["id"]
+                    for d in admin.get("/datasets").json()["datasets"]
+                    if d["schemaRef"]["id"] == schema
+                ),
+                "https://ns.adobe.com/instance_name/schemas/<hex>": schema,
+            }
+        result = run_page("README.md", demo, reader_dir, filled)
+    finally:
+        demo.stop()
+    assert "read 4, sent 3, accepted 2, rejected 2, retried 0" in result.stdout
+    assert '"syncValidation":{"status":"pass"}' in result.stdout  # the first curl
