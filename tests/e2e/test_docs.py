@@ -9,7 +9,8 @@ Blocks that start long-running processes, need PostgreSQL, NATS, systemd or root
 placeholder (``<inletId>``) are left to the reader.
 
 The README's blocks run the same way against ``serve --demo``, with the ids a reader copies
-from what ``make run`` printed filled in; its Python snippet prints what it shows.
+from what ``make run`` printed filled in, and its YAML definitions apply; its Python snippet prints
+what it shows.
 
 The cart-abandonment example is then checked for what its README says happened: Tess went
 through the draft in test mode, Grace waits in ``hold`` on the live version (her stay
@@ -29,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.conftest import ROOT, Server, wait_until
 from wayfare.registry.demo import DEMO_INLET, DEMO_ORG, DEMO_SCHEMA
@@ -215,6 +217,16 @@ def test_the_readme_blocks_run_against_the_demo_with_its_ids_filled_in(reader_di
                 "https://ns.adobe.com/instance_name/schemas/<hex>": schema,
             }
         result = run_page("README.md", demo, reader_dir, filled)
+        readme = (ROOT / "README.md").read_text()
+        for block in re.findall(r"^```yaml\n(.*?)^```", readme, re.M | re.S):
+            documents = [d for d in yaml.safe_load_all(block) if d is not None]
+            answer = httpx.post(
+                f"{demo.url}/api/v1/apply",
+                json={"documents": documents},
+                headers={"x-gw-ims-org-id": "ACME@AdobeOrg"},  # the cart example's org
+                timeout=10,
+            )
+            assert answer.status_code == 200, (block, answer.text)
     finally:
         demo.stop()
     assert "read 4, sent 3, accepted 2, rejected 2, retried 0" in result.stdout
