@@ -120,6 +120,22 @@ def test_apply_accepts_a_document_without_org(cli_server: Server, tmp_path: Path
     assert [line.split()[2] for line in out.strip().splitlines()] == ["created", "created"]
 
 
+def test_apply_sends_the_documents_to_the_org_they_name(cli_server: Server, tmp_path: Path) -> None:
+    org = new_org()
+    (tmp_path / "org.yaml").write_text(f"kind: Org\nname: {org}\n")
+    (tmp_path / "inlets.yaml").write_text(INLET_YAML)
+    out = ok(wayfare("apply", str(tmp_path), server=cli_server))  # no --org
+    assert [line.split()[:3] for line in out.strip().splitlines()] == [
+        ["Org", org, "unchanged"],
+        ["Inlet", "website", "created"],
+    ]
+    assert "website" in ok(wayfare("inlets", "list", server=cli_server, org=org))
+    # --org says otherwise: the server refuses documents for another org
+    refused = wayfare("apply", str(tmp_path), server=cli_server, org=new_org())
+    assert refused.returncode != 0
+    assert f"--org {org}" in refused.stderr
+
+
 def test_inlets_create_with_auth_prints_a_working_token(cli_server: Server) -> None:
     demo = apply_demo_to(cli_server, new_org())
     out = ok(

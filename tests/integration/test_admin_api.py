@@ -604,18 +604,21 @@ def test_reading_an_org_never_creates_it(shared_server: Server) -> None:
         assert admin.get("/api/v1/org").json() == shown
 
 
-def _example_documents() -> list[Any]:
+def _example_documents(folder: str, org: str) -> list[Any]:
+    """The example's documents, its Org document naming ``org`` (a fresh org per test)."""
     docs: list[Any] = []
-    for path in sorted((ROOT / "examples" / "config").glob("*.yaml")):
+    for path in sorted((ROOT / "examples" / folder).glob("*.yaml")):
         docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d is not None)
-    return docs
+    assert [d["name"] for d in docs if d["kind"] == "Org"] == ["ACME@AdobeOrg"]
+    return [{**d, "name": org} if d["kind"] == "Org" else d for d in docs]
 
 
-@pytest.mark.parametrize("source", ["demo", "examples"])
+@pytest.mark.parametrize("source", ["demo", "config", "cart-abandonment/config"])
 def test_apply_twice_changes_nothing_the_second_time(shared_server: Server, source: str) -> None:
-    documents = DEMO_DOCUMENTS if source == "demo" else _example_documents()
+    org = new_org()
+    documents = DEMO_DOCUMENTS if source == "demo" else _example_documents(source, org)
     assert documents
-    with shared_server.admin(new_org()) as admin:
+    with shared_server.admin(org) as admin:
         first = admin.post("/api/v1/apply", json={"documents": documents})
         assert first.status_code == 200, first.text
         applied = first.json()["applied"]
@@ -632,6 +635,16 @@ def test_apply_twice_changes_nothing_the_second_time(shared_server: Server, sour
             assert "accessToken" not in item
         schemas = admin.get("/api/v1/schemas").json()["schemas"]
         assert all(s["version"] == 1 for s in schemas)
+
+
+def test_apply_refuses_documents_whose_org_is_not_the_requests(shared_server: Server) -> None:
+    documents = [{"kind": "Org", "name": "ACME@AdobeOrg"}, {"kind": "Inlet", "name": "shop"}]
+    org = new_org()
+    with shared_server.admin(org) as admin:
+        answer = admin.post("/api/v1/apply", json={"documents": documents})
+        assert answer.status_code == 400, answer.text
+        assert "x-gw-ims-org-id: ACME@AdobeOrg" in answer.json()["detail"]
+        assert admin.get("/api/v1/inlets").json()["inlets"] == []  # nothing applied
 
 
 def test_apply_reports_a_changed_document_as_updated(shared_server: Server) -> None:

@@ -46,8 +46,18 @@ def test_send_returns_the_inlet_answer(org_demo: Demo) -> None:
     assert [r["xactionId"] for r in records(org_demo)] == [result.xaction_id]
 
 
-def test_without_sync_validation_an_invalid_message_is_accepted(org_demo: Demo) -> None:
+def test_by_default_the_client_validates_and_an_invalid_message_is_refused(
+    org_demo: Demo,
+) -> None:
     with Inlet(org_demo.inlet_url, org_demo.org) as inlet:
+        result = inlet.send(invalid(org_demo))
+    assert (result.ok, result.status) == (False, 400)
+    assert result.violations[0]["pointerToViolation"] == "#/_instance_name/person/birthYear"
+    assert record_count(org_demo) == 0
+
+
+def test_without_sync_validation_an_invalid_message_is_accepted(org_demo: Demo) -> None:
+    with Inlet(org_demo.inlet_url, org_demo.org, sync_validation=False) as inlet:
         result = inlet.send(invalid(org_demo))
     assert (result.ok, result.status) == (True, 200)
     assert record_count(org_demo) == 0
@@ -277,7 +287,7 @@ def test_a_503_with_retry_after_is_retried_after_that_long(fake: ScriptedServer)
     elapsed = time.monotonic() - started
     assert (result.ok, result.status, result.retries) == (True, 200, 2)
     assert result.xaction_id == "x-3"
-    assert fake.paths == ["/collection/fake-inlet"] * 3
+    assert fake.paths == ["/collection/fake-inlet?syncValidation=true"] * 3
     assert elapsed >= 1.9  # Retry-After honoured, not the 10 ms backoff
     gaps = [b - a for (_, a), (_, b) in itertools.pairwise(fake.script.requests)]
     assert all(gap >= 0.95 for gap in gaps)
@@ -310,7 +320,7 @@ def test_a_batch_is_retried_as_a_whole(fake: ScriptedServer) -> None:
         (1, True, 2, "batch-1"),
         (2, True, 2, "batch-2"),
     ]
-    assert fake.paths == ["/collection/batch/fake-inlet"] * 3
+    assert fake.paths == ["/collection/batch/fake-inlet?syncValidation=true"] * 3
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 413])
@@ -381,7 +391,10 @@ def test_the_async_client_never_retries_a_400(fake: ScriptedServer) -> None:
     single, batch = asyncio.run(run())
     assert (single.ok, single.status, single.retries) == (False, 400, 0)
     assert [(r.ok, r.status) for r in batch] == [(False, 400)]
-    assert fake.paths == ["/collection/fake-inlet", "/collection/batch/fake-inlet"]
+    assert fake.paths == [
+        "/collection/fake-inlet?syncValidation=true",
+        "/collection/batch/fake-inlet?syncValidation=true",
+    ]
 
 
 def test_the_async_client_reports_connection_refused() -> None:

@@ -17,15 +17,24 @@ from wayfare.cli.output import echo_json, iso_time
 def apply(cli: CliContext, path: Path) -> None:
     """Apply YAML/JSON definitions idempotently: Org, Schema, Dataset, Inlet, Event and
     Journey documents (applied in that order), from one file or every .yaml/.yml/.json file
-    below a folder. Each line says what was created, updated or left unchanged; an inlet's
-    access token is shown once.
+    below a folder. An Org document's name is the org they go to, unless --org (or
+    WAYFARE_ORG) says otherwise; the server refuses documents for another org. Each line
+    says what was created, updated or left unchanged; an inlet's access token is shown once.
 
     \b
     Example:
-      wayfare apply examples/config/ --org ACME@AdobeOrg
+      wayfare apply examples/config/
     """
+    found = documents(path)
+    named = {
+        d["name"]
+        for d in found
+        if isinstance(d, dict) and d.get("kind") == "Org" and isinstance(d.get("name"), str)
+    }
+    if len(named) == 1 and "org" not in cli.given:
+        (cli.org,) = named
     with cli.client() as c:
-        body = c.definitions.apply(documents(path))
+        body = c.definitions.apply(found)
     if cli.as_json:
         echo_json(body)
         return

@@ -155,7 +155,9 @@ class _Base:
 
 
 class Inlet(_Base):
-    """A blocking client for one inlet."""
+    """A blocking client for one inlet. It asks the inlet to validate (``syncValidation=true``),
+    as ``wayfare send`` does, so that a message breaking its schema comes back rejected with
+    its violations; ``sync_validation=False`` has it accepted and kept as a failed record."""
 
     def __init__(
         self,
@@ -163,7 +165,7 @@ class Inlet(_Base):
         org_id: str,
         token: str | None = None,
         *,
-        sync_validation: bool = False,
+        sync_validation: bool = True,
         retry: RetryPolicy | None = None,
         max_bytes: int = REQUEST_LIMIT,
         max_messages: int = 500,
@@ -237,7 +239,7 @@ class AsyncInlet(_Base):
         org_id: str,
         token: str | None = None,
         *,
-        sync_validation: bool = False,
+        sync_validation: bool = True,
         retry: RetryPolicy | None = None,
         max_bytes: int = REQUEST_LIMIT,
         max_messages: int = 500,

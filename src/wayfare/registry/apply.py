@@ -1,7 +1,9 @@
 """Configuration as code: apply a set of definitions idempotently, matched by name.
 
-Each document carries ``kind`` (``Org``, ``Schema``, ``Dataset``, ``Inlet``) and the same
-fields the admin API takes. Applying the same documents twice changes nothing the second time.
+Each document carries ``kind`` (``Org``, ``Schema``, ``Dataset``, ``Inlet``, ``Event``,
+``Journey``) and the same fields the admin API takes. An ``Org`` document may name its org
+(``name: ACME@AdobeOrg``): documents sent for another org are refused.
+Applying the same documents twice changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -81,6 +83,13 @@ class Applier:
         return results
 
     def _apply_org(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
+        named = spec.get("name")
+        if named is not None and named != org_id:
+            raise InvalidRequestError(
+                f"the documents are for org {named!r}, the request for {org_id!r}: "
+                f"send x-gw-ims-org-id: {named} (wayfare apply --org {named})",
+                violations=(Violation("/name", "const", f"the request's org is {org_id}"),),
+            )
         before = ensure_org(self._store, self._clock, org_id)
         tenant = spec.get("tenantId")
         if tenant is None or tenant == before.tenant_id:
