@@ -10,7 +10,7 @@ from wayfare.model.journey import MAX_ACTIVITIES
 from wayfare.model.rules import NAME_PATTERN
 from wayfare.model.schema import TENANT_PATTERN
 from wayfare.registry import inlets
-from wayfare.wire import datasets, events, journeys, org
+from wayfare.wire import events, journeys, org
 from wayfare.wire import inlets as wire_inlets
 
 
@@ -23,7 +23,6 @@ def _pattern(model: type[msgspec.Struct], field: str) -> str:
 @pytest.mark.parametrize(
     ("model", "field", "domain"),
     [
-        (datasets.DatasetSpec, "name", NAME_PATTERN.pattern),
         (journeys.JourneyDefinition, "name", NAME_PATTERN.pattern),
         (wire_inlets.InletSpec, "name", NAME_PATTERN.pattern),
         (events.EventDefinition, "name", EVENT_NAME.pattern),

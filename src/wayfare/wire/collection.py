@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from wayfare.wire.base import JSONObject, Wire
@@ -46,7 +48,9 @@ class Message(Wire):
 
 
 class Batch(Wire):
-    messages: list[Message]
+    messages: list[Any]
+    """Each a Message (or, for raw inlets, any JSON object). Each is judged alone: one that
+    is not valid gets status 400 in its entry of the answer, and the others are taken."""
 
 
 class SyncValidation(Wire):

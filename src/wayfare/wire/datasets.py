@@ -6,12 +6,13 @@ from typing import Annotated
 
 import msgspec
 
-from wayfare.wire.base import MAX_INT, NAME, JSONObject, Wire
+from wayfare.wire.base import MAX_INT, JSONObject, Wire
 from wayfare.wire.collection import SchemaRef
 
 
 class DatasetSpec(Wire):
-    name: NAME
+    name: str
+    """Any text; unique in the org."""
     schemaId: str
     """The schema's id, altId or name."""
 
