@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import msgspec
 import pytest
 
@@ -10,7 +12,8 @@ from wayfare.model.journey import MAX_ACTIVITIES
 from wayfare.model.rules import NAME_PATTERN
 from wayfare.model.schema import TENANT_PATTERN
 from wayfare.registry import inlets
-from wayfare.wire import events, journeys, org
+from wayfare.registry.apply import KIND_ORDER
+from wayfare.wire import apply, events, journeys, org
 from wayfare.wire import inlets as wire_inlets
 
 
@@ -47,3 +50,7 @@ def test_a_journey_holds_as_many_activities_as_the_domain_allows() -> None:
     _, components = msgspec.json.schema_components([journeys.JourneyDefinition])
     activities = components["JourneyDefinition"]["properties"]["activities"]
     assert activities["maxProperties"] == MAX_ACTIVITIES
+
+
+def test_documents_are_of_the_kinds_apply_knows() -> None:
+    assert get_args(apply.Kind) == KIND_ORDER

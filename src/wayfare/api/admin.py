@@ -425,8 +425,9 @@ async def list_failures(request: Request, s: Services, org_id: str) -> Response:
 # apply
 async def apply(request: Request, s: Services, org_id: str) -> Response:
     body = await read_json(request)
-    asked = decode_value({"documents": body} if isinstance(body, list) else body, wa.ApplyRequest)
-    applied = await run_in_threadpool(s.applier.apply, org_id, asked.documents)
+    body = {"documents": body} if isinstance(body, list) else body
+    decode_value(body, wa.ApplyRequest)  # checked; the documents go on whole
+    applied = await run_in_threadpool(s.applier.apply, org_id, body["documents"])
     return json_answer(wa.AppliedList, {"applied": [a.as_json() for a in applied]})
 
 

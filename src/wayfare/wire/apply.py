@@ -6,13 +6,21 @@ from typing import Literal
 
 import msgspec
 
-from wayfare.wire.base import JSONObject, Wire
+from wayfare.wire.base import Wire
+
+Kind = Literal["Org", "Schema", "Dataset", "Inlet", "Event", "Journey"]
+"""What a document defines; applied in this order, whatever the order given."""
+
+
+class Document(Wire):
+    """One definition: ``kind`` and, beside it, the fields of that resource as its own
+    route takes them (an Org: ``tenantId``; a Journey may add ``state: live``)."""
+
+    kind: Kind
 
 
 class ApplyRequest(Wire):
-    documents: list[JSONObject]
-    """Each ``{"kind": "Org"|"Schema"|"Dataset"|"Inlet"|"Event"|"Journey", ...}`` with the
-    fields of that resource beside ``kind``."""
+    documents: list[Document]
 
 
 class Applied(Wire):
