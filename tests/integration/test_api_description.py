@@ -8,20 +8,19 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-from starlette.routing import Route
 
 from tests.conftest import Server
 from tests.integration.conftest import apply_demo_to, assert_problem, new_org, start_server
-from wayfare.api.app import served
-from wayfare.api.operations import PathEndpoint, routes
+from tests.unit.test_openapi import described_by
 from wayfare.client.admin import AdminClient, AdminError
 from wayfare.config import Settings
 from wayfare.registry.demo import DEMO_INLET, demo_journey
+
+pytestmark = pytest.mark.integration
 
 TOKEN = "s3cret-admin-token"
 ORG = "SCHEMATHESIS@AdobeOrg"
@@ -38,45 +37,6 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
-
-
-def _services(settings: Settings) -> Any:
-    """What ``served`` reads of the services: the routes are made, never called."""
-    return SimpleNamespace(settings=settings, inbox=None)
-
-
-def _described(document: dict[str, Any]) -> set[tuple[str, str]]:
-    return {
-        (method.upper(), path)
-        for path, item in document["paths"].items()
-        for method in item
-        if not path.startswith(("/collection/", "/data/foundation/import/"))
-    }
-
-
-def test_every_route_the_app_serves_is_described(tmp_path: Path) -> None:
-    for demo in (False, True):
-        settings = Settings(data_dir=tmp_path / "data", demo=demo)
-        operations, document = served(_services(settings))
-        serving = {(op.method, op.path) for op in operations}
-        assert serving == _described(document)
-        assert (("GET", "/demo/webhook") in serving) is demo
-        routed = {
-            (method, re.sub(r"\{(\w+):path\}", r"{\1}", route.path))
-            for route in routes(operations)
-            if isinstance(route, Route) and isinstance(route.app, PathEndpoint)
-            for method in route.app.methods
-            if method != "HEAD"
-        }
-        assert routed == serving
-
-
-def test_the_description_names_the_request_limit_of_the_settings(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", max_request_bytes=12_345)
-    _, document = served(_services(settings))
-    too_large = document["paths"]["/collection/{inletId}"]["post"]["responses"]["413"]
-    assert "12345 bytes" in too_large["description"]
-    assert "1 MB" not in str(document)
 
 
 def test_the_docs_page_loads_only_what_the_server_ships(secured: Server) -> None:
@@ -138,7 +98,7 @@ def test_the_admin_client_reads_answers_into_the_servers_models(secured: Server)
 def _document(data_dir: Path) -> dict[str, Any]:
     """The description a server started as ``secured`` serves."""
     settings = Settings(data_dir=data_dir, demo=True, admin_token=TOKEN)
-    return served(_services(settings))[1]
+    return described_by(settings)
 
 
 def test_the_server_serves_the_description_of_its_settings(secured: Server) -> None:
