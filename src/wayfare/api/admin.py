@@ -1,4 +1,5 @@
-"""The admin API under /api/v1: schemas, datasets, inlets, tokens, failures, apply."""
+"""The admin API under /api/v1: schemas, datasets, inlets, tokens, events, journeys,
+failures, apply. ``admin_operations`` is its route table: each route once, with its models."""
 
 from __future__ import annotations
 
@@ -8,30 +9,39 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from wayfare.api.json_body import parse_json
-from wayfare.api.problems import problem
+from wayfare.api.operations import (
+    Endpoint,
+    Operation,
+    decode_query,
+    decode_value,
+    json_answer,
+)
 from wayfare.bootstrap import Services
 from wayfare.errors import (
     ForbiddenError,
     InvalidRequestError,
-    NotFoundError,
     UnauthenticatedError,
     Violation,
 )
 from wayfare.registry.orgs import find_org, set_tenant
 from wayfare.registry.snippets import curl_command, python_snippet
+from wayfare.wire import apply as wa
+from wayfare.wire import datasets as wd
+from wayfare.wire import events as we
+from wayfare.wire import failures as wf
+from wayfare.wire import inlets as wi
+from wayfare.wire import journeys as wj
+from wayfare.wire import org as wo
+from wayfare.wire import schemas as ws
+from wayfare.wire.base import MAX_INT, Deleted
+from wayfare.wire.collection import Message
 
 Handler = Callable[[Request, Services, str], Awaitable[Response]]
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 def check_admin_token(request: Request, services: Services) -> None:
@@ -45,14 +55,6 @@ def check_admin_token(request: Request, services: Services) -> None:
             raise ForbiddenError("The admin token is not valid")
 
 
-def problem_response(error: Exception) -> Response:
-    status, headers, body = problem(error)
-    response = Response(body, status_code=status)
-    for key, value in headers:
-        response.headers[key.decode()] = value.decode()
-    return response
-
-
 def _check_admin(request: Request, services: Services) -> str:
     check_admin_token(request, services)
     org_id = request.headers.get("x-gw-ims-org-id", "").strip()
@@ -64,14 +66,10 @@ def _check_admin(request: Request, services: Services) -> str:
     return org_id
 
 
-def admin(services: Services, fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+def admin(services: Services, fn: Handler) -> Endpoint:
     @functools.wraps(fn)
     async def endpoint(request: Request) -> Response:
-        try:
-            org_id = _check_admin(request, services)
-            return await fn(request, services, org_id)
-        except Exception as exc:
-            return problem_response(exc)
+        return await fn(request, services, _check_admin(request, services))
 
     return endpoint
 
@@ -80,30 +78,8 @@ async def read_json(request: Request) -> Any:
     return parse_json(await request.body())
 
 
-MAX_INT = 2**63 - 1  # what the store can hold
-
-
-def int_param(
-    request: Request, name: str, default: int | None, *, low: int = 0, high: int = MAX_INT
-) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low or value > high:
-        raise InvalidRequestError(
-            f"Query parameter {name} must be an integer between {low} and {high}",
-            violations=(Violation(f"?{name}", "type", "not an integer in range"),),
-        )
-    return value
-
-
-def time_param(request: Request, name: str) -> int | None:
+def time_param(raw: str | None, name: str) -> int | None:
     """Milliseconds since the epoch, given as a number or an ISO 8601 date-time."""
-    raw = request.query_params.get(name)
     if not raw:
         return None
     if raw.isdecimal() and raw.isascii() and int(raw) <= MAX_INT:
@@ -121,45 +97,43 @@ def time_param(request: Request, name: str) -> int | None:
 # org
 async def get_org(request: Request, s: Services, org_id: str) -> Response:
     org = await run_in_threadpool(find_org, s.store, s.clock, org_id)
-    return json_response({"imsOrgId": org.org_id, "tenantId": org.tenant_id})
+    return json_answer(wo.Org, wo.Org(imsOrgId=org.org_id, tenantId=org.tenant_id))
 
 
 async def put_org(request: Request, s: Services, org_id: str) -> Response:
-    body = await read_json(request)
-    tenant = body.get("tenantId") if isinstance(body, dict) else None
-    if not isinstance(tenant, str):
-        raise InvalidRequestError(
-            "tenantId is required", violations=(Violation("/tenantId", "required", "missing"),)
-        )
-    org = await run_in_threadpool(set_tenant, s.store, s.clock, org_id, tenant)
-    return json_response({"imsOrgId": org.org_id, "tenantId": org.tenant_id})
+    change = decode_value(await read_json(request), wo.OrgChange)
+    org = await run_in_threadpool(set_tenant, s.store, s.clock, org_id, change.tenantId)
+    return json_answer(wo.Org, wo.Org(imsOrgId=org.org_id, tenantId=org.tenant_id))
 
 
 # schemas
 async def list_schemas(request: Request, s: Services, org_id: str) -> Response:
     schemas = await run_in_threadpool(s.schemas.all, org_id)
-    return json_response({"schemas": [x.as_json() for x in schemas]})
+    return json_answer(ws.SchemaList, {"schemas": [x.as_json() for x in schemas]})
 
 
 async def create_schema(request: Request, s: Services, org_id: str) -> Response:
     schema = await run_in_threadpool(s.schemas.create, org_id, await read_json(request))
-    return json_response(schema.as_json(), 201)
+    return json_answer(ws.Schema, schema.as_json(), 201)
 
 
 async def get_schema(request: Request, s: Services, org_id: str) -> Response:
-    ref = request.path_params["ref"]
-    if ref.endswith("/versions"):
-        versions = await run_in_threadpool(s.schemas.versions, org_id, ref[: -len("/versions")])
-        return json_response({"versions": [x.as_json() for x in versions]})
-    version = int_param(request, "version", None, low=1)
-    schema = await run_in_threadpool(s.schemas.get, org_id, ref, version)
-    return json_response(schema.as_json())
+    query = decode_query(request, wj.VersionQuery)
+    schema = await run_in_threadpool(
+        s.schemas.get, org_id, request.path_params["ref"], query.version
+    )
+    return json_answer(ws.Schema, schema.as_json())
+
+
+async def schema_versions(request: Request, s: Services, org_id: str) -> Response:
+    versions = await run_in_threadpool(s.schemas.versions, org_id, request.path_params["ref"])
+    return json_answer(ws.SchemaVersions, {"versions": [x.as_json() for x in versions]})
 
 
 async def update_schema(request: Request, s: Services, org_id: str) -> Response:
     body = await read_json(request)
     schema = await run_in_threadpool(s.schemas.update, org_id, request.path_params["ref"], body)
-    return json_response(schema.as_json())
+    return json_answer(ws.Schema, schema.as_json())
 
 
 # datasets
@@ -178,46 +152,48 @@ def _step_events_dataset(org_id: str) -> dict[str, Any]:
 
 
 async def list_datasets(request: Request, s: Services, org_id: str) -> Response:
-    key = request.query_params.get("schema") or None
+    key = decode_query(request, wd.DatasetQuery).schema
     datasets = await run_in_threadpool(s.schemas.datasets, org_id, key)
     listed = [d.as_json() for d in datasets]
     if key is None:
         listed.append(_step_events_dataset(org_id))
-    return json_response({"datasets": listed})
+    return json_answer(wd.DatasetList, {"datasets": listed})
 
 
 async def create_dataset(request: Request, s: Services, org_id: str) -> Response:
     dataset = await run_in_threadpool(s.schemas.create_dataset, org_id, await read_json(request))
-    return json_response(dataset.as_json(), 201)
+    return json_answer(wd.Dataset, dataset.as_json(), 201)
 
 
 async def get_dataset(request: Request, s: Services, org_id: str) -> Response:
     if request.path_params["id"] == STEP_EVENTS_DATASET:
         count = await run_in_threadpool(s.journey_store.count_step_events, org_id)
-        return json_response(_step_events_dataset(org_id) | {"recordCount": count})
+        return json_answer(wd.Dataset, _step_events_dataset(org_id) | {"recordCount": count})
     dataset = await run_in_threadpool(s.schemas.dataset, org_id, request.path_params["id"])
     count = await run_in_threadpool(s.store.count_records, dataset.dataset_id)
-    return json_response(dataset.as_json() | {"recordCount": count})
+    return json_answer(wd.Dataset, dataset.as_json() | {"recordCount": count})
 
 
 async def dataset_records(request: Request, s: Services, org_id: str) -> Response:
-    limit = int_param(request, "limit", 20, low=1, high=10_000) or 20
-    after = int_param(request, "after", None)
+    query = decode_query(request, wd.RecordsQuery)
+    limit, after = query.limit, query.after
     if request.path_params["id"] == STEP_EVENTS_DATASET:
         steps = await run_in_threadpool(
             functools.partial(
                 s.journey_store.step_event_records, org_id, limit=limit, after_seq=after
             )
         )
-        return json_response(
-            {"datasetId": STEP_EVENTS_DATASET, "records": [step.as_json() for step in steps]}
+        records = [step.as_json() for step in steps]
+        return json_answer(
+            wd.DatasetRecords, wd.DatasetRecords(datasetId=STEP_EVENTS_DATASET, records=records)
         )
     dataset = await run_in_threadpool(s.schemas.dataset, org_id, request.path_params["id"])
-    records = await run_in_threadpool(
+    found = await run_in_threadpool(
         functools.partial(s.store.list_records, dataset.dataset_id, limit=limit, after_seq=after)
     )
-    return json_response(
-        {"datasetId": dataset.dataset_id, "records": [r.as_json() for r in records]}
+    return json_answer(
+        wd.DatasetRecords,
+        wd.DatasetRecords(datasetId=dataset.dataset_id, records=[r.as_json() for r in found]),
     )
 
 
@@ -225,7 +201,7 @@ async def dataset_records(request: Request, s: Services, org_id: str) -> Respons
 async def list_inlets(request: Request, s: Services, org_id: str) -> Response:
     inlets = await run_in_threadpool(s.inlets.all, org_id)
     base = s.settings.base_url
-    return json_response({"inlets": [i.as_json(base) for i in inlets]})
+    return json_answer(wi.InletList, {"inlets": [i.as_json(base) for i in inlets]})
 
 
 async def create_inlet(request: Request, s: Services, org_id: str) -> Response:
@@ -233,70 +209,64 @@ async def create_inlet(request: Request, s: Services, org_id: str) -> Response:
     body = inlet.as_json(s.settings.base_url)
     if token is not None:
         body["token"] = token.as_json()
-    return json_response(body, 201)
+    return json_answer(wi.Inlet, body, 201)
 
 
 async def get_inlet(request: Request, s: Services, org_id: str) -> Response:
     inlet = await run_in_threadpool(s.inlets.get, org_id, request.path_params["id"])
-    return json_response(inlet.as_json(s.settings.base_url))
+    return json_answer(wi.Inlet, inlet.as_json(s.settings.base_url))
 
 
 async def update_inlet(request: Request, s: Services, org_id: str) -> Response:
     body = await read_json(request)
     inlet = await run_in_threadpool(s.inlets.update, org_id, request.path_params["id"], body)
-    return json_response(inlet.as_json(s.settings.base_url))
+    return json_answer(wi.Inlet, inlet.as_json(s.settings.base_url))
 
 
 async def delete_inlet(request: Request, s: Services, org_id: str) -> Response:
     inlet = await run_in_threadpool(s.inlets.delete, org_id, request.path_params["id"])
-    return json_response({"deleted": inlet.inlet_id})
+    return json_answer(Deleted, Deleted(deleted=inlet.inlet_id))
 
 
 async def issue_token(request: Request, s: Services, org_id: str) -> Response:
     raw = await request.body()
-    body = await read_json(request) if raw.strip() else {}
-    expires = body.get("expiresInSeconds") if isinstance(body, dict) else None
-    if expires is not None and not isinstance(expires, int):
-        raise InvalidRequestError(
-            "expiresInSeconds must be an integer",
-            violations=(Violation("/expiresInSeconds", "type", "not an integer"),),
-        )
+    asked = decode_value(await read_json(request) if raw.strip() else {}, wi.TokenRequest)
     token = await run_in_threadpool(
-        s.inlets.issue_token, org_id, request.path_params["id"], expires
+        s.inlets.issue_token, org_id, request.path_params["id"], asked.expiresInSeconds
     )
-    return json_response(token.as_json(), 201)
+    return json_answer(wi.IssuedToken, token.as_json(), 201)
 
 
 async def revoke_tokens(request: Request, s: Services, org_id: str) -> Response:
     count = await run_in_threadpool(s.inlets.revoke_tokens, org_id, request.path_params["id"])
-    return json_response({"revoked": count})
+    return json_answer(wi.Revoked, wi.Revoked(revoked=count))
 
 
 # events
 async def list_events(request: Request, s: Services, org_id: str) -> Response:
     events = await run_in_threadpool(s.events.all, org_id)
-    return json_response({"events": [e.as_json() for e in events]})
+    return json_answer(we.EventList, {"events": [e.as_json() for e in events]})
 
 
 async def create_event(request: Request, s: Services, org_id: str) -> Response:
     event = await run_in_threadpool(s.events.create, org_id, await read_json(request))
-    return json_response(event.as_json(), 201)
+    return json_answer(we.Event, event.as_json(), 201)
 
 
 async def get_event(request: Request, s: Services, org_id: str) -> Response:
     event = await run_in_threadpool(s.events.get, org_id, request.path_params["name"])
-    return json_response(event.as_json())
+    return json_answer(we.Event, event.as_json())
 
 
 async def update_event(request: Request, s: Services, org_id: str) -> Response:
     body = await read_json(request)
     event = await run_in_threadpool(s.events.update, org_id, request.path_params["name"], body)
-    return json_response(event.as_json())
+    return json_answer(we.Event, event.as_json())
 
 
 async def delete_event(request: Request, s: Services, org_id: str) -> Response:
     event = await run_in_threadpool(s.events.delete, org_id, request.path_params["name"])
-    return json_response({"deleted": event.name})
+    return json_answer(Deleted, Deleted(deleted=event.name))
 
 
 def _send_target(s: Services, org_id: str) -> tuple[str, bool]:
@@ -310,37 +280,33 @@ def _send_target(s: Services, org_id: str) -> tuple[str, bool]:
 async def payload_preview(request: Request, s: Services, org_id: str) -> Response:
     """The exact message to send; ``?snippets=true`` wraps it with curl and Python."""
     name = request.path_params["name"]
+    snippets = decode_query(request, we.PreviewQuery).snippets
     message = await run_in_threadpool(s.events.preview, org_id, name)
-    if request.query_params.get("snippets", "").lower() not in ("true", "1", "yes"):
-        return json_response(message)
+    if not snippets:
+        return json_answer(Message, message)
     url, auth = await run_in_threadpool(_send_target, s, org_id)
-    return json_response(
-        {
-            "payload": message,
-            "inletUrl": url,
-            "curl": curl_command(url, org_id, message, "<access token>" if auth else None),
-            "python": python_snippet(url, org_id, message, auth),
-        }
+    return json_answer(
+        we.PreviewSnippets,
+        we.PreviewSnippets(
+            payload=message,
+            inletUrl=url,
+            curl=curl_command(url, org_id, message, "<access token>" if auth else None),
+            python=python_snippet(url, org_id, message, auth),
+        ),
     )
 
 
 async def event_messages(request: Request, s: Services, org_id: str) -> Response:
-    limit = int_param(request, "limit", 20, low=1, high=10_000) or 20
-    found = await run_in_threadpool(s.events.messages, org_id, request.path_params["name"], limit)
-    return json_response(
-        {"event": request.path_params["name"], "messages": [m.as_json() for m in found]}
-    )
+    limit = decode_query(request, we.MessagesQuery).limit
+    name = request.path_params["name"]
+    found = await run_in_threadpool(s.events.messages, org_id, name, limit)
+    return json_answer(we.EventMessages, {"event": name, "messages": [m.as_json() for m in found]})
 
 
 # journeys
-def _journey_body(version: Any) -> dict[str, Any]:
-    body: dict[str, Any] = version.as_json()
-    return body
-
-
 async def list_journeys(request: Request, s: Services, org_id: str) -> Response:
     found = await run_in_threadpool(s.journeys.all, org_id)
-    return json_response({"journeys": [_journey_body(j) for j in found]})
+    return json_answer(wj.JourneyList, {"journeys": [j.as_json() for j in found]})
 
 
 async def save_journey(request: Request, s: Services, org_id: str) -> Response:
@@ -357,81 +323,84 @@ async def save_journey(request: Request, s: Services, org_id: str) -> Response:
         await run_in_threadpool(s.journey_store.get_journey, org_id, name) is not None
     )
     version = await run_in_threadpool(s.journeys.save, org_id, body)
-    return json_response(_journey_body(version), 200 if existed else 201)
+    return json_answer(wj.Journey, version.as_json(), 200 if existed else 201)
 
 
 async def get_journey(request: Request, s: Services, org_id: str) -> Response:
-    version = int_param(request, "version", None, low=1)
+    version = decode_query(request, wj.VersionQuery).version
     found = await run_in_threadpool(s.journeys.get, org_id, request.path_params["name"], version)
-    return json_response(_journey_body(found))
+    return json_answer(wj.Journey, found.as_json())
 
 
 async def journey_versions(request: Request, s: Services, org_id: str) -> Response:
     found = await run_in_threadpool(s.journeys.versions, org_id, request.path_params["name"])
-    return json_response({"versions": [_journey_body(v) for v in found]})
+    return json_answer(wj.JourneyVersions, {"versions": [v.as_json() for v in found]})
 
 
-async def journey_command(request: Request, s: Services, org_id: str) -> Response:
-    name, command = request.path_params["name"], request.path_params["command"]
-    if command == "publish":
-        result = _journey_body(await run_in_threadpool(s.journeys.publish, org_id, name))
-    elif command == "close":
-        result = _journey_body(await run_in_threadpool(s.journeys.close, org_id, name))
-    elif command == "stop":
-        result = await s.journeys.stop(org_id, name)
-    elif command == "resume":
-        result = _journey_body(await run_in_threadpool(s.journeys.resume, org_id, name))
-    elif command == "test-mode":
-        body = await read_json(request)
-        on = body.get("enabled", True) if isinstance(body, dict) else True
-        result = _journey_body(
-            await run_in_threadpool(s.journeys.set_test_mode, org_id, name, bool(on))
-        )
-    elif command == "test-event":
-        body = await read_json(request)
-        identity = body.get("identity") if isinstance(body, dict) else None
-        if not isinstance(identity, str) or not identity:
-            raise InvalidRequestError(
-                "test-event needs the person's identity",
-                violations=(Violation("/identity", "required", "missing"),),
-            )
-        payload = body.get("payload")
-        result = await s.journeys.test_event(
-            org_id, name, identity, payload if isinstance(payload, dict) else None
-        )
-    else:
-        raise NotFoundError(f"No journey command {command!r}")
-    return json_response(result)
+def _journey_change(
+    change: Callable[[Any, str, str], Any],
+) -> Handler:
+    """A command that changes the latest version and answers with it."""
+
+    async def handler(request: Request, s: Services, org_id: str) -> Response:
+        version = await run_in_threadpool(change, s.journeys, org_id, request.path_params["name"])
+        return json_answer(wj.Journey, version.as_json())
+
+    return handler
+
+
+publish_journey = _journey_change(lambda j, org, name: j.publish(org, name))
+close_journey = _journey_change(lambda j, org, name: j.close(org, name))
+resume_journey = _journey_change(lambda j, org, name: j.resume(org, name))
+
+
+async def stop_journey(request: Request, s: Services, org_id: str) -> Response:
+    stopped = await s.journeys.stop(org_id, request.path_params["name"])
+    return json_answer(wj.Stopped, stopped)
+
+
+async def journey_test_mode(request: Request, s: Services, org_id: str) -> Response:
+    raw = await request.body()
+    change = decode_value(await read_json(request) if raw.strip() else {}, wj.TestModeChange)
+    version = await run_in_threadpool(
+        s.journeys.set_test_mode, org_id, request.path_params["name"], change.enabled
+    )
+    return json_answer(wj.Journey, version.as_json())
+
+
+async def journey_test_event(request: Request, s: Services, org_id: str) -> Response:
+    event = decode_value(await read_json(request), wj.TestEvent)
+    taken = await s.journeys.test_event(
+        org_id, request.path_params["name"], event.identity, event.payload
+    )
+    return json_answer(wj.TestEventTaken, taken)
 
 
 async def journey_report(request: Request, s: Services, org_id: str) -> Response:
     report = await run_in_threadpool(s.journeys.report, org_id, request.path_params["name"])
-    return json_response(report)
+    return json_answer(wj.JourneyReport, report)
 
 
 async def journey_steps(request: Request, s: Services, org_id: str) -> Response:
-    limit = int_param(request, "limit", 50, low=1, high=10_000) or 50
-    identity = request.query_params.get("identity") or None
+    query = decode_query(request, wj.StepsQuery)
     steps = await run_in_threadpool(
-        s.journeys.steps, org_id, request.path_params["name"], limit, identity
+        s.journeys.steps, org_id, request.path_params["name"], query.limit, query.identity
     )
-    return json_response({"steps": steps})
+    return json_answer(wj.JourneySteps, {"steps": steps})
 
 
 async def add_test_profile(request: Request, s: Services, org_id: str) -> Response:
-    body = await read_json(request)
-    identity = body.get("identity") if isinstance(body, dict) else None
-    if not isinstance(identity, str) or not identity:
-        raise InvalidRequestError(
-            "identity is required", violations=(Violation("/identity", "required", "missing"),)
-        )
-    await run_in_threadpool(s.journeys.add_test_profile, org_id, identity)
-    return json_response({"identity": identity, "test": True}, 201)
+    profile = decode_value(await read_json(request), wj.TestProfile)
+    await run_in_threadpool(s.journeys.add_test_profile, org_id, profile.identity)
+    return json_answer(
+        wj.TestProfileAdded, wj.TestProfileAdded(identity=profile.identity, test=True), 201
+    )
 
 
 # failures
 async def list_failures(request: Request, s: Services, org_id: str) -> Response:
-    inlet_key = request.query_params.get("inletId") or request.query_params.get("inlet")
+    query = decode_query(request, wf.FailuresQuery)
+    inlet_key = query.inletId or query.inlet
     inlet_id = None
     if inlet_key:
         inlet_id = (await run_in_threadpool(s.inlets.get, org_id, inlet_key)).inlet_id
@@ -440,66 +409,112 @@ async def list_failures(request: Request, s: Services, org_id: str) -> Response:
             s.store.list_failures,
             org_id,
             inlet_id=inlet_id,
-            since_ms=time_param(request, "since"),
-            until_ms=time_param(request, "until"),
-            limit=int_param(request, "limit", 100, low=1, high=10_000) or 100,
+            since_ms=time_param(query.since, "since"),
+            until_ms=time_param(query.until, "until"),
+            limit=query.limit,
         )
     )
-    return json_response({"failures": [f.as_json() for f in failures]})
+    return json_answer(wf.FailureList, {"failures": [f.as_json() for f in failures]})
 
 
 # apply
 async def apply(request: Request, s: Services, org_id: str) -> Response:
     body = await read_json(request)
-    documents = body.get("documents") if isinstance(body, dict) else body
-    if not isinstance(documents, list):
-        raise InvalidRequestError(
-            'apply takes {"documents": [...]} or a list of documents',
-            violations=(Violation("/documents", "type", "expected a list"),),
-        )
-    applied = await run_in_threadpool(s.applier.apply, org_id, documents)
-    return json_response({"applied": [a.as_json() for a in applied]})
+    body = {"documents": body} if isinstance(body, list) else body
+    decode_value(body, wa.ApplyRequest)  # checked; the documents go on whole
+    applied = await run_in_threadpool(s.applier.apply, org_id, body["documents"])
+    return json_answer(wa.AppliedList, {"applied": [a.as_json() for a in applied]})
 
 
-def admin_routes(services: Services) -> list[Route]:
-    def r(path: str, fn: Handler, method: str) -> Route:
-        return Route(path, admin(services, fn), methods=[method])
+def admin_operations(services: Services) -> list[Operation]:
+    """The admin API's route table: each route once, with its models and statuses. Writes
+    may also answer 409 (a conflict with what is stored)."""
 
-    v1 = "/api/v1"
+    def op(
+        method: str, path: str, handler: Handler, summary: str, answer: Any, **more: Any
+    ) -> Operation:
+        more.setdefault("errors", (400, 401, 403, 404, *(() if method == "GET" else (409,))))
+        endpoint = admin(services, handler)
+        return Operation(method, f"/api/v1{path}", endpoint, summary, answer, **more)
+
+    new, either, ref = (201,), (200, 201), frozenset({"ref"})
+    journey_changes = (
+        ("publish", publish_journey, "Publish the draft: it goes live"),
+        ("close", close_journey, "Close the live version to new entrances"),
+        ("resume", resume_journey, "Lift the pause the engine put on failing steps"),
+    )
+    # fmt: off
     return [
-        r(f"{v1}/org", get_org, "GET"),
-        r(f"{v1}/org", put_org, "PUT"),
-        r(f"{v1}/schemas", list_schemas, "GET"),
-        r(f"{v1}/schemas", create_schema, "POST"),
-        r(f"{v1}/schemas/{{ref:path}}", get_schema, "GET"),
-        r(f"{v1}/schemas/{{ref:path}}", update_schema, "PUT"),
-        r(f"{v1}/datasets", list_datasets, "GET"),
-        r(f"{v1}/datasets", create_dataset, "POST"),
-        r(f"{v1}/datasets/{{id}}", get_dataset, "GET"),
-        r(f"{v1}/datasets/{{id}}/records", dataset_records, "GET"),
-        r(f"{v1}/inlets", list_inlets, "GET"),
-        r(f"{v1}/inlets", create_inlet, "POST"),
-        r(f"{v1}/inlets/{{id}}", get_inlet, "GET"),
-        r(f"{v1}/inlets/{{id}}", update_inlet, "PATCH"),
-        r(f"{v1}/inlets/{{id}}", delete_inlet, "DELETE"),
-        r(f"{v1}/inlets/{{id}}/tokens", issue_token, "POST"),
-        r(f"{v1}/inlets/{{id}}/tokens", revoke_tokens, "DELETE"),
-        r(f"{v1}/events", list_events, "GET"),
-        r(f"{v1}/events", create_event, "POST"),
-        r(f"{v1}/events/{{name}}", get_event, "GET"),
-        r(f"{v1}/events/{{name}}", update_event, "PUT"),
-        r(f"{v1}/events/{{name}}", delete_event, "DELETE"),
-        r(f"{v1}/events/{{name}}/payload-preview", payload_preview, "GET"),
-        r(f"{v1}/events/{{name}}/messages", event_messages, "GET"),
-        r(f"{v1}/journeys", list_journeys, "GET"),
-        r(f"{v1}/journeys", save_journey, "POST"),
-        r(f"{v1}/journeys/{{name}}", get_journey, "GET"),
-        r(f"{v1}/journeys/{{name}}", save_journey, "PUT"),
-        r(f"{v1}/journeys/{{name}}/versions", journey_versions, "GET"),
-        r(f"{v1}/journeys/{{name}}/report", journey_report, "GET"),
-        r(f"{v1}/journeys/{{name}}/steps", journey_steps, "GET"),
-        r(f"{v1}/journeys/{{name}}/{{command}}", journey_command, "POST"),
-        r(f"{v1}/test-profiles", add_test_profile, "POST"),
-        r(f"{v1}/failures", list_failures, "GET"),
-        r(f"{v1}/apply", apply, "POST"),
+        op("GET", "/org", get_org, "The org and its tenant id", wo.Org),
+        op("PUT", "/org", put_org, "Set the tenant id", wo.Org, body=wo.OrgChange),
+        op("GET", "/schemas", list_schemas, "List schemas (latest versions)", ws.SchemaList),
+        op("POST", "/schemas", create_schema, "Create a schema and its default dataset",
+           ws.Schema, status=new, body=ws.SchemaDefinition),
+        op("GET", "/schemas/{ref}/versions", schema_versions, "Every version of a schema",
+           ws.SchemaVersions, slashes=ref),
+        op("GET", "/schemas/{ref}", get_schema, "One schema (id, altId or name)", ws.Schema,
+           query=wj.VersionQuery, slashes=ref),
+        op("PUT", "/schemas/{ref}", update_schema, "Add a version", ws.Schema,
+           body=ws.SchemaDefinition, slashes=ref),
+        op("GET", "/datasets", list_datasets, "List datasets", wd.DatasetList,
+           query=wd.DatasetQuery),
+        op("POST", "/datasets", create_dataset, "Create a dataset", wd.Dataset, status=new,
+           body=wd.DatasetSpec),
+        op("GET", "/datasets/{id}", get_dataset, "One dataset, with its record count",
+           wd.Dataset),
+        op("GET", "/datasets/{id}/records", dataset_records, "Records, oldest first",
+           wd.DatasetRecords, query=wd.RecordsQuery),
+        op("GET", "/inlets", list_inlets, "List inlets", wi.InletList),
+        op("POST", "/inlets", create_inlet, "Create an inlet", wi.Inlet, status=new,
+           body=wi.InletSpec),
+        op("GET", "/inlets/{id}", get_inlet, "One inlet (id or name)", wi.Inlet),
+        op("PATCH", "/inlets/{id}", update_inlet, "Change an inlet (state, name, ...)",
+           wi.Inlet, body=wi.InletChange),
+        op("DELETE", "/inlets/{id}", delete_inlet, "Delete an inlet", Deleted),
+        op("POST", "/inlets/{id}/tokens", issue_token, "Issue a bearer token",
+           wi.IssuedToken, status=new, body=wi.TokenRequest, body_required=False),
+        op("DELETE", "/inlets/{id}/tokens", revoke_tokens, "Revoke every token", wi.Revoked),
+        op("GET", "/events", list_events, "List event configurations", we.EventList),
+        op("POST", "/events", create_event, "Create an event configuration", we.Event,
+           status=new, body=we.EventDefinition),
+        op("GET", "/events/{name}", get_event, "One event", we.Event),
+        op("PUT", "/events/{name}", update_event, "Change an event", we.Event,
+           body=we.EventDefinition),
+        op("DELETE", "/events/{name}", delete_event,
+           "Delete an event (refused while live journeys use it)", Deleted),
+        op("GET", "/events/{name}/payload-preview", payload_preview,
+           "The exact message a data system must send", (Message, we.PreviewSnippets),
+           query=we.PreviewQuery),
+        op("GET", "/events/{name}/messages", event_messages, "Matching outcomes, newest first",
+           we.EventMessages, query=we.MessagesQuery),
+        op("GET", "/journeys", list_journeys, "List journeys (latest versions)", wj.JourneyList),
+        op("POST", "/journeys", save_journey, "Create a journey or change its draft",
+           wj.Journey, status=either, body=wj.JourneyDefinition),
+        op("GET", "/journeys/{name}", get_journey, "One version of a journey", wj.Journey,
+           query=wj.VersionQuery),
+        op("PUT", "/journeys/{name}", save_journey, "Create a journey or change its draft",
+           wj.Journey, status=either, body=wj.JourneyDefinition),
+        op("GET", "/journeys/{name}/versions", journey_versions, "Every version of a journey",
+           wj.JourneyVersions),
+        op("GET", "/journeys/{name}/report", journey_report,
+           "Counts of people per activity and outcome", wj.JourneyReport),
+        op("GET", "/journeys/{name}/steps", journey_steps, "Step events, newest first",
+           wj.JourneySteps, query=wj.StepsQuery),
+        *(op("POST", f"/journeys/{{name}}/{command}", handler, summary, wj.Journey)
+          for command, handler, summary in journey_changes),
+        op("POST", "/journeys/{name}/stop", stop_journey,
+           "Stop every version; everyone inside exits", wj.Stopped),
+        op("POST", "/journeys/{name}/test-mode", journey_test_mode,
+           "Turn test mode of the draft on or off", wj.Journey, body=wj.TestModeChange,
+           body_required=False),
+        op("POST", "/journeys/{name}/test-event", journey_test_event,
+           "Send a test profile into a draft in test mode", wj.TestEventTaken,
+           body=wj.TestEvent),
+        op("POST", "/test-profiles", add_test_profile, "Mark an identity as a test profile",
+           wj.TestProfileAdded, status=new, body=wj.TestProfile),
+        op("GET", "/failures", list_failures, "Failed records, newest first", wf.FailureList,
+           query=wf.FailuresQuery),
+        op("POST", "/apply", apply, "Apply definitions idempotently, in dependency order",
+           wa.AppliedList, body=wa.ApplyRequest),
     ]
+    # fmt: on

@@ -20,15 +20,17 @@ import orjson
 from wayfare.api.bodies import BodyLimits, RequestBody, send_problem
 from wayfare.api.json_body import parse_json
 from wayfare.errors import (
+    InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
     UnsupportedMediaTypeError,
+    Violation,
 )
 from wayfare.ingest.inlet import Caller, InletService
 
 GATEWAY_PREFIX = "/data/foundation/import"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-_TRUE = {"true", "1", "yes"}
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 Scope = dict[str, Any]
 
@@ -51,6 +53,16 @@ def _route(path: str) -> tuple[bool, str]:
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
+
+
+def _flag(name: str, value: str) -> bool:
+    flag = _FLAGS.get(value.strip().lower())
+    if flag is None:
+        raise InvalidRequestError(
+            f"Query parameter {name} must be true or false",
+            violations=(Violation(f"?{name}", "type", "not a boolean"),),
+        )
+    return flag
 
 
 class CollectionEndpoint:
@@ -94,7 +106,7 @@ class CollectionEndpoint:
         if query:
             for key, value in parse_qsl(query.decode("latin-1")):
                 if key in ("syncValidation", "synchronousValidation"):
-                    sync = value.strip().lower() in _TRUE
+                    sync = _flag(key, value)
                 elif key == "x-adobe-flow-id" and flow is None:
                     flow = value
         caller = Caller(org_header=org, bearer=bearer, flow_id=flow, sync_validation=sync)

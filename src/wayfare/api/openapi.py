@@ -1,303 +1,242 @@
-"""The OpenAPI document for the collection endpoints and the admin API."""
+"""``/openapi.json``, generated from the route table (``Operation``s) and the wire models:
+nothing in it is written by hand but the words of the collection endpoints' answers."""
 
 from __future__ import annotations
 
+import ast
+import inspect
+import itertools
+import re
+import textwrap
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
+import msgspec
+
 from wayfare import __version__
+from wayfare.api.operations import JSON, PROBLEM, Operation, models_of
+from wayfare.wire.base import Problem
+from wayfare.wire.collection import Accepted, Batch, BatchAnswer, Message
 
-_PROBLEM = {"$ref": "#/components/schemas/Problem"}
-_ORG_HEADER = {"$ref": "#/components/parameters/OrgHeader"}
+REF = "#/components/schemas/{name}"
 
-
-_CHECK: dict[str, Any] = {
-    "type": "object",
-    "required": ["ok"],
-    "properties": {
-        "ok": {"type": "boolean"},
-        "problem": {"type": "string"},
-        "note": {"type": "string"},
-        "events": {"type": ["integer", "null"]},
-        "max": {"type": "integer"},
-    },
-}
-_READINESS: dict[str, Any] = {
-    "type": "object",
-    "required": ["status", "failing", "store", "engine"],
-    "properties": {
-        "status": {"type": "string", "enum": ["ready", "not ready"]},
-        "failing": {"type": "array", "items": {"type": "string"}},
-        "store": _CHECK,
-        "engine": _CHECK,
-        "lag": _CHECK,
-    },
+ERRORS = {
+    400: "Invalid request; the report says where and why",
+    401: "Admin token required",
+    403: "Admin token invalid",
+    404: "Not found",
+    409: "Conflicts with an existing resource or state",
+    503: "The store or the log is unavailable; see Retry-After",
 }
 
+COLLECTION_ERRORS = {
+    400: "Invalid XDM Message Format (with syncValidation: every violation in the report), "
+    "a wrong or absent ims org, unreadable JSON, or a disabled inlet",
+    401: "The inlet requires authentication and no bearer token was given",
+    403: "The bearer token is not valid or has expired",
+    404: "No such inlet",
+    413: "The request is over {max_bytes} bytes",
+    415: "The Content-Type is not JSON",
+    429: "Over the inlet's rate limit; see Retry-After",
+    503: "Backpressure, or the store or the log is unavailable; see Retry-After",
+}
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+@cache
+def _field_docs(model: type[Any]) -> dict[str, str]:
+    """The docstrings written under a Struct's fields, by their JSON names."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(model)))
+    except (OSError, TypeError):
+        return {}
+    names = {f.name: f.encode_name for f in msgspec.structs.fields(model)}
+    docs: dict[str, str] = {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    for field, after in itertools.pairwise(body):
+        if (
+            isinstance(field, ast.AnnAssign)
+            and isinstance(field.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+            and field.target.id in names
+        ):
+            docs[names[field.target.id]] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+def _components(models: Sequence[type[Any]]) -> dict[str, Any]:
+    """The models' schemas, and those of the Structs they hold, with their field docs."""
+    _, components = msgspec.json.schema_components(models, ref_template=REF)
+    structs = {
+        name: value
+        for model in models
+        for name, value in vars(inspect.getmodule(model)).items()
+        if isinstance(value, type) and issubclass(value, msgspec.Struct)
+    }
+    for name, schema in components.items():
+        if name in structs:
+            for key, text in _field_docs(structs[name]).items():
+                schema.get("properties", {}).get(key, {}).setdefault("description", text)
+    return components
+
+
+def _ref(model: type[Any]) -> dict[str, Any]:
+    if issubclass(model, msgspec.Struct):
+        return {"$ref": REF.format(name=model.__name__)}
+    return msgspec.json.schema(model)
+
+
+def _content(media: str, answer: type[Any] | tuple[type[Any], ...] | None) -> dict[str, Any]:
+    if answer is None:
+        return {media: {"schema": {"type": "string"}}}
+    if isinstance(answer, tuple):
+        return {media: {"schema": {"anyOf": [_ref(m) for m in answer]}}}
+    return {media: {"schema": _ref(answer)}}
 
 
 def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": _PROBLEM}},
-    }
+    return {"description": description, "content": {PROBLEM: {"schema": _ref(Problem)}}}
 
 
-def _admin(
-    summary: str,
-    ok: dict[str, Any],
-    *,
-    body: str | None = None,
-    params: list[dict[str, Any]] | None = None,
-    status: str = "200",
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "tags": ["admin"],
-        "parameters": [_ORG_HEADER, *(params or [])],
-        "responses": {
-            status: _json(ok, "OK"),
-            "400": _problem("Invalid request; report says where and why"),
-            "401": _problem("Admin token required"),
-            "403": _problem("Admin token invalid"),
-            "404": _problem("Not found"),
-            "409": _problem("Conflicts with an existing resource"),
-        },
-    }
-    if body:
-        op["requestBody"] = {
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: absent rather than null, so no null and no description."""
+    kept = {k: v for k, v in schema.items() if k not in ("description", "default")}
+    if schema.get("default") is not None:
+        kept["default"] = schema["default"]
+    options = [s for s in kept.pop("anyOf", []) if s != {"type": "null"}]
+    if len(options) == 1:
+        kept |= options[0]
+    elif options:
+        kept["anyOf"] = options
+    return kept
+
+
+def _parameters(op: Operation, components: dict[str, Any]) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
+            "schema": op.path_schemas.get(name, {"type": "string", "minLength": 1}),
         }
-    return op
+        for name in re.findall(r"\{(\w+)\}", op.path)
+    ]
+    if op.org_header:
+        params.append({"$ref": "#/components/parameters/OrgHeader"})
+    if op.query is not None:
+        schema = components[op.query.__name__]
+        for name, prop in schema["properties"].items():
+            param = {"name": name, "in": "query", "required": name in schema["required"]}
+            if "description" in prop:
+                param["description"] = prop["description"]
+            params.append(
+                {**param, "schema": {k: v for k, v in prop.items() if k != "description"}}
+            )
+    return params
 
 
-def _path_param(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": description,
+def _operation(op: Operation, components: dict[str, Any], secured: bool) -> dict[str, Any]:
+    answers = {
+        str(status): {
+            "description": "Created" if status == 201 else "OK",
+            "content": _content(op.media_type, op.answer),
+        }
+        for status in op.status
     }
-
-
-def _query(name: str, kind: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": {"type": kind},
-        "description": description,
+    errors = set(op.errors) | ({503} if op.org_header else set())
+    if not (op.auth and secured):
+        errors -= {401, 403}
+    described: dict[str, Any] = {
+        "summary": op.summary,
+        "operationId": f"{op.method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', op.path)}",
+        "tags": [op.tag],
+        "parameters": _parameters(op, components),
+        "responses": answers | {str(e): _problem(ERRORS[e]) for e in sorted(errors)},
     }
+    if op.body is not None:
+        described["requestBody"] = {
+            "required": op.body_required,
+            "content": _content(JSON, op.body),
+        }
+    if op.auth and secured:
+        described["security"] = [{"bearer": []}]
+    return described
 
 
-def _collection(batch: bool) -> dict[str, Any]:
-    params = [
-        _path_param("inletId", "The inlet's id (64 hex characters)"),
-        _query("syncValidation", "boolean", "Validate before answering; reject invalid messages"),
-        _query("synchronousValidation", "boolean", "Older name of syncValidation"),
+def _collection(batch: bool, max_bytes: int) -> dict[str, Any]:
+    flow = "Raw inlets: the dataflow id (also accepted as a query parameter)"
+    params: list[dict[str, Any]] = [
+        {
+            "name": "inletId",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1},
+            "description": "The inlet's id (64 hex characters)",
+        },
+        {
+            "name": "syncValidation",
+            "in": "query",
+            "schema": {"type": "boolean"},
+            "description": "Validate before answering and refuse invalid messages with 400",
+        },
+        {
+            "name": "synchronousValidation",
+            "in": "query",
+            "schema": {"type": "boolean"},
+            "description": "Older name of syncValidation",
+        },
         {
             "name": "x-gw-ims-org-id",
             "in": "header",
-            "required": False,
             "schema": {"type": "string"},
-            "description": "Optional; must be the inlet's org",
+            "description": "Optional; must be the inlet's org when given",
         },
-        {
-            "name": "x-adobe-flow-id",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "Raw inlets: the dataflow id",
-        },
+        {"name": "x-adobe-flow-id", "in": "header", "schema": {"type": "string"}},
     ]
+    params[-1]["description"] = flow
+    ok = (
+        ("207", BatchAnswer, "One entry per message, in order; refused ones with a report")
+        if batch
+        else ("200", Accepted, "Durably written")
+    )
     errors = {
-        "400": _problem("Invalid XDM Message Format, wrong org, or unreadable JSON"),
-        "401": _problem("Authenticated inlet and no bearer token"),
-        "403": _problem("Invalid or expired bearer token"),
-        "404": _problem("Unknown inlet"),
-        "413": _problem("Request over 1 MB"),
-        "415": _problem("Content-Type is not JSON"),
-        "429": _problem("Over the inlet's rate limit; see Retry-After"),
-        "503": _problem("Backpressure; see Retry-After"),
+        str(code): _problem(text.format(max_bytes=max_bytes))
+        for code, text in COLLECTION_ERRORS.items()
     }
-    if batch:
-        return {
-            "summary": "Send a batch of messages",
-            "tags": ["collection"],
-            "parameters": params,
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}},
-            },
-            "responses": {
-                "207": _json(
-                    {"$ref": "#/components/schemas/BatchAnswer"}, "One entry per message, in order"
-                ),
-                **errors,
-            },
-        }
     return {
-        "summary": "Send one message",
+        "summary": "Send a batch of messages" if batch else "Send one message",
+        "description": f"A request is at most {max_bytes} bytes. Authenticated inlets take "
+        "`Authorization: Bearer <token>`.",
+        "operationId": f"collect{'Batch' if batch else 'Message'}",
         "tags": ["collection"],
         "parameters": params,
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},
-        },
-        "responses": {
-            "200": _json({"$ref": "#/components/schemas/Accepted"}, "Durably written"),
-            **errors,
-        },
+        "security": [{}, {"bearer": []}],
+        "requestBody": {"required": True, "content": _content(JSON, Batch if batch else Message)},
+        "responses": {ok[0]: {"description": ok[2], "content": _content(JSON, ok[1])}, **errors},
     }
 
 
-def openapi_document() -> dict[str, Any]:
-    obj = {"type": "object"}
-    items = {"type": "array", "items": obj}
+def openapi_document(
+    operations: Sequence[Operation], *, max_request_bytes: int, secured: bool
+) -> dict[str, Any]:
+    """The description of the collection endpoints and of ``operations``; ``secured``: the
+    admin operations need the admin token."""
+    models: list[type[Any]] = [Problem, Message, Batch, Accepted, BatchAnswer]
+    models += models_of(operations)
+    models += [op.query for op in operations if op.query is not None]
+    components = _components(models)
     paths: dict[str, Any] = {}
     for prefix in ("", "/data/foundation/import"):
-        paths[f"{prefix}/collection/{{inletId}}"] = {"post": _collection(False)}
-        paths[f"{prefix}/collection/batch/{{inletId}}"] = {"post": _collection(True)}
-    ref = _path_param("ref", "Schema id, altId or name")
-    pid = _path_param("id", "Id or name")
-    paths.update(
-        {
-            "/healthz": {
-                "get": {
-                    "summary": "Liveness: the process answers",
-                    "responses": {"200": _json(obj, "OK")},
-                }
-            },
-            "/readyz": {
-                "get": {
-                    "summary": "Readiness: the store writable, the journey engine running, its "
-                    "lag under ready_max_lag",
-                    "responses": {
-                        "200": _json(_READINESS, "Ready; each check's status"),
-                        "503": _json(_READINESS, "Not ready; failing names the checks"),
-                    },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics of every process of the server (the admin "
-                    "token, when one is set)",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text format 0.0.4",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        },
-                        "401": _problem("Missing admin token"),
-                        "403": _problem("Wrong admin token"),
-                    },
-                }
-            },
-            "/api/v1/org": {
-                "get": _admin("The org and its tenant id", obj),
-                "put": _admin("Set the tenant id", obj, body="OrgChange"),
-            },
-            "/api/v1/schemas": {
-                "get": _admin("List schemas (latest versions)", obj),
-                "post": _admin(
-                    "Create a schema and its default dataset",
-                    obj,
-                    body="SchemaDefinition",
-                    status="201",
-                ),
-            },
-            "/api/v1/schemas/{ref}": {
-                "get": _admin("One schema", obj, params=[ref, _query("version", "integer", "")]),
-                "put": _admin("Add a version", obj, body="SchemaDefinition", params=[ref]),
-            },
-            "/api/v1/schemas/{ref}/versions": {"get": _admin("Every version", obj, params=[ref])},
-            "/api/v1/datasets": {
-                "get": _admin("List datasets", obj, params=[_query("schema", "string", "")]),
-                "post": _admin("Create a dataset", obj, body="DatasetSpec", status="201"),
-            },
-            "/api/v1/datasets/{id}": {"get": _admin("One dataset", obj, params=[pid])},
-            "/api/v1/datasets/{id}/records": {
-                "get": _admin(
-                    "Records, oldest first",
-                    obj,
-                    params=[
-                        pid,
-                        _query("limit", "integer", "At most this many (default 20)"),
-                        _query("after", "integer", "Only records after this seq"),
-                    ],
-                )
-            },
-            "/api/v1/inlets": {
-                "get": _admin("List inlets", obj),
-                "post": _admin("Create an inlet", obj, body="InletSpec", status="201"),
-            },
-            "/api/v1/inlets/{id}": {
-                "get": _admin("One inlet", obj, params=[pid]),
-                "patch": _admin(
-                    "Change an inlet (state enabled/disabled, name, ...)",
-                    obj,
-                    body="InletChange",
-                    params=[pid],
-                ),
-                "delete": _admin("Delete an inlet", obj, params=[pid]),
-            },
-            "/api/v1/inlets/{id}/tokens": {
-                "post": _admin("Issue a bearer token", obj, params=[pid], status="201"),
-                "delete": _admin("Revoke every token", obj, params=[pid]),
-            },
-            "/api/v1/failures": {
-                "get": _admin(
-                    "Failed records, newest first",
-                    {"type": "object", "properties": {"failures": items}},
-                    params=[
-                        _query("inletId", "string", "Only this inlet"),
-                        _query("since", "string", "From this time (ms or ISO 8601)"),
-                        _query("until", "string", "Before this time (ms or ISO 8601)"),
-                        _query("limit", "integer", "At most this many (default 100)"),
-                    ],
-                )
-            },
-            "/api/v1/events": {
-                "get": _admin("List event configurations", obj),
-                "post": _admin(
-                    "Create an event configuration", obj, body="EventDefinition", status="201"
-                ),
-            },
-            "/api/v1/events/{name}": {
-                "get": _admin("One event", obj, params=[_path_param("name", "Event name")]),
-                "put": _admin(
-                    "Change an event",
-                    obj,
-                    body="EventDefinition",
-                    params=[_path_param("name", "Event name")],
-                ),
-                "delete": _admin(
-                    "Delete an event", obj, params=[_path_param("name", "Event name")]
-                ),
-            },
-            "/api/v1/events/{name}/payload-preview": {
-                "get": _admin(
-                    "The exact message a data system must send",
-                    obj,
-                    params=[
-                        _path_param("name", "Event name"),
-                        _query("snippets", "boolean", "Wrap with a curl command and Python"),
-                    ],
-                )
-            },
-            "/api/v1/events/{name}/messages": {
-                "get": _admin(
-                    "Matching outcomes, newest first",
-                    obj,
-                    params=[_path_param("name", "Event name"), _query("limit", "integer", "")],
-                )
-            },
-            "/api/v1/apply": {"post": _admin("Apply definitions idempotently", obj, body="Apply")},
+        paths[f"{prefix}/collection/{{inletId}}"] = {"post": _collection(False, max_request_bytes)}
+        paths[f"{prefix}/collection/batch/{{inletId}}"] = {
+            "post": _collection(True, max_request_bytes)
         }
-    )
+    for op in operations:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, components, secured)
+    for query in {op.query for op in operations if op.query is not None}:
+        del components[query.__name__]  # described as parameters
     return {
         "openapi": "3.1.0",
         "info": {
@@ -307,144 +246,16 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
+            "schemas": components,
             "parameters": {
                 "OrgHeader": {
                     "name": "x-gw-ims-org-id",
                     "in": "header",
                     "required": True,
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "minLength": 1},
+                    "description": "The organisation (IMS org id) the call acts for",
                 }
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Message": {
-                    "type": "object",
-                    "required": ["header", "body"],
-                    "properties": {
-                        "header": {
-                            "type": "object",
-                            "properties": {
-                                "schemaRef": {
-                                    "type": "object",
-                                    "properties": {
-                                        "id": {"type": "string"},
-                                        "contentType": {"type": "string"},
-                                    },
-                                },
-                                "imsOrgId": {"type": "string"},
-                                "datasetId": {"type": "string"},
-                                "msgId": {"type": "string"},
-                                "msgType": {"type": "string"},
-                                "msgVersion": {"type": "string"},
-                                "xactionId": {"type": "string"},
-                                "source": obj,
-                                "flowId": {"type": "string"},
-                            },
-                        },
-                        "body": {
-                            "type": "object",
-                            "properties": {"xdmMeta": obj, "xdmEntity": obj},
-                        },
-                    },
-                },
-                "Batch": {
-                    "type": "object",
-                    "required": ["messages"],
-                    "properties": {
-                        "messages": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/Message"},
-                        }
-                    },
-                },
-                "Accepted": {
-                    "type": "object",
-                    "properties": {
-                        "inletId": {"type": "string"},
-                        "xactionId": {"type": "string"},
-                        "receivedTimeMs": {"type": "integer"},
-                        "syncValidation": obj,
-                    },
-                },
-                "BatchAnswer": {
-                    "type": "object",
-                    "properties": {
-                        "inletId": {"type": "string"},
-                        "batchId": {"type": "string"},
-                        "receivedTimeMs": {"type": "integer"},
-                        "responses": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "xactionId": {"type": "string"},
-                                    "status": {"type": "integer"},
-                                    "statusCode": {"type": "integer"},
-                                    "message": {"type": "string"},
-                                    "duplicateOf": {"type": "string"},
-                                    "report": obj,
-                                },
-                            },
-                        },
-                    },
-                },
-                "Problem": {
-                    "type": "object",
-                    "properties": {
-                        "type": {"type": "string"},
-                        "status": {"type": "integer"},
-                        "title": {"type": "string"},
-                        "detail": {"type": "string"},
-                        "report": obj,
-                    },
-                },
-                "SchemaDefinition": {
-                    "type": "object",
-                    "required": ["name", "class"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "title": {"type": "string"},
-                        "description": {"type": "string"},
-                        "class": {"type": "string", "enum": ["ExperienceEvent", "Profile"]},
-                        "fieldGroups": {"type": "array", "items": {"type": "string"}},
-                        "fields": obj,
-                        "required": {"type": "array", "items": {"type": "string"}},
-                    },
-                },
-                "DatasetSpec": {
-                    "type": "object",
-                    "required": ["name", "schemaId"],
-                    "properties": {"name": {"type": "string"}, "schemaId": {"type": "string"}},
-                },
-                "InletSpec": {
-                    "type": "object",
-                    "required": ["name"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "description": {"type": "string"},
-                        "sourceId": {"type": "string"},
-                        "dataType": {"type": "string", "enum": ["xdm", "raw"]},
-                        "authenticationRequired": {"type": "boolean"},
-                        "datasetId": {"type": "string"},
-                    },
-                },
-                "InletChange": obj,
-                "EventDefinition": {
-                    "type": "object",
-                    "required": ["name", "schemaId", "namespace"],
-                    "properties": {
-                        "name": {"type": "string", "pattern": "^[A-Za-z0-9_]{1,30}$"},
-                        "description": {"type": "string"},
-                        "schemaId": {"type": "string"},
-                        "namespace": {"type": "string"},
-                        "identifier": {"type": "string"},
-                        "eventIdType": {"type": "string", "enum": ["system", "rule"]},
-                        "condition": {"type": "string"},
-                        "fields": {"type": "array", "items": {"type": "string"}},
-                    },
-                },
-                "OrgChange": {"type": "object", "properties": {"tenantId": {"type": "string"}}},
-                "Apply": {"type": "object", "properties": {"documents": items}},
-            },
         },
     }

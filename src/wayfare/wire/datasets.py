@@ -1,0 +1,53 @@
+"""Datasets and their records."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from wayfare.wire.base import MAX_INT, JSONObject, Wire
+from wayfare.wire.collection import SchemaRef
+
+
+class DatasetSpec(Wire):
+    name: str
+    """Any text; unique in the org."""
+    schemaId: str
+    """The schema's id, altId or name."""
+
+
+class Dataset(Wire):
+    id: str
+    name: str
+    default: bool
+    imsOrg: str
+    schemaRef: SchemaRef | msgspec.UnsetType = msgspec.UNSET
+    """Absent from the system dataset of journey step events."""
+    createdMs: int | msgspec.UnsetType = msgspec.UNSET
+    system: bool | msgspec.UnsetType = msgspec.UNSET
+    """True for the journey step events dataset."""
+    recordCount: int | msgspec.UnsetType = msgspec.UNSET
+    """Given when one dataset is asked for."""
+
+
+class DatasetList(Wire):
+    datasets: list[Dataset]
+
+
+class DatasetQuery(Wire):
+    schema: str | None = None
+    """Only the datasets of this schema (id, altId or name)."""
+
+
+class RecordsQuery(Wire):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
+    after: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)] | None = None
+    """Only records after this seq."""
+
+
+class DatasetRecords(Wire):
+    datasetId: str
+    records: list[JSONObject]
+    """Oldest first: stored messages (seq, xactionId, msgId, receivedTimeMs, imsOrgId,
+    inletId, datasetId, schemaId, message), or step events in ``journeyStepEvents``."""

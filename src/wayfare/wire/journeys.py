@@ -1,0 +1,148 @@
+"""Journeys: definitions, versions and their life cycle, test mode, reports and steps."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from wayfare.wire.base import NAME, JSONObject, Wire
+
+JourneyState = Literal["draft", "live", "closed", "stopped", "finished"]
+
+
+class JourneyEntry(Wire):
+    event: str
+    """The event that brings people in."""
+    next: str
+    """The first activity."""
+
+
+class Reentrance(Wire):
+    allowed: bool = False
+    waitSeconds: float | str | msgspec.UnsetType = msgspec.UNSET
+    """How long after leaving a person may enter again (seconds, or a duration)."""
+
+
+class JourneyDefinition(Wire):
+    """A journey's graph; saving it makes (or changes) the draft version."""
+
+    name: NAME
+    entry: JourneyEntry
+    activities: Annotated[dict[str, JSONObject], msgspec.Meta(min_length=1, max_length=50)]
+    """Activity id → activity (``type``: wait, condition, split, timeCondition,
+    dateCondition, waitForEvent, http, email, log, jump, end; its fields; ``next``)."""
+    description: str | None = ""
+    timeZone: str | None = "UTC"
+    reentrance: Reentrance | msgspec.UnsetType = msgspec.UNSET
+
+
+class Journey(Wire):
+    """One version of a journey."""
+
+    name: str
+    version: int
+    state: JourneyState
+    paused: str | None
+    """Why the engine paused it (its steps kept failing); it takes no one in until resumed."""
+    testMode: bool
+    entryEvent: str
+    imsOrg: str
+    createdMs: int
+    changedMs: int
+    definition: JSONObject
+
+
+class JourneyList(Wire):
+    journeys: list[Journey]
+
+
+class JourneyVersions(Wire):
+    versions: list[Journey]
+
+
+class VersionQuery(Wire):
+    version: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)] | None = None
+    """Default: the latest."""
+
+
+class Stopped(Wire):
+    journey: str
+    state: Literal["stopped"]
+    exited: int
+    """People the engines made exit before the answer."""
+    exiting: int
+    """People still exiting when the answer was sent."""
+
+
+class TestModeChange(Wire):
+    enabled: bool = True
+
+
+class TestEvent(Wire):
+    identity: Annotated[str, msgspec.Meta(min_length=1)]
+    payload: JSONObject | None = None
+    """The event's xdmEntity; default: a sample made from the entry event."""
+
+
+class TestEventTaken(Wire):
+    journey: str
+    version: int
+    identity: str
+    entity: JSONObject
+    taken: bool
+    """Whether an engine took the event before the answer."""
+
+
+class TestProfile(Wire):
+    identity: Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class TestProfileAdded(Wire):
+    identity: str
+    test: bool
+
+
+class PausedVersion(Wire):
+    version: int
+    reason: str
+
+
+class JourneyReport(Wire):
+    journey: str
+    state: JourneyState
+    version: int
+    entered: int
+    inJourney: int
+    exited: int
+    inError: int
+    discarded: int
+    discardsByCause: dict[str, int]
+    nodes: dict[str, JSONObject]
+    """Activity id → its type and a count per step status."""
+    paused: list[PausedVersion]
+
+
+class StepsQuery(Wire):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 50
+    identity: str | None = None
+    """Only the steps of this person (an identity as the journey's entry event gives it)."""
+
+
+class StepEvent(Wire):
+    seq: int
+    journey: str
+    version: int
+    node: str
+    nodeType: str
+    instanceId: str
+    identity: str
+    status: str
+    detail: str | None
+    atMs: int
+    enteredMs: int
+
+
+class JourneySteps(Wire):
+    steps: list[StepEvent]
+    """Newest first."""
