@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from wayfare.api.authorization import bearer_token
 from wayfare.api.json_body import parse_json
 from wayfare.api.problems import problem
 from wayfare.bootstrap import Services
@@ -38,10 +39,10 @@ def check_admin_token(request: Request, services: Services) -> None:
     """Nothing when no admin token is set or the request carries it; else 401 or 403."""
     token = services.settings.admin_token
     if token:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
+        given = bearer_token(request.headers.get("authorization", ""))
+        if not given:
             raise UnauthenticatedError("Admin calls require Authorization: Bearer <admin token>")
-        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        if not hmac.compare_digest(given.encode(), token.encode()):
             raise ForbiddenError("The admin token is not valid")
 
 

@@ -10,6 +10,10 @@ _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _ORG_HEADER = {"$ref": "#/components/parameters/OrgHeader"}
 
 
+_SMILE = {"schema": {"type": "string", "format": "binary"}}
+"""The same document in Jackson's binary JSON."""
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -87,16 +91,19 @@ def _collection(batch: bool) -> dict[str, Any]:
             "in": "header",
             "required": False,
             "schema": {"type": "string"},
-            "description": "Raw inlets: the dataflow id",
+            "description": "The dataflow id, echoed as flowId in the answer (raw inlets: "
+            "required); also taken from the query as x-adobe-flow-id or flowId",
         },
     ]
     errors = {
-        "400": _problem("Invalid XDM Message Format, wrong org, or unreadable JSON"),
+        "400": _problem(
+            "Invalid XDM Message Format, wrong org, unreadable JSON or Smile, or a Content-Type "
+            "other than application/json or application/x-jackson-smile"
+        ),
         "401": _problem("Authenticated inlet and no bearer token"),
         "403": _problem("Invalid or expired bearer token"),
         "404": _problem("Unknown inlet"),
         "413": _problem("Request over 1 MB"),
-        "415": _problem("Content-Type is not JSON"),
         "429": _problem("Over the inlet's rate limit; see Retry-After"),
         "503": _problem("Backpressure; see Retry-After"),
     }
@@ -107,7 +114,10 @@ def _collection(batch: bool) -> dict[str, Any]:
             "parameters": params,
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Batch"}},
+                    "application/x-jackson-smile": _SMILE,
+                },
             },
             "responses": {
                 "207": _json(
@@ -122,7 +132,10 @@ def _collection(batch: bool) -> dict[str, Any]:
         "parameters": params,
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Message"}},
+                "application/x-jackson-smile": _SMILE,
+            },
         },
         "responses": {
             "200": _json({"$ref": "#/components/schemas/Accepted"}, "Durably written"),
@@ -311,6 +324,7 @@ def openapi_document() -> dict[str, Any]:
                         "xactionId": {"type": "string"},
                         "receivedTimeMs": {"type": "integer"},
                         "syncValidation": obj,
+                        "flowId": {"type": "string"},
                     },
                 },
                 "BatchAnswer": {
@@ -319,6 +333,7 @@ def openapi_document() -> dict[str, Any]:
                         "inletId": {"type": "string"},
                         "batchId": {"type": "string"},
                         "receivedTimeMs": {"type": "integer"},
+                        "flowId": {"type": "string"},
                         "responses": {
                             "type": "array",
                             "items": {
