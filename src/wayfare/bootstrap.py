@@ -40,6 +40,7 @@ from wayfare.ingest.rate_limit import RateLimiter
 from wayfare.log.embedded import EmbeddedLog
 from wayfare.log.ports import EventLog
 from wayfare.model.destinations import DestinationPolicy
+from wayfare.model.records import FirstMessage
 from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
@@ -241,7 +242,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     pool = open_pool(url, max_size=8)
     store = PostgresStore(pool)
 
-    async def known(org_id: str, msg_ids: Sequence[str]) -> Mapping[str, str]:
+    async def known(org_id: str, msg_ids: Sequence[str]) -> Mapping[str, FirstMessage]:
         # msgIds stored before JetStream's window; while PostgreSQL is away, the window
         # alone (and the store's unique key, when the workers store the messages) must do.
         try:

@@ -18,6 +18,7 @@ from wayfare.model.admission import Stay
 from wayfare.model.events import Unmatched
 from wayfare.model.instances import Instance
 from wayfare.model.matching import EventMatch
+from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     ActionRetry,
     ActionSettled,
@@ -563,7 +564,7 @@ def test_test_entries_are_queued_by_partition_until_an_engine_takes_them(
 def test_messages_a_batch_carries_are_stored_with_their_outcomes_once(
     backend: Backend, writing: JourneyStore
 ) -> None:
-    matched = message("x1", msg_id="m1")
+    matched = message("x1", msg_id="m1", digest=b"d" * 16)
     matched.matches = [EventMatch("signup", "ada@x.io")]
     broken = message("x2", reasons=[])
     broken.reasons = b'[{"pointerToViolation": "#/a"}]'
@@ -579,7 +580,7 @@ def test_messages_a_batch_carries_are_stored_with_their_outcomes_once(
         ("x3", False, Unmatched.NO_EVENT_ID),
         ("x1", True, None),
     ]
-    assert writing.known_message_ids(ORG, ["m1", "m2"]) == {"m1": "x1"}
+    assert writing.known_message_ids(ORG, ["m1", "m2"]) == {"m1": FirstMessage("x1", b"d" * 16)}
     assert writing.known_message_ids(OTHER_ORG, ["m1"]) == {}
 
 

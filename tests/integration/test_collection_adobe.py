@@ -52,6 +52,9 @@ def test_a_smile_message_is_accepted_and_stored_as_its_json(org_demo: Demo, name
     (stored,) = entities(org_demo).values()
     assert stored["body"] == message["body"]
     assert stored["header"]["msgId"] == message["header"]["msgId"]
+    # the same message sent again as JSON is a retry of it
+    again = httpx.post(org_demo.inlet_url, json=message)
+    assert again.json()["xactionId"] == answer.json()["xactionId"]
 
 
 @pytest.mark.parametrize("name", ["batch.smile", "batch.shared-values.smile"])
@@ -120,3 +123,29 @@ def test_the_admin_token_may_be_sent_bare(tmp_path: Path) -> None:
         assert_problem(wrong, 403)
     finally:
         srv.stop()
+
+
+def test_a_msg_id_reused_with_another_message_is_refused_naming_the_first(org_demo: Demo) -> None:
+    first = make_message(org_demo.schema_id, org=org_demo.org, msg_id="order-1")
+    accepted = httpx.post(org_demo.inlet_url, json=first)
+    assert accepted.status_code == 200, accepted.text
+    xaction_id = accepted.json()["xactionId"]
+    # the same message, its keys in another order and sent as a batch entry: a retry
+    reordered = json.loads(json.dumps(first, sort_keys=True))
+    retried = httpx.post(org_demo.batch_url, json={"messages": [reordered]})
+    assert retried.json()["responses"] == [
+        {"xactionId": f"{retried.json()['batchId']}-0", "duplicateOf": xaction_id}
+    ]
+    assert httpx.post(org_demo.inlet_url, json=first).json()["xactionId"] == xaction_id
+    # another message under the same msgId
+    changed = make_message(org_demo.schema_id, org=org_demo.org, msg_id="order-1", firstName="Bo")
+    refused = httpx.post(org_demo.inlet_url, json=changed)
+    body = assert_problem(refused, 409)
+    assert xaction_id in body["detail"] and "order-1" in body["detail"]
+    batch = httpx.post(org_demo.batch_url, json={"messages": [changed, first]})
+    assert batch.status_code == 207, batch.text
+    entry, retry = batch.json()["responses"]
+    assert (entry["status"], entry["statusCode"]) == (409, 409)
+    assert xaction_id in entry["message"]
+    assert retry["duplicateOf"] == xaction_id
+    assert record_count(org_demo) == 1

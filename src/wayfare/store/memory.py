@@ -17,7 +17,15 @@ import orjson
 from wayfare.errors import ConflictError, StoreError
 from wayfare.model.events import EventConfig
 from wayfare.model.matching import MatchRecord
-from wayfare.model.records import AccessToken, FailedRecord, IncomingMessage, Record, WriteOutcome
+from wayfare.model.records import (
+    AccessToken,
+    FailedRecord,
+    FirstMessage,
+    IncomingMessage,
+    Record,
+    WriteOutcome,
+    repeat_of,
+)
 from wayfare.model.resources import Dataset, Inlet, Org, Schema
 
 
@@ -33,7 +41,7 @@ class MemoryStore:
         self._tokens: dict[str, AccessToken] = {}
         self.records: list[Record] = []
         self.failures: list[FailedRecord] = []
-        self.message_ids: dict[tuple[str, str], str] = {}
+        self.message_ids: dict[tuple[str, str], FirstMessage] = {}
         self._events: dict[tuple[str, str], EventConfig] = {}
         self.matches: list[tuple[str, MatchRecord]] = []
         self._generation = 0
@@ -244,7 +252,8 @@ class MemoryStore:
 
     def store_messages(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
         """Store accepted messages all at once: records, failed records, match outcomes,
-        msgIds (a msgId stored before is a duplicate, answered with the first xactionId)."""
+        msgIds (a msgId stored before is a duplicate, answered with the first xactionId, or a
+        conflict when its message differs)."""
         store = self
         known = dict(store.message_ids)
         records: list[Record] = []
@@ -255,9 +264,9 @@ class MemoryStore:
             if m.msg_id is not None:
                 first = known.get((m.org_id, m.msg_id))
                 if first is not None:
-                    outcomes.append(WriteOutcome(first, True))
+                    outcomes.append(repeat_of(first, m))
                     continue
-                known[(m.org_id, m.msg_id)] = m.xaction_id
+                known[(m.org_id, m.msg_id)] = FirstMessage(m.xaction_id, m.digest)
             for match in m.matches or ():
                 seq = len(store.matches) + len(matches) + 1
                 matches.append((m.org_id, MatchRecord(seq, m.xaction_id, m.received_ms, match)))

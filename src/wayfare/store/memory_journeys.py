@@ -19,6 +19,7 @@ from wayfare.errors import ConflictError, FencedError
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim, Lease, plan
 from wayfare.model.instances import Instance
+from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     DueTimer,
     EngineBatch,
@@ -250,7 +251,7 @@ class MemoryJourneyStore:
     def log_positions(self, partitions: Collection[int]) -> dict[int, int]:
         return {p: n for p, n in self._positions.items() if p in partitions}
 
-    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
+    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, FirstMessage]:
         known = self._resources.message_ids
         return {m: known[(org_id, m)] for m in msg_ids if (org_id, m) in known}
 

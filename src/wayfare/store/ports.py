@@ -11,7 +11,14 @@ from wayfare.model.assignment import Claim
 from wayfare.model.events import EventConfig
 from wayfare.model.instances import Instance
 from wayfare.model.matching import MatchRecord
-from wayfare.model.records import AccessToken, FailedRecord, IncomingMessage, Record, WriteOutcome
+from wayfare.model.records import (
+    AccessToken,
+    FailedRecord,
+    FirstMessage,
+    IncomingMessage,
+    Record,
+    WriteOutcome,
+)
 from wayfare.model.resources import Dataset, Inlet, Org, Schema
 from wayfare.model.runs import (
     DueTimer,
@@ -106,7 +113,9 @@ class MessageWriter(Protocol):
     """Durable, group-committed writes of accepted messages.
 
     ``write`` returns only after the messages are committed; retries of a ``msgId`` already
-    stored come back as duplicates carrying the first xactionId, and are not stored again.
+    stored come back as duplicates carrying the first xactionId, and are not stored again;
+    those whose message differs from the first one's (``IncomingMessage.digest``) come back
+    as conflicts.
     """
 
     @property
@@ -229,8 +238,9 @@ class RunStore(Protocol):
         at all)."""
         ...
 
-    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
-        """msgId -> the xactionId it was first stored under, for those already stored."""
+    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, FirstMessage]:
+        """msgId -> the first message stored under it (xactionId, digest), for those
+        already stored."""
         ...
 
     def add_test_entry(self, entry: TestEntry) -> int:
