@@ -7,6 +7,7 @@ so an embedded server does not load their drivers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import sys
@@ -45,6 +46,7 @@ from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.journeys import JourneyRegistry
+from wayfare.registry.retention import run_retention
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
 from wayfare.store.sqlite.connection import database_path, migrate
@@ -109,11 +111,31 @@ class Services:
     journeys: JourneyRegistry
     applier: Applier
     inbox: DemoInbox
+    runs_retention: bool = True
+    """Whether this process deletes what is past its retention (``registry/retention.py``):
+    the embedded server's HTTP processes leave it to the process that started them."""
+    _retention: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
         await self.engine.start()
+        if self.runs_retention:
+            self._retention = asyncio.create_task(
+                run_retention(
+                    self.store,
+                    self.journey_store,
+                    self.clock,
+                    step_event_days=self.settings.step_event_retention_days,
+                    interval_seconds=self.settings.retention_interval_seconds,
+                ),
+                name="retention",
+            )
 
     async def stop(self) -> None:
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
+            self._retention = None
         await self.engine.stop()
 
 
@@ -210,6 +232,7 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
         EMBEDDED_CHECK_MS,
         HubInbox(client),
     )
+    services.runs_retention = False
     return services
 
 

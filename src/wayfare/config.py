@@ -124,6 +124,11 @@ class Settings:
     catalog_cache_entries: int = 10_000
     """Inlets, and tokens, the inlet keeps in memory at most (each; unknown ones included):
     past it, the least recently used are dropped and read again when asked for."""
+    step_event_retention_days: int = 0
+    """Journey step events older than this many days are deleted in the background (the
+    reports' counts stay); 0 keeps them. A dataset's own is its ``retentionDays``."""
+    retention_interval_seconds: float = 3600.0
+    """How often the server deletes what is past its retention (in chunks of 1,000 rows)."""
 
     @property
     def http_processes(self) -> int:

@@ -192,6 +192,13 @@ async def create_dataset(request: Request, s: Services, org_id: str) -> Response
     return json_response(dataset.as_json(), 201)
 
 
+async def change_dataset(request: Request, s: Services, org_id: str) -> Response:
+    dataset = await run_in_threadpool(
+        s.schemas.change_dataset, org_id, request.path_params["id"], await read_json(request)
+    )
+    return json_response(dataset.as_json())
+
+
 async def get_dataset(request: Request, s: Services, org_id: str) -> Response:
     if request.path_params["id"] == STEP_EVENTS_DATASET:
         count = await run_in_threadpool(s.journey_store.count_step_events, org_id)
@@ -474,6 +481,7 @@ def admin_routes(services: Services) -> list[Route]:
         r(f"{v1}/datasets", list_datasets, "GET"),
         r(f"{v1}/datasets", create_dataset, "POST"),
         r(f"{v1}/datasets/{{id}}", get_dataset, "GET"),
+        r(f"{v1}/datasets/{{id}}", change_dataset, "PATCH"),
         r(f"{v1}/datasets/{{id}}/records", dataset_records, "GET"),
         r(f"{v1}/inlets", list_inlets, "GET"),
         r(f"{v1}/inlets", create_inlet, "POST"),

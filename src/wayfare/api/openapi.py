@@ -10,6 +10,12 @@ _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _ORG_HEADER = {"$ref": "#/components/parameters/OrgHeader"}
 
 
+_RETENTION_DAYS = {
+    "type": ["integer", "null"],
+    "minimum": 1,
+    "maximum": 36500,
+    "description": "Records older than this many days are deleted; null keeps them",
+}
 _SMILE = {"schema": {"type": "string", "format": "binary"}}
 """The same document in Jackson's binary JSON."""
 
@@ -178,7 +184,12 @@ def openapi_document() -> dict[str, Any]:
                 "get": _admin("List datasets", obj, params=[_query("schema", "string", "")]),
                 "post": _admin("Create a dataset", obj, body="DatasetSpec", status="201"),
             },
-            "/api/v1/datasets/{id}": {"get": _admin("One dataset", obj, params=[pid])},
+            "/api/v1/datasets/{id}": {
+                "get": _admin("One dataset", obj, params=[pid]),
+                "patch": _admin(
+                    "Change a dataset's retention", obj, body="DatasetChange", params=[pid]
+                ),
+            },
             "/api/v1/datasets/{id}/records": {
                 "get": _admin(
                     "Records, oldest first",
@@ -376,7 +387,16 @@ def openapi_document() -> dict[str, Any]:
                 "DatasetSpec": {
                     "type": "object",
                     "required": ["name", "schemaId"],
-                    "properties": {"name": {"type": "string"}, "schemaId": {"type": "string"}},
+                    "properties": {
+                        "name": {"type": "string"},
+                        "schemaId": {"type": "string"},
+                        "retentionDays": _RETENTION_DAYS,
+                    },
+                },
+                "DatasetChange": {
+                    "type": "object",
+                    "required": ["retentionDays"],
+                    "properties": {"retentionDays": _RETENTION_DAYS},
                 },
                 "InletSpec": {
                     "type": "object",

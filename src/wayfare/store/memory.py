@@ -122,6 +122,24 @@ class MemoryStore:
         found = [d for d in found if d.schema_id == schema_id]
         return sorted(found, key=lambda d: (not d.is_default, d.created_ms))
 
+    def set_dataset_retention(self, dataset_id: str, days: int | None) -> None:
+        dataset = self._datasets[dataset_id]
+        self._datasets[dataset_id] = dataclasses.replace(dataset, retention_days=days)
+        self._changed()
+
+    def datasets_with_retention(self) -> list[Dataset]:
+        return [d for d in self._datasets.values() if d.retention_days is not None]
+
+    def delete_records_before(self, dataset_id: str, before_ms: int, limit: int) -> int:
+        def old(r: Record | FailedRecord) -> bool:
+            return r.dataset_id == dataset_id and r.received_ms < before_ms
+
+        gone_records = {r.seq for r in [r for r in self.records if old(r)][:limit]}
+        gone_failures = {f.seq for f in [f for f in self.failures if old(f)][:limit]}
+        self.records = [r for r in self.records if r.seq not in gone_records]
+        self.failures = [f for f in self.failures if f.seq not in gone_failures]
+        return len(gone_records) + len(gone_failures)
+
     # inlets
     def _check_inlet_name(self, inlet: Inlet) -> None:
         if any(
