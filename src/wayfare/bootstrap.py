@@ -7,6 +7,7 @@ so an embedded server does not load their drivers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import sys
@@ -40,11 +41,13 @@ from wayfare.ingest.rate_limit import RateLimiter
 from wayfare.log.embedded import EmbeddedLog
 from wayfare.log.ports import EventLog
 from wayfare.model.destinations import DestinationPolicy
+from wayfare.model.records import FirstMessage
 from wayfare.observability.readiness import Readiness, files_writable, lock_held
 from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.journeys import JourneyRegistry
+from wayfare.registry.retention import run_retention
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
 from wayfare.store.sqlite.connection import database_path, migrate
@@ -110,11 +113,31 @@ class Services:
     applier: Applier
     inbox: DemoInbox
     readiness: Readiness
+    runs_retention: bool = True
+    """Whether this process deletes what is past its retention (``registry/retention.py``):
+    the embedded server's HTTP processes leave it to the process that started them."""
+    _retention: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
         await self.engine.start()
+        if self.runs_retention:
+            self._retention = asyncio.create_task(
+                run_retention(
+                    self.store,
+                    self.journey_store,
+                    self.clock,
+                    step_event_days=self.settings.step_event_retention_days,
+                    interval_seconds=self.settings.retention_interval_seconds,
+                ),
+                name="retention",
+            )
 
     async def stop(self) -> None:
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
+            self._retention = None
         await self.engine.stop()
 
 
@@ -214,6 +237,7 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
         HubInbox(client),
         readiness=_embedded_readiness(settings, path, journey_store),
     )
+    services.runs_retention = False
     return services
 
 
@@ -266,7 +290,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     pool = open_pool(url, max_size=8)
     store = PostgresStore(pool)
 
-    async def known(org_id: str, msg_ids: Sequence[str]) -> Mapping[str, str]:
+    async def known(org_id: str, msg_ids: Sequence[str]) -> Mapping[str, FirstMessage]:
         # msgIds stored before JetStream's window; while PostgreSQL is away, the window
         # alone (and the store's unique key, when the workers store the messages) must do.
         try:

@@ -138,6 +138,11 @@ class Settings:
     ready_max_lag: int = 10_000
     """``/readyz`` answers 503 while the journey engine has more match outcomes than this
     left to consume."""
+    step_event_retention_days: int = 0
+    """Journey step events older than this many days are deleted in the background (the
+    reports' counts stay); 0 keeps them. A dataset's own is its ``retentionDays``."""
+    retention_interval_seconds: float = 3600.0
+    """How often the server deletes what is past its retention (in chunks of 1,000 rows)."""
 
     @property
     def http_processes(self) -> int:

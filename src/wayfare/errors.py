@@ -14,7 +14,6 @@
     │   ├── RequestTimeoutError      408: the request did not arrive in time
     │   ├── PayloadTooLargeError     413
     │   ├── HeadersTooLargeError     431: the request line and headers are too long
-    │   ├── UnsupportedMediaTypeError 415
     │   └── RateLimitedError         429, with retry_after seconds
     └── InfrastructureError          the server cannot serve now; maps to a 5xx
         ├── OverloadedError          503, with retry_after seconds (backpressure)
@@ -112,10 +111,6 @@ class PayloadTooLargeError(ClientError):
 
 class HeadersTooLargeError(ClientError):
     """The request line and headers are over the limit."""
-
-
-class UnsupportedMediaTypeError(ClientError):
-    """The request body is not JSON."""
 
 
 class RateLimitedError(ClientError):

@@ -268,6 +268,7 @@ def message(
     body: Any = None,
     reasons: Sequence[Violation] | None = None,
     matches: list[EventMatch] | None = None,
+    digest: bytes | None = None,
 ) -> IncomingMessage:
     """An IncomingMessage; with ``reasons`` it is invalid and goes to failed records."""
     return IncomingMessage(
@@ -281,6 +282,7 @@ def message(
         payload=orjson.dumps(body if body is not None else {"x": xaction_id}),
         reasons=None if reasons is None else orjson.dumps([v.as_json() for v in reasons]),
         matches=matches,
+        digest=digest,
     )
 
 

@@ -180,6 +180,34 @@ def test_a_retried_msg_id_is_one_entry_answered_with_the_first_xaction_id(
     with_log(log_backend, scenario)
 
 
+def test_a_msg_id_reused_with_another_message_is_a_conflict_naming_the_first(
+    log_backend: LogBackend,
+) -> None:
+    said, other = b"a" * 16, b"b" * 16
+
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        person = people_in(log, 1)[0]
+        await writer.write([about(person, "first", msg_id="m1", digest=said)])
+        again = await writer.write(
+            [
+                about(person, "retry", msg_id="m1", digest=said),
+                about(person, "changed", msg_id="m1", digest=other),
+            ]
+        )
+        same_call = await writer.write(
+            [
+                about(person, "a", msg_id="m2", digest=said),
+                about(person, "b", msg_id="m2", digest=other),
+            ]
+        )
+        assert again == [WriteOutcome("first", True), WriteOutcome("first", True, True)]
+        assert same_call == [WriteOutcome("a", False), WriteOutcome("a", True, True)]
+        found = await read_all(log, partition_of(ORG, person, log.partitions), 0)
+        assert read_ids(found) == ["first", "a"]
+
+    with_log(log_backend, scenario)
+
+
 def test_the_same_msg_id_in_two_orgs_is_two_entries(log_backend: LogBackend) -> None:
     async def scenario(log: EventLog, writer: MessageWriter) -> None:
         ours = about("ada@example.com", "ours", msg_id="m1")

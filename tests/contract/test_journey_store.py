@@ -18,6 +18,7 @@ from wayfare.model.admission import Stay
 from wayfare.model.events import Unmatched
 from wayfare.model.instances import Instance
 from wayfare.model.matching import EventMatch
+from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     ActionRetry,
     ActionSettled,
@@ -563,7 +564,7 @@ def test_test_entries_are_queued_by_partition_until_an_engine_takes_them(
 def test_messages_a_batch_carries_are_stored_with_their_outcomes_once(
     backend: Backend, writing: JourneyStore
 ) -> None:
-    matched = message("x1", msg_id="m1")
+    matched = message("x1", msg_id="m1", digest=b"d" * 16)
     matched.matches = [EventMatch("signup", "ada@x.io")]
     broken = message("x2", reasons=[])
     broken.reasons = b'[{"pointerToViolation": "#/a"}]'
@@ -579,7 +580,7 @@ def test_messages_a_batch_carries_are_stored_with_their_outcomes_once(
         ("x3", False, Unmatched.NO_EVENT_ID),
         ("x1", True, None),
     ]
-    assert writing.known_message_ids(ORG, ["m1", "m2"]) == {"m1": "x1"}
+    assert writing.known_message_ids(ORG, ["m1", "m2"]) == {"m1": FirstMessage("x1", b"d" * 16)}
     assert writing.known_message_ids(OTHER_ORG, ["m1"]) == {}
 
 
@@ -624,6 +625,27 @@ def test_a_report_counts_instances_step_events_and_discards(
         },
     }
     assert reading.report(ORG, "other")["nodes"] == {}
+
+
+def test_step_events_before_a_time_are_deleted_oldest_first_and_the_report_stays(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    at = [5, 1, 3, 9]
+    steps = [
+        StepRecord(ORG, "welcome", 1, f"n{k}", "wait", f"i-{k}", "ada@x.io", "ended", None, t, 1)
+        for k, t in enumerate(at)
+    ]
+    other = StepRecord(OTHER_ORG, "welcome", 1, "x", "end", "o", "o", "ended", None, 2, 1)
+    writing.commit(EngineBatch(steps=[*steps, other]))
+    before = reading.report(ORG, "welcome")["nodes"]
+    assert writing.delete_step_events_before(6, 2) == 2  # at 1 and 2
+    assert [s.node for s in reading.list_steps(ORG, "welcome", 10)] == ["n3", "n2", "n0"]
+    assert writing.delete_step_events_before(6, 10) == 2
+    assert [s.node for s in reading.list_steps(ORG, "welcome", 10)] == ["n3"]
+    assert reading.count_step_events(OTHER_ORG) == 0
+    assert reading.report(ORG, "welcome")["nodes"] == before
+    writing.commit(EngineBatch(steps=[step("later", "end", "ended")]))
+    assert [s.node for s in reading.list_steps(ORG, "welcome", 10)] == ["later", "n3"]
 
 
 def test_step_events_are_listed_newest_first_and_form_the_orgs_dataset(

@@ -61,6 +61,50 @@ def test_a_msg_id_repeated_within_one_call_is_stored_once(backend: Backend) -> N
     assert backend.store.list_failures(ORG) == []
 
 
+SAID = b"a" * 16
+"""The digest of one message; ``OTHER`` of another."""
+OTHER = b"b" * 16
+
+
+def test_a_msg_id_reused_with_another_message_is_a_conflict_naming_the_first(
+    backend: Backend,
+) -> None:
+    write(backend, message("first", msg_id="m1", digest=SAID))
+    outcomes = write(
+        backend,
+        message("changed", msg_id="m1", digest=OTHER),
+        message("retry", msg_id="m1", digest=SAID),
+    )
+    assert outcomes == [WriteOutcome("first", True, True), WriteOutcome("first", True)]
+    assert [r.xaction_id for r in backend.store.list_records("dataset-1", limit=10)] == ["first"]
+
+
+def test_a_msg_id_reused_with_another_message_within_one_call_is_a_conflict(
+    backend: Backend,
+) -> None:
+    outcomes = write(
+        backend,
+        message("a", msg_id="m1", digest=SAID),
+        message("b", msg_id="m1", digest=OTHER),
+        message("c", msg_id="m1", digest=SAID),
+    )
+    assert outcomes == [
+        WriteOutcome("a", False),
+        WriteOutcome("a", True, True),
+        WriteOutcome("a", True),
+    ]
+    assert backend.store.count_records("dataset-1") == 1
+
+
+def test_a_msg_id_stored_without_a_digest_takes_any_retry_as_a_duplicate(
+    backend: Backend,
+) -> None:
+    write(backend, message("old", msg_id="m1"))
+    assert write(backend, message("retry", msg_id="m1", digest=OTHER)) == [
+        WriteOutcome("old", True)
+    ]
+
+
 def test_a_failed_message_is_deduplicated_too(backend: Backend) -> None:
     write(backend, message("bad", msg_id="m1", reasons=BROKEN))
     assert write(backend, message("fixed", msg_id="m1")) == [WriteOutcome("bad", True)]

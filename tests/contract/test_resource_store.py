@@ -176,6 +176,45 @@ def test_a_dataset_id_is_unique(backend: Backend) -> None:
     assert kept is not None and kept.name == "first"
 
 
+def test_a_datasets_retention_is_stored_and_changed(backend: Backend) -> None:
+    store = backend.store
+    store.add_dataset(dataset("kept", "schema-1"))
+    store.add_dataset(dataclasses.replace(dataset("short", "schema-1"), retention_days=7))
+    assert [d.dataset_id for d in store.datasets_with_retention()] == ["short"]
+    store.set_dataset_retention("kept", 30)
+    store.set_dataset_retention("short", None)
+    kept = store.get_dataset("kept")
+    assert kept is not None and kept.retention_days == 30
+    assert [(d.dataset_id, d.retention_days) for d in store.datasets_with_retention()] == [
+        ("kept", 30)
+    ]
+
+
+def test_records_before_a_time_are_deleted_oldest_first_a_chunk_at_a_time(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    write(
+        backend,
+        *(message(f"old{i}", received_ms=T0 + i) for i in range(5)),
+        message("old-failed", received_ms=T0, reasons=BROKEN),
+        message("new", received_ms=T0 + 100),
+        message("elsewhere", received_ms=T0, dataset_id="dataset-2"),
+    )
+    assert store.delete_records_before("dataset-1", T0 + 100, 2) == 3  # 2 records, 1 failed
+    assert [r.xaction_id for r in store.list_records("dataset-1", limit=10)] == [
+        "old2",
+        "old3",
+        "old4",
+        "new",
+    ]
+    assert store.list_failures(ORG) == []
+    assert store.delete_records_before("dataset-1", T0 + 100, 10) == 3
+    assert store.delete_records_before("dataset-1", T0 + 100, 10) == 0
+    assert [r.xaction_id for r in store.list_records("dataset-1", limit=10)] == ["new"]
+    assert store.count_records("dataset-2") == 1
+
+
 # inlets
 
 

@@ -425,7 +425,7 @@ def test_403_for_a_revoked_token(org_demo: Demo) -> None:
     assert record_count(org_demo) == 1
 
 
-# 404 / 405 / 413 / 415
+# 404 / 405 / 413, and the Content-Type
 def test_404_for_an_unknown_inlet(shared_server: Any, org_demo: Demo) -> None:
     message = make_message(org_demo.schema_id, org=org_demo.org)
     for path in (
@@ -464,11 +464,15 @@ def test_413_over_one_megabyte(org_demo: Demo) -> None:
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
-def test_415_when_the_body_is_not_json(org_demo: Demo, content_type: str | None) -> None:
+def test_400_as_adobe_answers_when_the_content_type_is_not_json_or_smile(
+    org_demo: Demo, content_type: str | None
+) -> None:
     raw = json.dumps(make_message(org_demo.schema_id, org=org_demo.org)).encode()
     headers = {"content-type": content_type} if content_type else {}
-    answer = httpx.post(org_demo.inlet_url, content=raw, headers=headers)
-    assert_problem(answer, 415)
+    for url in (org_demo.inlet_url, org_demo.batch_url):
+        answer = httpx.post(url, content=raw, headers=headers)
+        body = assert_problem(answer, 400)
+        assert body["detail"].startswith("A valid content-type must be specified")
     assert record_count(org_demo) == 0
 
 

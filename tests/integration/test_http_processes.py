@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def post_each_on_its_own_connection(demo: Demo, count: int) -> list[int]:
 
     def post(n: int) -> int:
         message = make_message(demo.schema_id, msg_id=f"m-{n}")
+        message["body"]["xdmEntity"]["_id"] = str(uuid.UUID(int=n + 1))  # a retry is the same
         return httpx.post(demo.inlet_url, json=message, timeout=30).status_code
 
     with ThreadPoolExecutor(8) as pool:

@@ -62,13 +62,10 @@ def test_messages_without_msg_id_are_never_deduplicated(org_demo: Demo) -> None:
 
 
 def test_a_batch_entry_repeating_an_earlier_message_points_to_it(org_demo: Demo) -> None:
-    first = send(org_demo, make_message(org_demo.schema_id, org=org_demo.org, msg_id="a"))
+    message = make_message(org_demo.schema_id, org=org_demo.org, msg_id="a")
+    first = send(org_demo, message)
     body = send_batch(
-        org_demo,
-        [
-            make_message(org_demo.schema_id, org=org_demo.org, msg_id="b"),
-            make_message(org_demo.schema_id, org=org_demo.org, msg_id="a"),
-        ],
+        org_demo, [make_message(org_demo.schema_id, org=org_demo.org, msg_id="b"), message]
     )
     fresh, duplicate = body["responses"]
     assert "duplicateOf" not in fresh
@@ -81,17 +78,19 @@ def test_a_batch_entry_repeating_an_earlier_message_points_to_it(org_demo: Demo)
 
 
 def test_duplicates_inside_one_batch_are_stored_once(org_demo: Demo) -> None:
+    one = make_message(org_demo.schema_id, org=org_demo.org, msg_id="x", firstName="One")
     messages = [
-        make_message(org_demo.schema_id, org=org_demo.org, msg_id="x", firstName="One"),
+        one,
         make_message(org_demo.schema_id, org=org_demo.org, msg_id="y"),
-        make_message(org_demo.schema_id, org=org_demo.org, msg_id="x", firstName="Two"),
+        one,
         make_message(org_demo.schema_id, org=org_demo.org, msg_id="x", firstName="Three"),
     ]
     body = send_batch(org_demo, messages)
     x1, y, x2, x3 = body["responses"]
     assert "duplicateOf" not in x1 and "duplicateOf" not in y
     assert x2["duplicateOf"] == x1["xactionId"]
-    assert x3["duplicateOf"] == x1["xactionId"]
+    # another message under the same msgId is refused, naming the first
+    assert x3["statusCode"] == 409 and x1["xactionId"] in x3["message"]
     stored = records(org_demo)
     assert [r["xactionId"] for r in stored] == [x1["xactionId"], y["xactionId"]]
     assert stored[0]["message"]["body"]["xdmEntity"]["_instance_name"]["person"]["firstName"] == (
@@ -195,10 +194,8 @@ def test_records_survive_a_restart(tmp_path: Path) -> None:
     srv = start_server(tmp_path)
     try:
         demo = apply_demo_to(srv, new_org())
-        singles = [
-            send(demo, make_message(demo.schema_id, org=demo.org, msg_id=f"s{i}"))["xactionId"]
-            for i in range(10)
-        ]
+        sent = [make_message(demo.schema_id, org=demo.org, msg_id=f"s{i}") for i in range(10)]
+        singles = [send(demo, message)["xactionId"] for message in sent]
         batch = send_batch(
             demo, [make_message(demo.schema_id, org=demo.org, msg_id=f"b{i}") for i in range(10)]
         )
@@ -211,7 +208,7 @@ def test_records_survive_a_restart(tmp_path: Path) -> None:
         assert record_count(demo) == 20
         assert [f["xactionId"] for f in failures(demo)] == [failed["xactionId"]]
         # the idempotency keys survived too
-        again = send(demo, make_message(demo.schema_id, org=demo.org, msg_id="s3"))
+        again = send(demo, sent[3])
         assert again["xactionId"] == singles[3]
         # and the inlet, schema and dataset
         fresh = send(demo, make_message(demo.schema_id, org=demo.org), syncValidation="true")

@@ -21,7 +21,7 @@ from wayfare.log.jetstream import NatsSettings, check_log, prepare_stream, strea
 from wayfare.log.nats import NatsEventLog, NatsWriter
 from wayfare.log.nats_writer import MAX_MSG_ID, msg_id_of
 from wayfare.model.partitions import partition_of
-from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.model.records import FirstMessage, IncomingMessage, WriteOutcome
 
 pytestmark = pytest.mark.integration
 
@@ -124,16 +124,25 @@ def test_an_unreachable_server_fails_start_within_the_timeout() -> None:
 def test_known_msg_ids_are_answered_without_publishing(nats_settings: NatsSettings) -> None:
     asked: list[tuple[str, list[str]]] = []
 
-    async def known(org_id: str, msg_ids: Sequence[str]) -> Mapping[str, str]:
+    async def known(org_id: str, msg_ids: Sequence[str]) -> Mapping[str, FirstMessage]:
         asked.append((org_id, sorted(msg_ids)))
-        return {"old": "x-stored"} if "old" in msg_ids else {}
+        stored = {
+            "old": FirstMessage("x-stored", b"s" * 16),
+            "reused": FirstMessage("x-first", b"s" * 16),
+        }
+        return {m: stored[m] for m in msg_ids if m in stored}
 
     async def scenario() -> tuple[list[WriteOutcome], list[str]]:
         writer, log = NatsWriter(nats_settings, known), NatsEventLog(nats_settings)
         await writer.start()
         await log.start()
         try:
-            sent = [message("x1", msg_id="old"), message("x2", msg_id="new"), message("x3")]
+            sent = [
+                message("x1", msg_id="old", digest=b"s" * 16),
+                message("x2", msg_id="new"),
+                message("x3"),
+                message("x4", msg_id="reused", digest=b"t" * 16),
+            ]
             outcomes = await writer.write(sent)
             stored = []
             for p in range(log.partitions):
@@ -148,9 +157,10 @@ def test_known_msg_ids_are_answered_without_publishing(nats_settings: NatsSettin
         WriteOutcome("x-stored", True),
         WriteOutcome("x2", False),
         WriteOutcome("x3", False),
+        WriteOutcome("x-first", True, conflict=True),
     ]
     assert sorted(stored) == ["x2", "x3"]
-    assert asked == [(ORG, ["new", "old"])]
+    assert asked == [(ORG, ["new", "old", "reused"])]
 
 
 def test_a_duplicate_of_a_purged_original_is_answered_by_the_store(
@@ -158,11 +168,11 @@ def test_a_duplicate_of_a_purged_original_is_answered_by_the_store(
 ) -> None:
     asked: list[list[str]] = []
 
-    async def known(org_id: str, msg_ids: Sequence[str]) -> Mapping[str, str]:
+    async def known(org_id: str, msg_ids: Sequence[str]) -> Mapping[str, FirstMessage]:
         # The store has m1 from its third question on: its commit landed just after the
         # writer's look-up before publishing the retry.
         asked.append(list(msg_ids))
-        return {"m1": "first"} if len(asked) >= 3 else {}
+        return {"m1": FirstMessage("first", None)} if len(asked) >= 3 else {}
 
     async def scenario() -> list[WriteOutcome]:
         writer, log = NatsWriter(nats_settings, known), NatsEventLog(nats_settings)

@@ -18,7 +18,7 @@ from tests.contract.conftest import ORG, OTHER_ORG, message
 from wayfare.errors import StoreError, Violation
 from wayfare.model.events import Unmatched
 from wayfare.model.matching import EventMatch
-from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.model.records import FirstMessage, IncomingMessage, WriteOutcome
 from wayfare.store.postgres.connection import connect, open_pool
 from wayfare.store.postgres.messages import known_message_ids, store_messages
 from wayfare.store.postgres.resources import PostgresStore
@@ -191,15 +191,20 @@ def test_known_message_ids_gives_the_first_xaction_id_of_those_stored_in_the_org
             store_messages(
                 conn,
                 [
-                    message("x1", msg_id="m1"),
+                    message("x1", msg_id="m1", digest=b"d" * 16),
                     message("x2", msg_id="m2", reasons=BROKEN),
                     message("theirs", msg_id="m3", org_id=OTHER_ORG),
                 ],
             )
         wanted = ["m1", "m2", "m3", "m4"]
-        assert known_message_ids(pool, ORG, wanted) == {"m1": "x1", "m2": "x2"}
+        assert known_message_ids(pool, ORG, wanted) == {
+            "m1": FirstMessage("x1", b"d" * 16),
+            "m2": FirstMessage("x2", None),
+        }
         with pool.connection() as conn:
-            assert known_message_ids(conn, OTHER_ORG, wanted) == {"m3": "theirs"}
+            assert known_message_ids(conn, OTHER_ORG, wanted) == {
+                "m3": FirstMessage("theirs", None)
+            }
         assert known_message_ids(pool, ORG, []) == {}
     finally:
         pool.close()
@@ -217,7 +222,9 @@ def test_a_nul_character_in_a_msg_id_or_an_identity_fails_nothing(pg_database: s
             with pool.connection() as conn, conn.transaction():
                 outcomes = store_messages(conn, [retry, message("ok")])
             assert outcomes[0] == WriteOutcome("x1", attempt > 0)
-        assert known_message_ids(pool, ORG, ["m\x001", "m1"]) == {"m\x001": "x1"}
+        assert known_message_ids(pool, ORG, ["m\x001", "m1"]) == {
+            "m\x001": FirstMessage("x1", None)
+        }
         with pool.connection() as conn:
             assert stored_xaction_ids(conn) == ["ok", "ok", "x1"]
             identities = conn.execute("SELECT identity FROM event_matches").fetchall()

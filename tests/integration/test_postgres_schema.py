@@ -41,6 +41,8 @@ def test_migrating_again_changes_nothing_whatever_the_url_scheme(pg_database: st
         "0002.journeys",
         "0003.resource_generation",
         "0004.journey_pauses",
+        "0005.message_digests",
+        "0006.dataset_retention",
     ]
     migrate(pg_database)
     migrate(pg_database.replace("postgresql://", "postgres://", 1))

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wayfare.api.authorization import bearer_token
 from wayfare.api.json_body import parse_json
 from wayfare.api.operations import (
     Endpoint,
@@ -48,10 +49,10 @@ def check_admin_token(request: Request, services: Services) -> None:
     """Nothing when no admin token is set or the request carries it; else 401 or 403."""
     token = services.settings.admin_token
     if token:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
+        given = bearer_token(request.headers.get("authorization", ""))
+        if not given:
             raise UnauthenticatedError("Admin calls require Authorization: Bearer <admin token>")
-        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        if not hmac.compare_digest(given.encode(), token.encode()):
             raise ForbiddenError("The admin token is not valid")
 
 
@@ -163,6 +164,15 @@ async def list_datasets(request: Request, s: Services, org_id: str) -> Response:
 async def create_dataset(request: Request, s: Services, org_id: str) -> Response:
     dataset = await run_in_threadpool(s.schemas.create_dataset, org_id, await read_json(request))
     return json_answer(wd.Dataset, dataset.as_json(), 201)
+
+
+async def change_dataset(request: Request, s: Services, org_id: str) -> Response:
+    change = await read_json(request)
+    decode_value(change, wd.DatasetChange)
+    dataset = await run_in_threadpool(
+        s.schemas.change_dataset, org_id, request.path_params["id"], change
+    )
+    return json_answer(wd.Dataset, dataset.as_json())
 
 
 async def get_dataset(request: Request, s: Services, org_id: str) -> Response:
@@ -462,6 +472,8 @@ def admin_operations(services: Services) -> list[Operation]:
            body=wd.DatasetSpec),
         op("GET", "/datasets/{id}", get_dataset, "One dataset, with its record count",
            wd.Dataset),
+        op("PATCH", "/datasets/{id}", change_dataset, "Change a dataset's retention",
+           wd.Dataset, body=wd.DatasetChange),
         op("GET", "/datasets/{id}/records", dataset_records, "Records, oldest first",
            wd.DatasetRecords, query=wd.RecordsQuery),
         op("GET", "/inlets", list_inlets, "List inlets", wi.InletList),

@@ -5,9 +5,11 @@
     (and the same under /data/foundation/import, Adobe's gateway form)
 
 Order of checks: inlet exists (404), credentials (401/403), org header (400), method (405),
-content type (415), size (413), bytes in flight (503), JSON and unique keys (400), then
-each message.
-Bodies are read under the limits of ``wayfare.api.bodies``.
+content type (400, in the words of Adobe's gateway), size (413), bytes in flight (503), JSON
+or Smile and unique keys (400), then each message.
+Bodies are read under the limits of ``wayfare.api.bodies``. ``Authorization`` takes
+``Bearer <token>`` or the bare token. ``x-adobe-flow-id`` (header, or ``x-adobe-flow-id``
+or ``flowId`` in the query) is echoed as ``flowId`` in the answer.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from wayfare.api import smile
+from wayfare.api.authorization import bearer_token
 from wayfare.api.bodies import BodyLimits, RequestBody, send_problem
 from wayfare.api.json_body import parse_json
 from wayfare.errors import (
     InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
-    UnsupportedMediaTypeError,
     Violation,
 )
 from wayfare.ingest.inlet import Caller, InletService
@@ -50,9 +53,32 @@ def _route(path: str) -> tuple[bool, str]:
     return batch, rest
 
 
-def _is_json(content_type: str) -> bool:
+CONTENT_TYPE_ERROR = "A valid content-type must be specified"
+"""What Adobe's gateway answers (400) to a missing or unsupported Content-Type."""
+
+
+def _body_format(content_type: str) -> str:
+    """``json`` or ``smile`` for the request's Content-Type; a 400 for any other."""
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
+    if media == "application/json" or media.endswith("+json"):
+        return "json"
+    if media == smile.MEDIA_TYPE:
+        return "smile"
+    raise InvalidRequestError(
+        f"{CONTENT_TYPE_ERROR}: application/json or {smile.MEDIA_TYPE}, "
+        f"not {content_type or 'none'!r}",
+        violations=(Violation("content-type", "enum", "not a media type the inlet takes"),),
+    )
+
+
+def _parse_smile(raw: bytes) -> Any:
+    try:
+        return smile.decode(raw)
+    except smile.SmileError as exc:
+        raise InvalidRequestError(
+            f"The request body is not valid Smile: {exc}",
+            violations=(Violation("", "smile", str(exc)),),
+        ) from None
 
 
 def _flag(name: str, value: str) -> bool:
@@ -96,9 +122,7 @@ class CollectionEndpoint:
             elif key == b"x-gw-ims-org-id":
                 org = value.decode("latin-1").strip() or None
             elif key == b"authorization":
-                scheme, _, credentials = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer":
-                    bearer = credentials.strip()
+                bearer = bearer_token(value.decode("latin-1"))
             elif key == b"x-adobe-flow-id":
                 flow = value.decode("latin-1").strip() or None
         sync = False
@@ -107,23 +131,27 @@ class CollectionEndpoint:
             for key, value in parse_qsl(query.decode("latin-1")):
                 if key in ("syncValidation", "synchronousValidation"):
                     sync = _flag(key, value)
-                elif key == "x-adobe-flow-id" and flow is None:
-                    flow = value
+                elif key in ("x-adobe-flow-id", "flowId") and flow is None:
+                    flow = value.strip() or None
         caller = Caller(org_header=org, bearer=bearer, flow_id=flow, sync_validation=sync)
         inlet = self._service.open_inlet(inlet_id, caller)
         if scope["method"] != "POST":
             raise MethodNotAllowedError(f"{scope['method']} is not allowed here; use POST")
-        if not _is_json(content_type):
-            raise UnsupportedMediaTypeError(
-                f"Content-Type must be application/json, not {content_type or 'missing'!r}"
-            )
+        body_format = _body_format(content_type)
         body.admit(length)
         raw = await body.read()
-        payload = parse_json(raw)
+        if body_format == "json":
+            payload = parse_json(raw)
+            stored: bytes | None = raw
+        else:  # stored as the JSON it decodes to
+            payload = _parse_smile(raw)
+            stored = None
         if batch:
             answer = await self._service.ingest_batch(
                 inlet, payload, caller, request_bytes=len(raw)
             )
-            return 207, orjson.dumps(answer)
-        answer = await self._service.ingest_message(inlet, payload, raw, caller)
-        return 200, orjson.dumps(answer)
+        else:
+            answer = await self._service.ingest_message(inlet, payload, stored, caller)
+        if flow is not None:
+            answer["flowId"] = flow
+        return (207 if batch else 200), orjson.dumps(answer)

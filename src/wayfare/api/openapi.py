@@ -32,12 +32,14 @@ ERRORS = {
 
 COLLECTION_ERRORS = {
     400: "Invalid XDM Message Format (with syncValidation: every violation in the report), "
-    "a wrong or absent ims org, unreadable JSON, or a disabled inlet",
+    "a wrong or absent ims org, unreadable JSON or Smile, a disabled inlet, or a "
+    "Content-Type other than application/json or application/x-jackson-smile",
     401: "The inlet requires authentication and no bearer token was given",
     403: "The bearer token is not valid or has expired",
     404: "No such inlet",
     413: "The request is over {max_bytes} bytes",
-    415: "The Content-Type is not JSON",
+    409: "The msgId was used before for a different message (the first xactionId is named); "
+    "a batch answers this per entry",
     429: "Over the inlet's rate limit; see Retry-After",
     503: "Backpressure, or the store or the log is unavailable; see Retry-After",
 }
@@ -86,6 +88,11 @@ def _ref(model: type[Any]) -> dict[str, Any]:
     if issubclass(model, msgspec.Struct):
         return {"$ref": REF.format(name=model.__name__)}
     return msgspec.json.schema(model)
+
+
+SMILE = "application/x-jackson-smile"
+_SMILE = {"schema": {"type": "string", "format": "binary"}}
+"""The same document in Jackson's binary JSON."""
 
 
 def _content(media: str, answer: type[Any] | tuple[type[Any], ...] | None) -> dict[str, Any]:
@@ -191,7 +198,15 @@ def _collection(batch: bool, max_bytes: int) -> dict[str, Any]:
             "name": "x-gw-ims-org-id",
             "in": "header",
             "schema": {"type": "string"},
-            "description": "Optional; must be the inlet's org when given",
+            "description": "Optional; must be the inlet's org",
+        },
+        {
+            "name": "x-adobe-flow-id",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "The dataflow id, echoed as flowId in the answer (raw inlets: "
+            "required); also taken from the query as x-adobe-flow-id or flowId",
         },
         {"name": "x-adobe-flow-id", "in": "header", "schema": {"type": "string"}},
     ]
@@ -208,12 +223,16 @@ def _collection(batch: bool, max_bytes: int) -> dict[str, Any]:
     return {
         "summary": "Send a batch of messages" if batch else "Send one message",
         "description": f"A request is at most {max_bytes} bytes. Authenticated inlets take "
-        "`Authorization: Bearer <token>`.",
+        "`Authorization: Bearer <token>` (or the bare token). `x-adobe-flow-id` (header, or "
+        "`x-adobe-flow-id` / `flowId` in the query) is echoed as `flowId`.",
         "operationId": f"collect{'Batch' if batch else 'Message'}",
         "tags": ["collection"],
         "parameters": params,
         "security": [{}, {"bearer": []}],
-        "requestBody": {"required": True, "content": _content(JSON, Batch if batch else Message)},
+        "requestBody": {
+            "required": True,
+            "content": _content(JSON, Batch if batch else Message) | {SMILE: _SMILE},
+        },
         "responses": {ok[0]: {"description": ok[2], "content": _content(JSON, ok[1])}, **errors},
     }
 

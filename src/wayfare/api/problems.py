@@ -23,7 +23,6 @@ from wayfare.errors import (
     SchemaViolationError,
     StoreError,
     UnauthenticatedError,
-    UnsupportedMediaTypeError,
     WayfareError,
     WrongOrgError,
 )
@@ -46,7 +45,6 @@ _STATUS: list[tuple[type[WayfareError], int, str]] = [
     (RequestTimeoutError, 408, "Request Timeout"),
     (ConflictError, 409, "Conflict"),
     (PayloadTooLargeError, 413, "Payload Too Large"),
-    (UnsupportedMediaTypeError, 415, "Unsupported Media Type"),
     (RateLimitedError, 429, "Too Many Requests"),
     (HeadersTooLargeError, 431, "Request Header Fields Too Large"),
     (OverloadedError, 503, "Service Unavailable"),

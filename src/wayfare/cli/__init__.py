@@ -20,7 +20,7 @@ from wayfare.cli.inlets import inlets
 from wayfare.cli.journeys import journeys
 from wayfare.cli.schemas import schemas
 from wayfare.cli.send import send
-from wayfare.cli.server import doctor, engine, http_process, serve, worker
+from wayfare.cli.server import backup, doctor, engine, http_process, serve, worker
 from wayfare.errors import WayfareError
 
 __all__ = ["main"]
@@ -78,7 +78,7 @@ def main() -> None:
     """
 
 
-for command in (serve, worker, doctor, engine, http_process):
+for command in (serve, worker, doctor, backup, engine, http_process):
     main.add_command(command)
 for command in (schemas, datasets, inlets, events, journeys, apply, failures, send):
     main.add_command(command)

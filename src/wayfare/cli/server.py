@@ -358,3 +358,35 @@ def doctor(
         click.echo(check.line())
         failed = failed or not check.ok
     sys.exit(1 if failed else 0)
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--store", default=None, help="sqlite:///path (default: the file in --data-dir)")
+@_config_option
+def backup(path: Path, data_dir: Path | None, store: str | None, config_file: Path | None) -> None:
+    """Copy the embedded store's database to PATH (a new file) while servers keep running:
+    the copy holds every message acknowledged before it began. To restore, stop the
+    server and put the copy in a data directory as wayfare.sqlite3 (README: Backup).
+
+    \b
+    Example:
+      wayfare backup --data-dir .wayfare backups/wayfare-$(date +%F).sqlite3
+    """
+    from wayfare.bootstrap import deployment
+    from wayfare.config import load_settings
+    from wayfare.errors import WayfareError
+    from wayfare.store.sqlite.backup import backup_database
+
+    settings = load_settings({"data_dir": data_dir, "store": store}, config_file=config_file)
+    try:
+        database = deployment(settings).sqlite
+        if database is None:
+            raise click.ClickException(
+                "backup copies the embedded SQLite store; back a PostgreSQL store up with pg_dump"
+            )
+        size = backup_database(database, path)
+    except WayfareError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"backed up {database} to {path} ({size} bytes)")

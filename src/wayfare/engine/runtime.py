@@ -614,8 +614,8 @@ class JourneyRuntime:
                 else:
                     seen[m.msg_id] = m.xaction_id
         for org_id, first in by_org.items():
-            for msg_id, xaction_id in self._store.known_message_ids(org_id, list(first)).items():
-                if xaction_id != first[msg_id]:
+            for msg_id, stored in self._store.known_message_ids(org_id, list(first)).items():
+                if stored.xaction_id != first[msg_id]:
                     retried.add(first[msg_id])
         return retried
 

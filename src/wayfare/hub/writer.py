@@ -153,7 +153,8 @@ class HubWriter:
         finally:
             self._pending -= len(messages)
         return [
-            WriteOutcome(xaction_id, duplicate) for xaction_id, duplicate in orjson.loads(answer)
+            WriteOutcome(xaction_id, duplicate, conflict)
+            for xaction_id, duplicate, conflict in orjson.loads(answer)
         ]
 
 
@@ -242,7 +243,7 @@ class WriterHub:
             messages = decode_batch(body)
             self._admit(messages)
             outcomes = await self._writer.write(messages)
-            return orjson.dumps([[o.xaction_id, o.duplicate] for o in outcomes])
+            return orjson.dumps([[o.xaction_id, o.duplicate, o.conflict] for o in outcomes])
         if kind == INBOX_ADD:
             return orjson.dumps(await self._inbox.add(orjson.loads(body)))
         if kind == INBOX_LIST:

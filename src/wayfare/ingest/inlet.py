@@ -15,6 +15,7 @@ to ``BRIEF_MESSAGE_CHARS``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from wayfare import ids
 from wayfare.clock import Clock
 from wayfare.errors import (
     ClientError,
+    ConflictError,
     InfrastructureError,
     InvalidRequestError,
     MessageFormatError,
@@ -39,7 +41,7 @@ from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.rate_limit import RateLimiter
 from wayfare.model.envelope import read_envelope
 from wayfare.model.matching import match_message
-from wayfare.model.records import IncomingMessage
+from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.model.resources import Inlet
 from wayfare.observability.metrics import process_metrics
 from wayfare.store.ports import MessageWriter
@@ -68,6 +70,23 @@ def _dumps(document: Any) -> bytes:
     the buffer it wrote into (4 kB at the least, in powers of two), and these wait in the
     writer's queue by the thousand."""
     return bytes(memoryview(orjson.dumps(document)))
+
+
+def message_digest(message: Any) -> bytes:
+    """16 bytes of what ``message`` says, whatever the order of its keys and its spacing
+    (BLAKE2b of its JSON with sorted keys): equal for a retry sent as JSON, as Smile, on
+    the single or the batch endpoint."""
+    return hashlib.blake2b(
+        orjson.dumps(message, option=orjson.OPT_SORT_KEYS), digest_size=16
+    ).digest()
+
+
+def reused_msg_id(msg_id: str | None, outcome: WriteOutcome) -> ConflictError:
+    return ConflictError(
+        f"msgId {msg_id!r} was sent before with a different message, accepted as xactionId "
+        f"{outcome.xaction_id}: a retry must repeat the message unchanged, and a new message "
+        "needs a msgId of its own"
+    )
 
 
 def _violations_json(violations: Sequence[Violation]) -> bytes:
@@ -196,6 +215,7 @@ class InletService:
             raw if raw is not None else _dumps(message),
             reasons,
             matches,
+            None if envelope.msg_id is None else message_digest(message),
         )
 
     # use cases
@@ -214,6 +234,8 @@ class InletService:
             )
             self._admit(inlet, 1)
             (outcome,) = await self._writer.write((incoming,))
+            if outcome.conflict:
+                raise reused_msg_id(incoming.msg_id, outcome)
         _count(inlet.inlet_id, "accepted" if incoming.reasons is None else "failed", 1)
         return {
             "inletId": inlet.inlet_id,
@@ -268,13 +290,12 @@ class InletService:
             with _counted(inlet.inlet_id, len(prepared)):
                 self._admit(inlet, len(prepared))
                 outcomes = await self._writer.write(prepared)
-            failed = sum(1 for incoming in prepared if incoming.reasons is not None)
-            if failed:
-                _count(inlet.inlet_id, "failed", failed)
-            if failed < len(prepared):
-                _count(inlet.inlet_id, "accepted", len(prepared) - failed)
-            for slot, outcome in zip(slots, outcomes, strict=True):
-                if outcome.duplicate:
+            _count_batch(inlet.inlet_id, prepared, outcomes)
+            for slot, incoming, outcome in zip(slots, prepared, outcomes, strict=True):
+                if outcome.conflict:
+                    error = reused_msg_id(incoming.msg_id, outcome)
+                    responses[slot] = failure_entry(responses[slot]["xactionId"], error, status=409)
+                elif outcome.duplicate:
                     responses[slot]["duplicateOf"] = outcome.xaction_id
         return {
             "inletId": inlet.inlet_id,
@@ -302,7 +323,25 @@ def _counted(inlet_id: str, messages: int) -> Iterator[None]:
         raise
 
 
-def failure_entry(xaction_id: str, error: ClientError, *, brief: bool = False) -> dict[str, Any]:
+def _count_batch(
+    inlet_id: str, prepared: Sequence[IncomingMessage], outcomes: Sequence[WriteOutcome]
+) -> None:
+    """A written batch's messages by outcome: a reused msgId is rejected, the rest accepted
+    or failed (stored as failed records)."""
+    counts = {"accepted": 0, "failed": 0, "rejected": 0}
+    for incoming, outcome in zip(prepared, outcomes, strict=True):
+        if outcome.conflict:
+            counts["rejected"] += 1
+        else:
+            counts["accepted" if incoming.reasons is None else "failed"] += 1
+    for kind, count in counts.items():
+        if count:
+            _count(inlet_id, kind, count)
+
+
+def failure_entry(
+    xaction_id: str, error: ClientError, *, brief: bool = False, status: int = 400
+) -> dict[str, Any]:
     """One failed entry of a 207 batch answer, readable by Adobe's documented shape
     (``statusCode``, ``message``) and by Adobe's Kafka connector (``status``, ``xactionId``).
     A ``brief`` one has no report and at most ``BRIEF_MESSAGE_CHARS`` of message."""
@@ -311,8 +350,8 @@ def failure_entry(xaction_id: str, error: ClientError, *, brief: bool = False) -
         message = message[: BRIEF_MESSAGE_CHARS - 1] + "…"
     entry: dict[str, Any] = {
         "xactionId": xaction_id,
-        "status": 400,
-        "statusCode": 400,
+        "status": status,
+        "statusCode": status,
         "message": message,
     }
     violations = getattr(error, "violations", ())

@@ -47,6 +47,7 @@ def encode(message: IncomingMessage) -> bytes:
             "schemaId": message.schema_id,
             "receivedMs": message.received_ms,
             "matches": None if message.matches is None else [_match(m) for m in message.matches],
+            "digest": None if message.digest is None else message.digest.hex(),
             "reasons": None if reasons is None else orjson.Fragment(reasons),
             "payload": orjson.Fragment(message.payload),
         }
@@ -85,6 +86,7 @@ def decode(data: bytes) -> IncomingMessage:
             payload=data[payload_at:-1],
             reasons=None if reasons_bytes < 0 else data[reasons_at:reasons_end],
             matches=None if matches is None else [_event_match(m) for m in matches],
+            digest=_digest(meta.get("digest")),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise LogError("an event log entry is not an encoded message") from exc
@@ -99,6 +101,11 @@ def decode_slice(partition: int, after: int, entries: Sequence[tuple[int, bytes]
         for found in matched_messages(message, position, orjson.loads)
     ]
     return LogSlice(partition, after, entries[-1][0] if entries else after, matched, messages)
+
+
+def _digest(text: str | None) -> bytes | None:
+    """Entries written before digests were sent have none."""
+    return None if text is None else bytes.fromhex(text)
 
 
 def _match(match: EventMatch) -> dict[str, Any]:

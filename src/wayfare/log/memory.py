@@ -19,7 +19,7 @@ from wayfare.log.codec import decode_slice, encode
 from wayfare.log.ports import LogSlice
 from wayfare.log.retries import KnownMessageIds, plan_write
 from wayfare.model.partitions import partition_of
-from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.model.records import FirstMessage, IncomingMessage, WriteOutcome, repeat_of
 
 
 class MemoryLog:
@@ -29,7 +29,7 @@ class MemoryLog:
         self._partitions = partitions
         self._entries: list[list[tuple[int, bytes]]] = [[] for _ in range(partitions)]
         self._last = 0
-        self._msg_ids: dict[tuple[str, str], str] = {}
+        self._msg_ids: dict[tuple[str, str], FirstMessage] = {}
         self._appended = 0
         self._seen = 0
         self._waiters: list[asyncio.Future[None]] = []
@@ -51,8 +51,10 @@ class MemoryLog:
         if message.msg_id is not None:
             first = self._msg_ids.get((message.org_id, message.msg_id))
             if first is not None:
-                return WriteOutcome(first, True)
-            self._msg_ids[message.org_id, message.msg_id] = message.xaction_id
+                return repeat_of(first, message)
+            self._msg_ids[message.org_id, message.msg_id] = FirstMessage(
+                message.xaction_id, message.digest
+            )
         partition = partition_of(message.org_id, message.partition_key, self._partitions)
         self._last += 1
         self._entries[partition].append((self._last, encode(message)))
@@ -110,6 +112,6 @@ class MemoryLogWriter:
         self._pending += len(messages)
         try:
             plan = await plan_write(messages, self._known)
-            return plan.outcomes([self._log.append(messages[i]) for i in plan.fresh])
+            return plan.outcomes(messages, [self._log.append(messages[i]) for i in plan.fresh])
         finally:
             self._pending -= len(messages)

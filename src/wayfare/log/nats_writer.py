@@ -37,7 +37,7 @@ from wayfare.log.codec import decode, encode
 from wayfare.log.jetstream import NatsSettings, connect, log_errors, prepare_stream
 from wayfare.log.retries import KnownMessageIds, plan_write
 from wayfare.model.partitions import partition_of
-from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.model.records import FirstMessage, IncomingMessage, WriteOutcome, repeat_of
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class NatsWriter:
                         )
                     )
                 )  # the originals of retried messages are read all at once
-            return plan.outcomes(outcomes)
+            return plan.outcomes(messages, outcomes)
         except TimeoutError as exc:
             raise LogError(
                 f"NATS did not acknowledge {len(messages)} message(s) "
@@ -191,18 +191,19 @@ class NatsWriter:
                 message.xaction_id,
                 seq,
             )
-            first = message.xaction_id
-        return WriteOutcome(first, True)
+            first = FirstMessage(message.xaction_id, None)
+        return repeat_of(first, message)
 
-    async def _original(self, seq: int) -> str | None:
-        """The xactionId of the stream's entry ``seq``; None when it was purged."""
+    async def _original(self, seq: int) -> FirstMessage | None:
+        """The first message of the stream's entry ``seq``; None when it was purged."""
         assert self._js is not None
         with log_errors(f"reading the original of a duplicate (entry {seq})"):
             try:
                 entry = await self._js.get_msg(self._settings.stream, seq, direct=self._direct)
             except nats.js.errors.NotFoundError:
                 return None
-        return decode(entry.data or b"").xaction_id
+        original = decode(entry.data or b"")
+        return FirstMessage(original.xaction_id, original.digest)
 
 
 async def _fresh(message: IncomingMessage) -> WriteOutcome:

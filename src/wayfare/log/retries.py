@@ -1,8 +1,9 @@
 """Which messages of one write are retries of a msgId seen before, for the log's writers.
 
 A msgId counts once per org. Within one ``write`` the first message with a msgId is the one
-appended and later ones are its duplicates; a msgId the ``known`` lookup has (the store's
-message ids, beyond what the log itself remembers) is answered without appending anything.
+appended and later ones are its duplicates (conflicts when their message differs); a msgId
+the ``known`` lookup has (the store's message ids, beyond what the log itself remembers) is
+answered without appending anything.
 What the log itself remembers (JetStream's duplicate window, the memory log's map) is the
 writer's own business.
 """
@@ -12,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.model.records import FirstMessage, IncomingMessage, WriteOutcome, repeat_of
 
-KnownMessageIds = Callable[[str, Sequence[str]], Awaitable[Mapping[str, str]]]
-"""``known(org_id, msg_ids)``: the first xactionId of each of these msgIds already stored."""
+KnownMessageIds = Callable[[str, Sequence[str]], Awaitable[Mapping[str, FirstMessage]]]
+"""``known(org_id, msg_ids)``: the first message of each of these msgIds already stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,15 +27,25 @@ class WritePlan:
     """Per message: its outcome when already known, the index of the earlier message of the
     same write it repeats, or None when it is fresh."""
 
-    def outcomes(self, appended: Sequence[WriteOutcome]) -> list[WriteOutcome]:
+    def outcomes(
+        self, messages: Sequence[IncomingMessage], appended: Sequence[WriteOutcome]
+    ) -> list[WriteOutcome]:
         """Every message's outcome, given the outcomes of the fresh ones in order."""
         result: list[WriteOutcome] = []
         fresh = iter(appended)
-        for answer in self.answers:
+        for message, answer in zip(messages, self.answers, strict=True):
             if answer is None:
                 result.append(next(fresh))
             elif isinstance(answer, int):
-                result.append(WriteOutcome(result[answer].xaction_id, True))
+                # compared with the write's first message of the msgId (the log does not
+                # tell the stored one's digest): the same message gets the same answer; one
+                # that differs from a first that was itself a conflict is one too, even if
+                # it happens to be what was stored (a rare write: the sender may retry it)
+                first = result[answer]
+                outcome = repeat_of(
+                    FirstMessage(first.xaction_id, messages[answer].digest), message
+                )
+                result.append(first if first.duplicate and not outcome.conflict else outcome)
             else:
                 result.append(answer)
         return result
@@ -61,5 +72,6 @@ async def plan_write(
             stored = await known(org_id, msg_ids)
             for msg_id in msg_ids:
                 if msg_id in stored:
-                    answers[first[org_id, msg_id]] = WriteOutcome(stored[msg_id], True)
+                    index = first[org_id, msg_id]
+                    answers[index] = repeat_of(stored[msg_id], messages[index])
     return WritePlan([i for i, a in enumerate(answers) if a is None], answers)

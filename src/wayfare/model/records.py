@@ -27,6 +27,9 @@ class IncomingMessage:
     reasons: bytes | None = None
     matches: list[EventMatch] | None = None
     """Outcomes of matching a valid message against its org's events."""
+    digest: bytes | None = None
+    """What the message says, in 16 bytes (``ingest.inlet.message_digest``), when it has a
+    msgId: a retry of the msgId with another message is told apart from a true retry."""
 
     @property
     def person(self) -> str | None:
@@ -48,6 +51,27 @@ class WriteOutcome:
 
     xaction_id: str
     duplicate: bool
+    conflict: bool = False
+    """A msgId stored before with ANOTHER message (``xaction_id`` is the first one's):
+    nothing was stored, and the sender is told (409)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FirstMessage:
+    """What is kept of the first message stored under a msgId."""
+
+    xaction_id: str
+    digest: bytes | None
+    """None for messages stored before digests were kept."""
+
+
+def repeat_of(first: FirstMessage, message: IncomingMessage) -> WriteOutcome:
+    """The outcome of ``message``, whose msgId was stored first as ``first``: a duplicate
+    when both say the same (or either's digest is unknown), else a conflict."""
+    conflict = (
+        first.digest is not None and message.digest is not None and first.digest != message.digest
+    )
+    return WriteOutcome(first.xaction_id, True, conflict)
 
 
 @dataclass(frozen=True, slots=True)

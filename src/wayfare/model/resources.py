@@ -64,9 +64,11 @@ class Dataset:
     schema_id: str
     is_default: bool
     created_ms: int
+    retention_days: int | None = None
+    """Records (and failed records) older than this many days are deleted; None: kept."""
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": self.dataset_id,
             "name": self.name,
             "schemaRef": {"id": self.schema_id, "contentType": content_type(1).split(";")[0]},
@@ -74,6 +76,9 @@ class Dataset:
             "imsOrg": self.org_id,
             "createdMs": self.created_ms,
         }
+        if self.retention_days is not None:
+            body["retentionDays"] = self.retention_days
+        return body
 
 
 @dataclass(frozen=True, slots=True)

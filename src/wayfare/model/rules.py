@@ -11,6 +11,10 @@ from wayfare.errors import InvalidRequestError, Violation
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
+MAX_DAYS = 36_500
+"""A hundred years: the longest retention a dataset takes."""
+
+
 class Checker:
     """Collects violations so that a definition reports every problem at once."""
 
@@ -39,6 +43,20 @@ class Checker:
         if not isinstance(value, bool):
             self.fail(f"/{key}", "type", f"{key} must be true or false")
             return default
+        return value
+
+    def days(self, data: Mapping[str, Any], key: str) -> int | None:
+        """A whole number of days from 1 to ``MAX_DAYS``, or None when absent or null."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DAYS:
+            self.fail(
+                f"/{key}",
+                "range",
+                f"{key} must be a whole number of days from 1 to {MAX_DAYS}, or null",
+            )
+            return None
         return value
 
     def name(self, data: Mapping[str, Any], key: str = "name") -> str:

@@ -115,6 +115,11 @@ class Applier:
         except NotFoundError:
             created = self._schemas.create_dataset(org_id, spec)
             return Applied("Dataset", name, "created", created.dataset_id)
+        days = spec.get("retentionDays")
+        if days != existing.retention_days:
+            change = {"retentionDays": days}
+            self._schemas.change_dataset(org_id, existing.dataset_id, change)
+            return Applied("Dataset", name, "updated", existing.dataset_id)
         return Applied("Dataset", name, "unchanged", existing.dataset_id)
 
     def _apply_inlet(self, org_id: str, spec: Mapping[str, Any]) -> Applied:

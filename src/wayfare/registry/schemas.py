@@ -104,6 +104,7 @@ class SchemaRegistry:
         check = Checker("dataset")
         name = check.string(obj, "name", required=True)
         key = check.string(obj, "schemaId", required=True)
+        retention_days = check.days(obj, "retentionDays")
         check.done()
         schema = self.get(org_id, key)
         if any(d.name == name for d in self._store.list_datasets(org_id)):
@@ -115,10 +116,24 @@ class SchemaRegistry:
             schema_id=schema.schema_id,
             is_default=False,
             created_ms=self._clock.now_ms(),
+            retention_days=retention_days,
         )
         self._store.add_dataset(dataset)
         self._catalog.forget_schema(schema.schema_id)
         return dataset
+
+    def change_dataset(self, org_id: str, key: str, data: object) -> Dataset:
+        """Change what a dataset allows changing: ``retentionDays`` (null: kept for ever)."""
+        obj = require_object(data, "dataset change")
+        check = Checker("dataset change")
+        if "retentionDays" not in obj:
+            check.fail("/retentionDays", "required", "retentionDays is required (null: none)")
+        days = check.days(obj, "retentionDays")
+        check.done()
+        dataset = self.dataset(org_id, key)
+        if days != dataset.retention_days:
+            self._store.set_dataset_retention(dataset.dataset_id, days)
+        return self.dataset(org_id, dataset.dataset_id)
 
     def dataset(self, org_id: str, key: str) -> Dataset:
         found = self._store.get_dataset(key)

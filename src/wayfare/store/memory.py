@@ -17,7 +17,15 @@ import orjson
 from wayfare.errors import ConflictError, StoreError
 from wayfare.model.events import EventConfig
 from wayfare.model.matching import MatchRecord
-from wayfare.model.records import AccessToken, FailedRecord, IncomingMessage, Record, WriteOutcome
+from wayfare.model.records import (
+    AccessToken,
+    FailedRecord,
+    FirstMessage,
+    IncomingMessage,
+    Record,
+    WriteOutcome,
+    repeat_of,
+)
 from wayfare.model.resources import Dataset, Inlet, Org, Schema
 
 
@@ -33,7 +41,7 @@ class MemoryStore:
         self._tokens: dict[str, AccessToken] = {}
         self.records: list[Record] = []
         self.failures: list[FailedRecord] = []
-        self.message_ids: dict[tuple[str, str], str] = {}
+        self.message_ids: dict[tuple[str, str], FirstMessage] = {}
         self._events: dict[tuple[str, str], EventConfig] = {}
         self.matches: list[tuple[str, MatchRecord]] = []
         self._generation = 0
@@ -113,6 +121,24 @@ class MemoryStore:
             return sorted(found, key=lambda d: (d.created_ms, d.name))
         found = [d for d in found if d.schema_id == schema_id]
         return sorted(found, key=lambda d: (not d.is_default, d.created_ms))
+
+    def set_dataset_retention(self, dataset_id: str, days: int | None) -> None:
+        dataset = self._datasets[dataset_id]
+        self._datasets[dataset_id] = dataclasses.replace(dataset, retention_days=days)
+        self._changed()
+
+    def datasets_with_retention(self) -> list[Dataset]:
+        return [d for d in self._datasets.values() if d.retention_days is not None]
+
+    def delete_records_before(self, dataset_id: str, before_ms: int, limit: int) -> int:
+        def old(r: Record | FailedRecord) -> bool:
+            return r.dataset_id == dataset_id and r.received_ms < before_ms
+
+        gone_records = {r.seq for r in [r for r in self.records if old(r)][:limit]}
+        gone_failures = {f.seq for f in [f for f in self.failures if old(f)][:limit]}
+        self.records = [r for r in self.records if r.seq not in gone_records]
+        self.failures = [f for f in self.failures if f.seq not in gone_failures]
+        return len(gone_records) + len(gone_failures)
 
     # inlets
     def _check_inlet_name(self, inlet: Inlet) -> None:
@@ -244,7 +270,8 @@ class MemoryStore:
 
     def store_messages(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
         """Store accepted messages all at once: records, failed records, match outcomes,
-        msgIds (a msgId stored before is a duplicate, answered with the first xactionId)."""
+        msgIds (a msgId stored before is a duplicate, answered with the first xactionId, or a
+        conflict when its message differs)."""
         store = self
         known = dict(store.message_ids)
         records: list[Record] = []
@@ -255,9 +282,9 @@ class MemoryStore:
             if m.msg_id is not None:
                 first = known.get((m.org_id, m.msg_id))
                 if first is not None:
-                    outcomes.append(WriteOutcome(first, True))
+                    outcomes.append(repeat_of(first, m))
                     continue
-                known[(m.org_id, m.msg_id)] = m.xaction_id
+                known[(m.org_id, m.msg_id)] = FirstMessage(m.xaction_id, m.digest)
             for match in m.matches or ():
                 seq = len(store.matches) + len(matches) + 1
                 matches.append((m.org_id, MatchRecord(seq, m.xaction_id, m.received_ms, match)))

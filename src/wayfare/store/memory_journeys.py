@@ -19,6 +19,7 @@ from wayfare.errors import ConflictError, FencedError
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim, Lease, plan
 from wayfare.model.instances import Instance
+from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     DueTimer,
     EngineBatch,
@@ -66,6 +67,9 @@ class MemoryJourneyStore:
         self._positions: dict[int, int] = {}
         self._test_entries: dict[int, TestEntry] = {}
         self._steps: list[StepRecord] = []
+        self._step_counts: Counter[tuple[str, str, str, str, str]] = Counter()
+        """(org, journey, node, type, status) -> step events ever written, as SQL's
+        step_counts: what retention deletes of ``_steps`` stays counted."""
         self._discards: list[tuple[str, str, str]] = []
         """(org, journey, cause)"""
         self._ids = itertools.count(1)
@@ -250,7 +254,7 @@ class MemoryJourneyStore:
     def log_positions(self, partitions: Collection[int]) -> dict[int, int]:
         return {p: n for p, n in self._positions.items() if p in partitions}
 
-    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
+    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, FirstMessage]:
         known = self._resources.message_ids
         return {m: known[(org_id, m)] for m in msg_ids if (org_id, m) in known}
 
@@ -306,8 +310,11 @@ class MemoryJourneyStore:
             action = self._outbox[r.outbox_id]
             action.error = r.error
             action.item = dataclasses.replace(action.item, attempts=r.attempts, next_ms=r.next_ms)
-        seq = len(self._steps)
+        seq = self._steps[-1].seq if self._steps else 0
         self._steps += [dataclasses.replace(s, seq=seq + n) for n, s in enumerate(batch.steps, 1)]
+        self._step_counts.update(
+            (s.org_id, s.journey, s.node, s.node_type, s.status) for s in batch.steps
+        )
         self._discards += [(d.org_id, d.journey, d.cause) for d in batch.discards]
         self._positions.update(batch.positions)
         for entry_id in batch.test_entries_done:
@@ -352,10 +359,10 @@ class MemoryJourneyStore:
     # reports
     def report(self, org_id: str, journey: str) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
-        for s in self._steps:
-            if s.org_id == org_id and s.journey == journey:
-                entry = nodes.setdefault(s.node, {"type": s.node_type})
-                entry[s.status] = entry.get(s.status, 0) + 1
+        for (org, name, node, node_type, status), count in self._step_counts.items():
+            if org == org_id and name == journey:
+                entry = nodes.setdefault(node, {"type": node_type})
+                entry[status] = entry.get(status, 0) + count
         statuses = Counter(
             i.status
             for i in self._instances.values()
@@ -392,6 +399,15 @@ class MemoryJourneyStore:
         if after_seq is None:
             return found[-limit:] if limit > 0 else []
         return [s for s in found if s.seq > after_seq][:limit]
+
+    def delete_step_events_before(self, before_ms: int, limit: int) -> int:
+        old = sorted(
+            (s for s in self._steps if s.at_ms < before_ms), key=lambda s: (s.at_ms, s.seq)
+        )
+        old = old[:limit]
+        gone = {s.seq for s in old}
+        self._steps = [s for s in self._steps if s.seq not in gone]
+        return len(gone)
 
     def count_step_events(self, org_id: str) -> int:
         return sum(1 for s in self._steps if s.org_id == org_id)

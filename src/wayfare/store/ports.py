@@ -11,7 +11,14 @@ from wayfare.model.assignment import Claim
 from wayfare.model.events import EventConfig
 from wayfare.model.instances import Instance
 from wayfare.model.matching import MatchRecord
-from wayfare.model.records import AccessToken, FailedRecord, IncomingMessage, Record, WriteOutcome
+from wayfare.model.records import (
+    AccessToken,
+    FailedRecord,
+    FirstMessage,
+    IncomingMessage,
+    Record,
+    WriteOutcome,
+)
 from wayfare.model.resources import Dataset, Inlet, Org, Schema
 from wayfare.model.runs import (
     DueTimer,
@@ -56,6 +63,15 @@ class ResourceStore(Protocol):
     def add_dataset(self, dataset: Dataset) -> None: ...
     def get_dataset(self, dataset_id: str) -> Dataset | None: ...
     def list_datasets(self, org_id: str, schema_id: str | None = None) -> list[Dataset]: ...
+    def set_dataset_retention(self, dataset_id: str, days: int | None) -> None: ...
+    def datasets_with_retention(self) -> list[Dataset]:
+        """Every org's datasets that have a retention."""
+        ...
+
+    def delete_records_before(self, dataset_id: str, before_ms: int, limit: int) -> int:
+        """Delete at most ``limit`` records and as many failed records of the dataset
+        received before ``before_ms``, oldest first; how many went."""
+        ...
 
     def add_inlet(self, inlet: Inlet) -> None: ...
     def update_inlet(self, inlet: Inlet) -> None: ...
@@ -106,7 +122,9 @@ class MessageWriter(Protocol):
     """Durable, group-committed writes of accepted messages.
 
     ``write`` returns only after the messages are committed; retries of a ``msgId`` already
-    stored come back as duplicates carrying the first xactionId, and are not stored again.
+    stored come back as duplicates carrying the first xactionId, and are not stored again;
+    those whose message differs from the first one's (``IncomingMessage.digest``) come back
+    as conflicts.
     """
 
     @property
@@ -229,8 +247,9 @@ class RunStore(Protocol):
         at all)."""
         ...
 
-    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
-        """msgId -> the xactionId it was first stored under, for those already stored."""
+    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, FirstMessage]:
+        """msgId -> the first message stored under it (xactionId, digest), for those
+        already stored."""
         ...
 
     def add_test_entry(self, entry: TestEntry) -> int:
@@ -264,6 +283,10 @@ class JourneyReports(Protocol):
         ...
 
     def count_step_events(self, org_id: str) -> int: ...
+    def delete_step_events_before(self, before_ms: int, limit: int) -> int:
+        """Delete at most ``limit`` step events of every org from before ``before_ms``,
+        oldest first (the reports' counts stay); how many went."""
+        ...
 
 
 class PartitionLeases(Protocol):

@@ -319,6 +319,14 @@ class SQLJourneyReports(SQLDatabase):
         rows = self._page("step_events", "org_id", org_id, limit=limit, after_seq=after_seq)
         return [step_from_row(r) for r in rows]
 
+    def delete_step_events_before(self, before_ms: int, limit: int) -> int:
+        with self._tx() as conn:
+            return conn.execute(
+                "DELETE FROM step_events WHERE seq IN "
+                "(SELECT seq FROM step_events WHERE at_ms < ? ORDER BY at_ms, seq LIMIT ?)",
+                (before_ms, limit),
+            ).rowcount
+
     def count_step_events(self, org_id: str) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM step_events WHERE org_id = ?", (org_id,))
         return int(row["n"]) if row else 0

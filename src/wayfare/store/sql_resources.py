@@ -64,6 +64,7 @@ def _dataset(row: Row) -> Dataset:
         schema_id=row["schema_id"],
         is_default=bool(row["is_default"]),
         created_ms=row["created_ms"],
+        retention_days=row["retention_days"],
     )
 
 
@@ -225,8 +226,9 @@ class SQLResourceStore(SQLDatabase):
     @staticmethod
     def _insert_dataset(conn: Statements, dataset: Dataset) -> None:
         conn.execute(
-            "INSERT INTO datasets (dataset_id, org_id, name, schema_id, is_default, created_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO datasets (dataset_id, org_id, name, schema_id, is_default, created_ms, "
+            "retention_days) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 dataset.dataset_id,
                 dataset.org_id,
@@ -234,6 +236,7 @@ class SQLResourceStore(SQLDatabase):
                 dataset.schema_id,
                 dataset.is_default,
                 dataset.created_ms,
+                dataset.retention_days,
             ),
         )
 
@@ -257,6 +260,27 @@ class SQLResourceStore(SQLDatabase):
                 (org_id, schema_id),
             )
         return [_dataset(r) for r in rows]
+
+    def set_dataset_retention(self, dataset_id: str, days: int | None) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE datasets SET retention_days = ? WHERE dataset_id = ?", (days, dataset_id)
+            )
+
+    def datasets_with_retention(self) -> list[Dataset]:
+        rows = self._all("SELECT * FROM datasets WHERE retention_days IS NOT NULL")
+        return [_dataset(r) for r in rows]
+
+    def delete_records_before(self, dataset_id: str, before_ms: int, limit: int) -> int:
+        deleted = 0
+        with self._tx() as conn:
+            for table in ("records", "failures"):
+                deleted += conn.execute(
+                    f"DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} "
+                    "WHERE dataset_id = ? AND received_ms < ? ORDER BY seq LIMIT ?)",
+                    (dataset_id, before_ms, limit),
+                ).rowcount
+        return deleted
 
     # inlets
     def add_inlet(self, inlet: Inlet) -> None:

@@ -66,6 +66,8 @@ class Accepted(Wire):
     xactionId: str
     receivedTimeMs: int
     syncValidation: SyncValidation
+    flowId: str | msgspec.UnsetType = msgspec.UNSET
+    """The x-adobe-flow-id the request carried."""
 
 
 class BatchEntry(Wire):
@@ -73,7 +75,8 @@ class BatchEntry(Wire):
 
     xactionId: str
     status: int | msgspec.UnsetType = msgspec.UNSET
-    """400 when the message was refused: it was not stored."""
+    """400 when the message was refused, 409 when its msgId was used before for another
+    message: it was not stored."""
     statusCode: int | msgspec.UnsetType = msgspec.UNSET
     """The same as status, under Adobe's other name."""
     message: str | msgspec.UnsetType = msgspec.UNSET
@@ -90,3 +93,5 @@ class BatchAnswer(Wire):
     receivedTimeMs: int
     responses: list[BatchEntry]
     """One entry per message, in order."""
+    flowId: str | msgspec.UnsetType = msgspec.UNSET
+    """The x-adobe-flow-id the request carried."""

@@ -15,6 +15,13 @@ class DatasetSpec(Wire):
     """Any text; unique in the org."""
     schemaId: str
     """The schema's id, altId or name."""
+    retentionDays: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """Records (and failed records) older than this many days are deleted; none: kept."""
+
+
+class DatasetChange(Wire):
+    retentionDays: Annotated[int, msgspec.Meta(ge=1)] | None
+    """Days records are kept; null keeps them for good."""
 
 
 class Dataset(Wire):
@@ -29,6 +36,8 @@ class Dataset(Wire):
     """True for the journey step events dataset."""
     recordCount: int | msgspec.UnsetType = msgspec.UNSET
     """Given when one dataset is asked for."""
+    retentionDays: int | msgspec.UnsetType = msgspec.UNSET
+    """Days its records are kept, when it has a limit."""
 
 
 class DatasetList(Wire):

@@ -4,7 +4,7 @@
 engine's commit (which stores what it read from the event log) both run: valid messages
 become records, invalid ones failed records, match outcomes ``event_matches``; a ``msgId``
 already stored in its org, or repeated within the call, is a duplicate answered with the
-first xactionId and not stored again.
+first xactionId and not stored again (a conflict when its message differs from the first's).
 
 Deduplication claims each ``msgId`` with ``INSERT ... ON CONFLICT DO NOTHING`` on the primary
 key of ``message_ids``, never by reading first: a transaction claiming a key that another
@@ -28,7 +28,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from wayfare.errors import StoreError
-from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.model.records import FirstMessage, IncomingMessage, WriteOutcome, repeat_of
 from wayfare.store.postgres.bulk import copy_rows, next_ids
 from wayfare.store.postgres.connection import Pool, store_errors
 
@@ -52,18 +52,19 @@ def _store(cursor: psycopg.Cursor[Any], messages: Sequence[IncomingMessage]) -> 
     for i, m in enumerate(messages):
         if m.msg_id is not None:
             first_of.setdefault((m.org_id, storable_text(m.msg_id)), i)
-    claimed = _claim(cursor, [(key, messages[i].xaction_id) for key, i in first_of.items()])
-    earlier = _first_xaction_ids(cursor, [key for key in first_of if key not in claimed])
+    claimed = _claim(cursor, [(key, messages[i]) for key, i in first_of.items()])
+    earlier = _first_messages(cursor, [key for key in first_of if key not in claimed])
     outcomes: list[WriteOutcome] = []
     kept: list[IncomingMessage] = []
     for i, m in enumerate(messages):
         if m.msg_id is not None:
             key = (m.org_id, storable_text(m.msg_id))
             if key in earlier:
-                outcomes.append(WriteOutcome(earlier[key], True))
+                outcomes.append(repeat_of(earlier[key], m))
                 continue
             if first_of[key] != i:
-                outcomes.append(WriteOutcome(messages[first_of[key]].xaction_id, True))
+                first = messages[first_of[key]]
+                outcomes.append(repeat_of(FirstMessage(first.xaction_id, first.digest), m))
                 continue
         kept.append(m)
         outcomes.append(WriteOutcome(m.xaction_id, False))
@@ -73,8 +74,9 @@ def _store(cursor: psycopg.Cursor[Any], messages: Sequence[IncomingMessage]) -> 
 
 def known_message_ids(
     source: Pool | psycopg.Connection[Any], org_id: str, msg_ids: Sequence[str]
-) -> dict[str, str]:
-    """msgId -> first xactionId of those of ``msg_ids`` already stored in ``org_id``."""
+) -> dict[str, FirstMessage]:
+    """msgId -> the first message stored under it, for those of ``msg_ids`` already stored
+    in ``org_id``."""
     if not msg_ids:
         return {}
     with store_errors():
@@ -84,12 +86,17 @@ def known_message_ids(
             return _known(conn, org_id, msg_ids)
 
 
-def _known(conn: psycopg.Connection[Any], org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
+def _known(
+    conn: psycopg.Connection[Any], org_id: str, msg_ids: Sequence[str]
+) -> dict[str, FirstMessage]:
     rows = conn.execute(
-        "SELECT msg_id, xaction_id FROM message_ids WHERE org_id = %s AND msg_id = ANY(%s)",
+        "SELECT msg_id, xaction_id, digest FROM message_ids WHERE org_id = %s AND msg_id = ANY(%s)",
         (org_id, [storable_text(msg_id) for msg_id in msg_ids]),
     )
-    found = dict(rows.fetchall())
+    found = {
+        msg_id: FirstMessage(xaction_id, None if digest is None else bytes(digest))
+        for msg_id, xaction_id, digest in rows.fetchall()
+    }
     return {
         msg_id: found[storable_text(msg_id)] for msg_id in msg_ids if storable_text(msg_id) in found
     }
@@ -104,34 +111,39 @@ def _optional_text(value: str | None) -> str | None:
     return None if value is None else storable_text(value)
 
 
-def _claim(cursor: psycopg.Cursor[Any], wanted: list[tuple[_Key, str]]) -> set[_Key]:
-    """The keys this transaction now holds, of ``wanted`` (key, xactionId) pairs."""
+def _claim(cursor: psycopg.Cursor[Any], wanted: list[tuple[_Key, IncomingMessage]]) -> set[_Key]:
+    """The keys this transaction now holds, of ``wanted`` (key, first message) pairs."""
     if not wanted:
         return set()
-    wanted.sort()
+    wanted.sort(key=lambda pair: pair[0])
     cursor.execute(
-        "INSERT INTO message_ids (org_id, msg_id, xaction_id) "
-        "SELECT org_id, msg_id, xaction_id FROM unnest(%s::text[], %s::text[], %s::text[]) "
-        "WITH ORDINALITY AS w (org_id, msg_id, xaction_id, n) ORDER BY n "
+        "INSERT INTO message_ids (org_id, msg_id, xaction_id, digest) "
+        "SELECT org_id, msg_id, xaction_id, digest "
+        "FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[]) "
+        "WITH ORDINALITY AS w (org_id, msg_id, xaction_id, digest, n) ORDER BY n "
         "ON CONFLICT DO NOTHING RETURNING org_id, msg_id",
         (
             [org_id for (org_id, _), _ in wanted],
             [msg_id for (_, msg_id), _ in wanted],
-            [xaction_id for _, xaction_id in wanted],
+            [m.xaction_id for _, m in wanted],
+            [m.digest for _, m in wanted],
         ),
     )
     return {(org_id, msg_id) for org_id, msg_id in cursor.fetchall()}
 
 
-def _first_xaction_ids(cursor: psycopg.Cursor[Any], keys: list[_Key]) -> dict[_Key, str]:
+def _first_messages(cursor: psycopg.Cursor[Any], keys: list[_Key]) -> dict[_Key, FirstMessage]:
     if not keys:
         return {}
     cursor.execute(
-        "SELECT org_id, msg_id, xaction_id FROM message_ids WHERE (org_id, msg_id) IN "
+        "SELECT org_id, msg_id, xaction_id, digest FROM message_ids WHERE (org_id, msg_id) IN "
         "(SELECT * FROM unnest(%s::text[], %s::text[]))",
         ([org_id for org_id, _ in keys], [msg_id for _, msg_id in keys]),
     )
-    found = {(org_id, msg_id): xaction_id for org_id, msg_id, xaction_id in cursor.fetchall()}
+    found = {
+        (org_id, msg_id): FirstMessage(xaction_id, None if digest is None else bytes(digest))
+        for org_id, msg_id, xaction_id, digest in cursor.fetchall()
+    }
     if len(found) != len(keys):  # a claim that lost to a row since deleted: nothing deletes
         raise StoreError("a message id was neither claimed nor found")
     return found

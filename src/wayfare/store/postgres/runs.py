@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 
 from wayfare.model.admission import Stay
 from wayfare.model.instances import Instance
+from wayfare.model.records import FirstMessage
 from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, TestEntry
 from wayfare.store.postgres.batches import write_batch
 from wayfare.store.postgres.connection import PostgresDatabase
@@ -132,7 +133,7 @@ class PostgresRunStore(PostgresDatabase):
             )
             return {partition: position for partition, position in rows}
 
-    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
+    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, FirstMessage]:
         return known_message_ids(self._pool, org_id, msg_ids)
 
     def add_test_entry(self, entry: TestEntry) -> int:

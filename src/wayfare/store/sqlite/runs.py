@@ -13,6 +13,7 @@ import orjson
 
 from wayfare.model.admission import Stay
 from wayfare.model.instances import Instance
+from wayfare.model.records import FirstMessage
 from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, TestEntry
 from wayfare.store.sql_journeys import entry_from_row, instance_from_row, outbox_item_from_row
 from wayfare.store.sqlite.connection import SQLiteDatabase, store_errors
@@ -109,7 +110,7 @@ class SQLiteRunStore(SQLiteDatabase):
         sql = "SELECT partition, position FROM log_positions WHERE partition IN ({marks})"
         return {r["partition"]: r["position"] for r in self._chunked(sql, (), sorted(partitions))}
 
-    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, str]:
+    def known_message_ids(self, org_id: str, msg_ids: Sequence[str]) -> dict[str, FirstMessage]:
         with self._lock, store_errors():
             return known_message_ids(self._conn, org_id, msg_ids)
 

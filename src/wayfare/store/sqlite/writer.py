@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from wayfare.errors import StoreError
-from wayfare.model.records import IncomingMessage, WriteOutcome
+from wayfare.model.records import FirstMessage, IncomingMessage, WriteOutcome, repeat_of
 from wayfare.observability.metrics import process_metrics
 from wayfare.store.sqlite.connection import connect, roll_back, store_failure
 from wayfare.store.sqlite.statements import in_chunks, insert_numbered, insert_rows
@@ -224,12 +224,12 @@ def _resolve(
 
 def _known_ids(
     conn: sqlite3.Connection, messages: Sequence[IncomingMessage]
-) -> dict[tuple[str, str], str]:
+) -> dict[tuple[str, str], FirstMessage]:
     wanted: dict[str, list[str]] = defaultdict(list)
     for m in messages:
         if m.msg_id is not None:
             wanted[m.org_id].append(m.msg_id)
-    known: dict[tuple[str, str], str] = {}
+    known: dict[tuple[str, str], FirstMessage] = {}
     for org_id, ids in wanted.items():
         known.update(((org_id, k), v) for k, v in known_message_ids(conn, org_id, ids).items())
     return known
@@ -237,15 +237,18 @@ def _known_ids(
 
 def known_message_ids(
     conn: sqlite3.Connection, org_id: str, msg_ids: Sequence[str]
-) -> dict[str, str]:
-    """msgId -> the xactionId it was first stored under."""
-    known: dict[str, str] = {}
+) -> dict[str, FirstMessage]:
+    """msgId -> the first message stored under it."""
+    known: dict[str, FirstMessage] = {}
     for marks, chunk in in_chunks(msg_ids):
         rows = conn.execute(
-            f"SELECT msg_id, xaction_id FROM message_ids WHERE org_id = ? AND msg_id IN ({marks})",
+            "SELECT msg_id, xaction_id, digest FROM message_ids "
+            f"WHERE org_id = ? AND msg_id IN ({marks})",
             (org_id, *chunk),
         )
-        known.update(rows)
+        known.update(
+            (msg_id, FirstMessage(xaction_id, digest)) for msg_id, xaction_id, digest in rows
+        )
     return known
 
 
@@ -294,13 +297,13 @@ def store_messages(
     """Store accepted messages in the open transaction: valid ones as records, invalid ones
     as failed records, their match outcomes, their msgIds. A msgId already stored, or seen
     earlier in ``messages``, is a duplicate: not stored again, answered with the first
-    xactionId."""
+    xactionId (a conflict when the message differs from the first one's)."""
     if not messages:
         return []
     known = _known_ids(conn, messages)
     records: list[tuple[object, ...]] = []
     failures: list[tuple[object, ...]] = []
-    ids: list[tuple[str, str, str]] = []
+    ids: list[tuple[str, str, str, bytes | None]] = []
     matches: list[tuple[int | None, tuple[object, ...]]] = []
     """(index of the record in ``records``, or None for a failed record; the outcome)"""
     outcomes: list[WriteOutcome] = []
@@ -309,10 +312,10 @@ def store_messages(
             key = (m.org_id, m.msg_id)
             first = known.get(key)
             if first is not None:
-                outcomes.append(WriteOutcome(first, True))
+                outcomes.append(repeat_of(first, m))
                 continue
-            known[key] = m.xaction_id
-            ids.append((m.org_id, m.msg_id, m.xaction_id))
+            known[key] = FirstMessage(m.xaction_id, m.digest)
+            ids.append((m.org_id, m.msg_id, m.xaction_id, m.digest))
         index = None
         if m.reasons is None:
             index = len(records)
@@ -377,5 +380,5 @@ def store_messages(
         "identity, cause, reason)",
         [(None if i is None else seqs[i], *outcome) for i, outcome in matches],
     )
-    insert_rows(conn, "message_ids (org_id, msg_id, xaction_id)", ids)
+    insert_rows(conn, "message_ids (org_id, msg_id, xaction_id, digest)", ids)
     return outcomes

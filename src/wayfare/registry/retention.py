@@ -1,0 +1,89 @@
+"""Retention: records, failed records and step events past their days are deleted.
+
+A dataset's ``retentionDays`` bounds its records and failed records (by the time they were
+received); ``step_event_retention_days`` bounds every org's journey step events (by the
+time they happened; the reports' counts, kept apart, stay). ``expire`` is one pass, in
+chunks of ``CHUNK`` rows a transaction so that writers wait at most one chunk, and at most
+``MAX_CHUNKS`` chunks a dataset a pass so that one large dataset does not hold the others
+back; what is left goes in the next pass. ``run_retention`` makes a pass every
+``retention_interval_seconds`` in the server (``Services.start``), off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from wayfare.clock import Clock
+from wayfare.store.ports import JourneyStore, ResourceStore
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
+CHUNK = 1000
+MAX_CHUNKS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    records: int
+    """Records and failed records deleted."""
+    step_events: int
+
+
+def expire(
+    store: ResourceStore,
+    journeys: JourneyStore,
+    now_ms: int,
+    *,
+    step_event_days: int,
+    chunk: int = CHUNK,
+    max_chunks: int = MAX_CHUNKS,
+) -> Expired:
+    """One pass: what is past its retention as of ``now_ms``, deleted in chunks."""
+    records = 0
+    for dataset in store.datasets_with_retention():
+        assert dataset.retention_days is not None
+        before = now_ms - dataset.retention_days * DAY_MS
+        for _ in range(max_chunks):
+            deleted = store.delete_records_before(dataset.dataset_id, before, chunk)
+            records += deleted
+            if deleted < chunk:
+                break
+    steps = 0
+    if step_event_days > 0:
+        before = now_ms - step_event_days * DAY_MS
+        for _ in range(max_chunks):
+            deleted = journeys.delete_step_events_before(before, chunk)
+            steps += deleted
+            if deleted < chunk:
+                break
+    return Expired(records, steps)
+
+
+async def run_retention(
+    store: ResourceStore,
+    journeys: JourneyStore,
+    clock: Clock,
+    *,
+    step_event_days: int,
+    interval_seconds: float,
+) -> None:
+    """A pass now, then every ``interval_seconds``, until cancelled; a failed pass is
+    logged and the next one tries again."""
+    while True:
+        try:
+            done = await asyncio.to_thread(
+                expire, store, journeys, clock.now_ms(), step_event_days=step_event_days
+            )
+        except Exception:
+            log.exception("retention pass failed")
+        else:
+            if done.records or done.step_events:
+                log.info(
+                    "retention: deleted %d records, %d step events",
+                    done.records,
+                    done.step_events,
+                )
+        await asyncio.sleep(interval_seconds)
