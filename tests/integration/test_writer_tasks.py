@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import make_message
 from tests.contract.conftest import message
+from wayfare.api.bodies import BodyLimits, BytesInFlight
 from wayfare.api.collection import CollectionEndpoint
 from wayfare.clock import SystemClock
 from wayfare.errors import StoreError
@@ -386,7 +387,8 @@ def test_the_inlet_answers_503_and_stores_nothing_when_its_group_commit_fails(pa
     async def scenario() -> None:
         async with started(path, CommitFails) as writer:
             service = InletService(catalog, writer, clock, RateLimiter(clock, 0, 0), 1_000)
-            transport = httpx.ASGITransport(app=CollectionEndpoint(service, 1024 * 1024))
+            limits = BodyLimits(1024 * 1024, BytesInFlight(32 * 1024 * 1024), 16 * 1024 * 1024)
+            transport = httpx.ASGITransport(app=CollectionEndpoint(service, limits))
             async with httpx.AsyncClient(transport=transport, base_url="http://wayfare") as client:
                 refused = await client.post(single, json=signup(POISON))
                 refused_batch = await client.post(
