@@ -285,16 +285,6 @@ class Cluster:
             ) from None
         return found
 
-    def stuck_in_a_copy(self) -> list[str]:
-        """Sessions inside a COPY that have been waiting for its rows for over a second."""
-        with psycopg.connect(self.store, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT query FROM pg_stat_activity WHERE wait_event = 'ClientRead' "
-                "AND state = 'active' AND query LIKE 'COPY %%' "
-                "AND state_change < clock_timestamp() - interval '1 second'"
-            ).fetchall()
-        return [str(query) for (query,) in rows]
-
     def caller(self, peer: tuple[str, int], local: tuple[str, int]) -> str | None:
         """The name of the worker whose process group holds a loopback connection (the
         worker or its courier), for ``Receiver.identify``."""
@@ -507,13 +497,6 @@ def assert_actions_arrived(
 
 Repeats = Callable[[list[Call]], bool]
 """Whether the calls (in arrival order) of a key that arrived more than once are accepted."""
-
-COPY_DEFECT = (
-    "known limitation, not fixed yet: a worker paused inside a COPY of its commit keeps the "
-    "lease rows locked until it resumes (PostgreSQL does not cancel a COPY waiting for "
-    "rows, and a paused process still answers at the TCP level), so no other worker can "
-    "renew or take a lease meanwhile"
-)
 
 
 def assert_repeats(calls: dict[str, list[Call]], allowed: Repeats) -> None:

@@ -71,3 +71,47 @@ def test_an_engine_stuck_inside_a_commit_does_not_stall_the_others(pg_database: 
     finally:
         stuck.close()
         other.close()
+
+
+def test_an_engine_paused_inside_the_copy_of_a_commit_does_not_stall_the_others(
+    pg_database: str,
+) -> None:
+    # A paused process still answers at the TCP level, and a session inside a COPY waiting
+    # for rows is not idle: the server keeps it, and its locks, until the process resumes.
+    stuck_pool = open_pool(pg_database, stuck_after_seconds=0.3)
+    stuck = PostgresJourneyStore(stuck_pool)
+    other = PostgresJourneyStore(open_pool(pg_database))
+    resume = threading.Event()
+
+    def commit_paused_mid_copy() -> None:
+        conn = stuck_pool.getconn()
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT * FROM partition_leases ORDER BY partition FOR SHARE")
+            conn.execute("CREATE TEMP TABLE rows_sent (n int)")
+            with conn.cursor().copy("COPY rows_sent FROM STDIN") as copy:
+                copy.write_row((1,))
+                resume.wait(60)  # paused: no more rows, no end of the COPY
+        except Exception:  # ended by the other engine: what this test waits for
+            pass
+
+    try:
+        assert stuck.claim("a", 4, TTL_MS).held == {0: 1, 1: 1, 2: 1, 3: 1}
+        paused = threading.Thread(target=commit_paused_mid_copy, daemon=True)
+        paused.start()
+        time.sleep(TTL_MS / 1000 * 2)  # the leases of "a" lapse while it sleeps
+
+        def taken() -> bool:
+            return other.claim("b", 4, TTL_MS).held == {0: 2, 1: 2, 2: 2, 3: 2}
+
+        took: list[bool] = []
+        claiming = threading.Thread(
+            target=lambda: took.append(wait_until(taken, timeout=20)), daemon=True
+        )
+        claiming.start()
+        claiming.join(timeout=30)  # well before "a" would resume
+        assert took == [True]
+    finally:
+        resume.set()
+        stuck.close()
+        other.close()

@@ -95,7 +95,7 @@ def open_pool(
     the locks its session holds (partition leases, for journey engines) would otherwise
     stall every other process until the server noticed that the connection was dead, if it
     ever did. (A process that is only paused still answers at the TCP level: inside a COPY,
-    it holds its locks until it resumes.)
+    it holds its locks until another engine's claim ends its session, leases.py.)
     """
     connect(url).close()  # a clear error now, rather than a pool retrying in the background
     configure = _configure

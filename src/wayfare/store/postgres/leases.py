@@ -31,15 +31,17 @@ yet recorded.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Collection, Mapping
 from typing import Any
 
 import psycopg
 
-from wayfare.errors import FencedError
+from wayfare.errors import FencedError, StoreError
 from wayfare.model.assignment import Claim, Lease, Plan, plan
 from wayfare.store.postgres.connection import PostgresDatabase
 
+log = logging.getLogger(__name__)
 RESTART_GRACE = dt.timedelta(seconds=10)
 """How long after the server started every lease counts as held: time for the engines to
 connect again (their pools retry with backoff) and renew their own."""
@@ -53,8 +55,42 @@ class PostgresLeases(PostgresDatabase):
             renewed = self._renew(conn, worker_id, partitions, ttl_ms)
             if renewed is not None:
                 return renewed
+        try:
+            return self._take_in_time(worker_id, partitions, ttl_ms)
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+                raise
+        self._end_stuck_sessions(ttl_ms)
+        return self._take_in_time(worker_id, partitions, ttl_ms)
+
+    def _take_in_time(self, worker_id: str, partitions: int, ttl_ms: int) -> Claim:
+        """``_take``, giving up (StoreError from LockNotAvailable) when the lease rows stay
+        locked for a quarter of a lease."""
         with self._connection() as conn, conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = {max(1, ttl_ms // 4)}")
             return self._take(conn, worker_id, partitions, ttl_ms)
+
+    def _end_stuck_sessions(self, ttl_ms: int) -> None:
+        """End the sessions whose transaction has held lease rows for longer than a whole
+        lease: an engine paused (or cut off) in the middle of a commit, whose leases have
+        lapsed meanwhile. Inside a COPY waiting for rows such a session is neither idle nor
+        silent at the TCP level while its process is only paused, so the server would keep
+        it, and its locks, until the process resumed. Its commit is rolled back: nothing of
+        it was acknowledged, and its partitions' next owner does the work again."""
+        with self._connection() as conn:
+            ended = conn.execute(
+                "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a "
+                "WHERE a.pid <> pg_backend_pid() AND a.datname = current_database() "
+                "AND a.xact_start < clock_timestamp() - make_interval(secs => %s) "
+                "AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
+                "AND l.relation = 'partition_leases'::regclass)",
+                (ttl_ms / 1000,),
+            ).fetchall()
+        if ended:
+            log.warning(
+                "ended %d session(s) that held partition leases locked past their lease",
+                len(ended),
+            )
 
     def _renew(
         self, conn: psycopg.Connection[Any], worker_id: str, partitions: int, ttl_ms: int
