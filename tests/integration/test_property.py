@@ -270,5 +270,7 @@ def test_envelope_shaped_messages(
         assert second["xactionId"] == f"{body['batchId']}-1"
         assert "status" not in second, second
         if "status" in first:
-            assert first["status"] == first["statusCode"] == 400
+            # 409: its msgId came before with another message (examples share msgIds)
+            assert first["status"] == first["statusCode"]
+            assert first["status"] in (400, 409), first
             assert first["message"]

@@ -90,9 +90,12 @@ def test_an_admin_body_over_its_limit_gets_a_413_problem(shared_server: Server) 
 # bytes in flight
 @pytest.fixture(scope="module")
 def tight_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server that reads at most 100 kB of request bodies at once."""
+    """A server that reads at most 100 kB of request bodies at once, in its one HTTP process
+    (the cap is each process's)."""
     srv = start_server(
-        tmp_path_factory.mktemp("tight"), env={"WAYFARE_MAX_REQUEST_BYTES_IN_FLIGHT": "100000"}
+        tmp_path_factory.mktemp("tight"),
+        extra_args=["--workers", "1"],
+        env={"WAYFARE_MAX_REQUEST_BYTES_IN_FLIGHT": "100000"},
     )
     try:
         yield srv
