@@ -72,6 +72,18 @@ def waiting_on(observer: psycopg.Connection[Any], pid: int) -> int:
     return int(found[0])
 
 
+def late_commit() -> EngineBatch:
+    """What engine "a" commits under its first epoch after its lease lapsed: a person and
+    an action on partition 0, and the partition's next position."""
+    return EngineBatch(
+        instances=[instance("i-1", "ada@x.io", partition=0)],
+        new_actions=[action("i-1")],
+        positions={0: 2},
+        owner="a",
+        fences={0: 1},
+    )
+
+
 def lapse(store: PostgresJourneyStore) -> None:
     """Wait for every lease taken with SHORT_TTL to lapse (the server's clock runs)."""
     wait_until(lambda: store.holders() == {})
@@ -152,13 +164,7 @@ def test_a_takeover_waits_for_a_commit_that_holds_its_fence_check(
 
     # a's commit checks its fence, then stops at the log position the holder keeps locked
     holder.execute("SELECT 1 FROM log_positions WHERE partition = 0 FOR UPDATE")
-    late = EngineBatch(
-        instances=[instance("i-1", "ada@x.io", partition=0)],
-        new_actions=[action("i-1")],
-        positions={0: 2},
-        owner="a",
-        fences={0: 1},
-    )
+    late = late_commit()
     with ThreadPoolExecutor(2) as pool:
         try:
             committing = in_thread(pool, lambda: a.commit(late))
@@ -191,13 +197,7 @@ def test_a_commit_whose_fence_check_waits_for_a_takeover_is_refused(
 
     # b's claim locks every lease, then stops at its own row of live engines
     holder.execute("SELECT 1 FROM workers WHERE worker_id = 'b' FOR UPDATE")
-    late = EngineBatch(
-        instances=[instance("i-1", "ada@x.io", partition=0)],
-        new_actions=[action("i-1")],
-        positions={0: 2},
-        owner="a",
-        fences={0: 1},
-    )
+    late = late_commit()
     with ThreadPoolExecutor(2) as pool:
         try:
             claiming = in_thread(pool, lambda: b.claim("b", 2, TTL))
