@@ -134,12 +134,12 @@ def test_a_server_killed_alone_leaves_its_engine_to_finish_before_the_next_one_s
     server: Server, shop: Shop, receiver: Receiver
 ) -> None:
     publish(shop, wait_and_call("orphan", f"{receiver.url}/orphan/hook"))
-    [old_engine] = server.children("engine")
+    [old_engine] = wait_until(lambda: server.children("engine"))
     send_carts(shop, people())
     wait_until(lambda: len(receiver.under("/orphan/")) >= N // 2, timeout=20)
     server.kill_server_only()  # the engine sees its stdin close, mid-deliveries
     server.start()
-    [new_engine] = server.children("engine")
+    [new_engine] = wait_until(lambda: server.children("engine"))
     assert new_engine != old_engine
 
     wait_for_report(shop, "orphan", timeout=40, entered=N, exited=N, inError=0)
@@ -157,7 +157,7 @@ def test_a_killed_engine_is_replaced_and_its_journeys_go_on(
     first = people(N // 2)
     send_carts(shop, first)
     wait_until(lambda: len(receiver.under("/respawn/")) >= 1, timeout=20)
-    [engine] = server.children("engine")
+    [engine] = wait_until(lambda: server.children("engine"))
     os.kill(engine, signal.SIGKILL)  # the server lives on and starts another
     wait_until(lambda: server.children("engine") not in ([], [engine]), timeout=20)
     send_carts(shop, people()[N // 2 :])
