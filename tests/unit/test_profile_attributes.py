@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.profile_updates import ADA, ECID, ORG, T0, update
 from wayfare.errors import InvalidRequestError
 from wayfare.model.profile_fragments import (
     Fragment,
@@ -27,21 +28,6 @@ from wayfare.model.profile_records import (
     Unapplied,
     read_profile_record,
 )
-
-ORG = "ACME@AdobeOrg"
-ADA = IdentityKey("Email", "ada@example.com")
-ECID = IdentityKey("ECID", "111")
-T0 = 1_700_000_000_000
-
-
-def update(
-    attributes: dict[str, Any],
-    time_ms: int = T0,
-    operation: Operation = Operation.MERGE,
-    dataset_id: str = "crm",
-    identity: IdentityKey = ADA,
-) -> ProfileUpdate:
-    return ProfileUpdate(ORG, dataset_id, identity, operation, attributes, time_ms)
 
 
 def apply_all(*updates: ProfileUpdate) -> Fragment | None:
