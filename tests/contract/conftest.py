@@ -355,12 +355,13 @@ def make_schema(
     version: int = 1,
     title: str | None = None,
     created_ms: int = T0,
+    xdm_class: str = "ExperienceEvent",
 ) -> Schema:
     definition = SchemaDefinition.from_json(
         {
             "name": name,
             "title": title or name,
-            "class": "ExperienceEvent",
+            "class": xdm_class,
             "fields": {"person": {"type": "object"}},
         }
     )
