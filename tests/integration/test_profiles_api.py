@@ -1,12 +1,23 @@
-"""Profile settings through the admin API and apply: datasets enabled for Profile, and the
-org's merge policy."""
+"""Profiles through the admin API and the inlet: datasets enabled for Profile, the org's
+merge policy, and Profile records as they arrive, applied to fragments."""
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from tests.conftest import Demo
-from tests.integration.conftest import assert_problem
+import httpx
+import orjson
+import pytest
+import yaml
+
+from tests.conftest import ROOT, Demo
+from tests.integration.conftest import assert_problem, records
+from wayfare.model.profile_records import IdentityKey
+from wayfare.model.records import IncomingMessage
+from wayfare.model.resources import Dataset, Schema
+from wayfare.model.schema import SchemaDefinition
+from wayfare.registry.profiles import apply_profile_record, merged_profile
+from wayfare.store.memory_profiles import MemoryProfileStore
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +99,75 @@ def test_apply_enables_datasets_for_profile_and_sets_the_merge_policy(org_demo: 
         assert crm["profile"] is True
         order = admin.get("/api/v1/merge-policy").json()["attributeMerge"]["order"]
         assert order == [crm["id"]]
+
+
+def test_profile_records_sent_to_an_inlet_update_fragments_as_their_operations_say(
+    org_demo: Demo,
+) -> None:
+    examples = yaml.safe_load_all((ROOT / "examples/profiles/customers.yaml").read_text())
+    with org_demo.server.admin(org_demo.org) as admin:
+        tenant = admin.get("/api/v1/org").json()["tenantId"]
+        applied = admin.post("/api/v1/apply", json={"documents": list(examples)})
+        assert applied.status_code == 200, applied.text
+        schema = admin.get("/api/v1/schemas/customers").json()
+        datasets = {d["name"]: d for d in admin.get("/api/v1/datasets").json()["datasets"]}
+    crm = datasets["crm-customers"]
+    ref = {"id": schema["id"], "contentType": "application/vnd.adobe.xed-full+json;version=1"}
+
+    def profile_record(entity: dict[str, Any], data: str | None) -> dict[str, Any]:
+        header: dict[str, Any] = {
+            "schemaRef": ref,
+            "imsOrgId": org_demo.org,
+            "datasetId": crm["id"],
+        }
+        if data is not None:
+            header["operations"] = {"data": data, "identity": "create"}
+        identity_map = {"Email": [{"id": "ada@example.com", "primary": True}]}
+        body = {"xdmMeta": {"schemaRef": ref}, "xdmEntity": {"identityMap": identity_map, **entity}}
+        return {"header": header, "body": body}
+
+    def audit(day: str) -> dict[str, str]:
+        return {"lastUpdatedDate": f"2026-01-{day}T03:04:05Z"}
+
+    loyalty = f"_{tenant}"
+    sent = [
+        profile_record({loyalty: {"loyalty": {"tier": "silver", "points": 5}},
+                        "extSourceSystemAudit": audit("01")}, None),
+        profile_record({loyalty: {"loyalty": {"tier": "gold"}},
+                        "extSourceSystemAudit": audit("03")}, "merge"),
+        # older than the tier it would change (kept), newer than the points (set)
+        profile_record({loyalty: {"loyalty": {"tier": "bronze", "points": 1}},
+                        "extSourceSystemAudit": audit("02")}, "merge"),
+    ]  # fmt: skip
+    for message in sent:
+        answer = httpx.post(org_demo.inlet_url, json=message, timeout=10)
+        assert answer.status_code == 200, answer.text
+    stored = records(org_demo, crm["id"])
+    assert len(stored) == 3
+    store = MemoryProfileStore()
+    dataset = Dataset(crm["id"], org_demo.org, crm["name"], schema["id"], False, 0, profile=True)
+    customers = Schema(
+        schema["id"],
+        1,
+        org_demo.org,
+        SchemaDefinition.from_json(schema["definition"]),
+        schema["jsonSchema"],
+        0,
+    )
+    for record in stored:
+        incoming = IncomingMessage(
+            xaction_id=record["xactionId"],
+            msg_id=None,
+            org_id=org_demo.org,
+            inlet_id=org_demo.inlet_id,
+            dataset_id=crm["id"],
+            schema_id=schema["id"],
+            received_ms=record["receivedTimeMs"],
+            payload=orjson.dumps(record["message"]),
+        )
+        assert apply_profile_record(store, dataset, customers, incoming).applied
+    profile = merged_profile(store, org_demo.org, [IdentityKey("Email", "ada@example.com")])
+    assert profile.attributes[loyalty] == {"loyalty": {"tier": "gold", "points": 1}}
+    assert profile.attributes["extSourceSystemAudit"] == audit("03")
+    tier = profile.provenance[(f"_{tenant}", "loyalty", "tier")]
+    assert (tier.dataset_id, tier.time_ms) == (crm["id"], 1_767_409_445_000)
