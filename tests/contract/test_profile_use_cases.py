@@ -8,10 +8,14 @@ import dataclasses
 from typing import Any
 
 from tests.contract.conftest import ProfileBackend, make_schema, message
-from tests.profile_updates import ADA, ECID, ORG, T0
+from tests.profile_updates import ADA, BOB, ECID, ORG, T0
 from wayfare.model.profile_merge import AttributeMerge, MergePolicy
 from wayfare.model.resources import Dataset
-from wayfare.registry.profiles import apply_profile_record, merged_profile
+from wayfare.registry.profiles import (
+    apply_profile_record,
+    delete_profile_attributes,
+    merged_profile,
+)
 
 PROFILE_SCHEMA = make_schema("customers", xdm_class="Profile")
 CRM = Dataset("crm", ORG, "crm", PROFILE_SCHEMA.schema_id, False, T0, profile=True)
@@ -92,3 +96,16 @@ def test_records_that_update_no_profile_say_why_and_change_nothing(
     assert "not of class Profile" in reasons[3]
     assert "not an XDM message" in reasons[4]
     assert profile_backend.store.profile_fragments(ORG, [ADA, ECID]) == []
+
+
+def test_a_privacy_delete_removes_a_persons_attributes_and_no_one_elses(
+    profile_backend: ProfileBackend,
+) -> None:
+    bob = {BOB.namespace: [{"id": BOB.id}]}
+    send(profile_backend, CRM, record(ADA_MAP, {"tier": "gold"}), T0)
+    send(profile_backend, WEB, record(ECID_MAP, {"city": "Paris"}), T0)
+    send(profile_backend, WEB, record(bob, {"city": "Rome"}), T0)
+    assert delete_profile_attributes(profile_backend.store, ORG, [ADA, ECID]) == 2
+    assert merged_profile(profile_backend.store, ORG, [ADA, ECID]).attributes == {}
+    bobs = merged_profile(profile_backend.open_another(), ORG, [BOB])
+    assert bobs.attributes == {"city": "Rome"}

@@ -3,7 +3,8 @@ of their primary identities, a person's merged profile, and the org's merge poli
 
 ``apply_profile_record`` is what the journey engine's log consumer calls for each accepted
 valid message of a profile-enabled dataset; ``merged_profile`` is what reads a person's
-attributes, given the identities the identity graph knows for that person.
+attributes, and ``delete_profile_attributes`` what a privacy delete removes, given the
+identities the identity graph knows for that person.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ def merged_profile(
     return merge_fragments(
         profiles.profile_fragments(org_id, identities), profiles.merge_policy(org_id)
     )
+
+
+def delete_profile_attributes(
+    profiles: ProfileStore, org_id: str, identities: Collection[IdentityKey]
+) -> int:
+    """A privacy delete's part in profiles: every fragment of these identities (a person's),
+    in every dataset, goes; how many went. Their records stay in their datasets."""
+    return sum(profiles.delete_profile_fragments(org_id, identity) for identity in identities)
 
 
 class MergePolicies:
