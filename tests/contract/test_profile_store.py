@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.contract.conftest import ProfileBackend
 from tests.profile_updates import ADA, BOB, ECID, ORG, OTHER_ORG, T0, update
+from wayfare.model.profile_fragments import apply_update
 from wayfare.model.profile_merge import AttributeMerge, MergePolicy
 from wayfare.model.profile_records import IdentityKey, Operation
 from wayfare.store.ports import ProfileStore
@@ -118,3 +123,34 @@ def test_concurrent_merges_of_one_fragment_from_two_connections_lose_no_attribut
     assert fragment.attributes() == {
         f"t{n}": {f"a{i}": i for i in range(per_thread)} for n in range(4)
     }
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+documents = st.dictionaries(st.text(max_size=4), json_values, max_size=4)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(documents, st.sampled_from(list(Operation))), min_size=1, max_size=4))
+def test_every_adapter_keeps_the_fragment_the_model_makes(
+    profile_backend: ProfileBackend, updates: list[tuple[dict[str, Any], Operation]]
+) -> None:
+    identity = IdentityKey("Email", uuid.uuid4().hex)  # the store outlives one example
+    expected = None
+    for i, (attributes, operation) in enumerate(updates):
+        u = update(attributes, T0 + i, operation, identity=identity)
+        expected = apply_update(expected, u)
+        assert profile_backend.store.apply_profile_update(u) == expected
+    stored = profile_backend.open_another().profile_fragments(ORG, [identity])
+    assert stored == ([] if expected is None else [expected])
