@@ -78,10 +78,10 @@ def flatten(attributes: Mapping[str, Any], prefix: Path = ()) -> Iterator[tuple[
             yield path, value
 
 
-def overlaps(a: Path, b: Path) -> bool:
-    """One path is the other or lies under it."""
-    shorter = min(len(a), len(b))
-    return a[:shorter] == b[:shorter]
+def prefixes(path: Path) -> Iterator[Path]:
+    """The paths of the objects ``path`` lies in, outermost first."""
+    for i in range(1, len(path)):
+        yield path[:i]
 
 
 def apply_update(fragment: Fragment | None, update: ProfileUpdate) -> Fragment | None:
@@ -103,9 +103,14 @@ def apply_update(fragment: Fragment | None, update: ProfileUpdate) -> Fragment |
 
 def _merge(fragment: Fragment | None, update: ProfileUpdate) -> Fragment:
     leaves = dict(fragment.leaves) if fragment is not None else {}
+    # Objects something lies in: only a path among them can have leaves under it. The
+    # update's own paths never overlap each other, so what they add never matters here.
+    inner = {q for p in leaves for q in prefixes(p)}
     t = update.time_ms
     for path, value in flatten(update.attributes):
-        clashing = [p for p in leaves if overlaps(p, path)]
+        clashing = [q for q in (*prefixes(path), path) if q in leaves]
+        if path in inner:
+            clashing += [p for p in leaves if len(p) > len(path) and p[: len(path)] == path]
         if value is None:  # removes what lies at or under the path
             for p in clashing:
                 if len(p) >= len(path) and leaves[p].time_ms <= t:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wayfare.errors import InvalidRequestError, Violation
-from wayfare.model.profile_fragments import Fragment, Leaf, Path, nest, overlaps
+from wayfare.model.profile_fragments import Fragment, Leaf, Path, nest, prefixes
 from wayfare.model.profile_records import IdentityKey
 
 
@@ -129,9 +129,12 @@ def merge_fragments(fragments: Iterable[Fragment], policy: MergePolicy) -> Merge
         key=key,
     )
     chosen: dict[Path, tuple[Leaf, Fragment]] = {}
+    inner: set[Path] = set()  # objects a chosen leaf lies in
     for path, leaf, fragment in candidates:
-        if not any(overlaps(path, taken) for taken in chosen):
+        free = path not in chosen and path not in inner
+        if free and not any(p in chosen for p in prefixes(path)):
             chosen[path] = (leaf, fragment)
+            inner.update(prefixes(path))
     return MergedProfile(
         attributes=nest(sorted((path, leaf.value) for path, (leaf, _) in chosen.items())),
         provenance={
