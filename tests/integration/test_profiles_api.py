@@ -99,6 +99,9 @@ def test_apply_enables_datasets_for_profile_and_sets_the_merge_policy(org_demo: 
         assert crm["profile"] is True
         order = admin.get("/api/v1/merge-policy").json()["attributeMerge"]["order"]
         assert order == [crm["id"]]
+        plain = {"kind": "Dataset", "name": "crm", "schemaId": "customers"}
+        problem = assert_problem(admin.post("/api/v1/apply", json={"documents": [plain]}), 400)
+        assert "stays enabled" in problem["report"]["message"]
 
 
 def test_profile_records_sent_to_an_inlet_update_fragments_as_their_operations_say(
