@@ -330,7 +330,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
         log_settings.partitions,
         check_every_ms=SCALED_OUT_CHECK_MS,
         readiness=readiness,
-        profiles=PostgresProfileStore(pool),  # closed with the pool, by the store
+        profiles=PostgresProfileStore(pool),  # the store's pool: closed by either, once
     )
 
 
