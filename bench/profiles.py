@@ -13,17 +13,24 @@ plain upsert loop (the baseline)
     merge patch) of the record's attributes into one row per identity, one transaction per
     record, WAL.
 
-Both run twice: with synchronous=FULL (Wayfare's default: each commit waits for the disk, and
-the disk's fsync sets both figures) and with synchronous=NORMAL (``--no-fsync``: what the CPU
-work costs). The ratio Wayfare / baseline is what to watch: both pay one commit per record,
-so it says what reading the fragment, merging and keeping per-attribute times cost on top.
-The check compares the attributes both ended with for every identity. Run alone with
-``.venv/bin/python bench/profiles.py``, or as ``bench/run.py --scenarios profiles``.
+On SQLite both run twice: with synchronous=FULL (Wayfare's default: each commit waits for the
+disk, and the disk's fsync sets both figures) and with synchronous=NORMAL (what the CPU work
+costs). With ``--postgres URL`` (a server to create and drop a database on) they run on
+PostgreSQL too: ``PostgresProfileStore`` (an advisory lock per fragment) against
+``INSERT ... ON CONFLICT DO UPDATE SET doc = doc || excluded.doc`` of JSONB (a shallow merge,
+which is a deep one here: each record sets whole objects under ``_bench``), through psycopg.
+
+The ratio Wayfare / baseline is what to watch: both pay one commit per record, so it says
+what reading the fragment, merging and keeping per-attribute times cost on top. The check
+compares the attributes both ended with for every identity. Run alone with
+``.venv/bin/python bench/profiles.py [--postgres URL]``, or as
+``bench/run.py --scenarios profiles`` (PostgreSQL when ``--profiles-on-postgres`` is given).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sqlite3
@@ -34,12 +41,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 
+from scratch_database import scratch_database
 from wayfare.model.profile_records import IdentityKey
 from wayfare.model.records import IncomingMessage
 from wayfare.model.resources import Dataset, Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.registry.profiles import apply_profile_record, merged_profile
+from wayfare.store.ports import ProfileStore
+from wayfare.store.postgres.connection import open_pool
+from wayfare.store.postgres.profiles import PostgresProfileStore
 from wayfare.store.sqlite.connection import migrate
 from wayfare.store.sqlite.profiles import SQLiteProfileStore
 
@@ -51,7 +63,8 @@ TIERS = ("bronze", "silver", "gold")
 
 @dataclass(frozen=True)
 class ProfileResult:
-    fsync: bool
+    store: str
+    """Where both ran: SQLite and its synchronous setting, or PostgreSQL."""
     records: int
     identities: int
     wayfare_per_s: float
@@ -91,32 +104,44 @@ def _schema() -> Schema:
     return Schema(SCHEMA_ID, 1, ORG, definition, json_schema, T0)
 
 
-def run_wayfare(raw: list[bytes], path: Path, fsync: bool) -> tuple[float, dict[str, Any]]:
+def run_wayfare(raw: list[bytes], store: ProfileStore) -> tuple[float, dict[str, Any]]:
     """Records/s, and each identity's merged attributes."""
-    migrate(path)
-    store = SQLiteProfileStore(path, fsync=fsync)
     dataset = Dataset("crm", ORG, "crm", SCHEMA_ID, False, T0, profile=True)
     schema = _schema()
     messages = [
         IncomingMessage(f"x{i}", None, ORG, "inlet", "crm", SCHEMA_ID, T0 + i, payload)
         for i, payload in enumerate(raw)
     ]
-    try:
-        started = time.perf_counter()
-        for message in messages:
-            apply_profile_record(store, dataset, schema, message)
-        seconds = time.perf_counter() - started
-        people = {
-            json.loads(m.payload)["body"]["xdmEntity"]["identityMap"]["Email"][0]["id"]
-            for m in messages
-        }
-        attributes = {
-            p: merged_profile(store, ORG, [IdentityKey("Email", p)]).attributes.get("_bench")
-            for p in people
-        }
-    finally:
-        store.close()
+    started = time.perf_counter()
+    for message in messages:
+        apply_profile_record(store, dataset, schema, message)
+    seconds = time.perf_counter() - started
+    people = {
+        json.loads(m.payload)["body"]["xdmEntity"]["identityMap"]["Email"][0]["id"]
+        for m in messages
+    }
+    attributes = {
+        p: merged_profile(store, ORG, [IdentityKey("Email", p)]).attributes.get("_bench")
+        for p in people
+    }
     return len(raw) / seconds, attributes
+
+
+def run_plain_postgres(raw: list[bytes], url: str) -> tuple[float, dict[str, Any]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE plain_profiles (identity TEXT PRIMARY KEY, doc JSONB NOT NULL)")
+        upsert = (
+            "INSERT INTO plain_profiles (identity, doc) VALUES (%s, %s::jsonb) "
+            "ON CONFLICT (identity) DO UPDATE SET doc = plain_profiles.doc || excluded.doc"
+        )
+        started = time.perf_counter()
+        for payload in raw:
+            entity = json.loads(payload)["body"]["xdmEntity"]
+            identity = entity["identityMap"]["Email"][0]["id"]
+            conn.execute(upsert, (identity, json.dumps(entity["_bench"])))
+        seconds = time.perf_counter() - started
+        rows = conn.execute("SELECT identity, doc::text FROM plain_profiles").fetchall()
+    return len(raw) / seconds, {i: json.loads(d) for i, d in rows}
 
 
 def run_plain(raw: list[bytes], path: Path, fsync: bool) -> tuple[float, dict[str, Any]]:
@@ -145,18 +170,39 @@ def run_plain(raw: list[bytes], path: Path, fsync: bool) -> tuple[float, dict[st
     return len(raw) / seconds, attributes
 
 
-def run_profiles(tmp: Path, records: int, identities: int) -> list[ProfileResult]:
+def run_profiles(
+    tmp: Path, records: int, identities: int, postgres: str | None = None
+) -> list[ProfileResult]:
+    """SQLite with synchronous FULL and NORMAL; PostgreSQL too, given a server's URL."""
     raw = profile_records(records, identities)
-    return [_run(raw, tmp, fsync) for fsync in (True, False)]
+    results = []
+    for fsync in (True, False):
+        sync = "FULL" if fsync else "NORMAL"
+        plain = run_plain(raw, tmp / f"plain-profiles-{sync}.sqlite3", fsync)
+        path = tmp / f"wayfare-profiles-{sync}.sqlite3"
+        migrate(path)
+        with contextlib.closing(SQLiteProfileStore(path, fsync=fsync)) as store:
+            results.append(
+                _result(f"SQLite, synchronous={sync}", raw, run_wayfare(raw, store), plain)
+            )
+    if postgres is not None:
+        with scratch_database(postgres) as url:
+            plain = run_plain_postgres(raw, url)
+            with contextlib.closing(PostgresProfileStore(open_pool(url))) as pg_store:
+                results.append(_result("PostgreSQL", raw, run_wayfare(raw, pg_store), plain))
+    return results
 
 
-def _run(raw: list[bytes], tmp: Path, fsync: bool) -> ProfileResult:
-    mode = "full" if fsync else "normal"
-    plain, plain_attributes = run_plain(raw, tmp / f"plain-profiles-{mode}.sqlite3", fsync)
-    wayfare, attributes = run_wayfare(raw, tmp / f"wayfare-profiles-{mode}.sqlite3", fsync)
+def _result(
+    where: str,
+    raw: list[bytes],
+    wayfare_run: tuple[float, dict[str, Any]],
+    plain_run: tuple[float, dict[str, Any]],
+) -> ProfileResult:
+    (wayfare, attributes), (plain, plain_attributes) = wayfare_run, plain_run
     same = attributes == plain_attributes
     return ProfileResult(
-        fsync,
+        where,
         len(raw),
         len(attributes),
         wayfare,
@@ -167,10 +213,9 @@ def _run(raw: list[bytes], tmp: Path, fsync: bool) -> ProfileResult:
 
 def print_profiles(results: list[ProfileResult]) -> None:
     for r in results:
-        sync = "FULL" if r.fsync else "NORMAL"
         print(
             f"profiles     {r.wayfare_per_s:>10,.0f} upserts/s  plain upsert loop "
-            f"{r.plain_per_s:,.0f}/s  ratio {r.ratio:.2f}  (synchronous={sync}, "
+            f"{r.plain_per_s:,.0f}/s  ratio {r.ratio:.2f}  ({r.store}, "
             f"{r.records:,} records, {r.identities:,} identities; check: {r.check})",
             flush=True,
         )
@@ -180,9 +225,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=3000, help="upserts (3000)")
     parser.add_argument("--identities", type=int, default=500, help="people (500)")
+    parser.add_argument(
+        "--postgres", default=None, help="also on PostgreSQL: a server URL to make a database on"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wayfare-bench-profiles-") as tmp:
-        print_profiles(run_profiles(Path(tmp), args.records, args.identities))
+        print_profiles(run_profiles(Path(tmp), args.records, args.identities, args.postgres))
 
 
 if __name__ == "__main__":

@@ -108,6 +108,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile-identities", type=int, default=500, help="people of the profiles scenario (500)"
     )
     p.add_argument(
+        "--profiles-on-postgres",
+        action="store_true",
+        help="profiles: on PostgreSQL too (a database made and dropped on --postgres)",
+    )
+    p.add_argument(
         "--journey-duration",
         type=float,
         default=10.0,
@@ -554,7 +559,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
         if "profiles" in args.scenarios:
             print(flush=True)
-            profiled = run_profiles(tmp, args.profile_records, args.profile_identities)
+            profiled = run_profiles(
+                tmp,
+                args.profile_records,
+                args.profile_identities,
+                args.postgres if args.profiles_on_postgres else None,
+            )
             print_profiles(profiled)
             report["profiles"] = [asdict(r) | {"ratio": r.ratio} for r in profiled]
         scaled: list[ScaleRow] = []
