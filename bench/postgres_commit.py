@@ -24,18 +24,17 @@ import contextlib
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
-from psycopg import sql
 
 from nats_log import sample
+from scratch_database import scratch_database
 from wayfare.model.instances import Instance
 from wayfare.model.runs import ActionSettled, EngineBatch, NewAction, NewTimer, StepRecord
 from wayfare.store.ports import JourneyStore
-from wayfare.store.postgres.connection import connect, migrate, open_pool
+from wayfare.store.postgres.connection import open_pool
 from wayfare.store.postgres.journeys import PostgresJourneyStore
 from wayfare.store.sqlite import connection as sqlite_connection
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
@@ -125,7 +124,7 @@ def advance(entered: EngineBatch, outbox_ids: list[int]) -> EngineBatch:
 
 
 def measure(store: JourneyStore, rounds: int, entries: int) -> dict[str, list[float]]:
-    fences = store.claim("bench", PARTITIONS, 600_000)
+    fences = store.claim("bench", PARTITIONS, 600_000).held
     times: dict[str, list[float]] = {"enter": [], "advance": []}
     for r in range(rounds):
         batch = enter(r, entries, "bench", fences)
@@ -141,22 +140,12 @@ def measure(store: JourneyStore, rounds: int, entries: int) -> dict[str, list[fl
 
 @contextlib.contextmanager
 def postgres_store(server_url: str) -> Iterator[PostgresJourneyStore]:
-    name = f"wayfare_bench_{uuid.uuid4().hex[:8]}"
-    with connect(server_url) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = server_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        migrate(url)
+    with scratch_database(server_url) as url:
         store = PostgresJourneyStore(open_pool(url))
         try:
             yield store
         finally:
             store.close()
-    finally:
-        with connect(server_url) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @contextlib.contextmanager

@@ -36,6 +36,7 @@ from load import (
     system_busy_seconds,
     wrk_version,
 )
+from profiles import print_profiles, run_profiles
 from scaleout import ScaleRow, ScaleSettings, print_scaleout, run_scaleout, scaleout_ratios
 from sendrows import SEND_RATIO_AIM, SendResult, run_send
 from servers import Process, apply_demo, bare_server, message_template, wayfare_server
@@ -43,7 +44,7 @@ from soak import SoakSettings, print_soak, run_soak
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WRK_SCENARIOS = ("single", "single-sync", "batch100", "batch500")
-SCENARIOS = (*WRK_SCENARIOS, "send", "journeys")
+SCENARIOS = (*WRK_SCENARIOS, "send", "journeys", "profiles")
 OPTIONAL_SCENARIOS = ("scaleout", "soak")
 """Run only when named: scaleout needs PostgreSQL and NATS and takes about three minutes;
 soak takes --soak-minutes (10) and a few more."""
@@ -99,6 +100,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--send-rows", type=int, default=100_000, help="CSV rows for the send scenario (100000)"
+    )
+    p.add_argument(
+        "--profile-records", type=int, default=3000, help="upserts of the profiles scenario (3000)"
+    )
+    p.add_argument(
+        "--profile-identities", type=int, default=500, help="people of the profiles scenario (500)"
+    )
+    p.add_argument(
+        "--profiles-on-postgres",
+        action="store_true",
+        help="profiles: on PostgreSQL too (a database made and dropped on --postgres)",
     )
     p.add_argument(
         "--journey-duration",
@@ -545,6 +557,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "info": journey_info,
                 "phases": [asdict(p) for p in phases],
             }
+        if "profiles" in args.scenarios:
+            print(flush=True)
+            profiled = run_profiles(
+                tmp,
+                args.profile_records,
+                args.profile_identities,
+                args.postgres if args.profiles_on_postgres else None,
+            )
+            print_profiles(profiled)
+            report["profiles"] = [asdict(r) | {"ratio": r.ratio} for r in profiled]
         scaled: list[ScaleRow] = []
         if "scaleout" in args.scenarios:
             print(flush=True)

@@ -47,12 +47,14 @@ from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.journeys import JourneyRegistry
+from wayfare.registry.profiles import MergePolicies
 from wayfare.registry.retention import run_retention
 from wayfare.registry.schemas import SchemaRegistry
-from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
+from wayfare.store.ports import JourneyStore, MessageWriter, ProfileStore, ResourceStore
 from wayfare.store.sqlite.connection import database_path, migrate
 from wayfare.store.sqlite.files import prepare_data_dir, prepare_database
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
+from wayfare.store.sqlite.profiles import SQLiteProfileStore
 from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.writer import SQLiteWriter
 
@@ -110,6 +112,7 @@ class Services:
     events: EventRegistry
     journey_store: JourneyStore
     journeys: JourneyRegistry
+    merge_policies: MergePolicies
     applier: Applier
     inbox: DemoInbox
     readiness: Readiness
@@ -214,6 +217,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         1,
         check_every_ms=EMBEDDED_CHECK_MS,
         readiness=_embedded_readiness(settings, path, journey_store),
+        profiles=SQLiteProfileStore(path, fsync=settings.fsync),
     )
 
 
@@ -236,6 +240,7 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
         EMBEDDED_CHECK_MS,
         HubInbox(client),
         readiness=_embedded_readiness(settings, path, journey_store),
+        profiles=SQLiteProfileStore(path, fsync=settings.fsync),
     )
     services.runs_retention = False
     return services
@@ -284,6 +289,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     from wayfare.store.postgres.connection import open_pool
     from wayfare.store.postgres.journeys import PostgresJourneyStore
     from wayfare.store.postgres.messages import known_message_ids
+    from wayfare.store.postgres.profiles import PostgresProfileStore
     from wayfare.store.postgres.resources import PostgresStore
 
     postgres_migrate(url)
@@ -324,6 +330,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
         log_settings.partitions,
         check_every_ms=SCALED_OUT_CHECK_MS,
         readiness=readiness,
+        profiles=PostgresProfileStore(pool),  # the store's pool: closed by either, once
     )
 
 
@@ -339,6 +346,7 @@ def _server(
     inbox: DemoInbox | None = None,
     *,
     readiness: Readiness,
+    profiles: ProfileStore,
 ) -> Services:
     catalog = Catalog(
         store,
@@ -362,8 +370,9 @@ def _server(
         partitions=partitions,
         wake_engine=runtime.wake,
     )
+    merge_policies = MergePolicies(profiles, schemas)
     return Services(
-        engine=EngineServices(writer, runtime, [store.close]),
+        engine=EngineServices(writer, runtime, [store.close, profiles.close]),
         settings=settings,
         clock=clock,
         store=store,
@@ -381,7 +390,8 @@ def _server(
         events=events,
         journey_store=journey_store,
         journeys=journeys,
-        applier=Applier(store, clock, schemas, inlets, events, journeys),
+        merge_policies=merge_policies,
+        applier=Applier(store, clock, schemas, inlets, events, journeys, merge_policies),
         inbox=inbox or LocalInbox(),
         readiness=readiness,
     )

@@ -29,13 +29,16 @@ from wayfare.model.resources import Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.store.memory import MemoryStore, MemoryWriter
 from wayfare.store.memory_journeys import MemoryJourneyStore
-from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
+from wayfare.store.memory_profiles import MemoryProfileStore
+from wayfare.store.ports import JourneyStore, MessageWriter, ProfileStore, ResourceStore
 from wayfare.store.postgres.connection import open_pool
 from wayfare.store.postgres.journeys import PostgresJourneyStore
+from wayfare.store.postgres.profiles import PostgresProfileStore
 from wayfare.store.postgres.resources import PostgresStore
 from wayfare.store.postgres.writer import PostgresWriter
 from wayfare.store.sqlite.connection import migrate
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
+from wayfare.store.sqlite.profiles import SQLiteProfileStore
 from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.writer import SQLiteWriter
 
@@ -148,6 +151,64 @@ def built(
 @pytest.fixture(params=list(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     yield from built(BACKENDS, request)
+
+
+@dataclass
+class ProfileBackend:
+    """One profile store adapter, and more stores over the same data."""
+
+    name: str
+    store: ProfileStore
+    _open: Callable[[], ProfileStore]
+    _opened: list[ProfileStore] = field(default_factory=list)
+
+    def open_another(self) -> ProfileStore:
+        """Another store over the same data: another connection where the backend has
+        connections (the same object in memory)."""
+        store = self._open()
+        if store is not self.store:
+            self._opened.append(store)
+        return store
+
+    def close(self) -> None:
+        for store in [*self._opened, self.store]:
+            store.close()
+
+
+def memory_profile_backend(request: pytest.FixtureRequest) -> ProfileBackend:
+    store = MemoryProfileStore()
+    return ProfileBackend("memory", store, lambda: store)
+
+
+def sqlite_profile_backend(request: pytest.FixtureRequest) -> ProfileBackend:
+    path = request.getfixturevalue("tmp_path") / "wayfare.sqlite3"
+    migrate(path)
+    return ProfileBackend(
+        "sqlite",
+        SQLiteProfileStore(path, fsync=False),
+        lambda: SQLiteProfileStore(path, fsync=False),
+    )
+
+
+def postgres_profile_backend(request: pytest.FixtureRequest) -> ProfileBackend:
+    url: str = request.getfixturevalue("pg_database")
+    return ProfileBackend(
+        "postgres",
+        PostgresProfileStore(open_pool(url, max_size=2)),
+        lambda: PostgresProfileStore(open_pool(url, max_size=2)),
+    )
+
+
+PROFILE_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], ProfileBackend]] = {
+    "memory": memory_profile_backend,
+    "sqlite": sqlite_profile_backend,
+    "postgres": postgres_profile_backend,
+}
+
+
+@pytest.fixture(params=list(PROFILE_BACKENDS))
+def profile_backend(request: pytest.FixtureRequest) -> Iterator[ProfileBackend]:
+    yield from built(PROFILE_BACKENDS, request)
 
 
 @dataclass
@@ -294,12 +355,13 @@ def make_schema(
     version: int = 1,
     title: str | None = None,
     created_ms: int = T0,
+    xdm_class: str = "ExperienceEvent",
 ) -> Schema:
     definition = SchemaDefinition.from_json(
         {
             "name": name,
             "title": title or name,
-            "class": "ExperienceEvent",
+            "class": xdm_class,
             "fields": {"person": {"type": "object"}},
         }
     )

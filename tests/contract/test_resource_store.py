@@ -190,6 +190,20 @@ def test_a_datasets_retention_is_stored_and_changed(backend: Backend) -> None:
     ]
 
 
+def test_a_dataset_is_enabled_for_profile_at_creation_or_later(backend: Backend) -> None:
+    store = backend.store
+    store.add_dataset(dataset("plain", "schema-1"))
+    store.add_dataset(dataclasses.replace(dataset("crm", "schema-1"), profile=True))
+    before = store.resource_generation()
+    store.enable_dataset_profile("plain")
+    assert store.resource_generation() > before  # caches of datasets see it
+    reopened = backend.reopen_store()
+    assert [(d.dataset_id, d.profile) for d in reopened.list_datasets(ORG)] == [
+        ("crm", True),
+        ("plain", True),
+    ]
+
+
 def test_records_before_a_time_are_deleted_oldest_first_a_chunk_at_a_time(
     backend: Backend,
 ) -> None:

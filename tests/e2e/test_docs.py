@@ -43,6 +43,7 @@ PAGES = [
     "docs/activities.md",
     "docs/troubleshooting.md",
     "docs/operations.md",
+    "docs/profiles.md",
     "examples/cart-abandonment/README.md",
 ]
 README_URL = "http://127.0.0.1:8080"

@@ -177,6 +177,8 @@ ARGUMENTS: dict[str, Callable[[Stage], list[str]]] = {
     "schemas update": lambda s: ["shop", s.file("shop.yaml", _schema_v2())],
     "datasets list": lambda s: [],
     "datasets show": lambda s: [_dataset(s)],
+    "datasets create": lambda s: ["crm", "--schema", "shop", "--profile"],
+    "datasets enable-profile": lambda s: [_dataset(s)],
     "inlets list": lambda s: [],
     "inlets show": lambda s: [DEMO_INLET],
     "inlets create": lambda s: ["--name", "secured", "--auth"],

@@ -224,6 +224,33 @@ def test_a_reference_to_what_the_event_does_not_carry_is_refused_at_save_time(
     assert call(shop, "GET", "/api/v1/journeys/checked").status_code == 404
 
 
+def test_a_profile_path_is_checked_against_the_union_of_the_orgs_profile_schemas(
+    shop: Shop,
+) -> None:
+    def journey(path: str) -> dict[str, Any]:
+        when = {"when": f"#{{profile.{path}}} == 'gold'", "next": "done"}
+        check = {"type": "condition", "branches": [when], "otherwise": "done"}
+        return on_cart("by-tier", {"check": check, "done": END})
+
+    tier = f"{TENANT}.loyalty.tier"
+    (problem,) = refusal(call(shop, "POST", "/api/v1/journeys", json=journey(tier)))
+    assert problem["pointerToViolation"] == CHECK
+    assert f"#{{profile.{tier}}} (column 1)" in problem["message"]
+    assert "Profile schemas: none" in problem["message"]
+    loyalty = {"type": "object", "properties": {"tier": {"type": "string"}}}
+    for name, fields in (("crm", {"loyalty": loyalty}), ("web", {"city": {"type": "string"}})):
+        schema = {"name": name, "class": "Profile", "fields": fields}
+        assert call(shop, "POST", "/api/v1/schemas", json=schema).status_code == 201
+    for path in (tier, f"{TENANT}.city", "identityMap.Email[0].id"):
+        saved = call(shop, "POST", "/api/v1/journeys", json=journey(path))
+        assert saved.status_code in (200, 201), saved.text
+    (problem,) = refusal(call(shop, "POST", "/api/v1/journeys", json=journey(f"{TENANT}.age")))
+    assert "Profile schemas: crm, web" in problem["message"]
+    # an ExperienceEvent schema's fields are no profile's
+    (problem,) = refusal(call(shop, "POST", "/api/v1/journeys", json=journey(f"{TENANT}.cart.id")))
+    assert "is a field of no Profile schema" in problem["message"]
+
+
 def test_every_refused_reference_is_reported_at_once(shop: Shop) -> None:
     journey = on_cart(
         "checked",

@@ -38,6 +38,7 @@ from wayfare.wire import failures as wf
 from wayfare.wire import inlets as wi
 from wayfare.wire import journeys as wj
 from wayfare.wire import org as wo
+from wayfare.wire import profiles as wp
 from wayfare.wire import schemas as ws
 from wayfare.wire.base import MAX_INT, Deleted
 from wayfare.wire.collection import Message
@@ -105,6 +106,17 @@ async def put_org(request: Request, s: Services, org_id: str) -> Response:
     change = decode_value(await read_json(request), wo.OrgChange)
     org = await run_in_threadpool(set_tenant, s.store, s.clock, org_id, change.tenantId)
     return json_answer(wo.Org, wo.Org(imsOrgId=org.org_id, tenantId=org.tenant_id))
+
+
+# profiles
+async def get_merge_policy(request: Request, s: Services, org_id: str) -> Response:
+    policy = await run_in_threadpool(s.merge_policies.get, org_id)
+    return json_answer(wp.MergePolicy, policy.as_json())
+
+
+async def put_merge_policy(request: Request, s: Services, org_id: str) -> Response:
+    policy = await run_in_threadpool(s.merge_policies.set, org_id, await read_json(request))
+    return json_answer(wp.MergePolicy, policy.as_json())
 
 
 # schemas
@@ -457,6 +469,10 @@ def admin_operations(services: Services) -> list[Operation]:
     return [
         op("GET", "/org", get_org, "The org and its tenant id", wo.Org),
         op("PUT", "/org", put_org, "Set the tenant id", wo.Org, body=wo.OrgChange),
+        op("GET", "/merge-policy", get_merge_policy, "How profile fragments are merged",
+           wp.MergePolicy),
+        op("PUT", "/merge-policy", put_merge_policy, "Set how profile fragments are merged",
+           wp.MergePolicy, body=wp.MergePolicy),
         op("GET", "/schemas", list_schemas, "List schemas (latest versions)", ws.SchemaList),
         op("POST", "/schemas", create_schema, "Create a schema and its default dataset",
            ws.Schema, status=new, body=ws.SchemaDefinition),
@@ -472,7 +488,8 @@ def admin_operations(services: Services) -> list[Operation]:
            body=wd.DatasetSpec),
         op("GET", "/datasets/{id}", get_dataset, "One dataset, with its record count",
            wd.Dataset),
-        op("PATCH", "/datasets/{id}", change_dataset, "Change a dataset's retention",
+        op("PATCH", "/datasets/{id}", change_dataset,
+           "Change a dataset's retention, or enable it for Profile",
            wd.Dataset, body=wd.DatasetChange),
         op("GET", "/datasets/{id}/records", dataset_records, "Records, oldest first",
            wd.DatasetRecords, query=wd.RecordsQuery),

@@ -1,4 +1,4 @@
-"""``wayfare datasets``: list, show, tail."""
+"""``wayfare datasets``: list, show, create, enable-profile, tail."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ FOLLOW_SECONDS = 1.0
 
 @click.group()
 def datasets() -> None:
-    """Datasets: list, show, tail.
+    """Datasets: list, show, create, enable-profile, tail.
 
     \b
     Example:
@@ -50,6 +50,43 @@ def datasets_show(cli: CliContext, dataset: str) -> None:
     """
     with cli.client() as c:
         echo_json(c.datasets.get(dataset))
+
+
+@datasets.command("create")
+@click.argument("name")
+@click.option("--schema", required=True, help="The schema's id, altId or name.")
+@click.option("--profile", is_flag=True, help="Enable it for Profile.")
+@click.option("--retention-days", type=int, default=None, help="Days its records are kept.")
+@admin_command()
+def datasets_create(
+    cli: CliContext, name: str, schema: str, profile: bool, retention_days: int | None
+) -> None:
+    """Create a dataset of a schema, as JSON.
+
+    \b
+    Example:
+      wayfare datasets create crm-profiles --schema customers --profile
+    """
+    spec: dict[str, object] = {"name": name, "schemaId": schema, "profile": profile}
+    if retention_days is not None:
+        spec["retentionDays"] = retention_days
+    with cli.client() as c:
+        echo_json(c.datasets.create(spec))
+
+
+@datasets.command("enable-profile")
+@click.argument("dataset")
+@admin_command()
+def datasets_enable_profile(cli: CliContext, dataset: str) -> None:
+    """Enable a dataset for Profile: its Profile records update profile attributes from
+    then on. It cannot be disabled.
+
+    \b
+    Example:
+      wayfare datasets enable-profile crm-profiles
+    """
+    with cli.client() as c:
+        echo_json(c.datasets.change(dataset, {"profile": True}))
 
 
 @datasets.command("tail")

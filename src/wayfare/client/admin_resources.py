@@ -63,6 +63,10 @@ class Datasets(_Resource):
     def records(self, dataset: str, limit: int, after: int | None = None) -> Json:
         return self._call("GET", dataset, "records", limit=limit, after=after)
 
+    def change(self, dataset: str, change: Json) -> Json:
+        """``retentionDays`` and/or ``profile``."""
+        return self._call("PATCH", dataset, json=change)
+
 
 class Inlets(_Resource):
     base = "inlets"

@@ -63,8 +63,28 @@ ENVIRONMENT_DETAILS = FieldGroup(
     },
 )
 
+EXTERNAL_SOURCE_SYSTEM_AUDIT = FieldGroup(
+    id="external-source-system-audit",
+    title="External Source System Audit Attributes",
+    classes=frozenset({"Profile"}),
+    properties={
+        "extSourceSystemAudit": {
+            "type": "object",
+            "description": "When and by whom the source system created and last updated the "
+            "record: lastUpdatedDate orders a Profile record's update (docs/profiles.md).",
+            "properties": {
+                "createdBy": {"type": "string"},
+                "createdDate": {"type": "string", "format": "date-time"},
+                "lastUpdatedBy": {"type": "string"},
+                "lastUpdatedDate": {"type": "string", "format": "date-time"},
+            },
+        }
+    },
+)
+
 FIELD_GROUPS: dict[str, FieldGroup] = {
-    group.id: group for group in (ORCHESTRATION_EVENT_ID, ENVIRONMENT_DETAILS)
+    group.id: group
+    for group in (ORCHESTRATION_EVENT_ID, ENVIRONMENT_DETAILS, EXTERNAL_SOURCE_SYSTEM_AUDIT)
 }
 
 # Titles are accepted too, so "Orchestration eventID" works as well as its id.

@@ -66,6 +66,10 @@ class Dataset:
     created_ms: int
     retention_days: int | None = None
     """Records (and failed records) older than this many days are deleted; None: kept."""
+    profile: bool = False
+    """Enabled for Profile: the Profile records it receives update profile attributes
+    (docs/profiles.md). Datasets of both classes can be, as in Adobe; once enabled, for
+    good."""
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -78,6 +82,8 @@ class Dataset:
         }
         if self.retention_days is not None:
             body["retentionDays"] = self.retention_days
+        if self.profile:
+            body["profile"] = True
         return body
 
 

@@ -1,8 +1,8 @@
 """Configuration as code: apply a set of definitions idempotently, matched by name.
 
-Each document carries ``kind`` (``Org``, ``Schema``, ``Dataset``, ``Inlet``, ``Event``,
-``Journey``) and the same fields the admin API takes. An ``Org`` document may name its org
-(``name: ACME@AdobeOrg``): documents sent for another org are refused.
+Each document carries ``kind`` (``Org``, ``Schema``, ``Dataset``, ``MergePolicy``, ``Inlet``,
+``Event``, ``Journey``) and the same fields the admin API takes. An ``Org`` document may name
+its org (``name: ACME@AdobeOrg``): documents sent for another org are refused.
 Applying the same documents twice changes nothing the second time.
 """
 
@@ -19,10 +19,11 @@ from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry, InletSpec
 from wayfare.registry.journeys import JourneyRegistry
 from wayfare.registry.orgs import ensure_org, set_tenant
+from wayfare.registry.profiles import MergePolicies
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import ResourceStore
 
-KIND_ORDER = ("Org", "Schema", "Dataset", "Inlet", "Event", "Journey")
+KIND_ORDER = ("Org", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Journey")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class Applier:
         inlets: InletRegistry,
         events: EventRegistry,
         journeys: JourneyRegistry,
+        merge_policies: MergePolicies,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -56,6 +58,7 @@ class Applier:
         self._inlets = inlets
         self._events = events
         self._journeys = journeys
+        self._merge_policies = merge_policies
 
     def apply(self, org_id: str, documents: Sequence[object]) -> list[Applied]:
         docs: list[tuple[int, Mapping[str, Any]]] = []
@@ -115,12 +118,20 @@ class Applier:
         except NotFoundError:
             created = self._schemas.create_dataset(org_id, spec)
             return Applied("Dataset", name, "created", created.dataset_id)
-        days = spec.get("retentionDays")
-        if days != existing.retention_days:
-            change = {"retentionDays": days}
+        change: dict[str, Any] = {}
+        if spec.get("retentionDays") != existing.retention_days:
+            change["retentionDays"] = spec.get("retentionDays")
+        if spec.get("profile", False) != existing.profile:
+            change["profile"] = spec.get("profile", False)
+        if change:
             self._schemas.change_dataset(org_id, existing.dataset_id, change)
             return Applied("Dataset", name, "updated", existing.dataset_id)
         return Applied("Dataset", name, "unchanged", existing.dataset_id)
+
+    def _apply_mergepolicy(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
+        before = self._merge_policies.get(org_id)
+        after = self._merge_policies.set(org_id, spec)
+        return Applied("MergePolicy", org_id, "unchanged" if after == before else "updated", org_id)
 
     def _apply_inlet(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
         data = dict(spec)

@@ -17,6 +17,7 @@ from wayfare.model.destinations import DestinationPolicy, authority_written, url
 from wayfare.model.events import EventConfig
 from wayfare.model.journey import Activity, JourneyDefinition, parse_journey
 from wayfare.model.partitions import partition_of
+from wayfare.model.resources import Schema
 from wayfare.model.runs import JourneyVersion, TestEntry
 from wayfare.model.schema_paths import field_schema
 from wayfare.registry.events import EventRegistry
@@ -96,6 +97,7 @@ class JourneyRegistry:
                 where = "/entry/event" if name == definition.entry_event else "/activities"
                 problems.append(Violation(where, "enum", f"no event named {name!r}"))
         node_ids = set(definition.activities)
+        profile_schemas: list[Schema] | None = None  # read when a profile path is checked
         for activity in definition.activities.values():
             if (refused := self._refused_destination(activity)) is not None:
                 pointer = f"/activities/{activity.id}/url"
@@ -136,6 +138,26 @@ class JourneyRegistry:
                                     f"event {ref.name!r} does not carry {ref.dotted!r} "
                                     f"(column {ref.column}); its fields: "
                                     f"{', '.join(config.fields)}",
+                                )
+                            )
+                    elif ref.kind == "profile":
+                        if profile_schemas is None:
+                            profile_schemas = [
+                                s
+                                for s in self._schemas.all(org_id)
+                                if s.definition.xdm_class == "Profile"
+                            ]
+                        field = _INDEX.sub("", ref.dotted)
+                        if not any(
+                            not field or field_schema(s.json_schema, field) for s in profile_schemas
+                        ):
+                            names = ", ".join(s.name for s in profile_schemas) or "none"
+                            problems.append(
+                                Violation(
+                                    pointer,
+                                    "expression",
+                                    f"#{{profile.{ref.dotted}}} (column {ref.column}) is a field "
+                                    f"of no Profile schema of the org (Profile schemas: {names})",
                                 )
                             )
                     elif ref.kind == "action" and ref.name not in node_ids:

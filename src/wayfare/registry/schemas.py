@@ -105,6 +105,7 @@ class SchemaRegistry:
         name = check.string(obj, "name", required=True)
         key = check.string(obj, "schemaId", required=True)
         retention_days = check.days(obj, "retentionDays")
+        profile = check.boolean(obj, "profile", False)
         check.done()
         schema = self.get(org_id, key)
         if any(d.name == name for d in self._store.list_datasets(org_id)):
@@ -117,21 +118,33 @@ class SchemaRegistry:
             is_default=False,
             created_ms=self._clock.now_ms(),
             retention_days=retention_days,
+            profile=profile,
         )
         self._store.add_dataset(dataset)
         self._catalog.forget_schema(schema.schema_id)
         return dataset
 
     def change_dataset(self, org_id: str, key: str, data: object) -> Dataset:
-        """Change what a dataset allows changing: ``retentionDays`` (null: kept for ever)."""
+        """Change what a dataset allows changing: ``retentionDays`` (null: kept for ever),
+        ``profile`` (true: enabled for Profile; it cannot be disabled, as in Adobe)."""
         obj = require_object(data, "dataset change")
         check = Checker("dataset change")
-        if "retentionDays" not in obj:
-            check.fail("/retentionDays", "required", "retentionDays is required (null: none)")
+        if "retentionDays" not in obj and "profile" not in obj:
+            check.fail(
+                "/retentionDays", "required", "retentionDays (null: none) or profile is required"
+            )
         days = check.days(obj, "retentionDays")
+        profile = check.boolean(obj, "profile", False)
         check.done()
         dataset = self.dataset(org_id, key)
-        if days != dataset.retention_days:
+        if "profile" in obj and profile != dataset.profile:
+            if not profile:
+                raise InvalidRequestError(
+                    "A dataset enabled for Profile stays enabled: create another dataset",
+                    violations=(Violation("/profile", "const", "the dataset is enabled"),),
+                )
+            self._store.enable_dataset_profile(dataset.dataset_id)
+        if "retentionDays" in obj and days != dataset.retention_days:
             self._store.set_dataset_retention(dataset.dataset_id, days)
         return self.dataset(org_id, dataset.dataset_id)
 

@@ -127,6 +127,11 @@ class MemoryStore:
         self._datasets[dataset_id] = dataclasses.replace(dataset, retention_days=days)
         self._changed()
 
+    def enable_dataset_profile(self, dataset_id: str) -> None:
+        dataset = self._datasets[dataset_id]
+        self._datasets[dataset_id] = dataclasses.replace(dataset, profile=True)
+        self._changed()
+
     def datasets_with_retention(self) -> list[Dataset]:
         return [d for d in self._datasets.values() if d.retention_days is not None]
 

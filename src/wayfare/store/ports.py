@@ -11,6 +11,9 @@ from wayfare.model.assignment import Claim
 from wayfare.model.events import EventConfig
 from wayfare.model.instances import Instance
 from wayfare.model.matching import MatchRecord
+from wayfare.model.profile_fragments import Fragment
+from wayfare.model.profile_merge import MergePolicy
+from wayfare.model.profile_records import IdentityKey, ProfileUpdate
 from wayfare.model.records import (
     AccessToken,
     FailedRecord,
@@ -64,6 +67,7 @@ class ResourceStore(Protocol):
     def get_dataset(self, dataset_id: str) -> Dataset | None: ...
     def list_datasets(self, org_id: str, schema_id: str | None = None) -> list[Dataset]: ...
     def set_dataset_retention(self, dataset_id: str, days: int | None) -> None: ...
+    def enable_dataset_profile(self, dataset_id: str) -> None: ...
     def datasets_with_retention(self) -> list[Dataset]:
         """Every org's datasets that have a retention."""
         ...
@@ -321,3 +325,32 @@ class PartitionLeases(Protocol):
 class JourneyStore(JourneyCatalog, RunStore, JourneyReports, PartitionLeases, Protocol):
     """All four, as one adapter of each backend provides them (leases with the run store:
     commits check their fences in the same transaction)."""
+
+
+class ProfileStore(Protocol):
+    """Profile fragments: what each profile-enabled dataset holds about each identity, as
+    Profile records updated it (model/profile_fragments.py decides; the store keeps), and
+    each org's merge policy. Fragments know nothing of persons: readers merge the fragments
+    of a person's identities (model/profile_merge.py)."""
+
+    def apply_profile_update(self, update: ProfileUpdate) -> Fragment | None:
+        """Apply ``update`` to its fragment in one transaction, as ``apply_update`` says;
+        the fragment after it (None: there is none). Concurrent updates of one fragment
+        from any connection or process are applied one after the other: none is lost."""
+        ...
+
+    def profile_fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+        """Every fragment of these identities, in every dataset."""
+        ...
+
+    def delete_profile_fragments(self, org_id: str, identity: IdentityKey) -> int:
+        """Remove the identity's fragments from every dataset (a privacy delete); how many
+        went."""
+        ...
+
+    def merge_policy(self, org_id: str) -> MergePolicy:
+        """The org's merge policy; timestamp-ordered when it set none."""
+        ...
+
+    def set_merge_policy(self, org_id: str, policy: MergePolicy) -> None: ...
+    def close(self) -> None: ...

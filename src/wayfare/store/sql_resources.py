@@ -65,6 +65,7 @@ def _dataset(row: Row) -> Dataset:
         is_default=bool(row["is_default"]),
         created_ms=row["created_ms"],
         retention_days=row["retention_days"],
+        profile=bool(row["profile"]),
     )
 
 
@@ -227,8 +228,8 @@ class SQLResourceStore(SQLDatabase):
     def _insert_dataset(conn: Statements, dataset: Dataset) -> None:
         conn.execute(
             "INSERT INTO datasets (dataset_id, org_id, name, schema_id, is_default, created_ms, "
-            "retention_days) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "retention_days, profile) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 dataset.dataset_id,
                 dataset.org_id,
@@ -237,6 +238,7 @@ class SQLResourceStore(SQLDatabase):
                 dataset.is_default,
                 dataset.created_ms,
                 dataset.retention_days,
+                dataset.profile,
             ),
         )
 
@@ -266,6 +268,10 @@ class SQLResourceStore(SQLDatabase):
             conn.execute(
                 "UPDATE datasets SET retention_days = ? WHERE dataset_id = ?", (days, dataset_id)
             )
+
+    def enable_dataset_profile(self, dataset_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE datasets SET profile = ? WHERE dataset_id = ?", (True, dataset_id))
 
     def datasets_with_retention(self) -> list[Dataset]:
         rows = self._all("SELECT * FROM datasets WHERE retention_days IS NOT NULL")

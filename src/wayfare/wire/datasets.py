@@ -17,11 +17,17 @@ class DatasetSpec(Wire):
     """The schema's id, altId or name."""
     retentionDays: Annotated[int, msgspec.Meta(ge=1)] | None = None
     """Records (and failed records) older than this many days are deleted; none: kept."""
+    profile: bool = False
+    """Enabled for Profile: the Profile records it receives update profile attributes."""
 
 
 class DatasetChange(Wire):
-    retentionDays: Annotated[int, msgspec.Meta(ge=1)] | None
+    """At least one of the two."""
+
+    retentionDays: Annotated[int, msgspec.Meta(ge=1)] | msgspec.UnsetType | None = msgspec.UNSET
     """Days records are kept; null keeps them for good."""
+    profile: bool | msgspec.UnsetType = msgspec.UNSET
+    """true enables the dataset for Profile; once enabled it cannot be disabled."""
 
 
 class Dataset(Wire):
@@ -38,6 +44,8 @@ class Dataset(Wire):
     """Given when one dataset is asked for."""
     retentionDays: int | msgspec.UnsetType = msgspec.UNSET
     """Days its records are kept, when it has a limit."""
+    profile: bool | msgspec.UnsetType = msgspec.UNSET
+    """true when enabled for Profile."""
 
 
 class DatasetList(Wire):

@@ -1,0 +1,109 @@
+"""ProfileStore over SQL, written once for both SQL stores (``?`` placeholders), as
+store/sql_resources.py is: an adapter supplies the connections and ``_lock_fragment``.
+
+A fragment is one row per (org, identity, dataset): its leaves as a JSON list (model/
+profile_fragments.py's ``leaves_json``) and the time of its latest update. An update reads
+the row, lets the model apply the record, and writes what the model returns, in one
+transaction that holds the fragment meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import orjson
+
+from wayfare.model.profile_fragments import Fragment, apply_update, leaves_from_json
+from wayfare.model.profile_merge import MergePolicy
+from wayfare.model.profile_records import IdentityKey, ProfileUpdate
+from wayfare.store.sql_resources import Row, SQLDatabase, Statements
+
+
+def _fragment(row: Row) -> Fragment:
+    return Fragment(
+        org_id=row["org_id"],
+        dataset_id=row["dataset_id"],
+        identity=IdentityKey(row["namespace"], row["identity_id"]),
+        leaves=leaves_from_json(orjson.loads(row["leaves"])),
+        updated_ms=row["updated_ms"],
+    )
+
+
+class SQLProfileStore(SQLDatabase):
+    """ProfileStore on the statements both SQL stores take."""
+
+    def _lock_fragment(self, conn: Statements, update: ProfileUpdate) -> None:
+        """Hold the update's fragment until the transaction ends, whether its row exists or
+        not (SQLite's write transactions already run one at a time)."""
+
+    def apply_profile_update(self, update: ProfileUpdate) -> Fragment | None:
+        key = (update.org_id, update.identity.namespace, update.identity.id, update.dataset_id)
+        with self._tx() as conn:
+            self._lock_fragment(conn, update)
+            row = conn.execute(  # by position: rows in a transaction are plain tuples
+                "SELECT leaves, updated_ms FROM profile_fragments WHERE org_id = ? "
+                "AND namespace = ? AND identity_id = ? AND dataset_id = ?",
+                key,
+            ).fetchone()
+            before = None
+            if row:
+                before = Fragment(
+                    org_id=update.org_id,
+                    dataset_id=update.dataset_id,
+                    identity=update.identity,
+                    leaves=leaves_from_json(orjson.loads(row[0])),
+                    updated_ms=row[1],
+                )
+            after = apply_update(before, update)
+            if after is None:
+                if before is not None:
+                    conn.execute(
+                        "DELETE FROM profile_fragments WHERE org_id = ? AND namespace = ? "
+                        "AND identity_id = ? AND dataset_id = ?",
+                        key,
+                    )
+            elif after != before:
+                conn.execute(
+                    "INSERT INTO profile_fragments (org_id, namespace, identity_id, dataset_id, "
+                    "leaves, updated_ms) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (org_id, namespace, identity_id, dataset_id) DO UPDATE "
+                    "SET leaves = excluded.leaves, updated_ms = excluded.updated_ms",
+                    (*key, orjson.dumps(after.leaves_json()).decode(), after.updated_ms),
+                )
+            return after
+
+    def profile_fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+        if not identities:
+            return []
+        wanted = sorted(set(identities))
+        pairs = ", ".join("(?, ?)" for _ in wanted)
+        params: list[Any] = [org_id]
+        for identity in wanted:
+            params += [identity.namespace, identity.id]
+        rows = self._all(
+            "SELECT * FROM profile_fragments WHERE org_id = ? AND (namespace, identity_id) "
+            f"IN (VALUES {pairs}) ORDER BY namespace, identity_id, dataset_id",
+            tuple(params),
+        )
+        return [_fragment(row) for row in rows]
+
+    def delete_profile_fragments(self, org_id: str, identity: IdentityKey) -> int:
+        with self._tx() as conn:
+            return conn.execute(
+                "DELETE FROM profile_fragments WHERE org_id = ? AND namespace = ? "
+                "AND identity_id = ?",
+                (org_id, identity.namespace, identity.id),
+            ).rowcount
+
+    def merge_policy(self, org_id: str) -> MergePolicy:
+        row = self._one("SELECT body FROM merge_policies WHERE org_id = ?", (org_id,))
+        return MergePolicy.from_json(orjson.loads(row["body"])) if row else MergePolicy()
+
+    def set_merge_policy(self, org_id: str, policy: MergePolicy) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO merge_policies (org_id, body) VALUES (?, ?) "
+                "ON CONFLICT (org_id) DO UPDATE SET body = excluded.body",
+                (org_id, orjson.dumps(policy.as_json()).decode()),
+            )
