@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from tests.conftest import Server
@@ -19,6 +20,9 @@ from tests.unit.test_openapi import described_by
 from wayfare.client.admin import AdminClient, AdminError
 from wayfare.config import Settings
 from wayfare.registry.demo import DEMO_INLET, demo_journey
+from wayfare.wire.base import Report
+from wayfare.wire.collection import Message
+from wayfare.wire.inlets import InletChange, InletSpec, IssuedToken
 
 pytestmark = pytest.mark.integration
 
@@ -68,31 +72,53 @@ def test_other_methods_get_405_with_the_methods_of_the_path(secured: Server) -> 
 def test_the_admin_client_reads_answers_into_the_servers_models(secured: Server) -> None:
     org = apply_demo_to(secured, new_org(), admin_token=TOKEN).org
     with AdminClient(secured.url, org, TOKEN) as client:
-        assert client.org().tenantId == "instance_name"
-        [schema] = client.list_schemas().schemas
-        assert client.schema(schema.name) == schema
-        inlet = client.inlet(DEMO_INLET)
-        assert inlet in client.list_inlets().inlets
-        datasets = client.list_datasets(schema.name).datasets
+        assert client.org.get().tenantId == "instance_name"
+        [schema] = client.schemas.list().schemas
+        assert client.schemas.get(schema.name) == schema
+        assert client.schemas.versions(schema.id).versions == [schema]
+        inlet = client.inlets.get(DEMO_INLET)
+        assert inlet in client.inlets.list().inlets
+        datasets = client.datasets.list(schema.name).datasets
         assert [d.schemaRef.id for d in datasets if d.schemaRef] == [schema.id]
-        assert client.dataset(datasets[0].id).recordCount == 0
-        assert client.records(datasets[0].id).records == []
-        assert client.list_failures().failures == []
-        events = client.list_events().events
-        assert client.event(events[0].name) == events[0]
-        assert client.event_messages(events[0].name).messages == []
+        assert client.datasets.get(datasets[0].id).recordCount == 0
+        assert client.datasets.records(datasets[0].id).records == []
+        assert client.failures.list().failures == []
+        events = client.events.list().events
+        assert client.events.get(events[0].name) == events[0]
+        assert client.events.messages(events[0].name).messages == []
+        preview = client.events.preview(events[0].name)
+        assert preview.header.schemaRef.id == schema.id
+        snippets = client.events.snippets(events[0].name)
+        assert (
+            msgspec.convert(snippets.payload, Message).header.schemaRef == preview.header.schemaRef
+        )
+        assert snippets.curl.startswith("curl ")
         journey = demo_journey(secured.url) | {"state": "draft"}
-        [applied] = client.apply([journey]).applied
+        [applied] = client.definitions.apply([journey]).applied
         assert (applied.kind, applied.action, applied.version) == ("Journey", "created", 1)
-        [listed] = client.list_journeys().journeys
-        assert client.journey(listed.name) == listed
+        [listed] = client.journeys.list().journeys
+        assert client.journeys.get(listed.name) == listed
         assert (listed.state, listed.entryEvent) == ("draft", journey["entry"]["event"])
-        assert client.journey_report(listed.name).entered == 0
-        assert client.journey_steps(listed.name).steps == []
+        assert client.journeys.report(listed.name).entered == 0
+        assert client.journeys.steps(listed.name).steps == []
+        assert client.journeys.set_test_mode(listed.name, True).testMode
+        assert client.test_profiles.add("ada@example.com").test
+        secured_inlet = client.inlets.create(InletSpec(name="app", authenticationRequired=True))
+        assert isinstance(secured_inlet.token, IssuedToken)
+        token = client.inlets.issue_token("app", expires_in=60)
+        assert token.expiresMs is not None and token.inletId == secured_inlet.inletId
+        assert client.inlets.revoke_tokens("app").revoked == 2
+        assert client.inlets.update("app", InletChange(state="disabled")).state == "disabled"
+        assert client.inlets.delete("app").deleted == secured_inlet.inletId
         with pytest.raises(AdminError) as refused:
-            client.inlet("nowhere")
+            client.inlets.get("nowhere")
         assert refused.value.problem is not None
         assert refused.value.problem.status == 404
+        with pytest.raises(AdminError) as invalid:
+            client.journeys.save({"name": "bad", "entry": {}, "activities": {}})
+        assert invalid.value.problem is not None
+        assert isinstance(invalid.value.problem.report, Report)
+        assert invalid.value.problem.report.violations
 
 
 def _document(data_dir: Path) -> dict[str, Any]:

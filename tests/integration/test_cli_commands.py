@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -291,3 +292,45 @@ def test_group_options_before_the_command_and_after_it(shop: Shop) -> None:
         env=NO_WAYFARE_ENV,
     )
     assert [i["name"] for i in json.loads(ok(overridden))["inlets"]] == [DEMO_INLET]
+
+
+def test_json_is_the_servers_answer(shop: Shop) -> None:
+    """``--json`` prints what the API answers, field for field, though the CLI reads it
+    through the typed models: the report's counts, failed records' reasons, unset fields."""
+    publish(shop, instant("graph-json"))
+    send(shop, shop_message(shop, "cart", "ada@example.com"))
+    wait_for_report(shop, "graph-json", entered=1, exited=1)
+    invalid = shop_message(shop, "cart", "bo@example.com")
+    invalid["body"]["xdmEntity"]["timestamp"] = "not a time"
+    answer = httpx.post(f"{shop.demo.inlet_url}?syncValidation=false", json=invalid, timeout=30)
+    assert answer.status_code == 200, answer.text
+    dataset = shop.demo.dataset_id
+    compared = {
+        ("journeys", "report", "graph-json"): "/api/v1/journeys/graph-json/report",
+        ("journeys", "steps", "graph-json"): "/api/v1/journeys/graph-json/steps?limit=20",
+        ("journeys", "show", "graph-json"): "/api/v1/journeys/graph-json",
+        ("failures",): "/api/v1/failures?limit=20",
+        ("inlets", "list"): "/api/v1/inlets",
+        ("schemas", "show", "shop"): "/api/v1/schemas/shop",
+        ("datasets", "show", dataset): f"/api/v1/datasets/{dataset}",
+        ("events", "messages", "cart"): "/api/v1/events/cart/messages?limit=20",
+    }
+    with shop.admin() as admin:
+        for args, path in compared.items():
+            expected = admin.get(path).json()
+            assert json.loads(ok(run(shop, *args, "--json"))) == expected, args
+    [failure] = json.loads(ok(run(shop, "failures", "--json")))["failures"]
+    assert failure["reasons"][0]["pointerToViolation"] == "#/timestamp"
+    printed = ok(run(shop, "failures"))
+    assert "  #/timestamp: " in printed and "(format)" in printed
+
+
+def test_a_refused_definition_prints_each_violation(shop: Shop, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"name": "bad", "class": "Nothing", "fields": {}}))
+    result = run(shop, "schemas", "create", str(bad))
+    assert result.exit_code == 1
+    first, *violations = result.stderr.splitlines()
+    assert first.startswith("error: HTTP 400")
+    assert violations, result.stderr
+    assert all(re.match(r"  \S+: .+ \(\w+\)$", line) for line in violations), result.stderr

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import click
+import msgspec
 import pytest
 from click.testing import CliRunner
 
@@ -47,16 +48,14 @@ def test_without_a_terminal_the_default_is_utc(in_paris: None) -> None:
 
 def test_missing_values_print_as_a_dash() -> None:
     assert iso_time(None) == MISSING == "-"
-    printed = CliRunner().invoke(
-        _printing([{"name": "a", "detail": None}, {"name": "bb", "detail": "x"}]), []
-    )
-    assert printed.output.splitlines() == ["name  detail", "a     -", "bb    x"]
+    printed = CliRunner().invoke(_printing([("a", None), ("bb", "x"), ("c", msgspec.UNSET)]), [])
+    assert printed.output.splitlines() == ["name  detail", "a     -", "bb    x", "c     -"]
     assert "None" not in printed.output
 
 
-def _printing(rows: list[dict[str, object]]) -> click.Command:
+def _printing(rows: list[tuple[object, ...]]) -> click.Command:
     @click.command()
     def show() -> None:
-        table(rows, ["name", "detail"])
+        table(["name", "detail"], rows)
 
     return show

@@ -3,6 +3,7 @@ the request limit: no server, no I/O."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import uuid
@@ -31,6 +32,7 @@ from wayfare.client.mapping import (
     parse_path,
     schema_at,
 )
+from wayfare.client.rendering import MessageIds
 
 EVENT_ID = "e" * 64
 SCHEMA: dict[str, Any] = {
@@ -545,3 +547,80 @@ def test_results_of_a_single_answer() -> None:
     assert (ok.ok, ok.status, ok.xaction_id, ok.retries) == (True, 200, "1:a", 1)
     bad = result_from_single(0, 400, {"title": "Invalid XDM Message Format"}, retries=0)
     assert (bad.ok, bad.status, bad.message) == (False, 400, "Invalid XDM Message Format")
+
+
+# rendering straight to JSON
+
+
+def _rendered_as_filled(filler: Filler, row: dict[str, Any]) -> bytes:
+    """``render``'s bytes, after checking they are ``fill``'s with the same ids and time."""
+    now = datetime(2026, 3, 4, 5, 6, 7, 891000, tzinfo=UTC)
+    rendering = dataclasses.replace(filler, new_id=MessageIds(bytes(10)))
+    filling = dataclasses.replace(filler, new_id=MessageIds(bytes(10)))
+    rendered = rendering.render(row, now)
+    assert rendered == orjson.dumps(filling.fill(row, now))
+    return rendered
+
+
+NESTED_SCHEMA = {"type": "object", "properties": {"_acme": SCHEMA["properties"]["_acme"]}}
+
+
+@pytest.mark.parametrize(
+    ("mapping", "omit", "cut"),
+    [
+        (FULL_MAPPING, (), True),
+        ({**FULL_MAPPING, "_id": "id", "timestamp": "at"}, (), True),
+        ({**FULL_MAPPING, "_acme.tags[3]": "tag"}, (), False),  # makes array items
+        ({"_acme.person.nickname": "first"}, ("_acme.person.zip",), False),  # a new field
+        ({"_acme.person": "first"}, (), False),  # an object replaced by a value
+        ({"identityMap.Email[0].id": "email"}, ("timestamp",), True),
+    ],
+)
+def test_rendered_json_is_the_filled_message(
+    mapping: dict[str, str], omit: tuple[str, ...], cut: bool
+) -> None:
+    filler = Filler.compile(template(), mapping, SCHEMA, omit)
+    assert (filler.holes is not None) == cut
+    rows = [
+        ROW,
+        {**ROW, "first": 'quote " and \\ backslash, ünïcode, \u2028'},
+        {**ROW, "year": "", "tag": ""},  # left out: the filled copy
+        {k: v for k, v in ROW.items() if k != "zip"},
+        {**ROW, "id": "order-7", "at": "2024-01-01T00:00:00Z"},
+    ]
+    for row in rows:
+        _rendered_as_filled(filler, row)
+
+
+def test_rendered_json_rows_keep_their_nested_values() -> None:
+    filler = Filler.compile(template(), {"_acme.person.firstName": "person.name"}, NESTED_SCHEMA)
+    rendered = _rendered_as_filled(filler, {"person": {"name": {"given": "Ada"}}})
+    assert orjson.loads(rendered)["body"]["xdmEntity"]["_acme"]["person"]["firstName"] == {
+        "given": "Ada"
+    }
+
+
+def test_a_template_without_header_ids_gets_them_in_render_too() -> None:
+    bare = template()
+    del bare["header"]["msgId"], bare["header"]["xactionId"]
+    filler = Filler.compile(bare, FULL_MAPPING, SCHEMA)
+    header = orjson.loads(_rendered_as_filled(filler, ROW))["header"]
+    assert list(header)[-2:] == ["msgId", "xactionId"]
+
+
+def test_a_rendering_conversion_error_names_the_field_and_path() -> None:
+    filler = Filler.compile(template(), FULL_MAPPING, SCHEMA)
+    with pytest.raises(MappingError, match=r"year → _acme\.person\.birthYear: 'old'"):
+        filler.render({**ROW, "year": "old"})
+
+
+def test_message_ids_are_unique_version_8_uuids() -> None:
+    ids = MessageIds()
+    made = [ids() for _ in range(10_000)]
+    assert len(set(made)) == len(made)
+    for text in (made[0], made[-1]):
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (8, uuid.RFC_4122)
+        assert str(parsed) == text
+    assert MessageIds()()[:23] != made[0][:23]  # another run, another prefix
+    assert MessageIds(bytes(10))() == MessageIds(bytes(10))()

@@ -205,9 +205,13 @@ async def dataset_records(request: Request, s: Services, org_id: str) -> Respons
                 s.journey_store.step_event_records, org_id, limit=limit, after_seq=after
             )
         )
-        records = [step.as_json() for step in steps]
         return json_answer(
-            wd.DatasetRecords, wd.DatasetRecords(datasetId=STEP_EVENTS_DATASET, records=records)
+            wd.DatasetRecords,
+            wd.DatasetRecords(
+                datasetId=STEP_EVENTS_DATASET,
+                records=[step.as_json() for step in steps],
+                lastSeq=steps[-1].seq if steps else None,
+            ),
         )
     dataset = await run_in_threadpool(s.schemas.dataset, org_id, request.path_params["id"])
     found = await run_in_threadpool(
@@ -215,7 +219,11 @@ async def dataset_records(request: Request, s: Services, org_id: str) -> Respons
     )
     return json_answer(
         wd.DatasetRecords,
-        wd.DatasetRecords(datasetId=dataset.dataset_id, records=[r.as_json() for r in found]),
+        wd.DatasetRecords(
+            datasetId=dataset.dataset_id,
+            records=[r.as_json() for r in found],
+            lastSeq=found[-1].seq if found else None,
+        ),
     )
 
 

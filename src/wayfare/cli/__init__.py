@@ -18,10 +18,13 @@ from wayfare.cli.datasets import datasets
 from wayfare.cli.events import events
 from wayfare.cli.inlets import inlets
 from wayfare.cli.journeys import journeys
+from wayfare.cli.output import violation_line
 from wayfare.cli.schemas import schemas
 from wayfare.cli.send import send
 from wayfare.cli.server import backup, doctor, engine, http_process, serve, worker
+from wayfare.client.admin import AdminError
 from wayfare.errors import WayfareError
+from wayfare.wire.base import Report
 
 __all__ = ["main"]
 
@@ -35,21 +38,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except WayfareError as exc:
             click.secho(f"error: {exc.message}", fg="red", err=True)
-            for line in _violations(getattr(exc, "body", None)):
-                click.echo(f"  {line}", err=True)
+            problem = exc.problem if isinstance(exc, AdminError) else None
+            if problem is not None and isinstance(problem.report, Report):
+                for violation in problem.report.violations:
+                    click.echo(f"  {violation_line(violation)}", err=True)
             sys.exit(1)
-
-
-def _violations(body: Any) -> list[str]:
-    report = body.get("report") if isinstance(body, dict) else None
-    cause = report.get("cause") if isinstance(report, dict) else None
-    if not cause:
-        return []
-    return [
-        f"{v['pointerToViolation']}: {v['message']} ({v['keyword']})"
-        for check in cause.get("_streamingValidation", [])
-        for v in check.get("causingExceptions", [])
-    ]
 
 
 @click.group(cls=_Group)

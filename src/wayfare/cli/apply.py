@@ -8,7 +8,7 @@ import click
 
 from wayfare.cli.context import CliContext, admin_command
 from wayfare.cli.definitions import documents
-from wayfare.cli.output import echo_json, iso_time
+from wayfare.cli.output import echo_json, iso_time, violation_line
 
 
 @click.command()
@@ -38,11 +38,10 @@ def apply(cli: CliContext, path: Path) -> None:
     if cli.as_json:
         echo_json(body)
         return
-    for item in body["applied"]:
-        line = f"{item['kind']:<8} {item['name']:<30} {item['action']:<10} {item['id']}"
-        click.echo(line)
-        if "accessToken" in item:
-            click.echo(f"         access token (shown once): {item['accessToken']}")
+    for item in body.applied:
+        click.echo(f"{item.kind:<8} {item.name:<30} {item.action:<10} {item.id}")
+        if item.accessToken:
+            click.echo(f"         access token (shown once): {item.accessToken}")
 
 
 @click.command()
@@ -65,12 +64,10 @@ def failures(
     if cli.as_json:
         echo_json(body)
         return
-    if not body["failures"]:
+    if not body.failures:
         click.echo("no failed records")
-    for f in body["failures"]:
-        received = iso_time(f["receivedTimeMs"])
-        click.echo(f"{f['xactionId']}  inlet {f['inletId'][:12]}…  received {received}")
-        for reason in f["reasons"]:
-            click.echo(
-                f"  {reason['pointerToViolation']}: {reason['message']} ({reason['keyword']})"
-            )
+    for f in body.failures:
+        received = iso_time(f.receivedTimeMs)
+        click.echo(f"{f.xactionId}  inlet {f.inletId[:12]}…  received {received}")
+        for reason in f.reasons:
+            click.echo(f"  {violation_line(reason)}")

@@ -35,7 +35,8 @@ def datasets_list(cli: CliContext, schema: str | None) -> None:
     """
     with cli.client() as c:
         body = c.datasets.list(schema)
-    cli.show(body, lambda: table(body["datasets"], ["id", "name", "default"]))
+    rows = [(d.id, d.name, d.default) for d in body.datasets]
+    cli.show(body, lambda: table(["id", "name", "default"], rows))
 
 
 @datasets.command("show")
@@ -102,13 +103,13 @@ def datasets_tail(cli: CliContext, dataset: str, limit: int, follow: bool) -> No
       wayfare datasets tail journeyStepEvents -n 20 --follow
     """
     with cli.client() as c:
-        records = c.datasets.records(dataset, limit)["records"]
+        page = c.datasets.records(dataset, limit)
         last = 0
         while True:
-            for record in records:
+            for record in page.records:
                 click.echo(json.dumps(record, ensure_ascii=False))
-                last = record["seq"]
+            last = last if page.lastSeq is None else page.lastSeq
             if not follow:
                 return
             time.sleep(FOLLOW_SECONDS)
-            records = c.datasets.records(dataset, 1000, after=last)["records"]
+            page = c.datasets.records(dataset, 1000, after=last)

@@ -32,10 +32,9 @@ def events_list(cli: CliContext) -> None:
     """
     with cli.client() as c:
         body = c.events.list()
-    cli.show(
-        body,
-        lambda: table(body["events"], ["name", "eventIdType", "namespace", "eventID", "schemaId"]),
-    )
+    columns = ["name", "eventIdType", "namespace", "eventID", "schemaId"]
+    rows = [(e.name, e.eventIdType, e.namespace, e.eventID, e.schemaId) for e in body.events]
+    cli.show(body, lambda: table(columns, rows))
 
 
 @events.command("show")
@@ -66,8 +65,8 @@ def events_create(cli: CliContext, file: Path) -> None:
         body = c.events.create(load_file(file))
     cli.show(
         body,
-        f"created event {body['name']} ({body['eventIdType']})"
-        + (f": eventID {body['eventID']}" if body.get("eventID") else ""),
+        f"created event {body.name} ({body.eventIdType})"
+        + (f": eventID {body.eventID}" if body.eventID else ""),
     )
 
 
@@ -83,7 +82,7 @@ def events_delete(cli: CliContext, name: str) -> None:
     """
     with cli.client() as c:
         body = c.events.delete(name)
-    cli.show(body, f"deleted event {body['deleted']}")
+    cli.show(body, f"deleted event {body.deleted}")
 
 
 @events.command("preview")
@@ -98,11 +97,11 @@ def events_preview(cli: CliContext, name: str) -> None:
       wayfare events preview newsletter_signup --json > message.json
     """
     with cli.client() as c:
-        body = c.events.preview(name, snippets=True)
-    echo_json(body["payload"])
+        body = c.events.snippets(name)
+    echo_json(body.payload)
     if not cli.as_json:
-        click.echo(f"\n# Send it with curl (replace the placeholders first):\n{body['curl']}")
-        click.echo(f"\n# Or from Python:\n{body['python']}")
+        click.echo(f"\n# Send it with curl (replace the placeholders first):\n{body.curl}")
+        click.echo(f"\n# Or from Python:\n{body.python}")
 
 
 @events.command("messages")
@@ -121,11 +120,11 @@ def events_messages(cli: CliContext, name: str, limit: int) -> None:
     if cli.as_json:
         echo_json(body)
         return
-    if not body["messages"]:
+    if not body.messages:
         click.echo(
             f"no message has been matched against {name} yet: check that messages use "
             "its schema (wayfare failures shows rejected ones)"
         )
-    for m in body["messages"]:
-        verdict = f"matched  {m['identity']}" if m["matched"] else f"no match {m['reason']}"
-        click.echo(f"{iso_time(m.get('receivedTimeMs'))}  {m['xactionId']}  {verdict}")
+    for m in body.messages:
+        verdict = f"matched  {m.identity}" if m.matched else f"no match {m.reason}"
+        click.echo(f"{iso_time(m.receivedTimeMs)}  {m.xactionId}  {verdict}")

@@ -6,6 +6,7 @@ import click
 
 from wayfare.cli.context import CliContext, admin_command
 from wayfare.cli.output import echo_json, iso_time, table
+from wayfare.wire.inlets import InletChange, InletSpec, IssuedToken, State
 
 
 @click.group()
@@ -30,12 +31,11 @@ def inlets_list(cli: CliContext) -> None:
     """
     with cli.client() as c:
         body = c.inlets.list()
-    cli.show(
-        body,
-        lambda: table(
-            body["inlets"], ["name", "dataType", "authenticationRequired", "state", "inletUrl"]
-        ),
-    )
+    columns = ["name", "dataType", "authenticationRequired", "state", "inletUrl"]
+    rows = [
+        (i.name, i.dataType, i.authenticationRequired, i.state, i.inletUrl) for i in body.inlets
+    ]
+    cli.show(body, lambda: table(columns, rows))
 
 
 @inlets.command("show")
@@ -80,30 +80,30 @@ def inlets_create(
     Example:
       wayfare inlets create --name website --description "Signups" --auth
     """
-    spec = {
-        "name": name,
-        "description": description,
-        "sourceId": source_id,
-        "dataType": data_type,
-        "authenticationRequired": authentication_required,
-        "datasetId": dataset,
-    }
+    spec = InletSpec(
+        name=name,
+        description=description,
+        sourceId=source_id,
+        dataType="raw" if data_type == "raw" else "xdm",
+        authenticationRequired=authentication_required,
+        datasetId=dataset,
+    )
     with cli.client() as c:
         body = c.inlets.create(spec)
     if cli.as_json:
         echo_json(body)
         return
-    click.echo(f"created inlet {body['name']}: {body['inletUrl']}")
-    if "token" in body:
-        click.echo(f"access token (shown once): {body['token']['accessToken']}")
-    if body.get("flowId"):
-        click.echo(f"flow id (x-adobe-flow-id): {body['flowId']}")
+    click.echo(f"created inlet {body.name}: {body.inletUrl}")
+    if isinstance(body.token, IssuedToken):
+        click.echo(f"access token (shown once): {body.token.accessToken}")
+    if body.flowId:
+        click.echo(f"flow id (x-adobe-flow-id): {body.flowId}")
 
 
-def _set_state(cli: CliContext, inlet: str, state: str) -> None:
+def _set_state(cli: CliContext, inlet: str, state: State) -> None:
     with cli.client() as c:
-        body = c.inlets.set_state(inlet, state)
-    cli.show(body, f"inlet {body['name']} is {body['state']}")
+        body = c.inlets.update(inlet, InletChange(state=state))
+    cli.show(body, f"inlet {body.name} is {body.state}")
 
 
 @inlets.command("disable")
@@ -144,7 +144,7 @@ def inlets_delete(cli: CliContext, inlet: str) -> None:
     """
     with cli.client() as c:
         body = c.inlets.delete(inlet)
-    cli.show(body, f"deleted inlet {body['deleted']}")
+    cli.show(body, f"deleted inlet {body.deleted}")
 
 
 @inlets.command("token")
@@ -161,12 +161,14 @@ def inlets_token(cli: CliContext, inlet: str, expires_in: int | None, revoke: bo
       wayfare inlets token website --revoke
     """
     with cli.client() as c:
-        body = c.inlets.revoke_tokens(inlet) if revoke else c.inlets.issue_token(inlet, expires_in)
+        if revoke:
+            revoked = c.inlets.revoke_tokens(inlet)
+            cli.show(revoked, f"revoked {revoked.revoked} token(s)")
+            return
+        issued = c.inlets.issue_token(inlet, expires_in)
     if cli.as_json:
-        echo_json(body)
-    elif revoke:
-        click.echo(f"revoked {body['revoked']} token(s)")
-    else:
-        click.echo(body["accessToken"])  # alone on stdout, for $(wayfare inlets token ...)
-        if body.get("expiresMs"):
-            click.echo(f"expires {iso_time(body['expiresMs'])}", err=True)
+        echo_json(issued)
+        return
+    click.echo(issued.accessToken)  # alone on stdout, for $(wayfare inlets token ...)
+    if issued.expiresMs is not None:
+        click.echo(f"expires {iso_time(issued.expiresMs)}", err=True)

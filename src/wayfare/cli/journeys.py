@@ -3,6 +3,7 @@ events, report, steps."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -10,6 +11,8 @@ import click
 from wayfare.cli.context import CliContext, admin_command
 from wayfare.cli.definitions import load_file
 from wayfare.cli.output import echo_json, iso_time, table
+from wayfare.client.admin_resources import Journeys
+from wayfare.wire.journeys import STEP_STATUSES, Journey
 
 DEFINITION = click.Path(path_type=Path, exists=True, dir_okay=False)
 
@@ -35,10 +38,9 @@ def journeys_list(cli: CliContext) -> None:
     """
     with cli.client() as c:
         body = c.journeys.list()
-    cli.show(
-        body,
-        lambda: table(body["journeys"], ["name", "version", "state", "testMode", "entryEvent"]),
-    )
+    columns = ["name", "version", "state", "testMode", "entryEvent"]
+    rows = [(j.name, j.version, j.state, j.testMode, j.entryEvent) for j in body.journeys]
+    cli.show(body, lambda: table(columns, rows))
 
 
 @journeys.command("show")
@@ -67,14 +69,14 @@ def journeys_save(cli: CliContext, file: Path) -> None:
       wayfare journeys save welcome.yaml
     """
     with cli.client() as c:
-        body = c.journeys.create(load_file(file))
-    cli.show(body, f"journey {body['name']} version {body['version']} is {body['state']}")
+        body = c.journeys.save(load_file(file))
+    cli.show(body, f"journey {body.name} version {body.version} is {body.state}")
 
 
-def _change_state(cli: CliContext, name: str, command: str) -> None:
+def _change_state(cli: CliContext, name: str, change: Callable[[Journeys, str], Journey]) -> None:
     with cli.client() as c:
-        body = c.journeys.command(name, command)
-    cli.show(body, f"journey {name} version {body['version']} is {body['state']}")
+        body = change(c.journeys, name)
+    cli.show(body, f"journey {name} version {body.version} is {body.state}")
 
 
 @journeys.command("publish")
@@ -87,7 +89,7 @@ def journeys_publish(cli: CliContext, name: str) -> None:
     Example:
       wayfare journeys publish welcome
     """
-    _change_state(cli, name, "publish")
+    _change_state(cli, name, Journeys.publish)
 
 
 @journeys.command("close")
@@ -100,7 +102,7 @@ def journeys_close(cli: CliContext, name: str) -> None:
     Example:
       wayfare journeys close welcome
     """
-    _change_state(cli, name, "close")
+    _change_state(cli, name, Journeys.close)
 
 
 @journeys.command("stop")
@@ -114,10 +116,10 @@ def journeys_stop(cli: CliContext, name: str) -> None:
       wayfare journeys stop welcome
     """
     with cli.client() as c:
-        body = c.journeys.command(name, "stop")
-    line = f"journey {name} stopped; {body['exited']} instance(s) exited"
-    if body.get("exiting"):
-        line += f", {body['exiting']} still exiting"
+        body = c.journeys.stop(name)
+    line = f"journey {name} stopped; {body.exited} instance(s) exited"
+    if body.exiting:
+        line += f", {body.exiting} still exiting"
     cli.show(body, line)
 
 
@@ -133,8 +135,8 @@ def journeys_resume(cli: CliContext, name: str) -> None:
       wayfare journeys resume welcome
     """
     with cli.client() as c:
-        body = c.journeys.command(name, "resume")
-    line = f"journey {name} version {body['version']} is {body['state']} and takes people in"
+        body = c.journeys.resume(name)
+    line = f"journey {name} version {body.version} is {body.state} and takes people in"
     cli.show(body, line)
 
 
@@ -150,8 +152,8 @@ def journeys_test_mode(cli: CliContext, name: str, state: str) -> None:
       wayfare journeys test-mode welcome on
     """
     with cli.client() as c:
-        body = c.journeys.command(name, "test-mode", {"enabled": state == "on"})
-    cli.show(body, f"journey {name} version {body['version']}: test mode {state}")
+        body = c.journeys.set_test_mode(name, state == "on")
+    cli.show(body, f"journey {name} version {body.version}: test mode {state}")
 
 
 @journeys.command("test-event")
@@ -172,13 +174,17 @@ def journeys_test_event(cli: CliContext, name: str, identity: str, payload: Path
       wayfare journeys test-event welcome --identity ada@example.com --payload entity.json
     """
     entity = load_file(payload) if payload else None
+    if entity is not None and not isinstance(entity, dict):
+        raise click.BadParameter(
+            "expected an object (the event's xdmEntity)", param_hint="--payload"
+        )
     with cli.client() as c:
-        body = c.journeys.command(name, "test-event", {"identity": identity, "payload": entity})
-    if body.get("taken", True):
-        line = f"{identity} entered journey {name} version {body['version']} (test)"
+        body = c.journeys.test_event(name, identity, entity)
+    if body.taken:
+        line = f"{identity} entered journey {name} version {body.version} (test)"
     else:
         line = (
-            f"{identity} is queued for journey {name} version {body['version']} (test): "
+            f"{identity} is queued for journey {name} version {body.version} (test): "
             "no journey engine has taken it yet"
         )
     cli.show(body, line)
@@ -201,20 +207,19 @@ def journeys_report(cli: CliContext, name: str) -> None:
         echo_json(body)
         return
     click.echo(
-        f"journey {name} version {body['version']} ({body['state']}): entered "
-        f"{body['entered']}, in journey {body['inJourney']}, exited {body['exited']}, "
-        f"in error {body['inError']}, discarded {body['discarded']}"
+        f"journey {name} version {body.version} ({body.state}): entered "
+        f"{body.entered}, in journey {body.inJourney}, exited {body.exited}, "
+        f"in error {body.inError}, discarded {body.discarded}"
     )
-    for pause in body["paused"]:
-        click.echo(f"  version {pause['version']} is paused: {pause['reason']}")
-    for cause, count in body["discardsByCause"].items():
+    for pause in body.paused:
+        click.echo(f"  version {pause.version} is paused: {pause.reason}")
+    for cause, count in body.discardsByCause.items():
         click.echo(f"  discarded, {cause}: {count}")
-    statuses = ["ended", "error", "timedout", "exited"]
     rows = [
-        {"activity": node, "type": counts.get("type"), **{s: counts.get(s, 0) for s in statuses}}
-        for node, counts in body["nodes"].items()
+        (node, counts.type, *(counts.count(s) for s in STEP_STATUSES))
+        for node, counts in body.nodes.items()
     ]
-    table(rows, ["activity", "type", *statuses])
+    table(["activity", "type", *STEP_STATUSES], rows)
 
 
 @journeys.command("steps")
@@ -235,5 +240,8 @@ def journeys_steps(cli: CliContext, name: str, identity: str | None, limit: int)
     if cli.as_json:
         echo_json(body)
         return
-    rows = [{**s, "at": iso_time(s["atMs"])} for s in body["steps"]]
-    table(rows, ["at", "seq", "identity", "version", "node", "nodeType", "status", "detail"])
+    rows = [
+        (iso_time(s.atMs), s.seq, s.identity, s.version, s.node, s.nodeType, s.status, s.detail)
+        for s in body.steps
+    ]
+    table(["at", "seq", "identity", "version", "node", "nodeType", "status", "detail"], rows)

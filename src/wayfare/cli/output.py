@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import click
+import msgspec
+
+from wayfare.wire.base import ViolationEntry
 
 MISSING = "-"
 
 
 def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """``data`` (an answer's model, or plain values) as indented JSON."""
+    click.echo(json.dumps(msgspec.to_builtins(data), indent=2, ensure_ascii=False))
 
 
 def on_terminal() -> bool:
@@ -37,12 +41,14 @@ def iso_time(ms: int | None, *, local: bool | None = None) -> str:
 
 
 def cell(value: Any) -> str:
-    return MISSING if value is None or value == "" else str(value)
+    """A value as a table shows it: ``-`` when it is missing (None, empty or unset)."""
+    return MISSING if value is None or value == "" or value is msgspec.UNSET else str(value)
 
 
-def table(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> None:
-    """One line a row, columns aligned; ``(none)`` for no rows."""
-    texts = [[cell(row.get(c)) for c in columns] for row in rows]
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """One line a row (its values in the order of ``columns``), columns aligned; ``(none)``
+    for no rows."""
+    texts = [[cell(value) for value in row] for row in rows]
     if not texts:
         click.echo("(none)")
         return
@@ -50,3 +56,8 @@ def table(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> None:
     click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for t in texts:
         click.echo("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)).rstrip())
+
+
+def violation_line(violation: ViolationEntry) -> str:
+    """``/person/age: must be an integer (type)``."""
+    return f"{violation.pointerToViolation}: {violation.message} ({violation.keyword})"

@@ -34,7 +34,8 @@ def schemas_list(cli: CliContext) -> None:
     """
     with cli.client() as c:
         body = c.schemas.list()
-    cli.show(body, lambda: table(body["schemas"], ["name", "version", "class", "id"]))
+    rows = [(s.name, s.version, s.xdm_class, s.id) for s in body.schemas]
+    cli.show(body, lambda: table(["name", "version", "class", "id"], rows))
 
 
 @schemas.command("show")
@@ -64,7 +65,7 @@ def schemas_create(cli: CliContext, file: Path) -> None:
     """
     with cli.client() as c:
         body = c.schemas.create(load_file(file))
-    cli.show(body, f"created schema {body['name']} version {body['version']}: {body['id']}")
+    cli.show(body, f"created schema {body.name} version {body.version}: {body.id}")
 
 
 @schemas.command("update")
@@ -80,4 +81,4 @@ def schemas_update(cli: CliContext, ref: str, file: Path) -> None:
     """
     with cli.client() as c:
         body = c.schemas.update(ref, load_file(file))
-    cli.show(body, f"schema {body['name']} is at version {body['version']}")
+    cli.show(body, f"schema {body.name} is at version {body.version}")

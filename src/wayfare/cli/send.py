@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+import msgspec
 
 from wayfare.cli.context import CliContext, pass_context
 from wayfare.cli.definitions import load_file
@@ -151,7 +152,11 @@ def send(
     admin_url = url or cli.chosen("url") or _origin(inlet_url)
     admin_token = admin_token or cli.chosen("admin_token")
     with AdminClient(admin_url, org, admin_token) as admin:
-        message = admin.events.preview(event) if event is not None else _read_template(template)
+        message = (
+            msgspec.to_builtins(admin.events.preview(event))
+            if event is not None
+            else _read_template(template)
+        )
         json_schema = _json_schema(admin, message)
     filler = _filler(message, _mapping(maps, mapping_file), json_schema, omits)
     fmt = fmt or _format_of(input_file)
@@ -181,7 +186,7 @@ def _json_schema(admin: AdminClient, message: Any) -> Any:
     if not schema_id:
         return None
     try:
-        return admin.schemas.get(schema_id)["jsonSchema"]
+        return admin.schemas.get(schema_id).jsonSchema
     except WayfareError:
         return None
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -78,8 +79,8 @@ def _wait(policy: RetryPolicy) -> Any:
 
 def _body(response: httpx.Response) -> Any:
     try:
-        return response.json()
-    except ValueError:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         return {"detail": response.text[:500]}
 
 

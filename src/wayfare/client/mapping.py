@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
+
+from wayfare.client.rendering import Holes, MessageIds, Timestamps, timestamp
 
 PLACEHOLDERS: tuple[Any, ...] = ("string", 0, True)
 GENERATED = frozenset({"_id", "timestamp"})
@@ -80,14 +81,24 @@ def schema_at(json_schema: Mapping[str, Any] | None, steps: Sequence[str | int])
     return node if isinstance(node, dict) else {}
 
 
-def convert(raw: Any, schema: Mapping[str, Any], template_value: Any) -> Any:
-    """Convert an input value to the field's type (from the schema, else the placeholder's)."""
+def kind_of(schema: Mapping[str, Any], template_value: Any) -> str:
+    """The JSON type a field's values take: the schema's, else the placeholder's."""
     kind = schema.get("type")
     if isinstance(kind, list):  # ["integer", "null"]: the type that is not null
         kind = next((k for k in kind if k != "null"), None)
     if kind is None:
         # the preview renders integers and numbers alike (0): take any number
         kind = {bool: "boolean", int: "number", float: "number"}.get(type(template_value), "string")
+    return str(kind)
+
+
+def convert(raw: Any, schema: Mapping[str, Any], template_value: Any) -> Any:
+    """Convert an input value to the field's type (from the schema, else the placeholder's)."""
+    return convert_to(raw, kind_of(schema, template_value))
+
+
+def convert_to(raw: Any, kind: str) -> Any:
+    """Convert an input value to the JSON type ``kind``."""
     if not isinstance(raw, str):
         if kind == "string" and isinstance(raw, int | float) and not isinstance(raw, bool):
             return str(raw)
@@ -160,13 +171,26 @@ def field_value(row: Mapping[str, Any], field: str) -> Any:
     return node
 
 
+Mapping_ = tuple[tuple[str | int, ...], str, str]
+"""A compiled mapping: the path in the entity, the input field, the value's JSON type."""
+
+
 @dataclass(frozen=True)
 class Filler:
-    """A template compiled once with its mappings; ``fill`` makes one message per row."""
+    """A template compiled once with its mappings; ``fill`` makes one message per row,
+    ``render`` its JSON."""
 
     template: dict[str, Any]
     encoded: bytes
-    mappings: tuple[tuple[tuple[str | int, ...], str, dict[str, Any], Any], ...]
+    mappings: tuple[Mapping_, ...]
+    generated: tuple[str, ...]
+    """The entity's generated fields, by name: ``_id``, and ``timestamp`` when the template has it
+    (unless a mapping fills them)."""
+    holes: Holes | None
+    """The filled template cut at what changes per row; None when it cannot be (a mapping
+    that makes new objects or arrays), and ``render`` encodes what ``fill`` makes."""
+    new_id: Callable[[], str] = field(default_factory=MessageIds)
+    stamps: Timestamps = field(default_factory=Timestamps)
 
     @classmethod
     def compile(
@@ -188,10 +212,27 @@ class Filler:
                 raise MappingError(f"--omit {path}: the template has no such field")
             _drop(entity, omitted)
         compiled = []
-        for path, field in mapping.items():
+        for path, name in mapping.items():
             steps = tuple(parse_path(path))
-            compiled.append((steps, field, schema_at(json_schema, steps), _get(entity, steps)))
-        return cls(own, orjson.dumps(own), tuple(compiled))
+            kind = kind_of(schema_at(json_schema, steps), _get(entity, steps))
+            compiled.append((steps, name, kind))
+        mapped = {steps[0] for steps, *_ in compiled if len(steps) == 1}
+        generated = tuple(
+            sorted(
+                name
+                for name in GENERATED
+                if name not in mapped and (name == "_id" or name in entity)
+            )
+        )
+        shape = _generate(orjson.loads(orjson.dumps(own)), generated, "", "", "", "")
+        places = [
+            ("header", "msgId"),
+            ("header", "xactionId"),
+            *(("body", "xdmEntity", name) for name in generated),
+            *(("body", "xdmEntity", *steps) for steps, *_ in compiled),
+        ]
+        holes = Holes.cut(shape, places) if shape is not None else None
+        return cls(own, orjson.dumps(own), tuple(compiled), generated, holes)
 
     def unmapped_placeholders(self) -> list[str]:
         entity = self.template["body"]["xdmEntity"]
@@ -206,30 +247,72 @@ class Filler:
 
     def fill(self, row: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
         message: dict[str, Any] = orjson.loads(self.encoded)
-        header = message.setdefault("header", {})
-        header["msgId"] = str(uuid.uuid4())
-        header["xactionId"] = str(uuid.uuid4())
+        stamp = timestamp(now) if now else self.stamps.now()
+        ids = self.new_id
+        _generate(message, self.generated, ids(), ids(), ids(), stamp)
         entity = message["body"]["xdmEntity"]
-        mapped = {steps[0] for steps, *_ in self.mappings if len(steps) == 1}
-        if "_id" not in mapped:
-            entity["_id"] = str(uuid.uuid4())
-        if "timestamp" not in mapped and "timestamp" in entity:
-            moment = now or datetime.now(UTC)
-            entity["timestamp"] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        for steps, field, schema, template_value in self.mappings:
-            raw = field_value(row, field)
+        for steps, name, kind in self.mappings:
+            raw = field_value(row, name)
             if raw is None or raw == "":
                 if _get(entity, steps) is not _MISSING:
                     _drop(entity, steps)
                 continue
-            try:
-                _set(entity, steps, convert(raw, schema, template_value))
-            except MappingError as exc:
-                raise MappingError(f"{field} → {dotted(steps)}: {exc}") from None
+            _set(entity, steps, _converted(raw, kind, name, steps))
         return message
+
+    def render(self, row: Mapping[str, Any], now: datetime | None = None) -> bytes:
+        """``fill``'s message as JSON, byte for byte, made without copying the template
+        when it has holes and the row a value for every mapping."""
+        if self.holes is None:
+            return orjson.dumps(self.fill(row, now))
+        dumps = orjson.dumps
+        mapped = []
+        for steps, name, kind in self.mappings:
+            raw = field_value(row, name)
+            if raw is None or raw == "":  # the field is left out: fill does that
+                return dumps(self.fill(row, now))
+            mapped.append(dumps(_converted(raw, kind, name, steps)))
+        ids = self.new_id
+        values = [dumps(ids()), dumps(ids())]  # as fill draws them: msgId, xactionId, _id
+        for name in self.generated:
+            values.append(
+                dumps(ids() if name == "_id" else timestamp(now) if now else self.stamps.now())
+            )
+        values += mapped
+        return self.holes.render(values)
 
 
 _MISSING = object()
+
+
+def _converted(raw: Any, kind: str, name: str, steps: Sequence[str | int]) -> Any:
+    try:
+        return convert_to(raw, kind)
+    except MappingError as exc:
+        raise MappingError(f"{name} → {dotted(steps)}: {exc}") from None
+
+
+def _generate(
+    message: dict[str, Any],
+    generated: tuple[str, ...],
+    msg_id: str,
+    xaction_id: str,
+    entity_id: str,
+    stamp: str,
+) -> dict[str, Any] | None:
+    """What every message gets anew: its msgId and xactionId in the header, and the
+    entity's generated fields; ``None`` when the header is not an object."""
+    header = message.setdefault("header", {})
+    if not isinstance(header, dict):
+        return None
+    header["msgId"] = msg_id
+    header["xactionId"] = xaction_id
+    entity = message["body"]["xdmEntity"]
+    if "_id" in generated:
+        entity["_id"] = entity_id
+    if "timestamp" in generated:
+        entity["timestamp"] = stamp
+    return message
 
 
 def _get(node: Any, steps: Sequence[str | int]) -> Any:

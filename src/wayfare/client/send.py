@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-import orjson
-
 from wayfare.client.batching import plan_batches
 from wayfare.client.inlet import AsyncInlet
 from wayfare.client.mapping import Filler, MappingError
@@ -124,7 +122,7 @@ async def send_rows(
             error = row.data.get("__error__")
             if error is None:
                 try:
-                    pending.append((row, orjson.dumps(filler.fill(row.data))))
+                    pending.append((row, filler.render(row.data)))
                 except MappingError as exc:
                     error = str(exc)
             if error is not None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from wayfare.wire.base import JSONObject, Wire
+from wayfare.wire.base import JSONObject, Report, Wire
 
 
 class SchemaRef(Wire):
@@ -81,7 +81,7 @@ class BatchEntry(Wire):
     """The same as status, under Adobe's other name."""
     message: str | msgspec.UnsetType = msgspec.UNSET
     """Why it was refused, in words."""
-    report: JSONObject | msgspec.UnsetType = msgspec.UNSET
+    report: Report | msgspec.UnsetType = msgspec.UNSET
     """Adobe's validation report, with every violation."""
     duplicateOf: str | msgspec.UnsetType = msgspec.UNSET
     """The xactionId first given to this msgId."""

@@ -68,3 +68,6 @@ class DatasetRecords(Wire):
     records: list[JSONObject]
     """Oldest first: stored messages (seq, xactionId, msgId, receivedTimeMs, imsOrgId,
     inletId, datasetId, schemaId, message), or step events in ``journeyStepEvents``."""
+    lastSeq: int | None = None
+    """The seq of the last record, to ask for the ones after it (``?after=``); null when
+    there are none."""

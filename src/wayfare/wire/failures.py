@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from wayfare.wire.base import JSONObject, Wire
+from wayfare.wire.base import ViolationEntry, Wire
 
 
 class FailuresQuery(Wire):
@@ -30,7 +30,8 @@ class Failure(Wire):
     inletId: str
     datasetId: str | None
     schemaId: str | None
-    reasons: list[JSONObject]
+    reasons: list[ViolationEntry]
+    """Every rule the message broke."""
     message: Any
 
 

@@ -9,6 +9,8 @@ import msgspec
 from wayfare.wire.base import NAME, JSONObject, Wire
 
 JourneyState = Literal["draft", "live", "closed", "stopped", "finished"]
+StepStatus = Literal["ended", "error", "timedout", "exited"]
+STEP_STATUSES: tuple[StepStatus, ...] = ("ended", "error", "timedout", "exited")
 
 
 class JourneyEntry(Wire):
@@ -108,6 +110,24 @@ class PausedVersion(Wire):
     reason: str
 
 
+class NodeCounts(Wire):
+    """One activity of a report: its type and how many steps ended each way (a way no step
+    ended is left out)."""
+
+    type: str
+    ended: int | msgspec.UnsetType = msgspec.UNSET
+    error: int | msgspec.UnsetType = msgspec.UNSET
+    timedout: int | msgspec.UnsetType = msgspec.UNSET
+    """Waited for an event or an answer until its timeout."""
+    exited: int | msgspec.UnsetType = msgspec.UNSET
+    """Made to exit there (the journey was stopped)."""
+
+    def count(self, status: StepStatus) -> int:
+        """Steps that ended with ``status``; 0 when none did."""
+        value: int | msgspec.UnsetType = getattr(self, status)
+        return 0 if isinstance(value, msgspec.UnsetType) else value
+
+
 class JourneyReport(Wire):
     journey: str
     state: JourneyState
@@ -118,8 +138,9 @@ class JourneyReport(Wire):
     inError: int
     discarded: int
     discardsByCause: dict[str, int]
-    nodes: dict[str, JSONObject]
-    """Activity id → its type and a count per step status."""
+    nodes: dict[str, NodeCounts]
+    """Activity id → its type and a count per step status, in the order of the graph from
+    its entry."""
     paused: list[PausedVersion]
 
 
