@@ -9,6 +9,7 @@ import click
 
 from wayfare.cli.context import CliContext, admin_command
 from wayfare.cli.output import echo_json, table
+from wayfare.wire.datasets import DatasetSpec
 
 FOLLOW_SECONDS = 1.0
 
@@ -68,9 +69,7 @@ def datasets_create(
     Example:
       wayfare datasets create crm-profiles --schema customers --profile
     """
-    spec: dict[str, object] = {"name": name, "schemaId": schema, "profile": profile}
-    if retention_days is not None:
-        spec["retentionDays"] = retention_days
+    spec = DatasetSpec(name=name, schemaId=schema, retentionDays=retention_days, profile=profile)
     with cli.client() as c:
         echo_json(c.datasets.create(spec))
 
@@ -87,7 +86,7 @@ def datasets_enable_profile(cli: CliContext, dataset: str) -> None:
       wayfare datasets enable-profile crm-profiles
     """
     with cli.client() as c:
-        echo_json(c.datasets.change(dataset, {"profile": True}))
+        echo_json(c.datasets.enable_profile(dataset))
 
 
 @datasets.command("tail")

@@ -101,9 +101,9 @@ class Datasets(_Resource):
         """Oldest first; only those after the seq ``after`` when given."""
         return self._call(wd.DatasetRecords, "GET", dataset, "records", limit=limit, after=after)
 
-    def change(self, dataset: str, change: Json) -> Json:
-        """``retentionDays`` and/or ``profile``."""
-        return self._call("PATCH", dataset, json=change)
+    def enable_profile(self, dataset: str) -> wd.Dataset:
+        """Its Profile records update profile attributes from then on; there is no way back."""
+        return self._call(wd.Dataset, "PATCH", dataset, body=wd.DatasetChange(profile=True))
 
 
 class Inlets(_Resource):
