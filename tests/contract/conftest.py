@@ -28,13 +28,16 @@ from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.model.resources import Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.store.memory import MemoryStore, MemoryWriter
+from wayfare.store.memory_identities import MemoryIdentityGraph
 from wayfare.store.memory_journeys import MemoryJourneyStore
-from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
+from wayfare.store.ports import IdentityGraph, JourneyStore, MessageWriter, ResourceStore
 from wayfare.store.postgres.connection import open_pool
+from wayfare.store.postgres.identities import PostgresIdentityGraph
 from wayfare.store.postgres.journeys import PostgresJourneyStore
 from wayfare.store.postgres.resources import PostgresStore
 from wayfare.store.postgres.writer import PostgresWriter
 from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.identities import SQLiteIdentityGraph
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.writer import SQLiteWriter
@@ -148,6 +151,55 @@ def built(
 @pytest.fixture(params=list(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     yield from built(BACKENDS, request)
+
+
+@dataclass
+class GraphBackend:
+    """One identity graph adapter: ``open`` gives the graph over the same data on another
+    connection each call, where the backend has connections (as each process opens its own)."""
+
+    name: str
+    open: Callable[[], IdentityGraph]
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def connect(self) -> IdentityGraph:
+        graph = self.open()
+        close = getattr(graph, "close", None)
+        if close is not None:
+            self._closers.append(close)
+        return graph
+
+    def close(self) -> None:
+        for close in self._closers:
+            close()
+
+
+def memory_graph(request: pytest.FixtureRequest) -> GraphBackend:
+    graph = MemoryIdentityGraph()
+    return GraphBackend("memory", lambda: graph)
+
+
+def sqlite_graph(request: pytest.FixtureRequest) -> GraphBackend:
+    path = request.getfixturevalue("tmp_path") / "wayfare.sqlite3"
+    migrate(path)
+    return GraphBackend("sqlite", lambda: SQLiteIdentityGraph(path, fsync=False))
+
+
+def postgres_graph(request: pytest.FixtureRequest) -> GraphBackend:
+    url: str = request.getfixturevalue("pg_database")
+    return GraphBackend("postgres", lambda: PostgresIdentityGraph(open_pool(url, max_size=2)))
+
+
+GRAPH_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], GraphBackend]] = {
+    "memory": memory_graph,
+    "sqlite": sqlite_graph,
+    "postgres": postgres_graph,
+}
+
+
+@pytest.fixture(params=list(GRAPH_BACKENDS))
+def graph_backend(request: pytest.FixtureRequest) -> Iterator[GraphBackend]:
+    yield from built(GRAPH_BACKENDS, request)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.people import crm, ecid, email
 from wayfare.model.identities import (
     BUILT_IN,
     Identity,
@@ -32,18 +33,6 @@ from wayfare.model.identity_graph import (
 
 NAMESPACES = namespaces_of([Namespace("Loyalty", "Loyalty card", unique=True)])
 T0 = 1_000_000
-
-
-def email(x: str) -> Identity:
-    return Identity("Email", x)
-
-
-def ecid(x: str) -> Identity:
-    return Identity("ECID", x)
-
-
-def crm(x: str) -> Identity:
-    return Identity("CRMID", x)
 
 
 class Graph:

@@ -87,6 +87,8 @@ class GraphChange:
 
     person_id: str | None
     """The person the arrived identities are linked to now (None: nothing arrived)."""
+    at_ms: int
+    """When: the time the identities arrived."""
     persons: tuple[Person, ...] = ()
     """The new state of every person that changed (created, linked, or losing identities);
     a person that is not here is unchanged, or merged away."""
@@ -112,7 +114,7 @@ def link(
     unique = {code for code, ns in namespaces.items() if ns.unique}
     arrived, dropped_first = _one_per_unique_namespace(arrived, unique)
     if not arrived:
-        return GraphChange(None)
+        return GraphChange(None, now_ms)
     wanted = set(arrived)
     owners = {p.person_id: p for p in current if p.identities & wanted}
     owner_of = {link.identity: p.person_id for p in owners.values() for link in p.links}
@@ -153,6 +155,7 @@ def link(
             persons.append(Person(pid, loser.created_ms, left))
     return GraphChange(
         survivor_id,
+        now_ms,
         tuple(persons),
         tuple(Merge(p.person_id, survivor_id) for p in merging[1:]),
         tuple(added),
