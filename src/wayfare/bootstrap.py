@@ -49,9 +49,10 @@ from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.journeys import JourneyRegistry
 from wayfare.registry.retention import run_retention
 from wayfare.registry.schemas import SchemaRegistry
-from wayfare.store.ports import JourneyStore, MessageWriter, ResourceStore
+from wayfare.store.ports import IdentityGraph, JourneyStore, MessageWriter, ResourceStore
 from wayfare.store.sqlite.connection import database_path, migrate
 from wayfare.store.sqlite.files import prepare_data_dir, prepare_database
+from wayfare.store.sqlite.identities import SQLiteIdentityGraph
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.writer import SQLiteWriter
@@ -203,7 +204,13 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
             [sys.executable, "-m", "wayfare", "engine"], dump_settings(settings).encode()
         )
     else:
-        runtime = _runtime(settings, journey_store.another_connection(), EmbeddedLog(path), clock)
+        runtime = _runtime(
+            settings,
+            journey_store.another_connection(),
+            EmbeddedLog(path),
+            clock,
+            identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
+        )
     return _server(
         settings,
         clock or SystemClock(),
@@ -396,7 +403,10 @@ def build_engine(settings: Settings) -> EngineServices:
         path, fsync=settings.fsync, on_commit=lambda: runtime.wake(), name="engine"
     )
     runtime = _runtime(
-        settings, SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer), EmbeddedLog(path)
+        settings,
+        SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer),
+        EmbeddedLog(path),
+        identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
     )
     return EngineServices(writer, runtime)
 
@@ -407,6 +417,7 @@ def build_worker(settings: Settings) -> EngineServices:
     from wayfare.log.nats import NatsEventLog
     from wayfare.store.postgres.connection import migrate as postgres_migrate
     from wayfare.store.postgres.connection import open_pool
+    from wayfare.store.postgres.identities import PostgresIdentityGraph
     from wayfare.store.postgres.journeys import PostgresJourneyStore
 
     where = deployment(settings)
@@ -424,7 +435,13 @@ def build_worker(settings: Settings) -> EngineServices:
     ownership = LeasedOwnership(
         journey_store, log_settings.partitions, ttl_seconds=settings.lease_seconds
     )
-    runtime = _runtime(settings, journey_store, NatsEventLog(log_settings), ownership=ownership)
+    runtime = _runtime(
+        settings,
+        journey_store,
+        NatsEventLog(log_settings),
+        ownership=ownership,
+        identity_graph=PostgresIdentityGraph(pool),
+    )
     return EngineServices(None, runtime, [pool.close])
 
 
@@ -453,6 +470,7 @@ def _runtime(
     event_log: EventLog,
     clock: Clock | None = None,
     ownership: Ownership | None = None,
+    identity_graph: IdentityGraph | None = None,
 ) -> JourneyRuntime:
     sender_options: dict[str, Any] = {
         "smtp_host": settings.smtp_host,
@@ -478,4 +496,5 @@ def _runtime(
         test_wait_ms=int(settings.test_wait_seconds * 1000),
         per_host=settings.actions_per_host,
         failure_limit=settings.journey_failure_limit,
+        identity_graph=identity_graph,
     )

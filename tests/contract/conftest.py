@@ -49,6 +49,17 @@ OTHER_ORG = "OTHER@AdobeOrg"
 T0 = 1_700_000_000_000
 
 
+A = TypeVar("A")
+
+
+def closed_later(closers: list[Callable[[], None]], adapter: A) -> A:
+    """``adapter``, its ``close`` (if it has one) added to ``closers``."""
+    close = getattr(adapter, "close", None)
+    if close is not None:
+        closers.append(close)
+    return adapter
+
+
 @dataclass
 class Backend:
     """One adapter family: a store and writers over the same data."""
@@ -58,6 +69,7 @@ class Backend:
     _new_writer: Callable[[], MessageWriter]
     _reopen: Callable[[], ResourceStore]
     _journeys: Callable[[], JourneyStore]
+    _graph: Callable[[], IdentityGraph]
     _writers: list[MessageWriter] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -76,11 +88,11 @@ class Backend:
     def open_journeys(self) -> JourneyStore:
         """A journey store over the same data: each call another connection where the
         backend has connections (as a server and its journey engines each open their own)."""
-        journeys = self._journeys()
-        close = getattr(journeys, "close", None)
-        if close is not None:
-            self._closers.append(close)
-        return journeys
+        return closed_later(self._closers, self._journeys())
+
+    def open_identity_graph(self) -> IdentityGraph:
+        """The identity graph over the same data, that journey stores' commits link in."""
+        return closed_later(self._closers, self._graph())
 
     def close(self) -> None:
         async def stop_all() -> None:
@@ -95,7 +107,14 @@ class Backend:
 def memory_backend(request: pytest.FixtureRequest) -> Backend:
     store = MemoryStore()
     journeys = MemoryJourneyStore(store)
-    return Backend("memory", store, lambda: MemoryWriter(store), lambda: store, lambda: journeys)
+    return Backend(
+        "memory",
+        store,
+        lambda: MemoryWriter(store),
+        lambda: store,
+        lambda: journeys,
+        lambda: journeys.identities,
+    )
 
 
 def sqlite_backend(request: pytest.FixtureRequest) -> Backend:
@@ -108,6 +127,7 @@ def sqlite_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: SQLiteWriter(path, fsync=False),
         lambda: SQLiteStore(path, fsync=False),
         lambda: SQLiteJourneyStore(path, fsync=False),
+        lambda: SQLiteIdentityGraph(path, fsync=False),
     )
 
 
@@ -120,6 +140,7 @@ def postgres_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: PostgresWriter(pool),
         lambda: PostgresStore(open_pool(url, max_size=1)),
         lambda: PostgresJourneyStore(open_pool(url, max_size=2)),
+        lambda: PostgresIdentityGraph(open_pool(url, max_size=1)),
     )
 
 
@@ -163,11 +184,7 @@ class GraphBackend:
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def connect(self) -> IdentityGraph:
-        graph = self.open()
-        close = getattr(graph, "close", None)
-        if close is not None:
-            self._closers.append(close)
-        return graph
+        return closed_later(self._closers, self.open())
 
     def close(self) -> None:
         for close in self._closers:

@@ -16,8 +16,15 @@ from tests.contract.conftest import ORG, OTHER_ORG, T0, GraphBackend
 from tests.people import crm, ecid, email
 from wayfare.errors import ConflictError
 from wayfare.model.identities import Identity, Namespace, namespaces_of
-from wayfare.model.identity_graph import MAX_IDENTITIES, DropCause, Dropped, GraphChange, link
-from wayfare.store.ports import Decide, IdentityGraph
+from wayfare.model.identity_graph import (
+    MAX_IDENTITIES,
+    Decide,
+    DropCause,
+    Dropped,
+    GraphChange,
+    link,
+)
+from wayfare.store.ports import IdentityGraph
 
 NAMESPACES = namespaces_of([])
 

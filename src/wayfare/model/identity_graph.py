@@ -102,6 +102,19 @@ class GraphChange:
         return bool(self.persons or self.merges)
 
 
+Decide = Callable[[Sequence[Person]], GraphChange]
+"""``link`` with all but the persons bound: what a store calls inside its transaction."""
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """Identities of one org that arrived together, and the rule that links them."""
+
+    org_id: str
+    identities: tuple[Identity, ...]
+    decide: Decide
+
+
 def link(
     current: Sequence[Person],
     arrived: Sequence[Identity],

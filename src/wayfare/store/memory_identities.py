@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 from wayfare.errors import ConflictError
 from wayfare.model.identities import Identity, Namespace
-from wayfare.model.identity_graph import Dropped, GraphChange, Person, apply_change
-from wayfare.store.ports import Decide
+from wayfare.model.identity_graph import Decide, Dropped, GraphChange, Person, apply_change
 
 
 class _Org:

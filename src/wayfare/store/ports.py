@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim
 from wayfare.model.events import EventConfig
 from wayfare.model.identities import Identity, Namespace
-from wayfare.model.identity_graph import Dropped, GraphChange, Person
+from wayfare.model.identity_graph import Decide, Dropped, GraphChange, Person
 from wayfare.model.instances import Instance
 from wayfare.model.matching import MatchRecord
 from wayfare.model.records import (
@@ -323,11 +323,6 @@ class PartitionLeases(Protocol):
 class JourneyStore(JourneyCatalog, RunStore, JourneyReports, PartitionLeases, Protocol):
     """All four, as one adapter of each backend provides them (leases with the run store:
     commits check their fences in the same transaction)."""
-
-
-Decide = Callable[[Sequence[Person]], GraphChange]
-"""The linking rule with what it needs bound (model/identity_graph.py ``link``): given the
-persons the arriving identities belong to, what changes."""
 
 
 class IdentityGraph(Protocol):

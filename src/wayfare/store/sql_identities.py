@@ -15,8 +15,15 @@ from typing import Any, Protocol
 
 from wayfare.errors import StoreError
 from wayfare.model.identities import Identity, Namespace
-from wayfare.model.identity_graph import DropCause, Dropped, GraphChange, Link, Person
-from wayfare.store.ports import Decide
+from wayfare.model.identity_graph import (
+    Arrival,
+    Decide,
+    DropCause,
+    Dropped,
+    GraphChange,
+    Link,
+    Person,
+)
 from wayfare.store.sql_resources import SQLDatabase, Statements
 
 MAX_LOCK_ROUNDS = 10
@@ -77,6 +84,20 @@ def persons_in(conn: Statements, org_id: str, person_ids: Sequence[str]) -> list
     ):
         links.setdefault(pid, []).append(Link(Identity(namespace, id_), int(linked_ms)))
     return [Person(pid, created[pid], tuple(sorted(links[pid]))) for pid in sorted(created)]
+
+
+def link_arrivals(conn: Statements, arrivals: Sequence[Arrival], lock: Locks | None = None) -> None:
+    """Link each arrival's identities, in order, inside the caller's transaction (the journey
+    engine's commit); ``lock`` as for ``link_in`` (none: SQLite). The identities of all of them
+    are locked first, in one sorted pass."""
+    lock = lock or _no_locks
+    lock(conn, [f"{a.org_id}/identity/{x}" for a in arrivals for x in a.identities])
+    for arrival in arrivals:
+        link_in(conn, arrival.org_id, arrival.identities, arrival.decide, lock)
+
+
+def _no_locks(conn: Statements, keys: Collection[str]) -> None:
+    """SQLite's writers take turns already."""
 
 
 def link_in(

@@ -43,3 +43,12 @@ CREATE TABLE identity_drops (
     dropped_ms INTEGER NOT NULL
 );
 CREATE INDEX identity_drops_by_person ON identity_drops (org_id, person_id, seq);
+-- The embedded event log (log/embedded.py) reads records now, so that the engine links the
+-- identities of every valid message, not only of matched events: its position is a record's
+-- seq, no longer a match outcome's. A stored position moves to the last record among the
+-- outcomes it had reached (a record none of whose outcomes count is read again: only its
+-- identities are linked).
+CREATE INDEX event_matches_by_record ON event_matches (record_seq);
+UPDATE log_positions SET position = COALESCE(
+    (SELECT MAX(record_seq) FROM event_matches WHERE seq <= log_positions.position), 0
+);
