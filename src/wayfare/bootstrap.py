@@ -47,6 +47,7 @@ from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.journeys import JourneyRegistry
+from wayfare.registry.profiles import ProfileRegistry
 from wayfare.registry.retention import run_retention
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import IdentityGraph, JourneyStore, MessageWriter, ResourceStore
@@ -112,6 +113,7 @@ class Services:
     journey_store: JourneyStore
     journeys: JourneyRegistry
     applier: Applier
+    profiles: ProfileRegistry
     inbox: DemoInbox
     readiness: Readiness
     runs_retention: bool = True
@@ -216,6 +218,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         clock or SystemClock(),
         store,
         journey_store,
+        SQLiteIdentityGraph(path, fsync=settings.fsync),
         writer,
         runtime,
         1,
@@ -237,6 +240,7 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
         SystemClock(),
         SQLiteStore(path, fsync=settings.fsync),
         journey_store,
+        SQLiteIdentityGraph(path, fsync=settings.fsync),
         HubWriter(client),
         HubEngine(client),
         1,
@@ -289,6 +293,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     from wayfare.log.nats import NatsWriter
     from wayfare.store.postgres.connection import migrate as postgres_migrate
     from wayfare.store.postgres.connection import open_pool
+    from wayfare.store.postgres.identities import PostgresIdentityGraph
     from wayfare.store.postgres.journeys import PostgresJourneyStore
     from wayfare.store.postgres.messages import known_message_ids
     from wayfare.store.postgres.resources import PostgresStore
@@ -326,6 +331,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
         clock,
         store,
         journeys,
+        PostgresIdentityGraph(pool),  # the store's pool: closed with it
         writer,
         NoEngine(),
         log_settings.partitions,
@@ -339,6 +345,7 @@ def _server(
     clock: Clock,
     store: ResourceStore,
     journey_store: JourneyStore,
+    identity_graph: IdentityGraph,
     writer: MessageWriter,
     runtime: JourneyEngine,
     partitions: int,
@@ -370,7 +377,7 @@ def _server(
         wake_engine=runtime.wake,
     )
     return Services(
-        engine=EngineServices(writer, runtime, [store.close]),
+        engine=EngineServices(writer, runtime, [store.close, identity_graph.close]),
         settings=settings,
         clock=clock,
         store=store,
@@ -389,6 +396,7 @@ def _server(
         journey_store=journey_store,
         journeys=journeys,
         applier=Applier(store, clock, schemas, inlets, events, journeys),
+        profiles=ProfileRegistry(identity_graph, clock),
         inbox=inbox or LocalInbox(),
         readiness=readiness,
     )

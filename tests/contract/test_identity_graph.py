@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from tests.conftest import in_threads
 from tests.contract.conftest import ORG, OTHER_ORG, T0, GraphBackend
 from tests.people import crm, ecid, email
 from wayfare.errors import ConflictError
@@ -116,24 +117,15 @@ def test_concurrent_links_of_one_person_lose_nothing(graph_backend: GraphBackend
     send(graphs[0], ecid("shared"), email("first@x.org"))
     rounds = 11
     start = threading.Barrier(len(graphs))
-    failures: list[BaseException] = []
 
-    def client(n: int, graph: IdentityGraph) -> None:
-        try:
-            start.wait()
-            for r in range(rounds):
-                # through the shared ECID, or the identity the client linked last
-                via = email(f"c{n}-{r - 1}@x.org") if r % 2 else ecid("shared")
-                send(graph, via, email(f"c{n}-{r}@x.org"), at=T0 + r)
-        except BaseException as exc:  # reported below
-            failures.append(exc)
+    def client(n: int) -> None:
+        start.wait()
+        for r in range(rounds):
+            # through the shared ECID, or the identity the client linked last
+            via = email(f"c{n}-{r - 1}@x.org") if r % 2 else ecid("shared")
+            send(graphs[n], via, email(f"c{n}-{r}@x.org"), at=T0 + r)
 
-    threads = [threading.Thread(target=client, args=(n, g)) for n, g in enumerate(graphs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not failures, failures
+    in_threads(len(graphs), client)
     person = graph_backend.connect().person_of(ORG, ecid("shared"))
     assert person is not None
     expected = {email(f"c{n}-{r}@x.org") for n in range(len(graphs)) for r in range(rounds)}
@@ -147,23 +139,14 @@ def test_concurrent_merges_make_one_person(graph_backend: GraphBackend) -> None:
     chain = [email(f"m{n}@x.org") for n in range(12)]
     pairs = list(itertools.pairwise(chain))
     orders = [pairs, pairs[::-1], pairs[::2] + pairs[1::2]]
-    failures: list[BaseException] = []
     start = threading.Barrier(len(graphs))
 
-    def client(graph: IdentityGraph, order: list[tuple[Identity, Identity]]) -> None:
-        try:
-            start.wait()
-            for n, (a, b) in enumerate(order):
-                send(graph, a, b, at=T0 + n)
-        except BaseException as exc:  # reported below
-            failures.append(exc)
+    def client(c: int) -> None:
+        start.wait()
+        for n, (a, b) in enumerate(orders[c]):
+            send(graphs[c], a, b, at=T0 + n)
 
-    threads = [threading.Thread(target=client, args=x) for x in zip(graphs, orders, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not failures, failures
+    in_threads(len(graphs), client)
     reader = graph_backend.connect()
     persons = {reader.person_of(ORG, x).person_id for x in chain}  # type: ignore[union-attr]
     assert len(persons) == 1

@@ -17,6 +17,8 @@ from wayfare.client.admin_resources import (
     Failures,
     Inlets,
     Journeys,
+    Namespaces,
+    Profiles,
     Schemas,
 )
 from wayfare.errors import WayfareError
@@ -65,6 +67,8 @@ class AdminClient:
         self.events = Events(self)
         self.journeys = Journeys(self)
         self.failures = Failures(self)
+        self.namespaces = Namespaces(self)
+        self.profiles = Profiles(self)
         self.definitions = Definitions(self)
 
     def __enter__(self) -> AdminClient:

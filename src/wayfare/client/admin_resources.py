@@ -116,6 +116,18 @@ class Failures(_Resource):
         return self._call("GET", inletId=inlet, since=since, until=until, limit=limit)
 
 
+class Namespaces(_Resource):
+    base = "namespaces"
+
+
+class Profiles(_Resource):
+    base = "profiles"
+
+    def find(self, namespace: str, id_: str) -> Json:
+        """The person one of whose identities is ``namespace``/``id_``."""
+        return self._call("GET", namespace=namespace, id=id_)
+
+
 class Definitions(_Resource):
     base = "apply"
 
