@@ -7,9 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,3 +253,24 @@ def make_message(
             },
         },
     }
+
+
+def in_threads(count: int, work: Callable[[int], None], timeout: float = 120) -> None:
+    """``work(0)`` … ``work(count - 1)`` at once, each on a thread of its own; the first
+    error any of them raised is raised here once all have ended."""
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            work(n)
+        except BaseException as exc:  # raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "threads still running"
+    if errors:
+        raise errors[0]

@@ -47,12 +47,20 @@ from wayfare.registry.apply import Applier
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.journeys import JourneyRegistry
+from wayfare.registry.people import ProfileRegistry
 from wayfare.registry.profiles import MergePolicies
 from wayfare.registry.retention import run_retention
 from wayfare.registry.schemas import SchemaRegistry
-from wayfare.store.ports import JourneyStore, MessageWriter, ProfileStore, ResourceStore
+from wayfare.store.ports import (
+    IdentityGraph,
+    JourneyStore,
+    MessageWriter,
+    ProfileStore,
+    ResourceStore,
+)
 from wayfare.store.sqlite.connection import database_path, migrate
 from wayfare.store.sqlite.files import prepare_data_dir, prepare_database
+from wayfare.store.sqlite.identities import SQLiteIdentityGraph
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 from wayfare.store.sqlite.profiles import SQLiteProfileStore
 from wayfare.store.sqlite.resources import SQLiteStore
@@ -114,6 +122,7 @@ class Services:
     journeys: JourneyRegistry
     merge_policies: MergePolicies
     applier: Applier
+    profiles: ProfileRegistry
     inbox: DemoInbox
     readiness: Readiness
     runs_retention: bool = True
@@ -206,12 +215,19 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
             [sys.executable, "-m", "wayfare", "engine"], dump_settings(settings).encode()
         )
     else:
-        runtime = _runtime(settings, journey_store.another_connection(), EmbeddedLog(path), clock)
+        runtime = _runtime(
+            settings,
+            journey_store.another_connection(),
+            EmbeddedLog(path),
+            clock,
+            identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
+        )
     return _server(
         settings,
         clock or SystemClock(),
         store,
         journey_store,
+        SQLiteIdentityGraph(path, fsync=settings.fsync),
         writer,
         runtime,
         1,
@@ -234,6 +250,7 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
         SystemClock(),
         SQLiteStore(path, fsync=settings.fsync),
         journey_store,
+        SQLiteIdentityGraph(path, fsync=settings.fsync),
         HubWriter(client),
         HubEngine(client),
         1,
@@ -287,6 +304,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     from wayfare.log.nats import NatsWriter
     from wayfare.store.postgres.connection import migrate as postgres_migrate
     from wayfare.store.postgres.connection import open_pool
+    from wayfare.store.postgres.identities import PostgresIdentityGraph
     from wayfare.store.postgres.journeys import PostgresJourneyStore
     from wayfare.store.postgres.messages import known_message_ids
     from wayfare.store.postgres.profiles import PostgresProfileStore
@@ -325,6 +343,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
         clock,
         store,
         journeys,
+        PostgresIdentityGraph(pool),  # the store's pool: closed with it
         writer,
         NoEngine(),
         log_settings.partitions,
@@ -339,6 +358,7 @@ def _server(
     clock: Clock,
     store: ResourceStore,
     journey_store: JourneyStore,
+    identity_graph: IdentityGraph,
     writer: MessageWriter,
     runtime: JourneyEngine,
     partitions: int,
@@ -372,7 +392,9 @@ def _server(
     )
     merge_policies = MergePolicies(profiles, schemas)
     return Services(
-        engine=EngineServices(writer, runtime, [store.close, profiles.close]),
+        engine=EngineServices(
+            writer, runtime, [store.close, profiles.close, identity_graph.close]
+        ),
         settings=settings,
         clock=clock,
         store=store,
@@ -392,6 +414,7 @@ def _server(
         journeys=journeys,
         merge_policies=merge_policies,
         applier=Applier(store, clock, schemas, inlets, events, journeys, merge_policies),
+        profiles=ProfileRegistry(identity_graph, clock),
         inbox=inbox or LocalInbox(),
         readiness=readiness,
     )
@@ -406,7 +429,10 @@ def build_engine(settings: Settings) -> EngineServices:
         path, fsync=settings.fsync, on_commit=lambda: runtime.wake(), name="engine"
     )
     runtime = _runtime(
-        settings, SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer), EmbeddedLog(path)
+        settings,
+        SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer),
+        EmbeddedLog(path),
+        identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
     )
     return EngineServices(writer, runtime)
 
@@ -417,6 +443,7 @@ def build_worker(settings: Settings) -> EngineServices:
     from wayfare.log.nats import NatsEventLog
     from wayfare.store.postgres.connection import migrate as postgres_migrate
     from wayfare.store.postgres.connection import open_pool
+    from wayfare.store.postgres.identities import PostgresIdentityGraph
     from wayfare.store.postgres.journeys import PostgresJourneyStore
 
     where = deployment(settings)
@@ -434,7 +461,13 @@ def build_worker(settings: Settings) -> EngineServices:
     ownership = LeasedOwnership(
         journey_store, log_settings.partitions, ttl_seconds=settings.lease_seconds
     )
-    runtime = _runtime(settings, journey_store, NatsEventLog(log_settings), ownership=ownership)
+    runtime = _runtime(
+        settings,
+        journey_store,
+        NatsEventLog(log_settings),
+        ownership=ownership,
+        identity_graph=PostgresIdentityGraph(pool),
+    )
     return EngineServices(None, runtime, [pool.close])
 
 
@@ -463,6 +496,7 @@ def _runtime(
     event_log: EventLog,
     clock: Clock | None = None,
     ownership: Ownership | None = None,
+    identity_graph: IdentityGraph | None = None,
 ) -> JourneyRuntime:
     sender_options: dict[str, Any] = {
         "smtp_host": settings.smtp_host,
@@ -488,4 +522,5 @@ def _runtime(
         test_wait_ms=int(settings.test_wait_seconds * 1000),
         per_host=settings.actions_per_host,
         failure_limit=settings.journey_failure_limit,
+        identity_graph=identity_graph,
     )

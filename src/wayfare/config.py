@@ -136,7 +136,7 @@ class Settings:
     """``wayfare worker``: answer ``GET /metrics`` on this port of ``host`` (0: not at
     all). ``serve`` answers it on its own port."""
     ready_max_lag: int = 10_000
-    """``/readyz`` answers 503 while the journey engine has more match outcomes than this
+    """``/readyz`` answers 503 while the journey engine has more accepted messages than this
     left to consume."""
     step_event_retention_days: int = 0
     """Journey step events older than this many days are deleted in the background (the

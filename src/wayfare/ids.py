@@ -51,11 +51,15 @@ class Entropy(Protocol):
     clock and a seeded source replay a run exactly."""
 
     def instance_id(self) -> str: ...
+    def person_id(self) -> str: ...
     def seed(self) -> int: ...
 
 
 class SystemEntropy:
     def instance_id(self) -> str:
+        return os.urandom(16).hex()
+
+    def person_id(self) -> str:
         return os.urandom(16).hex()
 
     def seed(self) -> int:
@@ -70,6 +74,9 @@ class SeededEntropy:
 
     def instance_id(self) -> str:
         return self._random.getrandbits(128).to_bytes(16, "big").hex()
+
+    def person_id(self) -> str:
+        return self.instance_id()
 
     def seed(self) -> int:
         return self._random.getrandbits(32)

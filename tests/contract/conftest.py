@@ -28,15 +28,19 @@ from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.model.resources import Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.store.memory import MemoryStore, MemoryWriter
+from wayfare.store.memory_identities import MemoryIdentityGraph
 from wayfare.store.memory_journeys import MemoryJourneyStore
 from wayfare.store.memory_profiles import MemoryProfileStore
 from wayfare.store.ports import JourneyStore, MessageWriter, ProfileStore, ResourceStore
+from wayfare.store.ports import IdentityGraph, JourneyStore, MessageWriter, ResourceStore
 from wayfare.store.postgres.connection import open_pool
+from wayfare.store.postgres.identities import PostgresIdentityGraph
 from wayfare.store.postgres.journeys import PostgresJourneyStore
 from wayfare.store.postgres.profiles import PostgresProfileStore
 from wayfare.store.postgres.resources import PostgresStore
 from wayfare.store.postgres.writer import PostgresWriter
 from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.identities import SQLiteIdentityGraph
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 from wayfare.store.sqlite.profiles import SQLiteProfileStore
 from wayfare.store.sqlite.resources import SQLiteStore
@@ -49,6 +53,17 @@ OTHER_ORG = "OTHER@AdobeOrg"
 T0 = 1_700_000_000_000
 
 
+A = TypeVar("A")
+
+
+def closed_later(closers: list[Callable[[], None]], adapter: A) -> A:
+    """``adapter``, its ``close`` (if it has one) added to ``closers``."""
+    close = getattr(adapter, "close", None)
+    if close is not None:
+        closers.append(close)
+    return adapter
+
+
 @dataclass
 class Backend:
     """One adapter family: a store and writers over the same data."""
@@ -58,6 +73,7 @@ class Backend:
     _new_writer: Callable[[], MessageWriter]
     _reopen: Callable[[], ResourceStore]
     _journeys: Callable[[], JourneyStore]
+    _graph: Callable[[], IdentityGraph]
     _writers: list[MessageWriter] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -76,11 +92,11 @@ class Backend:
     def open_journeys(self) -> JourneyStore:
         """A journey store over the same data: each call another connection where the
         backend has connections (as a server and its journey engines each open their own)."""
-        journeys = self._journeys()
-        close = getattr(journeys, "close", None)
-        if close is not None:
-            self._closers.append(close)
-        return journeys
+        return closed_later(self._closers, self._journeys())
+
+    def open_identity_graph(self) -> IdentityGraph:
+        """The identity graph over the same data, that journey stores' commits link in."""
+        return closed_later(self._closers, self._graph())
 
     def close(self) -> None:
         async def stop_all() -> None:
@@ -95,7 +111,14 @@ class Backend:
 def memory_backend(request: pytest.FixtureRequest) -> Backend:
     store = MemoryStore()
     journeys = MemoryJourneyStore(store)
-    return Backend("memory", store, lambda: MemoryWriter(store), lambda: store, lambda: journeys)
+    return Backend(
+        "memory",
+        store,
+        lambda: MemoryWriter(store),
+        lambda: store,
+        lambda: journeys,
+        lambda: journeys.identities,
+    )
 
 
 def sqlite_backend(request: pytest.FixtureRequest) -> Backend:
@@ -108,6 +131,7 @@ def sqlite_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: SQLiteWriter(path, fsync=False),
         lambda: SQLiteStore(path, fsync=False),
         lambda: SQLiteJourneyStore(path, fsync=False),
+        lambda: SQLiteIdentityGraph(path, fsync=False),
     )
 
 
@@ -120,6 +144,7 @@ def postgres_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: PostgresWriter(pool),
         lambda: PostgresStore(open_pool(url, max_size=1)),
         lambda: PostgresJourneyStore(open_pool(url, max_size=2)),
+        lambda: PostgresIdentityGraph(open_pool(url, max_size=1)),
     )
 
 
@@ -209,6 +234,48 @@ PROFILE_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], ProfileBackend]] =
 @pytest.fixture(params=list(PROFILE_BACKENDS))
 def profile_backend(request: pytest.FixtureRequest) -> Iterator[ProfileBackend]:
     yield from built(PROFILE_BACKENDS, request)
+class GraphBackend:
+    """One identity graph adapter: ``open`` gives the graph over the same data on another
+    connection each call, where the backend has connections (as each process opens its own)."""
+
+    name: str
+    open: Callable[[], IdentityGraph]
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def connect(self) -> IdentityGraph:
+        return closed_later(self._closers, self.open())
+
+    def close(self) -> None:
+        for close in self._closers:
+            close()
+
+
+def memory_graph(request: pytest.FixtureRequest) -> GraphBackend:
+    graph = MemoryIdentityGraph()
+    return GraphBackend("memory", lambda: graph)
+
+
+def sqlite_graph(request: pytest.FixtureRequest) -> GraphBackend:
+    path = request.getfixturevalue("tmp_path") / "wayfare.sqlite3"
+    migrate(path)
+    return GraphBackend("sqlite", lambda: SQLiteIdentityGraph(path, fsync=False))
+
+
+def postgres_graph(request: pytest.FixtureRequest) -> GraphBackend:
+    url: str = request.getfixturevalue("pg_database")
+    return GraphBackend("postgres", lambda: PostgresIdentityGraph(open_pool(url, max_size=2)))
+
+
+GRAPH_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], GraphBackend]] = {
+    "memory": memory_graph,
+    "sqlite": sqlite_graph,
+    "postgres": postgres_graph,
+}
+
+
+@pytest.fixture(params=list(GRAPH_BACKENDS))
+def graph_backend(request: pytest.FixtureRequest) -> Iterator[GraphBackend]:
+    yield from built(GRAPH_BACKENDS, request)
 
 
 @dataclass

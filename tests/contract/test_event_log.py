@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.contract.conftest import ORG, LogBackend, message, with_log
+from tests.contract.conftest import ORG, T0, LogBackend, message, with_log
 from wayfare.errors import Violation
 from wayfare.log.ports import EventLog, LogSlice
 from wayfare.model.events import Unmatched
@@ -59,12 +59,13 @@ async def read_all(log: EventLog, partition: int, after: int) -> LogSlice:
     """Every entry after ``after`` that the log holds now, as one slice: reads in turn until
     one comes back empty (a read may hand out what it holds before the rest arrives; it never
     skips, and an empty read means nothing acknowledged is left)."""
-    matched, messages, last = [], [], after
+    matched, messages, identities, last = [], [], [], after
     while not (found := await log.read(partition, last, 1000)).empty:
         matched += found.matched
         messages += found.messages
+        identities += found.identities
         last = found.last
-    return LogSlice(partition, after, last, matched, messages)
+    return LogSlice(partition, after, last, matched, messages, identities)
 
 
 def read_ids(found: LogSlice) -> list[str]:
@@ -314,5 +315,39 @@ def test_acknowledged_entries_may_go_and_later_ones_stay(log_backend: LogBackend
         await writer.write([about(person, "x4")])
         latest = await read_all(log, p, rest.last)
         assert read_ids(latest) == ["x4"]
+
+    with_log(log_backend, scenario)
+
+
+def test_the_identity_maps_of_valid_messages_are_read_in_order(log_backend: LogBackend) -> None:
+    """Whether or not the message is an event: what the engine links in the identity graph.
+    Failed messages, and messages without an identityMap, give none."""
+
+    def sent(xaction_id: str, identity_map: object, **kwargs: object) -> IncomingMessage:
+        entity = {"identityMap": identity_map, "x": xaction_id}
+        return message(xaction_id, body={"body": {"xdmEntity": entity}}, **kwargs)  # type: ignore[arg-type]
+
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        first = sent("x1", {"ECID": [{"id": "e1"}]}, received_ms=T0 + 1)
+        event = sent("x2", {"Email": [{"id": "a@x.org"}]}, matches=[EventMatch("signup", "p")])
+        failed = sent("x3", {"ECID": [{"id": "e3"}]}, reasons=BROKEN, dataset_id=None)
+        without = message("x4", body={"body": {"xdmEntity": {"x": 4}}})
+        empty = sent("x5", {})
+        last = sent("x6", {"ECID": [{"id": "e1"}], "Email": [{"id": "a@x.org"}]})
+        for m in (first, event, failed, without, empty, last):
+            await writer.write([m])  # one partition per message at most: read them all
+        found = [
+            (i.org_id, i.received_ms, i.identity_map)
+            for p in range(log.partitions)
+            for i in (await read_all(log, p, 0)).identities
+        ]
+        assert sorted(found, key=lambda f: str(f[2])) == sorted(
+            [
+                (ORG, T0 + 1, {"ECID": [{"id": "e1"}]}),
+                (ORG, T0, {"Email": [{"id": "a@x.org"}]}),
+                (ORG, T0, {"ECID": [{"id": "e1"}], "Email": [{"id": "a@x.org"}]}),
+            ],
+            key=lambda f: str(f[2]),
+        )
 
     with_log(log_backend, scenario)

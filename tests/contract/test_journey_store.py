@@ -8,14 +8,19 @@ the other reads.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import pytest
 
 from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend, message
-from wayfare.errors import ConflictError
+from tests.people import ecid, email
+from wayfare.errors import ConflictError, FencedError
+from wayfare.ids import SeededEntropy
 from wayfare.model.admission import Stay
 from wayfare.model.events import Unmatched
+from wayfare.model.identities import Identity, namespaces_of
+from wayfare.model.identity_graph import Arrival, link
 from wayfare.model.instances import Instance
 from wayfare.model.matching import EventMatch
 from wayfare.model.records import FirstMessage
@@ -686,3 +691,40 @@ def test_step_events_of_one_person(writing: JourneyStore, reading: JourneyStore)
     assert [s.node for s in reading.list_steps(ORG, "welcome", 1, "ada@x.io")] == ["a2"]
     assert [s.node for s in reading.list_steps(ORG, "welcome", 10, "ed@x.io")] == ["e0"]
     assert reading.list_steps(ORG, "welcome", 10, "nobody@x.io") == []
+
+
+def test_a_commit_links_the_identities_it_carries_in_order(backend: Backend) -> None:
+    """What the journey engine consumed is linked in the identity graph by its commit, and
+    only by a commit that goes through."""
+    journeys = backend.open_journeys()
+
+    def arrival(at: int, *identities: Identity) -> Arrival:
+        decide = functools.partial(
+            link,
+            arrived=identities,
+            now_ms=at,
+            namespaces=namespaces_of([]),
+            new_person_id=SeededEntropy(at).person_id,
+        )
+        return Arrival(ORG, identities, decide)
+
+    journeys.commit(
+        EngineBatch(
+            positions={0: 2},
+            links=[arrival(T0, ecid("e1")), arrival(T0 + 1, ecid("e1"), email("a@x.org"))],
+        )
+    )
+    graph = backend.open_identity_graph()
+    person = graph.person_of(ORG, email("a@x.org"))
+    assert person is not None and person == graph.person_of(ORG, ecid("e1"))
+    assert [x.linked_ms for x in person.links] == [T0, T0 + 1]
+    with pytest.raises(FencedError):
+        journeys.commit(
+            EngineBatch(
+                positions={0: 3},
+                links=[arrival(T0 + 2, email("b@x.org"))],
+                owner="nobody",
+                fences={0: 99},
+            )
+        )
+    assert graph.person_of(ORG, email("b@x.org")) is None

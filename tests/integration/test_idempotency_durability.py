@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Demo, make_message, wait_until
+from tests.conftest import Demo, in_threads, make_message, wait_until
 from tests.integration.conftest import (
     apply_demo_to,
     failures,
@@ -135,25 +135,16 @@ def test_many_concurrent_clients(org_demo: Demo) -> None:
     threads_count, per_thread = 16, 50
     answers: list[httpx.Response] = []
     lock = threading.Lock()
-    errors: list[BaseException] = []
 
     def client(n: int) -> None:
-        try:
-            with httpx.Client(timeout=60) as http:
-                for i in range(per_thread):
-                    message = make_message(org_demo.schema_id, org=org_demo.org, msg_id=f"c{n}-{i}")
-                    answer = http.post(org_demo.inlet_url, json=message)
-                    with lock:
-                        answers.append(answer)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        with httpx.Client(timeout=60) as http:
+            for i in range(per_thread):
+                message = make_message(org_demo.schema_id, org=org_demo.org, msg_id=f"c{n}-{i}")
+                answer = http.post(org_demo.inlet_url, json=message)
+                with lock:
+                    answers.append(answer)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=100)
-    assert not errors, errors
+    in_threads(threads_count, client, timeout=100)
     assert len(answers) == threads_count * per_thread
     assert [a.status_code for a in answers if a.status_code != 200] == []
     xaction_ids = {a.json()["xactionId"] for a in answers}

@@ -25,7 +25,7 @@ TABLES = {
     "events", "event_matches", "journeys", "journey_generation", "instances", "timers",
     "outbox", "step_events", "step_counts", "discards", "test_profiles", "log_positions",
     "partition_leases", "workers", "test_entries", "resource_generation", "profile_fragments",
-    "merge_policies",
+    "merge_policies", "identity_namespaces", "persons", "identity_links", "person_merges", "identity_drops",
 }  # fmt: skip
 
 
@@ -44,6 +44,7 @@ def test_migrating_again_changes_nothing_whatever_the_url_scheme(pg_database: st
         "0004.journey_pauses",
         "0005.message_digests",
         "0006.dataset_retention",
+        "0007.identity_graph",
         "0008.profile_fragments",
     ]
     migrate(pg_database)

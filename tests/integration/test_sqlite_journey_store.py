@@ -188,6 +188,11 @@ def test_the_migration_to_partitions_keeps_the_engines_place_and_its_work(tmp_pa
     _migrated_up_to(path, without="0008.partitions")
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("INSERT INTO cursors (name, seq) VALUES ('journey-matches', 41)")
+        conn.executemany(
+            "INSERT INTO event_matches (seq, org_id, event_name, xaction_id, received_ms, "
+            "matched, record_seq) VALUES (?, 'o', 'e', ?, 0, 1, ?)",
+            [(40, "x6", 6), (41, "x7", 7), (42, "x8", 8)],
+        )
         conn.execute(
             "INSERT INTO timers (instance_id, due_ms, token, kind) VALUES ('i-1', 5, 1, 'wait')"
         )
@@ -197,6 +202,7 @@ def test_the_migration_to_partitions_keeps_the_engines_place_and_its_work(tmp_pa
         )
     migrate(path)
     upgraded = SQLiteJourneyStore(path, fsync=False)
-    assert upgraded.log_positions([0]) == {0: 41}
+    # outcome 41 (0008), then record 7, that of outcome 41 (0014: the log reads records)
+    assert upgraded.log_positions([0]) == {0: 7}
     assert [t.instance_id for t in upgraded.due_timers([0], 10, 10)] == ["i-1"]
     assert [o.key for o in upgraded.pending_outbox([0], 0, 10)] == ["i-1:hook"]

@@ -1,5 +1,6 @@
 """The admin API under /api/v1: schemas, datasets, inlets, tokens, events, journeys,
-failures, apply. ``admin_operations`` is its route table: each route once, with its models."""
+namespaces, profiles, failures, apply. ``admin_operations`` is its route table: each route
+once, with its models."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from wayfare.errors import (
     UnauthenticatedError,
     Violation,
 )
+from wayfare.model.identities import Namespace
 from wayfare.registry.orgs import find_org, set_tenant
 from wayfare.registry.snippets import curl_command, python_snippet
 from wayfare.wire import apply as wa
@@ -456,6 +458,52 @@ async def apply(request: Request, s: Services, org_id: str) -> Response:
     return json_answer(wa.AppliedList, {"applied": [a.as_json() for a in applied]})
 
 
+# people
+def _namespace(namespace: Namespace) -> wp.Namespace:
+    return wp.Namespace(
+        code=namespace.code,
+        name=namespace.name,
+        unique=namespace.unique,
+        builtIn=namespace.built_in,
+    )
+
+
+async def list_namespaces(request: Request, s: Services, org_id: str) -> Response:
+    found = await run_in_threadpool(s.profiles.namespaces, org_id)
+    return json_answer(
+        wp.NamespaceList, wp.NamespaceList(namespaces=[_namespace(n) for n in found])
+    )
+
+
+async def create_namespace(request: Request, s: Services, org_id: str) -> Response:
+    spec = decode_value(await read_json(request), wp.NamespaceSpec)
+    created = await run_in_threadpool(
+        s.profiles.create_namespace, org_id, spec.code, spec.name, spec.unique
+    )
+    return json_answer(wp.Namespace, _namespace(created), 201)
+
+
+async def get_profile(request: Request, s: Services, org_id: str) -> Response:
+    query = decode_query(request, wp.ProfileQuery)
+    found = await run_in_threadpool(s.profiles.profile, org_id, query.namespace, query.id)
+    person = found.person
+    profile = wp.Profile(
+        personId=person.person_id,
+        createdMs=person.created_ms,
+        identities=[
+            wp.LinkedIdentity(
+                namespace=x.identity.namespace, id=x.identity.id, linkedMs=x.linked_ms
+            )
+            for x in person.links
+        ],
+        droppedLinks=[
+            wp.DroppedLink(namespace=d.identity.namespace, id=d.identity.id, cause=d.cause.value)
+            for d in found.dropped
+        ],
+    )
+    return json_answer(wp.Profile, profile)
+
+
 def admin_operations(services: Services) -> list[Operation]:
     """The admin API's route table: each route once, with its models and statuses. Writes
     may also answer 409 (a conflict with what is stored)."""
@@ -549,6 +597,13 @@ def admin_operations(services: Services) -> list[Operation]:
            body=wj.TestEvent),
         op("POST", "/test-profiles", add_test_profile, "Mark an identity as a test profile",
            wj.TestProfileAdded, status=new, body=wj.TestProfile),
+        op("GET", "/namespaces", list_namespaces, "Identity namespaces: built-in and the org's",
+           wp.NamespaceList),
+        op("POST", "/namespaces", create_namespace, "Create an identity namespace of the org",
+           wp.Namespace, status=new, body=wp.NamespaceSpec),
+        op("GET", "/profiles", get_profile,
+           "A person, by any of its identities: its identities and when each was linked",
+           wp.Profile, query=wp.ProfileQuery),
         op("GET", "/failures", list_failures, "Failed records, newest first", wf.FailureList,
            query=wf.FailuresQuery),
         op("POST", "/apply", apply, "Apply definitions idempotently, in dependency order",

@@ -19,6 +19,7 @@ from wayfare.cli.events import events
 from wayfare.cli.inlets import inlets
 from wayfare.cli.journeys import journeys
 from wayfare.cli.output import violation_line
+from wayfare.cli.people import namespaces, profiles
 from wayfare.cli.schemas import schemas
 from wayfare.cli.send import send
 from wayfare.cli.server import backup, doctor, engine, http_process, serve, worker
@@ -73,5 +74,16 @@ def main() -> None:
 
 for command in (serve, worker, doctor, backup, engine, http_process):
     main.add_command(command)
-for command in (schemas, datasets, inlets, events, journeys, apply, failures, send):
+for command in (
+    schemas,
+    datasets,
+    inlets,
+    events,
+    journeys,
+    namespaces,
+    profiles,
+    apply,
+    failures,
+    send,
+):
     main.add_command(command)

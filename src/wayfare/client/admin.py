@@ -19,6 +19,8 @@ from wayfare.client.admin_resources import (
     Inlets,
     Journeys,
     OrgResource,
+    Namespaces,
+    Profiles,
     Schemas,
     TestProfiles,
 )
@@ -58,6 +60,8 @@ class AdminClient:
         self.journeys = Journeys(self)
         self.test_profiles = TestProfiles(self)
         self.failures = Failures(self)
+        self.namespaces = Namespaces(self)
+        self.profiles = Profiles(self)
         self.definitions = Definitions(self)
 
     def __enter__(self) -> AdminClient:

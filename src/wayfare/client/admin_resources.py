@@ -238,6 +238,18 @@ class Failures(_Resource):
         )
 
 
+class Namespaces(_Resource):
+    base = "namespaces"
+
+
+class Profiles(_Resource):
+    base = "profiles"
+
+    def find(self, namespace: str, id_: str) -> Json:
+        """The person one of whose identities is ``namespace``/``id_``."""
+        return self._call("GET", namespace=namespace, id=id_)
+
+
 class Definitions(_Resource):
     base = "apply"
 

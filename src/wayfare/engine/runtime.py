@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections import OrderedDict, deque
@@ -45,6 +46,8 @@ from wayfare.ids import Entropy, SystemEntropy
 from wayfare.log.ports import EventLog, LogHead, LogSlice
 from wayfare.model.admission import Candidate, admit
 from wayfare.model.events import Unmatched
+from wayfare.model.identities import Namespace, identities_of, namespaces_of
+from wayfare.model.identity_graph import Arrival, link
 from wayfare.model.instances import (
     ActionDone,
     Dispatch,
@@ -65,6 +68,7 @@ from wayfare.model.partitions import partition_of
 from wayfare.model.runs import (
     ActionRetry,
     ActionSettled,
+    ArrivedIdentities,
     Discard,
     JourneyVersion,
     MatchedMessage,
@@ -74,7 +78,7 @@ from wayfare.model.runs import (
     StepRecord,
 )
 from wayfare.observability.metrics import process_metrics
-from wayfare.store.ports import JourneyStore
+from wayfare.store.ports import IdentityGraph, JourneyStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,8 +116,11 @@ class JourneyRuntime:
         per_host: int = 32,
         outbox_capacity: int = 10_000,
         failure_limit: int = FAILURE_LIMIT,
+        identity_graph: IdentityGraph | None = None,
     ) -> None:
         self._store = store
+        self._graph = identity_graph
+        """Where orgs' own namespaces are read (none: the built-in ones only)."""
         self._log = event_log
         self._clock = clock
         self._sender = sender
@@ -572,9 +579,11 @@ class JourneyRuntime:
         if not slices:
             return False
         retried = self._retries(slices)
+        namespaces: dict[str, dict[str, Namespace]] = {}
         for read in slices:
             step.batch.messages.extend(read.messages)
             step.batch.positions[read.partition] = read.last
+            self._link(step, read.identities, namespaces)
         self._see_journey_changes()  # after the events: one published before them is seen
         entries, awaited = self._entries, self._awaited
         wanted: list[tuple[MatchedMessage, list[JourneyVersion]]] = []
@@ -597,6 +606,31 @@ class JourneyRuntime:
         for m, journeys in wanted:
             self._consume_one(step, m, journeys)
         return True
+
+    def _link(
+        self,
+        step: Step,
+        arrived: Sequence[ArrivedIdentities],
+        namespaces: dict[str, dict[str, Namespace]],
+    ) -> None:
+        """The identities of each message read are linked by the cycle's commit, in log
+        order (model/identity_graph.py; ``namespaces``: each org's, read once a cycle)."""
+        for found in arrived:
+            known = namespaces.get(found.org_id)
+            if known is None:
+                own = self._graph.list_namespaces(found.org_id) if self._graph else []
+                known = namespaces[found.org_id] = namespaces_of(own)
+            identities = identities_of({"identityMap": found.identity_map}, known)
+            if not identities:
+                continue
+            decide = functools.partial(
+                link,
+                arrived=identities,
+                now_ms=found.received_ms,
+                namespaces=known,
+                new_person_id=self._entropy.person_id,
+            )
+            step.batch.links.append(Arrival(found.org_id, tuple(identities), decide))
 
     def _retries(self, slices: Sequence[LogSlice]) -> set[str]:
         """xactionIds of messages read that repeat a msgId stored before or earlier in these

@@ -23,7 +23,7 @@ from wayfare.log.ports import LogSlice
 from wayfare.model.events import Unmatched
 from wayfare.model.matching import EventMatch
 from wayfare.model.records import IncomingMessage
-from wayfare.model.runs import matched_messages
+from wayfare.model.runs import arrived_identities, matched_messages
 
 VERSION = 1
 _LENGTHS = re.compile(rb'^\{"payloadBytes":(\d+),"reasonsBytes":(-1|\d+),')
@@ -100,7 +100,9 @@ def decode_slice(partition: int, after: int, entries: Sequence[tuple[int, bytes]
         for (position, _), message in zip(entries, messages, strict=True)
         for found in matched_messages(message, position, orjson.loads)
     ]
-    return LogSlice(partition, after, entries[-1][0] if entries else after, matched, messages)
+    identities = [found for m in messages if (found := arrived_identities(m, orjson.loads))]
+    last = entries[-1][0] if entries else after
+    return LogSlice(partition, after, last, matched, messages, identities)
 
 
 def _digest(text: str | None) -> bytes | None:

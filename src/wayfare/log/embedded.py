@@ -1,8 +1,10 @@
-"""The embedded event log: the embedded store's own match outcomes, read in ``seq`` order.
+"""The embedded event log: the embedded store's own records, read in ``seq`` order.
 
 The inlet's group-commit writer stores each accepted message and its match outcomes in one
-transaction; this log is those outcomes, joined to their records. One partition; a position
-is an outcome's ``seq``. The messages are stored already, so slices carry none to store.
+transaction; this log is the records (valid messages), each with the outcomes journeys act
+on and its identityMap. One partition; a position is a record's ``seq`` (migration 0014
+moved the positions stored before, which were outcomes' ``seq``). The messages are stored
+already, so slices carry none to store.
 The server wakes its engine after each commit journeys may act on; ``wait`` also looks for
 new outcomes itself, a few times a second, so the log needs nobody to tell it.
 """
@@ -11,23 +13,33 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import orjson
 
 from wayfare.log.ports import LogSlice
 from wayfare.model.events import COUNTED_UNMATCHED, Unmatched
 from wayfare.model.nesting import nesting_bound
-from wayfare.model.runs import MatchedMessage
+from wayfare.model.runs import MatchedMessage, identities_in
 from wayfare.store.sqlite.connection import SQLiteDatabase
 
 WAIT_POLL_SECONDS = 0.05
+_IDENTITY_MAP = b'"identityMap"'
 _MARKS = ", ".join("?" * len(COUNTED_UNMATCHED))
 _READ = (
-    "SELECT m.seq, m.org_id, m.event_name, m.identity, m.cause, m.xaction_id, r.message "
-    "FROM event_matches m LEFT JOIN records r ON r.seq = m.record_seq "
+    "SELECT r.seq, r.org_id, r.received_ms, r.xaction_id, r.message, m.event_name, "
+    "m.identity, m.cause FROM (SELECT seq, org_id, received_ms, xaction_id, message "
+    "FROM records WHERE seq > ? ORDER BY seq LIMIT ?) AS r "
+    "LEFT JOIN event_matches m ON m.record_seq = r.seq "
     f"AND (m.cause IS NULL OR m.cause IN ({_MARKS})) "
-    "WHERE m.seq > ? ORDER BY m.seq LIMIT ?"
+    "ORDER BY r.seq, m.seq"
 )
+
+
+def _entity(message: Any) -> dict[str, Any]:
+    body = message.get("body") if isinstance(message, dict) else None
+    entity = body.get("xdmEntity") if isinstance(body, dict) else None
+    return entity if isinstance(entity, dict) else {}
 
 
 class EmbeddedLog(SQLiteDatabase):
@@ -43,15 +55,24 @@ class EmbeddedLog(SQLiteDatabase):
         return await asyncio.to_thread(self._read, partition, after, limit)
 
     def _read(self, partition: int, after: int, limit: int) -> LogSlice:
-        rows = self._all(_READ, (*COUNTED_UNMATCHED, after, limit))
+        rows = self._all(_READ, (after, limit, *COUNTED_UNMATCHED))
         if not rows:
             return LogSlice(partition, after, after)
         matched = []
-        for seq, org_id, event, identity, cause, xaction_id, raw in rows:
-            if raw is None:
-                continue  # not an outcome journeys act on
-            message = orjson.loads(raw)
-            entity = (message.get("body") or {}).get("xdmEntity") or {}
+        identities = []
+        entity: dict[str, Any] = {}
+        last_seq = None
+        for seq, org_id, received_ms, xaction_id, raw, event, identity, cause in rows:
+            if seq != last_seq:  # a record's first row (one per outcome journeys act on)
+                last_seq = seq
+                entity = {}
+                if event is not None or _IDENTITY_MAP in raw:  # else no need to parse it
+                    entity = _entity(orjson.loads(raw))
+                found = identities_in(org_id, received_ms, entity)
+                if found is not None:
+                    identities.append(found)
+            if event is None:
+                continue  # no outcome journeys act on
             matched.append(
                 MatchedMessage(
                     seq,
@@ -64,7 +85,7 @@ class EmbeddedLog(SQLiteDatabase):
                     xaction_id,
                 )
             )
-        return LogSlice(partition, after, int(rows[-1][0]), matched)
+        return LogSlice(partition, after, int(rows[-1][0]), matched, identities=identities)
 
     async def wait(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -78,11 +99,11 @@ class EmbeddedLog(SQLiteDatabase):
         return await asyncio.to_thread(self._last)
 
     def last_position(self) -> int:
-        """The position of the last match outcome stored."""
+        """The position of the last record stored."""
         return self._last()
 
     def _last(self) -> int:
-        row = self._one("SELECT MAX(seq) AS seq FROM event_matches")
+        row = self._one("SELECT MAX(seq) AS seq FROM records")
         return int(row["seq"] or 0) if row is not None else 0
 
     async def acknowledge(self, partition: int, position: int) -> None:

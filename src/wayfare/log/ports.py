@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from wayfare.model.records import IncomingMessage
-from wayfare.model.runs import MatchedMessage
+from wayfare.model.runs import ArrivedIdentities, MatchedMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,9 @@ class LogSlice:
     messages: list[IncomingMessage] = field(default_factory=list)
     """Accepted messages the engine's commit must store (records, failed records, message
     ids, match outcomes); empty where the inlet's writer stored them."""
+    identities: list[ArrivedIdentities] = field(default_factory=list)
+    """The identityMap of every accepted, valid message read that has one, in log order:
+    what the engine's commit links in the identity graph."""
 
     @property
     def empty(self) -> bool:

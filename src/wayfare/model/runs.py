@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wayfare.model.events import Unmatched
+from wayfare.model.identity_graph import Arrival
 from wayfare.model.instances import Instance
 from wayfare.model.nesting import nesting_bound
 from wayfare.model.records import IncomingMessage
@@ -93,6 +94,37 @@ def matched_messages(
         )
         for m in counted
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivedIdentities:
+    """The ``identityMap`` of an accepted, valid message read from the event log: what the
+    identity graph links (model/identity_graph.py)."""
+
+    org_id: str
+    received_ms: int
+    identity_map: dict[str, Any]
+
+
+def arrived_identities(
+    message: IncomingMessage, loads: Callable[[bytes], Any] = json.loads
+) -> ArrivedIdentities | None:
+    """The message's identityMap, if it is valid and has a non-empty one (the payload is
+    parsed only when it names an identityMap at all)."""
+    if message.reasons is not None or b'"identityMap"' not in message.payload:
+        return None
+    document = loads(message.payload)
+    body = document.get("body") if isinstance(document, dict) else None
+    entity = body.get("xdmEntity") if isinstance(body, dict) else None
+    return identities_in(message.org_id, message.received_ms, entity)
+
+
+def identities_in(org_id: str, received_ms: int, entity: Any) -> ArrivedIdentities | None:
+    """An entity's non-empty identityMap, if it has one."""
+    found = entity.get("identityMap") if isinstance(entity, dict) else None
+    if not isinstance(found, dict) or not found:
+        return None
+    return ArrivedIdentities(org_id, received_ms, found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +277,9 @@ class EngineBatch:
     positions: dict[int, int] = field(default_factory=dict)
     """The event log position each partition's reading has reached."""
     test_entries_done: list[int] = field(default_factory=list)
+    links: list[Arrival] = field(default_factory=list)
+    """Identities of the messages read, to link in the identity graph in log order
+    (model/identity_graph.py)."""
     owner: str | None = None
     """The engine committing, when it holds partitions by lease."""
     fences: dict[int, int] = field(default_factory=dict)
@@ -266,4 +301,5 @@ class EngineBatch:
             or self.messages
             or self.positions
             or self.test_entries_done
+            or self.links
         )

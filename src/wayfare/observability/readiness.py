@@ -2,7 +2,7 @@
 
 Three checks, each a function that answers None when all is well and else what is wrong:
 the store can be written (a cheap look: the files' permissions and free space, or the
-scale-out store answering), the journey engine runs, and its lag (match outcomes not yet
+scale-out store answering), the journey engine runs, and its lag (accepted messages not yet
 consumed) is under ``ready_max_lag``. ``bootstrap`` wires them to the deployment.
 """
 
@@ -53,7 +53,7 @@ class Readiness:
                 over = lag is not None and lag > self.max_lag
                 record(
                     "lag",
-                    f"{lag} match outcomes wait for the engine (more than {self.max_lag})"
+                    f"{lag} accepted messages wait for the engine (more than {self.max_lag})"
                     if over
                     else None,
                     events=lag,

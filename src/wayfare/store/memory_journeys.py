@@ -30,6 +30,7 @@ from wayfare.model.runs import (
     TestEntry,
 )
 from wayfare.store.memory import MemoryStore
+from wayfare.store.memory_identities import MemoryIdentityGraph
 
 ACTIVE = frozenset({"live", "closed", "draft"})
 
@@ -51,8 +52,15 @@ class _Lease:
 class MemoryJourneyStore:
     """JourneyStore and PartitionLeases in memory; lease time comes from ``clock``."""
 
-    def __init__(self, resources: MemoryStore | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        resources: MemoryStore | None = None,
+        clock: Clock | None = None,
+        identities: MemoryIdentityGraph | None = None,
+    ) -> None:
         self._resources = resources if resources is not None else MemoryStore()
+        self.identities = identities if identities is not None else MemoryIdentityGraph()
+        """The identity graph the engine's commits link in."""
         self._clock = clock or SystemClock()
         self._leases: dict[int, _Lease] = {}
         self._alive: dict[str, int] = {}
@@ -280,6 +288,8 @@ class MemoryJourneyStore:
             if lease is None or lease.owner != batch.owner or lease.epoch != epoch:
                 raise FencedError(f"partition {partition} has another owner now")
         self._resources.store_messages(batch.messages)
+        for arrival in batch.links:
+            self.identities.link(arrival.org_id, arrival.identities, arrival.decide)
         for inst in batch.instances:
             self._instances[inst.instance_id] = inst.copy()
         for timer_id in batch.fired_timers:

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim
 from wayfare.model.events import EventConfig
+from wayfare.model.identities import Identity, Namespace
+from wayfare.model.identity_graph import Decide, Dropped, GraphChange, Person
 from wayfare.model.instances import Instance
 from wayfare.model.matching import MatchRecord
 from wayfare.model.profile_fragments import Fragment
@@ -353,4 +355,37 @@ class ProfileStore(Protocol):
         ...
 
     def set_merge_policy(self, org_id: str, policy: MergePolicy) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class IdentityGraph(Protocol):
+    """An org's identity graph (model/identity_graph.py) and its custom namespaces. The store
+    keeps what the model decides; it decides nothing itself."""
+
+    def link(self, org_id: str, arrived: Sequence[Identity], decide: Decide) -> GraphChange:
+        """In one transaction: read the persons holding any of ``arrived`` (with all their
+        links), call ``decide`` with them, store its change. Links made at the same time by
+        other connections or processes take turns with this one, so that none is lost and no
+        identity gets two persons."""
+        ...
+
+    def person_of(self, org_id: str, identity: Identity) -> Person | None: ...
+
+    def person(self, org_id: str, person_id: str) -> Person | None:
+        """The person, or the one it was merged into (however many merges ago)."""
+        ...
+
+    def dropped_links(self, org_id: str, person_id: str, limit: int = 100) -> list[Dropped]:
+        """The links the guardrails dropped from the person, newest first."""
+        ...
+
+    def add_namespace(self, org_id: str, namespace: Namespace) -> None:
+        """ConflictError when the org has a namespace of that code."""
+        ...
+
+    def list_namespaces(self, org_id: str) -> list[Namespace]:
+        """The org's own namespaces (not the built-in ones), by code."""
+        ...
+
     def close(self) -> None: ...

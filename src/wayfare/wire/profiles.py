@@ -1,4 +1,4 @@
-"""Profiles: the org's merge policy."""
+"""People: identity namespaces, the person of an identity, and the org's merge policy."""
 
 from __future__ import annotations
 
@@ -19,3 +19,63 @@ class AttributeMerge(Wire):
 
 class MergePolicy(Wire):
     attributeMerge: AttributeMerge
+
+
+class NamespaceSpec(Wire):
+    code: str
+    """The identity symbol, as messages name it in ``identityMap``: a letter, then letters,
+    digits or ``_`` (at most 50); not a built-in one's."""
+    name: str = ""
+    """For people; the code when left out."""
+    unique: bool = False
+    """At most one identity of this namespace per person (graph-collapse protection): when
+    another would join a person, the newest link wins."""
+
+
+class Namespace(Wire):
+    code: str
+    name: str
+    unique: bool
+    builtIn: bool
+
+
+class NamespaceList(Wire):
+    namespaces: list[Namespace]
+    """The built-in namespaces (Email, Phone, ECID, CRMID), then the org's own."""
+
+
+class ProfileQuery(Wire):
+    namespace: str
+    """Any namespace of one of the person's identities (``Email``)."""
+    id: str
+    """The identity's id, normalised as its namespace's are (Email: lower-cased; Phone:
+    E.164)."""
+
+
+class LinkedIdentity(Wire):
+    namespace: str
+    id: str
+    linkedMs: int
+    """When the identity was linked to the person (the time its message was received)."""
+
+
+class DroppedLink(Wire):
+    namespace: str
+    id: str
+    cause: str
+    """``limit`` (the person held 50 identities: the oldest link went) or ``unique`` (a
+    newer identity of a unique namespace won)."""
+
+
+class Profile(Wire):
+    """A person of the identity graph. More of the profile (attributes, events, audiences,
+    journeys) comes as fields of their own."""
+
+    personId: str
+    """Stable: a person merged into another is found by either id's identities, under the
+    surviving (first created) person's id."""
+    createdMs: int
+    identities: list[LinkedIdentity]
+    """By namespace, then id."""
+    droppedLinks: list[DroppedLink] = msgspec.field(default_factory=list)
+    """Links the guardrails dropped from this person, newest first (at most 100)."""

@@ -27,8 +27,11 @@ import psycopg
 from wayfare.model.instances import Instance
 from wayfare.model.runs import EngineBatch, OutboxItem
 from wayfare.store.postgres.bulk import copy_rows, next_ids
+from wayfare.store.postgres.connection import shared_statements
+from wayfare.store.postgres.identities import advisory_locks
 from wayfare.store.postgres.leases import check_fences
 from wayfare.store.postgres.messages import storable_text, store_messages
+from wayfare.store.sql_identities import link_arrivals
 
 
 def _optional(value: str | None) -> str | None:
@@ -42,6 +45,8 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
     check_fences(conn, batch.owner, batch.fences)
     if batch.messages:
         store_messages(conn, batch.messages)
+    if batch.links:
+        link_arrivals(shared_statements(conn), batch.links, advisory_locks)
     cursor = conn.cursor()
     _upsert_instances(cursor, batch.instances)
     if batch.fired_timers:

@@ -218,6 +218,11 @@ class _Statements:
         return self._conn.execute(_placeholders(sql), params)
 
 
+def shared_statements(conn: psycopg.Connection[Any]) -> _Statements:
+    """``conn``, in a transaction, taking the statements written once for both SQL stores."""
+    return _Statements(conn)
+
+
 class PostgresDatabase:
     """A pool of connections to the server, and what the stores on PostgreSQL build on: the
     statements written once for both SQL stores (``?`` placeholders: ``_all``, ``_one``,

@@ -15,6 +15,7 @@ from wayfare.model.admission import Stay
 from wayfare.model.instances import Instance
 from wayfare.model.records import FirstMessage
 from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, TestEntry
+from wayfare.store.sql_identities import link_arrivals
 from wayfare.store.sql_journeys import entry_from_row, instance_from_row, outbox_item_from_row
 from wayfare.store.sqlite.connection import SQLiteDatabase, store_errors
 from wayfare.store.sqlite.leases import check_fences
@@ -157,6 +158,7 @@ def _write_mapped(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIt
 def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxItem]:
     check_fences(conn, batch.owner, batch.fences)
     store_messages(conn, batch.messages)
+    link_arrivals(conn, batch.links)
     insert_rows(
         conn,
         "instances (instance_id, org_id, journey, version, identity, status, entered_ms, "

@@ -1,0 +1,123 @@
+"""Identities: namespaces, an identity as (namespace, id), how ids are normalised, and what a
+message's ``identityMap`` says about whose it is.
+
+Four namespaces are built in, with Adobe Experience Platform's identity symbols: ``Email``,
+``Phone``, ``ECID`` and ``CRMID``; an org adds its own (``Namespace``). Ids are compared as
+normalised: an Email id lower-cased and trimmed (Adobe's ``Email`` namespace treats
+addresses as case-insensitive, and its hashed namespace is documented as lower-cased); a Phone
+id in E.164 (``+`` country code and number, no spaces) when it reads as an international
+number, otherwise trimmed as sent; every other id is kept exactly as sent.
+
+A namespace marked ``unique`` holds at most one identity per person: the rule against graph
+collapse (model/identity_graph.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+
+NAMESPACE_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,49}$")
+MAX_ID_LENGTH = 1024
+"""Longer ids are not linked (a mistake in the sender's mapping, not a person)."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Identity:
+    """One identity of a person: an id within a namespace (normalised, see ``identity``)."""
+
+    namespace: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """A namespace of identities: its identity symbol (``code``, as in ``identityMap``), a
+    name for people, and whether a person may hold at most one of its identities."""
+
+    code: str
+    name: str
+    unique: bool = False
+    """At most one identity of this namespace per person: when a second one would join a
+    person, the newest link wins (model/identity_graph.py)."""
+    built_in: bool = False
+    created_ms: int = 0
+
+
+BUILT_IN: tuple[Namespace, ...] = (
+    Namespace("Email", "Email", built_in=True),
+    Namespace("Phone", "Phone", built_in=True),
+    Namespace("ECID", "Adobe Experience Cloud ID", built_in=True),
+    Namespace("CRMID", "CRM ID", unique=True, built_in=True),
+)
+
+
+def namespaces_of(custom: Iterable[Namespace]) -> dict[str, Namespace]:
+    """An org's namespaces by code: the built-in ones and its own."""
+    found = {ns.code: ns for ns in BUILT_IN}
+    for ns in custom:
+        found.setdefault(ns.code, ns)
+    return found
+
+
+def check_namespace_code(code: str) -> str | None:
+    """Why ``code`` cannot name a new namespace, or None."""
+    if not NAMESPACE_CODE.match(code):
+        return "a namespace code is a letter, then letters, digits or '_', at most 50 characters"
+    if any(code.lower() == ns.code.lower() for ns in BUILT_IN):
+        return f"{code!r} is a built-in namespace"
+    return None
+
+
+def normalise(namespace: str, raw: str) -> str:
+    """The id as identities are compared and kept (see the module's docstring)."""
+    if namespace == "Email":
+        return raw.strip().lower()
+    if namespace == "Phone":
+        text = raw.strip()
+        try:
+            number = phonenumbers.parse(text, None)
+        except phonenumbers.NumberParseException:
+            return text
+        if not phonenumbers.is_possible_number(number):
+            return text
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return raw
+
+
+def identity(namespace: str, raw: str) -> Identity:
+    return Identity(namespace, normalise(namespace, raw))
+
+
+def parse_identity(text: str) -> Identity:
+    """``Email:ada@example.com`` as an Identity; ValueError when there is no namespace."""
+    namespace, sep, raw = text.partition(":")
+    if not sep or not namespace or not raw:
+        raise ValueError(f"an identity is NAMESPACE:ID, not {text!r}")
+    return identity(namespace, raw)
+
+
+def identities_of(entity: Mapping[str, Any], known: Mapping[str, Namespace]) -> list[Identity]:
+    """The identities in an XDM entity's ``identityMap``, in the order sent, each once: ids
+    of namespaces the org knows (``known``), strings of at most MAX_ID_LENGTH characters,
+    not blank. Anything else in the map is not an identity and is left out."""
+    identity_map = entity.get("identityMap")
+    if not isinstance(identity_map, Mapping):
+        return []
+    found: dict[Identity, None] = {}
+    for namespace, entries in identity_map.items():
+        if namespace not in known or not isinstance(entries, list):
+            continue
+        for entry in entries:
+            raw = entry.get("id") if isinstance(entry, Mapping) else None
+            if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_ID_LENGTH:
+                continue
+            found.setdefault(identity(namespace, raw), None)
+    return list(found)

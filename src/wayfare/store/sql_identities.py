@@ -1,0 +1,226 @@
+"""The identity graph over SQL, written once for both SQL stores (store/ports.py
+``IdentityGraph``): the statements, and how rows become persons. An adapter supplies the
+connections (``_one``, ``_all``, ``_tx``, as for store/sql_resources.py) and, on PostgreSQL,
+the locks that make concurrent links take turns (``_lock``); SQLite's writers take turns
+already.
+
+``link_in`` runs inside a transaction the caller holds, so the journey engine's commit can
+link the identities of what it consumed in its own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
+
+from wayfare.errors import StoreError
+from wayfare.model.identities import Identity, Namespace
+from wayfare.model.identity_graph import (
+    Arrival,
+    Decide,
+    DropCause,
+    Dropped,
+    GraphChange,
+    Link,
+    Person,
+)
+from wayfare.store.sql_resources import SQLDatabase, Statements
+
+MAX_LOCK_ROUNDS = 10
+"""Rounds of reading the persons and locking them before giving up (each round finds
+persons merged meanwhile; more than two is already rare)."""
+
+
+class Rows(Protocol):
+    def fetchall(self) -> list[Any]: ...
+
+
+class Locks(Protocol):
+    def __call__(self, conn: Statements, keys: Collection[str]) -> None: ...
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _rows(conn: Statements, sql: str, params: Sequence[Any]) -> list[Any]:
+    cursor: Any = conn.execute(sql, params)
+    rows: list[Any] = cursor.fetchall()
+    return rows
+
+
+def owners_in(conn: Statements, org_id: str, identities: Sequence[Identity]) -> list[str]:
+    """Ids of the persons holding any of ``identities``, sorted."""
+    found: set[str] = set()
+    for start in range(0, len(identities), 200):
+        part = identities[start : start + 200]
+        where = " OR ".join(["(namespace = ? AND id = ?)"] * len(part))
+        params = [org_id, *(v for x in part for v in (x.namespace, x.id))]
+        sql = f"SELECT DISTINCT person_id FROM identity_links WHERE org_id = ? AND ({where})"
+        found.update(row[0] for row in _rows(conn, sql, params))
+    return sorted(found)
+
+
+def persons_in(conn: Statements, org_id: str, person_ids: Sequence[str]) -> list[Person]:
+    """These persons, with their links (by identity)."""
+    if not person_ids:
+        return []
+    marks = _marks(len(person_ids))
+    created = {
+        row[0]: int(row[1])
+        for row in _rows(
+            conn,
+            "SELECT person_id, created_ms FROM persons "
+            f"WHERE org_id = ? AND person_id IN ({marks})",
+            [org_id, *person_ids],
+        )
+    }
+    links: dict[str, list[Link]] = {pid: [] for pid in created}
+    for pid, namespace, id_, linked_ms in _rows(
+        conn,
+        "SELECT person_id, namespace, id, linked_ms FROM identity_links "
+        f"WHERE org_id = ? AND person_id IN ({marks})",
+        [org_id, *person_ids],
+    ):
+        links.setdefault(pid, []).append(Link(Identity(namespace, id_), int(linked_ms)))
+    return [Person(pid, created[pid], tuple(sorted(links[pid]))) for pid in sorted(created)]
+
+
+def link_arrivals(conn: Statements, arrivals: Sequence[Arrival], lock: Locks | None = None) -> None:
+    """Link each arrival's identities, in order, inside the caller's transaction (the journey
+    engine's commit); ``lock`` as for ``link_in`` (none: SQLite). The identities of all of them
+    are locked first, in one sorted pass."""
+    lock = lock or _no_locks
+    lock(conn, [f"{a.org_id}/identity/{x}" for a in arrivals for x in a.identities])
+    for arrival in arrivals:
+        link_in(conn, arrival.org_id, arrival.identities, arrival.decide, lock)
+
+
+def _no_locks(conn: Statements, keys: Collection[str]) -> None:
+    """SQLite's writers take turns already."""
+
+
+def link_in(
+    conn: Statements, org_id: str, arrived: Sequence[Identity], decide: Decide, lock: Locks
+) -> GraphChange:
+    """Link ``arrived`` inside the caller's transaction: lock the identities, then the
+    persons holding them (reading again until those are all locked: one may have been
+    merged meanwhile), decide, store."""
+    lock(conn, [f"{org_id}/identity/{x}" for x in arrived])
+    locked: set[str] = set()
+    for _ in range(MAX_LOCK_ROUNDS):
+        owners = owners_in(conn, org_id, arrived)
+        if locked.issuperset(owners):
+            break
+        lock(conn, [f"{org_id}/person/{pid}" for pid in owners if pid not in locked])
+        locked.update(owners)
+    else:
+        raise StoreError("the persons of these identities kept changing while linking them")
+    change = decide(persons_in(conn, org_id, owners))
+    store_change(conn, org_id, change)
+    return change
+
+
+def store_change(conn: Statements, org_id: str, change: GraphChange) -> None:
+    at = change.at_ms
+    absorbed = [m.absorbed for m in change.merges]
+    rewritten = [p.person_id for p in change.persons]
+    for pid in [*absorbed, *rewritten]:
+        conn.execute("DELETE FROM identity_links WHERE org_id = ? AND person_id = ?", (org_id, pid))
+    for merge in change.merges:
+        conn.execute(
+            "DELETE FROM persons WHERE org_id = ? AND person_id = ?", (org_id, merge.absorbed)
+        )
+        conn.execute(
+            "UPDATE person_merges SET survivor = ? WHERE org_id = ? AND survivor = ?",
+            (merge.survivor, org_id, merge.absorbed),
+        )
+        conn.execute(
+            "INSERT INTO person_merges (org_id, absorbed, survivor, merged_ms) VALUES (?, ?, ?, ?)",
+            (org_id, merge.absorbed, merge.survivor, at),
+        )
+    for person in change.persons:
+        conn.execute(
+            "INSERT INTO persons (org_id, person_id, created_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT (org_id, person_id) DO NOTHING",
+            (org_id, person.person_id, person.created_ms),
+        )
+        for x in person.links:
+            conn.execute(
+                "INSERT INTO identity_links (org_id, namespace, id, person_id, linked_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (org_id, x.identity.namespace, x.identity.id, person.person_id, x.linked_ms),
+            )
+    for drop in change.dropped:
+        conn.execute(
+            "INSERT INTO identity_drops (org_id, person_id, namespace, id, cause, dropped_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (org_id, drop.person_id, drop.identity.namespace, drop.identity.id, drop.cause, at),
+        )
+
+
+class SQLIdentityGraph(SQLDatabase):
+    """IdentityGraph over SQL; an adapter gives it connections and ``_lock``."""
+
+    def _lock_keys(self, conn: Statements, keys: Collection[str]) -> None:
+        """Hold a lock on each key until the transaction ends (none needed on SQLite)."""
+
+    def link(self, org_id: str, arrived: Sequence[Identity], decide: Decide) -> GraphChange:
+        with self._tx() as conn:
+            return link_in(conn, org_id, arrived, decide, self._lock_keys)
+
+    def person_of(self, org_id: str, identity: Identity) -> Person | None:
+        row = self._one(
+            "SELECT person_id FROM identity_links WHERE org_id = ? AND namespace = ? AND id = ?",
+            (org_id, identity.namespace, identity.id),
+        )
+        return None if row is None else self.person(org_id, row["person_id"])
+
+    def person(self, org_id: str, person_id: str) -> Person | None:
+        merged = self._one(
+            "SELECT survivor FROM person_merges WHERE org_id = ? AND absorbed = ?",
+            (org_id, person_id),
+        )
+        if merged is not None:
+            person_id = merged["survivor"]
+        person = self._one(
+            "SELECT created_ms FROM persons WHERE org_id = ? AND person_id = ?",
+            (org_id, person_id),
+        )
+        if person is None:
+            return None
+        rows = self._all(
+            "SELECT namespace, id, linked_ms FROM identity_links "
+            "WHERE org_id = ? AND person_id = ?",
+            (org_id, person_id),
+        )
+        links = [Link(Identity(r["namespace"], r["id"]), int(r["linked_ms"])) for r in rows]
+        return Person(person_id, int(person["created_ms"]), tuple(sorted(links)))
+
+    def dropped_links(self, org_id: str, person_id: str, limit: int = 100) -> list[Dropped]:
+        rows = self._all(
+            "SELECT namespace, id, cause FROM identity_drops WHERE org_id = ? AND person_id = ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (org_id, person_id, limit),
+        )
+        return [
+            Dropped(Identity(r["namespace"], r["id"]), person_id, DropCause(r["cause"]))
+            for r in rows
+        ]
+
+    def add_namespace(self, org_id: str, namespace: Namespace) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO identity_namespaces (org_id, code, name, is_unique, created_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (org_id, namespace.code, namespace.name, namespace.unique, namespace.created_ms),
+            )
+
+    def list_namespaces(self, org_id: str) -> list[Namespace]:
+        rows = self._all(
+            "SELECT * FROM identity_namespaces WHERE org_id = ? ORDER BY code", (org_id,)
+        )
+        return [
+            Namespace(r["code"], r["name"], bool(r["is_unique"]), created_ms=r["created_ms"])
+            for r in rows
+        ]
