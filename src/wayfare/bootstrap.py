@@ -392,9 +392,7 @@ def _server(
     )
     merge_policies = MergePolicies(profiles, schemas)
     return Services(
-        engine=EngineServices(
-            writer, runtime, [store.close, profiles.close, identity_graph.close]
-        ),
+        engine=EngineServices(writer, runtime, [store.close, profiles.close, identity_graph.close]),
         settings=settings,
         clock=clock,
         store=store,

@@ -31,8 +31,13 @@ from wayfare.store.memory import MemoryStore, MemoryWriter
 from wayfare.store.memory_identities import MemoryIdentityGraph
 from wayfare.store.memory_journeys import MemoryJourneyStore
 from wayfare.store.memory_profiles import MemoryProfileStore
-from wayfare.store.ports import JourneyStore, MessageWriter, ProfileStore, ResourceStore
-from wayfare.store.ports import IdentityGraph, JourneyStore, MessageWriter, ResourceStore
+from wayfare.store.ports import (
+    IdentityGraph,
+    JourneyStore,
+    MessageWriter,
+    ProfileStore,
+    ResourceStore,
+)
 from wayfare.store.postgres.connection import open_pool
 from wayfare.store.postgres.identities import PostgresIdentityGraph
 from wayfare.store.postgres.journeys import PostgresJourneyStore
@@ -234,6 +239,9 @@ PROFILE_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], ProfileBackend]] =
 @pytest.fixture(params=list(PROFILE_BACKENDS))
 def profile_backend(request: pytest.FixtureRequest) -> Iterator[ProfileBackend]:
     yield from built(PROFILE_BACKENDS, request)
+
+
+@dataclass
 class GraphBackend:
     """One identity graph adapter: ``open`` gives the graph over the same data on another
     connection each call, where the backend has connections (as each process opens its own)."""

@@ -146,6 +146,20 @@ class Stage:
         wait_until(lambda: bool(report(self.shop, PAUSED)["paused"]), timeout=10)
         return PAUSED
 
+    def person(self) -> str:
+        """An identity of a person the engine has linked."""
+        send(self.shop, shop_message(self.shop, "cart", "grace@example.com"))
+        with self.shop.admin() as admin:
+            wait_until(
+                lambda: (
+                    admin.get(
+                        "/api/v1/profiles", params={"namespace": "Email", "id": "grace@example.com"}
+                    ).status_code
+                    == 200
+                )
+            )
+        return "Email:grace@example.com"
+
 
 @pytest.fixture
 def stage(shop: Shop, tmp_path: Path) -> Stage:
@@ -204,6 +218,9 @@ ARGUMENTS: dict[str, Callable[[Stage], list[str]]] = {
     "journeys test-event": lambda s: [s.draft(), "--identity", "ada@example.com"],
     "journeys report": lambda s: [s.live()],
     "journeys steps": lambda s: [s.live(), "--identity", "ada@example.com"],
+    "namespaces list": lambda s: [],
+    "namespaces create": lambda s: ["Loyalty", "--unique"],
+    "profiles show": lambda s: [s.person()],
 }
 
 

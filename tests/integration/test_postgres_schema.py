@@ -25,7 +25,8 @@ TABLES = {
     "events", "event_matches", "journeys", "journey_generation", "instances", "timers",
     "outbox", "step_events", "step_counts", "discards", "test_profiles", "log_positions",
     "partition_leases", "workers", "test_entries", "resource_generation", "profile_fragments",
-    "merge_policies", "identity_namespaces", "persons", "identity_links", "person_merges", "identity_drops",
+    "merge_policies", "identity_namespaces", "persons", "identity_links", "person_merges",
+    "identity_drops",
 }  # fmt: skip
 
 

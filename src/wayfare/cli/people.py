@@ -7,6 +7,7 @@ import click
 
 from wayfare.cli.context import CliContext, admin_command
 from wayfare.cli.output import iso_time, table
+from wayfare.wire.profiles import NamespaceSpec
 
 
 @click.group()
@@ -30,7 +31,8 @@ def namespaces_list(cli: CliContext) -> None:
     """
     with cli.client() as c:
         body = c.namespaces.list()
-    cli.show(body, lambda: table(body["namespaces"], ["code", "name", "unique", "builtIn"]))
+    rows = [(n.code, n.name, n.unique, n.builtIn) for n in body.namespaces]
+    cli.show(body, lambda: table(["code", "name", "unique", "builtIn"], rows))
 
 
 @namespaces.command("create")
@@ -48,8 +50,8 @@ def namespaces_create(cli: CliContext, code: str, name: str, unique: bool) -> No
       wayfare namespaces create Loyalty --unique
     """
     with cli.client() as c:
-        body = c.namespaces.create({"code": code, "name": name, "unique": unique})
-    cli.show(body, f"created namespace {body['code']}")
+        body = c.namespaces.create(NamespaceSpec(code=code, name=name, unique=unique))
+    cli.show(body, f"created namespace {body.code}")
 
 
 @click.group()
@@ -80,13 +82,10 @@ def profiles_show(cli: CliContext, identity: str) -> None:
         body = c.profiles.find(namespace, id_)
 
     def text() -> None:
-        click.echo(f"person {body['personId']}")
-        rows = [
-            {"identity": f"{x['namespace']}:{x['id']}", "linked": iso_time(x["linkedMs"])}
-            for x in body["identities"]
-        ]
-        table(rows, ["identity", "linked"])
-        for drop in body.get("droppedLinks", []):
-            click.echo(f"dropped {drop['namespace']}:{drop['id']} ({drop['cause']})")
+        click.echo(f"person {body.personId}")
+        rows = [(f"{x.namespace}:{x.id}", iso_time(x.linkedMs)) for x in body.identities]
+        table(["identity", "linked"], rows)
+        for drop in body.droppedLinks:
+            click.echo(f"dropped {drop.namespace}:{drop.id} ({drop.cause})")
 
     cli.show(body, text)

@@ -21,6 +21,7 @@ from wayfare.wire import failures as wf
 from wayfare.wire import inlets as wi
 from wayfare.wire import journeys as wj
 from wayfare.wire import org as wo
+from wayfare.wire import profiles as wp
 from wayfare.wire import schemas as ws
 from wayfare.wire.base import Deleted
 from wayfare.wire.collection import Message
@@ -241,13 +242,19 @@ class Failures(_Resource):
 class Namespaces(_Resource):
     base = "namespaces"
 
+    def list(self) -> wp.NamespaceList:
+        return self._call(wp.NamespaceList, "GET")
+
+    def create(self, spec: wp.NamespaceSpec) -> wp.Namespace:
+        return self._call(wp.Namespace, "POST", body=spec)
+
 
 class Profiles(_Resource):
     base = "profiles"
 
-    def find(self, namespace: str, id_: str) -> Json:
+    def find(self, namespace: str, id_: str) -> wp.Profile:
         """The person one of whose identities is ``namespace``/``id_``."""
-        return self._call("GET", namespace=namespace, id=id_)
+        return self._call(wp.Profile, "GET", namespace=namespace, id=id_)
 
 
 class Definitions(_Resource):
