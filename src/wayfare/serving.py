@@ -2,10 +2,10 @@
 one listening socket.
 
 With N, the process started by ``serve`` binds the socket and starts the HTTP processes
-(``wayfare http-process``), starting each again if it dies. Embedded, it also keeps the
-store's one writer and the journey engine: the HTTP processes parse and validate, and hand
-what they accept to its writer (hub/writer.py). In scale-out each HTTP process is a whole
-stateless server.
+(``wayfare http-process``), starting each again if it dies. Embedded, it also runs the
+journey engine and the hub (hub/writer.py): the HTTP processes parse, validate and commit
+what they accept themselves, once the hub has admitted it (one backlog and one rate limit
+per inlet for all of them). In scale-out each HTTP process is a whole stateless server.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ async def _run_processes(settings: Settings, services: Services, listening: sock
     embedded = deployment(settings).sqlite is not None
     hub: WriterHub | None = None
     if embedded:
-        await services.start()  # the writer and the journey engine
+        await services.start()  # the journey engine
         hub = writer_hub(services)
     serving: set[asyncio.Task[None]] = set()
 
@@ -127,7 +127,7 @@ async def _run_processes(settings: Settings, services: Services, listening: sock
             await child.start()
         await stopping.wait()
     finally:
-        # The HTTP processes end their requests first; the writer then commits the last.
+        # The HTTP processes end their requests, committing the last, before the engine stops.
         await asyncio.gather(*(child.stop(STOP_GRACE_SECONDS) for child in children))
         if serving:
             await asyncio.gather(*serving, return_exceptions=True)

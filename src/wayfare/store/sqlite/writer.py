@@ -6,9 +6,9 @@ per event loop. An HTTP 200 is sent only after that commit.
 
 Other busy writers in the process hand their work over too (``run_in_transaction``), and
 share each fsync. Group-commit writers in other processes on the same file (the journey
-engine's) take turns on a file lock held around each transaction: the one waiting wakes as
-soon as the other has committed, where SQLite's own busy wait sleeps up to 100 ms between
-tries.
+engine's, the other HTTP processes' of ``serve --workers N``) take turns on a file lock held
+around each transaction: the one waiting wakes as soon as the other has committed, where
+SQLite's own busy wait sleeps up to 100 ms between tries.
 """
 
 from __future__ import annotations
