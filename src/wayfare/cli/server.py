@@ -128,7 +128,7 @@ def serve(
 ) -> None:
     """Start the Wayfare server: the inlet and the admin API.
 
-    It runs --workers HTTP processes (one per core unless told) on one listening socket.
+    It runs --workers HTTP processes (one per core unless told) on one port.
     Embedded (the default), it keeps everything in one SQLite file: each HTTP process
     commits what it accepts, the process it starts from counts the backlog and the rate
     limits for all of them and runs the journey engine. With --store postgresql://… --log
