@@ -46,6 +46,43 @@ Admit = Callable[[int, Mapping[str, int]], None]
 raises OverloadedError or RateLimitedError when they may not be written now."""
 
 
+class _Frames:
+    """Frames for one socket, sent together once a turn of the event loop: one system call
+    (and one wake of the other side) for all that a turn's requests send, not one each."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._parts: list[bytes] = []
+        self._released = 0
+
+    def send(self, kind: int, request_id: int, body: bytes = b"") -> None:
+        self._schedule()
+        self._parts.append(_HEADER.pack(kind, request_id, len(body)))
+        self._parts.append(body)
+
+    def release(self, count: int) -> None:
+        """Add ``count`` to the RELEASE frame of this turn (one, however many writes end)."""
+        self._schedule()
+        self._released += count
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+    def _schedule(self) -> None:
+        if not self._parts and not self._released:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self._released:
+            self._parts.append(_HEADER.pack(RELEASE, 0, _COUNT.size))
+            self._parts.append(_COUNT.pack(self._released))
+            self._released = 0
+        parts, self._parts = self._parts, []
+        if parts and not self._writer.is_closing():
+            self._writer.write(b"".join(parts))
+
+
 class DemoInbox(Protocol):
     """What the demo webhook received: the last ``INBOX_SIZE`` calls, oldest first."""
 
@@ -74,38 +111,44 @@ class HubClient:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._writer: asyncio.StreamWriter | None = None
+        self._frames: _Frames | None = None
         self._reading: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[bytes]] = {}
         self._gone: str | None = None
 
     async def start(self) -> None:
-        if self._writer is not None:
+        if self._frames is not None:
             return
-        reader, self._writer = await asyncio.open_connection(sock=self._sock)
+        reader, writer = await asyncio.open_connection(sock=self._sock)
+        self._frames = _Frames(writer)
         self._reading = asyncio.create_task(self._read(reader))
 
     async def stop(self) -> None:
         if self._reading is not None:
             self._reading.cancel()
             await asyncio.gather(self._reading, return_exceptions=True)
-        if self._writer is not None:
-            self._writer.close()
+        if self._frames is not None:
+            self._frames.close()
         self._fail_all("the HTTP process is stopping")
 
     def tell(self, kind: int, body: bytes = b"") -> None:
         """Send without waiting for an answer."""
-        if self._writer is not None and self._gone is None:
-            self._writer.write(_HEADER.pack(kind, 0, len(body)) + body)
+        if self._frames is not None and self._gone is None:
+            self._frames.send(kind, 0, body)
+
+    def release(self, count: int) -> None:
+        """Tell the hub that ``count`` admitted messages are no longer pending."""
+        if self._frames is not None and self._gone is None:
+            self._frames.release(count)
 
     async def ask(self, kind: int, body: bytes = b"") -> bytes:
-        if self._writer is None or self._gone is not None:
+        if self._frames is None or self._gone is not None:
             raise StoreError(f"the writer process cannot be reached: {self._gone or 'not started'}")
         request_id = next(self._ids) & 0xFFFFFFFF or 1
         answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = answer
-        self._writer.write(_HEADER.pack(kind, request_id, len(body)) + body)
+        self._frames.send(kind, request_id, body)
         return await answer
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -157,7 +200,7 @@ class HubWriter:
         try:
             return await self._local.write(messages)
         finally:
-            self._client.tell(RELEASE, _COUNT.pack(len(messages)))
+            self._client.release(len(messages))
 
 
 class HubEngine:
@@ -213,6 +256,7 @@ class WriterHub:
     async def serve(self, sock: socket.socket) -> None:
         """Answer one HTTP process until it goes away."""
         reader, writer = await asyncio.open_connection(sock=sock)
+        frames = _Frames(writer)
         tasks: set[asyncio.Task[None]] = set()
         held = 0  # this process's share of the pending messages
         try:
@@ -220,7 +264,7 @@ class WriterHub:
                 kind, request_id, size = _HEADER.unpack(await reader.readexactly(_HEADER.size))
                 body = await reader.readexactly(size)
                 if kind == ADMIT:  # answered at once: the hot path, no task
-                    count = self._admit_write(writer, request_id, body)
+                    count = self._admit_write(frames, request_id, body)
                     held += count
                     self._pending += count
                 elif kind == RELEASE:
@@ -231,7 +275,7 @@ class WriterHub:
                 elif kind == WAKE:
                     self._wake()
                 else:
-                    task = asyncio.create_task(self._answer(writer, kind, request_id, body))
+                    task = asyncio.create_task(self._answer(frames, kind, request_id, body))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -240,27 +284,25 @@ class WriterHub:
             self._pending -= held
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
-            writer.close()
+            frames.close()
 
-    def _admit_write(self, writer: asyncio.StreamWriter, request_id: int, body: bytes) -> int:
+    def _admit_write(self, frames: _Frames, request_id: int, body: bytes) -> int:
         """Admit a write or refuse it; how many messages are now pending for it."""
         counts: dict[str, int] = orjson.loads(body)
         try:
             self._admit(self._pending, counts)
         except (OverloadedError, RateLimitedError) as exc:
-            _reply(writer, FAILED, request_id, orjson.dumps(_failure(exc)))
+            frames.send(FAILED, request_id, orjson.dumps(_failure(exc)))
             return 0
-        _reply(writer, DONE, request_id, b"")
+        frames.send(DONE, request_id)
         return sum(counts.values())
 
-    async def _answer(
-        self, writer: asyncio.StreamWriter, kind: int, request_id: int, body: bytes
-    ) -> None:
+    async def _answer(self, frames: _Frames, kind: int, request_id: int, body: bytes) -> None:
         try:
-            _reply(writer, DONE, request_id, await self._handle(kind, body))
+            frames.send(DONE, request_id, await self._handle(kind, body))
         except Exception as exc:  # every failure goes back to the request that caused it
-            log.exception("the writer process failed a request")
-            _reply(writer, FAILED, request_id, orjson.dumps(_failure(exc)))
+            log.exception("the hub failed a request")
+            frames.send(FAILED, request_id, orjson.dumps(_failure(exc)))
 
     async def _handle(self, kind: int, body: bytes) -> bytes:
         if kind == INBOX_ADD:
@@ -268,11 +310,6 @@ class WriterHub:
         if kind == INBOX_LIST:
             return orjson.dumps(await self._inbox.recent())
         raise ValueError(f"unknown request kind {kind}")
-
-
-def _reply(writer: asyncio.StreamWriter, kind: int, request_id: int, body: bytes) -> None:
-    if not writer.is_closing():
-        writer.write(_HEADER.pack(kind, request_id, len(body)) + body)
 
 
 def admit_all(max_pending: int, take: Callable[[str, int], None]) -> Admit:
