@@ -68,6 +68,13 @@ def tree(table: Table, root: int) -> set[int]:
     return found
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root`` and every process below it (``serve``'s HTTP processes, its
+    journey engine), living ones only."""
+    table = processes()
+    return sum(table[pid].cpu_s for pid in tree(table, root))
+
+
 def trees(*roots: int) -> Selector:
     return lambda table: set().union(*(tree(table, r) for r in roots)) if roots else set()
 

@@ -167,14 +167,7 @@ def profile_journeys(py_spy: str, tmp: Path, args: argparse.Namespace, suffix: s
         if engine is not None:
             raws["engine"] = RESULTS_DIR / f"profile-journeys-engine{suffix}.txt"
             pids["engine"] = engine
-        recorders = [
-            threading.Thread(target=_record, args=(py_spy, pids[name], raws[name], args))
-            for name in raws
-        ]
-        for recorder in recorders:
-            recorder.start()
-        for recorder in recorders:
-            recorder.join()
+        _record_all(py_spy, pids, raws, args)
         load.join(timeout=60)
         with demo.admin() as admin:
             report = admin.get(f"/api/v1/journeys/{JOURNEY}/report").json()
@@ -190,12 +183,33 @@ def profile_journeys(py_spy: str, tmp: Path, args: argparse.Namespace, suffix: s
 
 def _engine_pid(server_pid: int) -> int | None:
     """The server's journey engine process (``wayfare engine``), if it runs one."""
+    found = _children(server_pid, b"engine")
+    return found[0] if found else None
+
+
+def _children(server_pid: int, command: bytes) -> list[int]:
+    """The server's child processes running ``wayfare <command>``."""
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    found = []
     for pid in children:
         with contextlib.suppress(OSError):
-            if b"engine" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
-                return int(pid)
-    return None
+            if command in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                found.append(int(pid))
+    return found
+
+
+def _record_all(
+    py_spy: str, pids: dict[str, int], raws: dict[str, Path], args: argparse.Namespace
+) -> None:
+    """``_record`` of every process in ``pids`` at once."""
+    recorders = [
+        threading.Thread(target=_record, args=(py_spy, pids[name], raws[name], args))
+        for name in raws
+    ]
+    for recorder in recorders:
+        recorder.start()
+    for recorder in recorders:
+        recorder.join()
 
 
 def main() -> int:
@@ -274,16 +288,25 @@ def main() -> int:
                     stderr=subprocess.STDOUT,
                     text=True,
                 )
+                pids = {"server": server.pid}
+                for number, pid in enumerate(_children(server.pid, b"http-process"), 1):
+                    pids[f"HTTP process {number}"] = pid
+                raws = {
+                    who: RESULTS_DIR
+                    / f"profile-{name}{'' if who == 'server' else f'-http{who[-1]}'}{suffix}.txt"
+                    for who in pids
+                }
                 try:
                     time.sleep(1.0)  # let the load settle before sampling
-                    raw = RESULTS_DIR / f"profile-{name}{suffix}.txt"
-                    _record(py_spy, server.pid, raw, args)
+                    _record_all(py_spy, pids, raws, args)
                 finally:
                     out, _ = load.communicate(timeout=args.duration + 60)
                 summary = next((x for x in out.splitlines() if x.startswith("WRK_JSON")), "")
                 print(f"\n== {name}: {summary.removeprefix('WRK_JSON ')}")
-                analyse(raw, args.top)
-                print(f"  raw stacks: {raw}")
+                for who, raw in raws.items():
+                    print(f"\n-- {who} (pid {pids[who]})")
+                    analyse(raw, args.top)
+                    print(f"  raw stacks: {raw}")
     return 0
 
 

@@ -25,13 +25,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import plain_loop
+from cpu import tree_cpu_seconds
 from journeys import JourneySettings, Phase, journey_ratios, print_phases, run_journeys
 from load import (
     PLACEHOLDER,
     WrkResult,
     ensure_wrk,
     lua_script,
-    process_cpu_seconds,
     run_wrk,
     system_busy_seconds,
     wrk_version,
@@ -258,8 +258,8 @@ def drive(
     args: argparse.Namespace,
     duration: float,
 ) -> tuple[WrkResult, float, float]:
-    """One wrk run against ``target``: the result, and the CPU seconds the server used and
-    the whole machine was busy (every process)."""
+    """One wrk run against ``target``: the result, and the CPU seconds the server used (its
+    HTTP processes and journey engine too) and the whole machine was busy (every process)."""
     script = lua_script(
         path=scenario.path,
         template=template,
@@ -267,7 +267,7 @@ def drive(
         tag=tag,
         headers={"Content-Type": "application/json", "x-gw-ims-org-id": "DEMO@WayfareOrg"},
     )
-    cpu_before = process_cpu_seconds(target.pid)
+    cpu_before = tree_cpu_seconds(target.pid)
     busy_before = system_busy_seconds()
     result = run_wrk(
         wrk,
@@ -279,7 +279,7 @@ def drive(
         threads=args.threads,
         timeout_s=args.timeout,
     )
-    cpu = process_cpu_seconds(target.pid) - cpu_before
+    cpu = tree_cpu_seconds(target.pid) - cpu_before
     return result, cpu, system_busy_seconds() - busy_before
 
 

@@ -26,7 +26,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from load import process_cpu_seconds, system_busy_seconds
+from cpu import tree_cpu_seconds
+from load import system_busy_seconds
 from servers import Demo, Process, _venv_command
 from wayfare.registry.demo import DEMO_EVENT
 
@@ -129,7 +130,7 @@ def run_send(
 
     before = demo.settled_record_count()
     cpu_before, busy_before, children_before = (
-        process_cpu_seconds(server.pid),
+        tree_cpu_seconds(server.pid),
         system_busy_seconds(),
         _children_cpu(),
     )
@@ -142,7 +143,7 @@ def run_send(
         check=False,
     )
     seconds = time.perf_counter() - started
-    server_cpu = process_cpu_seconds(server.pid) - cpu_before
+    server_cpu = tree_cpu_seconds(server.pid) - cpu_before
     sender_cpu = _children_cpu() - children_before
     busy = system_busy_seconds() - busy_before
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]

@@ -238,12 +238,15 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
 
 
 def build_http_process(settings: Settings, hub: socket.socket) -> Services:
-    """An HTTP process of ``serve --workers N`` on an embedded store: it reads the store
-    itself and hands what it accepts to the writer of the process that started it, over
-    ``hub`` (which also wakes the journey engine and keeps the demo webhook's calls)."""
+    """An HTTP process of ``serve --workers N`` on an embedded store: it reads the store and
+    commits what it accepts itself, once the process that started it has admitted it over
+    ``hub`` (which counts the backlog and the rate limits of every process, wakes the
+    journey engine and keeps the demo webhook's calls)."""
     path = deployment(settings).sqlite
     assert path is not None, "scale-out HTTP processes are whole servers (build)"
     client = HubClient(hub)
+    engine = HubEngine(client)
+    writer = SQLiteWriter(path, fsync=settings.fsync, on_commit=engine.wake)
     journey_store = SQLiteJourneyStore(path, fsync=settings.fsync)
     services = _server(
         settings,
@@ -251,8 +254,8 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
         SQLiteStore(path, fsync=settings.fsync),
         journey_store,
         SQLiteIdentityGraph(path, fsync=settings.fsync),
-        HubWriter(client),
-        HubEngine(client),
+        HubWriter(client, writer),
+        engine,
         1,
         EMBEDDED_CHECK_MS,
         HubInbox(client),
@@ -284,15 +287,13 @@ def _embedded_readiness(settings: Settings, path: Path, journey_store: JourneySt
 
 
 def writer_hub(services: Services) -> WriterHub:
-    """What serves the HTTP processes of an embedded server: its writer, with one count of
-    pending messages and one rate limit per inlet for all of them."""
+    """What serves the HTTP processes of an embedded server: one count of pending messages
+    and one rate limit per inlet for all of them, the journey engine's wakes, the demo
+    webhook's calls."""
     settings = services.settings
-    writer = services.engine.writer
-    assert writer is not None
     limiter = RateLimiter(services.clock, settings.inlet_rate_limit, settings.inlet_rate_burst)
     return WriterHub(
-        writer,
-        admit_all(writer, settings.max_pending_messages, limiter.take),
+        admit_all(settings.max_pending_messages, limiter.take),
         services.engine.runtime.wake,
         services.inbox,
     )

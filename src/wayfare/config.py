@@ -29,8 +29,9 @@ class Settings:
     port: int = 8080
     """Port the HTTP server binds to."""
     workers: int = 0
-    """HTTP processes ``serve`` runs (0: one per core). Embedded, they hand what they
-    accept to one writer, in the process that starts them."""
+    """HTTP processes ``serve`` runs (0: one per core), each on a listening socket of its own
+    on ``port``. Embedded, each commits what it accepts, admitted by the process that starts
+    them."""
     data_dir: Path = Path(".wayfare")
     """Where the embedded store keeps its SQLite file (unless ``store`` names another)."""
     store: str | None = None

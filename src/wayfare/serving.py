@@ -1,17 +1,18 @@
 """``wayfare serve``: the HTTP server in one process, or in N (``--workers N``) that share
-one listening socket.
+one port, each on a listening socket of its own.
 
-With N, the process started by ``serve`` binds the socket and starts the HTTP processes
-(``wayfare http-process``), starting each again if it dies. Embedded, it also keeps the
-store's one writer and the journey engine: the HTTP processes parse and validate, and hand
-what they accept to its writer (hub/writer.py). In scale-out each HTTP process is a whole
-stateless server.
+With N, the process started by ``serve`` binds the sockets and starts the HTTP processes
+(``wayfare http-process``), starting each again if it dies. Embedded, it also runs the
+journey engine and the hub (hub/writer.py): the HTTP processes parse, validate and commit
+what they accept themselves, once the hub has admitted it (one backlog and one rate limit
+per inlet for all of them). In scale-out each HTTP process is a whole stateless server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -37,11 +38,11 @@ log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30.0
 
 
-def run(settings: Settings, services: Services, listening: socket.socket) -> None:
-    """Serve on ``listening`` until SIGINT or SIGTERM."""
+def run(settings: Settings, services: Services, listening: list[socket.socket]) -> None:
+    """Serve on ``listening`` (from ``bind``) until SIGINT or SIGTERM."""
     if settings.http_processes <= 1:
         uvicorn.Server(uvicorn.Config(create_app(services), **uvicorn_options(settings))).run(
-            sockets=[listening]
+            sockets=listening
         )
     else:
         uvloop.run(_run_processes(settings, services, listening))
@@ -56,21 +57,57 @@ def listening_line(settings: Settings) -> str:
     )
 
 
-def bind(settings: Settings) -> socket.socket:
-    """The listening socket, bound before anything is printed: a busy port fails here."""
+def bind(settings: Settings) -> list[socket.socket]:
+    """The listening sockets, one for each HTTP process, bound before anything is printed: a
+    busy port fails here. With more than one they share the port (``SO_REUSEPORT``), so the
+    kernel spreads new connections evenly over the processes; on one shared socket, the
+    process that wakes first accepts most of a burst of them and keeps them."""
+    count = max(1, settings.http_processes)
+    _check_free(settings)
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sockets.append(_listen(settings, shared=count > 1))
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise _busy(settings, exc) from exc
+    return sockets
+
+
+def _check_free(settings: Settings) -> None:
+    """Fail when another server holds the port, even one that shares it the same way (which
+    the sockets of ``bind`` would silently join)."""
+    try:
+        with _socket(settings) as probe:
+            probe.bind((settings.host, settings.port))
+    except OSError as exc:
+        raise _busy(settings, exc) from exc
+
+
+def _listen(settings: Settings, *, shared: bool) -> socket.socket:
+    sock = _socket(settings)
+    try:
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((settings.host, settings.port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _socket(settings: Settings) -> socket.socket:
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((settings.host, settings.port))
-    except OSError as exc:
-        sock.close()
-        raise InvalidRequestError(
-            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
-        ) from exc
-    sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
+
+
+def _busy(settings: Settings, exc: OSError) -> InvalidRequestError:
+    return InvalidRequestError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}")
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -84,21 +121,22 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def _run_processes(settings: Settings, services: Services, listening: socket.socket) -> None:
+async def _run_processes(
+    settings: Settings, services: Services, listening: list[socket.socket]
+) -> None:
     embedded = deployment(settings).sqlite is not None
     hub: WriterHub | None = None
     if embedded:
-        await services.start()  # the writer and the journey engine
+        await services.start()  # the journey engine
         hub = writer_hub(services)
     serving: set[asyncio.Task[None]] = set()
 
-    def prepare() -> Start:
-        greeting: dict[str, Any] = {
-            "settings": dump_settings(settings),
-            "listen": listening.fileno(),
-        }
+    def prepare(listen: int) -> Start:
+        """What a start of the HTTP process that listens on ``listen`` gets (the same socket
+        every time: connections the kernel gave it wait there while it starts again)."""
+        greeting: dict[str, Any] = {"settings": dump_settings(settings), "listen": listen}
         if hub is None:
-            return Start(orjson.dumps(greeting), pass_fds=(listening.fileno(),))
+            return Start(orjson.dumps(greeting), pass_fds=(listen,))
         ours, theirs = socket_pair()
         task = asyncio.create_task(hub.serve(ours))
         serving.add(task)
@@ -106,7 +144,7 @@ async def _run_processes(settings: Settings, services: Services, listening: sock
         greeting["hub"] = theirs.fileno()
         return Start(
             orjson.dumps(greeting),
-            pass_fds=(listening.fileno(), theirs.fileno()),
+            pass_fds=(listen, theirs.fileno()),
             closers=(theirs.close,),
         )
 
@@ -114,9 +152,9 @@ async def _run_processes(settings: Settings, services: Services, listening: sock
         ChildProcess(
             [sys.executable, "-m", "wayfare", "http-process"],
             name=f"HTTP process {number}",
-            prepare=prepare,
+            prepare=functools.partial(prepare, sock.fileno()),
         )
-        for number in range(1, settings.http_processes + 1)
+        for number, sock in enumerate(listening, 1)
     ]
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -127,7 +165,7 @@ async def _run_processes(settings: Settings, services: Services, listening: sock
             await child.start()
         await stopping.wait()
     finally:
-        # The HTTP processes end their requests first; the writer then commits the last.
+        # The HTTP processes end their requests, committing the last, before the engine stops.
         await asyncio.gather(*(child.stop(STOP_GRACE_SECONDS) for child in children))
         if serving:
             await asyncio.gather(*serving, return_exceptions=True)
@@ -136,7 +174,8 @@ async def _run_processes(settings: Settings, services: Services, listening: sock
         else:
             for close in services.engine.closers:
                 close()
-        listening.close()
+        for sock in listening:
+            sock.close()
 
 
 # an HTTP process

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Demo, Server, apply_demo, make_message, wait_until
+from tests.conftest import Demo, Server, apply_demo, make_message, refused_start, wait_until
 from tests.integration.conftest import record_count, records
 
 pytestmark = pytest.mark.integration
@@ -117,5 +117,21 @@ def test_a_killed_http_process_loses_nothing_it_acknowledged_and_comes_back(
         stored = {r["msgId"] for r in records(demo)}
         assert acknowledged <= stored
         assert post_each_on_its_own_connection(demo, 20) == [200] * 20
+    finally:
+        server.stop()
+
+
+def test_a_second_server_on_the_port_of_one_with_http_processes_is_refused(
+    tmp_path: Path,
+) -> None:
+    # Its sockets share the port (SO_REUSEPORT); a second server's must not join them.
+    server = start(tmp_path)
+    try:
+        refused = refused_start(
+            "--workers", "2", "--port", str(server.port), "--data-dir", str(tmp_path / "other")
+        )
+        assert refused.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{server.port}" in refused.stderr
+        assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
     finally:
         server.stop()

@@ -1,5 +1,6 @@
-"""The hand-over of accepted messages from an HTTP process to the writer's process
-(hub/writer.py), over a real socket pair, with the memory store's writer."""
+"""What the HTTP processes of ``serve --workers N`` share through the hub (hub/writer.py),
+over real socket pairs: each process writes through a writer of its own (the memory store's
+here) what the hub admits, counted once for all processes."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from wayfare.hub.writer import (
     LocalInbox,
     WriterHub,
     admit_all,
-    decode_batch,
-    encode_batch,
     socket_pair,
 )
 from wayfare.ingest.rate_limit import RateLimiter
@@ -49,124 +48,172 @@ def message(
     )
 
 
-def test_a_batch_crosses_byte_for_byte() -> None:
-    batch = [message(n, invalid=n % 2 == 1) for n in range(7)]
-    assert decode_batch(encode_batch(batch)) == batch
-    assert decode_batch(encode_batch([])) == []
+@dataclass
+class Process:
+    """One HTTP process as the hub sees it: its own writer, and its clients of the hub."""
+
+    client: HubClient
+    local: MemoryWriter
+    writer: HubWriter
+    engine: HubEngine
+    inbox: HubInbox
+
+    async def heard(self) -> None:
+        """Return once the hub has read everything this process sent before (frames on one
+        socket are read in order, and this one is answered)."""
+        await self.inbox.recent()
 
 
 @dataclass
 class Hub:
     store: MemoryStore
-    memory: MemoryWriter
-    writer: HubWriter
-    engine: HubEngine
-    inbox: HubInbox
+    served: WriterHub
+    processes: list[Process]
+    serving: list[asyncio.Task[None]]
+    """The hub's answering of each process, in order"""
     wakes: list[int]
+
+    @property
+    def first(self) -> Process:
+        return self.processes[0]
 
 
 Scenario = Callable[[Hub], Awaitable[None]]
 
 
-def with_hub(scenario: Scenario, rate: float = 0.0) -> None:
-    """Run ``scenario`` against a hub serving one HTTP process's client; each inlet may
-    write ``rate`` messages per second, 3 at once (0: any number)."""
+def with_hub(scenario: Scenario, rate: float = 0.0, processes: int = 2) -> None:
+    """Run ``scenario`` against a hub serving ``processes`` HTTP processes on one store; at
+    most 10 messages pending in all; each inlet may write ``rate`` messages per second, 3 at
+    once (0: any number)."""
 
     async def run() -> None:
         store = MemoryStore()
-        memory = MemoryWriter(store)
-        await memory.start()
         wakes: list[int] = []
         limiter = RateLimiter(FakeClock(), rate=rate, burst=3)
         served = WriterHub(
-            memory,
-            admit_all(memory, 10, lambda inlet, count: limiter.take(inlet, count)),
+            admit_all(10, lambda inlet, count: limiter.take(inlet, count)),
             lambda: wakes.append(1),
             LocalInbox(),
         )
-        ours, theirs = socket_pair()
-        serving = asyncio.create_task(served.serve(ours))
-        client = HubClient(theirs)
-        writer, engine = HubWriter(client), HubEngine(client)
-        await writer.start()
-        await engine.start()
+        serving, running = [], []
+        for _ in range(processes):
+            ours, theirs = socket_pair()
+            serving.append(asyncio.create_task(served.serve(ours)))
+            client = HubClient(theirs)
+            local = MemoryWriter(store)
+            process = Process(
+                client, local, HubWriter(client, local), HubEngine(client), HubInbox(client)
+            )
+            await process.writer.start()
+            await process.engine.start()
+            running.append(process)
         try:
-            await scenario(Hub(store, memory, writer, engine, HubInbox(client), wakes))
+            await scenario(Hub(store, served, running, serving, wakes))
         finally:
-            memory.resume()
-            await writer.stop()
-            await asyncio.wait_for(serving, 5)
+            for process in running:
+                process.local.resume()
+                await process.writer.stop()
+            await asyncio.wait_for(asyncio.gather(*serving), 5)
 
     asyncio.run(run())
 
 
 def test_written_messages_come_back_committed_and_retries_as_duplicates() -> None:
     async def scenario(hub: Hub) -> None:
-        first = await hub.writer.write([message(1, "m-1"), message(2, "m-2")])
+        one, two = hub.processes
+        first = await one.writer.write([message(1, "m-1"), message(2, "m-2")])
         assert [(o.xaction_id, o.duplicate) for o in first] == [("x-1", False), ("x-2", False)]
-        again = await hub.writer.write([message(3, "m-1")])
+        again = await two.writer.write([message(3, "m-1")])
         assert [(o.xaction_id, o.duplicate) for o in again] == [("x-1", True)]
         assert [r.xaction_id for r in hub.store.records] == ["x-1", "x-2"]
-        assert hub.writer.pending == 0
+        await one.heard()
+        await two.heard()
+        assert hub.served.pending == 0
 
     with_hub(scenario)
 
 
 def test_writes_in_flight_together_are_answered_each_its_own() -> None:
     async def scenario(hub: Hub) -> None:
-        hub.memory.pause()
-        writes = [asyncio.create_task(hub.writer.write([message(n)])) for n in range(5)]
+        hub.first.local.pause()
+        writes = [asyncio.create_task(hub.first.writer.write([message(n)])) for n in range(5)]
         await asyncio.sleep(0.05)
-        assert hub.writer.pending == 5
-        hub.memory.resume()
+        assert hub.first.writer.pending == 5
+        await hub.first.heard()
+        assert hub.served.pending == 5
+        hub.first.local.resume()
         outcomes = await asyncio.gather(*writes)
         assert [o[0].xaction_id for o in outcomes] == [f"x-{n}" for n in range(5)]
 
     with_hub(scenario)
 
 
-def test_the_writers_backlog_is_counted_for_every_http_process() -> None:
+def test_the_backlog_is_counted_for_every_http_process() -> None:
     async def scenario(hub: Hub) -> None:
-        hub.memory.pause()
-        waiting = asyncio.create_task(hub.writer.write([message(n) for n in range(8)]))
+        one, two = hub.processes
+        one.local.pause()
+        waiting = asyncio.create_task(one.writer.write([message(n) for n in range(8)]))
         await asyncio.sleep(0.05)
         with pytest.raises(OverloadedError) as refused:
-            await hub.writer.write([message(n) for n in range(10, 13)])
+            await two.writer.write([message(n) for n in range(10, 13)])
         assert refused.value.retry_after == 1
-        hub.memory.resume()
+        one.local.resume()
         await waiting
-        assert len(hub.store.records) == 8
+        await one.heard()
+        await two.writer.write([message(n) for n in range(10, 13)])  # released: room again
+        assert len(hub.store.records) == 11
+
+    with_hub(scenario)
+
+
+def test_what_a_process_that_went_away_held_is_no_longer_pending() -> None:
+    async def scenario(hub: Hub) -> None:
+        one, two = hub.processes
+        one.local.pause()
+        held = asyncio.create_task(one.writer.write([message(n) for n in range(8)]))
+        await asyncio.sleep(0.05)
+        await one.heard()
+        assert hub.served.pending == 8
+        await one.client.stop()  # its socket closes, nothing released: as if it were killed
+        await asyncio.wait_for(hub.serving[0], 5)  # the hub has read the end of it
+        assert hub.served.pending == 0
+        await two.writer.write([message(n) for n in range(10, 13)])
+        held.cancel()
 
     with_hub(scenario)
 
 
 def test_an_inlets_rate_is_spent_once_for_every_http_process() -> None:
     async def scenario(hub: Hub) -> None:
-        await hub.writer.write([message(1), message(2)])
+        one, two = hub.processes
+        await one.writer.write([message(1), message(2)])
         with pytest.raises(RateLimitedError) as limited:
-            await hub.writer.write([message(3), message(4)])
+            await two.writer.write([message(3), message(4)])
         assert limited.value.retry_after >= 1
-        await hub.writer.write([message(5, inlet="inlet-2")])  # another inlet's own bucket
+        await two.writer.write([message(5, inlet="inlet-2")])  # another inlet's own bucket
         assert len(hub.store.records) == 3
 
     with_hub(scenario, rate=0.01)
 
 
-def test_a_failing_store_is_a_store_error_in_the_http_process() -> None:
+def test_a_failing_write_is_a_store_error_and_no_longer_pending() -> None:
     async def scenario(hub: Hub) -> None:
-        await hub.memory.stop()
+        await hub.first.local.stop()
         with pytest.raises(StoreError, match="not running"):
-            await hub.writer.write([message(1)])
+            await hub.first.writer.write([message(1)])
+        await hub.first.heard()
+        assert hub.served.pending == 0
 
-    with_hub(scenario)
+    with_hub(scenario, processes=1)
 
 
 def test_wakes_and_the_demo_inbox_go_through_the_hub() -> None:
     async def scenario(hub: Hub) -> None:
-        hub.engine.wake()
-        assert await hub.inbox.add({"body": {"n": 1}}) == 1
-        assert await hub.inbox.add({"body": {"n": 2}}) == 2
-        assert await hub.inbox.recent() == [{"body": {"n": 1}}, {"body": {"n": 2}}]
+        one, two = hub.processes
+        one.engine.wake()
+        assert await one.inbox.add({"body": {"n": 1}}) == 1
+        assert await two.inbox.add({"body": {"n": 2}}) == 2
+        assert await one.inbox.recent() == [{"body": {"n": 1}}, {"body": {"n": 2}}]
         assert hub.wakes == [1]
 
     with_hub(scenario)
@@ -178,12 +225,13 @@ def test_when_the_hub_goes_away_writes_fail_as_store_errors() -> None:
 
 async def hub_gone() -> None:
     ours, theirs = socket_pair()
-    client = HubClient(theirs)
-    writer = HubWriter(client)
+    store = MemoryStore()
+    writer = HubWriter(HubClient(theirs), MemoryWriter(store))
     await writer.start()
     ours.close()
     with pytest.raises(StoreError, match="writer process"):
         await writer.write([message(1)])
     with pytest.raises(StoreError, match="writer process"):
         await writer.write([message(2)])
+    assert store.records == []
     await writer.stop()

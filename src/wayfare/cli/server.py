@@ -128,13 +128,13 @@ def serve(
 ) -> None:
     """Start the Wayfare server: the inlet and the admin API.
 
-    It runs --workers HTTP processes (one per core unless told) on one listening socket.
-    Embedded (the default), it keeps everything in one SQLite file, and the process it
-    starts from holds the writer every HTTP process hands its messages to and runs the
-    journey engine. With --store postgresql://… --log nats://… each HTTP process is a whole
-    stateless server: start as many servers as you like behind a load balancer, and the
-    journey engines with wayfare worker. It prints one line once it listens; /metrics,
-    /healthz and /readyz tell how it is doing.
+    It runs --workers HTTP processes (one per core unless told) on one port.
+    Embedded (the default), it keeps everything in one SQLite file: each HTTP process
+    commits what it accepts, the process it starts from counts the backlog and the rate
+    limits for all of them and runs the journey engine. With --store postgresql://… --log
+    nats://… each HTTP process is a whole stateless server: start as many servers as you
+    like behind a load balancer, and the journey engines with wayfare worker. It prints one
+    line once it listens; /metrics, /healthz and /readyz tell how it is doing.
 
     \b
     Examples:

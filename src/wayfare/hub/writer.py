@@ -1,13 +1,16 @@
-"""The one writer of a data directory, shared by the HTTP processes of ``serve --workers N``.
+"""What the HTTP processes of ``serve --workers N`` share on an embedded store, through the
+process that started them (the hub).
 
-An HTTP process parses and validates; ``HubWriter`` hands the accepted messages over a
-socket pair to the process that started it, where ``WriterHub`` admits them (backpressure
-and the inlets' rate limits are counted there, once for every process) and writes them
-through the group-commit writer; the answer comes back once they are committed. The same
-socket carries wakes for the journey engine and the demo webhook's calls.
+An HTTP process parses, validates and commits what it accepts itself, through a group-commit
+writer of its own on the store's file (``store/sqlite/writer.py``: the writers of one file
+take turns on its lock, so the processes' Python work runs on every core and only SQLite's
+own runs one at a time). Before writing, ``HubWriter`` asks the hub to admit the messages
+(``ADMIT``): the backlog limit and each inlet's rate are counted there, once for every
+process, and the messages count as pending until the HTTP process says they are committed
+or failed (``RELEASE``), or goes away. The same socket carries wakes for the journey engine
+(after a commit that gives it work) and the demo webhook's calls.
 
-A frame is a header (kind, request id, body length) and a body. Messages travel as the
-event log encodes them (``log/codec.py``): their payloads are never parsed again.
+A frame is a header (kind, request id, body length) and a body.
 """
 
 from __future__ import annotations
@@ -19,28 +22,65 @@ import logging
 import socket
 import struct
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
 
 from wayfare.errors import OverloadedError, RateLimitedError, StoreError
-from wayfare.log.codec import decode, encode
 from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.store.ports import MessageWriter
 
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("!BII")
-_LENGTH = struct.Struct("!I")
+_COUNT = struct.Struct("!I")
 # asked of the hub
-WRITE, WAKE, INBOX_ADD, INBOX_LIST = 1, 2, 3, 4
+ADMIT, WAKE, INBOX_ADD, INBOX_LIST, RELEASE = 1, 2, 3, 4, 5
 # answered
 DONE, FAILED = 10, 11
 INBOX_SIZE = 100
 
-Admit = Callable[[Sequence[IncomingMessage]], None]
-"""Raises OverloadedError or RateLimitedError when messages may not be written now."""
+Admit = Callable[[int, Mapping[str, int]], None]
+"""Given the messages pending in every process and how many more each inlet asks to write,
+raises OverloadedError or RateLimitedError when they may not be written now."""
+
+
+class _Frames:
+    """Frames for one socket, sent together once a turn of the event loop: one system call
+    (and one wake of the other side) for all that a turn's requests send, not one each."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._parts: list[bytes] = []
+        self._released = 0
+
+    def send(self, kind: int, request_id: int, body: bytes = b"") -> None:
+        self._schedule()
+        self._parts.append(_HEADER.pack(kind, request_id, len(body)))
+        self._parts.append(body)
+
+    def release(self, count: int) -> None:
+        """Add ``count`` to the RELEASE frame of this turn (one, however many writes end)."""
+        self._schedule()
+        self._released += count
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+    def _schedule(self) -> None:
+        if not self._parts and not self._released:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self._released:
+            self._parts.append(_HEADER.pack(RELEASE, 0, _COUNT.size))
+            self._parts.append(_COUNT.pack(self._released))
+            self._released = 0
+        parts, self._parts = self._parts, []
+        if parts and not self._writer.is_closing():
+            self._writer.write(b"".join(parts))
 
 
 class DemoInbox(Protocol):
@@ -71,38 +111,44 @@ class HubClient:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._writer: asyncio.StreamWriter | None = None
+        self._frames: _Frames | None = None
         self._reading: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[bytes]] = {}
         self._gone: str | None = None
 
     async def start(self) -> None:
-        if self._writer is not None:
+        if self._frames is not None:
             return
-        reader, self._writer = await asyncio.open_connection(sock=self._sock)
+        reader, writer = await asyncio.open_connection(sock=self._sock)
+        self._frames = _Frames(writer)
         self._reading = asyncio.create_task(self._read(reader))
 
     async def stop(self) -> None:
         if self._reading is not None:
             self._reading.cancel()
             await asyncio.gather(self._reading, return_exceptions=True)
-        if self._writer is not None:
-            self._writer.close()
+        if self._frames is not None:
+            self._frames.close()
         self._fail_all("the HTTP process is stopping")
 
     def tell(self, kind: int, body: bytes = b"") -> None:
         """Send without waiting for an answer."""
-        if self._writer is not None and self._gone is None:
-            self._writer.write(_HEADER.pack(kind, 0, len(body)) + body)
+        if self._frames is not None and self._gone is None:
+            self._frames.send(kind, 0, body)
+
+    def release(self, count: int) -> None:
+        """Tell the hub that ``count`` admitted messages are no longer pending."""
+        if self._frames is not None and self._gone is None:
+            self._frames.release(count)
 
     async def ask(self, kind: int, body: bytes = b"") -> bytes:
-        if self._writer is None or self._gone is not None:
+        if self._frames is None or self._gone is not None:
             raise StoreError(f"the writer process cannot be reached: {self._gone or 'not started'}")
         request_id = next(self._ids) & 0xFFFFFFFF or 1
         answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = answer
-        self._writer.write(_HEADER.pack(kind, request_id, len(body)) + body)
+        self._frames.send(kind, request_id, body)
         return await answer
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -130,32 +176,31 @@ class HubClient:
 
 
 class HubWriter:
-    """A ``MessageWriter`` whose writes the hub's writer commits."""
+    """A ``MessageWriter`` that writes through ``local`` (this process's group-commit
+    writer) what the hub admits."""
 
-    def __init__(self, client: HubClient) -> None:
+    def __init__(self, client: HubClient, local: MessageWriter) -> None:
         self._client = client
-        self._pending = 0
+        self._local = local
 
     @property
     def pending(self) -> int:
-        return self._pending
+        return self._local.pending
 
     async def start(self) -> None:
         await self._client.start()
+        await self._local.start()
 
     async def stop(self) -> None:
+        await self._local.stop()  # commits what it holds, then the hub hears of it
         await self._client.stop()
 
     async def write(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
-        self._pending += len(messages)
+        await self._client.ask(ADMIT, orjson.dumps(Counter(m.inlet_id for m in messages)))
         try:
-            answer = await self._client.ask(WRITE, encode_batch(messages))
+            return await self._local.write(messages)
         finally:
-            self._pending -= len(messages)
-        return [
-            WriteOutcome(xaction_id, duplicate, conflict)
-            for xaction_id, duplicate, conflict in orjson.loads(answer)
-        ]
+            self._client.release(len(messages))
 
 
 class HubEngine:
@@ -172,6 +217,7 @@ class HubEngine:
         self._loop = None
 
     def wake(self) -> None:
+        """Safe from any thread (the writer's commit listener calls it)."""
         loop = self._loop
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody to wake
@@ -193,57 +239,72 @@ class HubInbox:
 
 # the hub's side
 class WriterHub:
-    """Serves HTTP processes: writes through ``writer`` what ``admit`` lets through."""
+    """Serves HTTP processes: admits their writes (``admit``), counting what is pending in
+    all of them, wakes the journey engine, keeps the demo webhook's calls."""
 
-    def __init__(
-        self, writer: MessageWriter, admit: Admit, wake: Callable[[], None], inbox: DemoInbox
-    ) -> None:
-        self._writer = writer
+    def __init__(self, admit: Admit, wake: Callable[[], None], inbox: DemoInbox) -> None:
         self._admit = admit
         self._wake = wake
         self._inbox = inbox
+        self._pending = 0
+
+    @property
+    def pending(self) -> int:
+        """Messages admitted and not yet committed or failed, in every HTTP process."""
+        return self._pending
 
     async def serve(self, sock: socket.socket) -> None:
         """Answer one HTTP process until it goes away."""
         reader, writer = await asyncio.open_connection(sock=sock)
+        frames = _Frames(writer)
         tasks: set[asyncio.Task[None]] = set()
+        held = 0  # this process's share of the pending messages
         try:
             while True:
                 kind, request_id, size = _HEADER.unpack(await reader.readexactly(_HEADER.size))
                 body = await reader.readexactly(size)
-                if kind == WAKE:
+                if kind == ADMIT:  # answered at once: the hot path, no task
+                    count = self._admit_write(frames, request_id, body)
+                    held += count
+                    self._pending += count
+                elif kind == RELEASE:
+                    (count,) = _COUNT.unpack(body)
+                    count = min(count, held)
+                    held -= count
+                    self._pending -= count
+                elif kind == WAKE:
                     self._wake()
-                    continue
-                task = asyncio.create_task(self._answer(writer, kind, request_id, body))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                else:
+                    task = asyncio.create_task(self._answer(frames, kind, request_id, body))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the HTTP process ended; what it handed over is still being written
+            pass  # the HTTP process ended: nothing of it is pending any more
         finally:
+            self._pending -= held
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
-            writer.close()
+            frames.close()
 
-    async def _answer(
-        self, writer: asyncio.StreamWriter, kind: int, request_id: int, body: bytes
-    ) -> None:
+    def _admit_write(self, frames: _Frames, request_id: int, body: bytes) -> int:
+        """Admit a write or refuse it; how many messages are now pending for it."""
+        counts: dict[str, int] = orjson.loads(body)
         try:
-            answer = await self._handle(kind, body)
-            reply = _HEADER.pack(DONE, request_id, len(answer)) + answer
+            self._admit(self._pending, counts)
+        except (OverloadedError, RateLimitedError) as exc:
+            frames.send(FAILED, request_id, orjson.dumps(_failure(exc)))
+            return 0
+        frames.send(DONE, request_id)
+        return sum(counts.values())
+
+    async def _answer(self, frames: _Frames, kind: int, request_id: int, body: bytes) -> None:
+        try:
+            frames.send(DONE, request_id, await self._handle(kind, body))
         except Exception as exc:  # every failure goes back to the request that caused it
-            if not isinstance(exc, OverloadedError | RateLimitedError | StoreError):
-                log.exception("the writer process failed a request")
-            failure = orjson.dumps(_failure(exc))
-            reply = _HEADER.pack(FAILED, request_id, len(failure)) + failure
-        if not writer.is_closing():
-            writer.write(reply)
+            log.exception("the hub failed a request")
+            frames.send(FAILED, request_id, orjson.dumps(_failure(exc)))
 
     async def _handle(self, kind: int, body: bytes) -> bytes:
-        if kind == WRITE:
-            messages = decode_batch(body)
-            self._admit(messages)
-            outcomes = await self._writer.write(messages)
-            return orjson.dumps([[o.xaction_id, o.duplicate, o.conflict] for o in outcomes])
         if kind == INBOX_ADD:
             return orjson.dumps(await self._inbox.add(orjson.loads(body)))
         if kind == INBOX_LIST:
@@ -251,41 +312,20 @@ class WriterHub:
         raise ValueError(f"unknown request kind {kind}")
 
 
-def admit_all(writer: MessageWriter, max_pending: int, take: Callable[[str, int], None]) -> Admit:
-    """What the hub admits: no more than ``max_pending`` messages waiting for the writer,
+def admit_all(max_pending: int, take: Callable[[str, int], None]) -> Admit:
+    """What the hub admits: no more than ``max_pending`` messages pending in all processes,
     each inlet within its rate (``take`` spends an inlet's tokens or raises)."""
 
-    def admit(messages: Sequence[IncomingMessage]) -> None:
-        if writer.pending + len(messages) > max_pending:
+    def admit(pending: int, counts: Mapping[str, int]) -> None:
+        if pending + sum(counts.values()) > max_pending:
             raise OverloadedError(
                 "The inlet is busy writing what it already accepted; retry shortly",
                 retry_after=1,
             )
-        for inlet_id, count in Counter(m.inlet_id for m in messages).items():
+        for inlet_id, count in counts.items():
             take(inlet_id, count)
 
     return admit
-
-
-def encode_batch(messages: Sequence[IncomingMessage]) -> bytes:
-    parts = []
-    for message in messages:
-        data = encode(message)
-        parts.append(_LENGTH.pack(len(data)))
-        parts.append(data)
-    return b"".join(parts)
-
-
-def decode_batch(body: bytes) -> list[IncomingMessage]:
-    messages = []
-    view = memoryview(body)
-    at = 0
-    while at < len(body):
-        (size,) = _LENGTH.unpack_from(view, at)
-        at += _LENGTH.size
-        messages.append(decode(bytes(view[at : at + size])))
-        at += size
-    return messages
 
 
 def _failure(exc: Exception) -> dict[str, Any]:

@@ -6,9 +6,9 @@ per event loop. An HTTP 200 is sent only after that commit.
 
 Other busy writers in the process hand their work over too (``run_in_transaction``), and
 share each fsync. Group-commit writers in other processes on the same file (the journey
-engine's) take turns on a file lock held around each transaction: the one waiting wakes as
-soon as the other has committed, where SQLite's own busy wait sleeps up to 100 ms between
-tries.
+engine's, the other HTTP processes' of ``serve --workers N``) take turns on a file lock held
+around each transaction: the one waiting wakes as soon as the other has committed, where
+SQLite's own busy wait sleeps up to 100 ms between tries.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,6 +49,23 @@ class _Task:
 
     fn: Callable[[sqlite3.Connection], Any]
     future: concurrent.futures.Future[Any]
+
+
+@dataclass(slots=True)
+class _Group:
+    """What one transaction writes: message writes and other writers' tasks."""
+
+    jobs: list[_Job] = field(default_factory=list)
+    tasks: list[_Task] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, item: _Job | _Task) -> None:
+        if isinstance(item, _Task):
+            self.tasks.append(item)
+            self.size += 1
+        else:
+            self.jobs.append(item)
+            self.size += len(item[0])
 
 
 class SQLiteWriter:
@@ -131,30 +148,18 @@ class SQLiteWriter:
                 first = self._queue.get()
                 if first is None:
                     break
-                jobs: list[_Job] = []
-                tasks: list[_Task] = []
-                size = 0
-                item: _Job | _Task | None = first
-                while item is not None:
-                    if isinstance(item, _Task):
-                        tasks.append(item)
-                        size += 1
-                    else:
-                        jobs.append(item)
-                        size += len(item[0])
-                    if size >= _MAX_GROUP:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stopping = True
+                group = _Group()
+                group.add(first)
+                stopping = self._drain(group)
                 queued.set(self._queue.qsize())  # once a group, not once a message
                 fcntl.flock(turns, fcntl.LOCK_EX)  # the other processes' writers wait
                 started = time.perf_counter()
                 try:
-                    self._commit_group(conn, jobs, tasks)
+                    # What came while another process's writer committed joins this group:
+                    # its commit then shares the fsync, where it would wait for one more.
+                    if not stopping:
+                        stopping = self._drain(group)
+                    self._commit_group(conn, group.jobs, group.tasks)
                 finally:
                     fcntl.flock(turns, fcntl.LOCK_UN)
                 commits.observe(time.perf_counter() - started)
@@ -168,6 +173,18 @@ class SQLiteWriter:
                     break
                 if isinstance(left, _Task):
                     left.future.set_exception(StoreError("the writer has stopped"))
+
+    def _drain(self, group: _Group) -> bool:
+        """Add what waits in the queue to ``group``, up to its size; True if a stop came."""
+        while group.size < _MAX_GROUP:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            group.add(item)
+        return False
 
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job], tasks: list[_Task]) -> None:
         # Nothing may escape this thread: every waiter gets an answer, the loop goes on.
