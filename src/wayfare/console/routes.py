@@ -5,7 +5,16 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from wayfare.bootstrap import Services
-from wayfare.console import assets, home, journeys, signin
+from wayfare.console import (
+    assets,
+    events,
+    failures,
+    home,
+    inlets,
+    journeys,
+    schemas,
+    signin,
+)
 from wayfare.console.pages import Console
 
 
@@ -15,5 +24,9 @@ def console_routes(services: Services) -> list[BaseRoute]:
         *assets.routes(),
         *signin.routes(console),
         *home.routes(console),
+        *schemas.routes(console),
+        *inlets.routes(console),
+        *events.routes(console),
         *journeys.routes(console),
+        *failures.routes(console),
     ]
