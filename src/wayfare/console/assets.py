@@ -1,5 +1,6 @@
 """The console's files, shipped in the package and served from ``/static/``: htmx (from
-npm's ``htmx.org``, with its licence beside it), the console's style sheet and script."""
+npm's ``htmx.org``, with its licence beside it), dagre (npm's ``@dagrejs/dagre``, the
+canvas's layout, with its licences beside it), the console's style sheet and scripts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ ASSETS = {
     "htmx.min.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "dagre.min.js": "text/javascript; charset=utf-8",
+    "canvas.js": "text/javascript; charset=utf-8",
+    "canvas.css": "text/css; charset=utf-8",
 }
 """What the pages load, each with its media type; nothing else is served."""
 

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +27,8 @@ from wayfare.store.ports import JourneyStore
 _INDEX = re.compile(r"\[\d+\]")
 ENGINE_WAIT_SECONDS = 10.0
 """How long a stop or a test event waits for the journey engines to act on it."""
+WAITING_READ_LIMIT = 10_000
+"""``waiting`` counts the people inside among this many of the newest live instances."""
 
 
 def _carried(config: EventConfig, path: str) -> bool:
@@ -317,6 +320,26 @@ class JourneyRegistry:
             "version": latest.version,
             "paused": paused,
         }
+
+    def waiting(self, org_id: str, name: str) -> dict[str, int]:
+        """How many people are inside the journey at each activity (waiting there, or
+        between two steps), among the newest WAITING_READ_LIMIT live instances."""
+        self.get(org_id, name)
+        inside = self._store.journey_instances(
+            org_id, name, live_only=True, limit=WAITING_READ_LIMIT
+        )
+        return dict(Counter(i.node for i in inside if i.node is not None))
+
+    def follow(self, org_id: str, name: str, identity: str, limit: int) -> dict[str, Any]:
+        """One person in the journey: their latest step events (newest first) and the
+        activity they are at now (None when they are not inside)."""
+        steps = self.steps(org_id, name, limit, identity)
+        inside = [
+            i
+            for i in self._store.live_instances(org_id, [identity])
+            if i.journey == name and i.node is not None
+        ]
+        return {"identity": identity, "steps": steps, "at": inside[0].node if inside else None}
 
     def steps(
         self, org_id: str, name: str, limit: int, identity: str | None = None

@@ -1,0 +1,169 @@
+// The journey canvas: draws the graph of <script type="application/json" id="canvas-graph">
+// ({nodes: [{id, type, label, summary}], edges: [{from, to, label}], problems: {id: [...]}})
+// as SVG inside <div id="canvas">, laid out left to right by dagre, then keeps each node's
+// counts live by fetching the URL of the div's data-counts (answer: {counts: {id: {entered,
+// inError, discarded, waiting}}, follow: {passed: [], failed: [], at: id} or null}) every
+// data-refresh seconds. Nothing is laid out by hand: dagre places nodes, edges and labels.
+(function () {
+  "use strict";
+  var SVG = "http://www.w3.org/2000/svg";
+  var NODE_W = 210, NODE_H = 98;
+  var COUNTS = [["entered", "entered"], ["waiting", "waiting"], ["inError", "in error"], ["discarded", "discarded"]];
+
+  function el(name, attrs, parent) {
+    var node = document.createElementNS(SVG, name);
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    if (parent) { parent.appendChild(node); }
+    return node;
+  }
+  function text(parent, x, y, cls, value) {
+    var t = el("text", { x: x, y: y, "class": cls }, parent);
+    t.textContent = value;
+    return t;
+  }
+
+  function layout(graph) {
+    var g = new dagre.graphlib.Graph({ multigraph: true });
+    g.setGraph({ rankdir: "LR", nodesep: 28, ranksep: 70, edgesep: 14, marginx: 12, marginy: 12 });
+    g.setDefaultEdgeLabel(function () { return {}; });
+    graph.nodes.forEach(function (n) { g.setNode(n.id, { width: NODE_W, height: NODE_H }); });
+    graph.edges.forEach(function (e, i) {
+      var w = e.label ? Math.max(24, e.label.length * 7 + 10) : 0;
+      g.setEdge(e.from, e.to, { label: e.label, width: w, height: e.label ? 18 : 0, labelpos: "c" }, "e" + i);
+    });
+    dagre.layout(g);
+    return g;
+  }
+
+  function draw(container, graph) {
+    var g = layout(graph);
+    var size = g.graph();
+    var svg = el("svg", {
+      width: Math.ceil(size.width), height: Math.ceil(size.height),
+      viewBox: "0 0 " + Math.ceil(size.width) + " " + Math.ceil(size.height),
+      role: "group", "aria-label": "Canvas of journey " + graph.journey,
+    });
+    var defs = el("defs", {}, svg);
+    var marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+    el("path", { d: "M 0 0 L 10 5 L 0 10 z", "class": "arrowhead" }, marker);
+    graph.edges.forEach(function (e, i) {
+      var edge = g.edge(e.from, e.to, "e" + i);
+      var d = edge.points.map(function (p, k) { return (k ? "L" : "M") + p.x + " " + p.y; }).join(" ");
+      var group = el("g", { "class": "edge", "data-from": e.from, "data-to": e.to }, svg);
+      el("path", { d: d, "marker-end": "url(#arrow)" }, group);
+      if (e.label) {
+        el("rect", { x: edge.x - edge.width / 2, y: edge.y - 9, width: edge.width, height: 18, rx: 4, "class": "edge-label-bg" }, group);
+        text(group, edge.x, edge.y + 4, "edge-label", e.label);
+      }
+    });
+    var problems = graph.problems || {};
+    graph.nodes.forEach(function (n) {
+      var box = g.node(n.id);
+      var x = box.x - NODE_W / 2, y = box.y - NODE_H / 2;
+      var found = problems[n.id] || [];
+      var group = el("g", {
+        "class": "node type-" + n.type + (found.length ? " has-problem" : ""),
+        "data-node": n.id, transform: "translate(" + x + "," + y + ")", tabindex: "0",
+      }, svg);
+      var title = el("title", {}, group);
+      title.textContent = n.type + " " + n.label + (n.summary ? ": " + n.summary : "") +
+        found.map(function (p) { return "\n" + (p.field ? p.field + ": " : "") + p.message; }).join("");
+      el("rect", { width: NODE_W, height: NODE_H, rx: 8, "class": "node-box" }, group);
+      text(group, 10, 16, "node-type", n.type);
+      text(group, 10, 34, "node-label", n.label);
+      text(group, 10, 51, "node-summary", n.summary || "");
+      var counts = el("text", { x: 10, y: 70, "class": "node-counts" }, group);
+      COUNTS.forEach(function (c, k) {
+        var span = el("tspan", k === 2 ? { "data-count": c[0], x: 10, dy: 16 } : { "data-count": c[0] }, counts);
+        span.textContent = (k % 2 ? " · " : "") + c[1] + " ";
+        var value = el("tspan", { "class": "count-value" }, span);
+        value.textContent = "…";
+      });
+      if (found.length) {
+        text(group, NODE_W - 10, 16, "node-problem", "⚠ " + found.length);
+      }
+    });
+    container.replaceChildren(svg);
+    return svg;
+  }
+
+  function show(svg, answer) {
+    var counts = answer.counts || {};
+    svg.querySelectorAll("g.node").forEach(function (node) {
+      var mine = counts[node.getAttribute("data-node")] || {};
+      node.querySelectorAll("tspan[data-count]").forEach(function (span) {
+        var value = mine[span.getAttribute("data-count")];
+        span.lastChild.textContent = value === undefined ? "0" : String(value);
+      });
+    });
+    var follow = answer.follow;
+    svg.querySelectorAll("g.node").forEach(function (node) {
+      var id = node.getAttribute("data-node");
+      node.classList.toggle("passed", !!follow && follow.passed.indexOf(id) >= 0);
+      node.classList.toggle("failed", !!follow && follow.failed.indexOf(id) >= 0);
+      node.classList.toggle("here", !!follow && follow.at === id);
+    });
+    svg.querySelectorAll("g.edge").forEach(function (edge) {
+      var on = !!follow && follow.passed.indexOf(edge.getAttribute("data-from")) >= 0 &&
+        (follow.passed.indexOf(edge.getAttribute("data-to")) >= 0 || follow.at === edge.getAttribute("data-to"));
+      edge.classList.toggle("passed", on);
+    });
+  }
+
+  function start() {
+    var container = document.getElementById("canvas");
+    var source = document.getElementById("canvas-graph");
+    if (!container || !source || typeof dagre === "undefined") { return; }
+    var svg = draw(container, JSON.parse(source.textContent));
+    var refresh = Number(container.getAttribute("data-refresh") || "3") * 1000;
+    var status = document.getElementById("canvas-status");
+    function poll() {
+      var url = container.getAttribute("data-counts");
+      fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+        .then(function (answer) {
+          show(svg, answer);
+          container.setAttribute("data-updated", String(Date.now()));
+          if (status) { status.textContent = "Counts as of " + new Date().toLocaleTimeString(); }
+        })
+        .catch(function (err) { if (status) { status.textContent = "Counts not refreshed: " + err.message; } })
+        .then(function () { setTimeout(poll, refresh); });
+    }
+    poll();
+    // following a person: the form sets the identity in the counts URL and polls at once
+    var follow = document.getElementById("follow-form");
+    if (follow) {
+      follow.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var identity = follow.querySelector("input[name=identity]").value.trim();
+        var url = new URL(container.getAttribute("data-counts"), window.location.href);
+        if (identity) { url.searchParams.set("identity", identity); } else { url.searchParams.delete("identity"); }
+        container.setAttribute("data-counts", url.pathname + url.search);
+        var steps = document.getElementById("follow-steps");
+        if (steps && window.htmx) {
+          window.htmx.ajax("GET", steps.getAttribute("data-src") + "?identity=" + encodeURIComponent(identity), { target: steps });
+        }
+        fetch(url.pathname + url.search, { credentials: "same-origin" }).then(function (r) { return r.json(); })
+          .then(function (answer) { show(svg, answer); });
+      });
+    }
+  }
+  // the editor's problems: "line N" selects that line of the definition
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-line]") : null;
+    var area = document.getElementById("definition");
+    if (!button || !area) { return; }
+    var lines = area.value.split("\n");
+    var line = Math.min(Number(button.getAttribute("data-line")), lines.length) - 1;
+    var from = lines.slice(0, line).reduce(function (n, l) { return n + l.length + 1; }, 0);
+    area.focus();
+    area.setSelectionRange(from, from + lines[line].length);
+    var height = area.scrollHeight / Math.max(lines.length, 1);
+    area.scrollTop = Math.max(0, line * height - area.clientHeight / 3);
+  });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,60 @@
+"""Where people are inside a journey, as the console's canvas shows it: how many wait at each
+activity, and one person's steps with the activity they are at now. The engine's cycles run
+on the memory store, time from a fake clock."""
+
+from __future__ import annotations
+
+from tests.unit.journey_engine import ADA, ORG, Engine, make_engine
+from wayfare.ingest.catalog import Catalog
+from wayfare.model.destinations import DestinationPolicy
+from wayfare.registry.events import EventRegistry
+from wayfare.registry.journeys import JourneyRegistry
+from wayfare.registry.schemas import SchemaRegistry
+
+HOLD = {
+    "hello": {"type": "log", "message": "hello", "next": "hold"},
+    "hold": {"type": "wait", "duration": "1d", "next": "done"},
+    "done": {"type": "end"},
+}
+THROUGH = {"hello": {"type": "log", "message": "hello", "next": "done"}, "done": {"type": "end"}}
+
+
+def registry(engine: Engine) -> JourneyRegistry:
+    assert engine.resources is not None
+    catalog = Catalog(engine.resources, engine.clock)
+    schemas = SchemaRegistry(engine.resources, catalog, engine.clock)
+    events = EventRegistry(engine.resources, catalog, engine.clock, schemas)
+    return JourneyRegistry(engine.store, engine.clock, events, schemas, DestinationPolicy())
+
+
+def test_people_inside_are_counted_at_the_activity_they_wait_at() -> None:
+    engine = make_engine()
+    engine.publish("welcome", HOLD)
+    engine.publish("quick", THROUGH, org=ORG)
+    journeys = registry(engine)
+    assert journeys.waiting(ORG, "welcome") == {}
+    engine.signup(ADA)
+    engine.signup("bob@example.com")
+    assert journeys.waiting(ORG, "welcome") == {"hold": 2}
+    assert journeys.waiting(ORG, "quick") == {}  # went straight through: nobody inside
+
+
+def test_a_followed_person_has_their_steps_and_the_activity_they_are_at() -> None:
+    engine = make_engine()
+    engine.publish("welcome", HOLD)
+    engine.publish("quick", THROUGH)
+    journeys = registry(engine)
+    engine.signup(ADA)
+    engine.signup("bob@example.com")
+    ada = journeys.follow(ORG, "welcome", ADA, 10)
+    assert ada["at"] == "hold"
+    assert [(s["node"], s["status"]) for s in ada["steps"]] == [
+        ("hello", "ended"),
+        ("entry", "ended"),
+    ]
+    assert {s["identity"] for s in ada["steps"]} == {ADA}
+    through = journeys.follow(ORG, "quick", ADA, 10)
+    assert through["at"] is None  # at the end: no longer inside
+    assert [s["node"] for s in through["steps"]] == ["done", "hello", "entry"]
+    nobody = journeys.follow(ORG, "welcome", "zed@example.com", 10)
+    assert nobody == {"identity": "zed@example.com", "steps": [], "at": None}
