@@ -1,0 +1,171 @@
+"""What a person does in the console, in a real browser, against a real server."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import ADMIN_TOKEN, Visit
+from tests.conftest import Demo, Server
+
+pytestmark = pytest.mark.integration
+
+TENANT = "_instance_name"
+
+
+def test_sign_in_takes_the_admin_token_and_keeps_the_session_in_a_strict_cookie(
+    visit: Visit, demo: Demo
+) -> None:
+    page = visit.go("/inlets", "sign-in")
+    expect(page).to_have_url(f"{demo.server.url}/signin?next=%2Finlets")
+    page.get_by_label("Admin token").fill("not-the-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("not the admin token")
+    visit.shot("wrong-token")
+
+    visit.sign_in(demo.org)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "wayfare_console")
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+    expect(page.get_by_role("heading", name="Is data flowing?")).to_be_visible()
+    expect(page.get_by_role("row", name="demo-inlet")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/signin")
+    visit.go("/events", "signed-out")
+    expect(page).to_have_url(f"{demo.server.url}/signin?next=%2Fevents")
+
+
+def test_an_event_made_in_the_console_matches_the_payload_its_copy_button_gave(
+    visit: Visit, demo: Demo
+) -> None:
+    visit.sign_in(demo.org)
+    page = visit.go("/events/-/new", "new-event")
+    page.locator("#event-name").fill("signup_seen")
+    page.get_by_label("Schema").select_option(demo.schema_id)
+    page.locator("#event-namespace").fill("Email")
+    page.get_by_role("radio", name="System-generated").check()
+    page.get_by_label("firstName").check()
+    page.get_by_label("birthYear").check()
+    visit.shot("new-event-filled")
+    page.get_by_role("button", name="Create event").click()
+    page.wait_for_url("**/events/signup_seen")
+    visit.shot("event")
+
+    page.get_by_role("button", name="Copy payload").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
+    assert copied["header"]["imsOrgId"] == demo.org
+    assert copied["body"]["xdmEntity"][TENANT]["person"] == {"firstName": "string", "birthYear": 0}
+    copied["body"]["xdmEntity"]["identityMap"]["Email"][0]["id"] = "ada@example.com"
+
+    sent = httpx.post(demo.inlet_url, json=copied, params={"syncValidation": "true"})
+    assert sent.status_code == 200, sent.text
+
+    message = page.locator("#event-messages tr.message").first  # htmx refreshes the list
+    expect(message).to_contain_text("matched")
+    expect(message).to_contain_text("ada@example.com")
+    expect(message).to_contain_text(sent.json()["xactionId"])
+    visit.shot("event-matched")
+
+
+def test_a_rule_based_condition_is_checked_as_it_is_typed(visit: Visit, demo: Demo) -> None:
+    visit.sign_in(demo.org)
+    page = visit.go("/events/-/new", "new-event")
+    page.get_by_role("radio", name="Rule-based").check()
+    condition = page.get_by_role("textbox", name="Condition")
+    condition.fill(f"{TENANT}.person.shoeSize > 40")
+    expect(page.locator("#condition-check")).to_contain_text("has no field")
+    visit.shot("condition-wrong")
+    condition.fill(f"{TENANT}.person.birthYear >= 1990")
+    expect(page.locator("#condition-check")).to_contain_text("parses")
+    visit.shot("condition-right")
+
+
+def test_a_failure_shows_each_violation_with_its_pointer(visit: Visit, demo: Demo) -> None:
+    with demo.server.admin(demo.org, ADMIN_TOKEN) as admin:
+        event = admin.post(
+            "/api/v1/events",
+            json={"name": "signup", "schemaId": demo.schema_id, "namespace": "Email"},
+        )
+        assert event.status_code == 201, event.text
+        message = admin.get("/api/v1/events/signup/payload-preview").json()
+    message["body"]["xdmEntity"]["identityMap"]["Email"][0]["id"] = "bob@example.com"
+    message["body"]["xdmEntity"][TENANT] = {"person": {"birthYear": "nineteen"}}
+    sent = httpx.post(demo.inlet_url, json=message)
+    assert sent.status_code == 200, sent.text  # accepted, then kept as a failed record
+
+    visit.sign_in(demo.org)
+    page = visit.go("/failures", "failures")
+    page.get_by_label("Inlet", exact=True).select_option(demo.inlet_id)
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/failures?inlet=*")
+    visit.shot("failures-of-the-inlet")
+    failure = page.locator(f"article[id='{sent.json()['xactionId']}']")
+    expect(failure.locator("code.pointer")).to_have_text(f"#/{TENANT}/person/birthYear")
+    failure.get_by_text("Original message").click()
+    expect(failure.locator("pre")).to_contain_text('"nineteen"')
+    visit.shot("failure-opened")
+
+
+def test_a_change_without_the_csrf_token_is_refused(visit: Visit, demo: Demo) -> None:
+    visit.sign_in(demo.org)
+    page = visit.go("/inlets", "inlets")
+    form = page.locator("form[action='/inlets']")
+    form.get_by_label("Name").fill("no-token-inlet")
+    form.locator("input[name=csrf]").evaluate("input => input.remove()")
+    form.get_by_role("button", name="Create inlet").click()
+    expect(page.get_by_role("alert")).to_contain_text("CSRF")
+    visit.shot("refused")
+
+    forged = page.request.post(
+        "/inlets",
+        form={"name": "forged-inlet", "csrf": "guessed"},
+        max_redirects=0,
+    )
+    assert forged.status == 403
+    listed = page.request.get("/inlets").text()
+    assert "no-token-inlet" not in listed
+    assert "forged-inlet" not in listed
+
+
+def test_an_inlet_made_in_the_console_shows_its_token_once_and_revokes_it(
+    visit: Visit, demo: Demo, console_server: Server
+) -> None:
+    visit.sign_in(demo.org)
+    page = visit.go("/inlets", "inlets")
+    form = page.locator("form[action='/inlets']")
+    form.get_by_label("Name").fill("partner-feed")
+    form.get_by_label("Senders need a token").check()
+    form.get_by_role("button", name="Create inlet").click()
+    visit.shot("inlet-created")
+    token = page.locator("#access-token").inner_text()
+    url = page.locator("#inlet-url").inner_text()
+    assert url.startswith(f"{console_server.url}/collection/")
+
+    with demo.server.admin(demo.org, ADMIN_TOKEN) as admin:
+        admin.post(
+            "/api/v1/events", json={"name": "e", "schemaId": demo.schema_id, "namespace": "Email"}
+        )
+        message = admin.get("/api/v1/events/e/payload-preview").json()
+    assert (
+        httpx.post(url, json=message, headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
+
+    visit.go(url.replace(f"{console_server.url}/collection", "/inlets"), "inlet")
+    expect(page.locator("#access-token")).to_have_count(0)  # shown once only
+    page.get_by_role("button", name="Revoke every token").click()
+    expect(page.get_by_role("status")).to_contain_text("1 token(s) revoked")
+    visit.shot("revoked")
+    assert (
+        httpx.post(url, json=message, headers={"Authorization": f"Bearer {token}"}).status_code
+        == 403
+    )
+
+    page.get_by_role("button", name="Disable").click()
+    expect(page.locator("dl.facts")).to_contain_text("disabled")
+    visit.shot("disabled")
