@@ -627,6 +627,28 @@ def test_a_report_counts_instances_step_events_and_discards(
     assert reading.report(ORG, "other")["nodes"] == {}
 
 
+def test_instance_statuses_count_each_journey_of_the_org_over_its_versions(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.commit(
+        EngineBatch(
+            instances=[
+                instance("i-1", "a", status="finished", ended_ms=T0),
+                instance("i-2", "b", status="waiting", version=2),
+                instance("i-3", "c", status="waiting"),
+                instance("i-4", "a", journey="other", status="error", ended_ms=T0),
+                instance("i-5", "a", org_id=OTHER_ORG, status="running"),
+            ]
+        )
+    )
+    assert reading.instance_statuses(ORG) == {
+        "welcome": {"finished": 1, "waiting": 2},
+        "other": {"error": 1},
+    }
+    assert reading.instance_statuses(OTHER_ORG) == {"welcome": {"running": 1}}
+    assert reading.instance_statuses("NOBODY@AdobeOrg") == {}
+
+
 def test_step_events_before_a_time_are_deleted_oldest_first_and_the_report_stays(
     writing: JourneyStore, reading: JourneyStore
 ) -> None:

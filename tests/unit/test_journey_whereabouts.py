@@ -27,6 +27,17 @@ def registry(engine: Engine) -> JourneyRegistry:
     return JourneyRegistry(engine.store, engine.clock, events, schemas, DestinationPolicy())
 
 
+def two_signed_up() -> JourneyRegistry:
+    """Ada and Bob signed up, with "welcome" holding them and "quick" letting them through."""
+    engine = make_engine()
+    engine.publish("welcome", HOLD)
+    engine.publish("quick", THROUGH)
+    journeys = registry(engine)
+    engine.signup(ADA)
+    engine.signup("bob@example.com")
+    return journeys
+
+
 def test_people_inside_are_counted_at_the_activity_they_wait_at() -> None:
     engine = make_engine()
     engine.publish("welcome", HOLD)
@@ -40,12 +51,7 @@ def test_people_inside_are_counted_at_the_activity_they_wait_at() -> None:
 
 
 def test_a_followed_person_has_their_steps_and_the_activity_they_are_at() -> None:
-    engine = make_engine()
-    engine.publish("welcome", HOLD)
-    engine.publish("quick", THROUGH)
-    journeys = registry(engine)
-    engine.signup(ADA)
-    engine.signup("bob@example.com")
+    journeys = two_signed_up()
     ada = journeys.follow(ORG, "welcome", ADA, 10)
     assert ada["at"] == "hold"
     assert [(s["node"], s["status"]) for s in ada["steps"]] == [
@@ -58,3 +64,17 @@ def test_a_followed_person_has_their_steps_and_the_activity_they_are_at() -> Non
     assert [s["node"] for s in through["steps"]] == ["done", "hello", "entry"]
     nobody = journeys.follow(ORG, "welcome", "zed@example.com", 10)
     assert nobody == {"identity": "zed@example.com", "steps": [], "at": None}
+
+
+def test_live_journeys_have_their_people_as_their_reports_count_them() -> None:
+    journeys = two_signed_up()
+    live = journeys.live_people(ORG)
+    people = {"version": 1, "entered": 2, "inError": 0}
+    assert live == [
+        {"journey": "quick", **people, "inJourney": 0, "exited": 2},
+        {"journey": "welcome", **people, "inJourney": 2, "exited": 0},
+    ]
+    for shown in live:
+        report = journeys.report(ORG, shown["journey"])
+        assert {k: report[k] for k in shown} == shown
+    assert journeys.live_people("NOBODY@AdobeOrg") == []

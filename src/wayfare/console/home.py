@@ -22,15 +22,11 @@ def _flowing(console: Console, org: str) -> dict[str, Any]:
     s = console.services
     inlets = s.inlets.all(org)
     failures = s.store.list_failures(org, limit=LATEST_FAILURES)
-    journeys = []
-    for journey in s.journeys.all(org):
-        if journey.state == "live":
-            journeys.append(s.journeys.report(org, journey.name))
     return {
         "inlets": inlets,
         "flows": console.flow.flows([i.inlet_id for i in inlets]),
         "failures": [f.as_json() for f in failures],
-        "journeys": journeys,
+        "journeys": s.journeys.live_people(org),
         "refresh": REFRESH_SECONDS,
     }
 

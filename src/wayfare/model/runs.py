@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -267,3 +267,14 @@ class EngineBatch:
             or self.positions
             or self.test_entries_done
         )
+
+
+def people_counts(statuses: Mapping[str, int]) -> dict[str, int]:
+    """A journey's people from its instances' counts by status: how many entered, are
+    inside (running or waiting), left (finished or exited) and are in error."""
+    return {
+        "entered": sum(statuses.values()),
+        "inJourney": statuses.get("running", 0) + statuses.get("waiting", 0),
+        "exited": statuses.get("finished", 0) + statuses.get("exited", 0),
+        "inError": statuses.get("error", 0),
+    }

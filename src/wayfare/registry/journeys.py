@@ -18,7 +18,7 @@ from wayfare.model.destinations import DestinationPolicy, authority_written, url
 from wayfare.model.events import EventConfig
 from wayfare.model.journey import Activity, JourneyDefinition, parse_journey
 from wayfare.model.partitions import partition_of
-from wayfare.model.runs import JourneyVersion, TestEntry
+from wayfare.model.runs import JourneyVersion, TestEntry, people_counts
 from wayfare.model.schema_paths import field_schema
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.schemas import SchemaRegistry
@@ -320,6 +320,16 @@ class JourneyRegistry:
             "version": latest.version,
             "paused": paused,
         }
+
+    def live_people(self, org_id: str) -> list[dict[str, Any]]:
+        """Each live journey of the org, by name, with its latest version and people
+        (entered, inside, left, in error): the instances are counted once for them all."""
+        statuses = self._store.instance_statuses(org_id)
+        return [
+            {"journey": v.name, "version": v.version, **people_counts(statuses.get(v.name, {}))}
+            for v in self._store.list_journeys(org_id)
+            if v.state == "live"
+        ]
 
     def waiting(self, org_id: str, name: str) -> dict[str, int]:
         """How many people are inside the journey at each activity (waiting there, or

@@ -28,6 +28,7 @@ from wayfare.model.runs import (
     OutboxItem,
     StepRecord,
     TestEntry,
+    people_counts,
 )
 from wayfare.store.memory import MemoryStore
 
@@ -363,22 +364,27 @@ class MemoryJourneyStore:
             if org == org_id and name == journey:
                 entry = nodes.setdefault(node, {"type": node_type})
                 entry[status] = entry.get(status, 0) + count
-        statuses = Counter(
-            i.status
+        statuses: Counter[str] = Counter(
+            str(i.status)
             for i in self._instances.values()
             if i.org_id == org_id and i.journey == journey
         )
         discards = Counter(c for o, j, c in self._discards if o == org_id and j == journey)
         return {
             "journey": journey,
-            "entered": sum(statuses.values()),
-            "inJourney": statuses["running"] + statuses["waiting"],
-            "exited": statuses["finished"] + statuses["exited"],
-            "inError": statuses["error"],
+            **people_counts(statuses),
             "discarded": sum(discards.values()),
             "discardsByCause": dict(discards),
             "nodes": nodes,
         }
+
+    def instance_statuses(self, org_id: str) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for i in self._instances.values():
+            if i.org_id == org_id:
+                counts = found.setdefault(i.journey, {})
+                counts[i.status] = counts.get(i.status, 0) + 1
+        return found
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None

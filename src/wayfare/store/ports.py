@@ -269,6 +269,11 @@ class JourneyReports(Protocol):
     """What journeys did, for people: counts per activity, step events, discards."""
 
     def report(self, org_id: str, journey: str) -> dict[str, Any]: ...
+    def instance_statuses(self, org_id: str) -> dict[str, dict[str, int]]:
+        """Each journey of the org (by name, every version) with its instances' counts by
+        status; journeys nobody entered are left out."""
+        ...
+
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
     ) -> list[StepRecord]:

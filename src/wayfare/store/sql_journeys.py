@@ -15,7 +15,14 @@ from typing import Any
 import orjson
 
 from wayfare.model.instances import Instance
-from wayfare.model.runs import JourneyState, JourneyVersion, OutboxItem, StepRecord, TestEntry
+from wayfare.model.runs import (
+    JourneyState,
+    JourneyVersion,
+    OutboxItem,
+    StepRecord,
+    TestEntry,
+    people_counts,
+)
 from wayfare.store.sql_resources import Row, SQLDatabase, Statements
 
 ACTIVE = ("live", "closed", "draft")
@@ -287,14 +294,21 @@ class SQLJourneyReports(SQLDatabase):
         }
         return {
             "journey": journey,
-            "entered": sum(statuses.values()),
-            "inJourney": statuses.get("running", 0) + statuses.get("waiting", 0),
-            "exited": statuses.get("finished", 0) + statuses.get("exited", 0),
-            "inError": statuses.get("error", 0),
+            **people_counts(statuses),
             "discarded": sum(discards.values()),
             "discardsByCause": discards,
             "nodes": nodes,
         }
+
+    def instance_statuses(self, org_id: str) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for r in self._all(
+            "SELECT journey, status, COUNT(*) AS n FROM instances WHERE org_id = ? "
+            "GROUP BY journey, status",
+            (org_id,),
+        ):
+            found.setdefault(r["journey"], {})[r["status"]] = int(r["n"])
+        return found
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
