@@ -78,3 +78,29 @@ def test_live_journeys_have_their_people_as_their_reports_count_them() -> None:
         report = journeys.report(ORG, shown["journey"])
         assert {k: report[k] for k in shown} == shown
     assert journeys.live_people("NOBODY@AdobeOrg") == []
+
+
+def test_an_event_is_used_by_the_live_journeys_it_starts_or_that_wait_for_it() -> None:
+    engine = make_engine()
+    awaiting = {
+        "hold": {
+            "type": "waitForEvent",
+            "events": [{"event": "purchase", "label": "bought", "next": "done"}],
+            "timeout": {"after": "1d", "next": "done"},
+        },
+        "done": {"type": "end"},
+    }
+    engine.publish("welcome", HOLD)
+    engine.publish("after_signup", awaiting)
+    engine.publish("on_purchase", THROUGH, entry="purchase")
+    engine.publish(
+        "mentions_purchase", {**THROUGH, "hello": {**THROUGH["hello"], "message": "purchase"}}
+    )
+    journeys = registry(engine)
+    assert journeys.journeys_using(ORG, "signup") == [
+        "after_signup",
+        "mentions_purchase",
+        "welcome",
+    ]
+    assert journeys.journeys_using(ORG, "purchase") == ["after_signup", "on_purchase"]
+    assert journeys.journeys_using(ORG, "refund") == []

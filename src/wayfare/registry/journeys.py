@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
+
 from wayfare.clock import Clock
 from wayfare.engine.core import ENTRY
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
@@ -362,10 +364,15 @@ class JourneyRegistry:
         """Live journeys that start with ``event`` or wait for it."""
         users = set()
         for version in self._store.active_versions(org_id):
-            if version.state == "live":
-                definition = parse_journey(version.definition)
-                if event == definition.entry_event or event in definition.awaited_events():
-                    users.add(version.name)
+            if version.state != "live":
+                continue
+            if version.entry_event == event:
+                users.add(version.name)
+            elif (  # a definition that does not name the event cannot await it
+                event.encode() in orjson.dumps(version.definition)
+                and event in parse_journey(version.definition).awaited_events()
+            ):
+                users.add(version.name)
         return sorted(users)
 
 
