@@ -364,13 +364,12 @@ class JourneyRegistry:
         """Live journeys that start with ``event`` or wait for it."""
         users = set()
         for version in self._store.active_versions(org_id):
-            if version.state != "live":
-                continue
-            if version.entry_event == event:
-                users.add(version.name)
-            elif (  # a definition that does not name the event cannot await it
-                event.encode() in orjson.dumps(version.definition)
-                and event in parse_journey(version.definition).awaited_events()
+            if version.state == "live" and (
+                version.entry_event == event
+                or (  # a definition that does not name the event cannot await it
+                    event.encode() in orjson.dumps(version.definition)
+                    and event in parse_journey(version.definition).awaited_events()
+                )
             ):
                 users.add(version.name)
         return sorted(users)
