@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import orjson
 import yaml
@@ -110,18 +110,23 @@ def routes(console: Console) -> list[Route]:
         found = await run_in_threadpool(journeys.all, org)
         return console.render(request, session, "journeys.html", {"journeys": found})
 
-    def detail_context(org: str, name: str, version: int | None) -> dict[str, Any]:
+    def detail_context(org: str, name: str, version: int | None, identity: str) -> dict[str, Any]:
         shown = journeys.get(org, name, version)
         latest = journeys.get(org, name)
         report = journeys.report(org, name)
-        query = f"?version={shown.version}" if version is not None else ""
+        query = urlencode(
+            {
+                **({"version": shown.version} if version is not None else {}),
+                **({"identity": identity} if identity else {}),
+            }
+        )
         return {
             "journey": shown,
             "latest": latest,
             "versions": journeys.versions(org, name),
             "paused": report["paused"],
             "canvas": _canvas(shown),
-            "counts_url": f"/journeys/{name}/counts{query}",
+            "counts_url": f"/journeys/{name}/counts" + (f"?{query}" if query else ""),
             "refresh": REFRESH_SECONDS,
         }
 
@@ -132,6 +137,7 @@ def routes(console: Console) -> list[Route]:
             org,
             request.path_params["name"],
             int(version) if version and version.isdigit() else None,
+            request.query_params.get("identity", "").strip(),
         )
         return console.render(request, session, "journey.html", context)
 

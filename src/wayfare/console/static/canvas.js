@@ -115,6 +115,12 @@
     var source = document.getElementById("canvas-graph");
     if (!container || !source || typeof dagre === "undefined") { return; }
     var svg = draw(container, JSON.parse(source.textContent));
+    var marked = svg.querySelector("g.node.has-problem");
+    if (marked) {  // the first activity with a problem in view
+      var box = marked.getBBox(), at = marked.transform.baseVal.consolidate().matrix;
+      container.scrollLeft = Math.max(0, at.e + box.width / 2 - container.clientWidth / 2);
+      container.scrollTop = Math.max(0, at.f + box.height / 2 - container.clientHeight / 2);
+    }
     var refresh = Number(container.getAttribute("data-refresh") || "3") * 1000;
     var status = document.getElementById("canvas-status");
     function poll() {
