@@ -404,6 +404,19 @@ def test_journey_instances_are_newest_first_and_live_only_when_asked(
     assert len(reading.journey_instances(ORG, "welcome", live_only=False, limit=5)) == 5
 
 
+def test_live_instances_are_counted_by_the_activity_they_are_at(
+    writing: JourneyStore, reading: JourneyStore, people: dict[str, Instance]
+) -> None:
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 30}
+    moved = people["w-3"].copy()
+    moved.node = "check"
+    at_end = instance("late", "zed@x.io", status="finished", ended_ms=T0)
+    writing.commit(EngineBatch(instances=[moved, at_end]))
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 29, "check": 1}
+    assert reading.live_by_node(ORG, "winback") == {}  # ended, every one
+    assert reading.live_by_node(OTHER_ORG, "welcome") == {"wait-a-day": 3}
+
+
 def test_the_live_instances_of_stopped_versions_are_found_by_partition(
     writing: JourneyStore, reading: JourneyStore
 ) -> None:

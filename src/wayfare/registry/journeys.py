@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,8 +26,6 @@ from wayfare.store.ports import JourneyStore
 _INDEX = re.compile(r"\[\d+\]")
 ENGINE_WAIT_SECONDS = 10.0
 """How long a stop or a test event waits for the journey engines to act on it."""
-WAITING_READ_LIMIT = 10_000
-"""``waiting`` counts the people inside among this many of the newest live instances."""
 
 
 def _carried(config: EventConfig, path: str) -> bool:
@@ -323,12 +320,9 @@ class JourneyRegistry:
 
     def waiting(self, org_id: str, name: str) -> dict[str, int]:
         """How many people are inside the journey at each activity (waiting there, or
-        between two steps), among the newest WAITING_READ_LIMIT live instances."""
+        between two steps)."""
         self.get(org_id, name)
-        inside = self._store.journey_instances(
-            org_id, name, live_only=True, limit=WAITING_READ_LIMIT
-        )
-        return dict(Counter(i.node for i in inside if i.node is not None))
+        return self._store.live_by_node(org_id, name)
 
     def follow(self, org_id: str, name: str, identity: str, limit: int) -> dict[str, Any]:
         """One person in the journey: their latest step events (newest first) and the

@@ -226,6 +226,15 @@ class MemoryJourneyStore:
         ]
         return sorted(found, key=lambda i: -i.entered_ms)[:limit]
 
+    def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
+        return dict(
+            Counter(
+                i.node
+                for i in self._instances.values()
+                if i.org_id == org_id and i.journey == journey and i.live and i.node is not None
+            )
+        )
+
     def stopped_instances(self, partitions: Collection[int], limit: int) -> list[Instance]:
         found = []
         for i in self._instances.values():

@@ -269,6 +269,10 @@ class JourneyReports(Protocol):
     """What journeys did, for people: counts per activity, step events, discards."""
 
     def report(self, org_id: str, journey: str) -> dict[str, Any]: ...
+    def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
+        """How many live instances of the journey (all versions) are at each activity."""
+        ...
+
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
     ) -> list[StepRecord]:
