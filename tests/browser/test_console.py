@@ -74,7 +74,8 @@ def test_an_event_made_in_the_console_matches_the_payload_its_copy_button_gave(
     page.wait_for_url("**/events/signup_seen")
     visit.shot("event")
 
-    page.get_by_role("button", name="Copy payload").click()
+    page.get_by_role("button", name="Copy payload").focus()  # by keyboard
+    page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
     copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
     assert copied["header"]["imsOrgId"] == demo.org
