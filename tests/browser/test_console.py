@@ -91,6 +91,17 @@ def test_an_event_made_in_the_console_matches_the_payload_its_copy_button_gave(
     expect(message).to_contain_text(sent.json()["xactionId"])
     visit.shot("event-matched")
 
+    page.get_by_role("link", name="Edit").click()
+    page.wait_for_url("**/events/signup_seen/edit")
+    visit.shot("event-edit")
+    page.get_by_label("Description").fill("Seen signing up")
+    page.get_by_label("lastName").check()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/events/signup_seen")
+    visit.shot("event-edited")
+    expect(page.get_by_text("Seen signing up")).to_be_visible()
+    expect(page.locator("dl.facts")).to_contain_text(f"{TENANT}.person.lastName")
+
 
 def test_a_rule_based_condition_is_checked_as_it_is_typed(visit: Visit, demo: Demo) -> None:
     visit.sign_in(demo.org)
@@ -179,6 +190,11 @@ def test_an_inlet_made_in_the_console_shows_its_token_once_and_revokes_it(
     page.get_by_role("button", name="Disable").click()
     expect(page.locator("dl.facts")).to_contain_text("disabled")
     visit.shot("disabled")
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_url("**/inlets")
+    visit.shot("deleted")
+    expect(page.get_by_role("row", name="partner-feed")).to_have_count(0)
+    expect(page.get_by_role("row", name="demo-inlet")).to_be_visible()
 
 
 def test_home_shows_each_inlets_messages_per_minute_and_refreshes_itself(
