@@ -145,3 +145,40 @@ def test_a_test_profile_is_followed_through_the_canvas(visit: Visit, demo: Demo)
     expect(steps).to_contain_text("tester@example.com")
     expect(steps.get_by_role("row", name="greet")).to_contain_text("ended")
     visit.shot("followed")
+
+
+def test_a_new_version_is_shown_beside_the_live_one_and_the_live_one_closes(
+    visit: Visit, demo: Demo
+) -> None:
+    visit.sign_in(demo.org)
+    page = write_journey(visit, HOLD.format(name="again"))
+    page.wait_for_url("**/journeys/again")
+    visit.shot("draft")
+    page.get_by_role("button", name="Publish version 1").click()
+    expect(page.get_by_text("1 (live)")).to_be_visible()
+    visit.shot("published")
+
+    page.get_by_role("link", name="Edit").click()
+    page.wait_for_url("**/journeys/again/edit")
+    definition = page.get_by_label("Definition")
+    definition.fill(definition.input_value().replace("hello", "hello again"))
+    visit.shot("editing")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/journeys/again")
+    expect(page.get_by_text("2 (draft)")).to_be_visible()
+    visit.shot("draft-2")
+
+    page.get_by_role("link", name="Versions").click()
+    page.wait_for_url("**/journeys/again/versions")
+    visit.shot("versions")
+    changed = page.locator("table.sides tr.changed")
+    expect(changed).to_have_count(1)
+    expect(changed.locator("td").first).to_have_text("    message: hello")
+    expect(changed.locator("td").last).to_have_text("    message: hello again")
+
+    visit.go("/journeys/again", "before-close")
+    page.get_by_role("button", name="Close to new entrances").click()
+    page.wait_for_url("**/journeys/again")
+    visit.go("/journeys/again/versions", "closed")
+    expect(page.get_by_role("row", name="1 finished")).to_be_visible()
+    expect(page.get_by_role("row", name="2 draft")).to_be_visible()
