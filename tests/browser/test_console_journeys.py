@@ -58,29 +58,32 @@ def count(page: Page, node: str, which: str) -> str:
     return f'#canvas g.node[data-node="{node}"] tspan[data-count="{which}"] .count-value'
 
 
-def write_journey(visit: Visit, text: str) -> Page:
+def write_journey(visit: Visit, demo: Demo, name: str) -> Page:
+    """Sign in to ``demo``'s org and save the journey ``name`` (HOLD) from the editor."""
+    visit.sign_in(demo.org)
     page = visit.go("/journeys/new", "new-journey")
-    page.get_by_label("Definition").fill(text)
+    page.get_by_label("Definition").fill(HOLD.format(name=name))
     visit.shot("new-journey-written")
     page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"**/journeys/{name}")
+    visit.shot("draft")
     return page
+
+
+def publish(visit: Visit, page: Page) -> None:
+    page.get_by_role("button", name="Publish version 1").click()
+    expect(page.get_by_text("1 (live)")).to_be_visible()
+    visit.shot("published")
 
 
 def test_a_published_journey_counts_the_person_a_message_brings_in(
     visit: Visit, demo: Demo
 ) -> None:
-    visit.sign_in(demo.org)
-    page = write_journey(visit, HOLD.format(name="hold_on"))
-    page.wait_for_url("**/journeys/hold_on")
+    page = write_journey(visit, demo, "hold_on")
     expect(page.locator(count(page, "entry", "entered"))).to_have_text("0")
     expect(page.locator("#canvas g.edge")).to_have_count(3)
     expect(page.locator("#canvas g.node")).to_have_count(4)
-    visit.shot("draft-canvas")
-
-    page.get_by_role("button", name="Publish version 1").click()
-    page.wait_for_url("**/journeys/hold_on")
-    expect(page.get_by_text("1 (live)")).to_be_visible()
-    visit.shot("published")
+    publish(visit, page)
 
     sent = httpx.post(demo.inlet_url, json=signup(demo, "ada@example.com"))
     assert sent.status_code == 200, sent.text
@@ -126,9 +129,7 @@ def test_a_save_time_error_is_shown_at_its_activity_and_field(visit: Visit, demo
 
 
 def test_a_test_profile_is_followed_through_the_canvas(visit: Visit, demo: Demo) -> None:
-    visit.sign_in(demo.org)
-    page = write_journey(visit, HOLD.format(name="trial"))
-    page.wait_for_url("**/journeys/trial")
+    page = write_journey(visit, demo, "trial")
     page.get_by_role("button", name="Turn test mode on").click()
     page.wait_for_url("**/journeys/trial")
     visit.shot("test-mode")
@@ -150,13 +151,8 @@ def test_a_test_profile_is_followed_through_the_canvas(visit: Visit, demo: Demo)
 def test_a_new_version_is_shown_beside_the_live_one_and_the_live_one_closes(
     visit: Visit, demo: Demo
 ) -> None:
-    visit.sign_in(demo.org)
-    page = write_journey(visit, HOLD.format(name="again"))
-    page.wait_for_url("**/journeys/again")
-    visit.shot("draft")
-    page.get_by_role("button", name="Publish version 1").click()
-    expect(page.get_by_text("1 (live)")).to_be_visible()
-    visit.shot("published")
+    page = write_journey(visit, demo, "again")
+    publish(visit, page)
 
     page.get_by_role("link", name="Edit").click()
     page.wait_for_url("**/journeys/again/edit")
