@@ -178,3 +178,20 @@ def test_a_new_version_is_shown_beside_the_live_one_and_the_live_one_closes(
     visit.go("/journeys/again/versions", "closed")
     expect(page.get_by_role("row", name="1 finished")).to_be_visible()
     expect(page.get_by_role("row", name="2 draft")).to_be_visible()
+
+
+def test_the_journey_pages_fit_a_phones_width_and_name_each_node_with_its_counts(
+    visit: Visit, demo: Demo
+) -> None:
+    page = write_journey(visit, demo, "small")
+    hold = page.get_by_role("img", name="wait hold, for 1d")
+    expect(hold).to_have_attribute("aria-label", "wait hold, for 1d, entered 0, waiting 0, "
+                                   "in error 0, discarded 0")  # fmt: skip
+    hold.focus()
+    expect(hold).to_be_focused()
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/journeys", "/journeys/small", "/journeys/small/edit", "/journeys/new",
+                 "/journeys/small/versions"):  # fmt: skip
+        page = visit.go(path, f"phone{path}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than the phone"

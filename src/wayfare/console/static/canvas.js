@@ -22,6 +22,16 @@
     return t;
   }
 
+  // what a screen reader says of a node: its type, id, summary, problems and counts
+  function describe(n, found, counts) {
+    var words = n.type + " " + n.label + (n.summary ? ", " + n.summary : "");
+    found.forEach(function (p) { words += ". Problem" + (p.field ? " in " + p.field : "") + ": " + p.message; });
+    COUNTS.forEach(function (c) {
+      if (counts[c[0]] !== undefined) { words += ", " + c[1] + " " + counts[c[0]]; }
+    });
+    return words;
+  }
+
   function layout(graph) {
     var g = new dagre.graphlib.Graph({ multigraph: true });
     g.setGraph({ rankdir: "LR", nodesep: 28, ranksep: 70, edgesep: 14, marginx: 12, marginy: 12 });
@@ -64,6 +74,7 @@
       var group = el("g", {
         "class": "node type-" + n.type + (found.length ? " has-problem" : ""),
         "data-node": n.id, transform: "translate(" + x + "," + y + ")", tabindex: "0",
+        role: "img", "aria-label": describe(n, found, {}),
       }, svg);
       var title = el("title", {}, group);
       title.textContent = n.type + " " + n.label + (n.summary ? ": " + n.summary : "") +
@@ -87,8 +98,13 @@
     return svg;
   }
 
-  function show(svg, answer) {
+  function show(svg, graph, answer) {
     var counts = answer.counts || {};
+    var problems = graph.problems || {};
+    graph.nodes.forEach(function (n) {
+      var node = svg.querySelector('g.node[data-node="' + CSS.escape(n.id) + '"]');
+      if (node) { node.setAttribute("aria-label", describe(n, problems[n.id] || [], counts[n.id] || {})); }
+    });
     svg.querySelectorAll("g.node").forEach(function (node) {
       var mine = counts[node.getAttribute("data-node")] || {};
       node.querySelectorAll("tspan[data-count]").forEach(function (span) {
@@ -114,7 +130,8 @@
     var container = document.getElementById("canvas");
     var source = document.getElementById("canvas-graph");
     if (!container || !source || typeof dagre === "undefined") { return; }
-    var svg = draw(container, JSON.parse(source.textContent));
+    var graph = JSON.parse(source.textContent);
+    var svg = draw(container, graph);
     var marked = svg.querySelector("g.node.has-problem");
     if (marked) {  // the first activity with a problem in view
       var box = marked.getBBox(), at = marked.transform.baseVal.consolidate().matrix;
@@ -128,7 +145,7 @@
       fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" })
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
         .then(function (answer) {
-          show(svg, answer);
+          show(svg, graph, answer);
           container.setAttribute("data-updated", String(Date.now()));
           if (status) { status.textContent = "Counts as of " + new Date().toLocaleTimeString(); }
         })
@@ -150,7 +167,7 @@
           window.htmx.ajax("GET", steps.getAttribute("data-src") + "?identity=" + encodeURIComponent(identity), { target: steps });
         }
         fetch(url.pathname + url.search, { credentials: "same-origin" }).then(function (r) { return r.json(); })
-          .then(function (answer) { show(svg, answer); });
+          .then(function (answer) { show(svg, graph, answer); });
       });
     }
   }
