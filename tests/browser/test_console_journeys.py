@@ -137,6 +137,15 @@ def test_a_test_profile_is_followed_through_the_canvas(visit: Visit, demo: Demo)
     page.get_by_label("Test profile's identity").fill("tester@example.com")
     page.get_by_role("button", name="Fire a test event").click()
     page.wait_for_url("**/journeys/trial?identity=tester%40example.com")
+    visit.shot("fired")
+    expect(page.locator('#canvas g.node[data-node="hold"]')).to_have_class("node type-wait here")
+
+    page = visit.go("/journeys/trial", "unfollowed")
+    expect(page.locator("#canvas[data-updated]")).to_be_attached()  # the counts came
+    expect(page.locator("#canvas g.node.passed")).to_have_count(0)
+    page.get_by_label("Identity", exact=True).fill("tester@example.com")
+    page.get_by_role("button", name="Follow on the canvas").click()
+    page.wait_for_url("**/journeys/trial?identity=tester%40example.com")
     for node in ("entry", "greet"):
         expect(page.locator(f'#canvas g.node[data-node="{node}"]')).to_have_class(
             "node type-" + ("entry" if node == "entry" else "log") + " passed"

@@ -4,6 +4,7 @@
 // counts live by fetching the URL of the div's data-counts (answer: {counts: {id: {entered,
 // inError, discarded, waiting}}, follow: {passed: [], failed: [], at: id} or null}) every
 // data-refresh seconds. Nothing is laid out by hand: dagre places nodes, edges and labels.
+// A followed person (the page's ?identity=) is in the counts URL the page gives.
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
@@ -153,24 +154,8 @@
         .then(function () { setTimeout(poll, refresh); });
     }
     poll();
-    // following a person: the form sets the identity in the counts URL and polls at once
-    var follow = document.getElementById("follow-form");
-    if (follow) {
-      follow.addEventListener("submit", function (event) {
-        event.preventDefault();
-        var identity = follow.querySelector("input[name=identity]").value.trim();
-        var url = new URL(container.getAttribute("data-counts"), window.location.href);
-        if (identity) { url.searchParams.set("identity", identity); } else { url.searchParams.delete("identity"); }
-        container.setAttribute("data-counts", url.pathname + url.search);
-        var steps = document.getElementById("follow-steps");
-        if (steps && window.htmx) {
-          window.htmx.ajax("GET", steps.getAttribute("data-src") + "?identity=" + encodeURIComponent(identity), { target: steps });
-        }
-        fetch(url.pathname + url.search, { credentials: "same-origin" }).then(function (r) { return r.json(); })
-          .then(function (answer) { show(svg, graph, answer); });
-      });
-    }
   }
+
   // the editor's problems: "line N" selects that line of the definition
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("button[data-line]") : null;
