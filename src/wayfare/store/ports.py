@@ -269,6 +269,10 @@ class JourneyReports(Protocol):
     """What journeys did, for people: counts per activity, step events, discards."""
 
     def report(self, org_id: str, journey: str) -> dict[str, Any]: ...
+    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
+        """People who entered the journey (any version) at ``since_ms`` or later."""
+        ...
+
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
     ) -> list[StepRecord]:

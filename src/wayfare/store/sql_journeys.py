@@ -296,6 +296,14 @@ class SQLJourneyReports(SQLDatabase):
             "nodes": nodes,
         }
 
+    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM instances "
+            "WHERE org_id = ? AND journey = ? AND entered_ms >= ?",
+            (org_id, journey, since_ms),
+        )
+        return int(row["n"]) if row else 0
+
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
     ) -> list[StepRecord]:
