@@ -25,6 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import plain_loop
+from console import ConsoleSettings, print_console, run_console
 from journeys import JourneySettings, Phase, journey_ratios, print_phases, run_journeys
 from load import (
     PLACEHOLDER,
@@ -44,9 +45,10 @@ from soak import SoakSettings, print_soak, run_soak
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WRK_SCENARIOS = ("single", "single-sync", "batch100", "batch500")
 SCENARIOS = (*WRK_SCENARIOS, "send", "journeys")
-OPTIONAL_SCENARIOS = ("scaleout", "soak")
+OPTIONAL_SCENARIOS = ("scaleout", "soak", "console")
 """Run only when named: scaleout needs PostgreSQL and NATS and takes about three minutes;
-soak takes --soak-minutes (10) and a few more."""
+soak takes --soak-minutes (10) and a few more; console loads --console-records (1,000,000)
+first."""
 P99_AIM_MS = 20.0
 SINGLE_RATIO_AIM = 0.40
 BATCH_RATIO_AIM = 1.0
@@ -147,6 +149,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--soak-minutes", type=float, default=10.0, help="soak: minutes of mixed traffic (10)"
     )
+    p.add_argument(
+        "--console-records",
+        type=int,
+        default=1_000_000,
+        help="console: records in the dataset before the pages are timed (1000000)",
+    )
+    p.add_argument("--console-journeys", type=int, default=100, help="console: live journeys (100)")
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -570,6 +579,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             soak = run_soak(tmp, SoakSettings(minutes=args.soak_minutes))
             report["soak"] = soak
             soaked = print_soak(soak)
+        consoled: bool | None = None
+        if "console" in args.scenarios:
+            print(flush=True)
+            settings_c = ConsoleSettings(
+                records=args.console_records, journeys=args.console_journeys
+            )
+            console = run_console(tmp, settings_c)
+            report["console"] = console
+            consoled = print_console(console)
     order = ["plain-loop", "bare", *args.scenarios]
     table = [rows[n] for n in order if n in rows]
     if table:
@@ -598,6 +616,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if soaked:
         missed = [r["figure"] for r in soaked if not r["ok"]]
         print(f"soak: {'MISSED ' + ', '.join(missed) if missed else 'every check met'}")
+    if consoled is not None:
+        print(f"console: {'every page met the aim' if consoled else 'MISSED on some pages'}")
     if "send" in rows and "batch500" not in rows:
         print("(send rows/s ÷ batch500 msgs/s needs the batch500 scenario in the same run)")
     report_json: dict[str, Any] = _finite(

@@ -201,6 +201,19 @@ def test_home_shows_each_inlets_messages_per_minute_and_refreshes_itself(
     visit: Visit, demo: Demo
 ) -> None:
     message = preview_of_new_event(demo)
+    journey = {
+        "kind": "Journey",
+        "name": "greet",
+        "state": "live",
+        "entry": {"event": "e", "next": "pause"},
+        "activities": {
+            "pause": {"type": "wait", "duration": "1h", "next": "done"},
+            "done": {"type": "end"},
+        },
+    }
+    with demo.server.admin(demo.org, ADMIN_TOKEN) as admin:
+        applied = admin.post("/api/v1/apply", json={"documents": [journey]})
+        assert applied.status_code == 200, applied.text
     visit.sign_in(demo.org)
     page = visit.page
     row = page.get_by_role("row", name="demo-inlet")
@@ -214,6 +227,8 @@ def test_home_shows_each_inlets_messages_per_minute_and_refreshes_itself(
     expect(accepted).to_contain_text("(3 since start)")
     expect(accepted).to_contain_text(re.compile(r"^\s*[1-9]\d*\.\d"))
     expect(row.locator("[data-outcome=rejected]")).to_contain_text("(1 since start)")
+    greet = page.get_by_role("row", name="greet")  # ada inside, having entered today
+    expect(greet.get_by_role("cell")).to_have_text(["1", "1", "1", "1", "0"])
     visit.shot("home-flowing")
 
 

@@ -640,6 +640,25 @@ def test_a_report_counts_instances_step_events_and_discards(
     assert reading.report(ORG, "other")["nodes"] == {}
 
 
+def test_entries_since_a_time_count_the_instances_that_began_then_or_later(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.commit(
+        EngineBatch(
+            instances=[
+                instance("i-1", "a", status="finished", entered_ms=T0 - 1, ended_ms=T0),
+                instance("i-2", "b", status="waiting", entered_ms=T0),
+                instance("i-3", "c", status="error", entered_ms=T0 + 5, ended_ms=T0 + 6),
+                instance("i-4", "d", journey="other", entered_ms=T0 + 5),
+            ]
+        )
+    )
+    assert reading.entries_since(ORG, "welcome", T0) == 2
+    assert reading.entries_since(ORG, "welcome", T0 - 1) == 3
+    assert reading.entries_since(ORG, "welcome", T0 + 6) == 0
+    assert reading.entries_since(OTHER_ORG, "welcome", 0) == 0
+
+
 def test_step_events_before_a_time_are_deleted_oldest_first_and_the_report_stays(
     writing: JourneyStore, reading: JourneyStore
 ) -> None:

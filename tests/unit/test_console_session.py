@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import stat
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from wayfare.errors import ForbiddenError
 
 
 def sessions(data_dir: Path, **settings: Any) -> Sessions:
-    return Sessions(SimpleNamespace(settings=Settings(data_dir=data_dir, **settings)))  # type: ignore[arg-type]
+    return Sessions(Settings(data_dir=data_dir, **settings))
 
 
 def request(cookie: str | None = None, body: bytes = b"", **headers: str) -> Request:
@@ -91,3 +90,8 @@ def test_the_secret_is_made_once_per_data_directory_unless_the_settings_give_one
     assert stat.S_IMODE((tmp_path / SECRET_FILE).stat().st_mode) == 0o600
     assert console_secret(Settings(data_dir=tmp_path, console_secret="given")) == "given"
     assert console_secret(Settings(data_dir=tmp_path / "other")) != first
+
+
+def test_a_new_session_opens_the_demo_org_only_on_a_demo_server(tmp_path: Path) -> None:
+    assert sessions(tmp_path, demo=True).new().org == "DEMO@WayfareOrg"
+    assert sessions(tmp_path).new().org is None

@@ -16,16 +16,20 @@ from wayfare.console.session import Form, Session
 
 LATEST_FAILURES = 5
 REFRESH_SECONDS = 5
+DAY_MS = 86_400_000
 
 
 def _flowing(console: Console, org: str) -> dict[str, Any]:
     s = console.services
     inlets = s.inlets.all(org)
     failures = s.store.list_failures(org, limit=LATEST_FAILURES)
+    midnight = s.clock.now_ms() // DAY_MS * DAY_MS
     journeys = []
     for journey in s.journeys.all(org):
         if journey.state == "live":
-            journeys.append(s.journeys.report(org, journey.name))
+            report = s.journeys.report(org, journey.name)
+            today = s.journeys.entries_since(org, journey.name, midnight)
+            journeys.append({**report, "today": today})
     return {
         "inlets": inlets,
         "flows": console.flow.flows([i.inlet_id for i in inlets]),

@@ -335,6 +335,10 @@ class JourneyRegistry:
         ]
         return {"identity": identity, "steps": steps, "at": inside[0].node if inside else None}
 
+    def entries_since(self, org_id: str, name: str, since_ms: int) -> int:
+        """People who entered the journey at ``since_ms`` or later."""
+        return self._store.entries_since(org_id, name, since_ms)
+
     def steps(
         self, org_id: str, name: str, limit: int, identity: str | None = None
     ) -> list[dict[str, Any]]:

@@ -389,6 +389,13 @@ class MemoryJourneyStore:
             "nodes": nodes,
         }
 
+    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
+        return sum(
+            1
+            for i in self._instances.values()
+            if i.org_id == org_id and i.journey == journey and i.entered_ms >= since_ms
+        )
+
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
     ) -> list[StepRecord]:

@@ -273,6 +273,10 @@ class JourneyReports(Protocol):
         """How many live instances of the journey (all versions) are at each activity."""
         ...
 
+    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
+        """People who entered the journey (any version) at ``since_ms`` or later."""
+        ...
+
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
     ) -> list[StepRecord]:

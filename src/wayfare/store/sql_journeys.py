@@ -307,6 +307,14 @@ class SQLJourneyReports(SQLDatabase):
         )
         return {r["node"]: int(r["n"]) for r in rows if r["node"] is not None}
 
+    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM instances "
+            "WHERE org_id = ? AND journey = ? AND entered_ms >= ?",
+            (org_id, journey, since_ms),
+        )
+        return int(row["n"]) if row else 0
+
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
     ) -> list[StepRecord]:
