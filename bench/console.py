@@ -131,6 +131,10 @@ def _pages(demo: Demo) -> list[str]:
         "/failures",
         f"/failures?inlet={demo.inlet_id}",
         "/journeys",
+        "/journeys/bench_000",
+        "/journeys/bench_000/counts",
+        "/journeys/bench_000/edit",
+        "/journeys/bench_000/versions",
     ]
 
 
