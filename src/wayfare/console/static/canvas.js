@@ -142,7 +142,7 @@
     var refresh = Number(container.getAttribute("data-refresh") || "3") * 1000;
     var status = document.getElementById("canvas-status");
     function poll() {
-      var url = container.getAttribute("data-counts");
+      var url = container.getAttribute("data-counts"), asked = Date.now();
       fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" })
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
         .then(function (answer) {
@@ -151,7 +151,11 @@
           if (status) { status.textContent = "Counts as of " + new Date().toLocaleTimeString(); }
         })
         .catch(function (err) { if (status) { status.textContent = "Counts not refreshed: " + err.message; } })
-        .then(function () { setTimeout(poll, refresh); });
+        .then(function () {
+          // a journey with very many people inside takes the server a while to count:
+          // ask at most a fifth of the time, so that open pages do not keep it busy
+          setTimeout(poll, Math.max(refresh, (Date.now() - asked) * 5));
+        });
     }
     poll();
   }
