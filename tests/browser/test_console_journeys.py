@@ -40,6 +40,13 @@ activities:
 """
 
 
+SELECTED = (
+    "(() => { const a = document.getElementById('definition');"
+    " return a.value.slice(a.selectionStart, a.selectionEnd); })()"
+)
+"""The text selected in the editor."""
+
+
 def signup(demo: Demo, identity: str) -> dict[str, Any]:
     """A ``newsletter_signup`` message of ``identity``: the event's payload preview, as its
     page's Copy button gives it, with values the schema takes."""
@@ -117,11 +124,10 @@ def test_a_save_time_error_is_shown_at_its_activity_and_field(visit: Visit, demo
     )
     expect(page.locator("#canvas g.node.has-problem")).to_have_count(1)
     problem.get_by_role("button").click()  # to its line of the text
-    selected = page.evaluate(
-        "(() => { const a = document.getElementById('definition');"
-        " return a.value.slice(a.selectionStart, a.selectionEnd); })()"
-    )
+    selected = page.evaluate(SELECTED)
     assert "shoeSize" in selected
+    page.locator('#canvas g.node[data-node="greet"]').click()  # to its definition
+    assert page.evaluate(SELECTED).strip().startswith("greet: {type: log")
 
     with demo.server.admin(demo.org, ADMIN_TOKEN) as admin:
         kept = admin.get("/api/v1/journeys/feet").json()

@@ -16,7 +16,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from wayfare.console.canvas import canvas_graph, followed, node_counts
-from wayfare.console.journey_problems import Problem, by_activity, place_problems
+from wayfare.console.journey_problems import (
+    Problem,
+    activity_lines,
+    by_activity,
+    place_problems,
+)
 from wayfare.console.pages import Console, required
 from wayfare.console.session import Form, Session, redirect
 from wayfare.errors import InvalidRequestError, NotFoundError, Violation
@@ -46,14 +51,19 @@ def script_json(value: Any) -> str:
     return orjson.dumps(value).decode().replace("</", "<\\/")
 
 
-def _canvas(version: JourneyVersion, problems: list[Problem] | None = None) -> str | None:
-    """The version's canvas as its script reads it; None for a definition stored before
-    today's rules (nothing to draw)."""
+def _canvas(
+    version: JourneyVersion, problems: list[Problem] | None = None, text: str | None = None
+) -> str | None:
+    """The version's canvas as its script reads it, with the problems of each node and, for
+    the editor, the line of ``text`` each node's definition starts at; None for a definition
+    stored before today's rules (nothing to draw)."""
     try:
         definition = parse_journey(version.definition)
     except InvalidRequestError:
         return None
-    return script_json({**canvas_graph(definition), "problems": by_activity(problems or [])})
+    graph = canvas_graph(definition)
+    lines = activity_lines(text) if text is not None else {}
+    return script_json({**graph, "problems": by_activity(problems or []), "lines": lines})
 
 
 def _read(text: str) -> tuple[Any, list[Problem]]:
@@ -196,7 +206,8 @@ def routes(console: Console) -> list[Route]:
         if name is None:
             return editor(request, session, None, STARTER, [], None)
         latest = await run_in_threadpool(journeys.get, org, name)
-        return editor(request, session, name, as_yaml(latest.definition), [], _canvas(latest))
+        text = as_yaml(latest.definition)
+        return editor(request, session, name, text, [], _canvas(latest, [], text))
 
     async def save(request: Request, session: Session, org: str, form: Form) -> Response:
         name = request.path_params.get("name")
@@ -217,7 +228,7 @@ def routes(console: Console) -> list[Route]:
         shown = None
         if name is not None:
             latest = await run_in_threadpool(journeys.get, org, name)
-            shown = _canvas(latest, problems)
+            shown = _canvas(latest, problems, text)
         return editor(request, session, name, text, problems, shown)
 
     def command(change: str) -> Any:

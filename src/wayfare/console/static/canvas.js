@@ -77,6 +77,8 @@
         "data-node": n.id, transform: "translate(" + x + "," + y + ")", tabindex: "0",
         role: "img", "aria-label": describe(n, found, {}),
       }, svg);
+      var line = (graph.lines || {})[n.id];
+      if (line && document.getElementById("definition")) { group.setAttribute("data-line", line); }
       var title = el("title", {}, group);
       title.textContent = n.type + " " + n.label + (n.summary ? ": " + n.summary : "") +
         found.map(function (p) { return "\n" + (p.field ? p.field + ": " : "") + p.message; }).join("");
@@ -160,18 +162,32 @@
     poll();
   }
 
-  // the editor's problems: "line N" selects that line of the definition
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest ? event.target.closest("button[data-line]") : null;
+  // the editor: select line N (from 1) of the definition
+  function selectLine(n) {
     var area = document.getElementById("definition");
-    if (!button || !area) { return; }
+    if (!area) { return; }
     var lines = area.value.split("\n");
-    var line = Math.min(Number(button.getAttribute("data-line")), lines.length) - 1;
-    var from = lines.slice(0, line).reduce(function (n, l) { return n + l.length + 1; }, 0);
+    var line = Math.max(1, Math.min(n, lines.length)) - 1;
+    var from = lines.slice(0, line).reduce(function (sum, l) { return sum + l.length + 1; }, 0);
     area.focus();
     area.setSelectionRange(from, from + lines[line].length);
     var height = area.scrollHeight / Math.max(lines.length, 1);
     area.scrollTop = Math.max(0, line * height - area.clientHeight / 3);
+  }
+  // a problem's "line N" button, or a node of the editor's canvas (click or Enter)
+  function lineOf(target) {
+    var button = target.closest ? target.closest("button[data-line]") : null;
+    if (button) { return Number(button.getAttribute("data-line")); }
+    var node = target.closest ? target.closest("g.node[data-line]") : null;
+    return node ? Number(node.getAttribute("data-line")) : 0;
+  }
+  document.addEventListener("click", function (event) {
+    var line = lineOf(event.target);
+    if (line) { selectLine(line); }
+  });
+  document.addEventListener("keydown", function (event) {
+    var line = event.key === "Enter" && event.target.matches && event.target.matches("g.node") ? lineOf(event.target) : 0;
+    if (line) { event.preventDefault(); selectLine(line); }
   });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
