@@ -404,6 +404,19 @@ def test_journey_instances_are_newest_first_and_live_only_when_asked(
     assert len(reading.journey_instances(ORG, "welcome", live_only=False, limit=5)) == 5
 
 
+def test_live_instances_are_counted_by_the_activity_they_are_at(
+    writing: JourneyStore, reading: JourneyStore, people: dict[str, Instance]
+) -> None:
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 30}
+    moved = people["w-3"].copy()
+    moved.node = "check"
+    at_end = instance("late", "zed@x.io", status="finished", ended_ms=T0)
+    writing.commit(EngineBatch(instances=[moved, at_end]))
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 29, "check": 1}
+    assert reading.live_by_node(ORG, "winback") == {}  # ended, every one
+    assert reading.live_by_node(OTHER_ORG, "welcome") == {"wait-a-day": 3}
+
+
 def test_the_live_instances_of_stopped_versions_are_found_by_partition(
     writing: JourneyStore, reading: JourneyStore
 ) -> None:
@@ -625,6 +638,25 @@ def test_a_report_counts_instances_step_events_and_discards(
         },
     }
     assert reading.report(ORG, "other")["nodes"] == {}
+
+
+def test_entries_since_a_time_count_the_instances_that_began_then_or_later(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.commit(
+        EngineBatch(
+            instances=[
+                instance("i-1", "a", status="finished", entered_ms=T0 - 1, ended_ms=T0),
+                instance("i-2", "b", status="waiting", entered_ms=T0),
+                instance("i-3", "c", status="error", entered_ms=T0 + 5, ended_ms=T0 + 6),
+                instance("i-4", "d", journey="other", entered_ms=T0 + 5),
+            ]
+        )
+    )
+    assert reading.entries_since(ORG, "welcome", T0) == 2
+    assert reading.entries_since(ORG, "welcome", T0 - 1) == 3
+    assert reading.entries_since(ORG, "welcome", T0 + 6) == 0
+    assert reading.entries_since(OTHER_ORG, "welcome", 0) == 0
 
 
 def test_instance_statuses_count_each_journey_of_the_org_over_its_versions(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from wayfare.console.canvas import canvas_graph, followed, node_counts
-from wayfare.console.journey_problems import Problem, by_activity, place_problems
+from wayfare.console.journey_problems import Problem, activity_lines, by_activity, place_problems
 from wayfare.console.journeys import as_yaml, side_by_side
 from wayfare.errors import InvalidRequestError, Violation
 from wayfare.model.journey import parse_journey
@@ -177,3 +177,13 @@ def test_versions_side_by_side_pair_equal_lines_and_mark_changes() -> None:
         ("", "d", "added"),
     ]
     assert side_by_side("a\nb\n", "a\n") == [("a", "a", "same"), ("b", "", "removed")]
+
+
+def test_the_editor_knows_the_line_of_each_activity_and_of_the_entry() -> None:
+    text = as_yaml(DEFINITION)
+    lines = activity_lines(text)
+    rows = text.splitlines()
+    assert set(lines) == {"entry", *DEFINITION["activities"]}
+    for node, line in lines.items():
+        assert rows[line - 1].strip() == f"{node}:"
+    assert activity_lines("a: [") == {}

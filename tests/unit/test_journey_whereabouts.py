@@ -4,7 +4,7 @@ on the memory store, time from a fake clock."""
 
 from __future__ import annotations
 
-from tests.unit.journey_engine import ADA, ORG, Engine, make_engine
+from tests.unit.journey_engine import ADA, ORG, T0, Engine, make_engine
 from wayfare.ingest.catalog import Catalog
 from wayfare.model.destinations import DestinationPolicy
 from wayfare.registry.events import EventRegistry
@@ -68,16 +68,23 @@ def test_a_followed_person_has_their_steps_and_the_activity_they_are_at() -> Non
 
 def test_live_journeys_have_their_people_as_their_reports_count_them() -> None:
     journeys = two_signed_up()
-    live = journeys.live_people(ORG)
-    people = {"version": 1, "entered": 2, "inError": 0}
+    live = journeys.live_people(ORG, since_ms=0)
+    people = {"version": 1, "entered": 2, "today": 2, "inError": 0}
     assert live == [
         {"journey": "quick", **people, "inJourney": 0, "exited": 2},
         {"journey": "welcome", **people, "inJourney": 2, "exited": 0},
     ]
     for shown in live:
         report = journeys.report(ORG, shown["journey"])
-        assert {k: report[k] for k in shown} == shown
-    assert journeys.live_people("NOBODY@AdobeOrg") == []
+        assert {k: report[k] for k in shown if k != "today"} == {
+            k: v for k, v in shown.items() if k != "today"
+        }
+    later = journeys.live_people(ORG, since_ms=T0 + 86_400_000)
+    assert [(j["journey"], j["entered"], j["today"]) for j in later] == [
+        ("quick", 2, 0),
+        ("welcome", 2, 0),
+    ]
+    assert journeys.live_people("NOBODY@AdobeOrg", since_ms=0) == []
 
 
 def test_an_event_is_used_by_the_live_journeys_it_starts_or_that_wait_for_it() -> None:

@@ -16,17 +16,19 @@ from wayfare.console.session import Form, Session
 
 LATEST_FAILURES = 5
 REFRESH_SECONDS = 5
+DAY_MS = 86_400_000
 
 
 def _flowing(console: Console, org: str) -> dict[str, Any]:
     s = console.services
     inlets = s.inlets.all(org)
     failures = s.store.list_failures(org, limit=LATEST_FAILURES)
+    midnight = s.clock.now_ms() // DAY_MS * DAY_MS
     return {
         "inlets": inlets,
         "flows": console.flow.flows([i.inlet_id for i in inlets]),
         "failures": [f.as_json() for f in failures],
-        "journeys": s.journeys.live_people(org),
+        "journeys": s.journeys.live_people(org, midnight),
         "refresh": REFRESH_SECONDS,
     }
 

@@ -80,6 +80,18 @@ def place_problems(violations: Iterable[Violation], text: str) -> list[Problem]:
     return found
 
 
+def activity_lines(text: str) -> dict[str, int]:
+    """The line of each activity's id in the YAML text (``entry``'s too), for the editor's
+    canvas to lead from a node to its definition."""
+    root = compose(text)
+    lines = {ENTRY: _line(root, ["entry"])}
+    activities = root.value if isinstance(root, yaml.MappingNode) else []
+    for key, value in activities:
+        if key.value == "activities" and isinstance(value, yaml.MappingNode):
+            lines.update({k.value: k.start_mark.line + 1 for k, _ in value.value})
+    return {node: line for node, line in lines.items() if line is not None}
+
+
 def by_activity(problems: Iterable[Problem]) -> dict[str, list[dict[str, object]]]:
     """The problems of each node, as the canvas script marks them (``""``: the journey)."""
     marks: dict[str, list[dict[str, object]]] = {}

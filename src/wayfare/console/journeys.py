@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import orjson
 import yaml
@@ -16,7 +16,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from wayfare.console.canvas import canvas_graph, followed, node_counts
-from wayfare.console.journey_problems import Problem, by_activity, place_problems
+from wayfare.console.journey_problems import (
+    Problem,
+    activity_lines,
+    by_activity,
+    place_problems,
+)
 from wayfare.console.pages import Console, required
 from wayfare.console.session import Form, Session, redirect
 from wayfare.errors import InvalidRequestError, NotFoundError, Violation
@@ -46,14 +51,19 @@ def script_json(value: Any) -> str:
     return orjson.dumps(value).decode().replace("</", "<\\/")
 
 
-def _canvas(version: JourneyVersion, problems: list[Problem] | None = None) -> str | None:
-    """The version's canvas as its script reads it; None for a definition stored before
-    today's rules (nothing to draw)."""
+def _canvas(
+    version: JourneyVersion, problems: list[Problem] | None = None, text: str | None = None
+) -> str | None:
+    """The version's canvas as its script reads it, with the problems of each node and, for
+    the editor, the line of ``text`` each node's definition starts at; None for a definition
+    stored before today's rules (nothing to draw)."""
     try:
         definition = parse_journey(version.definition)
     except InvalidRequestError:
         return None
-    return script_json({**canvas_graph(definition), "problems": by_activity(problems or [])})
+    graph = canvas_graph(definition)
+    lines = activity_lines(text) if text is not None else {}
+    return script_json({**graph, "problems": by_activity(problems or []), "lines": lines})
 
 
 def _read(text: str) -> tuple[Any, list[Problem]]:
@@ -110,18 +120,23 @@ def routes(console: Console) -> list[Route]:
         found = await run_in_threadpool(journeys.all, org)
         return console.render(request, session, "journeys.html", {"journeys": found})
 
-    def detail_context(org: str, name: str, version: int | None) -> dict[str, Any]:
+    def detail_context(org: str, name: str, version: int | None, identity: str) -> dict[str, Any]:
         shown = journeys.get(org, name, version)
         latest = journeys.get(org, name)
         report = journeys.report(org, name)
-        query = f"?version={shown.version}" if version is not None else ""
+        query = urlencode(
+            {
+                **({"version": shown.version} if version is not None else {}),
+                **({"identity": identity} if identity else {}),
+            }
+        )
         return {
             "journey": shown,
             "latest": latest,
             "versions": journeys.versions(org, name),
             "paused": report["paused"],
             "canvas": _canvas(shown),
-            "counts_url": f"/journeys/{name}/counts{query}",
+            "counts_url": f"/journeys/{name}/counts" + (f"?{query}" if query else ""),
             "refresh": REFRESH_SECONDS,
         }
 
@@ -132,6 +147,7 @@ def routes(console: Console) -> list[Route]:
             org,
             request.path_params["name"],
             int(version) if version and version.isdigit() else None,
+            request.query_params.get("identity", "").strip(),
         )
         return console.render(request, session, "journey.html", context)
 
@@ -190,7 +206,8 @@ def routes(console: Console) -> list[Route]:
         if name is None:
             return editor(request, session, None, STARTER, [], None)
         latest = await run_in_threadpool(journeys.get, org, name)
-        return editor(request, session, name, as_yaml(latest.definition), [], _canvas(latest))
+        text = as_yaml(latest.definition)
+        return editor(request, session, name, text, [], _canvas(latest, [], text))
 
     async def save(request: Request, session: Session, org: str, form: Form) -> Response:
         name = request.path_params.get("name")
@@ -211,7 +228,7 @@ def routes(console: Console) -> list[Route]:
         shown = None
         if name is not None:
             latest = await run_in_threadpool(journeys.get, org, name)
-            shown = _canvas(latest, problems)
+            shown = _canvas(latest, problems, text)
         return editor(request, session, name, text, problems, shown)
 
     def command(change: str) -> Any:

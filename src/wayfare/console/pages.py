@@ -20,7 +20,6 @@ from wayfare.bootstrap import Services
 from wayfare.console.flow import FlowRates, inlet_counts
 from wayfare.console.session import Form, PageHandler, Session, Sessions, redirect, signed_in
 from wayfare.errors import InvalidRequestError, WayfareError
-from wayfare.registry.demo import DEMO_ORG
 from wayfare.registry.events import iso
 
 log = logging.getLogger(__name__)
@@ -65,9 +64,7 @@ class Console:
 
     @classmethod
     def build(cls, services: Services) -> Console:
-        sessions = Sessions(services)
-        if services.settings.demo:
-            sessions.default_org = DEMO_ORG
+        sessions = Sessions(services.settings)
         return cls(services, sessions, templates(), FlowRates(inlet_counts, time.monotonic))
 
     def render(

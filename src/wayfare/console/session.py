@@ -23,9 +23,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from wayfare.bootstrap import Services
+from wayfare.config import Settings
 from wayfare.console.secret import console_secret
 from wayfare.errors import ForbiddenError
+from wayfare.registry.demo import DEMO_ORG
 
 COOKIE = "wayfare_console"
 MAX_AGE_SECONDS = 12 * 3600
@@ -73,8 +74,7 @@ async def read_form(request: Request) -> Form:
 class Sessions:
     """Signs sessions into cookies and reads them back."""
 
-    def __init__(self, services: Services) -> None:
-        settings = services.settings
+    def __init__(self, settings: Settings) -> None:
         self._admin_token = settings.admin_token
         self.open = not settings.admin_token
         """No admin token: whoever reaches the server is in (loopback, or served open on
@@ -85,7 +85,9 @@ class Sessions:
             + hashlib.sha256((settings.admin_token or "").encode()).hexdigest()
         )
         self._serializer = URLSafeTimedSerializer(key, salt="wayfare-console-session")
-        self.default_org: str | None = None
+        self.default_org = DEMO_ORG if settings.demo else None
+        """The org a new session opens: the demo's with ``--demo``, else none (the person
+        chooses one)."""
 
     def token_valid(self, given: str) -> bool:
         token = self._admin_token

@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,8 +28,6 @@ from wayfare.store.ports import JourneyStore
 _INDEX = re.compile(r"\[\d+\]")
 ENGINE_WAIT_SECONDS = 10.0
 """How long a stop or a test event waits for the journey engines to act on it."""
-WAITING_READ_LIMIT = 10_000
-"""``waiting`` counts the people inside among this many of the newest live instances."""
 
 
 def _carried(config: EventConfig, path: str) -> bool:
@@ -323,24 +320,27 @@ class JourneyRegistry:
             "paused": paused,
         }
 
-    def live_people(self, org_id: str) -> list[dict[str, Any]]:
+    def live_people(self, org_id: str, since_ms: int) -> list[dict[str, Any]]:
         """Each live journey of the org, by name, with its latest version and people
-        (entered, inside, left, in error): the instances are counted once for them all."""
+        (entered, inside, left, in error; ``today``: entered at ``since_ms`` or later): the
+        instances are counted by status once for them all."""
         statuses = self._store.instance_statuses(org_id)
         return [
-            {"journey": v.name, "version": v.version, **people_counts(statuses.get(v.name, {}))}
+            {
+                "journey": v.name,
+                "version": v.version,
+                **people_counts(statuses.get(v.name, {})),
+                "today": self._store.entries_since(org_id, v.name, since_ms),
+            }
             for v in self._store.list_journeys(org_id)
             if v.state == "live"
         ]
 
     def waiting(self, org_id: str, name: str) -> dict[str, int]:
         """How many people are inside the journey at each activity (waiting there, or
-        between two steps), among the newest WAITING_READ_LIMIT live instances."""
+        between two steps)."""
         self.get(org_id, name)
-        inside = self._store.journey_instances(
-            org_id, name, live_only=True, limit=WAITING_READ_LIMIT
-        )
-        return dict(Counter(i.node for i in inside if i.node is not None))
+        return self._store.live_by_node(org_id, name)
 
     def follow(self, org_id: str, name: str, identity: str, limit: int) -> dict[str, Any]:
         """One person in the journey: their latest step events (newest first) and the

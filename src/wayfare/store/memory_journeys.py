@@ -227,6 +227,15 @@ class MemoryJourneyStore:
         ]
         return sorted(found, key=lambda i: -i.entered_ms)[:limit]
 
+    def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
+        return dict(
+            Counter(
+                i.node
+                for i in self._instances.values()
+                if i.org_id == org_id and i.journey == journey and i.live and i.node is not None
+            )
+        )
+
     def stopped_instances(self, partitions: Collection[int], limit: int) -> list[Instance]:
         found = []
         for i in self._instances.values():
@@ -385,6 +394,13 @@ class MemoryJourneyStore:
                 counts = found.setdefault(i.journey, {})
                 counts[i.status] = counts.get(i.status, 0) + 1
         return found
+
+    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
+        return sum(
+            1
+            for i in self._instances.values()
+            if i.org_id == org_id and i.journey == journey and i.entered_ms >= since_ms
+        )
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None

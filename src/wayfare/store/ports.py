@@ -274,6 +274,14 @@ class JourneyReports(Protocol):
         status; journeys nobody entered are left out."""
         ...
 
+    def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
+        """How many live instances of the journey (all versions) are at each activity."""
+        ...
+
+    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
+        """People who entered the journey (any version) at ``since_ms`` or later."""
+        ...
+
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
     ) -> list[StepRecord]:

@@ -268,6 +268,9 @@ class SQLJourneyReports(SQLDatabase):
     """JourneyReports over SQL: counts kept as step events are written (``step_counts``),
     instances by status, discards by cause."""
 
+    node_of_state = "json_extract(state, '$.node')"
+    """The activity an instance is at, read from its JSON state (SQLite's way)."""
+
     def report(self, org_id: str, journey: str) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
         for r in self._all(
@@ -309,6 +312,22 @@ class SQLJourneyReports(SQLDatabase):
         ):
             found.setdefault(r["journey"], {})[r["status"]] = int(r["n"])
         return found
+
+    def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
+        rows = self._all(
+            f"SELECT {self.node_of_state} AS node, COUNT(*) AS n FROM instances "
+            "WHERE org_id = ? AND journey = ? AND status IN ('running', 'waiting') GROUP BY 1",
+            (org_id, journey),
+        )
+        return {r["node"]: int(r["n"]) for r in rows if r["node"] is not None}
+
+    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM instances "
+            "WHERE org_id = ? AND journey = ? AND entered_ms >= ?",
+            (org_id, journey, since_ms),
+        )
+        return int(row["n"]) if row else 0
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None

@@ -4,6 +4,7 @@
 // counts live by fetching the URL of the div's data-counts (answer: {counts: {id: {entered,
 // inError, discarded, waiting}}, follow: {passed: [], failed: [], at: id} or null}) every
 // data-refresh seconds. Nothing is laid out by hand: dagre places nodes, edges and labels.
+// A followed person (the page's ?identity=) is in the counts URL the page gives.
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
@@ -20,6 +21,16 @@
     var t = el("text", { x: x, y: y, "class": cls }, parent);
     t.textContent = value;
     return t;
+  }
+
+  // what a screen reader says of a node: its type, id, summary, problems and counts
+  function describe(n, found, counts) {
+    var words = n.type + " " + n.label + (n.summary ? ", " + n.summary : "");
+    found.forEach(function (p) { words += ". Problem" + (p.field ? " in " + p.field : "") + ": " + p.message; });
+    COUNTS.forEach(function (c) {
+      if (counts[c[0]] !== undefined) { words += ", " + c[1] + " " + counts[c[0]]; }
+    });
+    return words;
   }
 
   function layout(graph) {
@@ -64,7 +75,10 @@
       var group = el("g", {
         "class": "node type-" + n.type + (found.length ? " has-problem" : ""),
         "data-node": n.id, transform: "translate(" + x + "," + y + ")", tabindex: "0",
+        role: "img", "aria-label": describe(n, found, {}),
       }, svg);
+      var line = (graph.lines || {})[n.id];
+      if (line && document.getElementById("definition")) { group.setAttribute("data-line", line); }
       var title = el("title", {}, group);
       title.textContent = n.type + " " + n.label + (n.summary ? ": " + n.summary : "") +
         found.map(function (p) { return "\n" + (p.field ? p.field + ": " : "") + p.message; }).join("");
@@ -87,8 +101,13 @@
     return svg;
   }
 
-  function show(svg, answer) {
+  function show(svg, graph, answer) {
     var counts = answer.counts || {};
+    var problems = graph.problems || {};
+    graph.nodes.forEach(function (n) {
+      var node = svg.querySelector('g.node[data-node="' + CSS.escape(n.id) + '"]');
+      if (node) { node.setAttribute("aria-label", describe(n, problems[n.id] || [], counts[n.id] || {})); }
+    });
     svg.querySelectorAll("g.node").forEach(function (node) {
       var mine = counts[node.getAttribute("data-node")] || {};
       node.querySelectorAll("tspan[data-count]").forEach(function (span) {
@@ -114,52 +133,61 @@
     var container = document.getElementById("canvas");
     var source = document.getElementById("canvas-graph");
     if (!container || !source || typeof dagre === "undefined") { return; }
-    var svg = draw(container, JSON.parse(source.textContent));
+    var graph = JSON.parse(source.textContent);
+    var svg = draw(container, graph);
+    var marked = svg.querySelector("g.node.has-problem");
+    if (marked) {  // the first activity with a problem in view
+      var box = marked.getBBox(), at = marked.transform.baseVal.consolidate().matrix;
+      container.scrollLeft = Math.max(0, at.e + box.width / 2 - container.clientWidth / 2);
+      container.scrollTop = Math.max(0, at.f + box.height / 2 - container.clientHeight / 2);
+    }
     var refresh = Number(container.getAttribute("data-refresh") || "3") * 1000;
     var status = document.getElementById("canvas-status");
     function poll() {
-      var url = container.getAttribute("data-counts");
+      var url = container.getAttribute("data-counts"), asked = Date.now();
       fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" })
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
         .then(function (answer) {
-          show(svg, answer);
+          show(svg, graph, answer);
           container.setAttribute("data-updated", String(Date.now()));
           if (status) { status.textContent = "Counts as of " + new Date().toLocaleTimeString(); }
         })
         .catch(function (err) { if (status) { status.textContent = "Counts not refreshed: " + err.message; } })
-        .then(function () { setTimeout(poll, refresh); });
+        .then(function () {
+          // a journey with very many people inside takes the server a while to count:
+          // ask at most a fifth of the time, so that open pages do not keep it busy
+          setTimeout(poll, Math.max(refresh, (Date.now() - asked) * 5));
+        });
     }
     poll();
-    // following a person: the form sets the identity in the counts URL and polls at once
-    var follow = document.getElementById("follow-form");
-    if (follow) {
-      follow.addEventListener("submit", function (event) {
-        event.preventDefault();
-        var identity = follow.querySelector("input[name=identity]").value.trim();
-        var url = new URL(container.getAttribute("data-counts"), window.location.href);
-        if (identity) { url.searchParams.set("identity", identity); } else { url.searchParams.delete("identity"); }
-        container.setAttribute("data-counts", url.pathname + url.search);
-        var steps = document.getElementById("follow-steps");
-        if (steps && window.htmx) {
-          window.htmx.ajax("GET", steps.getAttribute("data-src") + "?identity=" + encodeURIComponent(identity), { target: steps });
-        }
-        fetch(url.pathname + url.search, { credentials: "same-origin" }).then(function (r) { return r.json(); })
-          .then(function (answer) { show(svg, answer); });
-      });
-    }
   }
-  // the editor's problems: "line N" selects that line of the definition
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest ? event.target.closest("button[data-line]") : null;
+
+  // the editor: select line N (from 1) of the definition
+  function selectLine(n) {
     var area = document.getElementById("definition");
-    if (!button || !area) { return; }
+    if (!area) { return; }
     var lines = area.value.split("\n");
-    var line = Math.min(Number(button.getAttribute("data-line")), lines.length) - 1;
-    var from = lines.slice(0, line).reduce(function (n, l) { return n + l.length + 1; }, 0);
+    var line = Math.max(1, Math.min(n, lines.length)) - 1;
+    var from = lines.slice(0, line).reduce(function (sum, l) { return sum + l.length + 1; }, 0);
     area.focus();
     area.setSelectionRange(from, from + lines[line].length);
     var height = area.scrollHeight / Math.max(lines.length, 1);
     area.scrollTop = Math.max(0, line * height - area.clientHeight / 3);
+  }
+  // a problem's "line N" button, or a node of the editor's canvas (click or Enter)
+  function lineOf(target) {
+    var button = target.closest ? target.closest("button[data-line]") : null;
+    if (button) { return Number(button.getAttribute("data-line")); }
+    var node = target.closest ? target.closest("g.node[data-line]") : null;
+    return node ? Number(node.getAttribute("data-line")) : 0;
+  }
+  document.addEventListener("click", function (event) {
+    var line = lineOf(event.target);
+    if (line) { selectLine(line); }
+  });
+  document.addEventListener("keydown", function (event) {
+    var line = event.key === "Enter" && event.target.matches && event.target.matches("g.node") ? lineOf(event.target) : 0;
+    if (line) { event.preventDefault(); selectLine(line); }
   });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
