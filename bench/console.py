@@ -272,8 +272,11 @@ def fill(data_root: Path, settings: ConsoleSettings) -> None:
             expected = journey_events * JOURNEYS_PER_EVENT
             deadline = time.monotonic() + FILL_DRAIN_S
             entered = _entered(admin)
+            shown = 0.0
             while entered < expected and time.monotonic() < deadline:
-                print(f"  fill: {entered:,} of {expected:,} journey entries", flush=True)
+                if time.monotonic() - shown >= 30.0:
+                    print(f"  fill: {entered:,} of {expected:,} journey entries", flush=True)
+                    shown = time.monotonic()
                 time.sleep(5.0)
                 entered = _entered(admin)
             if entered < expected:
@@ -419,7 +422,18 @@ def run_console(tmp: Path, settings: ConsoleSettings) -> tuple[list[PageTime], d
             base_url=server.url, headers={"x-gw-ims-org-id": DEMO_ORG}, timeout=60
         ) as admin:
             datasets = admin.get("/api/v1/datasets").raise_for_status().json()["datasets"]
-            counts = {d["name"]: d.get("recordCount") for d in datasets}
+            counts = {
+                d["name"]: int(
+                    admin.get(f"/api/v1/datasets/{d['id']}")
+                    .raise_for_status()
+                    .json()["recordCount"]
+                )
+                for d in datasets
+            }
+    print(
+        "  records: " + ", ".join(f"{name} {n:,}" for name, n in counts.items()),
+        flush=True,
+    )
     info = {"store": str(root), "filled_now": filled, "record_counts": counts, "host": HOST}
     return found, info
 
