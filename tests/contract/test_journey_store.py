@@ -24,6 +24,7 @@ from wayfare.model.runs import (
     ActionSettled,
     Discard,
     EngineBatch,
+    JourneyPeople,
     JourneyVersion,
     NewAction,
     NewTimer,
@@ -640,45 +641,30 @@ def test_a_report_counts_instances_step_events_and_discards(
     assert reading.report(ORG, "other")["nodes"] == {}
 
 
-def test_entries_since_a_time_count_the_instances_that_began_then_or_later(
+def test_journey_people_count_each_journey_by_status_and_the_entries_since_a_time(
     writing: JourneyStore, reading: JourneyStore
 ) -> None:
     writing.commit(
         EngineBatch(
             instances=[
                 instance("i-1", "a", status="finished", entered_ms=T0 - 1, ended_ms=T0),
-                instance("i-2", "b", status="waiting", entered_ms=T0),
+                instance("i-2", "b", status="waiting", entered_ms=T0, version=2),
                 instance("i-3", "c", status="error", entered_ms=T0 + 5, ended_ms=T0 + 6),
-                instance("i-4", "d", journey="other", entered_ms=T0 + 5),
+                instance("i-4", "d", status="waiting", entered_ms=T0 + 5),
+                instance("i-5", "a", journey="other", entered_ms=T0 + 5),
+                instance("i-6", "a", org_id=OTHER_ORG, status="waiting", entered_ms=T0),
             ]
         )
     )
-    assert reading.entries_since(ORG, "welcome", T0) == 2
-    assert reading.entries_since(ORG, "welcome", T0 - 1) == 3
-    assert reading.entries_since(ORG, "welcome", T0 + 6) == 0
-    assert reading.entries_since(OTHER_ORG, "welcome", 0) == 0
-
-
-def test_instance_statuses_count_each_journey_of_the_org_over_its_versions(
-    writing: JourneyStore, reading: JourneyStore
-) -> None:
-    writing.commit(
-        EngineBatch(
-            instances=[
-                instance("i-1", "a", status="finished", ended_ms=T0),
-                instance("i-2", "b", status="waiting", version=2),
-                instance("i-3", "c", status="waiting"),
-                instance("i-4", "a", journey="other", status="error", ended_ms=T0),
-                instance("i-5", "a", org_id=OTHER_ORG, status="running"),
-            ]
-        )
-    )
-    assert reading.instance_statuses(ORG) == {
-        "welcome": {"finished": 1, "waiting": 2},
-        "other": {"error": 1},
+    statuses = {"finished": 1, "waiting": 2, "error": 1}
+    assert reading.journey_people(ORG, T0) == {
+        "welcome": JourneyPeople(statuses, 3),
+        "other": JourneyPeople({"running": 1}, 1),
     }
-    assert reading.instance_statuses(OTHER_ORG) == {"welcome": {"running": 1}}
-    assert reading.instance_statuses("NOBODY@AdobeOrg") == {}
+    assert reading.journey_people(ORG, T0 - 1)["welcome"] == JourneyPeople(statuses, 4)
+    assert reading.journey_people(ORG, T0 + 6)["welcome"] == JourneyPeople(statuses, 0)
+    assert reading.journey_people(OTHER_ORG, 0) == {"welcome": JourneyPeople({"waiting": 1}, 1)}
+    assert reading.journey_people("NOBODY@AdobeOrg", 0) == {}
 
 
 def test_step_events_before_a_time_are_deleted_oldest_first_and_the_report_stays(

@@ -269,6 +269,15 @@ class EngineBatch:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class JourneyPeople:
+    """A journey's instances (every version): how many have each status, and how many
+    entered at a given time or later."""
+
+    statuses: dict[str, int]
+    entered_since: int
+
+
 def people_counts(statuses: Mapping[str, int]) -> dict[str, int]:
     """A journey's people from its instances' counts by status: how many entered, are
     inside (running or waiting), left (finished or exited) and are in error."""

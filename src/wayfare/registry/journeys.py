@@ -19,7 +19,7 @@ from wayfare.model.destinations import DestinationPolicy, authority_written, url
 from wayfare.model.events import EventConfig
 from wayfare.model.journey import Activity, JourneyDefinition, parse_journey
 from wayfare.model.partitions import partition_of
-from wayfare.model.runs import JourneyVersion, TestEntry, people_counts
+from wayfare.model.runs import JourneyPeople, JourneyVersion, TestEntry, people_counts
 from wayfare.model.schema_paths import field_schema
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.schemas import SchemaRegistry
@@ -323,18 +323,23 @@ class JourneyRegistry:
     def live_people(self, org_id: str, since_ms: int) -> list[dict[str, Any]]:
         """Each live journey of the org, by name, with its latest version and people
         (entered, inside, left, in error; ``today``: entered at ``since_ms`` or later): the
-        instances are counted by status once for them all."""
-        statuses = self._store.instance_statuses(org_id)
-        return [
-            {
-                "journey": v.name,
-                "version": v.version,
-                **people_counts(statuses.get(v.name, {})),
-                "today": self._store.entries_since(org_id, v.name, since_ms),
-            }
-            for v in self._store.list_journeys(org_id)
-            if v.state == "live"
-        ]
+        instances are counted once for them all."""
+        people = self._store.journey_people(org_id, since_ms)
+        nobody = JourneyPeople({}, 0)
+        shown = []
+        for v in self._store.list_journeys(org_id):
+            if v.state == "live":
+                found = people.get(v.name, nobody)
+                counts = people_counts(found.statuses)
+                shown.append(
+                    {
+                        "journey": v.name,
+                        "version": v.version,
+                        **counts,
+                        "today": found.entered_since,
+                    }
+                )
+        return shown
 
     def waiting(self, org_id: str, name: str) -> dict[str, int]:
         """How many people are inside the journey at each activity (waiting there, or

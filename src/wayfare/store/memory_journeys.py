@@ -23,6 +23,7 @@ from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     DueTimer,
     EngineBatch,
+    JourneyPeople,
     JourneyState,
     JourneyVersion,
     OutboxItem,
@@ -387,20 +388,14 @@ class MemoryJourneyStore:
             "nodes": nodes,
         }
 
-    def instance_statuses(self, org_id: str) -> dict[str, dict[str, int]]:
-        found: dict[str, dict[str, int]] = {}
+    def journey_people(self, org_id: str, since_ms: int) -> dict[str, JourneyPeople]:
+        statuses: dict[str, Counter[str]] = {}
+        since: Counter[str] = Counter()
         for i in self._instances.values():
             if i.org_id == org_id:
-                counts = found.setdefault(i.journey, {})
-                counts[i.status] = counts.get(i.status, 0) + 1
-        return found
-
-    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
-        return sum(
-            1
-            for i in self._instances.values()
-            if i.org_id == org_id and i.journey == journey and i.entered_ms >= since_ms
-        )
+                statuses.setdefault(i.journey, Counter())[str(i.status)] += 1
+                since[i.journey] += i.entered_ms >= since_ms
+        return {name: JourneyPeople(dict(found), since[name]) for name, found in statuses.items()}
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None

@@ -23,6 +23,7 @@ from wayfare.model.resources import Dataset, Inlet, Org, Schema
 from wayfare.model.runs import (
     DueTimer,
     EngineBatch,
+    JourneyPeople,
     JourneyState,
     JourneyVersion,
     OutboxItem,
@@ -269,17 +270,14 @@ class JourneyReports(Protocol):
     """What journeys did, for people: counts per activity, step events, discards."""
 
     def report(self, org_id: str, journey: str) -> dict[str, Any]: ...
-    def instance_statuses(self, org_id: str) -> dict[str, dict[str, int]]:
-        """Each journey of the org (by name, every version) with its instances' counts by
-        status; journeys nobody entered are left out."""
+    def journey_people(self, org_id: str, since_ms: int) -> dict[str, JourneyPeople]:
+        """Each journey of the org (by name) that someone entered, with its instances
+        counted by status and those entered at ``since_ms`` or later: one read for them
+        all."""
         ...
 
     def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
         """How many live instances of the journey (all versions) are at each activity."""
-        ...
-
-    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
-        """People who entered the journey (any version) at ``since_ms`` or later."""
         ...
 
     def list_steps(

@@ -16,6 +16,7 @@ import orjson
 
 from wayfare.model.instances import Instance
 from wayfare.model.runs import (
+    JourneyPeople,
     JourneyState,
     JourneyVersion,
     OutboxItem,
@@ -303,15 +304,18 @@ class SQLJourneyReports(SQLDatabase):
             "nodes": nodes,
         }
 
-    def instance_statuses(self, org_id: str) -> dict[str, dict[str, int]]:
-        found: dict[str, dict[str, int]] = {}
-        for r in self._all(
-            "SELECT journey, status, COUNT(*) AS n FROM instances WHERE org_id = ? "
-            "GROUP BY journey, status",
-            (org_id,),
+    def journey_people(self, org_id: str, since_ms: int) -> dict[str, JourneyPeople]:
+        statuses: dict[str, dict[str, int]] = {}
+        since: dict[str, int] = {}
+        for r in self._all(  # along instances_by_journey alone, which holds entered_ms too
+            "SELECT journey, status, COUNT(*) AS n, "
+            "SUM(CASE WHEN entered_ms >= ? THEN 1 ELSE 0 END) AS since FROM instances "
+            "WHERE org_id = ? GROUP BY journey, status",
+            (since_ms, org_id),
         ):
-            found.setdefault(r["journey"], {})[r["status"]] = int(r["n"])
-        return found
+            statuses.setdefault(r["journey"], {})[r["status"]] = int(r["n"])
+            since[r["journey"]] = since.get(r["journey"], 0) + int(r["since"])
+        return {name: JourneyPeople(found, since[name]) for name, found in statuses.items()}
 
     def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
         rows = self._all(
@@ -320,14 +324,6 @@ class SQLJourneyReports(SQLDatabase):
             (org_id, journey),
         )
         return {r["node"]: int(r["n"]) for r in rows if r["node"] is not None}
-
-    def entries_since(self, org_id: str, journey: str, since_ms: int) -> int:
-        row = self._one(
-            "SELECT COUNT(*) AS n FROM instances "
-            "WHERE org_id = ? AND journey = ? AND entered_ms >= ?",
-            (org_id, journey, since_ms),
-        )
-        return int(row["n"]) if row else 0
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
