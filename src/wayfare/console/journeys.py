@@ -282,8 +282,8 @@ def routes(console: Console) -> list[Route]:
     page = console.page
     return [
         Route("/journeys", page(listing), methods=["GET"]),
-        Route("/journeys/new", page(edit), methods=["GET"]),
-        Route("/journeys/new", page(save), methods=["POST"]),
+        Route("/journeys/-/new", page(edit), methods=["GET"]),
+        Route("/journeys/-/new", page(save), methods=["POST"]),
         Route("/journeys/{name}", page(detail), methods=["GET"]),
         Route("/journeys/{name}/counts", page(counts), methods=["GET"]),
         Route("/journeys/{name}/steps", page(person_steps), methods=["GET"]),
