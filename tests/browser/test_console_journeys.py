@@ -149,7 +149,8 @@ def test_a_test_profile_is_followed_through_the_canvas(visit: Visit, demo: Demo)
 
     page.get_by_label("Test profile's identity").fill("tester@example.com")
     page.get_by_role("button", name="Fire a test event").click()
-    page.wait_for_url("**/journeys/trial?identity=tester%40example.com")
+    page.wait_for_url("**/journeys/trial?identity=tester%40example.com&taken=yes")
+    expect(page.get_by_role("status").filter(has_text="took the test event")).to_be_visible()
     visit.shot("fired")
     expect(page.locator('#canvas g.node[data-node="hold"]')).to_have_class("node type-wait here")
 

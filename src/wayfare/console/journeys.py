@@ -260,8 +260,9 @@ def routes(console: Console) -> list[Route]:
                 raise InvalidRequestError(f"The payload is not JSON: {exc}") from exc
             if not isinstance(payload, dict):
                 raise InvalidRequestError("The payload is a JSON object: the event's xdmEntity")
-        await journeys.test_event(org, name, identity, payload)
-        return redirect(request, f"/journeys/{name}?identity={quote(identity)}")
+        fired = await journeys.test_event(org, name, identity, payload)
+        taken = "yes" if fired["taken"] else "not-yet"
+        return redirect(request, f"/journeys/{name}?identity={quote(identity)}&taken={taken}")
 
     async def versions(request: Request, session: Session, org: str, form: Form) -> Response:
         name = request.path_params["name"]
