@@ -66,7 +66,7 @@ def _canvas(
     return script_json({**graph, "problems": by_activity(problems or []), "lines": lines})
 
 
-def _read(text: str) -> tuple[Any, list[Problem]]:
+def read_definition(text: str) -> tuple[Any, list[Problem]]:
     """The editor's text as a definition, or the problem of text that is not YAML."""
     try:
         data = yaml.safe_load(text)
@@ -212,7 +212,7 @@ def routes(console: Console) -> list[Route]:
     async def save(request: Request, session: Session, org: str, form: Form) -> Response:
         name = request.path_params.get("name")
         text = form.get("definition")
-        data, problems = _read(text)
+        data, problems = read_definition(text)
         if data is not None:
             data.setdefault("name", name)
             clash = await run_in_threadpool(_name_clash, journeys, org, name, data["name"])
