@@ -28,6 +28,18 @@ OrgHandler = Callable[[Request, Session, str, Form], Awaitable[Response]]
 """A page of one org: the request, the session, the org id and the submitted form (empty
 on GET)."""
 
+PAGE_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+"""Every page: scripts from this server only, never in a frame, nothing kept in caches
+(pages show people's data)."""
+
 NAVIGATION = (
     ("/", "Home"),
     ("/schemas", "Schemas"),
@@ -87,7 +99,7 @@ class Console:
                 **(context or {}),
             }
         )
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
     def error(self, request: Request, session: Session | None, exc: WayfareError) -> Response:
         status, title = status_of(exc)
