@@ -48,6 +48,14 @@ NAVIGATION = (
     ("/journeys", "Journeys"),
     ("/failures", "Failures"),
 )
+SECTIONS = {"datasets": "/schemas"}
+"""Pages shown under another section's entry than their first path segment."""
+
+
+def section_of(path: str) -> str:
+    """The navigation entry a page belongs to: ``/events/x/edit`` → ``/events``."""
+    first = path.strip("/").split("/", 1)[0]
+    return SECTIONS.get(first, f"/{first}")
 
 
 def pretty_json(value: Any) -> str:
@@ -95,6 +103,7 @@ class Console:
                 "org": session.org if session else None,
                 "navigation": NAVIGATION,
                 "here": request.url.path,
+                "section": section_of(request.url.path),
                 "signed_out_possible": not self.sessions.open,
                 **(context or {}),
             }
