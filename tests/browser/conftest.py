@@ -34,8 +34,9 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 ADMIN_TOKEN = "console-test-admin-token"
-EXPECTED_ERROR = re.compile(r"status of (403|404)")
-"""Errors a test causes on purpose: a refused change, a page that does not exist."""
+EXPECTED_ERROR = re.compile(r"status of (400|403|404)")
+"""Errors a test causes on purpose: a form sent back with its errors, a refused change, a
+page that does not exist."""
 WAIT_MS = 15_000
 """How long an expectation waits for the page (htmx refreshes every 5 s)."""
 

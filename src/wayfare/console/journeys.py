@@ -198,7 +198,7 @@ def routes(console: Console) -> list[Route]:
             "refresh": REFRESH_SECONDS,
         }
         return console.render(
-            request, session, "journey_edit.html", context, 422 if problems else 200
+            request, session, "journey_edit.html", context, 400 if problems else 200
         )
 
     async def edit(request: Request, session: Session, org: str, form: Form) -> Response:
