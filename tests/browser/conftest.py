@@ -34,6 +34,9 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 ADMIN_TOKEN = "console-test-admin-token"
+EXPECTED_ERROR = re.compile(r"status of (400|403|404)")
+"""Errors a test causes on purpose: a form sent back with its errors, a refused change, a
+page that does not exist."""
 WAIT_MS = 15_000
 """How long an expectation waits for the page (htmx refreshes every 5 s)."""
 
@@ -117,11 +120,21 @@ class Visit:
 
 
 @pytest.fixture
-def visit(context: BrowserContext, request: pytest.FixtureRequest) -> Visit:
+def visit(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Visit]:
+    """The test's page; at its end, no page it showed may have logged an error (a script
+    refused by the content security policy, a failed load, an exception)."""
     folder = SCREENSHOTS / re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.png"):
         old.unlink()
     page = context.pages[0] if context.pages else context.new_page()
     page.set_default_timeout(WAIT_MS)
-    return Visit(page, folder)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type == "error" else None,
+    )
+    yield Visit(page, folder)
+    expected = [e for e in errors if not EXPECTED_ERROR.search(e)]
+    assert not expected, f"the pages logged errors: {expected}"

@@ -252,6 +252,8 @@ def test_a_schema_shows_its_field_tree_and_a_dataset_finds_records_by_identity(
     page.locator("dl.facts").get_by_role("link").first.click()
     page.wait_for_url("**/datasets/*")
     expect(page.locator("article.record")).to_have_count(2)
+    nav = page.get_by_role("navigation", name="Sections")
+    expect(nav.get_by_role("link", name="Schemas")).to_have_attribute("aria-current", "true")
     page.get_by_label("Identity").fill("Email:bob@example.com")
     page.get_by_role("button", name="Search").click()
     page.wait_for_url("**identity=*")

@@ -68,7 +68,7 @@ def count(page: Page, node: str, which: str) -> str:
 def write_journey(visit: Visit, demo: Demo, name: str) -> Page:
     """Sign in to ``demo``'s org and save the journey ``name`` (HOLD) from the editor."""
     visit.sign_in(demo.org)
-    page = visit.go("/journeys/new", "new-journey")
+    page = visit.go("/journeys/-/new", "new-journey")
     page.get_by_label("Definition").fill(HOLD.format(name=name))
     visit.shot("new-journey-written")
     page.get_by_role("button", name="Save").click()
@@ -133,6 +133,13 @@ def test_a_save_time_error_is_shown_at_its_activity_and_field(visit: Visit, demo
         kept = admin.get("/api/v1/journeys/feet").json()
     assert "birthYear" in kept["definition"]["activities"]["check"]["branches"][0]["when"]
 
+    page = visit.go("/journeys/-/new", "new-journey")  # a new journey takes a free name
+    page.get_by_label("Definition").fill(good)
+    page.get_by_role("button", name="Save").click()
+    visit.shot("name-taken")
+    taken = page.locator('#problems li[data-activity=""][data-field="name"]')
+    expect(taken).to_contain_text("a journey named 'feet' exists: edit it instead")
+
 
 def test_a_test_profile_is_followed_through_the_canvas(visit: Visit, demo: Demo) -> None:
     page = write_journey(visit, demo, "trial")
@@ -142,7 +149,8 @@ def test_a_test_profile_is_followed_through_the_canvas(visit: Visit, demo: Demo)
 
     page.get_by_label("Test profile's identity").fill("tester@example.com")
     page.get_by_role("button", name="Fire a test event").click()
-    page.wait_for_url("**/journeys/trial?identity=tester%40example.com")
+    page.wait_for_url("**/journeys/trial?identity=tester%40example.com&taken=yes")
+    expect(page.get_by_role("status").filter(has_text="took the test event")).to_be_visible()
     visit.shot("fired")
     expect(page.locator('#canvas g.node[data-node="hold"]')).to_have_class("node type-wait here")
 
@@ -205,7 +213,7 @@ def test_the_journey_pages_fit_a_phones_width_and_name_each_node_with_its_counts
     hold.focus()
     expect(hold).to_be_focused()
     page.set_viewport_size({"width": 390, "height": 844})
-    for path in ("/journeys", "/journeys/small", "/journeys/small/edit", "/journeys/new",
+    for path in ("/journeys", "/journeys/small", "/journeys/small/edit", "/journeys/-/new",
                  "/journeys/small/versions"):  # fmt: skip
         page = visit.go(path, f"phone{path}")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

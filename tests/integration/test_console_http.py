@@ -30,6 +30,8 @@ def test_without_an_admin_token_the_console_lets_in_and_still_wants_the_csrf_tok
         assert first.status_code == 200
         assert first.url.path == "/org"  # straight in; which org is the one question
         assert "HttpOnly" in first.history[0].headers["set-cookie"]
+        assert "frame-ancestors 'none'" in first.headers["content-security-policy"]
+        assert "default-src 'self'" in first.headers["content-security-policy"]
         csrf = csrf_of(first)
 
         refused = browser.post("/org", data={"org": "ACME@AdobeOrg"})

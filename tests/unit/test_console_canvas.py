@@ -9,7 +9,7 @@ import pytest
 
 from wayfare.console.canvas import canvas_graph, followed, node_counts
 from wayfare.console.journey_problems import Problem, activity_lines, by_activity, place_problems
-from wayfare.console.journeys import as_yaml, side_by_side
+from wayfare.console.journeys import as_yaml, read_definition, side_by_side
 from wayfare.errors import InvalidRequestError, Violation
 from wayfare.model.journey import parse_journey
 
@@ -187,3 +187,12 @@ def test_the_editor_knows_the_line_of_each_activity_and_of_the_entry() -> None:
     for node, line in lines.items():
         assert rows[line - 1].strip() == f"{node}:"
     assert activity_lines("a: [") == {}
+
+
+def test_editor_text_that_is_not_yaml_is_one_problem_at_its_line() -> None:
+    data, [problem] = read_definition("name: x\nentry: {event: a\nactivities: {}\n")
+    assert data is None
+    assert (problem.activity, problem.keyword) == (None, "yaml")
+    assert problem.line == 3
+    assert read_definition("- a list\n")[1][0].message.startswith("a journey is a mapping")
+    assert read_definition("name: x\n") == ({"name": "x"}, [])

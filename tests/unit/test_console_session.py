@@ -15,6 +15,7 @@ from starlette.responses import Response
 from wayfare.config import Settings
 from wayfare.console.secret import SECRET_FILE, console_secret
 from wayfare.console.session import COOKIE, Session, Sessions
+from wayfare.console.signin import local_target
 from wayfare.errors import ForbiddenError
 
 
@@ -95,3 +96,9 @@ def test_the_secret_is_made_once_per_data_directory_unless_the_settings_give_one
 def test_a_new_session_opens_the_demo_org_only_on_a_demo_server(tmp_path: Path) -> None:
     assert sessions(tmp_path, demo=True).new().org == "DEMO@WayfareOrg"
     assert sessions(tmp_path).new().org is None
+
+
+def test_sign_in_goes_on_to_a_page_of_this_server_only() -> None:
+    assert local_target("/events/signup?x=1") == "/events/signup?x=1"
+    for elsewhere in ("https://evil.example", "//evil.example", "/\\evil.example", "events", ""):
+        assert local_target(elsewhere) == "/"

@@ -66,7 +66,7 @@ def _canvas(
     return script_json({**graph, "problems": by_activity(problems or []), "lines": lines})
 
 
-def _read(text: str) -> tuple[Any, list[Problem]]:
+def read_definition(text: str) -> tuple[Any, list[Problem]]:
     """The editor's text as a definition, or the problem of text that is not YAML."""
     try:
         data = yaml.safe_load(text)
@@ -198,7 +198,7 @@ def routes(console: Console) -> list[Route]:
             "refresh": REFRESH_SECONDS,
         }
         return console.render(
-            request, session, "journey_edit.html", context, 422 if problems else 200
+            request, session, "journey_edit.html", context, 400 if problems else 200
         )
 
     async def edit(request: Request, session: Session, org: str, form: Form) -> Response:
@@ -212,7 +212,7 @@ def routes(console: Console) -> list[Route]:
     async def save(request: Request, session: Session, org: str, form: Form) -> Response:
         name = request.path_params.get("name")
         text = form.get("definition")
-        data, problems = _read(text)
+        data, problems = read_definition(text)
         if data is not None:
             data.setdefault("name", name)
             clash = await run_in_threadpool(_name_clash, journeys, org, name, data["name"])
@@ -260,8 +260,9 @@ def routes(console: Console) -> list[Route]:
                 raise InvalidRequestError(f"The payload is not JSON: {exc}") from exc
             if not isinstance(payload, dict):
                 raise InvalidRequestError("The payload is a JSON object: the event's xdmEntity")
-        await journeys.test_event(org, name, identity, payload)
-        return redirect(request, f"/journeys/{name}?identity={quote(identity)}")
+        fired = await journeys.test_event(org, name, identity, payload)
+        taken = "yes" if fired["taken"] else "not-yet"
+        return redirect(request, f"/journeys/{name}?identity={quote(identity)}&taken={taken}")
 
     async def versions(request: Request, session: Session, org: str, form: Form) -> Response:
         name = request.path_params["name"]
@@ -282,8 +283,8 @@ def routes(console: Console) -> list[Route]:
     page = console.page
     return [
         Route("/journeys", page(listing), methods=["GET"]),
-        Route("/journeys/new", page(edit), methods=["GET"]),
-        Route("/journeys/new", page(save), methods=["POST"]),
+        Route("/journeys/-/new", page(edit), methods=["GET"]),
+        Route("/journeys/-/new", page(save), methods=["POST"]),
         Route("/journeys/{name}", page(detail), methods=["GET"]),
         Route("/journeys/{name}/counts", page(counts), methods=["GET"]),
         Route("/journeys/{name}/steps", page(person_steps), methods=["GET"]),

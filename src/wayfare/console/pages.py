@@ -28,6 +28,18 @@ OrgHandler = Callable[[Request, Session, str, Form], Awaitable[Response]]
 """A page of one org: the request, the session, the org id and the submitted form (empty
 on GET)."""
 
+PAGE_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+"""Every page: scripts from this server only, never in a frame, nothing kept in caches
+(pages show people's data)."""
+
 NAVIGATION = (
     ("/", "Home"),
     ("/schemas", "Schemas"),
@@ -36,6 +48,14 @@ NAVIGATION = (
     ("/journeys", "Journeys"),
     ("/failures", "Failures"),
 )
+SECTIONS = {"datasets": "/schemas"}
+"""Pages shown under another section's entry than their first path segment."""
+
+
+def section_of(path: str) -> str:
+    """The navigation entry a page belongs to: ``/events/x/edit`` → ``/events``."""
+    first = path.strip("/").split("/", 1)[0]
+    return SECTIONS.get(first, f"/{first}")
 
 
 def pretty_json(value: Any) -> str:
@@ -83,11 +103,12 @@ class Console:
                 "org": session.org if session else None,
                 "navigation": NAVIGATION,
                 "here": request.url.path,
+                "section": section_of(request.url.path),
                 "signed_out_possible": not self.sessions.open,
                 **(context or {}),
             }
         )
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
     def error(self, request: Request, session: Session | None, exc: WayfareError) -> Response:
         status, title = status_of(exc)

@@ -13,10 +13,10 @@ from wayfare.console.pages import Console, required
 from wayfare.console.session import Form, Session, read_form, redirect
 
 
-def _local(target: str) -> str:
+def local_target(target: str) -> str:
     """Where to go after sign-in: a path of this server only."""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc or not target.startswith("/") or target[1:2] in ("/", "\\"):
         return "/"
     return target
 
@@ -25,7 +25,7 @@ def routes(console: Console) -> list[Route]:
     sessions = console.sessions
 
     async def signin_page(request: Request) -> Response:
-        target = _local(request.query_params.get("next", "/"))
+        target = local_target(request.query_params.get("next", "/"))
         if sessions.read(request) is not None:
             return redirect(request, target)
         if sessions.open:
@@ -34,7 +34,7 @@ def routes(console: Console) -> list[Route]:
 
     async def signin(request: Request) -> Response:
         form = await read_form(request)
-        target = _local(form.get("next", "/"))
+        target = local_target(form.get("next", "/"))
         if not sessions.token_valid(form.get("token")):
             context = {"next": target, "failed": True}
             return console.render(request, None, "signin.html", context, 403)
@@ -48,7 +48,7 @@ def routes(console: Console) -> list[Route]:
 
     async def switch_org(request: Request, session: Session, form: Form) -> Response:
         org = required(form, "org", "The org id")
-        target = _local(form.get("next", "/"))
+        target = local_target(form.get("next", "/"))
         return sessions.store(redirect(request, target), session.with_org(org))
 
     return [
