@@ -362,7 +362,7 @@ def page_paths(admin: httpx.Client) -> list[tuple[str, str, bool]]:
         ("journey: steps", f"/journeys/{journey}/steps?identity={someone}", True),
         ("journey: edit", f"/journeys/{journey}/edit", False),
         ("journey: versions", f"/journeys/{journey}/versions", False),
-        ("journey: new", "/journeys/new", False),
+        ("journey: new", "/journeys/-/new", False),
         ("failures", "/failures", False),
         ("failures: inlet", f"/failures?inlet={SECOND_INLET}", False),
         ("failures: time", "/failures?since=2026-01-01T00:00&until=2026-01-02T00:00", False),
