@@ -41,8 +41,10 @@ WAIT_MS = 15_000
 """How long an expectation waits for the page (htmx refreshes every 5 s)."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    # One module's at a time: Playwright's sync driver keeps an asyncio loop running in
+    # this thread while it is open, and the tests after the browser's call asyncio.run.
     if not CHROMIUM.exists():
         reason = f"the console's browser tests need Debian's chromium at {CHROMIUM}"
         if os.environ.get("CI") == "true":

@@ -83,7 +83,7 @@ def publish(visit: Visit, page: Page) -> None:
     visit.shot("published")
 
 
-def test_a_published_journey_counts_the_person_a_message_brings_in(
+def test_a_published_journey_counts_the_person_a_message_brings_in_until_stopped(
     visit: Visit, demo: Demo
 ) -> None:
     page = write_journey(visit, demo, "hold_on")
@@ -102,6 +102,14 @@ def test_a_published_journey_counts_the_person_a_message_brings_in(
 
     visit.go("/journeys", "journeys")
     expect(page.get_by_role("row", name="hold_on")).to_contain_text("live")
+
+    page = visit.go("/journeys/hold_on", "before-stop")
+    page.get_by_role("button", name="Stop (everyone exits)").click()
+    page.wait_for_url("**/journeys/hold_on")
+    expect(page.get_by_text("1 (stopped)")).to_be_visible()
+    expect(page.locator(count(page, "hold", "waiting"))).to_have_text("0", timeout=WAIT_MS)
+    expect(page.locator(count(page, "hold", "entered"))).to_have_text("1")  # and left
+    visit.shot("stopped")
 
 
 def test_a_save_time_error_is_shown_at_its_activity_and_field(visit: Visit, demo: Demo) -> None:

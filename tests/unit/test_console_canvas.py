@@ -177,6 +177,7 @@ def test_versions_side_by_side_pair_equal_lines_and_mark_changes() -> None:
         ("", "d", "added"),
     ]
     assert side_by_side("a\nb\n", "a\n") == [("a", "a", "same"), ("b", "", "removed")]
+    assert side_by_side("a\n\nb\n", "a\nb\n")[1] == ("", "", "removed")  # a blank line
 
 
 def test_the_editor_knows_the_line_of_each_activity_and_of_the_entry() -> None:

@@ -5,6 +5,7 @@ side; test mode, a test event for a test profile, and following a person on the 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -22,7 +23,7 @@ from wayfare.console.journey_problems import (
     by_activity,
     place_problems,
 )
-from wayfare.console.pages import Console, required
+from wayfare.console.pages import Console, OrgHandler, required
 from wayfare.console.session import Form, Session, redirect
 from wayfare.errors import InvalidRequestError, NotFoundError, Violation
 from wayfare.model.journey import parse_journey
@@ -108,7 +109,7 @@ def side_by_side(left: str, right: str) -> list[tuple[str, str, str]]:
         for k in range(max(len(old), len(new))):
             x = old[k] if k < len(old) else ""
             y = new[k] if k < len(new) else ""
-            kind = "changed" if k < len(old) and k < len(new) else "removed" if x else "added"
+            kind = "changed" if k < min(len(old), len(new)) else "removed" if old[k:] else "added"
             rows.append((x, y, kind))
     return rows
 
@@ -231,22 +232,23 @@ def routes(console: Console) -> list[Route]:
             shown = _canvas(latest, problems, text)
         return editor(request, session, name, text, problems, shown)
 
-    def command(change: str) -> Any:
+    def change(act: Callable[[str, str], object]) -> OrgHandler:
+        """A button that changes the journey (publish, close, resume), then its page."""
+
         async def handler(request: Request, session: Session, org: str, form: Form) -> Response:
-            name = request.path_params["name"]
-            if change == "stop":
-                await journeys.stop(org, name)
-            elif change == "test-mode":
-                on = form.get("enabled") == "true"
-                await run_in_threadpool(journeys.set_test_mode, org, name, on)
-            else:
-                act = {"publish": journeys.publish, "close": journeys.close}.get(
-                    change, journeys.resume
-                )
-                await run_in_threadpool(act, org, name)
-            return redirect(request, f"/journeys/{name}")
+            await run_in_threadpool(act, org, request.path_params["name"])
+            return redirect(request, f"/journeys/{request.path_params['name']}")
 
         return handler
+
+    async def stop(request: Request, session: Session, org: str, form: Form) -> Response:
+        await journeys.stop(org, request.path_params["name"])
+        return redirect(request, f"/journeys/{request.path_params['name']}")
+
+    async def test_mode(request: Request, session: Session, org: str, form: Form) -> Response:
+        on = form.get("enabled") == "true"
+        await run_in_threadpool(journeys.set_test_mode, org, request.path_params["name"], on)
+        return redirect(request, f"/journeys/{request.path_params['name']}")
 
     async def test_event(request: Request, session: Session, org: str, form: Form) -> Response:
         name = request.path_params["name"]
@@ -292,8 +294,9 @@ def routes(console: Console) -> list[Route]:
         Route("/journeys/{name}/edit", page(save), methods=["POST"]),
         Route("/journeys/{name}/versions", page(versions), methods=["GET"]),
         Route("/journeys/{name}/test-event", page(test_event), methods=["POST"]),
-        *(
-            Route(f"/journeys/{{name}}/{change}", page(command(change)), methods=["POST"])
-            for change in ("publish", "close", "stop", "resume", "test-mode")
-        ),
+        Route("/journeys/{name}/publish", page(change(journeys.publish)), methods=["POST"]),
+        Route("/journeys/{name}/close", page(change(journeys.close)), methods=["POST"]),
+        Route("/journeys/{name}/resume", page(change(journeys.resume)), methods=["POST"]),
+        Route("/journeys/{name}/stop", page(stop), methods=["POST"]),
+        Route("/journeys/{name}/test-mode", page(test_mode), methods=["POST"]),
     ]

@@ -8,7 +8,7 @@
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
-  var NODE_W = 210, NODE_H = 98;
+  var NODE_W = 210, NODE_H = 98, LABEL_CHARS = 22, MIN_SCALE = 0.7;
   var COUNTS = [["entered", "entered"], ["waiting", "waiting"], ["inError", "in error"], ["discarded", "discarded"]];
 
   function el(name, attrs, parent) {
@@ -49,8 +49,11 @@
   function draw(container, graph) {
     var g = layout(graph);
     var size = g.graph();
+    // a graph a little wider than the page is shrunk to fit it; a much wider one scrolls
+    var fit = Math.min(1, (container.clientWidth - 2) / size.width);
+    var scale = fit >= MIN_SCALE ? fit : 1;
     var svg = el("svg", {
-      width: Math.ceil(size.width), height: Math.ceil(size.height),
+      width: Math.floor(size.width * scale), height: Math.ceil(size.height * scale),
       viewBox: "0 0 " + Math.ceil(size.width) + " " + Math.ceil(size.height),
       role: "group", "aria-label": "Canvas of journey " + graph.journey,
     });
@@ -60,7 +63,8 @@
     graph.edges.forEach(function (e, i) {
       var edge = g.edge(e.from, e.to, "e" + i);
       var d = edge.points.map(function (p, k) { return (k ? "L" : "M") + p.x + " " + p.y; }).join(" ");
-      var group = el("g", { "class": "edge", "data-from": e.from, "data-to": e.to }, svg);
+      var kind = e.label === "error" || e.label === "timeout" ? " " + e.label + "-path" : "";
+      var group = el("g", { "class": "edge" + kind, "data-from": e.from, "data-to": e.to }, svg);
       el("path", { d: d, "marker-end": "url(#arrow)" }, group);
       if (e.label) {
         el("rect", { x: edge.x - edge.width / 2, y: edge.y - 9, width: edge.width, height: 18, rx: 4, "class": "edge-label-bg" }, group);
@@ -84,7 +88,7 @@
         found.map(function (p) { return "\n" + (p.field ? p.field + ": " : "") + p.message; }).join("");
       el("rect", { width: NODE_W, height: NODE_H, rx: 8, "class": "node-box" }, group);
       text(group, 10, 16, "node-type", n.type);
-      text(group, 10, 34, "node-label", n.label);
+      text(group, 10, 34, "node-label", n.label.length > LABEL_CHARS ? n.label.slice(0, LABEL_CHARS - 1) + "…" : n.label);
       text(group, 10, 51, "node-summary", n.summary || "");
       var counts = el("text", { x: 10, y: 70, "class": "node-counts" }, group);
       COUNTS.forEach(function (c, k) {
