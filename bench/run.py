@@ -25,6 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import plain_loop
+from console import ConsoleSettings, as_json, console_ratios, print_pages, run_console
 from cpu import tree_cpu_seconds
 from journeys import JourneySettings, Phase, journey_ratios, print_phases, run_journeys
 from load import (
@@ -45,9 +46,10 @@ from soak import SoakSettings, print_soak, run_soak
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WRK_SCENARIOS = ("single", "single-sync", "batch100", "batch500")
 SCENARIOS = (*WRK_SCENARIOS, "send", "journeys", "profiles")
-OPTIONAL_SCENARIOS = ("scaleout", "soak")
+OPTIONAL_SCENARIOS = ("scaleout", "soak", "console")
 """Run only when named: scaleout needs PostgreSQL and NATS and takes about three minutes;
-soak takes --soak-minutes (10) and a few more."""
+soak takes --soak-minutes (10) and a few more; console fills a store of --console-records
+(1,000,000) the first time (about 12 minutes; kept in bench/results/ for the next runs)."""
 P99_AIM_MS = 20.0
 SINGLE_RATIO_AIM = 0.40
 BATCH_RATIO_AIM = 1.0
@@ -159,6 +161,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--soak-minutes", type=float, default=10.0, help="soak: minutes of mixed traffic (10)"
     )
+    p.add_argument(
+        "--console-records",
+        type=int,
+        default=1_000_000,
+        help="console: messages in the filled store (1000000)",
+    )
+    p.add_argument("--console-runs", type=int, default=5, help="console: timed GETs per page (5)")
+    p.add_argument(
+        "--console-refill",
+        action="store_true",
+        help="console: fill the store again even when a kept one matches",
+    )
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -180,6 +194,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--journey-rate must be 10..100,000 and --journey-max-messages 500..10,000,000")
     if not 500 <= args.scaleout_messages <= 10**7 or not 5 <= args.scaleout_drain <= 3600:
         p.error("--scaleout-messages must be 500..10,000,000 and --scaleout-drain 5..3,600 s")
+    if not 1_000 <= args.console_records <= 10**8 or not 1 <= args.console_runs <= 1_000:
+        p.error("--console-records must be 1,000..100,000,000 and --console-runs 1..1,000")
     return args
 
 
@@ -592,6 +608,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             soak = run_soak(tmp, SoakSettings(minutes=args.soak_minutes))
             report["soak"] = soak
             soaked = print_soak(soak)
+        console_pages: list[Any] = []
+        if "console" in args.scenarios:
+            print(flush=True)
+            settings_c = ConsoleSettings(
+                records=args.console_records, runs=args.console_runs, refill=args.console_refill
+            )
+            console_pages, console_info = run_console(tmp, settings_c)
+            report["console"] = {
+                "settings": asdict(settings_c),
+                "info": console_info,
+                "pages": as_json(console_pages),
+            }
     order = ["plain-loop", "bare", *args.scenarios]
     table = [rows[n] for n in order if n in rows]
     if table:
@@ -609,7 +637,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if scaled:
         print()
         print_scaleout(scaled)
-    found = ratios(rows) + journey_ratios(phases) + scaleout_ratios(scaled)
+    if console_pages:
+        print()
+        print_pages(console_pages, args.console_runs)
+    found = (
+        ratios(rows)
+        + journey_ratios(phases)
+        + scaleout_ratios(scaled)
+        + console_ratios(console_pages)
+    )
     print()
     for r in found:
         verdict = "-" if r["met"] is None else ("met" if r["met"] else "MISSED")

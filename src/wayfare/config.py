@@ -53,6 +53,10 @@ class Settings:
     """Base URL printed in inlet URLs; defaults to http://host:port."""
     admin_token: str | None = None
     """When set, every admin call must carry ``Authorization: Bearer <admin_token>``."""
+    console_secret: str | None = None
+    """The key the console signs its session cookies with; unset, one is generated in
+    ``data_dir`` (file ``console-secret``). Give the same one to every server behind one
+    address."""
     insecure_no_admin_token: bool = False
     """Serve on an address other than loopback without an admin token: anyone who reaches
     the server can then read and change every org. Off, such a start is refused."""

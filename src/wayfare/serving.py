@@ -29,6 +29,7 @@ from wayfare.api.app import create_app
 from wayfare.api.http_protocol import http_protocol
 from wayfare.bootstrap import Services, build, build_http_process, deployment, writer_hub
 from wayfare.config import Settings, dump_settings, read_settings
+from wayfare.console.routes import console_routes
 from wayfare.errors import InvalidRequestError
 from wayfare.hub.children import ChildProcess, Start
 from wayfare.hub.writer import WriterHub, socket_pair
@@ -38,10 +39,15 @@ log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30.0
 
 
+def _app(services: Services) -> Any:
+    """The server's app: the API, and the console at ``/``."""
+    return create_app(services, console_routes(services))
+
+
 def run(settings: Settings, services: Services, listening: list[socket.socket]) -> None:
     """Serve on ``listening`` (from ``bind``) until SIGINT or SIGTERM."""
     if settings.http_processes <= 1:
-        uvicorn.Server(uvicorn.Config(create_app(services), **uvicorn_options(settings))).run(
+        uvicorn.Server(uvicorn.Config(_app(services), **uvicorn_options(settings))).run(
             sockets=listening
         )
     else:
@@ -190,7 +196,7 @@ def run_http_process(greeting: bytes) -> None:
     services = (
         build(settings) if hub is None else build_http_process(settings, socket.socket(fileno=hub))
     )
-    server = _Server(uvicorn.Config(create_app(services), **uvicorn_options(settings)))
+    server = _Server(uvicorn.Config(_app(services), **uvicorn_options(settings)))
     uvloop.run(_serve_until_told(server, listening))
 
 

@@ -29,6 +29,7 @@ from wayfare.model.runs import (
     ActionSettled,
     Discard,
     EngineBatch,
+    JourneyPeople,
     JourneyVersion,
     NewAction,
     NewTimer,
@@ -409,6 +410,19 @@ def test_journey_instances_are_newest_first_and_live_only_when_asked(
     assert len(reading.journey_instances(ORG, "welcome", live_only=False, limit=5)) == 5
 
 
+def test_live_instances_are_counted_by_the_activity_they_are_at(
+    writing: JourneyStore, reading: JourneyStore, people: dict[str, Instance]
+) -> None:
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 30}
+    moved = people["w-3"].copy()
+    moved.node = "check"
+    at_end = instance("late", "zed@x.io", status="finished", ended_ms=T0)
+    writing.commit(EngineBatch(instances=[moved, at_end]))
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 29, "check": 1}
+    assert reading.live_by_node(ORG, "winback") == {}  # ended, every one
+    assert reading.live_by_node(OTHER_ORG, "welcome") == {"wait-a-day": 3}
+
+
 def test_the_live_instances_of_stopped_versions_are_found_by_partition(
     writing: JourneyStore, reading: JourneyStore
 ) -> None:
@@ -630,6 +644,32 @@ def test_a_report_counts_instances_step_events_and_discards(
         },
     }
     assert reading.report(ORG, "other")["nodes"] == {}
+
+
+def test_journey_people_count_each_journey_by_status_and_the_entries_since_a_time(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.commit(
+        EngineBatch(
+            instances=[
+                instance("i-1", "a", status="finished", entered_ms=T0 - 1, ended_ms=T0),
+                instance("i-2", "b", status="waiting", entered_ms=T0, version=2),
+                instance("i-3", "c", status="error", entered_ms=T0 + 5, ended_ms=T0 + 6),
+                instance("i-4", "d", status="waiting", entered_ms=T0 + 5),
+                instance("i-5", "a", journey="other", entered_ms=T0 + 5),
+                instance("i-6", "a", org_id=OTHER_ORG, status="waiting", entered_ms=T0),
+            ]
+        )
+    )
+    statuses = {"finished": 1, "waiting": 2, "error": 1}
+    assert reading.journey_people(ORG, T0) == {
+        "welcome": JourneyPeople(statuses, 3),
+        "other": JourneyPeople({"running": 1}, 1),
+    }
+    assert reading.journey_people(ORG, T0 - 1)["welcome"] == JourneyPeople(statuses, 4)
+    assert reading.journey_people(ORG, T0 + 6)["welcome"] == JourneyPeople(statuses, 0)
+    assert reading.journey_people(OTHER_ORG, 0) == {"welcome": JourneyPeople({"waiting": 1}, 1)}
+    assert reading.journey_people("NOBODY@AdobeOrg", 0) == {}
 
 
 def test_step_events_before_a_time_are_deleted_oldest_first_and_the_report_stays(

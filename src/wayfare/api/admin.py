@@ -301,14 +301,6 @@ async def delete_event(request: Request, s: Services, org_id: str) -> Response:
     return json_answer(Deleted, Deleted(deleted=event.name))
 
 
-def _send_target(s: Services, org_id: str) -> tuple[str, bool]:
-    """The URL snippets post to: the org's first enabled XDM inlet, or a placeholder."""
-    for inlet in s.inlets.all(org_id):
-        if inlet.enabled and inlet.data_type == "xdm":
-            return inlet.url(s.settings.base_url), inlet.authentication_required
-    return f"{s.settings.base_url}/collection/<inletId>", False
-
-
 async def payload_preview(request: Request, s: Services, org_id: str) -> Response:
     """The exact message to send; ``?snippets=true`` wraps it with curl and Python."""
     name = request.path_params["name"]
@@ -316,7 +308,7 @@ async def payload_preview(request: Request, s: Services, org_id: str) -> Respons
     message = await run_in_threadpool(s.events.preview, org_id, name)
     if not snippets:
         return json_answer(Message, message)
-    url, auth = await run_in_threadpool(_send_target, s, org_id)
+    url, auth = await run_in_threadpool(s.inlets.send_target, org_id, s.settings.base_url)
     return json_answer(
         we.PreviewSnippets,
         we.PreviewSnippets(

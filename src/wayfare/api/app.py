@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from wayfare.api.admin import admin_operations, check_admin_token
 from wayfare.api.bodies import AdminBodyLimits, BodyLimits, BytesInFlight
@@ -148,8 +149,9 @@ async def _on_error(_: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-def create_app(services: Services) -> ASGIApp:
-    """The whole HTTP surface; the lifespan starts and stops the services."""
+def create_app(services: Services, pages: Sequence[BaseRoute] = ()) -> ASGIApp:
+    """The whole HTTP surface; the lifespan starts and stops the services. ``pages``: routes
+    served beside the API's (the console's, which ``serving`` hands in)."""
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -164,7 +166,7 @@ def create_app(services: Services) -> ASGIApp:
     operations, _ = served(services)
     admin = AdminBodyLimits(
         Starlette(
-            routes=routes(operations),
+            routes=[*routes(operations), *pages],
             lifespan=lifespan,
             exception_handlers={HTTPException: _not_found, WayfareError: _on_error},
         ),

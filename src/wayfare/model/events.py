@@ -158,18 +158,8 @@ def resolve_event(
             "field group; use a rule-based event or add the field group",
         )
     if definition.condition is not None:
-        try:
-            condition = parse(definition.condition)
-        except ExpressionError as exc:
-            check.fail("/condition", "expression", exc.message)
-        else:
-            for ref in condition.paths():
-                if field_schema(json_schema, re.sub(r"\[\d+\]", "", ref.dotted)) is None:
-                    check.fail(
-                        "/condition",
-                        "expression",
-                        f"the schema has no field {ref.dotted!r} (column {ref.column})",
-                    )
+        for problem in condition_problems(json_schema, definition.condition):
+            check.fail("/condition", "expression", problem)
     check.done()
     wanted = set(selected) | {ident_field}
     if definition.id_type == "system":
@@ -189,6 +179,20 @@ def resolve_event(
         condition=definition.condition,
         created_ms=created_ms,
     )
+
+
+def condition_problems(json_schema: dict[str, Any], condition: str) -> list[str]:
+    """What is wrong with a rule-based event's condition over the schema: its syntax, or
+    each field it reads that the schema has not; empty when it is fine."""
+    try:
+        parsed = parse(condition)
+    except ExpressionError as exc:
+        return [exc.message]
+    return [
+        f"the schema has no field {ref.dotted!r} (column {ref.column})"
+        for ref in parsed.paths()
+        if field_schema(json_schema, re.sub(r"\[\d+\]", "", ref.dotted)) is None
+    ]
 
 
 class Unmatched(StrEnum):

@@ -74,6 +74,21 @@ def repeat_of(first: FirstMessage, message: IncomingMessage) -> WriteOutcome:
     return WriteOutcome(first.xaction_id, True, conflict)
 
 
+def carries_identity(message: Any, identity: str) -> bool:
+    """Whether the message's identityMap holds ``identity``: an id (``ada@example.com``) or
+    a namespace and an id (``Email:ada@example.com``)."""
+    entity = message.get("body", {}).get("xdmEntity") if isinstance(message, dict) else None
+    identities = entity.get("identityMap") if isinstance(entity, dict) else None
+    if not isinstance(identities, dict):
+        return False
+    for namespace, entries in identities.items():
+        for entry in entries if isinstance(entries, list) else ():
+            given = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(given, str) and identity in (given, f"{namespace}:{given}"):
+                return True
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     seq: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -303,3 +303,23 @@ class EngineBatch:
             or self.test_entries_done
             or self.links
         )
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyPeople:
+    """A journey's instances (every version): how many have each status, and how many
+    entered at a given time or later."""
+
+    statuses: dict[str, int]
+    entered_since: int
+
+
+def people_counts(statuses: Mapping[str, int]) -> dict[str, int]:
+    """A journey's people from its instances' counts by status: how many entered, are
+    inside (running or waiting), left (finished or exited) and are in error."""
+    return {
+        "entered": sum(statuses.values()),
+        "inJourney": statuses.get("running", 0) + statuses.get("waiting", 0),
+        "exited": statuses.get("finished", 0) + statuses.get("exited", 0),
+        "inError": statuses.get("error", 0),
+    }

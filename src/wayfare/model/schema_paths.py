@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -69,3 +70,49 @@ def required_paths(json_schema: dict[str, Any], selected: set[str], prefix: str 
         if used and isinstance(target.get("properties"), dict):
             found |= required_paths(target, selected | found, path)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaField:
+    """One field of a schema's tree, as a person reads it: its path, its type (``string``,
+    ``object``, ``array of string``, ...), whether it is required, its enum or format."""
+
+    name: str
+    path: str
+    type: str
+    required: bool
+    enum: tuple[Any, ...] = ()
+    format: str | None = None
+    description: str = ""
+    children: tuple[SchemaField, ...] = ()
+
+
+def field_tree(json_schema: dict[str, Any], prefix: str = "") -> tuple[SchemaField, ...]:
+    """The fields of ``json_schema`` in declaration order, nested as the schema nests them
+    (array items are entered; a map of identities shows as one object field)."""
+    props = json_schema.get("properties")
+    if not isinstance(props, dict):
+        return ()
+    required = set(json_schema.get("required", ()))
+    fields = []
+    for name, sub in props.items():
+        if not isinstance(sub, dict):
+            continue
+        path = f"{prefix}.{name}" if prefix else name
+        target, kind = sub, ""
+        while target.get("type") == "array" and isinstance(target.get("items"), dict):
+            target, kind = target["items"], kind + "array of "
+        kind += str(target.get("type", "any"))
+        fields.append(
+            SchemaField(
+                name=name,
+                path=path,
+                type=kind,
+                required=name in required,
+                enum=tuple(target.get("enum", ())),
+                format=target.get("format"),
+                description=str(sub.get("description") or target.get("description") or ""),
+                children=field_tree(target, path),
+            )
+        )
+    return tuple(fields)

@@ -12,7 +12,12 @@ from typing import Any
 from wayfare.clock import Clock
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
 from wayfare.ingest.catalog import Catalog
-from wayfare.model.events import EventConfig, EventDefinition, resolve_event
+from wayfare.model.events import (
+    EventConfig,
+    EventDefinition,
+    condition_problems,
+    resolve_event,
+)
 from wayfare.model.matching import MatchRecord
 from wayfare.model.payload_preview import preview_message
 from wayfare.model.resources import Schema
@@ -143,6 +148,12 @@ class EventRegistry:
             xaction_id=str(uuid.uuid4()),
             now_iso=iso(self._clock.now_ms()),
         )
+
+    def check_condition(self, org_id: str, schema_key: str, condition: str) -> list[str]:
+        """What is wrong with a rule-based condition over the schema (empty: nothing),
+        as saving the event would say it."""
+        schema = self._schemas.get(org_id, schema_key)
+        return condition_problems(schema.json_schema, condition)
 
     def messages(self, org_id: str, name: str, limit: int = 20) -> list[MatchRecord]:
         self.get(org_id, name)

@@ -87,6 +87,14 @@ class InletRegistry:
     def all(self, org_id: str) -> list[Inlet]:
         return self._store.list_inlets(org_id)
 
+    def send_target(self, org_id: str, base_url: str) -> tuple[str, bool]:
+        """The URL snippets post to, and whether it takes a token: the org's first enabled
+        XDM inlet, or a placeholder."""
+        for inlet in self.all(org_id):
+            if inlet.enabled and inlet.data_type == "xdm":
+                return inlet.url(base_url), inlet.authentication_required
+        return f"{base_url}/collection/<inletId>", False
+
     def _check_dataset(self, org_id: str, spec: InletSpec) -> None:
         if spec.dataset_id is None:
             return

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
+
 from wayfare.clock import Clock
 from wayfare.engine.core import ENTRY
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
@@ -18,7 +20,7 @@ from wayfare.model.events import EventConfig
 from wayfare.model.journey import Activity, JourneyDefinition, parse_journey
 from wayfare.model.partitions import partition_of
 from wayfare.model.resources import Schema
-from wayfare.model.runs import JourneyVersion, TestEntry
+from wayfare.model.runs import JourneyPeople, JourneyVersion, TestEntry, people_counts
 from wayfare.model.schema_paths import field_schema
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.schemas import SchemaRegistry
@@ -340,6 +342,44 @@ class JourneyRegistry:
             "paused": paused,
         }
 
+    def live_people(self, org_id: str, since_ms: int) -> list[dict[str, Any]]:
+        """Each live journey of the org, by name, with its latest version and people
+        (entered, inside, left, in error; ``today``: entered at ``since_ms`` or later): the
+        instances are counted once for them all."""
+        people = self._store.journey_people(org_id, since_ms)
+        nobody = JourneyPeople({}, 0)
+        shown = []
+        for v in self._store.list_journeys(org_id):
+            if v.state == "live":
+                found = people.get(v.name, nobody)
+                counts = people_counts(found.statuses)
+                shown.append(
+                    {
+                        "journey": v.name,
+                        "version": v.version,
+                        **counts,
+                        "today": found.entered_since,
+                    }
+                )
+        return shown
+
+    def waiting(self, org_id: str, name: str) -> dict[str, int]:
+        """How many people are inside the journey at each activity (waiting there, or
+        between two steps)."""
+        self.get(org_id, name)
+        return self._store.live_by_node(org_id, name)
+
+    def follow(self, org_id: str, name: str, identity: str, limit: int) -> dict[str, Any]:
+        """One person in the journey: their latest step events (newest first) and the
+        activity they are at now (None when they are not inside)."""
+        steps = self.steps(org_id, name, limit, identity)
+        inside = [
+            i
+            for i in self._store.live_instances(org_id, [identity])
+            if i.journey == name and i.node is not None
+        ]
+        return {"identity": identity, "steps": steps, "at": inside[0].node if inside else None}
+
     def steps(
         self, org_id: str, name: str, limit: int, identity: str | None = None
     ) -> list[dict[str, Any]]:
@@ -351,10 +391,14 @@ class JourneyRegistry:
         """Live journeys that start with ``event`` or wait for it."""
         users = set()
         for version in self._store.active_versions(org_id):
-            if version.state == "live":
-                definition = parse_journey(version.definition)
-                if event == definition.entry_event or event in definition.awaited_events():
-                    users.add(version.name)
+            if version.state == "live" and (
+                version.entry_event == event
+                or (  # a definition that does not name the event cannot await it
+                    event.encode() in orjson.dumps(version.definition)
+                    and event in parse_journey(version.definition).awaited_events()
+                )
+            ):
+                users.add(version.name)
         return sorted(users)
 
 

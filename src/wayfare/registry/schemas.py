@@ -1,4 +1,5 @@
-"""Schema registry: create schemas (with their default dataset), add versions, add datasets."""
+"""Schema registry: create schemas (with their default dataset), add versions, add datasets,
+read a dataset's latest records."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from wayfare.clock import Clock
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.validation import CompiledSchema
+from wayfare.model.records import Record, carries_identity
 from wayfare.model.resources import Dataset, Schema
 from wayfare.model.rules import Checker, require_object
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.registry.orgs import ensure_org
 from wayfare.store.ports import ResourceStore
+
+SEARCHED_RECORDS = 1_000
+"""A search by identity looks through this many of a dataset's latest records."""
 
 
 class SchemaRegistry:
@@ -159,3 +164,15 @@ class SchemaRegistry:
     def datasets(self, org_id: str, schema_key: str | None = None) -> list[Dataset]:
         schema_id = self.get(org_id, schema_key).schema_id if schema_key else None
         return self._store.list_datasets(org_id, schema_id)
+
+    def latest_records(
+        self, org_id: str, key: str, limit: int, identity: str | None = None
+    ) -> list[Record]:
+        """A dataset's latest records, newest first; with ``identity``, those of its latest
+        ``SEARCHED_RECORDS`` that carry it in their identityMap."""
+        dataset = self.dataset(org_id, key)
+        if not identity:
+            found = self._store.list_records(dataset.dataset_id, limit=limit)
+            return found[::-1]
+        found = self._store.list_records(dataset.dataset_id, limit=SEARCHED_RECORDS)
+        return [r for r in reversed(found) if carries_identity(r.message, identity)][:limit]

@@ -23,11 +23,13 @@ from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     DueTimer,
     EngineBatch,
+    JourneyPeople,
     JourneyState,
     JourneyVersion,
     OutboxItem,
     StepRecord,
     TestEntry,
+    people_counts,
 )
 from wayfare.store.memory import MemoryStore
 from wayfare.store.memory_identities import MemoryIdentityGraph
@@ -234,6 +236,15 @@ class MemoryJourneyStore:
         ]
         return sorted(found, key=lambda i: -i.entered_ms)[:limit]
 
+    def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
+        return dict(
+            Counter(
+                i.node
+                for i in self._instances.values()
+                if i.org_id == org_id and i.journey == journey and i.live and i.node is not None
+            )
+        )
+
     def stopped_instances(self, partitions: Collection[int], limit: int) -> list[Instance]:
         found = []
         for i in self._instances.values():
@@ -373,22 +384,28 @@ class MemoryJourneyStore:
             if org == org_id and name == journey:
                 entry = nodes.setdefault(node, {"type": node_type})
                 entry[status] = entry.get(status, 0) + count
-        statuses = Counter(
-            i.status
+        statuses: Counter[str] = Counter(
+            str(i.status)
             for i in self._instances.values()
             if i.org_id == org_id and i.journey == journey
         )
         discards = Counter(c for o, j, c in self._discards if o == org_id and j == journey)
         return {
             "journey": journey,
-            "entered": sum(statuses.values()),
-            "inJourney": statuses["running"] + statuses["waiting"],
-            "exited": statuses["finished"] + statuses["exited"],
-            "inError": statuses["error"],
+            **people_counts(statuses),
             "discarded": sum(discards.values()),
             "discardsByCause": dict(discards),
             "nodes": nodes,
         }
+
+    def journey_people(self, org_id: str, since_ms: int) -> dict[str, JourneyPeople]:
+        statuses: dict[str, Counter[str]] = {}
+        since: Counter[str] = Counter()
+        for i in self._instances.values():
+            if i.org_id == org_id:
+                statuses.setdefault(i.journey, Counter())[str(i.status)] += 1
+                since[i.journey] += i.entered_ms >= since_ms
+        return {name: JourneyPeople(dict(found), since[name]) for name, found in statuses.items()}
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None

@@ -28,6 +28,7 @@ from wayfare.model.resources import Dataset, Inlet, Org, Schema
 from wayfare.model.runs import (
     DueTimer,
     EngineBatch,
+    JourneyPeople,
     JourneyState,
     JourneyVersion,
     OutboxItem,
@@ -275,6 +276,16 @@ class JourneyReports(Protocol):
     """What journeys did, for people: counts per activity, step events, discards."""
 
     def report(self, org_id: str, journey: str) -> dict[str, Any]: ...
+    def journey_people(self, org_id: str, since_ms: int) -> dict[str, JourneyPeople]:
+        """Each journey of the org (by name) that someone entered, with its instances
+        counted by status and those entered at ``since_ms`` or later: one read for them
+        all."""
+        ...
+
+    def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
+        """How many live instances of the journey (all versions) are at each activity."""
+        ...
+
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None
     ) -> list[StepRecord]:

@@ -15,7 +15,15 @@ from typing import Any
 import orjson
 
 from wayfare.model.instances import Instance
-from wayfare.model.runs import JourneyState, JourneyVersion, OutboxItem, StepRecord, TestEntry
+from wayfare.model.runs import (
+    JourneyPeople,
+    JourneyState,
+    JourneyVersion,
+    OutboxItem,
+    StepRecord,
+    TestEntry,
+    people_counts,
+)
 from wayfare.store.sql_resources import Row, SQLDatabase, Statements
 
 ACTIVE = ("live", "closed", "draft")
@@ -261,6 +269,9 @@ class SQLJourneyReports(SQLDatabase):
     """JourneyReports over SQL: counts kept as step events are written (``step_counts``),
     instances by status, discards by cause."""
 
+    node_of_state = "json_extract(state, '$.node')"
+    """The activity an instance is at, read from its JSON state (SQLite's way)."""
+
     def report(self, org_id: str, journey: str) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
         for r in self._all(
@@ -287,14 +298,32 @@ class SQLJourneyReports(SQLDatabase):
         }
         return {
             "journey": journey,
-            "entered": sum(statuses.values()),
-            "inJourney": statuses.get("running", 0) + statuses.get("waiting", 0),
-            "exited": statuses.get("finished", 0) + statuses.get("exited", 0),
-            "inError": statuses.get("error", 0),
+            **people_counts(statuses),
             "discarded": sum(discards.values()),
             "discardsByCause": discards,
             "nodes": nodes,
         }
+
+    def journey_people(self, org_id: str, since_ms: int) -> dict[str, JourneyPeople]:
+        statuses: dict[str, dict[str, int]] = {}
+        since: dict[str, int] = {}
+        for r in self._all(  # along instances_by_journey alone, which holds entered_ms too
+            "SELECT journey, status, COUNT(*) AS n, "
+            "SUM(CASE WHEN entered_ms >= ? THEN 1 ELSE 0 END) AS since FROM instances "
+            "WHERE org_id = ? GROUP BY journey, status",
+            (since_ms, org_id),
+        ):
+            statuses.setdefault(r["journey"], {})[r["status"]] = int(r["n"])
+            since[r["journey"]] = since.get(r["journey"], 0) + int(r["since"])
+        return {name: JourneyPeople(found, since[name]) for name, found in statuses.items()}
+
+    def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
+        rows = self._all(
+            f"SELECT {self.node_of_state} AS node, COUNT(*) AS n FROM instances "
+            "WHERE org_id = ? AND journey = ? AND status IN ('running', 'waiting') GROUP BY 1",
+            (org_id, journey),
+        )
+        return {r["node"]: int(r["n"]) for r in rows if r["node"] is not None}
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None

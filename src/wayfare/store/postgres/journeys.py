@@ -17,3 +17,5 @@ class PostgresJourneyStore(PostgresRunStore, PostgresLeases, SQLJourneyCatalog, 
     """JourneyStore and PartitionLeases on PostgreSQL. Owns its pool: ``close`` closes it.
     Calls are short, each on a connection of the pool; ``commit`` is one transaction on
     one."""
+
+    node_of_state = "state->>'node'"

@@ -1,0 +1,88 @@
+"""The console over plain HTTP: served at ``/`` by the embedded server and by a scale-out
+one, straight in without an admin token, and refusing a change without its CSRF token even
+then (the browser tests in ``tests/browser/`` walk through the pages)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Server
+from tests.nats_support import NatsSettings
+
+pytestmark = pytest.mark.integration
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+def test_without_an_admin_token_the_console_lets_in_and_still_wants_the_csrf_token(
+    server: Server,
+) -> None:
+    with httpx.Client(base_url=server.url, follow_redirects=True) as browser:
+        first = browser.get("/")
+        assert first.status_code == 200
+        assert first.url.path == "/org"  # straight in; which org is the one question
+        assert "HttpOnly" in first.history[0].headers["set-cookie"]
+        assert "frame-ancestors 'none'" in first.headers["content-security-policy"]
+        assert "default-src 'self'" in first.headers["content-security-policy"]
+        csrf = csrf_of(first)
+
+        refused = browser.post("/org", data={"org": "ACME@AdobeOrg"})
+        assert refused.status_code == 403
+        chosen = browser.post("/org", data={"org": "ACME@AdobeOrg", "csrf": csrf})
+        assert chosen.status_code == 200
+        assert "Is data flowing?" in chosen.text
+
+        assert browser.post("/inlets", data={"name": "a"}).status_code == 403
+        made = browser.post("/inlets", data={"name": "from-the-console", "csrf": csrf})
+        assert made.status_code == 201
+    listed = httpx.get(
+        f"{server.url}/api/v1/inlets", headers={"x-gw-ims-org-id": "ACME@AdobeOrg"}
+    ).json()
+    assert [i["name"] for i in listed["inlets"]] == ["from-the-console"]
+
+
+def test_the_console_ships_its_files_and_leaves_the_api_as_it_was(server: Server) -> None:
+    htmx = httpx.get(f"{server.url}/static/htmx.min.js")
+    assert htmx.status_code == 200
+    assert htmx.headers["content-type"].startswith("text/javascript")
+    assert httpx.get(f"{server.url}/static/secret.txt").status_code == 404
+    missing = httpx.get(f"{server.url}/no/such/page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
+def test_a_scale_out_server_serves_the_console(
+    tmp_path: Path, pg_database: str, nats_settings: NatsSettings
+) -> None:
+    srv = Server(
+        tmp_path / "data",
+        extra_args=["--store", pg_database, "--log", nats_settings.url],
+        env={
+            "WAYFARE_LOG_PREFIX": nats_settings.prefix,
+            "WAYFARE_LOG_PARTITIONS": str(nats_settings.partitions),
+            "WAYFARE_ADMIN_TOKEN": "scaled",
+        },
+    ).start()
+    try:
+        with httpx.Client(base_url=srv.url, follow_redirects=True) as browser:
+            asked = browser.get("/events")
+            assert asked.url.path == "/signin"
+            wrong = browser.post("/signin", data={"token": "guess", "next": "/events"})
+            assert wrong.status_code == 403
+            signed = browser.post("/signin", data={"token": "scaled", "next": "/events"})
+            assert signed.url.path == "/org"
+            events = browser.post(
+                "/org", data={"org": "ACME@AdobeOrg", "csrf": csrf_of(signed), "next": "/events"}
+            )
+            assert events.status_code == 200
+            assert "No events yet." in events.text
+    finally:
+        srv.stop()
