@@ -194,6 +194,7 @@ ARGUMENTS: dict[str, Callable[[Stage], list[str]]] = {
     "datasets show": lambda s: [_dataset(s)],
     "datasets create": lambda s: ["crm", "--schema", "shop", "--profile"],
     "datasets enable-profile": lambda s: [_dataset(s)],
+    "datasets retention": lambda s: [_dataset(s), "30"],
     "inlets list": lambda s: [],
     "inlets show": lambda s: [DEMO_INLET],
     "inlets create": lambda s: ["--name", "secured", "--auth"],
@@ -351,3 +352,14 @@ def test_a_refused_definition_prints_each_violation(shop: Shop, tmp_path: Path) 
     assert first.startswith("error: HTTP 400")
     assert violations, result.stderr
     assert all(re.match(r"  \S+: .+ \(\w+\)$", line) for line in violations), result.stderr
+
+
+def test_a_datasets_retention_is_set_and_lifted(shop: Shop) -> None:
+    dataset = shop.demo.dataset_id
+    assert json.loads(ok(run(shop, "datasets", "retention", dataset, "30")))["retentionDays"] == 30
+    shown = json.loads(ok(run(shop, "datasets", "show", dataset, "--json")))
+    assert shown["retentionDays"] == 30
+    lifted = json.loads(ok(run(shop, "datasets", "retention", dataset, "--keep")))
+    assert lifted.get("retentionDays") is None
+    assert run(shop, "datasets", "retention", dataset, "30", "--keep").exit_code == 2
+    assert run(shop, "datasets", "retention", dataset).exit_code == 2

@@ -89,6 +89,25 @@ def datasets_enable_profile(cli: CliContext, dataset: str) -> None:
         echo_json(c.datasets.enable_profile(dataset))
 
 
+@datasets.command("retention")
+@click.argument("dataset")
+@click.argument("days", type=click.IntRange(min=1), required=False)
+@click.option("--keep", is_flag=True, help="Keep its records for good (lift the retention).")
+@admin_command()
+def datasets_retention(cli: CliContext, dataset: str, days: int | None, keep: bool) -> None:
+    """Keep a dataset's records (and failed records) DAYS days: the server deletes older ones
+    in the background. --keep keeps them for good.
+
+    \b
+    Example:
+      wayfare datasets retention purchases-replay 30
+    """
+    if (days is None) == (not keep):
+        raise click.UsageError("give DAYS or --keep, not both")
+    with cli.client() as c:
+        echo_json(c.datasets.set_retention(dataset, None if keep else days))
+
+
 @datasets.command("tail")
 @click.argument("dataset")
 @click.option("-n", "--limit", type=int, default=10, show_default=True)
