@@ -376,6 +376,7 @@ def _server(
         partitions=partitions,
         wake_engine=runtime.wake,
     )
+    profiles = ProfileRegistry(identity_graph, clock)
     return Services(
         engine=EngineServices(writer, runtime, [store.close, identity_graph.close]),
         settings=settings,
@@ -395,8 +396,8 @@ def _server(
         events=events,
         journey_store=journey_store,
         journeys=journeys,
-        applier=Applier(store, clock, schemas, inlets, events, journeys),
-        profiles=ProfileRegistry(identity_graph, clock),
+        applier=Applier(store, clock, schemas, inlets, events, journeys, profiles),
+        profiles=profiles,
         inbox=inbox or LocalInbox(),
         readiness=readiness,
     )

@@ -137,6 +137,14 @@ class Stage:
         path.write_text(yaml.safe_dump(content))
         return str(path)
 
+    def person(self) -> str:
+        """An identity of a person of the identity graph."""
+        send(self.shop, shop_message(self.shop, "cart", "linked@example.com"))
+        params = {"namespace": "Email", "id": "linked@example.com"}
+        with self.shop.admin() as admin:
+            wait_until(lambda: admin.get("/api/v1/profiles", params=params).status_code == 200)
+        return "Email:linked@example.com"
+
     def paused(self) -> str:
         """A journey the engine paused: its wait fails (1e20 ms is no date)."""
         hold = {"type": "wait", "until": ev("cart", "cart.total"), "next": "done"}
@@ -201,6 +209,9 @@ ARGUMENTS: dict[str, Callable[[Stage], list[str]]] = {
     "journeys test-event": lambda s: [s.draft(), "--identity", "ada@example.com"],
     "journeys report": lambda s: [s.live()],
     "journeys steps": lambda s: [s.live(), "--identity", "ada@example.com"],
+    "namespaces list": lambda s: [],
+    "namespaces create": lambda s: ["Loyalty", "--unique"],
+    "profiles show": lambda s: [s.person()],
 }
 
 
