@@ -34,10 +34,6 @@ MAX_LOCK_ROUNDS = 10
 persons merged meanwhile; more than two is already rare)."""
 
 
-class Rows(Protocol):
-    def fetchall(self) -> list[Any]: ...
-
-
 class Locks(Protocol):
     def __call__(self, conn: Statements, keys: Collection[str]) -> None: ...
 
