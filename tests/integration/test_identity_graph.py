@@ -1,5 +1,5 @@
 """The identity graph through the running system, embedded and scaled out (PostgreSQL and
-NATS, a server and a worker): messages sent to an inlet link their identities, and
+NATS, a server and two workers): messages sent to an inlet link their identities, and
 ``GET /api/v1/profiles`` and ``wayfare profiles show`` find the person by any of them."""
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     cluster = Cluster(tmp_path, store, nats.url)
     try:
         srv = cluster.serve()
-        cluster.worker("w0")
+        cluster.worker("w0")  # two engines: a person's messages reach partitions of both
+        cluster.worker("w1")
         cluster.wait_started()
         yield srv
     finally:
