@@ -44,7 +44,7 @@ def test_not_ready_names_each_failing_check_and_why() -> None:
     assert not ready
     assert body["failing"] == ["store", "engine", "lag"]
     assert body["store"] == {"ok": False, "problem": "disk full"}
-    assert "101 match outcomes" in body["lag"]["problem"]
+    assert "101 accepted messages" in body["lag"]["problem"]
 
 
 def test_a_check_that_raises_fails_with_its_words() -> None:
