@@ -392,6 +392,7 @@ def _server(
         wake_engine=runtime.wake,
     )
     merge_policies = MergePolicies(profiles, schemas)
+    people = ProfileRegistry(identity_graph, clock)
     return Services(
         engine=EngineServices(writer, runtime, [store.close, profiles.close, identity_graph.close]),
         settings=settings,
@@ -412,8 +413,8 @@ def _server(
         journey_store=journey_store,
         journeys=journeys,
         merge_policies=merge_policies,
-        applier=Applier(store, clock, schemas, inlets, events, journeys, merge_policies),
-        profiles=ProfileRegistry(identity_graph, clock),
+        applier=Applier(store, clock, schemas, inlets, events, journeys, merge_policies, people),
+        profiles=people,
         inbox=inbox or LocalInbox(),
         readiness=readiness,
     )

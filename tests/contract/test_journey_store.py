@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend, message
-from tests.people import ecid, email
+from tests.people import crm, ecid, email
 from wayfare.errors import ConflictError, FencedError
 from wayfare.ids import SeededEntropy
 from wayfare.model.admission import Stay
 from wayfare.model.events import Unmatched
 from wayfare.model.identities import Identity, namespaces_of
-from wayfare.model.identity_graph import Arrival, link
+from wayfare.model.identity_graph import Arrival, Person, apply_change, link
 from wayfare.model.instances import Instance
 from wayfare.model.matching import EventMatch
 from wayfare.model.records import FirstMessage
@@ -768,3 +768,42 @@ def test_a_commit_links_the_identities_it_carries_in_order(backend: Backend) -> 
             )
         )
     assert graph.person_of(ORG, email("b@x.org")) is None
+
+
+def test_one_commit_links_its_messages_in_turn_as_the_rule_says(backend: Backend) -> None:
+    """Merges, moves and drops among the messages of one commit, and against what was
+    stored before, end as the linking rule applied to each message in turn."""
+    messages = [
+        (ecid("e1"),),
+        (email("a@x.org"), crm("1")),
+        (ecid("e1"), email("a@x.org")),  # merges the two, in the same commit
+        (email("desk@x.org"), crm("1")),
+        (email("desk@x.org"), crm("2")),  # the desk moves to CRMID 2's new person
+        (ecid("e2"), crm("2")),
+        *((crm("2"), ecid(f"n{n}")) for n in range(50)),  # CRMID 2's person at the limit
+    ]
+
+    def arrival(n: int, identities: tuple[Identity, ...]) -> Arrival:
+        decide = functools.partial(
+            link,
+            arrived=identities,
+            now_ms=T0 + n,
+            namespaces=namespaces_of([]),
+            new_person_id=SeededEntropy(n).person_id,
+        )
+        return Arrival(ORG, identities, decide)
+
+    expected: dict[str, Person] = {}
+    for a in [arrival(n, m) for n, m in enumerate(messages)]:
+        held = [p for p in expected.values() if p.identities & set(a.identities)]
+        expected = apply_change(expected, a.decide(held))
+    arrivals = [arrival(n, m) for n, m in enumerate(messages)]  # ids drawn afresh, alike
+    journeys = backend.open_journeys()
+    journeys.commit(EngineBatch(positions={0: 1}, links=arrivals[:2]))  # some stored before
+    journeys.commit(EngineBatch(positions={0: 2}, links=arrivals[2:]))
+    graph = backend.open_identity_graph()
+    for person in expected.values():
+        for x in person.identities:
+            assert graph.person_of(ORG, x) == person
+    assert graph.person_of(ORG, ecid("n0")) is None  # dropped at the limit
+    assert len(expected) == 2  # the desk went with CRMID 2, CRMID 1 kept its person

@@ -138,6 +138,14 @@ class Stage:
         path.write_text(yaml.safe_dump(content))
         return str(path)
 
+    def person(self) -> str:
+        """An identity of a person of the identity graph."""
+        send(self.shop, shop_message(self.shop, "cart", "linked@example.com"))
+        params = {"namespace": "Email", "id": "linked@example.com"}
+        with self.shop.admin() as admin:
+            wait_until(lambda: admin.get("/api/v1/profiles", params=params).status_code == 200)
+        return "Email:linked@example.com"
+
     def paused(self) -> str:
         """A journey the engine paused: its wait fails (1e20 ms is no date)."""
         hold = {"type": "wait", "until": ev("cart", "cart.total"), "next": "done"}
@@ -145,20 +153,6 @@ class Stage:
         send(self.shop, shop_message(self.shop, "cart", "p@example.com", total=1e20))
         wait_until(lambda: bool(report(self.shop, PAUSED)["paused"]), timeout=10)
         return PAUSED
-
-    def person(self) -> str:
-        """An identity of a person the engine has linked."""
-        send(self.shop, shop_message(self.shop, "cart", "grace@example.com"))
-        with self.shop.admin() as admin:
-            wait_until(
-                lambda: (
-                    admin.get(
-                        "/api/v1/profiles", params={"namespace": "Email", "id": "grace@example.com"}
-                    ).status_code
-                    == 200
-                )
-            )
-        return "Email:grace@example.com"
 
 
 @pytest.fixture

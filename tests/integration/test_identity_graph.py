@@ -1,9 +1,10 @@
 """The identity graph through the running system, embedded and scaled out (PostgreSQL and
-NATS, a server and a worker): messages sent to an inlet link their identities, and
+NATS, a server and two workers): messages sent to an inlet link their identities, and
 ``GET /api/v1/profiles`` and ``wayfare profiles show`` find the person by any of them."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,7 +35,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     cluster = Cluster(tmp_path, store, nats.url)
     try:
         srv = cluster.serve()
-        cluster.worker("w0")
+        cluster.worker("w0")  # two engines: a person's messages reach partitions of both
+        cluster.worker("w1")
         cluster.wait_started()
         yield srv
     finally:
@@ -90,13 +92,7 @@ def test_ecid_first_email_later_then_both_make_one_person(server: Server) -> Non
         unknown = admin.get("/api/v1/profiles", params={"namespace": "Email", "id": "x@y.z"})
     assert unknown.status_code == 404
     assert "x@y.z" in unknown.json()["detail"]
-    shown = subprocess.run(
-        [sys.executable, "-m", "wayfare", "profiles", "show", "Email:ada@example.com"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"WAYFARE_URL": server.url, "WAYFARE_ORG": demo.org, "PATH": ""},
-    )
+    shown = wayfare(server, demo.org, "profiles", "show", "Email:ada@example.com")
     assert shown.returncode == 0, shown.stderr
     assert f"person {ecid_person}" in shown.stdout
     assert "ECID:e-1" in shown.stdout and "Email:ada@example.com" in shown.stdout
@@ -136,3 +132,48 @@ def test_concurrent_messages_of_one_person_from_several_clients(server: Server) 
     person = settled(demo, "ECID", "shared", expected)
     for n in range(clients):
         assert profile(demo, "Email", f"c{n}-0@x.org")["personId"] == person["personId"]
+
+
+def wayfare(server: Server, org: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wayfare", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"WAYFARE_URL": server.url, "WAYFARE_ORG": org, "PATH": ""},
+    )
+
+
+def test_an_org_s_own_namespaces_from_apply_and_the_cli_are_linked(server: Server) -> None:
+    demo = apply_demo_to(server, new_org())
+    document = {"kind": "Namespace", "code": "Loyalty", "name": "Loyalty card", "unique": True}
+    with server.admin(demo.org) as admin:
+        for action in ("created", "unchanged"):
+            applied = admin.post("/api/v1/apply", json={"documents": [document]})
+            assert applied.status_code == 200, applied.text
+            assert applied.json()["applied"][0]["action"] == action
+        changed = admin.post("/api/v1/apply", json={"documents": [{**document, "unique": False}]})
+        assert changed.status_code == 400
+        builtin = admin.post("/api/v1/namespaces", json={"code": "email"})
+        assert builtin.status_code == 400
+    created = wayfare(server, demo.org, "namespaces", "create", "Badge")
+    assert created.returncode == 0, created.stderr
+    again = wayfare(server, demo.org, "namespaces", "create", "Badge")
+    assert again.returncode == 1
+    listed = wayfare(server, demo.org, "namespaces", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    codes = [(n["code"], n["unique"]) for n in json.loads(listed.stdout)["namespaces"]]
+    assert codes == [
+        ("Email", False),
+        ("Phone", False),
+        ("ECID", False),
+        ("CRMID", True),
+        ("Badge", False),
+        ("Loyalty", True),
+    ]
+    send(demo, {"ECID": ["e-9"], "Loyalty": ["L1"], "Badge": ["b1"]})
+    settled(demo, "Badge", "b1", {"ECID:e-9", "Loyalty:L1", "Badge:b1"})
+    # a unique namespace: the device goes with the newest card, the badge stays with the old
+    send(demo, {"ECID": ["e-9"], "Loyalty": ["L2"]})
+    settled(demo, "ECID", "e-9", {"ECID:e-9", "Loyalty:L2"})
+    settled(demo, "Badge", "b1", {"Loyalty:L1", "Badge:b1"})

@@ -15,11 +15,12 @@ from wayfare.cli.output import echo_json, iso_time, violation_line
 @click.argument("path", type=click.Path(path_type=Path, exists=True))
 @admin_command()
 def apply(cli: CliContext, path: Path) -> None:
-    """Apply YAML/JSON definitions idempotently: Org, Schema, Dataset, Inlet, Event and
-    Journey documents (applied in that order), from one file or every .yaml/.yml/.json file
-    below a folder. An Org document's name is the org they go to, unless --org (or
-    WAYFARE_ORG) says otherwise; the server refuses documents for another org. Each line
-    says what was created, updated or left unchanged; an inlet's access token is shown once.
+    """Apply YAML/JSON definitions idempotently: Org, Namespace, Schema, Dataset, Inlet,
+    Event and Journey documents (applied in that order), from one file or every
+    .yaml/.yml/.json file below a folder. An Org document's name is the org they go to,
+    unless --org (or WAYFARE_ORG) says otherwise; the server refuses documents for another
+    org. Each line says what was created, updated or left unchanged; an inlet's access
+    token is shown once.
 
     \b
     Example:

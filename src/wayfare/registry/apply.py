@@ -1,8 +1,9 @@
 """Configuration as code: apply a set of definitions idempotently, matched by name.
 
-Each document carries ``kind`` (``Org``, ``Schema``, ``Dataset``, ``MergePolicy``, ``Inlet``,
-``Event``, ``Journey``) and the same fields the admin API takes. An ``Org`` document may name
-its org (``name: ACME@AdobeOrg``): documents sent for another org are refused.
+Each document carries ``kind`` (``Org``, ``Namespace``, ``Schema``, ``Dataset``,
+``MergePolicy``, ``Inlet``, ``Event``, ``Journey``) and the same fields the admin API takes.
+An ``Org`` document may name its org (``name: ACME@AdobeOrg``): documents sent for another
+org are refused.
 Applying the same documents twice changes nothing the second time.
 """
 
@@ -19,11 +20,12 @@ from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry, InletSpec
 from wayfare.registry.journeys import JourneyRegistry
 from wayfare.registry.orgs import ensure_org, set_tenant
+from wayfare.registry.people import ProfileRegistry
 from wayfare.registry.profiles import MergePolicies
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import ResourceStore
 
-KIND_ORDER = ("Org", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Journey")
+KIND_ORDER = ("Org", "Namespace", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Journey")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,9 @@ class Applier:
         events: EventRegistry,
         journeys: JourneyRegistry,
         merge_policies: MergePolicies,
+        profiles: ProfileRegistry,
     ) -> None:
+        self._profiles = profiles
         self._store = store
         self._clock = clock
         self._schemas = schemas
@@ -110,6 +114,31 @@ class Applier:
         updated = self._schemas.update(org_id, name, spec)
         action = "unchanged" if updated.version == current.version else "updated"
         return Applied("Schema", name, action, updated.schema_id, {"version": updated.version})
+
+    def _apply_namespace(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
+        code, name, unique = spec.get("code"), spec.get("name", ""), spec.get("unique", False)
+        for field, value, kind in (
+            ("code", code, str),
+            ("name", name, str),
+            ("unique", unique, bool),
+        ):
+            if not isinstance(value, kind):
+                message = f"{field} must be a {'boolean' if kind is bool else 'string'}"
+                raise InvalidRequestError(
+                    message, violations=(Violation(f"/{field}", "type", message),)
+                )
+        assert isinstance(code, str) and isinstance(name, str) and isinstance(unique, bool)
+        existing = self._profiles.own_namespace(org_id, code)
+        if existing is None:
+            self._profiles.create_namespace(org_id, code, name, unique)
+            return Applied("Namespace", code, "created", code)
+        if existing.unique != unique or existing.name != (name or code):
+            message = (
+                f"namespace {code} exists with other settings; a namespace does not change "
+                "once created (the persons linked under it were linked by its rule)"
+            )
+            raise InvalidRequestError(message, violations=(Violation("/code", "const", message),))
+        return Applied("Namespace", code, "unchanged", code)
 
     def _apply_dataset(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
         name = str(spec.get("name", ""))

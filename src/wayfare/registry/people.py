@@ -39,6 +39,9 @@ class ProfileRegistry:
         self._graph.add_namespace(org_id, namespace)
         return namespace
 
+    def own_namespace(self, org_id: str, code: str) -> Namespace | None:
+        return next((n for n in self._graph.list_namespaces(org_id) if n.code == code), None)
+
     def profile(self, org_id: str, namespace: str, raw_id: str) -> Profile:
         """The person one of whose identities is ``namespace``/``raw_id`` (normalised as
         the namespace's ids are); NotFoundError when no person has it."""

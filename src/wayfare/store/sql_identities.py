@@ -4,8 +4,10 @@ connections (``_one``, ``_all``, ``_tx``, as for store/sql_resources.py) and, on
 the locks that make concurrent links take turns (``_lock``); SQLite's writers take turns
 already.
 
-``link_in`` runs inside a transaction the caller holds, so the journey engine's commit can
-link the identities of what it consumed in its own transaction.
+``link_arrivals`` runs inside a transaction the caller holds, so the journey engine's commit
+links the identities of what it consumed in its own transaction: the persons of all of them
+read in one pass, the rule applied to each message in turn in memory, what changed written
+once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from wayfare.model.identity_graph import (
     Dropped,
     GraphChange,
     Link,
+    Merge,
     Person,
 )
 from wayfare.store.sql_resources import SQLDatabase, Statements
@@ -29,10 +32,6 @@ from wayfare.store.sql_resources import SQLDatabase, Statements
 MAX_LOCK_ROUNDS = 10
 """Rounds of reading the persons and locking them before giving up (each round finds
 persons merged meanwhile; more than two is already rare)."""
-
-
-class Rows(Protocol):
-    def fetchall(self) -> list[Any]: ...
 
 
 class Locks(Protocol):
@@ -63,100 +62,146 @@ def owners_in(conn: Statements, org_id: str, identities: Sequence[Identity]) -> 
 
 def persons_in(conn: Statements, org_id: str, person_ids: Sequence[str]) -> list[Person]:
     """These persons, with their links (by identity)."""
-    if not person_ids:
-        return []
-    marks = _marks(len(person_ids))
-    created = {
-        row[0]: int(row[1])
-        for row in _rows(
+    created: dict[str, int] = {}
+    links: dict[str, list[Link]] = {}
+    for start in range(0, len(person_ids), 500):
+        part = person_ids[start : start + 500]
+        marks = _marks(len(part))
+        for pid, created_ms in _rows(
             conn,
             "SELECT person_id, created_ms FROM persons "
             f"WHERE org_id = ? AND person_id IN ({marks})",
-            [org_id, *person_ids],
-        )
-    }
-    links: dict[str, list[Link]] = {pid: [] for pid in created}
-    for pid, namespace, id_, linked_ms in _rows(
-        conn,
-        "SELECT person_id, namespace, id, linked_ms FROM identity_links "
-        f"WHERE org_id = ? AND person_id IN ({marks})",
-        [org_id, *person_ids],
-    ):
-        links.setdefault(pid, []).append(Link(Identity(namespace, id_), int(linked_ms)))
-    return [Person(pid, created[pid], tuple(sorted(links[pid]))) for pid in sorted(created)]
+            [org_id, *part],
+        ):
+            created[pid] = int(created_ms)
+        for pid, namespace, id_, linked_ms in _rows(
+            conn,
+            "SELECT person_id, namespace, id, linked_ms FROM identity_links "
+            f"WHERE org_id = ? AND person_id IN ({marks})",
+            [org_id, *part],
+        ):
+            links.setdefault(pid, []).append(Link(Identity(namespace, id_), int(linked_ms)))
+    return [Person(p, created[p], tuple(sorted(links.get(p, [])))) for p in sorted(created)]
 
 
 def link_arrivals(conn: Statements, arrivals: Sequence[Arrival], lock: Locks | None = None) -> None:
     """Link each arrival's identities, in order, inside the caller's transaction (the journey
-    engine's commit); ``lock`` as for ``link_in`` (none: SQLite). The identities of all of them
-    are locked first, in one sorted pass."""
+    engine's commit); ``lock`` as for ``link_all`` (none: SQLite). The identities of all of
+    them are locked first, in one sorted pass."""
     lock = lock or _no_locks
     lock(conn, [f"{a.org_id}/identity/{x}" for a in arrivals for x in a.identities])
+    by_org: dict[str, list[tuple[Sequence[Identity], Decide]]] = {}
     for arrival in arrivals:
-        link_in(conn, arrival.org_id, arrival.identities, arrival.decide, lock)
+        by_org.setdefault(arrival.org_id, []).append((arrival.identities, arrival.decide))
+    for org_id, items in by_org.items():
+        link_all(conn, org_id, items, lock)
 
 
 def _no_locks(conn: Statements, keys: Collection[str]) -> None:
     """SQLite's writers take turns already."""
 
 
-def link_in(
-    conn: Statements, org_id: str, arrived: Sequence[Identity], decide: Decide, lock: Locks
-) -> GraphChange:
-    """Link ``arrived`` inside the caller's transaction: lock the identities, then the
-    persons holding them (reading again until those are all locked: one may have been
-    merged meanwhile), decide, store."""
-    lock(conn, [f"{org_id}/identity/{x}" for x in arrived])
+def link_all(
+    conn: Statements,
+    org_id: str,
+    items: Sequence[tuple[Sequence[Identity], Decide]],
+    lock: Locks,
+) -> list[GraphChange]:
+    """Link each item's identities in turn, inside the caller's transaction: lock the
+    identities, then the persons holding any of them (reading again until those are all
+    locked: one may have been merged meanwhile), read those persons once, decide each item
+    on them as the items before it left them, store what changed in the end."""
+    identities = list(dict.fromkeys(x for arrived, _ in items for x in arrived))
+    lock(conn, [f"{org_id}/identity/{x}" for x in identities])
     locked: set[str] = set()
     for _ in range(MAX_LOCK_ROUNDS):
-        owners = owners_in(conn, org_id, arrived)
+        owners = owners_in(conn, org_id, identities)
         if locked.issuperset(owners):
             break
         lock(conn, [f"{org_id}/person/{pid}" for pid in owners if pid not in locked])
         locked.update(owners)
     else:
         raise StoreError("the persons of these identities kept changing while linking them")
-    change = decide(persons_in(conn, org_id, owners))
-    store_change(conn, org_id, change)
-    return change
+    pending = _Pending(persons_in(conn, org_id, owners))
+    changes = []
+    for arrived, decide in items:
+        change = decide(pending.holding(arrived))
+        pending.apply(change)
+        changes.append(change)
+    pending.store(conn, org_id)
+    return changes
 
 
-def store_change(conn: Statements, org_id: str, change: GraphChange) -> None:
-    at = change.at_ms
-    absorbed = [m.absorbed for m in change.merges]
-    rewritten = [p.person_id for p in change.persons]
-    for pid in [*absorbed, *rewritten]:
-        conn.execute("DELETE FROM identity_links WHERE org_id = ? AND person_id = ?", (org_id, pid))
-    for merge in change.merges:
-        conn.execute(
-            "DELETE FROM persons WHERE org_id = ? AND person_id = ?", (org_id, merge.absorbed)
-        )
-        conn.execute(
-            "UPDATE person_merges SET survivor = ? WHERE org_id = ? AND survivor = ?",
-            (merge.survivor, org_id, merge.absorbed),
-        )
-        conn.execute(
-            "INSERT INTO person_merges (org_id, absorbed, survivor, merged_ms) VALUES (?, ?, ?, ?)",
-            (org_id, merge.absorbed, merge.survivor, at),
-        )
-    for person in change.persons:
-        conn.execute(
-            "INSERT INTO persons (org_id, person_id, created_ms) VALUES (?, ?, ?) "
-            "ON CONFLICT (org_id, person_id) DO NOTHING",
-            (org_id, person.person_id, person.created_ms),
-        )
-        for x in person.links:
+class _Pending:
+    """Persons read from the store, as the changes decided since have left them, and what
+    to write."""
+
+    def __init__(self, persons: Sequence[Person]) -> None:
+        self.persons = {p.person_id: p for p in persons}
+        self.stored = set(self.persons)
+        self.owner = {x: p.person_id for p in persons for x in p.identities}
+        self.touched: set[str] = set()
+        self.removed: set[str] = set()
+        self.merges: list[tuple[Merge, int]] = []
+        self.drops: list[tuple[Dropped, int]] = []
+
+    def holding(self, identities: Sequence[Identity]) -> list[Person]:
+        pids = sorted({self.owner[x] for x in identities if x in self.owner})
+        return [self.persons[pid] for pid in pids]
+
+    def apply(self, change: GraphChange) -> None:
+        leaving = [m.absorbed for m in change.merges] + [p.person_id for p in change.persons]
+        for pid in leaving:
+            for x in self.persons[pid].identities if pid in self.persons else ():
+                if self.owner.get(x) == pid:
+                    del self.owner[x]
+        for merge in change.merges:
+            self.persons.pop(merge.absorbed, None)
+            self.removed.add(merge.absorbed)
+            self.merges.append((merge, change.at_ms))
+        for person in change.persons:
+            self.persons[person.person_id] = person
+            self.touched.add(person.person_id)
+            self.owner.update((x, person.person_id) for x in person.identities)
+        self.drops.extend((d, change.at_ms) for d in change.dropped)
+
+    def store(self, conn: Statements, org_id: str) -> None:
+        for pid in sorted((self.touched | self.removed) & self.stored):
             conn.execute(
-                "INSERT INTO identity_links (org_id, namespace, id, person_id, linked_ms) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (org_id, x.identity.namespace, x.identity.id, person.person_id, x.linked_ms),
+                "DELETE FROM identity_links WHERE org_id = ? AND person_id = ?", (org_id, pid)
             )
-    for drop in change.dropped:
-        conn.execute(
-            "INSERT INTO identity_drops (org_id, person_id, namespace, id, cause, dropped_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (org_id, drop.person_id, drop.identity.namespace, drop.identity.id, drop.cause, at),
-        )
+        for merge, at in self.merges:
+            conn.execute(
+                "DELETE FROM persons WHERE org_id = ? AND person_id = ?", (org_id, merge.absorbed)
+            )
+            conn.execute(
+                "UPDATE person_merges SET survivor = ? WHERE org_id = ? AND survivor = ?",
+                (merge.survivor, org_id, merge.absorbed),
+            )
+            conn.execute(
+                "INSERT INTO person_merges (org_id, absorbed, survivor, merged_ms) "
+                "VALUES (?, ?, ?, ?)",
+                (org_id, merge.absorbed, merge.survivor, at),
+            )
+        for pid in sorted(self.touched - self.removed):
+            person = self.persons[pid]
+            conn.execute(
+                "INSERT INTO persons (org_id, person_id, created_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT (org_id, person_id) DO NOTHING",
+                (org_id, pid, person.created_ms),
+            )
+            for x in person.links:
+                conn.execute(
+                    "INSERT INTO identity_links (org_id, namespace, id, person_id, linked_ms) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (org_id, x.identity.namespace, x.identity.id, pid, x.linked_ms),
+                )
+        for drop, at in self.drops:
+            conn.execute(
+                "INSERT INTO identity_drops (org_id, person_id, namespace, id, cause, dropped_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (org_id, drop.person_id, drop.identity.namespace, drop.identity.id, drop.cause, at),
+            )
 
 
 class SQLIdentityGraph(SQLDatabase):
@@ -167,7 +212,7 @@ class SQLIdentityGraph(SQLDatabase):
 
     def link(self, org_id: str, arrived: Sequence[Identity], decide: Decide) -> GraphChange:
         with self._tx() as conn:
-            return link_in(conn, org_id, arrived, decide, self._lock_keys)
+            return link_all(conn, org_id, [(arrived, decide)], self._lock_keys)[0]
 
     def person_of(self, org_id: str, identity: Identity) -> Person | None:
         row = self._one(

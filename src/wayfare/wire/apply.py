@@ -8,13 +8,14 @@ import msgspec
 
 from wayfare.wire.base import Wire
 
-Kind = Literal["Org", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Journey"]
+Kind = Literal["Org", "Namespace", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Journey"]
 """What a document defines; applied in this order, whatever the order given."""
 
 
 class Document(Wire):
     """One definition: ``kind`` and, beside it, the fields of that resource as its own
-    route takes them (an Org: ``tenantId``; a Journey may add ``state: live``)."""
+    route takes them (an Org: ``tenantId``; a Namespace: ``code``, ``name``, ``unique``; a
+    Journey may add ``state: live``)."""
 
     kind: Kind
 
