@@ -413,7 +413,7 @@ def _server(
         journeys=journeys,
         merge_policies=merge_policies,
         applier=Applier(store, clock, schemas, inlets, events, journeys, merge_policies),
-        profiles=ProfileRegistry(identity_graph, clock),
+        profiles=ProfileRegistry(identity_graph, clock, profiles, journey_store, store),
         inbox=inbox or LocalInbox(),
         readiness=readiness,
     )
