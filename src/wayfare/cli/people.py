@@ -100,9 +100,10 @@ def profiles_show(cli: CliContext, identity: str) -> None:
             ]  # fmt: skip
             table(["attribute", "value", "dataset", "identity", "updated"], sources)
         for j in body.journeys:
+            at = f" at {j.node}" if j.node else ""
             ended = f", ended {iso_time(j.endedMs)}" if j.endedMs is not None else ""
-            click.echo(f"\njourney {j.journey} v{j.version} {j.status} at {j.node or '-'}"
-                       f" (entered {iso_time(j.enteredMs)}{ended})")  # fmt: skip
+            entered = f"entered {iso_time(j.enteredMs)}{ended}"
+            click.echo(f"\njourney {j.journey} v{j.version} {j.status}{at} ({entered})")
             for step in j.steps:
                 detail = f" {step.detail}" if step.detail else ""
                 click.echo(f"  {iso_time(step.atMs)} {step.node} {step.status}{detail}")
