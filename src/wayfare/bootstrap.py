@@ -392,7 +392,7 @@ def _server(
         wake_engine=runtime.wake,
     )
     merge_policies = MergePolicies(profiles, schemas)
-    people = ProfileRegistry(identity_graph, clock)
+    people = ProfileRegistry(identity_graph, clock, profiles, journey_store, store)
     return Services(
         engine=EngineServices(writer, runtime, [store.close, profiles.close, identity_graph.close]),
         settings=settings,

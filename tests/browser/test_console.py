@@ -265,7 +265,7 @@ def test_a_schema_shows_its_field_tree_and_a_dataset_finds_records_by_identity(
 def test_pages_fit_a_phones_width(visit: Visit, demo: Demo) -> None:
     visit.sign_in(demo.org)
     visit.page.set_viewport_size({"width": 390, "height": 844})
-    for path in ("/", "/inlets", "/events", "/failures", "/schemas"):
+    for path in ("/", "/inlets", "/events", "/failures", "/schemas", "/profiles"):
         page = visit.go(path, f"phone{path}")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow}px wider than the phone"

@@ -807,3 +807,35 @@ def test_one_commit_links_its_messages_in_turn_as_the_rule_says(backend: Backend
             assert graph.person_of(ORG, x) == person
     assert graph.person_of(ORG, ecid("n0")) is None  # dropped at the limit
     assert len(expected) == 2  # the desk went with CRMID 2, CRMID 1 kept its person
+
+
+def test_a_persons_instances_and_step_events_are_found_by_any_of_its_ids_newest_first(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.commit(
+        EngineBatch(
+            instances=[
+                instance("i-1", "ada@x.io", status="finished", entered_ms=T0, ended_ms=T0 + 1),
+                instance("i-2", "e-1", journey="other", status="waiting", entered_ms=T0 + 2),
+                instance("i-3", "ada@x.io", status="running", entered_ms=T0 + 3),
+                instance("i-4", "grace@x.io", entered_ms=T0 + 4),
+                instance("i-5", "ada@x.io", org_id=OTHER_ORG, entered_ms=T0 + 5),
+            ],
+            steps=[
+                StepRecord(ORG, "welcome", 1, node, "log", iid, who, "ended", None, at, T0)
+                for node, iid, who, at in [
+                    ("a", "i-1", "ada@x.io", T0),
+                    ("b", "i-2", "e-1", T0 + 2),
+                    ("c", "i-4", "grace@x.io", T0 + 4),
+                    ("d", "i-3", "ada@x.io", T0 + 3),
+                ]
+            ],
+        )
+    )
+    ids = ["ada@x.io", "e-1", "ada@x.io"]
+    assert [i.instance_id for i in reading.person_instances(ORG, ids, 10)] == ["i-3", "i-2", "i-1"]
+    assert [i.instance_id for i in reading.person_instances(ORG, ids, 2)] == ["i-3", "i-2"]
+    assert reading.person_instances(ORG, ["nobody"], 10) == []
+    assert [s.node for s in reading.person_steps(ORG, ids, 10)] == ["d", "b", "a"]
+    assert [s.node for s in reading.person_steps(ORG, ids, 1)] == ["d"]
+    assert reading.person_steps(OTHER_ORG, ids, 10) == []

@@ -23,6 +23,7 @@ from wayfare.api.operations import (
     decode_value,
     json_answer,
 )
+from wayfare.api.people import profile_wire
 from wayfare.bootstrap import Services
 from wayfare.errors import (
     ForbiddenError,
@@ -478,22 +479,7 @@ async def create_namespace(request: Request, s: Services, org_id: str) -> Respon
 async def get_profile(request: Request, s: Services, org_id: str) -> Response:
     query = decode_query(request, wp.ProfileQuery)
     found = await run_in_threadpool(s.profiles.profile, org_id, query.namespace, query.id)
-    person = found.person
-    profile = wp.Profile(
-        personId=person.person_id,
-        createdMs=person.created_ms,
-        identities=[
-            wp.LinkedIdentity(
-                namespace=x.identity.namespace, id=x.identity.id, linkedMs=x.linked_ms
-            )
-            for x in person.links
-        ],
-        droppedLinks=[
-            wp.DroppedLink(namespace=d.identity.namespace, id=d.identity.id, cause=d.cause.value)
-            for d in found.dropped
-        ],
-    )
-    return json_answer(wp.Profile, profile)
+    return json_answer(wp.Profile, profile_wire(found))
 
 
 def admin_operations(services: Services) -> list[Operation]:
@@ -594,7 +580,8 @@ def admin_operations(services: Services) -> list[Operation]:
         op("POST", "/namespaces", create_namespace, "Create an identity namespace of the org",
            wp.Namespace, status=new, body=wp.NamespaceSpec),
         op("GET", "/profiles", get_profile,
-           "A person, by any of its identities: its identities and when each was linked",
+           "A person, by any of its identities: identities, attributes and their sources, "
+           "journeys",
            wp.Profile, query=wp.ProfileQuery),
         op("GET", "/failures", list_failures, "Failed records, newest first", wf.FailureList,
            query=wf.FailuresQuery),

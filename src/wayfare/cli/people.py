@@ -3,6 +3,9 @@ identities."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
 
 from wayfare.cli.context import CliContext, admin_command
@@ -68,8 +71,9 @@ def profiles() -> None:
 @click.argument("identity")
 @admin_command()
 def profiles_show(cli: CliContext, identity: str) -> None:
-    """The person one of whose identities is IDENTITY (NAMESPACE:ID): its person id and its
-    identities, with when each was linked.
+    """The person one of whose identities is IDENTITY (NAMESPACE:ID): its person id, its
+    identities with when each was linked, its merged attributes with the dataset each came
+    from, and its journeys (current ones at their activity, past ones with their steps).
 
     \b
     Example:
@@ -87,5 +91,29 @@ def profiles_show(cli: CliContext, identity: str) -> None:
         table(["identity", "linked"], rows)
         for drop in body.droppedLinks:
             click.echo(f"dropped {drop.namespace}:{drop.id} ({drop.cause})")
+        if body.sources:
+            click.echo("")
+            sources = [
+                (x.path, _leaf(body.attributes, x.path), x.datasetName or x.datasetId,
+                 f"{x.identity.namespace}:{x.identity.id}", iso_time(x.timeMs))
+                for x in body.sources
+            ]  # fmt: skip
+            table(["attribute", "value", "dataset", "identity", "updated"], sources)
+        for j in body.journeys:
+            at = f" at {j.node}" if j.node else ""
+            ended = f", ended {iso_time(j.endedMs)}" if j.endedMs is not None else ""
+            entered = f"entered {iso_time(j.enteredMs)}{ended}"
+            click.echo(f"\njourney {j.journey} v{j.version} {j.status}{at} ({entered})")
+            for step in j.steps:
+                detail = f" {step.detail}" if step.detail else ""
+                click.echo(f"  {iso_time(step.atMs)} {step.node} {step.status}{detail}")
 
     cli.show(body, text)
+
+
+def _leaf(attributes: dict[str, Any], path: str) -> str:
+    """The value at a dotted path of the merged attributes, as JSON."""
+    value: Any = attributes
+    for name in path.split("."):
+        value = value.get(name) if isinstance(value, dict) else None
+    return json.dumps(value, ensure_ascii=False)

@@ -47,6 +47,7 @@ NAVIGATION = (
     ("/events", "Events"),
     ("/journeys", "Journeys"),
     ("/failures", "Failures"),
+    ("/profiles", "Profiles"),
 )
 SECTIONS = {"datasets": "/schemas"}
 """Pages shown under another section's entry than their first path segment."""

@@ -12,6 +12,7 @@ from wayfare.console import (
     home,
     inlets,
     journeys,
+    profiles,
     schemas,
     signin,
 )
@@ -29,4 +30,5 @@ def console_routes(services: Services) -> list[BaseRoute]:
         *events.routes(console),
         *journeys.routes(console),
         *failures.routes(console),
+        *profiles.routes(console),
     ]

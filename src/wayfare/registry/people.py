@@ -1,5 +1,6 @@
 """People: an org's identity namespaces, and the profile of a person found by any of its
-identities (the identity graph the journey engine keeps, model/identity_graph.py)."""
+identities (the identity graph the journey engine keeps, model/identity_graph.py): its
+identities, its merged attributes (registry/profiles.py) and its journeys."""
 
 from __future__ import annotations
 
@@ -10,7 +11,25 @@ from wayfare.errors import InvalidRequestError, NotFoundError, Violation
 from wayfare.model.identities import Namespace, check_namespace_code, identity
 from wayfare.model.identities import namespaces_of as all_namespaces
 from wayfare.model.identity_graph import Dropped, Person
-from wayfare.store.ports import IdentityGraph
+from wayfare.model.instances import Instance
+from wayfare.model.profile_merge import MergedProfile
+from wayfare.model.profile_records import IdentityKey
+from wayfare.model.runs import StepRecord
+from wayfare.registry.profiles import merged_profile
+from wayfare.store.ports import IdentityGraph, JourneyReports, ProfileStore, ResourceStore
+
+JOURNEYS_SHOWN = 50
+"""A profile shows the person's newest instances of journeys, at most this many."""
+STEPS_SHOWN = 500
+"""... and of their step events, the newest this many."""
+
+
+@dataclass(frozen=True, slots=True)
+class PersonJourney:
+    """One instance of a journey of the person, with its step events, oldest first."""
+
+    instance: Instance
+    steps: list[StepRecord]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,12 +38,27 @@ class Profile:
 
     person: Person
     dropped: list[Dropped]
+    merged: MergedProfile
+    dataset_names: dict[str, str]
+    """The id of each dataset an attribute came from -> its name (while it exists)."""
+    journeys: list[PersonJourney]
+    """Newest entered first: live instances at their activity, ended ones with their steps."""
 
 
 class ProfileRegistry:
-    def __init__(self, graph: IdentityGraph, clock: Clock) -> None:
+    def __init__(
+        self,
+        graph: IdentityGraph,
+        clock: Clock,
+        profiles: ProfileStore,
+        journeys: JourneyReports,
+        resources: ResourceStore,
+    ) -> None:
         self._graph = graph
         self._clock = clock
+        self._profiles = profiles
+        self._journeys = journeys
+        self._resources = resources
 
     def namespaces(self, org_id: str) -> list[Namespace]:
         """The built-in namespaces, then the org's own, by code."""
@@ -49,4 +83,25 @@ class ProfileRegistry:
         person = self._graph.person_of(org_id, wanted)
         if person is None:
             raise NotFoundError(f"No profile has the identity {wanted}")
-        return Profile(person, self._graph.dropped_links(org_id, person.person_id))
+        keys = [IdentityKey(x.identity.namespace, x.identity.id) for x in person.links]
+        merged = merged_profile(self._profiles, org_id, keys)
+        names: dict[str, str] = {}
+        for dataset_id in sorted({source.dataset_id for source in merged.provenance.values()}):
+            dataset = self._resources.get_dataset(dataset_id)
+            if dataset is not None:
+                names[dataset_id] = dataset.name
+        return Profile(
+            person,
+            self._graph.dropped_links(org_id, person.person_id),
+            merged,
+            names,
+            self._person_journeys(org_id, [key.id for key in keys]),
+        )
+
+    def _person_journeys(self, org_id: str, ids: list[str]) -> list[PersonJourney]:
+        """Journeys know a person by the id their entry event named (an identity's id)."""
+        instances = self._journeys.person_instances(org_id, ids, JOURNEYS_SHOWN)
+        steps: dict[str, list[StepRecord]] = {}
+        for step in reversed(self._journeys.person_steps(org_id, ids, STEPS_SHOWN)):
+            steps.setdefault(step.instance_id, []).append(step)
+        return [PersonJourney(i, steps.get(i.instance_id, [])) for i in instances]

@@ -419,6 +419,22 @@ class MemoryJourneyStore:
         ]
         return found[::-1][:limit]
 
+    def person_instances(
+        self, org_id: str, identities: Sequence[str], limit: int
+    ) -> list[Instance]:
+        wanted = set(identities)
+        found = [
+            i.copy()
+            for i in self._instances.values()
+            if i.org_id == org_id and i.identity in wanted
+        ]
+        return sorted(found, key=lambda i: (-i.entered_ms, i.instance_id))[:limit]
+
+    def person_steps(self, org_id: str, identities: Sequence[str], limit: int) -> list[StepRecord]:
+        wanted = set(identities)
+        found = [s for s in self._steps if s.org_id == org_id and s.identity in wanted]
+        return found[::-1][:limit]
+
     def step_event_records(
         self, org_id: str, *, limit: int, after_seq: int | None = None
     ) -> list[StepRecord]:

@@ -292,6 +292,18 @@ class JourneyReports(Protocol):
         """The journey's step events (of one person, given ``identity``), newest first."""
         ...
 
+    def person_instances(
+        self, org_id: str, identities: Sequence[str], limit: int
+    ) -> list[Instance]:
+        """The instances (live and ended) of any of these identities (one person's), the
+        ``limit`` newest by entry, newest first."""
+        ...
+
+    def person_steps(self, org_id: str, identities: Sequence[str], limit: int) -> list[StepRecord]:
+        """The step events of any of these identities (one person's), the ``limit`` newest,
+        newest first."""
+        ...
+
     def step_event_records(
         self, org_id: str, *, limit: int, after_seq: int | None = None
     ) -> list[StepRecord]:

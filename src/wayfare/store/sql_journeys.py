@@ -10,6 +10,7 @@ back through orjson.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -341,6 +342,28 @@ class SQLJourneyReports(SQLDatabase):
                 (org_id, journey, identity, limit),
             )
         return [step_from_row(r) for r in rows]
+
+    def person_instances(
+        self, org_id: str, identities: Sequence[str], limit: int
+    ) -> list[Instance]:
+        sql = "SELECT state FROM instances WHERE org_id = ? AND identity = ? ORDER BY entered_ms"
+        found = [instance_from_row(r) for r in self._newest(sql, org_id, identities, limit)]
+        found.sort(key=lambda i: (-i.entered_ms, i.instance_id))
+        return found[:limit]
+
+    def person_steps(self, org_id: str, identities: Sequence[str], limit: int) -> list[StepRecord]:
+        sql = "SELECT * FROM step_events WHERE org_id = ? AND identity = ? ORDER BY seq"
+        found = [step_from_row(r) for r in self._newest(sql, org_id, identities, limit)]
+        found.sort(key=lambda s: -s.seq)
+        return found[:limit]
+
+    def _newest(
+        self, sql: str, org_id: str, identities: Sequence[str], limit: int
+    ) -> Iterator[Row]:
+        """The ``limit`` last rows of ``sql`` (ordered ascending) for each identity: read
+        backwards along an index of (org_id, identity, ...), once per identity."""
+        for identity in dict.fromkeys(identities):
+            yield from self._all(f"{sql} DESC LIMIT ?", (org_id, identity, limit))
 
     def step_event_records(
         self, org_id: str, *, limit: int, after_seq: int | None = None

@@ -1,4 +1,5 @@
-"""People: identity namespaces, the person of an identity, and the org's merge policy."""
+"""People: identity namespaces, the person of an identity (its identities, attributes and
+journeys), and the org's merge policy."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Literal
 
 import msgspec
 
-from wayfare.wire.base import Wire
+from wayfare.wire.base import JSONObject, Wire
+from wayfare.wire.journeys import StepEvent
 
 
 class AttributeMerge(Wire):
@@ -67,9 +69,46 @@ class DroppedLink(Wire):
     newer identity of a unique namespace won)."""
 
 
+class IdentityRef(Wire):
+    namespace: str
+    id: str
+
+
+class AttributeSource(Wire):
+    """Where one merged attribute came from."""
+
+    path: str
+    """The attribute, dotted (``person.name.firstName``)."""
+    datasetId: str
+    datasetName: str | None
+    """None once the dataset is gone."""
+    identity: IdentityRef
+    """The identity whose fragment held it."""
+    timeMs: int
+    """When the value was written (the record's time, or its lastUpdatedDate)."""
+
+
+class PersonJourney(Wire):
+    """One instance of a journey of the person."""
+
+    journey: str
+    version: int
+    instanceId: str
+    identity: str
+    """The id its entry event named."""
+    status: Literal["running", "waiting", "finished", "error", "exited"]
+    node: str | None
+    """The activity it is at (live) or where it ended."""
+    enteredMs: int
+    endedMs: int | None
+    test: bool
+    steps: list[StepEvent]
+    """Its step events, oldest first (of the person's 500 newest)."""
+
+
 class Profile(Wire):
-    """A person of the identity graph. More of the profile (attributes, events, audiences,
-    journeys) comes as fields of their own."""
+    """A person of the identity graph: identities, merged attributes with their sources, and
+    journeys. Recent experience events and audiences are not part of it yet."""
 
     personId: str
     """Stable: a person merged into another is found by either id's identities, under the
@@ -79,3 +118,10 @@ class Profile(Wire):
     """By namespace, then id."""
     droppedLinks: list[DroppedLink] = msgspec.field(default_factory=list)
     """Links the guardrails dropped from this person, newest first (at most 100)."""
+    attributes: JSONObject = msgspec.field(default_factory=dict)
+    """The merged profile, by the org's merge policy (``GET /api/v1/merge-policy``)."""
+    sources: list[AttributeSource] = msgspec.field(default_factory=list)
+    """Where each attribute (leaf) of ``attributes`` came from, by path."""
+    journeys: list[PersonJourney] = msgspec.field(default_factory=list)
+    """The person's instances, newest entered first (at most 50): current ones at their
+    activity, past ones with their steps and times."""
