@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,30 +13,8 @@ import pytest
 
 from tests.conftest import Demo, Server, in_threads, make_message, wait_until
 from tests.integration.conftest import apply_demo_to, new_org
-from tests.scale_out import Cluster
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["embedded", "scaled-out"])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    if request.param == "embedded":
-        srv = Server(tmp_path / "data").start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
-        return
-    store: str = request.getfixturevalue("pg_database")
-    nats = request.getfixturevalue("nats_settings")
-    cluster = Cluster(tmp_path, store, nats.url)
-    try:
-        srv = cluster.serve()
-        cluster.worker("w0")
-        cluster.wait_started()
-        yield srv
-    finally:
-        cluster.stop()
 
 
 def send(
@@ -72,8 +48,8 @@ def settled(demo: Demo, namespace: str, id_: str, expected: set[str]) -> Any:
     )
 
 
-def test_ecid_first_email_later_then_both_make_one_person(server: Server) -> None:
-    demo = apply_demo_to(server, new_org())
+def test_ecid_first_email_later_then_both_make_one_person(deployed: Server) -> None:
+    demo = apply_demo_to(deployed, new_org())
     send(demo, {"ECID": ["e-1"]})
     ecid_person = settled(demo, "ECID", "e-1", {"ECID:e-1"})["personId"]
     send(demo, {"Email": ["Ada@Example.com"]})
@@ -86,7 +62,7 @@ def test_ecid_first_email_later_then_both_make_one_person(server: Server) -> Non
     assert settled(demo, "ECID", "e-1", both)["personId"] == ecid_person
     linked = {x["namespace"]: x["linkedMs"] for x in merged["identities"]}
     assert linked["ECID"] <= linked["Email"]
-    with server.admin(demo.org) as admin:
+    with deployed.admin(demo.org) as admin:
         unknown = admin.get("/api/v1/profiles", params={"namespace": "Email", "id": "x@y.z"})
     assert unknown.status_code == 404
     assert "x@y.z" in unknown.json()["detail"]
@@ -95,15 +71,15 @@ def test_ecid_first_email_later_then_both_make_one_person(server: Server) -> Non
         capture_output=True,
         text=True,
         timeout=60,
-        env={"WAYFARE_URL": server.url, "WAYFARE_ORG": demo.org, "PATH": ""},
+        env={"WAYFARE_URL": deployed.url, "WAYFARE_ORG": demo.org, "PATH": ""},
     )
     assert shown.returncode == 0, shown.stderr
     assert f"person {ecid_person}" in shown.stdout
     assert "ECID:e-1" in shown.stdout and "Email:ada@example.com" in shown.stdout
 
 
-def test_two_emails_linked_through_one_crmid_and_graph_collapse(server: Server) -> None:
-    demo = apply_demo_to(server, new_org())
+def test_two_emails_linked_through_one_crmid_and_graph_collapse(deployed: Server) -> None:
+    demo = apply_demo_to(deployed, new_org())
     send(demo, {"Email": ["a@x.org"], "CRMID": ["42"]})
     send(demo, {"Email": ["b@x.org"], "CRMID": ["42"]})
     settled(demo, "CRMID", "42", {"Email:a@x.org", "Email:b@x.org", "CRMID:42"})
@@ -119,8 +95,8 @@ def test_two_emails_linked_through_one_crmid_and_graph_collapse(server: Server) 
     ]
 
 
-def test_concurrent_messages_of_one_person_from_several_clients(server: Server) -> None:
-    demo = apply_demo_to(server, new_org())
+def test_concurrent_messages_of_one_person_from_several_clients(deployed: Server) -> None:
+    demo = apply_demo_to(deployed, new_org())
     clients, rounds = 4, 6
 
     def client(n: int) -> None:

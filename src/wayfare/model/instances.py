@@ -6,7 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["running", "waiting", "finished", "error", "exited"]
+Status = Literal["running", "waiting", "finished", "error", "exited", "deleted"]
+"""``deleted``: a privacy delete ended the instance (model/privacy.py)."""
 LIVE: frozenset[str] = frozenset({"running", "waiting"})
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -144,6 +144,11 @@ class MemoryStore:
         self.records = [r for r in self.records if r.seq not in gone_records]
         self.failures = [f for f in self.failures if f.seq not in gone_failures]
         return len(gone_records) + len(gone_failures)
+
+    def delete_records(self, dataset_id: str, seqs: Collection[int]) -> int:
+        gone = {r.seq for r in self.records if r.dataset_id == dataset_id and r.seq in seqs}
+        self.records = [r for r in self.records if r.seq not in gone]
+        return len(gone)
 
     # inlets
     def _check_inlet_name(self, inlet: Inlet) -> None:

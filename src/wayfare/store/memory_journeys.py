@@ -19,6 +19,7 @@ from wayfare.errors import ConflictError, FencedError
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim, Lease, plan
 from wayfare.model.instances import Instance
+from wayfare.model.privacy import ERASED
 from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     DueTimer,
@@ -302,7 +303,8 @@ class MemoryJourneyStore:
         for arrival in batch.links:
             self.identities.link(arrival.org_id, arrival.identities, arrival.decide)
         for inst in batch.instances:
-            self._instances[inst.instance_id] = inst.copy()
+            if not self._erased(inst.instance_id):
+                self._instances[inst.instance_id] = inst.copy()
         for timer_id in batch.fired_timers:
             self._timers.pop(timer_id, None)
         ended = set(batch.clear_timers)
@@ -331,11 +333,7 @@ class MemoryJourneyStore:
             action = self._outbox[r.outbox_id]
             action.error = r.error
             action.item = dataclasses.replace(action.item, attempts=r.attempts, next_ms=r.next_ms)
-        seq = self._steps[-1].seq if self._steps else 0
-        self._steps += [dataclasses.replace(s, seq=seq + n) for n, s in enumerate(batch.steps, 1)]
-        self._step_counts.update(
-            (s.org_id, s.journey, s.node, s.node_type, s.status) for s in batch.steps
-        )
+        self._add_steps(batch.steps)
         self._discards += [(d.org_id, d.journey, d.cause) for d in batch.discards]
         self._positions.update(batch.positions)
         for entry_id in batch.test_entries_done:
@@ -406,6 +404,45 @@ class MemoryJourneyStore:
                 statuses.setdefault(i.journey, Counter())[str(i.status)] += 1
                 since[i.journey] += i.entered_ms >= since_ms
         return {name: JourneyPeople(dict(found), since[name]) for name, found in statuses.items()}
+
+    def _erased(self, instance_id: str) -> bool:
+        found = self._instances.get(instance_id)
+        return found is not None and found.status == "deleted"
+
+    def _add_steps(self, steps: Sequence[StepRecord]) -> None:
+        seq = self._steps[-1].seq if self._steps else 0
+        self._steps += [dataclasses.replace(s, seq=seq + n) for n, s in enumerate(steps, 1)]
+        self._step_counts.update(
+            (s.org_id, s.journey, s.node, s.node_type, s.status) for s in steps
+        )
+
+    def person_instances(self, org_id: str, identities: Collection[str]) -> list[Instance]:
+        wanted = set(identities)
+        found = [
+            i.copy()
+            for i in self._instances.values()
+            if i.org_id == org_id and i.identity in wanted
+        ]
+        return sorted(found, key=lambda i: i.instance_id)
+
+    def erase_runs(
+        self,
+        org_id: str,
+        identities: Collection[str],
+        instances: Sequence[Instance],
+        steps: Sequence[StepRecord],
+    ) -> int:
+        erased = {i.instance_id for i in instances}
+        for inst in instances:
+            self._instances[inst.instance_id] = inst.copy()
+        self._timers = {k: v for k, v in self._timers.items() if v[1].instance_id not in erased}
+        self._outbox = {k: v for k, v in self._outbox.items() if v.item.instance_id not in erased}
+        self._add_steps(steps)
+        wanted = set(identities)
+        mine = [n for n, s in enumerate(self._steps) if s.org_id == org_id and s.identity in wanted]
+        for n in mine:
+            self._steps[n] = dataclasses.replace(self._steps[n], identity=ERASED, detail=None)
+        return len(mine)
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None

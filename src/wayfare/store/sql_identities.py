@@ -24,7 +24,7 @@ from wayfare.model.identity_graph import (
     Link,
     Person,
 )
-from wayfare.store.sql_resources import SQLDatabase, Statements
+from wayfare.store.sql_resources import SQLDatabase, Statements, marks
 
 MAX_LOCK_ROUNDS = 10
 """Rounds of reading the persons and locking them before giving up (each round finds
@@ -37,10 +37,6 @@ class Rows(Protocol):
 
 class Locks(Protocol):
     def __call__(self, conn: Statements, keys: Collection[str]) -> None: ...
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 def _rows(conn: Statements, sql: str, params: Sequence[Any]) -> list[Any]:
@@ -65,13 +61,13 @@ def persons_in(conn: Statements, org_id: str, person_ids: Sequence[str]) -> list
     """These persons, with their links (by identity)."""
     if not person_ids:
         return []
-    marks = _marks(len(person_ids))
+    places = marks(len(person_ids))
     created = {
         row[0]: int(row[1])
         for row in _rows(
             conn,
             "SELECT person_id, created_ms FROM persons "
-            f"WHERE org_id = ? AND person_id IN ({marks})",
+            f"WHERE org_id = ? AND person_id IN ({places})",
             [org_id, *person_ids],
         )
     }
@@ -79,7 +75,7 @@ def persons_in(conn: Statements, org_id: str, person_ids: Sequence[str]) -> list
     for pid, namespace, id_, linked_ms in _rows(
         conn,
         "SELECT person_id, namespace, id, linked_ms FROM identity_links "
-        f"WHERE org_id = ? AND person_id IN ({marks})",
+        f"WHERE org_id = ? AND person_id IN ({places})",
         [org_id, *person_ids],
     ):
         links.setdefault(pid, []).append(Link(Identity(namespace, id_), int(linked_ms)))
@@ -159,6 +155,16 @@ def store_change(conn: Statements, org_id: str, change: GraphChange) -> None:
         )
 
 
+_PERSON_ROWS = (
+    ("identity_links", "person_id"),
+    ("persons", "person_id"),
+    ("person_merges", "survivor"),
+    ("identity_drops", "person_id"),
+)
+"""What a person leaves in the graph's tables: each table, and its column of the person
+(its links first: ``forget_person`` counts them)."""
+
+
 class SQLIdentityGraph(SQLDatabase):
     """IdentityGraph over SQL; an adapter gives it connections and ``_lock``."""
 
@@ -207,6 +213,23 @@ class SQLIdentityGraph(SQLDatabase):
             Dropped(Identity(r["namespace"], r["id"]), person_id, DropCause(r["cause"]))
             for r in rows
         ]
+
+    def forget_person(self, org_id: str, person_id: str) -> int:
+        with self._tx() as conn:
+            found = _rows(
+                conn,
+                "SELECT survivor FROM person_merges WHERE org_id = ? AND absorbed = ?",
+                (org_id, person_id),
+            )
+            if found:
+                person_id = found[0][0]
+            counts = [
+                conn.execute(
+                    f"DELETE FROM {table} WHERE org_id = ? AND {column} = ?", (org_id, person_id)
+                ).rowcount
+                for table, column in _PERSON_ROWS
+            ]
+        return counts[0]
 
     def add_namespace(self, org_id: str, namespace: Namespace) -> None:
         with self._tx() as conn:

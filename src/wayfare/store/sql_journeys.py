@@ -10,11 +10,14 @@ back through orjson.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import orjson
 
 from wayfare.model.instances import Instance
+from wayfare.model.privacy import ERASED
 from wayfare.model.runs import (
     JourneyPeople,
     JourneyState,
@@ -24,7 +27,7 @@ from wayfare.model.runs import (
     TestEntry,
     people_counts,
 )
-from wayfare.store.sql_resources import Row, SQLDatabase, Statements
+from wayfare.store.sql_resources import Row, SQLDatabase, Statements, marks
 
 ACTIVE = ("live", "closed", "draft")
 """States of versions that can hold people."""
@@ -271,6 +274,68 @@ class SQLJourneyReports(SQLDatabase):
 
     node_of_state = "json_extract(state, '$.node')"
     """The activity an instance is at, read from its JSON state (SQLite's way)."""
+
+    state_param = "?"
+    """How a statement takes an instance's JSON state (PostgreSQL's column is JSON)."""
+
+    def person_instances(self, org_id: str, identities: Collection[str]) -> list[Instance]:
+        wanted = sorted(identities)
+        if not wanted:
+            return []
+        rows = self._all(
+            f"SELECT state FROM instances WHERE org_id = ? AND identity IN ({marks(len(wanted))}) "
+            "ORDER BY instance_id",
+            (org_id, *wanted),
+        )
+        return [instance_from_row(r) for r in rows]
+
+    def erase_runs(
+        self,
+        org_id: str,
+        identities: Collection[str],
+        instances: Sequence[Instance],
+        steps: Sequence[StepRecord],
+    ) -> int:
+        ids = [i.instance_id for i in instances]
+        wanted = sorted(identities)
+        with self._tx() as conn:
+            for inst in instances:
+                conn.execute(
+                    "UPDATE instances SET identity = ?, status = ?, ended_ms = ?, "
+                    f"state = {self.state_param} WHERE instance_id = ?",
+                    (inst.identity, inst.status, inst.ended_ms, orjson.dumps(inst).decode(),
+                     inst.instance_id),
+                )  # fmt: skip
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for table in ("timers", "outbox"):
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE instance_id IN ({marks(len(chunk))})", chunk
+                    )
+            for st in steps:
+                conn.execute(
+                    "INSERT INTO step_events (org_id, journey, version, node, node_type, "
+                    "instance_id, identity, status, detail, at_ms, entered_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (st.org_id, st.journey, st.version, st.node, st.node_type, st.instance_id,
+                     st.identity, st.status, st.detail, st.at_ms, st.entered_ms),
+                )  # fmt: skip
+            counts = Counter((s.org_id, s.journey, s.node, s.node_type, s.status) for s in steps)
+            for key, n in sorted(counts.items()):  # in the engine's order: see its commit
+                conn.execute(
+                    "INSERT INTO step_counts (org_id, journey, node, node_type, status, n) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, journey, node, node_type, "
+                    "status) DO UPDATE SET n = step_counts.n + excluded.n",
+                    (*key, n),
+                )
+            if not wanted:
+                return 0
+            people = f"org_id = ? AND identity IN ({marks(len(wanted))})"
+            erase = (ERASED, org_id, *wanted)
+            conn.execute(f"UPDATE discards SET identity = ? WHERE {people}", erase)
+            return conn.execute(
+                f"UPDATE step_events SET identity = ?, detail = NULL WHERE {people}", erase
+            ).rowcount
 
     def report(self, org_id: str, journey: str) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}

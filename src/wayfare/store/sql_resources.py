@@ -10,7 +10,7 @@ reasons as the bytes received; both read back through orjson.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -98,6 +98,11 @@ def _inlet_body(inlet: Inlet) -> str:
             "datasetId": inlet.dataset_id,
         }
     ).decode()
+
+
+def marks(n: int) -> str:
+    """``n`` placeholders, for ``IN (...)``."""
+    return ", ".join("?" * n)
 
 
 class SQLDatabase:
@@ -287,6 +292,19 @@ class SQLResourceStore(SQLDatabase):
                     (dataset_id, before_ms, limit),
                 ).rowcount
         return deleted
+
+    def delete_records(self, dataset_id: str, seqs: Collection[int]) -> int:
+        wanted = sorted(seqs)
+        if not wanted:
+            return 0
+        with self._tx() as conn:
+            conn.execute(
+                f"DELETE FROM event_matches WHERE record_seq IN ({marks(len(wanted))})", wanted
+            )
+            return conn.execute(
+                f"DELETE FROM records WHERE dataset_id = ? AND seq IN ({marks(len(wanted))})",
+                (dataset_id, *wanted),
+            ).rowcount
 
     # inlets
     def add_inlet(self, inlet: Inlet) -> None:

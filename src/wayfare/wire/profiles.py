@@ -79,3 +79,23 @@ class Profile(Wire):
     """By namespace, then id."""
     droppedLinks: list[DroppedLink] = msgspec.field(default_factory=list)
     """Links the guardrails dropped from this person, newest first (at most 100)."""
+
+
+class ProfileDeleted(Wire):
+    """What a privacy delete removed (all 0 when nothing was left of the person)."""
+
+    personId: str | None
+    """The person deleted; null when no person had the identity (its traces went all
+    the same)."""
+    identities: int
+    """Identities the person had, each unlinked."""
+    instancesEnded: int
+    """Live journey instances ended with status ``deleted`` (a step event each)."""
+    instancesErased: int
+    """Journey instances (live or ended) whose identity and kept events went."""
+    stepEventsErased: int
+    """Step events whose identity and detail went (reports keep counting them)."""
+    profileFragments: int
+    """Profile fragments deleted: one per identity and profile-enabled dataset."""
+    records: int
+    """Dataset records deleted: those whose identityMap names one of the identities."""

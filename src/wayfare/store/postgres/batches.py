@@ -118,7 +118,8 @@ def _upsert_instances(cursor: psycopg.Cursor[Any], instances: Sequence[Instance]
         "unnest(%s::text[]), unnest(%s::int4[]), unnest(%s::text[]), unnest(%s::text[]), "
         "unnest(%s::int8[]), unnest(%s::int8[]), json_array_elements(%s::json)) "
         "ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
-        "ended_ms = excluded.ended_ms, state = excluded.state",
+        "ended_ms = excluded.ended_ms, state = excluded.state "
+        "WHERE instances.status <> 'deleted'",  # a privacy delete's end is final
         (
             [i.instance_id for i in states],
             [i.partition for i in states],

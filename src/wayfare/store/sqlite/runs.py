@@ -170,7 +170,8 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
             for i in batch.instances
         ],
         " ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
-        "ended_ms = excluded.ended_ms, state = excluded.state",
+        "ended_ms = excluded.ended_ms, state = excluded.state "
+        "WHERE instances.status <> 'deleted'",  # a privacy delete's end is final
     )  # fmt: skip
     for marks, chunk in in_chunks(batch.fired_timers):
         conn.execute(f"DELETE FROM timers WHERE id IN ({marks})", chunk)
