@@ -768,3 +768,64 @@ def test_a_commit_links_the_identities_it_carries_in_order(backend: Backend) -> 
             )
         )
     assert graph.person_of(ORG, email("b@x.org")) is None
+
+
+# privacy delete
+
+
+def test_a_persons_runs_are_erased_and_the_counts_stay(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.add_journey_version(version())
+    live = instance("i-live", "ada@x.io", status="waiting")
+    done = instance("i-done", "ada@x.io", status="finished", ended_ms=T0 + 1)
+    bob = instance("i-bob", "bob@x.io", status="waiting")
+    elsewhere = instance("i-other", "ada@x.io", org_id=OTHER_ORG, status="waiting")
+    bob_step = dataclasses.replace(
+        step("wait-a-day", "wait", "ended", "i-bob"), identity="bob@x.io"
+    )
+    entries = [step("entry", "entry", "ended", i) for i in ("i-live", "i-done")]
+    writing.commit(
+        EngineBatch(
+            instances=[live, done, bob, elsewhere],
+            new_timers=[NewTimer(i, 0, T0 + 99, 1, "wait") for i in ("i-live", "i-bob")],
+            new_actions=[action("i-live"), action("i-bob")],
+            steps=[*entries, bob_step],
+            discards=[Discard(ORG, "welcome", "ada@x.io", "reentrance", T0)],
+        )
+    )
+    found = reading.person_instances(ORG, ["ada@x.io", "nobody@x.io"])
+    assert [i.instance_id for i in found] == ["i-done", "i-live"]
+    assert found[1] == live
+    before = reading.report(ORG, "welcome")
+    ended = dataclasses.replace(
+        live, identity="", events={}, status="deleted", ended_ms=T0 + 5, wait_kind=None
+    )
+    erased = dataclasses.replace(done, identity="", events={})
+    deleted = StepRecord(ORG, "welcome", 1, "wait-a-day", "wait", "i-live", "", "deleted", None,
+                         T0 + 5, T0)  # fmt: skip
+    assert writing.erase_runs(ORG, ["ada@x.io"], [ended, erased], [deleted]) == 2
+
+    assert reading.person_instances(ORG, ["ada@x.io"]) == []
+    assert by_id(reading.instances(["i-live", "i-done"])) == {"i-live": ended, "i-done": erased}
+    assert reading.list_steps(ORG, "welcome", 10, "ada@x.io") == []
+    assert [
+        (s.instance_id, s.identity, s.status) for s in reading.list_steps(ORG, "welcome", 10)
+    ] == [
+        ("i-live", "", "deleted"),
+        ("i-bob", "bob@x.io", "ended"),
+        ("i-done", "", "ended"),
+        ("i-live", "", "ended"),
+    ]
+    after = reading.report(ORG, "welcome")
+    assert after["entered"] == before["entered"] == 3
+    assert after["inJourney"] == before["inJourney"] - 1
+    assert after["nodes"]["wait-a-day"]["deleted"] == 1
+    assert after["nodes"]["entry"] == before["nodes"]["entry"]
+    assert after["discarded"] == before["discarded"]
+    assert [t.instance_id for t in reading.due_timers([0], T0 + 100, 10)] == ["i-bob"]
+    assert [a.instance_id for a in reading.pending_outbox([0], 0, 10)] == ["i-bob"]
+    assert [i.instance_id for i in reading.live_instances(OTHER_ORG, ["ada@x.io"])] == ["i-other"]
+    # an engine that had the instance in hand does not bring it back
+    writing.commit(EngineBatch(instances=[dataclasses.replace(live, status="running")]))
+    assert reading.instances(["i-live"]) == [ended]

@@ -229,6 +229,25 @@ def test_records_before_a_time_are_deleted_oldest_first_a_chunk_at_a_time(
     assert store.count_records("dataset-2") == 1
 
 
+def test_records_are_deleted_by_seq_with_their_event_matches(backend: Backend) -> None:
+    store = backend.store
+    signup = EventMatch("signup", "ada@example.com")
+    write(
+        backend,
+        *(dataclasses.replace(message(f"r{i}"), matches=[signup]) for i in range(4)),
+        message("elsewhere", dataset_id="dataset-2"),
+    )
+    seqs = {r.xaction_id: r.seq for r in store.list_records("dataset-1", limit=10)}
+    other = store.list_records("dataset-2", limit=10)[0].seq
+    assert store.delete_records("dataset-1", [seqs["r1"], seqs["r3"], other]) == 2
+    assert [r.xaction_id for r in store.list_records("dataset-1", limit=10)] == ["r0", "r2"]
+    assert store.count_records("dataset-2") == 1
+    matched = store.list_event_matches(ORG, "signup", limit=10)
+    assert sorted(m.xaction_id for m in matched) == ["r0", "r2"]
+    assert store.delete_records("dataset-1", [seqs["r1"]]) == 0
+    assert store.delete_records("dataset-1", []) == 0
+
+
 # inlets
 
 

@@ -146,8 +146,10 @@ class MemoryStore:
         return len(gone_records) + len(gone_failures)
 
     def delete_records(self, dataset_id: str, seqs: Collection[int]) -> int:
-        gone = {r.seq for r in self.records if r.dataset_id == dataset_id and r.seq in seqs}
+        gone = {r.seq: r for r in self.records if r.dataset_id == dataset_id and r.seq in seqs}
         self.records = [r for r in self.records if r.seq not in gone]
+        read_from = {(r.org_id, r.xaction_id) for r in gone.values()}  # its matches' key here
+        self.matches = [(o, m) for o, m in self.matches if (o, m.xaction_id) not in read_from]
         return len(gone)
 
     # inlets
