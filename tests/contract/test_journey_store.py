@@ -733,21 +733,22 @@ def test_step_events_of_one_person(writing: JourneyStore, reading: JourneyStore)
     assert reading.list_steps(ORG, "welcome", 10, "nobody@x.io") == []
 
 
+def arrival(at: int, *identities: Identity) -> Arrival:
+    """``identities`` arrived together at ``at``, for an engine's commit to link."""
+    decide = functools.partial(
+        link,
+        arrived=identities,
+        now_ms=at,
+        namespaces=namespaces_of([]),
+        new_person_id=SeededEntropy(at).person_id,
+    )
+    return Arrival(ORG, identities, decide)
+
+
 def test_a_commit_links_the_identities_it_carries_in_order(backend: Backend) -> None:
     """What the journey engine consumed is linked in the identity graph by its commit, and
     only by a commit that goes through."""
     journeys = backend.open_journeys()
-
-    def arrival(at: int, *identities: Identity) -> Arrival:
-        decide = functools.partial(
-            link,
-            arrived=identities,
-            now_ms=at,
-            namespaces=namespaces_of([]),
-            new_person_id=SeededEntropy(at).person_id,
-        )
-        return Arrival(ORG, identities, decide)
-
     journeys.commit(
         EngineBatch(
             positions={0: 2},
@@ -829,3 +830,59 @@ def test_a_persons_runs_are_erased_and_the_counts_stay(
     # an engine that had the instance in hand does not bring it back
     writing.commit(EngineBatch(instances=[dataclasses.replace(live, status="running")]))
     assert reading.instances(["i-live"]) == [ended]
+
+
+# merges
+
+
+def test_a_merge_leaves_each_journey_one_live_instance_of_the_person(backend: Backend) -> None:
+    """The commit that merges two persons ends the newer of their live instances of one
+    journey (status merged, a step event at its activity); other journeys, ended instances
+    and other people stay as they were, and no later commit brings the instance back."""
+    journeys = backend.open_journeys()
+    journeys.add_journey_version(
+        dataclasses.replace(
+            version(),
+            definition={
+                "name": "welcome",
+                "entry": {"event": "signup", "next": "wait-a-day"},
+                "activities": {
+                    "wait-a-day": {"type": "wait", "duration": "1d", "next": "done"},
+                    "done": {"type": "end"},
+                },
+            },
+        )
+    )
+    older = instance("i-a", "a@x.org", status="waiting", entered_ms=T0)
+    newer = instance("i-b", "b@x.org", status="waiting", entered_ms=T0 + 5)
+    other_journey = instance("i-c", "b@x.org", journey="other", status="waiting")
+    finished = instance("i-d", "b@x.org", status="finished", ended_ms=T0 + 1)
+    stranger = instance("i-e", "c@x.org", status="waiting", entered_ms=T0 + 9)
+    journeys.commit(
+        EngineBatch(
+            instances=[older, newer, other_journey, finished, stranger],
+            new_timers=[NewTimer(i, 0, T0 + 99, 1, "wait") for i in ("i-a", "i-b")],
+            links=[arrival(T0, email("a@x.org")), arrival(T0 + 1, email("b@x.org"))],
+        )
+    )
+    assert [i.instance_id for i in journeys.live_instances(ORG, ["b@x.org"])] == ["i-b", "i-c"]
+    journeys.commit(EngineBatch(links=[arrival(T0 + 20, email("a@x.org"), email("b@x.org"))]))
+
+    reading = backend.open_journeys()
+    found = by_id(reading.instances(["i-a", "i-b", "i-c", "i-d", "i-e"]))
+    assert found["i-b"] == dataclasses.replace(
+        newer, status="merged", ended_ms=T0 + 20, wait_kind=None
+    )
+    assert [found[i] for i in ("i-a", "i-c", "i-d", "i-e")] == [
+        older,
+        other_journey,
+        finished,
+        stranger,
+    ]
+    (merged,) = [s for s in reading.list_steps(ORG, "welcome", 10) if s.status == "merged"]
+    expected = ("wait-a-day", "wait", "i-b", "b@x.org", "merged", "merged into i-a", T0 + 20)
+    assert merged == StepRecord(ORG, "welcome", 1, *expected, T0 + 5, merged.seq)
+    assert reading.report(ORG, "welcome")["nodes"]["wait-a-day"]["merged"] == 1
+    assert [t.instance_id for t in reading.due_timers([0], T0 + 100, 10)] == ["i-a"]
+    journeys.commit(EngineBatch(instances=[dataclasses.replace(newer, status="running")]))
+    assert reading.instances(["i-b"])[0].status == "merged"

@@ -19,15 +19,12 @@ from wayfare.errors import MessageFormatError
 from wayfare.model.envelope import read_envelope
 from wayfare.model.identities import Identity, Namespace, identities_of
 from wayfare.model.instances import Instance
-from wayfare.model.runs import StepRecord
+from wayfare.model.runs import StepRecord, end_step
 
 ERASED = ""
 """The identity of an erased instance and of the step events a deleted person left: no
 event names it (an empty identity is a missing one), so nothing wakes or counts it as a
 person's."""
-
-ENTRY = "entry"
-"""The step event's activity for an instance that was at none (as the engine says it)."""
 
 
 def erase_instance(
@@ -39,13 +36,8 @@ def erase_instance(
     step = None
     erased = dataclasses.replace(inst, identity=ERASED, events={}, actions={})
     if inst.live:
-        node = inst.node or ENTRY
-        kind = node_types.get(node, "entry" if inst.node is None else "unknown")
         erased = dataclasses.replace(erased, status="deleted", ended_ms=now_ms, wait_kind=None)
-        step = StepRecord(
-            inst.org_id, inst.journey, inst.version, node, kind, inst.instance_id, ERASED,
-            "deleted", None, now_ms, inst.entered_ms,
-        )  # fmt: skip
+        step = end_step(inst, node_types, "deleted", now_ms, identity=ERASED)
     return erased, step
 
 

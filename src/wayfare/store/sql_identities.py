@@ -82,14 +82,18 @@ def persons_in(conn: Statements, org_id: str, person_ids: Sequence[str]) -> list
     return [Person(pid, created[pid], tuple(sorted(links[pid]))) for pid in sorted(created)]
 
 
-def link_arrivals(conn: Statements, arrivals: Sequence[Arrival], lock: Locks | None = None) -> None:
+def link_arrivals(
+    conn: Statements, arrivals: Sequence[Arrival], lock: Locks | None = None
+) -> list[tuple[str, GraphChange]]:
     """Link each arrival's identities, in order, inside the caller's transaction (the journey
     engine's commit); ``lock`` as for ``link_in`` (none: SQLite). The identities of all of them
-    are locked first, in one sorted pass."""
+    are locked first, in one sorted pass. Each org and what its arrival changed."""
     lock = lock or _no_locks
     lock(conn, [f"{a.org_id}/identity/{x}" for a in arrivals for x in a.identities])
-    for arrival in arrivals:
-        link_in(conn, arrival.org_id, arrival.identities, arrival.decide, lock)
+    return [
+        (arrival.org_id, link_in(conn, arrival.org_id, arrival.identities, arrival.decide, lock))
+        for arrival in arrivals
+    ]
 
 
 def _no_locks(conn: Statements, keys: Collection[str]) -> None:

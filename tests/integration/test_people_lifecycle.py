@@ -1,7 +1,11 @@
-"""Privacy delete through the running system, embedded and scaled out (PostgreSQL and NATS,
-a server and a worker): a person waiting in a journey is deleted by one of its identities;
-afterwards no profile answers for any of them, no dataset holds their records, no step
-event names them, and the journey's report still counts them."""
+"""People's lifecycle in journeys, through the running system embedded and scaled out
+(PostgreSQL and NATS, a server and a worker).
+
+Two persons merge while both wait in the same journey: the newer instance ends ``merged``,
+the older keeps waiting, and the report counts both. A person waiting in a journey is
+deleted by one of its identities (privacy delete): afterwards no profile answers for any of
+them, no dataset holds their records, no step event names them, and the journey's report
+still counts them."""
 
 from __future__ import annotations
 
@@ -110,3 +114,26 @@ def test_privacy_delete_while_in_a_journey(deployed: Server) -> None:
 
 def report_now(shop: Shop) -> dict[str, Any]:
     return wait_for_report(shop, "hold")
+
+
+def test_a_merge_while_both_persons_wait_in_the_same_journey(deployed: Server) -> None:
+    shop = setup_shop(apply_demo_to(deployed, new_org()))
+    hold = {"pause": {"type": "wait", "duration": "1h", "next": "done"}, "done": END}
+    publish(shop, on_cart("hold", hold))
+    send(shop, shop_message(shop, "cart", "a@x.org"))
+    wait_for_report(shop, "hold", inJourney=1)
+    send(shop, shop_message(shop, "cart", "b@x.org"), shop_message(shop, "cart", "c@x.org"))
+    wait_for_report(shop, "hold", inJourney=3)
+
+    both = shop_message(shop, "browse", "a@x.org")
+    both["body"]["xdmEntity"]["identityMap"]["Email"].append({"id": "b@x.org"})
+    send(shop, both)
+
+    after = wait_for_report(shop, "hold", inJourney=2)
+    assert after["entered"] == 3
+    assert after["nodes"]["pause"]["merged"] == 1
+    entered = {s["identity"]: s["instanceId"] for s in steps(shop, "hold") if s["node"] == "entry"}
+    (merged,) = [s for s in steps(shop, "hold") if s["status"] == "merged"]
+    assert merged["instanceId"] == entered["b@x.org"]
+    assert merged["detail"] == f"merged into {entered['a@x.org']}"
+    assert merged["node"] == "pause" and merged["nodeType"] == "wait"
