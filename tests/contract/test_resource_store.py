@@ -415,6 +415,21 @@ def test_failures_filter_by_inlet_and_by_time_from_inclusive_to_exclusive(
     assert listed(inlet_id="c") == []
 
 
+def test_failures_are_paged_before_a_seq_and_deleted_by_seq(backend: Backend) -> None:
+    write(backend, *(message(f"f{i}", reasons=BROKEN) for i in range(4)))
+    write(backend, message("theirs", org_id=OTHER_ORG, reasons=BROKEN))
+    store = backend.store
+    first = store.list_failures(ORG, limit=2)
+    assert [f.xaction_id for f in first] == ["f3", "f2"]
+    rest = store.list_failures(ORG, limit=10, before_seq=first[-1].seq)
+    assert [f.xaction_id for f in rest] == ["f1", "f0"]
+    theirs = store.list_failures(OTHER_ORG)[0].seq
+    assert store.delete_failures(ORG, [first[0].seq, rest[1].seq, theirs]) == 2
+    assert [f.xaction_id for f in store.list_failures(ORG)] == ["f2", "f1"]
+    assert [f.xaction_id for f in store.list_failures(OTHER_ORG)] == ["theirs"]
+    assert store.delete_failures(ORG, []) == 0
+
+
 def test_listings_sort_names_by_code_point_whatever_the_locale(backend: Backend) -> None:
     store = backend.store
     for n, name in enumerate(["beta", "alpha", "Zeta", "Alpha"]):

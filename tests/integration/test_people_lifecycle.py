@@ -13,12 +13,14 @@ import subprocess
 import sys
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import Server, wait_until
-from tests.integration.conftest import apply_demo_to, new_org, records
+from tests.integration.conftest import apply_demo_to, failures, new_org, records
 from tests.integration.journey_support import (
     END,
+    TENANT,
     Shop,
     on_cart,
     publish,
@@ -76,6 +78,11 @@ def test_privacy_delete_while_in_a_journey(deployed: Server) -> None:
     publish(shop, on_cart("hold", hold))
     send(shop, cart(shop, "ada@example.com", "e-ada"), cart(shop, "bob@example.com", "e-bob"))
     send(shop, shop_message(shop, "browse", None))  # names nobody: stays
+    for person in ("ada", "bob"):  # a failed record each: a cart total that is no number
+        broken = cart(shop, f"{person}@example.com", f"e-{person}")
+        broken["body"]["xdmEntity"][TENANT]["cart"]["total"] = "lots"
+        assert httpx.post(shop.demo.inlet_url, json=broken, timeout=30).status_code == 200
+    wait_until(lambda: len(failures(shop.demo)) == 2, timeout=30)
     wait_for_report(shop, "hold", inJourney=2)
     wait_until(lambda: profile(shop.demo, "ECID", "e-ada") is not None, timeout=30)
     wait_until(lambda: len(org_records(shop)) == 3, timeout=30)
@@ -86,6 +93,8 @@ def test_privacy_delete_while_in_a_journey(deployed: Server) -> None:
     assert done["identities"] == 2
     assert done["instancesEnded"] == 1
     assert done["records"] == 1
+    assert done["failedRecords"] == 1
+    assert [names(f["message"]) for f in failures(shop.demo)] == [{"bob@example.com", "e-bob"}]
     assert profile(shop.demo, "ECID", "e-ada") is None
     assert profile(shop.demo, "Email", "ada@example.com") is None
     assert profile(shop.demo, "Email", "bob@example.com") is not None

@@ -507,6 +507,7 @@ async def delete_profile(request: Request, s: Services, org_id: str) -> Response
         stepEventsErased=done.step_events_erased,
         profileFragments=done.profile_fragments,
         records=done.records,
+        failedRecords=done.failed_records,
     )
     return json_answer(wp.ProfileDeleted, answer)
 

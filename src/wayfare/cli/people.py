@@ -118,6 +118,7 @@ def profiles_delete(cli: CliContext, identity: str, yes: bool) -> None:
             ("step events erased", body.stepEventsErased),
             ("profile fragments", body.profileFragments),
             ("records", body.records),
+            ("failed records", body.failedRecords),
         ]
         table(["removed", "count"], rows)
 

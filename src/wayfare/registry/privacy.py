@@ -7,10 +7,11 @@ identity graph, which finds the person's other identities, goes last):
 1. journeys: the person's live instances end with status ``deleted`` (a step event each);
    every instance and step event of the person loses its identity (model/privacy.py);
 2. profile attributes: every fragment of each of the person's identities;
-3. datasets: every record whose ``identityMap`` names one of the identities. Records have no
-   index by identity: each of the org's datasets is read in pages of ``page`` records, and
-   each page's records of the person are deleted in one transaction, so the delete takes
-   time in proportion to the records the org keeps, and memory in proportion to a page;
+3. datasets: every record whose ``identityMap`` names one of the identities, and every
+   failed record of the org that does. Records have no index by identity: each of the org's
+   datasets (and its failed records) is read in pages of ``page`` records, and each page's
+   records of the person are deleted in one transaction, so the delete takes time in
+   proportion to the records the org keeps, and memory in proportion to a page;
 4. the identity graph: the person, its identities and links.
 
 Deleting again finds nothing and changes nothing: every count is 0.
@@ -18,7 +19,7 @@ Deleting again finds nothing and changes nothing: every count is 0.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from wayfare.clock import Clock
@@ -26,6 +27,7 @@ from wayfare.model.identities import Identity, Namespace, identity, namespaces_o
 from wayfare.model.journey import parse_journey
 from wayfare.model.privacy import erase_instance, holds_identity
 from wayfare.model.profile_records import IdentityKey
+from wayfare.model.records import FailedRecord, Record
 from wayfare.registry.profiles import delete_profile_attributes
 from wayfare.store.ports import IdentityGraph, JourneyStore, ProfileStore, ResourceStore
 
@@ -42,6 +44,7 @@ class Deletion:
     step_events_erased: int
     profile_fragments: int
     records: int
+    failed_records: int
 
 
 class PrivacyDeletes:
@@ -76,10 +79,11 @@ class PrivacyDeletes:
             self._delete_records(d.dataset_id, identities, known)
             for d in self._store.list_datasets(org_id)
         )
+        failed = self._delete_failures(org_id, identities, known)
         linked = 0 if person is None else self._graph.forget_person(org_id, person.person_id)
         return Deletion(
             person.person_id if person is not None else None,
-            linked, ended, erased, steps, fragments, records,
+            linked, ended, erased, steps, fragments, records, failed,
         )  # fmt: skip
 
     def _erase_runs(self, org_id: str, identities: Collection[Identity]) -> tuple[int, int, int]:
@@ -110,11 +114,36 @@ class PrivacyDeletes:
     def _delete_records(
         self, dataset_id: str, identities: Collection[Identity], known: Mapping[str, Namespace]
     ) -> int:
-        deleted, after = 0, 0
+        def read(after: int | None) -> Sequence[Record]:
+            return self._store.list_records(dataset_id, limit=self._page, after_seq=after or 0)
+
+        return self._delete_pages(
+            read, lambda seqs: self._store.delete_records(dataset_id, seqs), identities, known
+        )
+
+    def _delete_failures(
+        self, org_id: str, identities: Collection[Identity], known: Mapping[str, Namespace]
+    ) -> int:
+        def read(before: int | None) -> Sequence[FailedRecord]:
+            return self._store.list_failures(org_id, limit=self._page, before_seq=before)
+
+        return self._delete_pages(
+            read, lambda seqs: self._store.delete_failures(org_id, seqs), identities, known
+        )
+
+    def _delete_pages(
+        self,
+        read: Callable[[int | None], Sequence[Record | FailedRecord]],
+        delete: Callable[[list[int]], int],
+        identities: Collection[Identity],
+        known: Mapping[str, Namespace],
+    ) -> int:
+        """Read pages (each from the last seq of the one before), delete each page's records
+        of the person; how many went."""
+        deleted, cursor = 0, None
         while True:
-            page = self._store.list_records(dataset_id, limit=self._page, after_seq=after)
-            mine = [r.seq for r in page if holds_identity(r.message, identities, known)]
-            deleted += self._store.delete_records(dataset_id, mine)
+            page = read(cursor)
+            deleted += delete([r.seq for r in page if holds_identity(r.message, identities, known)])
             if len(page) < self._page:
                 return deleted
-            after = page[-1].seq
+            cursor = page[-1].seq

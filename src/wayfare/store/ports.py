@@ -111,8 +111,13 @@ class ResourceStore(Protocol):
         since_ms: int | None = None,
         until_ms: int | None = None,
         limit: int = 100,
+        before_seq: int | None = None,
     ) -> list[FailedRecord]:
-        """Newest first."""
+        """Newest first; with ``before_seq``, only those before it (the next page)."""
+        ...
+
+    def delete_failures(self, org_id: str, seqs: Collection[int]) -> int:
+        """Delete these failed records of the org; how many went (a privacy delete's part)."""
         ...
 
     def add_event(self, event: EventConfig) -> None: ...

@@ -293,6 +293,16 @@ class SQLResourceStore(SQLDatabase):
                 ).rowcount
         return deleted
 
+    def delete_failures(self, org_id: str, seqs: Collection[int]) -> int:
+        wanted = sorted(seqs)
+        if not wanted:
+            return 0
+        with self._tx() as conn:
+            return conn.execute(
+                f"DELETE FROM failures WHERE org_id = ? AND seq IN ({marks(len(wanted))})",
+                (org_id, *wanted),
+            ).rowcount
+
     def delete_records(self, dataset_id: str, seqs: Collection[int]) -> int:
         wanted = sorted(seqs)
         if not wanted:
@@ -381,9 +391,13 @@ class SQLResourceStore(SQLDatabase):
         since_ms: int | None = None,
         until_ms: int | None = None,
         limit: int = 100,
+        before_seq: int | None = None,
     ) -> list[FailedRecord]:
         sql = "SELECT * FROM failures WHERE org_id = ?"
         params: list[Any] = [org_id]
+        if before_seq is not None:
+            sql += " AND seq < ?"
+            params.append(before_seq)
         if inlet_id is not None:
             sql += " AND inlet_id = ?"
             params.append(inlet_id)

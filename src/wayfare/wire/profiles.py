@@ -99,3 +99,6 @@ class ProfileDeleted(Wire):
     """Profile fragments deleted: one per identity and profile-enabled dataset."""
     records: int
     """Dataset records deleted: those whose identityMap names one of the identities."""
+    failedRecords: int
+    """Failed records (``wayfare failures``) deleted: those whose identityMap names one of
+    the identities."""
