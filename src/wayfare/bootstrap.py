@@ -48,6 +48,7 @@ from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.journeys import JourneyRegistry
 from wayfare.registry.people import ProfileRegistry
+from wayfare.registry.privacy import PrivacyDeletes
 from wayfare.registry.profiles import MergePolicies
 from wayfare.registry.retention import run_retention
 from wayfare.registry.schemas import SchemaRegistry
@@ -123,6 +124,7 @@ class Services:
     merge_policies: MergePolicies
     applier: Applier
     profiles: ProfileRegistry
+    privacy: PrivacyDeletes
     inbox: DemoInbox
     readiness: Readiness
     runs_retention: bool = True
@@ -415,6 +417,7 @@ def _server(
         merge_policies=merge_policies,
         applier=Applier(store, clock, schemas, inlets, events, journeys, merge_policies, people),
         profiles=people,
+        privacy=PrivacyDeletes(identity_graph, journey_store, profiles, store, clock),
         inbox=inbox or LocalInbox(),
         readiness=readiness,
     )

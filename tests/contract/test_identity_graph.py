@@ -77,6 +77,28 @@ def test_a_merged_person_id_leads_to_the_survivor(graph_backend: GraphBackend) -
     assert other.person(OTHER_ORG, a) is None
 
 
+def test_a_forgotten_person_leaves_nothing(graph_backend: GraphBackend) -> None:
+    graph = graph_backend.connect()
+    a = send(graph, ecid("e1"), at=T0).person_id
+    b = send(graph, email("a@x.org"), crm("1"), at=T0 + 1).person_id
+    send(graph, ecid("e1"), email("a@x.org"), at=T0 + 2)  # b into a
+    # crm 2 wins over a's crm 1: e1 goes to crm 2's new person, a records the drop
+    kept = send(graph, ecid("e1"), crm("2"), at=T0 + 3).person_id
+    assert a and b and kept and kept != a
+    assert graph.dropped_links(ORG, a) != []
+    other = graph_backend.connect()
+    assert other.forget_person(ORG, b) == 2  # by the absorbed id too: a@x.org, crm 1
+    assert graph.dropped_links(ORG, a) == []
+    for pid in (a, b):
+        assert other.person(ORG, pid) is None
+    for x in (email("a@x.org"), crm("1")):
+        assert other.person_of(ORG, x) is None
+    assert other.person(ORG, kept).identities == {ecid("e1"), crm("2")}  # type: ignore[union-attr]
+    assert other.forget_person(ORG, a) == 0
+    again = send(graph, email("a@x.org"), at=T0 + 5).person_id  # a new person next time
+    assert again not in (a, b, None)
+
+
 def test_graph_collapse_and_limit_drops_are_recorded(graph_backend: GraphBackend) -> None:
     graph = graph_backend.connect()
     one = send(graph, email("desk@shop.org"), crm("1"), at=T0).person_id

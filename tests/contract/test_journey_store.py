@@ -733,21 +733,22 @@ def test_step_events_of_one_person(writing: JourneyStore, reading: JourneyStore)
     assert reading.list_steps(ORG, "welcome", 10, "nobody@x.io") == []
 
 
+def arrival(at: int, *identities: Identity) -> Arrival:
+    """``identities`` arrived together at ``at``, for an engine's commit to link."""
+    decide = functools.partial(
+        link,
+        arrived=identities,
+        now_ms=at,
+        namespaces=namespaces_of([]),
+        new_person_id=SeededEntropy(at).person_id,
+    )
+    return Arrival(ORG, identities, decide)
+
+
 def test_a_commit_links_the_identities_it_carries_in_order(backend: Backend) -> None:
     """What the journey engine consumed is linked in the identity graph by its commit, and
     only by a commit that goes through."""
     journeys = backend.open_journeys()
-
-    def arrival(at: int, *identities: Identity) -> Arrival:
-        decide = functools.partial(
-            link,
-            arrived=identities,
-            now_ms=at,
-            namespaces=namespaces_of([]),
-            new_person_id=SeededEntropy(at).person_id,
-        )
-        return Arrival(ORG, identities, decide)
-
     journeys.commit(
         EngineBatch(
             positions={0: 2},
@@ -839,3 +840,120 @@ def test_a_persons_instances_and_step_events_are_found_by_any_of_its_ids_newest_
     assert [s.node for s in reading.person_steps(ORG, ids, 10)] == ["d", "b", "a"]
     assert [s.node for s in reading.person_steps(ORG, ids, 1)] == ["d"]
     assert reading.person_steps(OTHER_ORG, ids, 10) == []
+
+
+# privacy delete
+
+
+def test_a_persons_runs_are_erased_and_the_counts_stay(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    writing.add_journey_version(version())
+    live = instance("i-live", "ada@x.io", status="waiting")
+    done = instance("i-done", "ada@x.io", status="finished", ended_ms=T0 + 1)
+    bob = instance("i-bob", "bob@x.io", status="waiting")
+    elsewhere = instance("i-other", "ada@x.io", org_id=OTHER_ORG, status="waiting")
+    bob_step = dataclasses.replace(
+        step("wait-a-day", "wait", "ended", "i-bob"), identity="bob@x.io"
+    )
+    entries = [step("entry", "entry", "ended", i) for i in ("i-live", "i-done")]
+    writing.commit(
+        EngineBatch(
+            instances=[live, done, bob, elsewhere],
+            new_timers=[NewTimer(i, 0, T0 + 99, 1, "wait") for i in ("i-live", "i-bob")],
+            new_actions=[action("i-live"), action("i-bob")],
+            steps=[*entries, bob_step],
+            discards=[Discard(ORG, "welcome", "ada@x.io", "reentrance", T0)],
+        )
+    )
+    found = reading.instances_of(ORG, ["ada@x.io", "nobody@x.io"])
+    assert [i.instance_id for i in found] == ["i-done", "i-live"]
+    assert found[1] == live
+    before = reading.report(ORG, "welcome")
+    ended = dataclasses.replace(
+        live, identity="", events={}, status="deleted", ended_ms=T0 + 5, wait_kind=None
+    )
+    erased = dataclasses.replace(done, identity="", events={})
+    deleted = StepRecord(ORG, "welcome", 1, "wait-a-day", "wait", "i-live", "", "deleted", None,
+                         T0 + 5, T0)  # fmt: skip
+    assert writing.erase_runs(ORG, ["ada@x.io"], [ended, erased], [deleted]) == 2
+
+    assert reading.instances_of(ORG, ["ada@x.io"]) == []
+    assert by_id(reading.instances(["i-live", "i-done"])) == {"i-live": ended, "i-done": erased}
+    assert reading.list_steps(ORG, "welcome", 10, "ada@x.io") == []
+    assert [
+        (s.instance_id, s.identity, s.status) for s in reading.list_steps(ORG, "welcome", 10)
+    ] == [
+        ("i-live", "", "deleted"),
+        ("i-bob", "bob@x.io", "ended"),
+        ("i-done", "", "ended"),
+        ("i-live", "", "ended"),
+    ]
+    after = reading.report(ORG, "welcome")
+    assert after["entered"] == before["entered"] == 3
+    assert after["inJourney"] == before["inJourney"] - 1
+    assert after["nodes"]["wait-a-day"]["deleted"] == 1
+    assert after["nodes"]["entry"] == before["nodes"]["entry"]
+    assert after["discarded"] == before["discarded"]
+    assert [t.instance_id for t in reading.due_timers([0], T0 + 100, 10)] == ["i-bob"]
+    assert [a.instance_id for a in reading.pending_outbox([0], 0, 10)] == ["i-bob"]
+    assert [i.instance_id for i in reading.live_instances(OTHER_ORG, ["ada@x.io"])] == ["i-other"]
+    # an engine that had the instance in hand does not bring it back
+    writing.commit(EngineBatch(instances=[dataclasses.replace(live, status="running")]))
+    assert reading.instances(["i-live"]) == [ended]
+
+
+# merges
+
+
+def test_a_merge_leaves_each_journey_one_live_instance_of_the_person(backend: Backend) -> None:
+    """The commit that merges two persons ends the newer of their live instances of one
+    journey (status merged, a step event at its activity); other journeys, ended instances
+    and other people stay as they were, and no later commit brings the instance back."""
+    journeys = backend.open_journeys()
+    journeys.add_journey_version(
+        dataclasses.replace(
+            version(),
+            definition={
+                "name": "welcome",
+                "entry": {"event": "signup", "next": "wait-a-day"},
+                "activities": {
+                    "wait-a-day": {"type": "wait", "duration": "1d", "next": "done"},
+                    "done": {"type": "end"},
+                },
+            },
+        )
+    )
+    older = instance("i-a", "a@x.org", status="waiting", entered_ms=T0)
+    newer = instance("i-b", "b@x.org", status="waiting", entered_ms=T0 + 5)
+    other_journey = instance("i-c", "b@x.org", journey="other", status="waiting")
+    finished = instance("i-d", "b@x.org", status="finished", ended_ms=T0 + 1)
+    stranger = instance("i-e", "c@x.org", status="waiting", entered_ms=T0 + 9)
+    journeys.commit(
+        EngineBatch(
+            instances=[older, newer, other_journey, finished, stranger],
+            new_timers=[NewTimer(i, 0, T0 + 99, 1, "wait") for i in ("i-a", "i-b")],
+            links=[arrival(T0, email("a@x.org")), arrival(T0 + 1, email("b@x.org"))],
+        )
+    )
+    assert [i.instance_id for i in journeys.live_instances(ORG, ["b@x.org"])] == ["i-b", "i-c"]
+    journeys.commit(EngineBatch(links=[arrival(T0 + 20, email("a@x.org"), email("b@x.org"))]))
+
+    reading = backend.open_journeys()
+    found = by_id(reading.instances(["i-a", "i-b", "i-c", "i-d", "i-e"]))
+    assert found["i-b"] == dataclasses.replace(
+        newer, status="merged", ended_ms=T0 + 20, wait_kind=None
+    )
+    assert [found[i] for i in ("i-a", "i-c", "i-d", "i-e")] == [
+        older,
+        other_journey,
+        finished,
+        stranger,
+    ]
+    (merged,) = [s for s in reading.list_steps(ORG, "welcome", 10) if s.status == "merged"]
+    expected = ("wait-a-day", "wait", "i-b", "b@x.org", "merged", "merged into i-a", T0 + 20)
+    assert merged == StepRecord(ORG, "welcome", 1, *expected, T0 + 5, merged.seq)
+    assert reading.report(ORG, "welcome")["nodes"]["wait-a-day"]["merged"] == 1
+    assert [t.instance_id for t in reading.due_timers([0], T0 + 100, 10)] == ["i-a"]
+    journeys.commit(EngineBatch(instances=[dataclasses.replace(newer, status="running")]))
+    assert reading.instances(["i-b"])[0].status == "merged"

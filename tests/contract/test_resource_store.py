@@ -229,6 +229,25 @@ def test_records_before_a_time_are_deleted_oldest_first_a_chunk_at_a_time(
     assert store.count_records("dataset-2") == 1
 
 
+def test_records_are_deleted_by_seq_with_their_event_matches(backend: Backend) -> None:
+    store = backend.store
+    signup = EventMatch("signup", "ada@example.com")
+    write(
+        backend,
+        *(dataclasses.replace(message(f"r{i}"), matches=[signup]) for i in range(4)),
+        message("elsewhere", dataset_id="dataset-2"),
+    )
+    seqs = {r.xaction_id: r.seq for r in store.list_records("dataset-1", limit=10)}
+    other = store.list_records("dataset-2", limit=10)[0].seq
+    assert store.delete_records("dataset-1", [seqs["r1"], seqs["r3"], other]) == 2
+    assert [r.xaction_id for r in store.list_records("dataset-1", limit=10)] == ["r0", "r2"]
+    assert store.count_records("dataset-2") == 1
+    matched = store.list_event_matches(ORG, "signup", limit=10)
+    assert sorted(m.xaction_id for m in matched) == ["r0", "r2"]
+    assert store.delete_records("dataset-1", [seqs["r1"]]) == 0
+    assert store.delete_records("dataset-1", []) == 0
+
+
 # inlets
 
 
@@ -394,6 +413,21 @@ def test_failures_filter_by_inlet_and_by_time_from_inclusive_to_exclusive(
     assert listed(until_ms=T0 + 1) == ["a0"]
     assert listed(inlet_id="a", limit=1) == ["a3"]
     assert listed(inlet_id="c") == []
+
+
+def test_failures_are_paged_before_a_seq_and_deleted_by_seq(backend: Backend) -> None:
+    write(backend, *(message(f"f{i}", reasons=BROKEN) for i in range(4)))
+    write(backend, message("theirs", org_id=OTHER_ORG, reasons=BROKEN))
+    store = backend.store
+    first = store.list_failures(ORG, limit=2)
+    assert [f.xaction_id for f in first] == ["f3", "f2"]
+    rest = store.list_failures(ORG, limit=10, before_seq=first[-1].seq)
+    assert [f.xaction_id for f in rest] == ["f1", "f0"]
+    theirs = store.list_failures(OTHER_ORG)[0].seq
+    assert store.delete_failures(ORG, [first[0].seq, rest[1].seq, theirs]) == 2
+    assert [f.xaction_id for f in store.list_failures(ORG)] == ["f2", "f1"]
+    assert [f.xaction_id for f in store.list_failures(OTHER_ORG)] == ["theirs"]
+    assert store.delete_failures(ORG, []) == 0
 
 
 def test_listings_sort_names_by_code_point_whatever_the_locale(backend: Backend) -> None:

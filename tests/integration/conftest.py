@@ -150,3 +150,29 @@ def create_inlet(demo: Demo, **spec: Any) -> dict[str, Any]:
     assert answer.status_code == 201, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+@pytest.fixture(params=["embedded", "scaled-out"])
+def deployed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A server embedded, then scaled out (PostgreSQL and NATS, a server and two workers:
+    a person's messages reach partitions of both)."""
+    if request.param == "embedded":
+        srv = Server(tmp_path / "data").start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+        return
+    from tests.scale_out import Cluster  # it imports this module
+
+    store: str = request.getfixturevalue("pg_database")
+    nats = request.getfixturevalue("nats_settings")
+    cluster = Cluster(tmp_path, store, nats.url)
+    try:
+        srv = cluster.serve()
+        cluster.worker("w0")
+        cluster.worker("w1")
+        cluster.wait_started()
+        yield srv
+    finally:
+        cluster.stop()

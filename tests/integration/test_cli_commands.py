@@ -216,6 +216,7 @@ ARGUMENTS: dict[str, Callable[[Stage], list[str]]] = {
     "namespaces list": lambda s: [],
     "namespaces create": lambda s: ["Loyalty", "--unique"],
     "profiles show": lambda s: [s.person()],
+    "profiles delete": lambda s: ["Email:nobody-at-all@example.com", "--yes"],
 }
 
 

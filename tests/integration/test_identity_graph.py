@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,31 +14,8 @@ import pytest
 
 from tests.conftest import Demo, Server, in_threads, make_message, wait_until
 from tests.integration.conftest import apply_demo_to, new_org
-from tests.scale_out import Cluster
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["embedded", "scaled-out"])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    if request.param == "embedded":
-        srv = Server(tmp_path / "data").start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
-        return
-    store: str = request.getfixturevalue("pg_database")
-    nats = request.getfixturevalue("nats_settings")
-    cluster = Cluster(tmp_path, store, nats.url)
-    try:
-        srv = cluster.serve()
-        cluster.worker("w0")  # two engines: a person's messages reach partitions of both
-        cluster.worker("w1")
-        cluster.wait_started()
-        yield srv
-    finally:
-        cluster.stop()
 
 
 def send(
@@ -74,8 +49,8 @@ def settled(demo: Demo, namespace: str, id_: str, expected: set[str]) -> Any:
     )
 
 
-def test_ecid_first_email_later_then_both_make_one_person(server: Server) -> None:
-    demo = apply_demo_to(server, new_org())
+def test_ecid_first_email_later_then_both_make_one_person(deployed: Server) -> None:
+    demo = apply_demo_to(deployed, new_org())
     send(demo, {"ECID": ["e-1"]})
     ecid_person = settled(demo, "ECID", "e-1", {"ECID:e-1"})["personId"]
     send(demo, {"Email": ["Ada@Example.com"]})
@@ -88,18 +63,18 @@ def test_ecid_first_email_later_then_both_make_one_person(server: Server) -> Non
     assert settled(demo, "ECID", "e-1", both)["personId"] == ecid_person
     linked = {x["namespace"]: x["linkedMs"] for x in merged["identities"]}
     assert linked["ECID"] <= linked["Email"]
-    with server.admin(demo.org) as admin:
+    with deployed.admin(demo.org) as admin:
         unknown = admin.get("/api/v1/profiles", params={"namespace": "Email", "id": "x@y.z"})
     assert unknown.status_code == 404
     assert "x@y.z" in unknown.json()["detail"]
-    shown = wayfare(server, demo.org, "profiles", "show", "Email:ada@example.com")
+    shown = wayfare(deployed, demo.org, "profiles", "show", "Email:ada@example.com")
     assert shown.returncode == 0, shown.stderr
     assert f"person {ecid_person}" in shown.stdout
     assert "ECID:e-1" in shown.stdout and "Email:ada@example.com" in shown.stdout
 
 
-def test_two_emails_linked_through_one_crmid_and_graph_collapse(server: Server) -> None:
-    demo = apply_demo_to(server, new_org())
+def test_two_emails_linked_through_one_crmid_and_graph_collapse(deployed: Server) -> None:
+    demo = apply_demo_to(deployed, new_org())
     send(demo, {"Email": ["a@x.org"], "CRMID": ["42"]})
     send(demo, {"Email": ["b@x.org"], "CRMID": ["42"]})
     settled(demo, "CRMID", "42", {"Email:a@x.org", "Email:b@x.org", "CRMID:42"})
@@ -115,8 +90,8 @@ def test_two_emails_linked_through_one_crmid_and_graph_collapse(server: Server) 
     ]
 
 
-def test_concurrent_messages_of_one_person_from_several_clients(server: Server) -> None:
-    demo = apply_demo_to(server, new_org())
+def test_concurrent_messages_of_one_person_from_several_clients(deployed: Server) -> None:
+    demo = apply_demo_to(deployed, new_org())
     clients, rounds = 4, 6
 
     def client(n: int) -> None:
@@ -144,7 +119,8 @@ def wayfare(server: Server, org: str, *args: str) -> subprocess.CompletedProcess
     )
 
 
-def test_an_org_s_own_namespaces_from_apply_and_the_cli_are_linked(server: Server) -> None:
+def test_an_org_s_own_namespaces_from_apply_and_the_cli_are_linked(deployed: Server) -> None:
+    server = deployed
     demo = apply_demo_to(server, new_org())
     document = {"kind": "Namespace", "code": "Loyalty", "name": "Loyalty card", "unique": True}
     with server.admin(demo.org) as admin:

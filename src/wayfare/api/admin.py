@@ -482,6 +482,22 @@ async def get_profile(request: Request, s: Services, org_id: str) -> Response:
     return json_answer(wp.Profile, profile_wire(found))
 
 
+async def delete_profile(request: Request, s: Services, org_id: str) -> Response:
+    query = decode_query(request, wp.ProfileQuery)
+    done = await run_in_threadpool(s.privacy.delete, org_id, query.namespace, query.id)
+    answer = wp.ProfileDeleted(
+        personId=done.person_id,
+        identities=done.identities,
+        instancesEnded=done.instances_ended,
+        instancesErased=done.instances_erased,
+        stepEventsErased=done.step_events_erased,
+        profileFragments=done.profile_fragments,
+        records=done.records,
+        failedRecords=done.failed_records,
+    )
+    return json_answer(wp.ProfileDeleted, answer)
+
+
 def admin_operations(services: Services) -> list[Operation]:
     """The admin API's route table: each route once, with its models and statuses. Writes
     may also answer 409 (a conflict with what is stored)."""
@@ -583,6 +599,9 @@ def admin_operations(services: Services) -> list[Operation]:
            "A person, by any of its identities: identities, attributes and their sources, "
            "journeys",
            wp.Profile, query=wp.ProfileQuery),
+        op("DELETE", "/profiles", delete_profile,
+           "Privacy delete: the person of any of its identities, from everywhere; counts stay",
+           wp.ProfileDeleted, query=wp.ProfileQuery),
         op("GET", "/failures", list_failures, "Failed records, newest first", wf.FailureList,
            query=wf.FailuresQuery),
         op("POST", "/apply", apply, "Apply definitions idempotently, in dependency order",

@@ -1,5 +1,5 @@
-"""``wayfare namespaces`` (list, create) and ``wayfare profiles`` (show): people and their
-identities."""
+"""``wayfare namespaces`` (list, create) and ``wayfare profiles`` (show, delete): people and
+their identities."""
 
 from __future__ import annotations
 
@@ -79,9 +79,7 @@ def profiles_show(cli: CliContext, identity: str) -> None:
     Example:
       wayfare profiles show Email:ada@example.com
     """
-    namespace, sep, id_ = identity.partition(":")
-    if not sep or not namespace or not id_:
-        raise click.BadParameter("an identity is NAMESPACE:ID", param_hint="IDENTITY")
+    namespace, id_ = _identity(identity)
     with cli.client() as c:
         body = c.profiles.find(namespace, id_)
 
@@ -117,3 +115,46 @@ def _leaf(attributes: dict[str, Any], path: str) -> str:
     for name in path.split("."):
         value = value.get(name) if isinstance(value, dict) else None
     return json.dumps(value, ensure_ascii=False)
+
+
+@profiles.command("delete")
+@click.argument("identity")
+@click.option("--yes", is_flag=True, help="Delete: the command asks no question.")
+@admin_command()
+def profiles_delete(cli: CliContext, identity: str, yes: bool) -> None:
+    """Privacy delete of the person one of whose identities is IDENTITY (NAMESPACE:ID): its
+    live journey instances end (status deleted), and its identities, profile attributes,
+    dataset records and the identity of its step events go; reports keep their counts.
+    Nothing is asked: without --yes nothing is deleted.
+
+    \b
+    Example:
+      wayfare profiles delete Email:ada@example.com --yes
+    """
+    namespace, id_ = _identity(identity)
+    if not yes:
+        raise click.UsageError("a privacy delete cannot be undone: add --yes to delete")
+    with cli.client() as c:
+        body = c.profiles.delete(namespace, id_)
+
+    def text() -> None:
+        click.echo(f"deleted person {body.personId}" if body.personId else "no person had it")
+        rows = [
+            ("identities", body.identities),
+            ("instances ended", body.instancesEnded),
+            ("instances erased", body.instancesErased),
+            ("step events erased", body.stepEventsErased),
+            ("profile fragments", body.profileFragments),
+            ("records", body.records),
+            ("failed records", body.failedRecords),
+        ]
+        table(["removed", "count"], rows)
+
+    cli.show(body, text)
+
+
+def _identity(text: str) -> tuple[str, str]:
+    namespace, sep, id_ = text.partition(":")
+    if not sep or not namespace or not id_:
+        raise click.BadParameter("an identity is NAMESPACE:ID", param_hint="IDENTITY")
+    return namespace, id_

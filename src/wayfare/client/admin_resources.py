@@ -256,6 +256,10 @@ class Profiles(_Resource):
         """The person one of whose identities is ``namespace``/``id_``."""
         return self._call(wp.Profile, "GET", namespace=namespace, id=id_)
 
+    def delete(self, namespace: str, id_: str) -> wp.ProfileDeleted:
+        """Privacy delete of the person one of whose identities is ``namespace``/``id_``."""
+        return self._call(wp.ProfileDeleted, "DELETE", namespace=namespace, id=id_)
+
 
 class Definitions(_Resource):
     base = "apply"

@@ -6,7 +6,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["running", "waiting", "finished", "error", "exited"]
+Status = Literal["running", "waiting", "finished", "error", "exited", "deleted", "merged"]
+"""``deleted``: a privacy delete ended the instance (model/privacy.py); ``merged``: its
+person merged with another already in the journey (model/merged_runs.py)."""
+FINAL: frozenset[str] = frozenset({"deleted", "merged"})
+"""Ends that stores keep whatever an engine commits later for the instance."""
 LIVE: frozenset[str] = frozenset({"running", "waiting"})
 
 

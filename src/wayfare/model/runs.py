@@ -228,6 +228,27 @@ class StepRecord:
         }
 
 
+def end_step(
+    inst: Instance,
+    node_types: Mapping[str, str],
+    status: str,
+    at_ms: int,
+    *,
+    identity: str | None = None,
+    detail: str | None = None,
+) -> StepRecord:
+    """The step event of ``inst`` ending with ``status`` outside the engine's steps (a
+    privacy delete, a merge), at the activity it is at: the entry when it is at none, of
+    type ``unknown`` when ``node_types`` (its version's activities) lacks it."""
+    node = inst.node or "entry"
+    kind = node_types.get(node, "entry" if inst.node is None else "unknown")
+    return StepRecord(
+        inst.org_id, inst.journey, inst.version, node, kind, inst.instance_id,
+        inst.identity if identity is None else identity, status, detail, at_ms,
+        inst.entered_ms,
+    )  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class TestEntry:
     """A test profile entering a draft in test mode, queued for the engine that owns the

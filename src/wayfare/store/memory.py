@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -145,6 +145,18 @@ class MemoryStore:
         self.failures = [f for f in self.failures if f.seq not in gone_failures]
         return len(gone_records) + len(gone_failures)
 
+    def delete_failures(self, org_id: str, seqs: Collection[int]) -> int:
+        gone = {f.seq for f in self.failures if f.org_id == org_id and f.seq in seqs}
+        self.failures = [f for f in self.failures if f.seq not in gone]
+        return len(gone)
+
+    def delete_records(self, dataset_id: str, seqs: Collection[int]) -> int:
+        gone = {r.seq: r for r in self.records if r.dataset_id == dataset_id and r.seq in seqs}
+        self.records = [r for r in self.records if r.seq not in gone]
+        read_from = {(r.org_id, r.xaction_id) for r in gone.values()}  # its matches' key here
+        self.matches = [(o, m) for o, m in self.matches if (o, m.xaction_id) not in read_from]
+        return len(gone)
+
     # inlets
     def _check_inlet_name(self, inlet: Inlet) -> None:
         if any(
@@ -220,11 +232,13 @@ class MemoryStore:
         since_ms: int | None = None,
         until_ms: int | None = None,
         limit: int = 100,
+        before_seq: int | None = None,
     ) -> list[FailedRecord]:
         found = [
             f
             for f in reversed(self.failures)
             if f.org_id == org_id
+            and (before_seq is None or f.seq < before_seq)
             and (inlet_id is None or f.inlet_id == inlet_id)
             and (since_ms is None or f.received_ms >= since_ms)
             and (until_ms is None or f.received_ms < until_ms)

@@ -67,6 +67,19 @@ class MemoryIdentityGraph:
             drops = self._org(org_id).drops
             return [d for d in reversed(drops) if d.person_id == person_id][:limit]
 
+    def forget_person(self, org_id: str, person_id: str) -> int:
+        with self._lock:
+            org = self._org(org_id)
+            person_id = org.merged.get(person_id, person_id)
+            person = org.persons.pop(person_id, None)
+            if person is None:
+                return 0
+            for x in person.identities:
+                org.owner.pop(x, None)
+            org.merged = {a: s for a, s in org.merged.items() if s != person_id}
+            org.drops = [d for d in org.drops if d.person_id != person_id]
+            return len(person.links)
+
     def add_namespace(self, org_id: str, namespace: Namespace) -> None:
         with self._lock:
             known = self._org(org_id).namespaces

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -18,7 +19,11 @@ from wayfare.clock import Clock, SystemClock
 from wayfare.errors import ConflictError, FencedError
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim, Lease, plan
-from wayfare.model.instances import Instance
+from wayfare.model.identity_graph import GraphChange
+from wayfare.model.instances import FINAL, Instance
+from wayfare.model.journey import parse_journey
+from wayfare.model.merged_runs import reconcile
+from wayfare.model.privacy import ERASED
 from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     DueTimer,
@@ -299,10 +304,18 @@ class MemoryJourneyStore:
             if lease is None or lease.owner != batch.owner or lease.epoch != epoch:
                 raise FencedError(f"partition {partition} has another owner now")
         self._resources.store_messages(batch.messages)
-        for arrival in batch.links:
-            self.identities.link(arrival.org_id, arrival.identities, arrival.decide)
+        changes = [
+            (
+                arrival.org_id,
+                self.identities.link(arrival.org_id, arrival.identities, arrival.decide),
+            )
+            for arrival in batch.links
+        ]
         for inst in batch.instances:
-            self._instances[inst.instance_id] = inst.copy()
+            if not self._ended_for_good(inst.instance_id):
+                self._instances[inst.instance_id] = inst.copy()
+        for org_id, change in changes:
+            self._reconcile(org_id, change)
         for timer_id in batch.fired_timers:
             self._timers.pop(timer_id, None)
         ended = set(batch.clear_timers)
@@ -331,11 +344,7 @@ class MemoryJourneyStore:
             action = self._outbox[r.outbox_id]
             action.error = r.error
             action.item = dataclasses.replace(action.item, attempts=r.attempts, next_ms=r.next_ms)
-        seq = self._steps[-1].seq if self._steps else 0
-        self._steps += [dataclasses.replace(s, seq=seq + n) for n, s in enumerate(batch.steps, 1)]
-        self._step_counts.update(
-            (s.org_id, s.journey, s.node, s.node_type, s.status) for s in batch.steps
-        )
+        self._add_steps(batch.steps)
         self._discards += [(d.org_id, d.journey, d.cause) for d in batch.discards]
         self._positions.update(batch.positions)
         for entry_id in batch.test_entries_done:
@@ -406,6 +415,67 @@ class MemoryJourneyStore:
                 statuses.setdefault(i.journey, Counter())[str(i.status)] += 1
                 since[i.journey] += i.entered_ms >= since_ms
         return {name: JourneyPeople(dict(found), since[name]) for name, found in statuses.items()}
+
+    def _ended_for_good(self, instance_id: str) -> bool:
+        found = self._instances.get(instance_id)
+        return found is not None and found.status in FINAL
+
+    def _reconcile(self, org_id: str, change: GraphChange) -> None:
+        survivor = next((p for p in change.persons if p.person_id == change.person_id), None)
+        if not change.merges or survivor is None:
+            return
+        ids = {x.identity.id for x in survivor.links}
+        live = [
+            i.copy()
+            for i in self._instances.values()
+            if i.org_id == org_id and i.identity in ids and i.live
+        ]
+        ended, steps = reconcile(live, functools.partial(self._node_types, org_id), change.at_ms)
+        self._end(ended, steps)
+
+    def _node_types(self, org_id: str, journey: str, version: int) -> dict[str, str]:
+        found = self._versions.get((org_id, journey, version))
+        if found is None:
+            return {}
+        return {a.id: a.type for a in parse_journey(found.definition).activities.values()}
+
+    def _end(self, instances: Sequence[Instance], steps: Sequence[StepRecord]) -> None:
+        ended = {i.instance_id for i in instances}
+        for inst in instances:
+            self._instances[inst.instance_id] = inst.copy()
+        self._timers = {k: v for k, v in self._timers.items() if v[1].instance_id not in ended}
+        self._outbox = {k: v for k, v in self._outbox.items() if v.item.instance_id not in ended}
+        self._add_steps(steps)
+
+    def _add_steps(self, steps: Sequence[StepRecord]) -> None:
+        seq = self._steps[-1].seq if self._steps else 0
+        self._steps += [dataclasses.replace(s, seq=seq + n) for n, s in enumerate(steps, 1)]
+        self._step_counts.update(
+            (s.org_id, s.journey, s.node, s.node_type, s.status) for s in steps
+        )
+
+    def instances_of(self, org_id: str, identities: Collection[str]) -> list[Instance]:
+        wanted = set(identities)
+        found = [
+            i.copy()
+            for i in self._instances.values()
+            if i.org_id == org_id and i.identity in wanted
+        ]
+        return sorted(found, key=lambda i: i.instance_id)
+
+    def erase_runs(
+        self,
+        org_id: str,
+        identities: Collection[str],
+        instances: Sequence[Instance],
+        steps: Sequence[StepRecord],
+    ) -> int:
+        self._end(instances, steps)
+        wanted = set(identities)
+        mine = [n for n, s in enumerate(self._steps) if s.org_id == org_id and s.identity in wanted]
+        for n in mine:
+            self._steps[n] = dataclasses.replace(self._steps[n], identity=ERASED, detail=None)
+        return len(mine)
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None

@@ -80,6 +80,11 @@ class ResourceStore(Protocol):
         received before ``before_ms``, oldest first; how many went."""
         ...
 
+    def delete_records(self, dataset_id: str, seqs: Collection[int]) -> int:
+        """Delete these records of the dataset (and the event matches read from them); how
+        many went. A privacy delete's part in datasets."""
+        ...
+
     def add_inlet(self, inlet: Inlet) -> None: ...
     def update_inlet(self, inlet: Inlet) -> None: ...
     def delete_inlet(self, inlet_id: str) -> None: ...
@@ -106,8 +111,13 @@ class ResourceStore(Protocol):
         since_ms: int | None = None,
         until_ms: int | None = None,
         limit: int = 100,
+        before_seq: int | None = None,
     ) -> list[FailedRecord]:
-        """Newest first."""
+        """Newest first; with ``before_seq``, only those before it (the next page)."""
+        ...
+
+    def delete_failures(self, org_id: str, seqs: Collection[int]) -> int:
+        """Delete these failed records of the org; how many went (a privacy delete's part)."""
         ...
 
     def add_event(self, event: EventConfig) -> None: ...
@@ -317,6 +327,24 @@ class JourneyReports(Protocol):
         oldest first (the reports' counts stay); how many went."""
         ...
 
+    def instances_of(self, org_id: str, identities: Collection[str]) -> list[Instance]:
+        """Every instance (live or ended) of these identities, by instance id."""
+        ...
+
+    def erase_runs(
+        self,
+        org_id: str,
+        identities: Collection[str],
+        instances: Sequence[Instance],
+        steps: Sequence[StepRecord],
+    ) -> int:
+        """A privacy delete's part in journeys, in one transaction: store the erased
+        ``instances`` (model/privacy.py; the engine never moves an instance ``deleted`` again)
+        and drop their timers and actions, add ``steps`` (and their counts), and erase the
+        identity and detail of every step event and discard of ``identities``; how many step
+        events were erased."""
+        ...
+
 
 class PartitionLeases(Protocol):
     """Which journey engine owns which partition of the event log.
@@ -401,6 +429,11 @@ class IdentityGraph(Protocol):
 
     def dropped_links(self, org_id: str, person_id: str, limit: int = 100) -> list[Dropped]:
         """The links the guardrails dropped from the person, newest first."""
+        ...
+
+    def forget_person(self, org_id: str, person_id: str) -> int:
+        """The person goes: its identities (each belongs to no person afterwards), its
+        merges and dropped links; how many identities it had (0: no such person)."""
         ...
 
     def add_namespace(self, org_id: str, namespace: Namespace) -> None:

@@ -27,7 +27,7 @@ from wayfare.model.identity_graph import (
     Merge,
     Person,
 )
-from wayfare.store.sql_resources import SQLDatabase, Statements
+from wayfare.store.sql_resources import SQLDatabase, Statements, marks
 
 MAX_LOCK_ROUNDS = 10
 """Rounds of reading the persons and locking them before giving up (each round finds
@@ -36,10 +36,6 @@ persons merged meanwhile; more than two is already rare)."""
 
 class Locks(Protocol):
     def __call__(self, conn: Statements, keys: Collection[str]) -> None: ...
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 def _rows(conn: Statements, sql: str, params: Sequence[Any]) -> list[Any]:
@@ -66,35 +62,40 @@ def persons_in(conn: Statements, org_id: str, person_ids: Sequence[str]) -> list
     links: dict[str, list[Link]] = {}
     for start in range(0, len(person_ids), 500):
         part = person_ids[start : start + 500]
-        marks = _marks(len(part))
+        places = marks(len(part))
         for pid, created_ms in _rows(
             conn,
             "SELECT person_id, created_ms FROM persons "
-            f"WHERE org_id = ? AND person_id IN ({marks})",
+            f"WHERE org_id = ? AND person_id IN ({places})",
             [org_id, *part],
         ):
             created[pid] = int(created_ms)
         for pid, namespace, id_, linked_ms in _rows(
             conn,
             "SELECT person_id, namespace, id, linked_ms FROM identity_links "
-            f"WHERE org_id = ? AND person_id IN ({marks})",
+            f"WHERE org_id = ? AND person_id IN ({places})",
             [org_id, *part],
         ):
             links.setdefault(pid, []).append(Link(Identity(namespace, id_), int(linked_ms)))
     return [Person(p, created[p], tuple(sorted(links.get(p, [])))) for p in sorted(created)]
 
 
-def link_arrivals(conn: Statements, arrivals: Sequence[Arrival], lock: Locks | None = None) -> None:
+def link_arrivals(
+    conn: Statements, arrivals: Sequence[Arrival], lock: Locks | None = None
+) -> list[tuple[str, GraphChange]]:
     """Link each arrival's identities, in order, inside the caller's transaction (the journey
     engine's commit); ``lock`` as for ``link_all`` (none: SQLite). The identities of all of
-    them are locked first, in one sorted pass."""
+    them are locked first, in one sorted pass. Each org and what each of its arrivals changed,
+    in the order of the arrivals of that org."""
     lock = lock or _no_locks
     lock(conn, [f"{a.org_id}/identity/{x}" for a in arrivals for x in a.identities])
     by_org: dict[str, list[tuple[Sequence[Identity], Decide]]] = {}
     for arrival in arrivals:
         by_org.setdefault(arrival.org_id, []).append((arrival.identities, arrival.decide))
+    changed: list[tuple[str, GraphChange]] = []
     for org_id, items in by_org.items():
-        link_all(conn, org_id, items, lock)
+        changed.extend((org_id, change) for change in link_all(conn, org_id, items, lock))
+    return changed
 
 
 def _no_locks(conn: Statements, keys: Collection[str]) -> None:
@@ -204,6 +205,16 @@ class _Pending:
             )
 
 
+_PERSON_ROWS = (
+    ("identity_links", "person_id"),
+    ("persons", "person_id"),
+    ("person_merges", "survivor"),
+    ("identity_drops", "person_id"),
+)
+"""What a person leaves in the graph's tables: each table, and its column of the person
+(its links first: ``forget_person`` counts them)."""
+
+
 class SQLIdentityGraph(SQLDatabase):
     """IdentityGraph over SQL; an adapter gives it connections and ``_lock``."""
 
@@ -252,6 +263,23 @@ class SQLIdentityGraph(SQLDatabase):
             Dropped(Identity(r["namespace"], r["id"]), person_id, DropCause(r["cause"]))
             for r in rows
         ]
+
+    def forget_person(self, org_id: str, person_id: str) -> int:
+        with self._tx() as conn:
+            found = _rows(
+                conn,
+                "SELECT survivor FROM person_merges WHERE org_id = ? AND absorbed = ?",
+                (org_id, person_id),
+            )
+            if found:
+                person_id = found[0][0]
+            counts = [
+                conn.execute(
+                    f"DELETE FROM {table} WHERE org_id = ? AND {column} = ?", (org_id, person_id)
+                ).rowcount
+                for table, column in _PERSON_ROWS
+            ]
+        return counts[0]
 
     def add_namespace(self, org_id: str, namespace: Namespace) -> None:
         with self._tx() as conn:

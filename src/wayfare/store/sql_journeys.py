@@ -10,12 +10,18 @@ back through orjson.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import orjson
 
+from wayfare.model.identity_graph import GraphChange
 from wayfare.model.instances import Instance
+from wayfare.model.journey import parse_journey
+from wayfare.model.merged_runs import reconcile
+from wayfare.model.privacy import ERASED
 from wayfare.model.runs import (
     JourneyPeople,
     JourneyState,
@@ -25,7 +31,7 @@ from wayfare.model.runs import (
     TestEntry,
     people_counts,
 )
-from wayfare.store.sql_resources import Row, SQLDatabase, Statements
+from wayfare.store.sql_resources import Row, SQLDatabase, Statements, marks
 
 ACTIVE = ("live", "closed", "draft")
 """States of versions that can hold people."""
@@ -92,6 +98,75 @@ def entry_from_row(r: Row) -> TestEntry:
         orjson.loads(r["entity"]),
         r["id"],
     )
+
+
+def end_instances(
+    conn: Statements, instances: Sequence[Instance], steps: Sequence[StepRecord], state_param: str
+) -> None:
+    """Store instances ended outside the engine's steps (a privacy delete, a merge), in the
+    caller's transaction: their states, their timers and actions gone, ``steps`` and their
+    counts added. ``state_param``: how a statement takes a JSON state."""
+    for inst in instances:
+        conn.execute(
+            "UPDATE instances SET identity = ?, status = ?, ended_ms = ?, "
+            f"state = {state_param} WHERE instance_id = ?",
+            (inst.identity, inst.status, inst.ended_ms, orjson.dumps(inst).decode(),
+             inst.instance_id),
+        )  # fmt: skip
+    ids = [i.instance_id for i in instances]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for table in ("timers", "outbox"):
+            conn.execute(f"DELETE FROM {table} WHERE instance_id IN ({marks(len(chunk))})", chunk)
+    for st in steps:
+        conn.execute(
+            "INSERT INTO step_events (org_id, journey, version, node, node_type, "
+            "instance_id, identity, status, detail, at_ms, entered_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (st.org_id, st.journey, st.version, st.node, st.node_type, st.instance_id,
+             st.identity, st.status, st.detail, st.at_ms, st.entered_ms),
+        )  # fmt: skip
+    counts = Counter((s.org_id, s.journey, s.node, s.node_type, s.status) for s in steps)
+    for key, n in sorted(counts.items()):  # in the engine's order: see its commit
+        conn.execute(
+            "INSERT INTO step_counts (org_id, journey, node, node_type, status, n) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, journey, node, node_type, "
+            "status) DO UPDATE SET n = step_counts.n + excluded.n",
+            (*key, n),
+        )
+
+
+def reconcile_merges(
+    conn: Statements, changes: Sequence[tuple[str, GraphChange]], state_param: str
+) -> None:
+    """After an engine commit's links and instances, in its transaction: each merged
+    person's live instances, reconciled by the model's rule (model/merged_runs.py)."""
+    for org_id, change in changes:
+        survivor = next((p for p in change.persons if p.person_id == change.person_id), None)
+        if not change.merges or survivor is None:
+            continue
+        ids = sorted({x.identity.id for x in survivor.links})
+        rows: Any = conn.execute(
+            f"SELECT state FROM instances WHERE org_id = ? AND identity IN ({marks(len(ids))}) "
+            "AND status IN ('running', 'waiting')",
+            (org_id, *ids),
+        )
+        live = [Instance.from_json(orjson.loads(r[0])) for r in rows.fetchall()]
+        node_types = functools.cache(functools.partial(_node_types, conn, org_id))
+        ended, steps = reconcile(live, node_types, change.at_ms)
+        end_instances(conn, ended, steps, state_param)
+
+
+def _node_types(conn: Statements, org_id: str, journey: str, version: int) -> dict[str, str]:
+    rows: Any = conn.execute(
+        "SELECT definition FROM journeys WHERE org_id = ? AND name = ? AND version = ?",
+        (org_id, journey, version),
+    )
+    found = rows.fetchone()
+    if found is None:
+        return {}
+    activities = parse_journey(orjson.loads(found[0])).activities.values()
+    return {a.id: a.type for a in activities}
 
 
 class SQLJourneyCatalog(SQLDatabase):
@@ -272,6 +347,39 @@ class SQLJourneyReports(SQLDatabase):
 
     node_of_state = "json_extract(state, '$.node')"
     """The activity an instance is at, read from its JSON state (SQLite's way)."""
+
+    state_param = "?"
+    """How a statement takes an instance's JSON state (PostgreSQL's column is JSON)."""
+
+    def instances_of(self, org_id: str, identities: Collection[str]) -> list[Instance]:
+        wanted = sorted(identities)
+        if not wanted:
+            return []
+        rows = self._all(
+            f"SELECT state FROM instances WHERE org_id = ? AND identity IN ({marks(len(wanted))}) "
+            "ORDER BY instance_id",
+            (org_id, *wanted),
+        )
+        return [instance_from_row(r) for r in rows]
+
+    def erase_runs(
+        self,
+        org_id: str,
+        identities: Collection[str],
+        instances: Sequence[Instance],
+        steps: Sequence[StepRecord],
+    ) -> int:
+        wanted = sorted(identities)
+        with self._tx() as conn:
+            end_instances(conn, instances, steps, self.state_param)
+            if not wanted:
+                return 0
+            people = f"org_id = ? AND identity IN ({marks(len(wanted))})"
+            erase = (ERASED, org_id, *wanted)
+            conn.execute(f"UPDATE discards SET identity = ? WHERE {people}", erase)
+            return conn.execute(
+                f"UPDATE step_events SET identity = ?, detail = NULL WHERE {people}", erase
+            ).rowcount
 
     def report(self, org_id: str, journey: str) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}

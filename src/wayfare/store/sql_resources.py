@@ -10,7 +10,7 @@ reasons as the bytes received; both read back through orjson.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -98,6 +98,11 @@ def _inlet_body(inlet: Inlet) -> str:
             "datasetId": inlet.dataset_id,
         }
     ).decode()
+
+
+def marks(n: int) -> str:
+    """``n`` placeholders, for ``IN (...)``."""
+    return ", ".join("?" * n)
 
 
 class SQLDatabase:
@@ -288,6 +293,29 @@ class SQLResourceStore(SQLDatabase):
                 ).rowcount
         return deleted
 
+    def delete_failures(self, org_id: str, seqs: Collection[int]) -> int:
+        wanted = sorted(seqs)
+        if not wanted:
+            return 0
+        with self._tx() as conn:
+            return conn.execute(
+                f"DELETE FROM failures WHERE org_id = ? AND seq IN ({marks(len(wanted))})",
+                (org_id, *wanted),
+            ).rowcount
+
+    def delete_records(self, dataset_id: str, seqs: Collection[int]) -> int:
+        wanted = sorted(seqs)
+        if not wanted:
+            return 0
+        with self._tx() as conn:
+            conn.execute(
+                f"DELETE FROM event_matches WHERE record_seq IN ({marks(len(wanted))})", wanted
+            )
+            return conn.execute(
+                f"DELETE FROM records WHERE dataset_id = ? AND seq IN ({marks(len(wanted))})",
+                (dataset_id, *wanted),
+            ).rowcount
+
     # inlets
     def add_inlet(self, inlet: Inlet) -> None:
         with self._tx() as conn:
@@ -363,9 +391,13 @@ class SQLResourceStore(SQLDatabase):
         since_ms: int | None = None,
         until_ms: int | None = None,
         limit: int = 100,
+        before_seq: int | None = None,
     ) -> list[FailedRecord]:
         sql = "SELECT * FROM failures WHERE org_id = ?"
         params: list[Any] = [org_id]
+        if before_seq is not None:
+            sql += " AND seq < ?"
+            params.append(before_seq)
         if inlet_id is not None:
             sql += " AND inlet_id = ?"
             params.append(inlet_id)

@@ -9,8 +9,15 @@ import msgspec
 from wayfare.wire.base import NAME, JSONObject, Wire
 
 JourneyState = Literal["draft", "live", "closed", "stopped", "finished"]
-StepStatus = Literal["ended", "error", "timedout", "exited"]
-STEP_STATUSES: tuple[StepStatus, ...] = ("ended", "error", "timedout", "exited")
+StepStatus = Literal["ended", "error", "timedout", "exited", "deleted", "merged"]
+STEP_STATUSES: tuple[StepStatus, ...] = (
+    "ended",
+    "error",
+    "timedout",
+    "exited",
+    "deleted",
+    "merged",
+)
 
 
 class JourneyEntry(Wire):
@@ -121,6 +128,11 @@ class NodeCounts(Wire):
     """Waited for an event or an answer until its timeout."""
     exited: int | msgspec.UnsetType = msgspec.UNSET
     """Made to exit there (the journey was stopped)."""
+    deleted: int | msgspec.UnsetType = msgspec.UNSET
+    """Ended there by a privacy delete of the person."""
+    merged: int | msgspec.UnsetType = msgspec.UNSET
+    """Ended there because the person merged with another already in the journey (the
+    older instance stays)."""
 
     def count(self, status: StepStatus) -> int:
         """Steps that ended with ``status``; 0 when none did."""

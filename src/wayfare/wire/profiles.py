@@ -96,7 +96,8 @@ class PersonJourney(Wire):
     instanceId: str
     identity: str
     """The id its entry event named."""
-    status: Literal["running", "waiting", "finished", "error", "exited"]
+    status: Literal["running", "waiting", "finished", "error", "exited", "deleted", "merged"]
+    """``merged``: ended when its person merged with one already in the journey."""
     node: str | None
     """The activity it is at (live) or where it ended."""
     enteredMs: int
@@ -125,3 +126,26 @@ class Profile(Wire):
     journeys: list[PersonJourney] = msgspec.field(default_factory=list)
     """The person's instances, newest entered first (at most 50): current ones at their
     activity, past ones with their steps and times."""
+
+
+class ProfileDeleted(Wire):
+    """What a privacy delete removed (all 0 when nothing was left of the person)."""
+
+    personId: str | None
+    """The person deleted; null when no person had the identity (its traces went all
+    the same)."""
+    identities: int
+    """Identities the person had, each unlinked."""
+    instancesEnded: int
+    """Live journey instances ended with status ``deleted`` (a step event each)."""
+    instancesErased: int
+    """Journey instances (live or ended) whose identity and kept events went."""
+    stepEventsErased: int
+    """Step events whose identity and detail went (reports keep counting them)."""
+    profileFragments: int
+    """Profile fragments deleted: one per identity and profile-enabled dataset."""
+    records: int
+    """Dataset records deleted: those whose identityMap names one of the identities."""
+    failedRecords: int
+    """Failed records (``wayfare failures``) deleted: those whose identityMap names one of
+    the identities."""

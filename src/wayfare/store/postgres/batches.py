@@ -32,6 +32,7 @@ from wayfare.store.postgres.identities import advisory_locks
 from wayfare.store.postgres.leases import check_fences
 from wayfare.store.postgres.messages import storable_text, store_messages
 from wayfare.store.sql_identities import link_arrivals
+from wayfare.store.sql_journeys import reconcile_merges
 
 
 def _optional(value: str | None) -> str | None:
@@ -45,10 +46,12 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
     check_fences(conn, batch.owner, batch.fences)
     if batch.messages:
         store_messages(conn, batch.messages)
-    if batch.links:
-        link_arrivals(shared_statements(conn), batch.links, advisory_locks)
+    changes = (
+        link_arrivals(shared_statements(conn), batch.links, advisory_locks) if batch.links else []
+    )
     cursor = conn.cursor()
     _upsert_instances(cursor, batch.instances)
+    reconcile_merges(shared_statements(conn), changes, "?::json")
     if batch.fired_timers:
         cursor.execute("DELETE FROM timers WHERE id = ANY(%s)", (batch.fired_timers,))
     if batch.clear_timers:
@@ -118,7 +121,8 @@ def _upsert_instances(cursor: psycopg.Cursor[Any], instances: Sequence[Instance]
         "unnest(%s::text[]), unnest(%s::int4[]), unnest(%s::text[]), unnest(%s::text[]), "
         "unnest(%s::int8[]), unnest(%s::int8[]), json_array_elements(%s::json)) "
         "ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
-        "ended_ms = excluded.ended_ms, state = excluded.state",
+        "ended_ms = excluded.ended_ms, state = excluded.state "
+        "WHERE instances.status NOT IN ('deleted', 'merged')",  # final ends (model.instances)
         (
             [i.instance_id for i in states],
             [i.partition for i in states],

@@ -19,3 +19,4 @@ class PostgresJourneyStore(PostgresRunStore, PostgresLeases, SQLJourneyCatalog, 
     one."""
 
     node_of_state = "state->>'node'"
+    state_param = "?::json"

@@ -16,7 +16,12 @@ from wayfare.model.instances import Instance
 from wayfare.model.records import FirstMessage
 from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, TestEntry
 from wayfare.store.sql_identities import link_arrivals
-from wayfare.store.sql_journeys import entry_from_row, instance_from_row, outbox_item_from_row
+from wayfare.store.sql_journeys import (
+    entry_from_row,
+    instance_from_row,
+    outbox_item_from_row,
+    reconcile_merges,
+)
 from wayfare.store.sqlite.connection import SQLiteDatabase, store_errors
 from wayfare.store.sqlite.leases import check_fences
 from wayfare.store.sqlite.statements import in_chunks, insert_numbered, insert_rows
@@ -158,7 +163,7 @@ def _write_mapped(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIt
 def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxItem]:
     check_fences(conn, batch.owner, batch.fences)
     store_messages(conn, batch.messages)
-    link_arrivals(conn, batch.links)
+    changes = link_arrivals(conn, batch.links)
     insert_rows(
         conn,
         "instances (instance_id, org_id, journey, version, identity, status, entered_ms, "
@@ -170,8 +175,10 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
             for i in batch.instances
         ],
         " ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status, "
-        "ended_ms = excluded.ended_ms, state = excluded.state",
+        "ended_ms = excluded.ended_ms, state = excluded.state "
+        "WHERE instances.status NOT IN ('deleted', 'merged')",  # final ends (model.instances)
     )  # fmt: skip
+    reconcile_merges(conn, changes, "?")
     for marks, chunk in in_chunks(batch.fired_timers):
         conn.execute(f"DELETE FROM timers WHERE id IN ({marks})", chunk)
     for marks, chunk in in_chunks(batch.clear_timers):

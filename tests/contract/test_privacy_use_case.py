@@ -1,0 +1,60 @@
+"""The privacy delete's reach into datasets over every store (registry/privacy.py): the
+person's records of every dataset of the org and their failed records go, page by page,
+and no one else's; the person leaves the identity graph; a second delete finds nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend, message, write
+from tests.contract.test_journey_store import arrival
+from tests.people import ecid, email
+from wayfare.clock import FakeClock
+from wayfare.errors import Violation
+from wayfare.model.resources import Dataset
+from wayfare.model.runs import EngineBatch
+from wayfare.registry.privacy import PrivacyDeletes
+from wayfare.store.memory_profiles import MemoryProfileStore
+
+BROKEN = [Violation("#/timestamp", "format", "not a date-time")]
+
+
+def about(who: str) -> dict[str, Any]:
+    """An XDM message naming ``who`` (ada or bob) by Email and ECID."""
+    ids = {"Email": [{"id": f"{who.title()}@Example.com"}], "ECID": [{"id": f"e-{who}"}]}
+    meta = {"schemaRef": {"id": "https://ns.adobe.com/acme/schemas/1"}}
+    return {"header": meta, "body": {"xdmMeta": meta, "xdmEntity": {"identityMap": ids}}}
+
+
+def test_the_persons_records_and_failed_records_go_page_by_page(backend: Backend) -> None:
+    store = backend.store
+    for n, dataset_id in enumerate(("dataset-1", "dataset-2")):
+        store.add_dataset(Dataset(dataset_id, ORG, dataset_id, "schema-1", n == 0, T0))
+    people = ["ada", "bob", "ada", "ada", "bob"]
+    write(
+        backend,
+        *(message(f"r{n}", body=about(who)) for n, who in enumerate(people)),
+        message("r5", dataset_id="dataset-2", body=about("ada")),
+        message("r6", dataset_id="dataset-2", body={"not": "xdm"}),
+        *(message(f"f{n}", body=about(who), reasons=BROKEN) for n, who in enumerate(people)),
+        message("theirs", org_id=OTHER_ORG, body=about("ada"), reasons=BROKEN),
+    )
+    journeys = backend.open_journeys()
+    journeys.commit(EngineBatch(links=[arrival(T0, email("ada@example.com"), ecid("e-ada"))]))
+    graph = backend.open_identity_graph()
+    deletes = PrivacyDeletes(graph, journeys, MemoryProfileStore(), store, FakeClock(T0), page=2)
+
+    done = deletes.delete(ORG, "ECID", "e-ada")
+
+    assert (done.identities, done.records, done.failed_records) == (2, 4, 3)
+    kept = [
+        r.xaction_id for d in ("dataset-1", "dataset-2") for r in store.list_records(d, limit=9)
+    ]
+    assert kept == ["r1", "r4", "r6"]
+    assert [f.xaction_id for f in store.list_failures(ORG)] == ["f4", "f1"]
+    assert [f.xaction_id for f in store.list_failures(OTHER_ORG)] == ["theirs"]
+    assert graph.person_of(ORG, email("ada@example.com")) is None
+    again = deletes.delete(ORG, "Email", "ADA@example.com")
+    assert (again.person_id, again.identities, again.records, again.failed_records) == (
+        None, 0, 0, 0,
+    )  # fmt: skip
