@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wayfare.clock import Clock, SystemClock
-from wayfare.config import Settings, dump_settings
+from wayfare.config import CONSOLE_SECRET_FILE, Settings, dump_settings
 from wayfare.engine.actions import ActionSender, Sender
 from wayfare.engine.control import JourneyEngine
 from wayfare.engine.courier import CourierSender
@@ -205,7 +205,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         return _scaled_out_server(settings, where.postgresql, where.nats, clock or SystemClock())
     assert where.sqlite is not None
     path = where.sqlite
-    prepare_data_dir(settings.data_dir, files=(engine_lock_path(settings).name,))
+    prepare_data_dir(
+        settings.data_dir, files=(engine_lock_path(settings).name, CONSOLE_SECRET_FILE)
+    )
     prepare_database(path)
     migrate(path)
     store = SQLiteStore(path, fsync=settings.fsync)

@@ -22,6 +22,10 @@ from wayfare.model.destinations import parse_allowed
 ONE_MB = 1024 * 1024
 
 
+CONSOLE_SECRET_FILE = "console-secret"  # noqa: S105 (a file name, not a secret)
+"""In ``data_dir``: the console's generated key, when ``console_secret`` is unset."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"

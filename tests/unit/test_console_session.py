@@ -12,8 +12,8 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from wayfare.config import Settings
-from wayfare.console.secret import SECRET_FILE, console_secret
+from wayfare.config import CONSOLE_SECRET_FILE, Settings
+from wayfare.console.secret import console_secret
 from wayfare.console.session import COOKIE, Session, Sessions
 from wayfare.console.signin import local_target
 from wayfare.errors import ForbiddenError
@@ -88,7 +88,7 @@ def test_the_secret_is_made_once_per_data_directory_unless_the_settings_give_one
     first = console_secret(Settings(data_dir=tmp_path))
     assert len(first) >= 32
     assert console_secret(Settings(data_dir=tmp_path)) == first
-    assert stat.S_IMODE((tmp_path / SECRET_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / CONSOLE_SECRET_FILE).stat().st_mode) == 0o600
     assert console_secret(Settings(data_dir=tmp_path, console_secret="given")) == "given"
     assert console_secret(Settings(data_dir=tmp_path / "other")) != first
 

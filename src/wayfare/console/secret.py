@@ -8,9 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from wayfare.config import Settings
-
-SECRET_FILE = "console-secret"  # noqa: S105 (the file's name, not a secret)
+from wayfare.config import CONSOLE_SECRET_FILE, Settings
 
 
 def console_secret(settings: Settings) -> str:
@@ -19,10 +17,10 @@ def console_secret(settings: Settings) -> str:
     each data directory has a secret of its own."""
     if settings.console_secret:
         return settings.console_secret
-    path = Path(settings.data_dir) / SECRET_FILE
+    path = Path(settings.data_dir) / CONSOLE_SECRET_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+        fresh = path.with_name(f".{CONSOLE_SECRET_FILE}.{os.getpid()}")
         fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(32))
