@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 import pytest
@@ -28,22 +28,26 @@ from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.model.resources import Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.store.memory import MemoryStore, MemoryWriter
+from wayfare.store.memory_audiences import MemoryAudienceStore
 from wayfare.store.memory_identities import MemoryIdentityGraph
 from wayfare.store.memory_journeys import MemoryJourneyStore
 from wayfare.store.memory_profiles import MemoryProfileStore
 from wayfare.store.ports import (
+    AudienceStore,
     IdentityGraph,
     JourneyStore,
     MessageWriter,
     ProfileStore,
     ResourceStore,
 )
+from wayfare.store.postgres.audiences import PostgresAudienceStore
 from wayfare.store.postgres.connection import open_pool
 from wayfare.store.postgres.identities import PostgresIdentityGraph
 from wayfare.store.postgres.journeys import PostgresJourneyStore
 from wayfare.store.postgres.profiles import PostgresProfileStore
 from wayfare.store.postgres.resources import PostgresStore
 from wayfare.store.postgres.writer import PostgresWriter
+from wayfare.store.sqlite.audiences import SQLiteAudienceStore
 from wayfare.store.sqlite.connection import migrate
 from wayfare.store.sqlite.identities import SQLiteIdentityGraph
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
@@ -241,21 +245,28 @@ def profile_backend(request: pytest.FixtureRequest) -> Iterator[ProfileBackend]:
     yield from built(PROFILE_BACKENDS, request)
 
 
+S = TypeVar("S")
+
+
 @dataclass
-class GraphBackend:
-    """One identity graph adapter: ``open`` gives the graph over the same data on another
-    connection each call, where the backend has connections (as each process opens its own)."""
+class Connections(Generic[S]):
+    """One adapter of a port: ``open`` gives it over the same data on another connection
+    each call, where the backend has connections (as each process opens its own)."""
 
     name: str
-    open: Callable[[], IdentityGraph]
+    open: Callable[[], S]
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
-    def connect(self) -> IdentityGraph:
+    def connect(self) -> S:
         return closed_later(self._closers, self.open())
 
     def close(self) -> None:
         for close in self._closers:
             close()
+
+
+GraphBackend = Connections[IdentityGraph]
+"""One identity graph adapter."""
 
 
 def memory_graph(request: pytest.FixtureRequest) -> GraphBackend:
@@ -451,3 +462,35 @@ def make_schema(
         ),
         created_ms=created_ms,
     )
+
+
+AudienceBackend = Connections[AudienceStore]
+"""One audience store adapter."""
+
+
+def memory_audience_backend(request: pytest.FixtureRequest) -> AudienceBackend:
+    store = MemoryAudienceStore()
+    return AudienceBackend("memory", lambda: store)
+
+
+def sqlite_audience_backend(request: pytest.FixtureRequest) -> AudienceBackend:
+    path = request.getfixturevalue("tmp_path") / "wayfare.sqlite3"
+    migrate(path)
+    return AudienceBackend("sqlite", lambda: SQLiteAudienceStore(path, fsync=False))
+
+
+def postgres_audience_backend(request: pytest.FixtureRequest) -> AudienceBackend:
+    url: str = request.getfixturevalue("pg_database")
+    return AudienceBackend("postgres", lambda: PostgresAudienceStore(open_pool(url, max_size=2)))
+
+
+AUDIENCE_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], AudienceBackend]] = {
+    "memory": memory_audience_backend,
+    "sqlite": sqlite_audience_backend,
+    "postgres": postgres_audience_backend,
+}
+
+
+@pytest.fixture(params=list(AUDIENCE_BACKENDS))
+def audience_backend(request: pytest.FixtureRequest) -> Iterator[AudienceBackend]:
+    yield from built(AUDIENCE_BACKENDS, request)

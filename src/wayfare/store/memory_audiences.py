@@ -1,0 +1,90 @@
+"""The in-memory AudienceStore: audiences, memberships and identities' events in dicts and
+lists, for unit tests and the contract suite. Use it from one thread."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from wayfare.errors import ConflictError
+from wayfare.model.audiences import Audience, Membership, MembershipChange
+from wayfare.model.profile_records import IdentityKey
+
+
+class MemoryAudienceStore:
+    """AudienceStore in memory."""
+
+    def __init__(self) -> None:
+        self._audiences: dict[tuple[str, str], Audience] = {}
+        self._memberships: dict[tuple[str, str, str], Membership] = {}
+        self._events: list[tuple[str, IdentityKey, str, int]] = []
+
+    def add_audience(self, audience: Audience) -> None:
+        key = (audience.org_id, audience.name)
+        if key in self._audiences:
+            raise ConflictError(f"an audience named {audience.name!r} already exists")
+        self._audiences[key] = audience
+
+    def get_audience(self, org_id: str, name: str) -> Audience | None:
+        return self._audiences.get((org_id, name))
+
+    def list_audiences(self, org_id: str) -> list[Audience]:
+        return [a for (org, _), a in sorted(self._audiences.items()) if org == org_id]
+
+    def record_membership_changes(self, org_id: str, changes: Sequence[MembershipChange]) -> None:
+        for change in changes:
+            kept = change.membership
+            self._memberships[(org_id, kept.audience, kept.person_id)] = kept
+
+    def membership(self, org_id: str, audience: str, person_id: str) -> Membership | None:
+        return self._memberships.get((org_id, audience, person_id))
+
+    def memberships_of(self, org_id: str, person_id: str) -> list[Membership]:
+        return [
+            kept
+            for (org, _, person), kept in sorted(self._memberships.items())
+            if org == org_id and person == person_id
+        ]
+
+    def members(
+        self, org_id: str, audience: str, *, after: str | None = None, limit: int = 100
+    ) -> list[Membership]:
+        found = [
+            kept
+            for (org, name, person), kept in sorted(self._memberships.items())
+            if org == org_id and name == audience and kept.member and person > (after or "")
+        ]
+        return found[:limit]
+
+    def add_identity_event(
+        self, org_id: str, identity: IdentityKey, event: str, at_ms: int
+    ) -> None:
+        self._events.append((org_id, identity, event, at_ms))
+
+    def count_identity_events(
+        self,
+        org_id: str,
+        identities: Collection[IdentityKey],
+        windows: Collection[tuple[str, int]],
+        now_ms: int,
+    ) -> dict[tuple[str, int], int]:
+        wanted = set(identities)
+        return {
+            (name, window): sum(
+                1
+                for org, identity, event, at_ms in self._events
+                if org == org_id
+                and identity in wanted
+                and event == name
+                and now_ms - window < at_ms <= now_ms
+            )
+            for name, window in windows
+        }
+
+    def forget_identity_events_before(self, before_ms: int, limit: int) -> int:
+        old = sorted((e for e in self._events if e[3] < before_ms), key=lambda e: e[3])[:limit]
+        for event in old:
+            self._events.remove(event)
+        return len(old)
+
+    def close(self) -> None:
+        pass
