@@ -44,6 +44,7 @@ from wayfare.model.destinations import DestinationPolicy
 from wayfare.model.records import FirstMessage
 from wayfare.observability.readiness import Readiness, files_writable, lock_held
 from wayfare.registry.apply import Applier
+from wayfare.registry.audiences import AudienceRegistry
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.journeys import JourneyRegistry
@@ -52,12 +53,14 @@ from wayfare.registry.profiles import MergePolicies
 from wayfare.registry.retention import run_retention
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import (
+    AudienceStore,
     IdentityGraph,
     JourneyStore,
     MessageWriter,
     ProfileStore,
     ResourceStore,
 )
+from wayfare.store.sqlite.audiences import SQLiteAudienceStore
 from wayfare.store.sqlite.connection import database_path, migrate
 from wayfare.store.sqlite.files import prepare_data_dir, prepare_database
 from wayfare.store.sqlite.identities import SQLiteIdentityGraph
@@ -123,6 +126,7 @@ class Services:
     merge_policies: MergePolicies
     applier: Applier
     profiles: ProfileRegistry
+    audiences: AudienceRegistry
     inbox: DemoInbox
     readiness: Readiness
     runs_retention: bool = True
@@ -234,6 +238,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         check_every_ms=EMBEDDED_CHECK_MS,
         readiness=_embedded_readiness(settings, path, journey_store),
         profiles=SQLiteProfileStore(path, fsync=settings.fsync),
+        audiences=SQLiteAudienceStore(path, fsync=settings.fsync),
     )
 
 
@@ -261,6 +266,7 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
         HubInbox(client),
         readiness=_embedded_readiness(settings, path, journey_store),
         profiles=SQLiteProfileStore(path, fsync=settings.fsync),
+        audiences=SQLiteAudienceStore(path, fsync=settings.fsync),
     )
     services.runs_retention = False
     return services
@@ -303,6 +309,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     """Stateless: the inlet writes to JetStream, the admin API to PostgreSQL; the journey
     engines are ``wayfare worker`` processes."""
     from wayfare.log.nats import NatsWriter
+    from wayfare.store.postgres.audiences import PostgresAudienceStore
     from wayfare.store.postgres.connection import migrate as postgres_migrate
     from wayfare.store.postgres.connection import open_pool
     from wayfare.store.postgres.identities import PostgresIdentityGraph
@@ -351,6 +358,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
         check_every_ms=SCALED_OUT_CHECK_MS,
         readiness=readiness,
         profiles=PostgresProfileStore(pool),  # the store's pool: closed by either, once
+        audiences=PostgresAudienceStore(pool),  # the same
     )
 
 
@@ -368,6 +376,7 @@ def _server(
     *,
     readiness: Readiness,
     profiles: ProfileStore,
+    audiences: AudienceStore,
 ) -> Services:
     catalog = Catalog(
         store,
@@ -392,8 +401,10 @@ def _server(
         wake_engine=runtime.wake,
     )
     merge_policies = MergePolicies(profiles, schemas)
+    people = ProfileRegistry(identity_graph, clock)
+    closers = [store.close, profiles.close, identity_graph.close, audiences.close]
     return Services(
-        engine=EngineServices(writer, runtime, [store.close, profiles.close, identity_graph.close]),
+        engine=EngineServices(writer, runtime, closers),
         settings=settings,
         clock=clock,
         store=store,
@@ -413,7 +424,8 @@ def _server(
         journeys=journeys,
         merge_policies=merge_policies,
         applier=Applier(store, clock, schemas, inlets, events, journeys, merge_policies),
-        profiles=ProfileRegistry(identity_graph, clock),
+        profiles=people,
+        audiences=AudienceRegistry(audiences, people, events, schemas, clock),
         inbox=inbox or LocalInbox(),
         readiness=readiness,
     )
