@@ -160,6 +160,13 @@ class Stage:
             )
         return "Email:grace@example.com"
 
+    def audience(self) -> str:
+        """An audience of the shop's org."""
+        condition = {"name": "carts", "condition": "count(cart in last 1 day) >= 1"}
+        with self.shop.admin() as admin:
+            assert admin.post("/api/v1/audiences", json=condition).status_code == 201
+        return "carts"
+
 
 @pytest.fixture
 def stage(shop: Shop, tmp_path: Path) -> Stage:
@@ -221,6 +228,11 @@ ARGUMENTS: dict[str, Callable[[Stage], list[str]]] = {
     "namespaces list": lambda s: [],
     "namespaces create": lambda s: ["Loyalty", "--unique"],
     "profiles show": lambda s: [s.person()],
+    "audiences create": lambda s: ["buyers", "--condition", "count(purchase in last 7 days) > 0"],
+    "audiences list": lambda s: [],
+    "audiences show": lambda s: [s.audience()],
+    "audiences members": lambda s: [s.audience(), "--limit", "5"],
+    "audiences of": lambda s: [s.person()],
 }
 
 

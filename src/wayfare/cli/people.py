@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from wayfare.cli.context import CliContext, admin_command
+from wayfare.cli.context import CliContext, admin_command, split_identity
 from wayfare.cli.output import iso_time, table
 from wayfare.wire.profiles import NamespaceSpec
 
@@ -75,9 +75,7 @@ def profiles_show(cli: CliContext, identity: str) -> None:
     Example:
       wayfare profiles show Email:ada@example.com
     """
-    namespace, sep, id_ = identity.partition(":")
-    if not sep or not namespace or not id_:
-        raise click.BadParameter("an identity is NAMESPACE:ID", param_hint="IDENTITY")
+    namespace, id_ = split_identity(identity)
     with cli.client() as c:
         body = c.profiles.find(namespace, id_)
 
