@@ -402,6 +402,7 @@ def _server(
     )
     merge_policies = MergePolicies(profiles, schemas)
     people = ProfileRegistry(identity_graph, clock)
+    audience_registry = AudienceRegistry(audiences, people, events, schemas, clock)
     closers = [store.close, profiles.close, identity_graph.close, audiences.close]
     return Services(
         engine=EngineServices(writer, runtime, closers),
@@ -423,9 +424,11 @@ def _server(
         journey_store=journey_store,
         journeys=journeys,
         merge_policies=merge_policies,
-        applier=Applier(store, clock, schemas, inlets, events, journeys, merge_policies),
+        applier=Applier(
+            store, clock, schemas, inlets, events, journeys, merge_policies, audience_registry
+        ),
         profiles=people,
-        audiences=AudienceRegistry(audiences, people, events, schemas, clock),
+        audiences=audience_registry,
         inbox=inbox or LocalInbox(),
         readiness=readiness,
     )

@@ -70,3 +70,24 @@ def test_memberships_are_asked_by_any_identity_of_a_known_person(org_demo: Demo)
         )
         assert_problem(unknown, 404)
         assert_problem(admin.get("/api/v1/audience-memberships"), 400)
+
+
+def test_an_audience_document_is_applied_once_and_does_not_change(org_demo: Demo) -> None:
+    audience = {"kind": "Audience", "name": "signed-up", "condition": f"count({DEMO_EVENT} in "
+                "last 30 days) > 0", "description": "signed up this month"}  # fmt: skip
+    with org_demo.server.admin(org_demo.org) as admin:
+        first = admin.post("/api/v1/apply", json={"documents": [audience]})
+        assert first.status_code == 200, first.text
+        assert first.json()["applied"] == [
+            {"kind": "Audience", "name": "signed-up", "action": "created", "id": "signed-up"}
+        ]
+        again = admin.post("/api/v1/apply", json={"documents": [audience]}).json()
+        assert again["applied"][0]["action"] == "unchanged"
+        changed = {**audience, "condition": "true"}
+        problem = assert_problem(admin.post("/api/v1/apply", json={"documents": [changed]}), 409)
+        assert "define another one" in problem["report"]["message"]
+        unknown = {**audience, "name": "other", "condition": "count(nope in last 1 day) > 0"}
+        refused = assert_problem(admin.post("/api/v1/apply", json={"documents": [unknown]}), 400)
+        assert refused["report"]["message"].startswith("document 0 (Audience 'other')")
+        shown = admin.get("/api/v1/audiences/signed-up").json()
+        assert shown["condition"] == audience["condition"]

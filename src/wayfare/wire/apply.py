@@ -8,7 +8,7 @@ import msgspec
 
 from wayfare.wire.base import Wire
 
-Kind = Literal["Org", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Journey"]
+Kind = Literal["Org", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Audience", "Journey"]
 """What a document defines; applied in this order, whatever the order given."""
 
 
