@@ -225,6 +225,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
             EmbeddedLog(path),
             clock,
             identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
+            audiences=SQLiteAudienceStore(path, fsync=settings.fsync),
         )
     return _server(
         settings,
@@ -447,6 +448,7 @@ def build_engine(settings: Settings) -> EngineServices:
         SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer),
         EmbeddedLog(path),
         identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
+        audiences=SQLiteAudienceStore(path, fsync=settings.fsync),
     )
     return EngineServices(writer, runtime)
 
@@ -455,6 +457,7 @@ def build_worker(settings: Settings) -> EngineServices:
     """A journey engine of ``wayfare worker``: partitions of the NATS event log by lease,
     state in PostgreSQL."""
     from wayfare.log.nats import NatsEventLog
+    from wayfare.store.postgres.audiences import PostgresAudienceStore
     from wayfare.store.postgres.connection import migrate as postgres_migrate
     from wayfare.store.postgres.connection import open_pool
     from wayfare.store.postgres.identities import PostgresIdentityGraph
@@ -481,6 +484,7 @@ def build_worker(settings: Settings) -> EngineServices:
         NatsEventLog(log_settings),
         ownership=ownership,
         identity_graph=PostgresIdentityGraph(pool),
+        audiences=PostgresAudienceStore(pool),
     )
     return EngineServices(None, runtime, [pool.close])
 
@@ -511,6 +515,7 @@ def _runtime(
     clock: Clock | None = None,
     ownership: Ownership | None = None,
     identity_graph: IdentityGraph | None = None,
+    audiences: AudienceStore | None = None,
 ) -> JourneyRuntime:
     sender_options: dict[str, Any] = {
         "smtp_host": settings.smtp_host,
@@ -537,4 +542,5 @@ def _runtime(
         per_host=settings.actions_per_host,
         failure_limit=settings.journey_failure_limit,
         identity_graph=identity_graph,
+        audiences=audiences,
     )

@@ -23,6 +23,7 @@ from wayfare.model.expressions import (
     Scope,
     parse,
 )
+from wayfare.model.identities import Identity
 
 AUDIENCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 MAX_DESCRIPTION = 1_000
@@ -174,3 +175,40 @@ def next_membership(
             "exited", Membership(audience, person_id, current.entered_ms, now_ms)
         )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceCheck:
+    """A person to evaluate in the journey engine's commit: the person holding ``identity``,
+    against ``audiences`` (those the change could move), at ``at_ms``. With ``event``, an
+    event of that name arrived for the identity: it is kept (to be counted) first."""
+
+    org_id: str
+    identity: Identity
+    event: str | None
+    at_ms: int
+    audiences: tuple[Audience, ...]
+
+    def windows(self) -> frozenset[tuple[str, int]]:
+        """The event counts the audiences read."""
+        return frozenset(w for audience in self.audiences for w in audience.event_windows())
+
+
+def decide_memberships(
+    check: AudienceCheck,
+    person_id: str,
+    profile: Mapping[str, Any],
+    event_counts: Mapping[tuple[str, int], int],
+    current: Mapping[str, Membership],
+) -> list[MembershipChange]:
+    """What the person's memberships of the check's audiences become, given their merged
+    attributes, event counts and current memberships (by audience name)."""
+    changes = []
+    for audience in check.audiences:
+        qualifies = audience.qualifies(profile, event_counts, check.at_ms)
+        change = next_membership(
+            audience.name, person_id, current.get(audience.name), qualifies, check.at_ms
+        )
+        if change is not None:
+            changes.append(change)
+    return changes

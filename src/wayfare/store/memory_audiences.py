@@ -7,7 +7,13 @@ from collections.abc import Collection, Sequence
 
 from wayfare.errors import ConflictError
 from wayfare.model.audiences import Audience, Membership, MembershipChange
+from wayfare.model.identities import Identity
+from wayfare.model.identity_graph import Person
+from wayfare.model.profile_fragments import Fragment
+from wayfare.model.profile_merge import MergePolicy
 from wayfare.model.profile_records import IdentityKey
+from wayfare.store.memory_identities import MemoryIdentityGraph
+from wayfare.store.memory_profiles import MemoryProfileStore
 
 
 class MemoryAudienceStore:
@@ -88,3 +94,28 @@ class MemoryAudienceStore:
 
     def close(self) -> None:
         pass
+
+
+class MemoryAudienceReads:
+    """What audience checks read and write (store/audience_checks.py), over the memory
+    stores a MemoryJourneyStore's commit holds."""
+
+    def __init__(
+        self, graph: MemoryIdentityGraph, profiles: MemoryProfileStore, kept: MemoryAudienceStore
+    ) -> None:
+        self._graph = graph
+        self._profiles = profiles
+        self._kept = kept
+        self.add_identity_event = kept.add_identity_event
+        self.count_identity_events = kept.count_identity_events
+        self.memberships_of = kept.memberships_of
+        self.record_membership_changes = kept.record_membership_changes
+
+    def person_of(self, org_id: str, identity: Identity) -> Person | None:
+        return self._graph.person_of(org_id, identity)
+
+    def fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+        return self._profiles.profile_fragments(org_id, identities)
+
+    def merge_policy(self, org_id: str) -> MergePolicy:
+        return self._profiles.merge_policy(org_id)

@@ -13,8 +13,45 @@ from typing import Any
 
 from wayfare.model.audiences import Audience, Membership, MembershipChange
 from wayfare.model.expressions import parse
+from wayfare.model.identities import Identity
+from wayfare.model.identity_graph import Person
+from wayfare.model.profile_fragments import Fragment
+from wayfare.model.profile_merge import MergePolicy
 from wayfare.model.profile_records import IdentityKey
-from wayfare.store.sql_resources import Row, SQLDatabase
+from wayfare.store.sql_identities import _rows as rows_of
+from wayfare.store.sql_identities import owners_in, persons_in
+from wayfare.store.sql_profiles import fragments_in, merge_policy_in
+from wayfare.store.sql_resources import Row, SQLDatabase, Statements
+
+_MEMBERSHIPS_OF = (
+    "SELECT audience, person_id, entered_ms, exited_ms FROM audience_memberships "
+    "WHERE org_id = ? AND person_id = ? ORDER BY audience"
+)
+_KEEP_MEMBERSHIP = (
+    "INSERT INTO audience_memberships (org_id, audience, person_id, entered_ms, exited_ms) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (org_id, audience, person_id) DO UPDATE "
+    "SET entered_ms = excluded.entered_ms, exited_ms = excluded.exited_ms"
+)
+_KEEP_EVENT = (
+    "INSERT INTO identity_events (org_id, namespace, identity_id, event, at_ms) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _count_query(
+    org_id: str, identities: Collection[IdentityKey], event: str, window: int, now_ms: int
+) -> tuple[str, tuple[Any, ...]]:
+    """How many events named ``event`` the identities had in the window up to ``now_ms``."""
+    wanted = sorted(set(identities))
+    keys: list[Any] = []
+    for identity in wanted:
+        keys += [identity.namespace, identity.id]
+    sql = (
+        "SELECT COUNT(*) FROM identity_events WHERE org_id = ? AND (namespace, identity_id) "
+        f"IN (VALUES {', '.join('(?, ?)' for _ in wanted)}) AND event = ? "
+        "AND at_ms > ? AND at_ms <= ?"
+    )
+    return sql, (org_id, *keys, event, now_ms - window, now_ms)
 
 
 def _audience(row: Row) -> Audience:
@@ -60,15 +97,7 @@ class SQLAudienceStore(SQLDatabase):
         if not changes:
             return
         with self._tx() as conn:
-            for change in changes:
-                kept = change.membership
-                conn.execute(
-                    "INSERT INTO audience_memberships (org_id, audience, person_id, entered_ms, "
-                    "exited_ms) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (org_id, audience, person_id) DO UPDATE "
-                    "SET entered_ms = excluded.entered_ms, exited_ms = excluded.exited_ms",
-                    (org_id, kept.audience, kept.person_id, kept.entered_ms, kept.exited_ms),
-                )
+            InTransaction(conn).record_membership_changes(org_id, changes)
 
     def membership(self, org_id: str, audience: str, person_id: str) -> Membership | None:
         row = self._one(
@@ -79,12 +108,7 @@ class SQLAudienceStore(SQLDatabase):
         return _membership(row) if row else None
 
     def memberships_of(self, org_id: str, person_id: str) -> list[Membership]:
-        rows = self._all(
-            "SELECT * FROM audience_memberships WHERE org_id = ? AND person_id = ? "
-            "ORDER BY audience",
-            (org_id, person_id),
-        )
-        return [_membership(row) for row in rows]
+        return [_membership(row) for row in self._all(_MEMBERSHIPS_OF, (org_id, person_id))]
 
     def members(
         self, org_id: str, audience: str, *, after: str | None = None, limit: int = 100
@@ -100,11 +124,7 @@ class SQLAudienceStore(SQLDatabase):
         self, org_id: str, identity: IdentityKey, event: str, at_ms: int
     ) -> None:
         with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO identity_events (org_id, namespace, identity_id, event, at_ms) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (org_id, identity.namespace, identity.id, event, at_ms),
-            )
+            InTransaction(conn).add_identity_event(org_id, identity, event, at_ms)
 
     def count_identity_events(
         self,
@@ -113,23 +133,8 @@ class SQLAudienceStore(SQLDatabase):
         windows: Collection[tuple[str, int]],
         now_ms: int,
     ) -> dict[tuple[str, int], int]:
-        counts = dict.fromkeys(windows, 0)
-        if not identities or not windows:
-            return counts
-        wanted = sorted(set(identities))
-        pairs = ", ".join("(?, ?)" for _ in wanted)
-        keys: list[Any] = []
-        for identity in wanted:
-            keys += [identity.namespace, identity.id]
-        for name, window in counts:
-            row = self._one(
-                "SELECT COUNT(*) AS n FROM identity_events WHERE org_id = ? AND "
-                f"(namespace, identity_id) IN (VALUES {pairs}) AND event = ? "
-                "AND at_ms > ? AND at_ms <= ?",
-                (org_id, *keys, name, now_ms - window, now_ms),
-            )
-            counts[(name, window)] = int(row["n"]) if row else 0
-        return counts
+        with self._tx() as conn:  # the engine counts in its commit (InTransaction)
+            return InTransaction(conn).count_identity_events(org_id, identities, windows, now_ms)
 
     def forget_identity_events_before(self, before_ms: int, limit: int) -> int:
         with self._tx() as conn:
@@ -139,3 +144,55 @@ class SQLAudienceStore(SQLDatabase):
                 "at_ms FROM identity_events WHERE at_ms < ? ORDER BY at_ms LIMIT ?)",
                 (before_ms, before_ms, limit),
             ).rowcount
+
+
+class InTransaction:
+    """What audience checks read and write (store/audience_checks.py), on the journey
+    engine's commit's transaction (rows by position there)."""
+
+    def __init__(self, conn: Statements) -> None:
+        self._conn = conn
+
+    def person_of(self, org_id: str, identity: Identity) -> Person | None:
+        owners = owners_in(self._conn, org_id, [identity])
+        found = persons_in(self._conn, org_id, owners[:1])
+        return found[0] if found else None
+
+    def fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+        return fragments_in(self._conn, org_id, identities)
+
+    def merge_policy(self, org_id: str) -> MergePolicy:
+        return merge_policy_in(self._conn, org_id)
+
+    def add_identity_event(
+        self, org_id: str, identity: IdentityKey, event: str, at_ms: int
+    ) -> None:
+        self._conn.execute(_KEEP_EVENT, (org_id, identity.namespace, identity.id, event, at_ms))
+
+    def count_identity_events(
+        self,
+        org_id: str,
+        identities: Collection[IdentityKey],
+        windows: Collection[tuple[str, int]],
+        now_ms: int,
+    ) -> dict[tuple[str, int], int]:
+        counts = dict.fromkeys(windows, 0)
+        if identities:
+            for name, window in counts:
+                sql, params = _count_query(org_id, identities, name, window, now_ms)
+                counts[(name, window)] = int(self._conn.execute(sql, params).fetchone()[0])
+        return counts
+
+    def memberships_of(self, org_id: str, person_id: str) -> list[Membership]:
+        rows = rows_of(self._conn, _MEMBERSHIPS_OF, (org_id, person_id))
+        return [
+            Membership(r[0], r[1], int(r[2]), None if r[3] is None else int(r[3])) for r in rows
+        ]
+
+    def record_membership_changes(self, org_id: str, changes: Sequence[MembershipChange]) -> None:
+        for change in changes:
+            kept = change.membership
+            self._conn.execute(
+                _KEEP_MEMBERSHIP,
+                (org_id, kept.audience, kept.person_id, kept.entered_ms, kept.exited_ms),
+            )
