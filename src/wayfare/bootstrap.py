@@ -144,6 +144,7 @@ class Services:
                     self.clock,
                     step_event_days=self.settings.step_event_retention_days,
                     interval_seconds=self.settings.retention_interval_seconds,
+                    audiences=self.audiences.store,
                 ),
                 name="retention",
             )

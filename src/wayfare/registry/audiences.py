@@ -42,6 +42,11 @@ class AudienceRegistry:
         self._schemas = schemas
         self._clock = clock
 
+    @property
+    def store(self) -> AudienceStore:
+        """Where audiences are kept (retention forgets their old events there)."""
+        return self._store
+
     def check(self, org_id: str, data: object) -> Audience:
         """The audience ``data`` describes, its condition checked: every counted event is
         one of the org's, every profile path a field of one of its Profile schemas."""
