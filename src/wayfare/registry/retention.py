@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wayfare.clock import Clock
@@ -56,23 +57,29 @@ def expire(
             records += deleted
             if deleted < chunk:
                 break
-    steps = 0
+    steps = counted = 0
     if step_event_days > 0:
         before = now_ms - step_event_days * DAY_MS
-        for _ in range(max_chunks):
-            deleted = journeys.delete_step_events_before(before, chunk)
-            steps += deleted
-            if deleted < chunk:
-                break
-    counted = 0
+        steps = _chunked(
+            lambda: journeys.delete_step_events_before(before, chunk), chunk, max_chunks
+        )
     if audiences is not None:
-        before = now_ms - MAX_EVENT_WINDOW_DAYS * DAY_MS
-        for _ in range(max_chunks):
-            deleted = audiences.forget_identity_events_before(before, chunk)
-            counted += deleted
-            if deleted < chunk:
-                break
+        oldest = now_ms - MAX_EVENT_WINDOW_DAYS * DAY_MS
+        forget = audiences.forget_identity_events_before
+        counted = _chunked(lambda: forget(oldest, chunk), chunk, max_chunks)
     return Expired(records, steps, counted)
+
+
+def _chunked(delete: Callable[[], int], chunk: int, max_chunks: int) -> int:
+    """Call ``delete`` (a chunk at most each call) until a chunk is not full, at most
+    ``max_chunks`` times; how many went."""
+    total = 0
+    for _ in range(max_chunks):
+        deleted = delete()
+        total += deleted
+        if deleted < chunk:
+            break
+    return total
 
 
 async def run_retention(
