@@ -85,6 +85,8 @@ class Backend:
     _graph: Callable[[], IdentityGraph]
     _writers: list[MessageWriter] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    _profiles: Callable[[], ProfileStore] | None = None
+    _audiences: Callable[[], AudienceStore] | None = None
 
     def new_writer(self) -> MessageWriter:
         writer = self._new_writer()
@@ -107,6 +109,16 @@ class Backend:
         """The identity graph over the same data, that journey stores' commits link in."""
         return closed_later(self._closers, self._graph())
 
+    def open_profiles(self) -> ProfileStore:
+        """The profile fragments over the same data, that commits' audience checks read."""
+        assert self._profiles is not None
+        return closed_later(self._closers, self._profiles())
+
+    def open_audiences(self) -> AudienceStore:
+        """Audiences over the same data, whose memberships commits' audience checks keep."""
+        assert self._audiences is not None
+        return closed_later(self._closers, self._audiences())
+
     def close(self) -> None:
         async def stop_all() -> None:
             for writer in self._writers:
@@ -127,6 +139,8 @@ def memory_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: store,
         lambda: journeys,
         lambda: journeys.identities,
+        _profiles=lambda: journeys.profiles,
+        _audiences=lambda: journeys.audiences,
     )
 
 
@@ -141,6 +155,8 @@ def sqlite_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: SQLiteStore(path, fsync=False),
         lambda: SQLiteJourneyStore(path, fsync=False),
         lambda: SQLiteIdentityGraph(path, fsync=False),
+        _profiles=lambda: SQLiteProfileStore(path, fsync=False),
+        _audiences=lambda: SQLiteAudienceStore(path, fsync=False),
     )
 
 
@@ -154,6 +170,8 @@ def postgres_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: PostgresStore(open_pool(url, max_size=1)),
         lambda: PostgresJourneyStore(open_pool(url, max_size=2)),
         lambda: PostgresIdentityGraph(open_pool(url, max_size=1)),
+        _profiles=lambda: PostgresProfileStore(open_pool(url, max_size=1)),
+        _audiences=lambda: PostgresAudienceStore(open_pool(url, max_size=1)),
     )
 
 
