@@ -114,6 +114,9 @@ class MemoryAudienceReads:
     def person_of(self, org_id: str, identity: Identity) -> Person | None:
         return self._graph.person_of(org_id, identity)
 
+    def hold_person(self, org_id: str, person_id: str) -> None:
+        """Memory stores are used from one thread."""
+
     def fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
         return self._profiles.profile_fragments(org_id, identities)
 

@@ -18,8 +18,8 @@ from wayfare.model.identity_graph import Person
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy
 from wayfare.model.profile_records import IdentityKey
+from wayfare.store.sql_identities import Locks, owners_in, persons_in
 from wayfare.store.sql_identities import _rows as rows_of
-from wayfare.store.sql_identities import owners_in, persons_in
 from wayfare.store.sql_profiles import fragments_in, merge_policy_in
 from wayfare.store.sql_resources import Row, SQLDatabase, Statements
 
@@ -150,8 +150,14 @@ class InTransaction:
     """What audience checks read and write (store/audience_checks.py), on the journey
     engine's commit's transaction (rows by position there)."""
 
-    def __init__(self, conn: Statements) -> None:
+    def __init__(self, conn: Statements, lock: Locks | None = None) -> None:
         self._conn = conn
+        self._lock = lock
+        """PostgreSQL's advisory locks (SQLite's writers take turns already)."""
+
+    def hold_person(self, org_id: str, person_id: str) -> None:
+        if self._lock is not None:
+            self._lock(self._conn, [f"{org_id}/person/{person_id}"])  # as linking holds it
 
     def person_of(self, org_id: str, identity: Identity) -> Person | None:
         owners = owners_in(self._conn, org_id, [identity])

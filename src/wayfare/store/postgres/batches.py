@@ -50,7 +50,8 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
     if batch.links:
         link_arrivals(shared_statements(conn), batch.links, advisory_locks)
     if batch.audience_checks:
-        run_audience_checks(InTransaction(shared_statements(conn)), batch.audience_checks)
+        checks = InTransaction(shared_statements(conn), advisory_locks)
+        run_audience_checks(checks, batch.audience_checks)
     cursor = conn.cursor()
     _upsert_instances(cursor, batch.instances)
     if batch.fired_timers:
