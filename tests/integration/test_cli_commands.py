@@ -247,6 +247,36 @@ def test_json_is_printed_wherever_it_is_offered(stage: Stage, path: str) -> None
     assert isinstance(json.loads(printed), dict | list), printed
 
 
+def test_audiences_are_created_shown_and_a_persons_memberships_listed(shop: Shop) -> None:
+    condition = "count(cart in last 1 day) >= 1"
+    created = ok(run(shop, "audiences", "create", "carts", "--condition", condition))
+    assert created.strip() == "created audience carts"
+    shown = ok(run(shop, "audiences", "show", "carts"))
+    assert f"audience carts: {condition}" in shown
+    assert "counts events: cart; reads the profile: False" in shown
+    refused = run(shop, "audiences", "create", "x", "--condition", "count(nope in last 1 day) > 0")
+    assert refused.exit_code == 1 and "no event is named 'nope'" in refused.stderr
+    send(shop, shop_message(shop, "cart", "ada@example.com"))
+    of = ["audiences", "of", "Email:ada@example.com", "--json"]
+    found = wait_until(
+        lambda: (
+            (r := run(shop, *of)).exit_code == 0
+            and json.loads(r.stdout)["memberships"]
+            and json.loads(r.stdout)
+        ),
+        timeout=30,
+    )
+    person = found["personId"]
+    header, row = ok(run(shop, "audiences", "of", "Email:ada@example.com")).splitlines()[1:3]
+    assert header.split() == ["audience", "entered", "exited"]
+    audience, _entered, exited = row.split()
+    assert (audience, exited) == ("carts", "-")  # a member: not exited
+    members = ok(run(shop, "audiences", "members", "carts")).splitlines()
+    assert [line.split()[0] for line in members[1:]] == [person]
+    usage = run(shop, "audiences", "of", "ada@example.com")
+    assert usage.exit_code == 2 and "NAMESPACE:ID" in usage.output
+
+
 def test_steps_of_one_person_with_times_and_the_report_in_graph_order(shop: Shop) -> None:
     # names that sort otherwise than the graph: zulu, then alpha or mike, then done
     branches = [{"label": "big", "when": ev("cart", "cart.total") + " > 10", "next": "mike"}]
