@@ -5,12 +5,16 @@ counts are kept for the person, and the person enters or exits at that time
 from __future__ import annotations
 
 from tests.contract.conftest import message
+from tests.contract.test_identity_graph import decide
 from tests.people import ecid, email
 from tests.unit.journey_engine import ORG, T0, Engine, make_engine
+from wayfare.engine.audiences import AudienceChecks
 from wayfare.model.audiences import Membership, parse_audience
 from wayfare.model.matching import EventMatch
 from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
+from wayfare.model.runs import EngineBatch
 from wayfare.store.memory import MemoryStore
+from wayfare.store.memory_audiences import MemoryAudienceStore
 from wayfare.store.memory_journeys import MemoryJourneyStore
 
 DAY = 86_400_000
@@ -87,3 +91,24 @@ def test_events_no_audience_counts_are_not_kept() -> None:
     ada = [IdentityKey("Email", "ada@example.com")]
     assert store.audiences.count_identity_events(ORG, ada, [window], T0) == {window: 0}
     assert store.audiences.memberships_of(ORG, person_id(store, {"Email": "ada@example.com"})) == []
+
+
+def test_a_profile_change_is_checked_against_the_audiences_reading_the_profile() -> None:
+    store = MemoryJourneyStore(MemoryStore())
+    for name, condition in [
+        ("gold", "#{profile.tier} == 'gold'"),
+        ("carts", "count(cart in last 1 day) > 0"),
+    ]:
+        store.audiences.add_audience(parse_audience(ORG, {"name": name, "condition": condition}))
+    ada = email("ada@example.com")
+    check = AudienceChecks(store.audiences).for_profile_change(ORG, ada, T0)
+    assert check is not None and check.event is None
+    assert [a.name for a in check.audiences] == ["gold"]
+    assert AudienceChecks(MemoryAudienceStore()).for_profile_change(ORG, ada, T0) is None
+    store.identities.link(ORG, [ada], decide(T0, [ada]))
+    ada_key = IdentityKey("Email", "ada@example.com")
+    gold = ProfileUpdate(ORG, "crm", ada_key, Operation.MERGE, {"tier": "gold"}, T0)
+    store.profiles.apply_profile_update(gold)
+    store.commit(EngineBatch(audience_checks=[check]))
+    [member] = store.audiences.members(ORG, "gold")
+    assert member.entered_ms == T0

@@ -4,6 +4,8 @@ each person's memberships (store/audience_checks.py, model/audiences.py).
 
 Work per message is bounded: only events some audience of the org counts are kept and
 checked, and only against those audiences; each org's audiences are read once a cycle.
+A change of a person's profile attributes calls for a check against the audiences that
+read the profile (``for_profile_change``): what applies Profile records in the commit adds it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from wayfare.model.audiences import Audience, AudienceCheck
-from wayfare.model.identities import Namespace, identities_of
+from wayfare.model.identities import Identity, Namespace, identities_of
 from wayfare.model.runs import MatchedMessage
 from wayfare.store.ports import AudienceStore
 
@@ -21,6 +23,14 @@ class AudienceChecks:
 
     def __init__(self, store: AudienceStore) -> None:
         self._store = store
+
+    def for_profile_change(
+        self, org_id: str, identity: Identity, now_ms: int
+    ) -> AudienceCheck | None:
+        """The check a change of ``identity``'s profile attributes calls for: against the
+        org's audiences that read the profile (None: it has none)."""
+        reading = tuple(a for a in self._store.list_audiences(org_id) if a.reads_profile())
+        return AudienceCheck(org_id, identity, None, now_ms, reading) if reading else None
 
     def checks(
         self,
