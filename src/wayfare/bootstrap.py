@@ -44,6 +44,7 @@ from wayfare.model.destinations import DestinationPolicy
 from wayfare.model.records import FirstMessage
 from wayfare.observability.readiness import Readiness, files_writable, lock_held
 from wayfare.registry.apply import Applier
+from wayfare.registry.audiences import AudienceRegistry
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry
 from wayfare.registry.journeys import JourneyRegistry
@@ -53,12 +54,14 @@ from wayfare.registry.profiles import MergePolicies
 from wayfare.registry.retention import run_retention
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import (
+    AudienceStore,
     IdentityGraph,
     JourneyStore,
     MessageWriter,
     ProfileStore,
     ResourceStore,
 )
+from wayfare.store.sqlite.audiences import SQLiteAudienceStore
 from wayfare.store.sqlite.connection import database_path, migrate
 from wayfare.store.sqlite.files import prepare_data_dir, prepare_database
 from wayfare.store.sqlite.identities import SQLiteIdentityGraph
@@ -125,6 +128,7 @@ class Services:
     applier: Applier
     profiles: ProfileRegistry
     privacy: PrivacyDeletes
+    audiences: AudienceRegistry
     inbox: DemoInbox
     readiness: Readiness
     runs_retention: bool = True
@@ -142,6 +146,7 @@ class Services:
                     self.clock,
                     step_event_days=self.settings.step_event_retention_days,
                     interval_seconds=self.settings.retention_interval_seconds,
+                    audiences=self.audiences.store,
                 ),
                 name="retention",
             )
@@ -225,6 +230,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
             EmbeddedLog(path),
             clock,
             identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
+            audiences=SQLiteAudienceStore(path, fsync=settings.fsync),
         )
     return _server(
         settings,
@@ -238,6 +244,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         check_every_ms=EMBEDDED_CHECK_MS,
         readiness=_embedded_readiness(settings, path, journey_store),
         profiles=SQLiteProfileStore(path, fsync=settings.fsync),
+        audiences=SQLiteAudienceStore(path, fsync=settings.fsync),
     )
 
 
@@ -265,6 +272,7 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
         HubInbox(client),
         readiness=_embedded_readiness(settings, path, journey_store),
         profiles=SQLiteProfileStore(path, fsync=settings.fsync),
+        audiences=SQLiteAudienceStore(path, fsync=settings.fsync),
     )
     services.runs_retention = False
     return services
@@ -307,6 +315,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     """Stateless: the inlet writes to JetStream, the admin API to PostgreSQL; the journey
     engines are ``wayfare worker`` processes."""
     from wayfare.log.nats import NatsWriter
+    from wayfare.store.postgres.audiences import PostgresAudienceStore
     from wayfare.store.postgres.connection import migrate as postgres_migrate
     from wayfare.store.postgres.connection import open_pool
     from wayfare.store.postgres.identities import PostgresIdentityGraph
@@ -355,6 +364,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
         check_every_ms=SCALED_OUT_CHECK_MS,
         readiness=readiness,
         profiles=PostgresProfileStore(pool),  # the store's pool: closed by either, once
+        audiences=PostgresAudienceStore(pool),  # the same
     )
 
 
@@ -372,6 +382,7 @@ def _server(
     *,
     readiness: Readiness,
     profiles: ProfileStore,
+    audiences: AudienceStore,
 ) -> Services:
     catalog = Catalog(
         store,
@@ -397,8 +408,10 @@ def _server(
     )
     merge_policies = MergePolicies(profiles, schemas)
     people = ProfileRegistry(identity_graph, clock, profiles, journey_store, store)
+    audience_registry = AudienceRegistry(audiences, people, events, schemas, clock)
+    closers = [store.close, profiles.close, identity_graph.close, audiences.close]
     return Services(
-        engine=EngineServices(writer, runtime, [store.close, profiles.close, identity_graph.close]),
+        engine=EngineServices(writer, runtime, closers),
         settings=settings,
         clock=clock,
         store=store,
@@ -417,9 +430,20 @@ def _server(
         journey_store=journey_store,
         journeys=journeys,
         merge_policies=merge_policies,
-        applier=Applier(store, clock, schemas, inlets, events, journeys, merge_policies, people),
+        applier=Applier(
+            store,
+            clock,
+            schemas,
+            inlets,
+            events,
+            journeys,
+            merge_policies,
+            people,
+            audience_registry,
+        ),
         profiles=people,
         privacy=PrivacyDeletes(identity_graph, journey_store, profiles, store, clock),
+        audiences=audience_registry,
         inbox=inbox or LocalInbox(),
         readiness=readiness,
     )
@@ -438,6 +462,7 @@ def build_engine(settings: Settings) -> EngineServices:
         SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer),
         EmbeddedLog(path),
         identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
+        audiences=SQLiteAudienceStore(path, fsync=settings.fsync),
     )
     return EngineServices(writer, runtime)
 
@@ -446,6 +471,7 @@ def build_worker(settings: Settings) -> EngineServices:
     """A journey engine of ``wayfare worker``: partitions of the NATS event log by lease,
     state in PostgreSQL."""
     from wayfare.log.nats import NatsEventLog
+    from wayfare.store.postgres.audiences import PostgresAudienceStore
     from wayfare.store.postgres.connection import migrate as postgres_migrate
     from wayfare.store.postgres.connection import open_pool
     from wayfare.store.postgres.identities import PostgresIdentityGraph
@@ -472,6 +498,7 @@ def build_worker(settings: Settings) -> EngineServices:
         NatsEventLog(log_settings),
         ownership=ownership,
         identity_graph=PostgresIdentityGraph(pool),
+        audiences=PostgresAudienceStore(pool),
     )
     return EngineServices(None, runtime, [pool.close])
 
@@ -502,6 +529,7 @@ def _runtime(
     clock: Clock | None = None,
     ownership: Ownership | None = None,
     identity_graph: IdentityGraph | None = None,
+    audiences: AudienceStore | None = None,
 ) -> JourneyRuntime:
     sender_options: dict[str, Any] = {
         "smtp_host": settings.smtp_host,
@@ -528,4 +556,5 @@ def _runtime(
         per_host=settings.actions_per_host,
         failure_limit=settings.journey_failure_limit,
         identity_graph=identity_graph,
+        audiences=audiences,
     )

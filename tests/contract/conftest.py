@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 import pytest
@@ -28,22 +28,26 @@ from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.model.resources import Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.store.memory import MemoryStore, MemoryWriter
+from wayfare.store.memory_audiences import MemoryAudienceStore
 from wayfare.store.memory_identities import MemoryIdentityGraph
 from wayfare.store.memory_journeys import MemoryJourneyStore
 from wayfare.store.memory_profiles import MemoryProfileStore
 from wayfare.store.ports import (
+    AudienceStore,
     IdentityGraph,
     JourneyStore,
     MessageWriter,
     ProfileStore,
     ResourceStore,
 )
+from wayfare.store.postgres.audiences import PostgresAudienceStore
 from wayfare.store.postgres.connection import open_pool
 from wayfare.store.postgres.identities import PostgresIdentityGraph
 from wayfare.store.postgres.journeys import PostgresJourneyStore
 from wayfare.store.postgres.profiles import PostgresProfileStore
 from wayfare.store.postgres.resources import PostgresStore
 from wayfare.store.postgres.writer import PostgresWriter
+from wayfare.store.sqlite.audiences import SQLiteAudienceStore
 from wayfare.store.sqlite.connection import migrate
 from wayfare.store.sqlite.identities import SQLiteIdentityGraph
 from wayfare.store.sqlite.journeys import SQLiteJourneyStore
@@ -81,6 +85,8 @@ class Backend:
     _graph: Callable[[], IdentityGraph]
     _writers: list[MessageWriter] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    _profiles: Callable[[], ProfileStore] | None = None
+    _audiences: Callable[[], AudienceStore] | None = None
 
     def new_writer(self) -> MessageWriter:
         writer = self._new_writer()
@@ -103,6 +109,16 @@ class Backend:
         """The identity graph over the same data, that journey stores' commits link in."""
         return closed_later(self._closers, self._graph())
 
+    def open_profiles(self) -> ProfileStore:
+        """The profile fragments over the same data, that commits' audience checks read."""
+        assert self._profiles is not None
+        return closed_later(self._closers, self._profiles())
+
+    def open_audiences(self) -> AudienceStore:
+        """Audiences over the same data, whose memberships commits' audience checks keep."""
+        assert self._audiences is not None
+        return closed_later(self._closers, self._audiences())
+
     def close(self) -> None:
         async def stop_all() -> None:
             for writer in self._writers:
@@ -123,6 +139,8 @@ def memory_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: store,
         lambda: journeys,
         lambda: journeys.identities,
+        _profiles=lambda: journeys.profiles,
+        _audiences=lambda: journeys.audiences,
     )
 
 
@@ -137,6 +155,8 @@ def sqlite_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: SQLiteStore(path, fsync=False),
         lambda: SQLiteJourneyStore(path, fsync=False),
         lambda: SQLiteIdentityGraph(path, fsync=False),
+        _profiles=lambda: SQLiteProfileStore(path, fsync=False),
+        _audiences=lambda: SQLiteAudienceStore(path, fsync=False),
     )
 
 
@@ -150,6 +170,8 @@ def postgres_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: PostgresStore(open_pool(url, max_size=1)),
         lambda: PostgresJourneyStore(open_pool(url, max_size=2)),
         lambda: PostgresIdentityGraph(open_pool(url, max_size=1)),
+        _profiles=lambda: PostgresProfileStore(open_pool(url, max_size=1)),
+        _audiences=lambda: PostgresAudienceStore(open_pool(url, max_size=1)),
     )
 
 
@@ -241,21 +263,28 @@ def profile_backend(request: pytest.FixtureRequest) -> Iterator[ProfileBackend]:
     yield from built(PROFILE_BACKENDS, request)
 
 
+S = TypeVar("S")
+
+
 @dataclass
-class GraphBackend:
-    """One identity graph adapter: ``open`` gives the graph over the same data on another
-    connection each call, where the backend has connections (as each process opens its own)."""
+class Connections(Generic[S]):
+    """One adapter of a port: ``open`` gives it over the same data on another connection
+    each call, where the backend has connections (as each process opens its own)."""
 
     name: str
-    open: Callable[[], IdentityGraph]
+    open: Callable[[], S]
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
-    def connect(self) -> IdentityGraph:
+    def connect(self) -> S:
         return closed_later(self._closers, self.open())
 
     def close(self) -> None:
         for close in self._closers:
             close()
+
+
+GraphBackend = Connections[IdentityGraph]
+"""One identity graph adapter."""
 
 
 def memory_graph(request: pytest.FixtureRequest) -> GraphBackend:
@@ -451,3 +480,35 @@ def make_schema(
         ),
         created_ms=created_ms,
     )
+
+
+AudienceBackend = Connections[AudienceStore]
+"""One audience store adapter."""
+
+
+def memory_audience_backend(request: pytest.FixtureRequest) -> AudienceBackend:
+    store = MemoryAudienceStore()
+    return AudienceBackend("memory", lambda: store)
+
+
+def sqlite_audience_backend(request: pytest.FixtureRequest) -> AudienceBackend:
+    path = request.getfixturevalue("tmp_path") / "wayfare.sqlite3"
+    migrate(path)
+    return AudienceBackend("sqlite", lambda: SQLiteAudienceStore(path, fsync=False))
+
+
+def postgres_audience_backend(request: pytest.FixtureRequest) -> AudienceBackend:
+    url: str = request.getfixturevalue("pg_database")
+    return AudienceBackend("postgres", lambda: PostgresAudienceStore(open_pool(url, max_size=2)))
+
+
+AUDIENCE_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], AudienceBackend]] = {
+    "memory": memory_audience_backend,
+    "sqlite": sqlite_audience_backend,
+    "postgres": postgres_audience_backend,
+}
+
+
+@pytest.fixture(params=list(AUDIENCE_BACKENDS))
+def audience_backend(request: pytest.FixtureRequest) -> Iterator[AudienceBackend]:
+    yield from built(AUDIENCE_BACKENDS, request)

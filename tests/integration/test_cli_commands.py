@@ -154,6 +154,13 @@ class Stage:
         wait_until(lambda: bool(report(self.shop, PAUSED)["paused"]), timeout=10)
         return PAUSED
 
+    def audience(self) -> str:
+        """An audience of the shop's org."""
+        condition = {"name": "carts", "condition": "count(cart in last 1 day) >= 1"}
+        with self.shop.admin() as admin:
+            assert admin.post("/api/v1/audiences", json=condition).status_code == 201
+        return "carts"
+
 
 @pytest.fixture
 def stage(shop: Shop, tmp_path: Path) -> Stage:
@@ -217,6 +224,11 @@ ARGUMENTS: dict[str, Callable[[Stage], list[str]]] = {
     "namespaces create": lambda s: ["Loyalty", "--unique"],
     "profiles show": lambda s: [s.person()],
     "profiles delete": lambda s: ["Email:nobody-at-all@example.com", "--yes"],
+    "audiences create": lambda s: ["buyers", "--condition", "count(purchase in last 7 days) > 0"],
+    "audiences list": lambda s: [],
+    "audiences show": lambda s: [s.audience()],
+    "audiences members": lambda s: [s.audience(), "--limit", "5"],
+    "audiences of": lambda s: [s.person()],
 }
 
 
@@ -229,6 +241,36 @@ def test_json_is_printed_wherever_it_is_offered(stage: Stage, path: str) -> None
     args = ARGUMENTS[path](stage)
     printed = ok(run(stage.shop, *path.split(), *args, "--json"))
     assert isinstance(json.loads(printed), dict | list), printed
+
+
+def test_audiences_are_created_shown_and_a_persons_memberships_listed(shop: Shop) -> None:
+    condition = "count(cart in last 1 day) >= 1"
+    created = ok(run(shop, "audiences", "create", "carts", "--condition", condition))
+    assert created.strip() == "created audience carts"
+    shown = ok(run(shop, "audiences", "show", "carts"))
+    assert f"audience carts: {condition}" in shown
+    assert "counts events: cart; reads the profile: False" in shown
+    refused = run(shop, "audiences", "create", "x", "--condition", "count(nope in last 1 day) > 0")
+    assert refused.exit_code == 1 and "no event is named 'nope'" in refused.stderr
+    send(shop, shop_message(shop, "cart", "ada@example.com"))
+    of = ["audiences", "of", "Email:ada@example.com", "--json"]
+    found = wait_until(
+        lambda: (
+            (r := run(shop, *of)).exit_code == 0
+            and json.loads(r.stdout)["memberships"]
+            and json.loads(r.stdout)
+        ),
+        timeout=30,
+    )
+    person = found["personId"]
+    header, row = ok(run(shop, "audiences", "of", "Email:ada@example.com")).splitlines()[1:3]
+    assert header.split() == ["audience", "entered", "exited"]
+    audience, _entered, exited = row.split()
+    assert (audience, exited) == ("carts", "-")  # a member: not exited
+    members = ok(run(shop, "audiences", "members", "carts")).splitlines()
+    assert [line.split()[0] for line in members[1:]] == [person]
+    usage = run(shop, "audiences", "of", "ada@example.com")
+    assert usage.exit_code == 2 and "NAMESPACE:ID" in usage.output
 
 
 def test_steps_of_one_person_with_times_and_the_report_in_graph_order(shop: Shop) -> None:

@@ -224,6 +224,15 @@ def test_a_reference_to_what_the_event_does_not_carry_is_refused_at_save_time(
     assert call(shop, "GET", "/api/v1/journeys/checked").status_code == 404
 
 
+def test_an_event_count_is_refused_in_a_journey(shop: Shop) -> None:
+    when = {"when": "count(purchase in last 7 days) >= 2", "next": "done"}
+    check = {"type": "condition", "branches": [when], "otherwise": "done"}
+    (problem,) = refusal(call(shop, "POST", "/api/v1/journeys", json=on_cart("counts", {
+        "check": check, "done": END})))  # fmt: skip
+    assert problem["pointerToViolation"] == CHECK
+    assert "in an audience, not in a journey" in problem["message"]
+
+
 def test_a_profile_path_is_checked_against_the_union_of_the_orgs_profile_schemas(
     shop: Shop,
 ) -> None:

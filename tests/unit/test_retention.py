@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 from tests.contract.conftest import ORG, message
+from wayfare.model.expressions import MAX_EVENT_WINDOW_DAYS
+from wayfare.model.profile_records import IdentityKey
 from wayfare.model.resources import Dataset
 from wayfare.model.runs import EngineBatch, StepRecord
 from wayfare.registry.retention import DAY_MS, Expired, expire
 from wayfare.store.memory import MemoryStore
+from wayfare.store.memory_audiences import MemoryAudienceStore
 from wayfare.store.memory_journeys import MemoryJourneyStore
 
 NOW = 100 * DAY_MS
@@ -62,3 +65,16 @@ def test_step_events_older_than_the_setting_go_and_none_without_it() -> None:
     assert expire(store, journeys, NOW, step_event_days=0).step_events == 0
     assert expire(store, journeys, NOW, step_event_days=7).step_events == 1
     assert [s.node for s in journeys.list_steps(ORG, "welcome", 10)] == ["new"]
+
+
+def test_events_kept_for_audiences_go_once_no_window_reaches_them() -> None:
+    store, journeys = stores(None)
+    audiences = MemoryAudienceStore()
+    ada = IdentityKey("Email", "ada@example.com")
+    oldest_window = NOW - MAX_EVENT_WINDOW_DAYS * DAY_MS
+    for at in (oldest_window - 2, oldest_window - 1, oldest_window, NOW):
+        audiences.add_identity_event(ORG, ada, "cart", at)
+    done = expire(store, journeys, NOW, step_event_days=0, audiences=audiences)
+    assert done.audience_events == 2
+    window = ("cart", MAX_EVENT_WINDOW_DAYS * DAY_MS)
+    assert audiences.count_identity_events(ORG, [ada], [window], NOW) == {window: 1}

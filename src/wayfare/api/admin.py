@@ -1,6 +1,6 @@
 """The admin API under /api/v1: schemas, datasets, inlets, tokens, events, journeys,
-namespaces, profiles, failures, apply. ``admin_operations`` is its route table: each route
-once, with its models."""
+namespaces, profiles, audiences (their handlers in api/audiences.py), failures, apply.
+``admin_operations`` is its route table: each route once, with its models."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wayfare.api import audiences as aa
 from wayfare.api.authorization import bearer_token
 from wayfare.api.json_body import parse_json
 from wayfare.api.operations import (
@@ -35,6 +36,7 @@ from wayfare.model.identities import Namespace
 from wayfare.registry.orgs import find_org, set_tenant
 from wayfare.registry.snippets import curl_command, python_snippet
 from wayfare.wire import apply as wa
+from wayfare.wire import audiences as wau
 from wayfare.wire import datasets as wd
 from wayfare.wire import events as we
 from wayfare.wire import failures as wf
@@ -602,6 +604,16 @@ def admin_operations(services: Services) -> list[Operation]:
         op("DELETE", "/profiles", delete_profile,
            "Privacy delete: the person of any of its identities, from everywhere; counts stay",
            wp.ProfileDeleted, query=wp.ProfileQuery),
+        op("GET", "/audiences", aa.list_audiences, "List audiences", wau.AudienceList),
+        op("POST", "/audiences", aa.create_audience, "Create an audience", wau.Audience,
+           status=new, body=wau.AudienceDefinition),
+        op("GET", "/audiences/{name}", aa.get_audience, "One audience", wau.Audience),
+        op("GET", "/audiences/{name}/members", aa.audience_members,
+           "An audience's current members, by person id", wau.MemberList,
+           query=wau.MembersQuery),
+        op("GET", "/audience-memberships", aa.person_memberships,
+           "A person's audiences, by any of its identities", wau.PersonMemberships,
+           query=wp.ProfileQuery),
         op("GET", "/failures", list_failures, "Failed records, newest first", wf.FailureList,
            query=wf.FailuresQuery),
         op("POST", "/apply", apply, "Apply definitions idempotently, in dependency order",

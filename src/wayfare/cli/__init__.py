@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from wayfare.cli.apply import apply, failures
+from wayfare.cli.audiences import audiences
 from wayfare.cli.context import group_options
 from wayfare.cli.datasets import datasets
 from wayfare.cli.events import events
@@ -82,6 +83,7 @@ for command in (
     journeys,
     namespaces,
     profiles,
+    audiences,
     apply,
     failures,
     send,

@@ -111,3 +111,11 @@ def admin_command(*, json_flag: bool = True) -> Callable[[Callable[..., Any]], C
         return _connection_options(fn, from_env=False)
 
     return decorate
+
+
+def split_identity(identity: str) -> tuple[str, str]:
+    """An IDENTITY argument (``Email:ada@example.com``) as its namespace and id."""
+    namespace, sep, id_ = identity.partition(":")
+    if not sep or not namespace or not id_:
+        raise click.BadParameter("an identity is NAMESPACE:ID", param_hint="IDENTITY")
+    return namespace, id_

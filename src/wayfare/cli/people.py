@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from wayfare.cli.context import CliContext, admin_command
+from wayfare.cli.context import CliContext, admin_command, split_identity
 from wayfare.cli.output import iso_time, table
 from wayfare.wire.profiles import NamespaceSpec
 
@@ -79,7 +79,7 @@ def profiles_show(cli: CliContext, identity: str) -> None:
     Example:
       wayfare profiles show Email:ada@example.com
     """
-    namespace, id_ = _identity(identity)
+    namespace, id_ = split_identity(identity)
     with cli.client() as c:
         body = c.profiles.find(namespace, id_)
 
@@ -131,7 +131,7 @@ def profiles_delete(cli: CliContext, identity: str, yes: bool) -> None:
     Example:
       wayfare profiles delete Email:ada@example.com --yes
     """
-    namespace, id_ = _identity(identity)
+    namespace, id_ = split_identity(identity)
     if not yes:
         raise click.UsageError("a privacy delete cannot be undone: add --yes to delete")
     with cli.client() as c:
@@ -151,10 +151,3 @@ def profiles_delete(cli: CliContext, identity: str, yes: bool) -> None:
         table(["removed", "count"], rows)
 
     cli.show(body, text)
-
-
-def _identity(text: str) -> tuple[str, str]:
-    namespace, sep, id_ = text.partition(":")
-    if not sep or not namespace or not id_:
-        raise click.BadParameter("an identity is NAMESPACE:ID", param_hint="IDENTITY")
-    return namespace, id_

@@ -11,6 +11,8 @@ import httpx
 import msgspec
 
 from wayfare.client.admin_resources import (
+    AudienceMemberships,
+    Audiences,
     Body,
     Datasets,
     Definitions,
@@ -62,6 +64,8 @@ class AdminClient:
         self.failures = Failures(self)
         self.namespaces = Namespaces(self)
         self.profiles = Profiles(self)
+        self.audiences = Audiences(self)
+        self.audience_memberships = AudienceMemberships(self)
         self.definitions = Definitions(self)
 
     def __enter__(self) -> AdminClient:

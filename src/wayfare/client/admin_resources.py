@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 
 from wayfare.wire import apply as wa
+from wayfare.wire import audiences as wau
 from wayfare.wire import datasets as wd
 from wayfare.wire import events as we
 from wayfare.wire import failures as wf
@@ -259,6 +260,31 @@ class Profiles(_Resource):
     def delete(self, namespace: str, id_: str) -> wp.ProfileDeleted:
         """Privacy delete of the person one of whose identities is ``namespace``/``id_``."""
         return self._call(wp.ProfileDeleted, "DELETE", namespace=namespace, id=id_)
+
+
+class Audiences(_Resource):
+    base = "audiences"
+
+    def list(self) -> wau.AudienceList:
+        return self._call(wau.AudienceList, "GET")
+
+    def get(self, name: str) -> wau.Audience:
+        return self._call(wau.Audience, "GET", name)
+
+    def create(self, definition: wau.AudienceDefinition) -> wau.Audience:
+        return self._call(wau.Audience, "POST", body=definition)
+
+    def members(self, name: str, limit: int = 100, after: str | None = None) -> wau.MemberList:
+        """Current members by person id, ``limit`` after the person id ``after``."""
+        return self._call(wau.MemberList, "GET", name, "members", limit=limit, after=after)
+
+
+class AudienceMemberships(_Resource):
+    base = "audience-memberships"
+
+    def of(self, namespace: str, id_: str) -> wau.PersonMemberships:
+        """The audiences of the person one of whose identities is ``namespace``/``id_``."""
+        return self._call(wau.PersonMemberships, "GET", namespace=namespace, id=id_)
 
 
 class Definitions(_Resource):

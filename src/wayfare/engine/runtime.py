@@ -37,6 +37,7 @@ import orjson
 
 from wayfare.clock import Clock
 from wayfare.engine.actions import Delivery, Sender
+from wayfare.engine.audiences import AudienceChecks
 from wayfare.engine.core import Outcome, advance, failed, failure_cause
 from wayfare.engine.dispatch import Dispatcher
 from wayfare.engine.ownership import Holding, Ownership, SoleOwnership
@@ -78,7 +79,7 @@ from wayfare.model.runs import (
     StepRecord,
 )
 from wayfare.observability.metrics import process_metrics
-from wayfare.store.ports import IdentityGraph, JourneyStore
+from wayfare.store.ports import AudienceStore, IdentityGraph, JourneyStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -117,8 +118,11 @@ class JourneyRuntime:
         outbox_capacity: int = 10_000,
         failure_limit: int = FAILURE_LIMIT,
         identity_graph: IdentityGraph | None = None,
+        audiences: AudienceStore | None = None,
     ) -> None:
         self._store = store
+        self._audiences = AudienceChecks(audiences) if audiences is not None else None
+        """Where audiences are read (none: no audience is evaluated)."""
         self._graph = identity_graph
         """Where orgs' own namespaces are read (none: the built-in ones only)."""
         self._log = event_log
@@ -584,6 +588,13 @@ class JourneyRuntime:
             step.batch.messages.extend(read.messages)
             step.batch.positions[read.partition] = read.last
             self._link(step, read.identities, namespaces)
+        if self._audiences is not None:
+            step.batch.audience_checks = self._audiences.checks(
+                [m for read in slices for m in read.matched],
+                retried,
+                lambda org_id: self._namespaces(org_id, namespaces),
+                self._clock.now_ms(),
+            )
         self._see_journey_changes()  # after the events: one published before them is seen
         entries, awaited = self._entries, self._awaited
         wanted: list[tuple[MatchedMessage, list[JourneyVersion]]] = []
@@ -616,10 +627,7 @@ class JourneyRuntime:
         """The identities of each message read are linked by the cycle's commit, in log
         order (model/identity_graph.py; ``namespaces``: each org's, read once a cycle)."""
         for found in arrived:
-            known = namespaces.get(found.org_id)
-            if known is None:
-                own = self._graph.list_namespaces(found.org_id) if self._graph else []
-                known = namespaces[found.org_id] = namespaces_of(own)
+            known = self._namespaces(found.org_id, namespaces)
             identities = identities_of({"identityMap": found.identity_map}, known)
             if not identities:
                 continue
@@ -631,6 +639,16 @@ class JourneyRuntime:
                 new_person_id=self._entropy.person_id,
             )
             step.batch.links.append(Arrival(found.org_id, tuple(identities), decide))
+
+    def _namespaces(
+        self, org_id: str, namespaces: dict[str, dict[str, Namespace]]
+    ) -> dict[str, Namespace]:
+        """The org's namespaces, read once a cycle (into ``namespaces``)."""
+        known = namespaces.get(org_id)
+        if known is None:
+            own = self._graph.list_namespaces(org_id) if self._graph else []
+            known = namespaces[org_id] = namespaces_of(own)
+        return known
 
     def _retries(self, slices: Sequence[LogSlice]) -> set[str]:
         """xactionIds of messages read that repeat a msgId stored before or earlier in these

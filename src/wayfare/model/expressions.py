@@ -15,13 +15,20 @@ Grammar (precedence low to high)::
     literal  := string ('..' or "..") | number | true | false | null
     path     := name ("." name | "[" integer "]")*       a field of the payload
     ref      := "@event{" Event.path "}" | "@action{" Action.path "}" | "#{profile." path "}"
-    call     := name "(" (expr ("," expr)*)? ")"
+    call     := name "(" (expr ("," expr)*)? ")" | events
+    events   := "count(" Event "in last" integer unit ")"   the person's events of that name
+                                                            within the window (audiences)
     list     := "[" (expr ("," expr)*)? "]"
 
 A missing field evaluates to null; ordering comparisons (``< <= > >=``) with null are false,
 while ``==`` and ``!=`` treat null as a value (``missing == null`` and ``missing != 1`` hold).
 Date-times compare with each other and with ISO 8601 strings. Functions: see ``functions.py``.
 Errors name the column (1-based) where parsing failed.
+
+``count(purchase in last 7 days)`` counts the person's events named ``purchase`` received
+within the last 7 days (units: minutes, hours, days, weeks; at most ``MAX_EVENT_WINDOW_DAYS``
+days); the caller gives these counts in the Scope (``event_counts``), keyed by the term's
+event name and window, and an absent count reads 0.
 
 Values an operator cannot take (``1 < 'a'``, ``'a' * 2``, a division by zero, a function given
 the wrong arguments, an integer result beyond 64 bits) give null or false; evaluated strictly
@@ -64,6 +71,9 @@ MAX_STEPS = 10_000
 """Steps of one evaluation (see ``Budget``)."""
 TEXT_PER_STEP = 1_000
 """Characters of text an operator or function reads or builds for one step."""
+MAX_EVENT_WINDOW_DAYS = 91
+"""The longest window of an event count (``count(purchase in last 91 days)``), Adobe's
+journey timeout: the person's events are not kept longer for audiences."""
 INTEGER_LIMIT = 2**63
 """Integers lie strictly within ±INTEGER_LIMIT, as JSON documents stored and sent can
 hold them."""
@@ -266,7 +276,25 @@ class Call:
     column: int
 
 
-Node = Literal | Path | Ref | Unary | Binary | ListNode | Call
+@dataclass(frozen=True, slots=True)
+class EventCount:
+    """``count(Event in last 7 days)``: how many of the person's events named ``event`` were
+    received within the last ``window_ms``."""
+
+    event: str
+    window_ms: int
+    column: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What a Scope's ``event_counts`` holds this term's count under."""
+        return (self.event, self.window_ms)
+
+
+Node = Literal | Path | Ref | Unary | Binary | ListNode | Call | EventCount
+
+_WINDOW_UNITS = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000, "week": 604_800_000}
+_WINDOW_UNITS |= {f"{unit}s": ms for unit, ms in list(_WINDOW_UNITS.items())}
 
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 # How tightly each operator binds (the grammar above, low to high). Comparisons take one
@@ -387,6 +415,9 @@ class _Parser:
             if tok.text in _KEYWORDS:
                 raise self.fail(f"unexpected {tok.text!r}")
             self.i += 1
+            if tok.text == "count" and self.counts_events():
+                self.within(depth + 1, tok)
+                return self.event_count(tok), 1
             if self.accept("("):
                 if tok.text not in self.functions:
                     raise self.fail(f"unknown function {tok.text!r}", tok)
@@ -395,6 +426,36 @@ class _Parser:
                 return Call(tok.text, args, tok.column), height + 1
             return self.path(tok), 0
         raise self.fail(f"unexpected {tok.text!r}" if tok.kind != "end" else "unexpected end")
+
+    def counts_events(self) -> bool:
+        """Whether the tokens after ``count`` read ``(Event in last`` and a number."""
+        ahead = [(t.kind, t.text) for t in self.tokens[self.i : self.i + 5]]
+        return (
+            len(ahead) == 5
+            and ahead[0] == ("op", "(")
+            and ahead[1][0] == "name"
+            and ahead[2] == ("name", "in")
+            and ahead[3] == ("name", "last")
+            and ahead[4][0] == "number"
+        )
+
+    def event_count(self, tok: Token) -> EventCount:
+        """``(Event in last N unit)``, after ``count``."""
+        self.expect("(")
+        event = self.tok
+        self.i += 3  # the event's name, "in", "last"
+        amount, unit = self.tok, self.tokens[self.i + 1]
+        self.i += 1
+        if "." in amount.text or int(amount.text) < 1:
+            raise self.fail("a window is a whole number of at least 1", amount)
+        if unit.kind != "name" or unit.text not in _WINDOW_UNITS:
+            raise self.fail("a window's unit is minutes, hours, days or weeks", unit)
+        self.i += 1
+        window_ms = int(amount.text) * _WINDOW_UNITS[unit.text]
+        if window_ms > MAX_EVENT_WINDOW_DAYS * _WINDOW_UNITS["day"]:
+            raise self.fail(f"a window is at most {MAX_EVENT_WINDOW_DAYS} days", amount)
+        self.expect(")")
+        return EventCount(event.text, window_ms, tok.column)
 
     def number(self, tok: Token) -> Literal:
         if "." in tok.text:
@@ -460,6 +521,9 @@ class Scope:
     events: Mapping[str, Any] = field(default_factory=dict)
     actions: Mapping[str, Any] = field(default_factory=dict)
     profile: Mapping[str, Any] = field(default_factory=dict)
+    event_counts: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    """The person's events by (name, window in milliseconds): what ``count(Event in last
+    …)`` reads; an absent one is 0."""
     now_ms: int = 0
     strict: bool = False
     """Raise EvaluationError where a lenient evaluation gives null or false (conditions)."""
@@ -475,6 +539,9 @@ class Expression:
 
     def refs(self) -> list[Ref]:
         return [n for n in self.nodes() if isinstance(n, Ref)]
+
+    def event_counts(self) -> list[EventCount]:
+        return [n for n in self.nodes() if isinstance(n, EventCount)]
 
     def nodes(self) -> list[Node]:
         """Every node, depth first, left to right."""
@@ -608,6 +675,8 @@ def _eval(node: Node, scope: Scope, budget: Budget) -> Any:
             return resolve(scope.profile, node.parts)
         source = scope.events if node.kind == "event" else scope.actions
         return resolve(source.get(node.name), node.parts)
+    if isinstance(node, EventCount):
+        return scope.event_counts.get(node.key, 0)
     try:
         if isinstance(node, Binary):
             op = node.op

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wayfare.model.audiences import AudienceCheck
 from wayfare.model.events import Unmatched
 from wayfare.model.identity_graph import Arrival
 from wayfare.model.instances import Instance
@@ -301,6 +302,9 @@ class EngineBatch:
     links: list[Arrival] = field(default_factory=list)
     """Identities of the messages read, to link in the identity graph in log order
     (model/identity_graph.py)."""
+    audience_checks: list[AudienceCheck] = field(default_factory=list)
+    """Persons whose audience memberships the events read may change, evaluated after the
+    links (model/audiences.py, ``decide_memberships``)."""
     owner: str | None = None
     """The engine committing, when it holds partitions by lease."""
     fences: dict[int, int] = field(default_factory=dict)
@@ -323,6 +327,7 @@ class EngineBatch:
             or self.positions
             or self.test_entries_done
             or self.links
+            or self.audience_checks
         )
 
 

@@ -1,9 +1,9 @@
 """Configuration as code: apply a set of definitions idempotently, matched by name.
 
 Each document carries ``kind`` (``Org``, ``Namespace``, ``Schema``, ``Dataset``,
-``MergePolicy``, ``Inlet``, ``Event``, ``Journey``) and the same fields the admin API takes.
-An ``Org`` document may name its org (``name: ACME@AdobeOrg``): documents sent for another
-org are refused.
+``MergePolicy``, ``Inlet``, ``Event``, ``Audience``, ``Journey``) and the same fields the admin
+API takes. An ``Org`` document may name its org (``name: ACME@AdobeOrg``): documents sent for
+another org are refused.
 Applying the same documents twice changes nothing the second time.
 """
 
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from wayfare.clock import Clock
-from wayfare.errors import InvalidRequestError, NotFoundError, Violation
+from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
 from wayfare.model.schema import SchemaDefinition
+from wayfare.registry.audiences import AudienceRegistry
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.inlets import InletRegistry, InletSpec
 from wayfare.registry.journeys import JourneyRegistry
@@ -25,7 +26,9 @@ from wayfare.registry.profiles import MergePolicies
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import ResourceStore
 
-KIND_ORDER = ("Org", "Namespace", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Journey")
+KIND_ORDER = (
+    "Org", "Namespace", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Audience", "Journey"
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ class Applier:
         journeys: JourneyRegistry,
         merge_policies: MergePolicies,
         profiles: ProfileRegistry,
+        audiences: AudienceRegistry,
     ) -> None:
         self._profiles = profiles
         self._store = store
@@ -63,6 +67,7 @@ class Applier:
         self._events = events
         self._journeys = journeys
         self._merge_policies = merge_policies
+        self._audiences = audiences
 
     def apply(self, org_id: str, documents: Sequence[object]) -> list[Applied]:
         docs: list[tuple[int, Mapping[str, Any]]] = []
@@ -198,6 +203,26 @@ class Applier:
         updated = self._events.update(org_id, name, spec)
         action = "unchanged" if updated == current else "updated"
         return Applied("Event", name, action, name, {"eventID": updated.event_id})
+
+    def _apply_audience(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
+        """Creates the audience; one that exists must be as the document says (its
+        condition does not change: another audience does)."""
+        wanted = self._audiences.check(org_id, spec)
+        try:
+            current = self._audiences.get(org_id, wanted.name)
+        except NotFoundError:
+            self._audiences.create(org_id, spec)
+            return Applied("Audience", wanted.name, "created", wanted.name)
+        same = (current.condition.source, current.description) == (
+            wanted.condition.source,
+            wanted.description,
+        )
+        if not same:
+            raise ConflictError(
+                f"audience {wanted.name!r} exists with another condition or description; an "
+                "audience does not change: define another one"
+            )
+        return Applied("Audience", wanted.name, "unchanged", wanted.name)
 
     def _apply_journey(self, org_id: str, spec: Mapping[str, Any]) -> Applied:
         """Saves the definition; ``state: live`` publishes it when it changed."""

@@ -23,6 +23,8 @@ from wayfare.model.resources import Schema
 from wayfare.model.runs import JourneyPeople, JourneyVersion, TestEntry, people_counts
 from wayfare.model.schema_paths import field_schema
 from wayfare.registry.events import EventRegistry
+from wayfare.registry.profile_paths import profile_schemas as read_profile_schemas
+from wayfare.registry.profile_paths import unknown_profile_path
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import JourneyStore
 
@@ -115,6 +117,15 @@ class JourneyRegistry:
                             f"@event{{{definition.entry_event}.{path.dotted}}}",
                         )
                     )
+                problems += [
+                    Violation(
+                        pointer,
+                        "expression",
+                        f"count({term.event} in last …) (column {term.column}) counts a "
+                        "person's events in an audience, not in a journey",
+                    )
+                    for term in expr.event_counts()
+                ]
                 for ref in expr.refs():
                     if ref.kind == "event":
                         config = events.get(ref.name)
@@ -144,24 +155,9 @@ class JourneyRegistry:
                             )
                     elif ref.kind == "profile":
                         if profile_schemas is None:
-                            profile_schemas = [
-                                s
-                                for s in self._schemas.all(org_id)
-                                if s.definition.xdm_class == "Profile"
-                            ]
-                        field = _INDEX.sub("", ref.dotted)
-                        if not any(
-                            not field or field_schema(s.json_schema, field) for s in profile_schemas
-                        ):
-                            names = ", ".join(s.name for s in profile_schemas) or "none"
-                            problems.append(
-                                Violation(
-                                    pointer,
-                                    "expression",
-                                    f"#{{profile.{ref.dotted}}} (column {ref.column}) is a field "
-                                    f"of no Profile schema of the org (Profile schemas: {names})",
-                                )
-                            )
+                            profile_schemas = read_profile_schemas(self._schemas, org_id)
+                        if (unknown := unknown_profile_path(ref, profile_schemas)) is not None:
+                            problems.append(Violation(pointer, "expression", unknown))
                     elif ref.kind == "action" and ref.name not in node_ids:
                         problems.append(
                             Violation(

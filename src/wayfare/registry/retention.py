@@ -2,7 +2,8 @@
 
 A dataset's ``retentionDays`` bounds its records and failed records (by the time they were
 received); ``step_event_retention_days`` bounds every org's journey step events (by the
-time they happened; the reports' counts, kept apart, stay). ``expire`` is one pass, in
+time they happened; the reports' counts, kept apart, stay); the events audiences count go
+once no window can reach them (``MAX_EVENT_WINDOW_DAYS``). ``expire`` is one pass, in
 chunks of ``CHUNK`` rows a transaction so that writers wait at most one chunk, and at most
 ``MAX_CHUNKS`` chunks a dataset a pass so that one large dataset does not hold the others
 back; what is left goes in the next pass. ``run_retention`` makes a pass every
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wayfare.clock import Clock
-from wayfare.store.ports import JourneyStore, ResourceStore
+from wayfare.model.expressions import MAX_EVENT_WINDOW_DAYS
+from wayfare.store.ports import AudienceStore, JourneyStore, ResourceStore
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,8 @@ class Expired:
     records: int
     """Records and failed records deleted."""
     step_events: int
+    audience_events: int = 0
+    """Events kept for audiences' counts, older than the longest window."""
 
 
 def expire(
@@ -38,6 +43,7 @@ def expire(
     now_ms: int,
     *,
     step_event_days: int,
+    audiences: AudienceStore | None = None,
     chunk: int = CHUNK,
     max_chunks: int = MAX_CHUNKS,
 ) -> Expired:
@@ -51,15 +57,29 @@ def expire(
             records += deleted
             if deleted < chunk:
                 break
-    steps = 0
+    steps = counted = 0
     if step_event_days > 0:
         before = now_ms - step_event_days * DAY_MS
-        for _ in range(max_chunks):
-            deleted = journeys.delete_step_events_before(before, chunk)
-            steps += deleted
-            if deleted < chunk:
-                break
-    return Expired(records, steps)
+        steps = _chunked(
+            lambda: journeys.delete_step_events_before(before, chunk), chunk, max_chunks
+        )
+    if audiences is not None:
+        oldest = now_ms - MAX_EVENT_WINDOW_DAYS * DAY_MS
+        forget = audiences.forget_identity_events_before
+        counted = _chunked(lambda: forget(oldest, chunk), chunk, max_chunks)
+    return Expired(records, steps, counted)
+
+
+def _chunked(delete: Callable[[], int], chunk: int, max_chunks: int) -> int:
+    """Call ``delete`` (a chunk at most each call) until a chunk is not full, at most
+    ``max_chunks`` times; how many went."""
+    total = 0
+    for _ in range(max_chunks):
+        deleted = delete()
+        total += deleted
+        if deleted < chunk:
+            break
+    return total
 
 
 async def run_retention(
@@ -69,21 +89,28 @@ async def run_retention(
     *,
     step_event_days: int,
     interval_seconds: float,
+    audiences: AudienceStore | None = None,
 ) -> None:
     """A pass now, then every ``interval_seconds``, until cancelled; a failed pass is
     logged and the next one tries again."""
     while True:
         try:
             done = await asyncio.to_thread(
-                expire, store, journeys, clock.now_ms(), step_event_days=step_event_days
+                expire,
+                store,
+                journeys,
+                clock.now_ms(),
+                step_event_days=step_event_days,
+                audiences=audiences,
             )
         except Exception:
             log.exception("retention pass failed")
         else:
-            if done.records or done.step_events:
+            if done.records or done.step_events or done.audience_events:
                 log.info(
-                    "retention: deleted %d records, %d step events",
+                    "retention: deleted %d records, %d step events, %d audience events",
                     done.records,
                     done.step_events,
+                    done.audience_events,
                 )
         await asyncio.sleep(interval_seconds)

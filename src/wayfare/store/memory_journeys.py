@@ -36,8 +36,11 @@ from wayfare.model.runs import (
     TestEntry,
     people_counts,
 )
+from wayfare.store.audience_checks import run_audience_checks
 from wayfare.store.memory import MemoryStore
+from wayfare.store.memory_audiences import MemoryAudienceReads, MemoryAudienceStore
 from wayfare.store.memory_identities import MemoryIdentityGraph
+from wayfare.store.memory_profiles import MemoryProfileStore
 
 ACTIVE = frozenset({"live", "closed", "draft"})
 
@@ -68,6 +71,10 @@ class MemoryJourneyStore:
         self._resources = resources if resources is not None else MemoryStore()
         self.identities = identities if identities is not None else MemoryIdentityGraph()
         """The identity graph the engine's commits link in."""
+        self.profiles = MemoryProfileStore()
+        """The profile fragments the engine's audience checks read."""
+        self.audiences = MemoryAudienceStore()
+        """Where the engine's audience checks keep events and memberships."""
         self._clock = clock or SystemClock()
         self._leases: dict[int, _Lease] = {}
         self._alive: dict[str, int] = {}
@@ -311,6 +318,9 @@ class MemoryJourneyStore:
             )
             for arrival in batch.links
         ]
+        if batch.audience_checks:
+            reads = MemoryAudienceReads(self.identities, self.profiles, self.audiences)
+            run_audience_checks(reads, batch.audience_checks)
         for inst in batch.instances:
             if not self._ended_for_good(inst.instance_id):
                 self._instances[inst.instance_id] = inst.copy()

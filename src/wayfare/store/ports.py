@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim
+from wayfare.model.audiences import Audience, Membership, MembershipChange
 from wayfare.model.events import EventConfig
 from wayfare.model.identities import Identity, Namespace
 from wayfare.model.identity_graph import Decide, Dropped, GraphChange, Person
@@ -442,6 +443,64 @@ class IdentityGraph(Protocol):
 
     def list_namespaces(self, org_id: str) -> list[Namespace]:
         """The org's own namespaces (not the built-in ones), by code."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class AudienceStore(Protocol):
+    """Audiences, who is in them (model/audiences.py decides; the store keeps), and the
+    identities' recent events their conditions count. Events are kept per identity, as
+    profile fragments are, so that a person's counts are those of all their identities
+    whatever is linked later."""
+
+    def add_audience(self, audience: Audience) -> None:
+        """Store a new audience; ConflictError when the org has one of that name."""
+        ...
+
+    def get_audience(self, org_id: str, name: str) -> Audience | None: ...
+
+    def list_audiences(self, org_id: str) -> list[Audience]:
+        """The org's audiences, by name."""
+        ...
+
+    def record_membership_changes(self, org_id: str, changes: Sequence[MembershipChange]) -> None:
+        """Keep what each change made of its person's membership, in one transaction."""
+        ...
+
+    def membership(self, org_id: str, audience: str, person_id: str) -> Membership | None: ...
+
+    def memberships_of(self, org_id: str, person_id: str) -> list[Membership]:
+        """The person's memberships, current and exited, by audience name."""
+        ...
+
+    def members(
+        self, org_id: str, audience: str, *, after: str | None = None, limit: int = 100
+    ) -> list[Membership]:
+        """The audience's current members, by person id: the first ``limit`` after the
+        person id ``after``."""
+        ...
+
+    def add_identity_event(
+        self, org_id: str, identity: IdentityKey, event: str, at_ms: int
+    ) -> None:
+        """Keep that the identity had an event named ``event`` at ``at_ms``."""
+        ...
+
+    def count_identity_events(
+        self,
+        org_id: str,
+        identities: Collection[IdentityKey],
+        windows: Collection[tuple[str, int]],
+        now_ms: int,
+    ) -> dict[tuple[str, int], int]:
+        """For each (event name, window in milliseconds), how many events of that name the
+        identities had after ``now_ms`` less the window and up to ``now_ms``."""
+        ...
+
+    def forget_identity_events_before(self, before_ms: int, limit: int) -> int:
+        """Delete the ``limit`` oldest kept events older than ``before_ms`` (with any kept
+        twice for one identity, name and millisecond); how many went."""
         ...
 
     def close(self) -> None: ...

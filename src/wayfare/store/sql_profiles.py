@@ -30,6 +30,53 @@ def _fragment(row: Row) -> Fragment:
     )
 
 
+_FRAGMENT_COLUMNS = "org_id, dataset_id, namespace, identity_id, leaves, updated_ms"
+
+
+def _fragments_query(
+    org_id: str, identities: Collection[IdentityKey]
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement reading the fragments of these identities (at least one)."""
+    wanted = sorted(set(identities))
+    pairs = ", ".join("(?, ?)" for _ in wanted)
+    params: list[Any] = [org_id]
+    for identity in wanted:
+        params += [identity.namespace, identity.id]
+    sql = (
+        f"SELECT {_FRAGMENT_COLUMNS} FROM profile_fragments WHERE org_id = ? AND "
+        f"(namespace, identity_id) IN (VALUES {pairs}) ORDER BY namespace, identity_id, dataset_id"
+    )
+    return sql, tuple(params)
+
+
+def _fragment_of(row: Any) -> Fragment:
+    """A fragment from a row of ``_FRAGMENT_COLUMNS``, by position (a transaction's rows
+    are plain tuples; ``_fragment`` reads the store's by name)."""
+    return Fragment(
+        org_id=row[0],
+        dataset_id=row[1],
+        identity=IdentityKey(row[2], row[3]),
+        leaves=leaves_from_json(orjson.loads(row[4])),
+        updated_ms=row[5],
+    )
+
+
+def fragments_in(
+    conn: Statements, org_id: str, identities: Collection[IdentityKey]
+) -> list[Fragment]:
+    """Every fragment of these identities, in the caller's transaction."""
+    if not identities:
+        return []
+    cursor: Any = conn.execute(*_fragments_query(org_id, identities))
+    return [_fragment_of(row) for row in cursor.fetchall()]
+
+
+def merge_policy_in(conn: Statements, org_id: str) -> MergePolicy:
+    """The org's merge policy, in the caller's transaction."""
+    row = conn.execute("SELECT body FROM merge_policies WHERE org_id = ?", (org_id,)).fetchone()
+    return MergePolicy.from_json(orjson.loads(row[0])) if row else MergePolicy()
+
+
 class SQLProfileStore(SQLDatabase):
     """ProfileStore on the statements both SQL stores take."""
 
@@ -76,17 +123,7 @@ class SQLProfileStore(SQLDatabase):
     def profile_fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
         if not identities:
             return []
-        wanted = sorted(set(identities))
-        pairs = ", ".join("(?, ?)" for _ in wanted)
-        params: list[Any] = [org_id]
-        for identity in wanted:
-            params += [identity.namespace, identity.id]
-        rows = self._all(
-            "SELECT * FROM profile_fragments WHERE org_id = ? AND (namespace, identity_id) "
-            f"IN (VALUES {pairs}) ORDER BY namespace, identity_id, dataset_id",
-            tuple(params),
-        )
-        return [_fragment(row) for row in rows]
+        return [_fragment(row) for row in self._all(*_fragments_query(org_id, identities))]
 
     def delete_profile_fragments(self, org_id: str, identity: IdentityKey) -> int:
         with self._tx() as conn:

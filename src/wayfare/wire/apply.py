@@ -8,7 +8,9 @@ import msgspec
 
 from wayfare.wire.base import Wire
 
-Kind = Literal["Org", "Namespace", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Journey"]
+Kind = Literal[
+    "Org", "Namespace", "Schema", "Dataset", "MergePolicy", "Inlet", "Event", "Audience", "Journey"
+]
 """What a document defines; applied in this order, whatever the order given."""
 
 

@@ -26,11 +26,13 @@ import psycopg
 
 from wayfare.model.instances import Instance
 from wayfare.model.runs import EngineBatch, OutboxItem
+from wayfare.store.audience_checks import run_audience_checks
 from wayfare.store.postgres.bulk import copy_rows, next_ids
 from wayfare.store.postgres.connection import shared_statements
 from wayfare.store.postgres.identities import advisory_locks
 from wayfare.store.postgres.leases import check_fences
 from wayfare.store.postgres.messages import storable_text, store_messages
+from wayfare.store.sql_audiences import InTransaction
 from wayfare.store.sql_identities import link_arrivals
 from wayfare.store.sql_journeys import reconcile_merges
 
@@ -49,6 +51,9 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
     changes = (
         link_arrivals(shared_statements(conn), batch.links, advisory_locks) if batch.links else []
     )
+    if batch.audience_checks:
+        checks = InTransaction(shared_statements(conn), advisory_locks)
+        run_audience_checks(checks, batch.audience_checks)
     cursor = conn.cursor()
     _upsert_instances(cursor, batch.instances)
     reconcile_merges(shared_statements(conn), changes, "?::json")

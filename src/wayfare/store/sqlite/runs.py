@@ -15,6 +15,8 @@ from wayfare.model.admission import Stay
 from wayfare.model.instances import Instance
 from wayfare.model.records import FirstMessage
 from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, TestEntry
+from wayfare.store.audience_checks import run_audience_checks
+from wayfare.store.sql_audiences import InTransaction
 from wayfare.store.sql_identities import link_arrivals
 from wayfare.store.sql_journeys import (
     entry_from_row,
@@ -164,6 +166,7 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     check_fences(conn, batch.owner, batch.fences)
     store_messages(conn, batch.messages)
     changes = link_arrivals(conn, batch.links)
+    run_audience_checks(InTransaction(conn), batch.audience_checks)
     insert_rows(
         conn,
         "instances (instance_id, org_id, journey, version, identity, status, entered_ms, "

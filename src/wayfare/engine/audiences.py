@@ -1,0 +1,69 @@
+"""Which persons' audience memberships the events of one cycle may change: the journey
+engine's part in streaming audiences. The commit of the cycle keeps each event and decides
+each person's memberships (store/audience_checks.py, model/audiences.py).
+
+Work per message is bounded: only events some audience of the org counts are kept and
+checked, and only against those audiences; each org's audiences are read once a cycle.
+A change of a person's profile attributes calls for a check against the audiences that
+read the profile (``for_profile_change``): what applies Profile records in the commit adds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+from wayfare.model.audiences import Audience, AudienceCheck
+from wayfare.model.identities import Identity, Namespace, identities_of
+from wayfare.model.runs import MatchedMessage
+from wayfare.store.ports import AudienceStore
+
+
+class AudienceChecks:
+    """The checks a cycle's events call for, given where audiences are kept."""
+
+    def __init__(self, store: AudienceStore) -> None:
+        self._store = store
+
+    def for_profile_change(
+        self, org_id: str, identity: Identity, now_ms: int
+    ) -> AudienceCheck | None:
+        """The check a change of ``identity``'s profile attributes calls for: against the
+        org's audiences that read the profile (None: it has none)."""
+        reading = tuple(a for a in self._store.list_audiences(org_id) if a.reads_profile())
+        return AudienceCheck(org_id, identity, None, now_ms, reading) if reading else None
+
+    def checks(
+        self,
+        matched: Sequence[MatchedMessage],
+        skipped: Collection[str],
+        namespaces: Callable[[str], Mapping[str, Namespace]],
+        now_ms: int,
+    ) -> list[AudienceCheck]:
+        """A check per matched event (but those whose xactionId is in ``skipped``) that an
+        audience of its org counts, for the first identity of the event's identityMap."""
+        by_event: dict[str, dict[str, list[Audience]]] = {}
+        found: list[AudienceCheck] = []
+        for m in matched:
+            if m.xaction_id in skipped or m.identity is None:
+                continue
+            counting = by_event.get(m.org_id)
+            if counting is None:
+                counting = by_event[m.org_id] = _counting(self._store.list_audiences(m.org_id))
+            audiences = counting.get(m.event)
+            if not audiences:
+                continue
+            identities = identities_of(m.entity, namespaces(m.org_id))
+            if identities:
+                found.append(
+                    AudienceCheck(m.org_id, identities[0], m.event, now_ms, tuple(audiences))
+                )
+        return found
+
+
+def _counting(audiences: Sequence[Audience]) -> dict[str, list[Audience]]:
+    """The org's audiences by each event they count."""
+    by_event: dict[str, list[Audience]] = {}
+    for audience in audiences:
+        for event in audience.event_names():
+            by_event.setdefault(event, []).append(audience)
+    return by_event
