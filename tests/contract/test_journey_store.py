@@ -936,7 +936,10 @@ def test_a_merge_leaves_each_journey_one_live_instance_of_the_person(backend: Ba
             links=[arrival(T0, email("a@x.org")), arrival(T0 + 1, email("b@x.org"))],
         )
     )
-    assert [i.instance_id for i in journeys.live_instances(ORG, ["b@x.org"])] == ["i-b", "i-c"]
+    assert sorted(i.instance_id for i in journeys.live_instances(ORG, ["b@x.org"])) == [
+        "i-b",
+        "i-c",
+    ]
     journeys.commit(EngineBatch(links=[arrival(T0 + 20, email("a@x.org"), email("b@x.org"))]))
 
     reading = backend.open_journeys()

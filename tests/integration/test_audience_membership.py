@@ -11,15 +11,14 @@ import pytest
 from tests.conftest import Server, wait_until
 from tests.integration.conftest import apply_demo_to, new_org
 from tests.integration.journey_support import Shop, send, setup_shop, shop_message
-from tests.integration.test_identity_graph import server  # noqa: F401  (embedded, scaled out)
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def shop(server: Server) -> Shop:  # noqa: F811  (the fixture imported above)
+def shop(deployed: Server) -> Shop:  # embedded, then scaled out
     """The shop in a fresh org, on an embedded server or a scaled-out one."""
-    return setup_shop(apply_demo_to(server, new_org()))
+    return setup_shop(apply_demo_to(deployed, new_org()))
 
 
 def memberships(shop: Shop, email: str) -> Any:

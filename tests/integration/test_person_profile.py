@@ -21,7 +21,6 @@ from tests.integration.conftest import apply_demo_to, new_org
 from tests.integration.journey_support import END, on_cart, publish, send, setup_shop, shop_message
 from tests.integration.test_cli_commands import NO_WAYFARE_ENV
 from tests.integration.test_identity_graph import profile
-from tests.integration.test_identity_graph import server as server  # the fixture
 from wayfare.cli import main
 from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
 from wayfare.store.ports import ProfileStore
@@ -29,11 +28,17 @@ from wayfare.store.ports import ProfileStore
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def server(deployed: Server) -> Server:
+    """Embedded, then scaled out."""
+    return deployed
+
+
 @contextmanager
 def profile_store(srv: Server, request: pytest.FixtureRequest) -> Iterator[ProfileStore]:
     """The deployment's profile store: the server's SQLite file, or the PostgreSQL
     database the scaled-out deployment runs on."""
-    if request.node.callspec.params["server"] == "embedded":
+    if request.node.callspec.params["deployed"] == "embedded":
         from wayfare.store.sqlite.connection import database_path
         from wayfare.store.sqlite.profiles import SQLiteProfileStore
 

@@ -1,5 +1,5 @@
--- depends: 0009.console_reads
--- Streaming audiences, as SQLite's 0020: each org's audiences, each person's membership of
+-- depends: 0010.person_journeys
+-- Streaming audiences, as SQLite's 0018: each org's audiences, each person's membership of
 -- each, and the identities' recent events that conditions count. docs/profiles.md.
 CREATE TABLE audiences (
     org_id      TEXT NOT NULL,

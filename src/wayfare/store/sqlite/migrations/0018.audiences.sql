@@ -1,4 +1,4 @@
--- depends: 0016.console_reads
+-- depends: 0017.person_journeys
 -- Streaming audiences: each org's audiences (the condition's source, parsed again when read),
 -- each person's membership of each (entered_ms; exited_ms once no longer qualifying), and the
 -- identities' recent events that conditions count (kept for the longest window). docs/profiles.md.
