@@ -23,6 +23,7 @@ from wayfare.engine.control import JourneyEngine
 from wayfare.engine.courier import CourierSender
 from wayfare.engine.ownership import LeasedOwnership, Ownership
 from wayfare.engine.process import EngineProcess
+from wayfare.engine.profiles import EngineProfiles
 from wayfare.engine.runtime import JourneyRuntime
 from wayfare.errors import InvalidRequestError, StoreError
 from wayfare.hub.writer import (
@@ -221,6 +222,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
             EmbeddedLog(path),
             clock,
             identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
+            profiles=_embedded_profiles(settings, path),
         )
     return _server(
         settings,
@@ -432,6 +434,7 @@ def build_engine(settings: Settings) -> EngineServices:
         SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer),
         EmbeddedLog(path),
         identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
+        profiles=_embedded_profiles(settings, path),
     )
     return EngineServices(writer, runtime)
 
@@ -444,6 +447,8 @@ def build_worker(settings: Settings) -> EngineServices:
     from wayfare.store.postgres.connection import open_pool
     from wayfare.store.postgres.identities import PostgresIdentityGraph
     from wayfare.store.postgres.journeys import PostgresJourneyStore
+    from wayfare.store.postgres.profiles import PostgresProfileStore
+    from wayfare.store.postgres.resources import PostgresStore
 
     where = deployment(settings)
     if where.postgresql is None or where.nats is None:
@@ -460,12 +465,14 @@ def build_worker(settings: Settings) -> EngineServices:
     ownership = LeasedOwnership(
         journey_store, log_settings.partitions, ttl_seconds=settings.lease_seconds
     )
+    graph = PostgresIdentityGraph(pool)
     runtime = _runtime(
         settings,
         journey_store,
         NatsEventLog(log_settings),
         ownership=ownership,
-        identity_graph=PostgresIdentityGraph(pool),
+        identity_graph=graph,
+        profiles=EngineProfiles(PostgresStore(pool), PostgresProfileStore(pool), graph),
     )
     return EngineServices(None, runtime, [pool.close])
 
@@ -484,6 +491,15 @@ class NoEngine:
         pass
 
 
+def _embedded_profiles(settings: Settings, path: Path) -> EngineProfiles:
+    """What an embedded journey engine reads of profiles, on connections of its own."""
+    return EngineProfiles(
+        SQLiteStore(path, fsync=settings.fsync),
+        SQLiteProfileStore(path, fsync=settings.fsync),
+        SQLiteIdentityGraph(path, fsync=settings.fsync),
+    )
+
+
 def engine_lock_path(settings: Settings) -> Path:
     """Held by the running journey engine of a data directory: one at a time."""
     return settings.data_dir / "engine.lock"
@@ -496,6 +512,7 @@ def _runtime(
     clock: Clock | None = None,
     ownership: Ownership | None = None,
     identity_graph: IdentityGraph | None = None,
+    profiles: EngineProfiles | None = None,
 ) -> JourneyRuntime:
     sender_options: dict[str, Any] = {
         "smtp_host": settings.smtp_host,
@@ -522,4 +539,5 @@ def _runtime(
         per_host=settings.actions_per_host,
         failure_limit=settings.journey_failure_limit,
         identity_graph=identity_graph,
+        profiles=profiles,
     )

@@ -11,6 +11,7 @@ error and nothing else: ``advance`` never raises, and says why in the outcome's 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -97,16 +98,24 @@ class _Run:
         instance: Instance,
         now_ms: int,
         test_wait_ms: int | None,
+        profile: Mapping[str, Any],
     ) -> None:
         self.d = definition
         self.i = instance
         self.now = now_ms
         self.test_wait_ms = test_wait_ms
+        self.profile = profile
         self.out: list[Command] = []
 
     def scope(self, extra: dict[str, Any] | None = None, *, strict: bool = False) -> Scope:
         events = self.i.events if extra is None else {**self.i.events, **extra}
-        return Scope(events=events, actions=self.i.actions, now_ms=self.now, strict=strict)
+        return Scope(
+            events=events,
+            actions=self.i.actions,
+            profile=self.profile,
+            now_ms=self.now,
+            strict=strict,
+        )
 
     def step(self, a: Activity | None, status: str, detail: str | None = None) -> None:
         node, kind = (a.id, a.type) if a is not None else (ENTRY, "entry")
@@ -390,10 +399,12 @@ def advance(
     now_ms: int,
     *,
     test_wait_ms: int | None = 10_000,
+    profile: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """The new state of ``instance`` after ``trigger``, and the commands it causes; or, when a
-    step raises, the instance ended in error where that step was (``failed``)."""
-    run = _Run(definition, instance.copy(), now_ms, test_wait_ms)
+    step raises, the instance ended in error where that step was (``failed``). ``profile``
+    is the person's merged profile, what ``#{profile.…}`` reads (none: every path is null)."""
+    run = _Run(definition, instance.copy(), now_ms, test_wait_ms, profile or {})
     try:
         run.handle(trigger)
     except Exception as exc:  # whatever it is, it is this instance's alone

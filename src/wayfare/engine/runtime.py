@@ -40,11 +40,12 @@ from wayfare.engine.actions import Delivery, Sender
 from wayfare.engine.core import Outcome, advance, failed, failure_cause
 from wayfare.engine.dispatch import Dispatcher
 from wayfare.engine.ownership import Holding, Ownership, SoleOwnership
+from wayfare.engine.profiles import EngineProfiles
 from wayfare.engine.step import Step, VersionKey
 from wayfare.errors import FencedError, InfrastructureError
 from wayfare.ids import Entropy, SystemEntropy
 from wayfare.log.ports import EventLog, LogHead, LogSlice
-from wayfare.model.admission import Candidate, admit
+from wayfare.model.admission import NO_PERSON, Candidate, admit
 from wayfare.model.events import Unmatched
 from wayfare.model.identities import Namespace, identities_of, namespaces_of
 from wayfare.model.identity_graph import Arrival, link
@@ -117,10 +118,14 @@ class JourneyRuntime:
         outbox_capacity: int = 10_000,
         failure_limit: int = FAILURE_LIMIT,
         identity_graph: IdentityGraph | None = None,
+        profiles: EngineProfiles | None = None,
     ) -> None:
         self._store = store
         self._graph = identity_graph
         """Where orgs' own namespaces are read (none: the built-in ones only)."""
+        self._profiles = profiles
+        """Where Profile records and merged profiles are read (none: no record updates a
+        fragment, and ``#{profile.…}`` reads null)."""
         self._log = event_log
         self._clock = clock
         self._sender = sender
@@ -358,14 +363,29 @@ class JourneyRuntime:
         return events
 
     # applying a trigger
-    def _apply(self, step: Step, inst: Instance, trigger: Trigger) -> None:
+    def _apply(
+        self,
+        step: Step,
+        inst: Instance,
+        trigger: Trigger,
+        profile: dict[str, Any] | None = None,
+    ) -> None:
         now = self._clock.now_ms()
         definition, node = None, inst.node
         try:
             definition = self.definition(inst.org_id, inst.journey, inst.version)
             if definition is None:
                 return
-            outcome = advance(definition, inst, trigger, now, test_wait_ms=self._test_wait_ms)
+            if profile is None and definition.reads_profile:
+                profile = self._profile(step, inst.org_id, definition, inst.identity)
+            outcome = advance(
+                definition,
+                inst,
+                trigger,
+                now,
+                test_wait_ms=self._test_wait_ms,
+                profile=profile,
+            )
             if self._careful:
                 node = outcome.instance.node or node  # where what it made was made
                 _check_storable(outcome)
@@ -430,6 +450,19 @@ class JourneyRuntime:
                 )
                 continue
             self._enter(step, target, target.entry_event, new.identity, jump.entity, jumped=True)
+
+    def _profile(
+        self, step: Step, org_id: str, definition: JourneyDefinition, identity: str
+    ) -> dict[str, Any] | None:
+        """The merged profile of the person of ``identity`` (in the namespace of the
+        journey's entry event), with what this cycle links and applies before committing;
+        None when no person has it (engine/profiles.py)."""
+        if self._profiles is None:
+            return {}
+        batch = step.batch
+        return self._profiles.profile_of(
+            org_id, definition.entry_event, identity, batch.links, batch.profile_updates
+        )
 
     def _discard(
         self, step: Step, org_id: str, journey: str, identity: str | None, cause: str
@@ -501,6 +534,12 @@ class JourneyRuntime:
             if admission.cause is not None:
                 self._discard(step, org_id, version.name, identity, admission.cause)
             return
+        profile = None
+        if definition.reads_profile:
+            profile = self._profile(step, org_id, definition, identity)
+            if profile is None:
+                self._discard(step, org_id, version.name, identity, NO_PERSON)
+                return
         inst = Instance(
             instance_id=self._entropy.instance_id(),
             org_id=org_id,
@@ -512,7 +551,7 @@ class JourneyRuntime:
             test=test,
             partition=partition_of(org_id, identity, self._log.partitions),
         )
-        self._apply(step, inst, Enter(event, entity))
+        self._apply(step, inst, Enter(event, entity), profile)
 
     # one cycle of the engine
     def cycle(self, slices: Sequence[LogSlice] = (), holding: Holding | None = None) -> bool:
@@ -580,6 +619,8 @@ class JourneyRuntime:
             return False
         retried = self._retries(slices)
         namespaces: dict[str, dict[str, Namespace]] = {}
+        if self._profiles is not None:
+            self._profiles.see_changes()
         for read in slices:
             step.batch.messages.extend(read.messages)
             step.batch.positions[read.partition] = read.last
@@ -614,8 +655,13 @@ class JourneyRuntime:
         namespaces: dict[str, dict[str, Namespace]],
     ) -> None:
         """The identities of each message read are linked by the cycle's commit, in log
-        order (model/identity_graph.py; ``namespaces``: each org's, read once a cycle)."""
+        order (model/identity_graph.py; ``namespaces``: each org's, read once a cycle), and
+        its Profile record, if it is one, applied to its fragment (engine/profiles.py)."""
         for found in arrived:
+            if self._profiles is not None:
+                update = self._profiles.update_of(found)
+                if update is not None:
+                    step.batch.profile_updates.append(update)
             known = namespaces.get(found.org_id)
             if known is None:
                 own = self._graph.list_namespaces(found.org_id) if self._graph else []

@@ -165,6 +165,9 @@ class JourneyDefinition:
     reentry_wait_ms: int = DEFAULT_REENTRY_WAIT_MS
     time_zone: str = "UTC"
     source: dict[str, Any] = field(default_factory=dict, compare=False)
+    reads_profile: bool = False
+    """Some expression reads ``#{profile.…}``: the engine reads the person's merged profile
+    for each step of its instances (and only then)."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -482,6 +485,12 @@ def parse_journey(data: object) -> JourneyDefinition:
         reentry_wait_ms=wait_ms,
         time_zone=zone,
         source=dict(obj),
+        reads_profile=any(
+            ref.kind == "profile"
+            for activity in activities.values()
+            for _, expr in activity.expressions()
+            for ref in expr.refs()
+        ),
     )
 
 

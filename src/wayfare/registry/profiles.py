@@ -18,7 +18,12 @@ from wayfare.errors import InvalidRequestError, MessageFormatError, Violation
 from wayfare.model.envelope import read_envelope
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergedProfile, MergePolicy, merge_fragments
-from wayfare.model.profile_records import IdentityKey, Unapplied, read_profile_record
+from wayfare.model.profile_records import (
+    IdentityKey,
+    Unapplied,
+    not_updating,
+    read_profile_record,
+)
 from wayfare.model.records import IncomingMessage
 from wayfare.model.resources import Dataset, Schema
 from wayfare.registry.schemas import SchemaRegistry
@@ -40,10 +45,9 @@ def apply_profile_record(
 ) -> ProfileOutcome:
     """Apply a valid message of ``dataset`` (of ``schema``) to the fragment of its primary
     identity. Only Profile records of a dataset enabled for Profile update attributes."""
-    if not dataset.profile:
-        return ProfileOutcome(False, reason=f"dataset {dataset.name!r} is not enabled for Profile")
-    if schema.definition.xdm_class != "Profile":
-        return ProfileOutcome(False, reason=f"schema {schema.name!r} is not of class Profile")
+    refused = not_updating(dataset, schema)
+    if refused is not None:
+        return ProfileOutcome(False, reason=refused.reason)
     try:
         envelope = read_envelope(orjson.loads(message.payload))
     except (orjson.JSONDecodeError, MessageFormatError) as exc:

@@ -33,6 +33,7 @@ from wayfare.model.runs import (
 )
 from wayfare.store.memory import MemoryStore
 from wayfare.store.memory_identities import MemoryIdentityGraph
+from wayfare.store.memory_profiles import MemoryProfileStore
 
 ACTIVE = frozenset({"live", "closed", "draft"})
 
@@ -59,10 +60,13 @@ class MemoryJourneyStore:
         resources: MemoryStore | None = None,
         clock: Clock | None = None,
         identities: MemoryIdentityGraph | None = None,
+        profiles: MemoryProfileStore | None = None,
     ) -> None:
         self._resources = resources if resources is not None else MemoryStore()
         self.identities = identities if identities is not None else MemoryIdentityGraph()
         """The identity graph the engine's commits link in."""
+        self.profiles = profiles if profiles is not None else MemoryProfileStore()
+        """The profile fragments the engine's commits update."""
         self._clock = clock or SystemClock()
         self._leases: dict[int, _Lease] = {}
         self._alive: dict[str, int] = {}
@@ -301,6 +305,8 @@ class MemoryJourneyStore:
         self._resources.store_messages(batch.messages)
         for arrival in batch.links:
             self.identities.link(arrival.org_id, arrival.identities, arrival.decide)
+        for update in batch.profile_updates:
+            self.profiles.apply_profile_update(update)
         for inst in batch.instances:
             self._instances[inst.instance_id] = inst.copy()
         for timer_id in batch.fired_timers:

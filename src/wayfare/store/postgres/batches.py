@@ -32,6 +32,7 @@ from wayfare.store.postgres.identities import advisory_locks
 from wayfare.store.postgres.leases import check_fences
 from wayfare.store.postgres.messages import storable_text, store_messages
 from wayfare.store.sql_identities import link_arrivals
+from wayfare.store.sql_profiles import apply_profile_updates
 
 
 def _optional(value: str | None) -> str | None:
@@ -47,6 +48,8 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
         store_messages(conn, batch.messages)
     if batch.links:
         link_arrivals(shared_statements(conn), batch.links, advisory_locks)
+    if batch.profile_updates:
+        apply_profile_updates(shared_statements(conn), batch.profile_updates, advisory_locks)
     cursor = conn.cursor()
     _upsert_instances(cursor, batch.instances)
     if batch.fired_timers:

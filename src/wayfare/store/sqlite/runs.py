@@ -17,6 +17,7 @@ from wayfare.model.records import FirstMessage
 from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, TestEntry
 from wayfare.store.sql_identities import link_arrivals
 from wayfare.store.sql_journeys import entry_from_row, instance_from_row, outbox_item_from_row
+from wayfare.store.sql_profiles import apply_profile_updates
 from wayfare.store.sqlite.connection import SQLiteDatabase, store_errors
 from wayfare.store.sqlite.leases import check_fences
 from wayfare.store.sqlite.statements import in_chunks, insert_numbered, insert_rows
@@ -159,6 +160,7 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     check_fences(conn, batch.owner, batch.fences)
     store_messages(conn, batch.messages)
     link_arrivals(conn, batch.links)
+    apply_profile_updates(conn, batch.profile_updates)
     insert_rows(
         conn,
         "instances (instance_id, org_id, journey, version, identity, status, entered_ms, "

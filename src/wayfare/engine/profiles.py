@@ -1,0 +1,147 @@
+"""Profiles in the journey engine: which messages read update profile fragments, and the
+merged profile an instance's step reads through ``#{profile.…}``.
+
+A cycle's commit links the identities of the messages it read and applies their Profile
+records (EngineBatch ``links`` and ``profile_updates``). A step of the same cycle sees them
+already: the person is the one the identity graph holds for the instance's identity, grown
+by the links the cycle has yet to commit, and its fragments are the stored ones with the
+cycle's updates applied over them (model/profile_fragments.py's ``apply_update``, the rule
+the stores apply). So a journey reads what every message read before its event's cycle
+ended said: those before the event, and those after it in the same cycle's read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from wayfare.model.identities import Identity, identity
+from wayfare.model.identity_graph import Arrival
+from wayfare.model.profile_fragments import apply_update
+from wayfare.model.profile_merge import MergePolicy, merge_fragments
+from wayfare.model.profile_records import (
+    IdentityKey,
+    ProfileUpdate,
+    Unapplied,
+    not_updating,
+    read_profile_record,
+)
+from wayfare.model.resources import Dataset
+from wayfare.model.runs import ArrivedIdentities
+from wayfare.store.ports import IdentityGraph, ProfileStore, ResourceStore
+
+
+class EngineProfiles:
+    """What the engine reads of profiles. Datasets, schemas and event namespaces are kept
+    until the store's resources change (their generation moves); merge policies for a
+    cycle (``see_changes`` starts one)."""
+
+    def __init__(
+        self, resources: ResourceStore, profiles: ProfileStore, graph: IdentityGraph
+    ) -> None:
+        self._resources = resources
+        self._profiles = profiles
+        self._graph = graph
+        self._generation = -1
+        self._datasets: dict[str, Dataset | None] = {}
+        self._namespaces: dict[tuple[str, str], str | None] = {}
+        self._policies: dict[str, MergePolicy] = {}
+
+    def see_changes(self) -> None:
+        """Start a cycle: forget the merge policies read, and the resources if they moved."""
+        self._policies.clear()
+        generation = self._resources.resource_generation()
+        if generation != self._generation:
+            self._generation = generation
+            self._datasets.clear()
+            self._namespaces.clear()
+
+    def update_of(self, found: ArrivedIdentities) -> ProfileUpdate | None:
+        """The fragment update a message read makes: a Profile record of a dataset enabled
+        for Profile does; anything else makes none."""
+        if found.dataset_id is None:
+            return None
+        if found.dataset_id not in self._datasets:
+            self._datasets[found.dataset_id] = self._profile_dataset(found.dataset_id)
+        known = self._datasets[found.dataset_id]
+        if known is None:
+            return None
+        header = {} if found.operations is None else {"operations": found.operations}
+        update = read_profile_record(
+            known.org_id, known.dataset_id, header, found.entity, found.received_ms
+        )
+        return None if isinstance(update, Unapplied) else update
+
+    def _profile_dataset(self, dataset_id: str) -> Dataset | None:
+        """The dataset, if its records update profiles."""
+        dataset = self._resources.get_dataset(dataset_id)
+        if dataset is None or not dataset.profile:
+            return None
+        schema = self._resources.get_schema(dataset.schema_id)
+        return dataset if schema is not None and not_updating(dataset, schema) is None else None
+
+    def profile_of(
+        self,
+        org_id: str,
+        event: str,
+        raw_id: str,
+        links: Sequence[Arrival],
+        updates: Sequence[ProfileUpdate],
+    ) -> dict[str, Any] | None:
+        """The merged profile of the person whose identity in ``event``'s namespace is
+        ``raw_id`` (as journeys name people), with the cycle's ``links`` and ``updates``
+        not yet committed; None when no person has the identity."""
+        namespace = self._namespace(org_id, event)
+        if namespace is None:
+            return None
+        person = self._person(org_id, identity(namespace, raw_id), links)
+        if not person:
+            return None
+        keys = {IdentityKey(x.namespace, x.id) for x in person}
+        fragments = {
+            (f.identity, f.dataset_id): f for f in self._profiles.profile_fragments(org_id, keys)
+        }
+        for update in updates:
+            if update.org_id == org_id and update.identity in keys:
+                key = (update.identity, update.dataset_id)
+                after = apply_update(fragments.get(key), update)
+                if after is None:
+                    fragments.pop(key, None)
+                else:
+                    fragments[key] = after
+        return merge_fragments(fragments.values(), self._policy(org_id)).attributes
+
+    def _namespace(self, org_id: str, event: str) -> str | None:
+        key = (org_id, event)
+        if key not in self._namespaces:
+            config = self._resources.get_event(org_id, event)
+            self._namespaces[key] = None if config is None else config.namespace
+        return self._namespaces[key]
+
+    def _person(self, org_id: str, start: Identity, links: Sequence[Arrival]) -> set[Identity]:
+        """The identities of the person holding ``start``: the graph's, and those the
+        cycle's links join to them (empty: nobody holds it)."""
+        found = self._stored(org_id, start)
+        reach = found | {start}
+        pending = [a for a in links if a.org_id == org_id]
+        grown = True
+        while grown:
+            grown = False
+            for arrival in pending:
+                joined = set(arrival.identities)
+                if joined.isdisjoint(reach) or joined <= found:
+                    continue
+                for x in joined - found:
+                    found |= {x} | self._stored(org_id, x)
+                reach |= found
+                grown = True
+        return found
+
+    def _stored(self, org_id: str, x: Identity) -> set[Identity]:
+        person = self._graph.person_of(org_id, x)
+        return set() if person is None else {link.identity for link in person.links}
+
+    def _policy(self, org_id: str) -> MergePolicy:
+        if org_id not in self._policies:
+            self._policies[org_id] = self._profiles.merge_policy(org_id)
+        return self._policies[org_id]

@@ -1,0 +1,152 @@
+"""Profiles in the journey engine: the Profile records it consumes update their fragments in
+its commit, and ``#{profile.…}`` reads the merged profile of the instance's person
+(engine/profiles.py, engine/runtime.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.contract.conftest import make_schema, message
+from tests.unit.journey_engine import ORG, T0, Engine, make_engine
+from wayfare.engine.profiles import EngineProfiles
+from wayfare.model.events import EventConfig
+from wayfare.model.matching import EventMatch
+from wayfare.model.profile_merge import AttributeMerge, MergePolicy
+from wayfare.model.profile_records import IdentityKey
+from wayfare.model.resources import Dataset
+from wayfare.store.memory import MemoryStore
+from wayfare.store.memory_journeys import MemoryJourneyStore
+
+PROFILE_SCHEMA = make_schema("customers", hex_id="1" * 32, xdm_class="Profile")
+CRM = Dataset("crm", ORG, "crm", PROFILE_SCHEMA.schema_id, False, T0, profile=True)
+PLAIN = Dataset("plain", ORG, "plain", PROFILE_SCHEMA.schema_id, False, T0)
+ADA = IdentityKey("Email", "ada@example.com")
+TIERED = {
+    "check": {
+        "type": "condition",
+        "branches": [{"label": "gold", "when": "#{profile.loyalty.tier} == 'gold'", "next": "vip"}],
+        "otherwise": "regular",
+    },
+    "vip": {"type": "log", "message": "vip {{ #{profile.person.name} }}", "next": "done"},
+    "regular": {"type": "log", "message": "regular", "next": "done"},
+    "done": {"type": "end"},
+}
+
+
+class ProfileEngine:
+    """An engine over memory stores with an org's Profile dataset and a ``signup`` event
+    of the Email namespace; what its log activities said in ``said``."""
+
+    def __init__(self) -> None:
+        self.resources = resources = MemoryStore()
+        resources.add_schema(PROFILE_SCHEMA, None)
+        resources.add_dataset(CRM)
+        resources.add_dataset(PLAIN)
+        resources.add_event(
+            EventConfig(ORG, "signup", "s", "Email", "system", "identityMap.Email[0].id", ())
+        )
+        self.store = MemoryJourneyStore(resources)
+        profiles = EngineProfiles(resources, self.store.profiles, self.store.identities)
+        self.engine: Engine = make_engine(
+            self.store, identity_graph=self.store.identities, profiles=profiles
+        )
+        self.said: list[str] = []
+        self.engine.runtime.on_log = lambda journey, node, text: self.said.append(text)
+
+    def record(
+        self, identity_map: dict[str, Any], attributes: dict[str, Any], dataset: str = "crm"
+    ) -> None:
+        """A Profile record, read by the engine's next cycle."""
+        self.engine.sent += 1
+        entity = {"identityMap": identity_map, **attributes}
+        self.engine.log.append(
+            message(
+                f"x{self.engine.sent}",
+                dataset_id=dataset,
+                received_ms=T0 + self.engine.sent,
+                body={"header": {}, "body": {"xdmEntity": entity}},
+            )
+        )
+
+    def signup(self, identity_map: dict[str, Any], identity: str) -> None:
+        """A ``signup`` event of ``identity``, read by the engine's next cycle."""
+        self.engine.sent += 1
+        self.engine.log.append(
+            message(
+                f"x{self.engine.sent}",
+                dataset_id="events",
+                received_ms=T0 + self.engine.sent,
+                body={"body": {"xdmEntity": {"identityMap": identity_map}}},
+                matches=[EventMatch("signup", identity)],
+            )
+        )
+
+
+def test_profile_records_update_their_normalised_identity_s_fragment_in_the_commit() -> None:
+    p = ProfileEngine()
+    p.record(
+        {"Email": [{"id": " Ada@Example.COM", "primary": True}]}, {"loyalty": {"tier": "gold"}}
+    )
+    p.record({"Email": [{"id": "ada@example.com"}]}, {"person": {"name": "x"}}, dataset="plain")
+    assert p.store.profiles.profile_fragments(ORG, [ADA]) == []
+    p.engine.cycle()
+    fragments = p.store.profiles.profile_fragments(ORG, [ADA])
+    assert [(f.dataset_id, f.attributes()) for f in fragments] == [
+        ("crm", {"loyalty": {"tier": "gold"}})
+    ]
+
+
+@pytest.mark.parametrize("cycles", ["a cycle each", "one cycle"])
+def test_a_condition_sees_an_attribute_sent_with_the_ecid_once_email_and_ecid_meet(
+    cycles: str,
+) -> None:
+    p = ProfileEngine()
+    p.engine.publish("tiers", TIERED)
+    each = cycles == "a cycle each"
+    p.record({"ECID": [{"id": "e1"}]}, {"loyalty": {"tier": "gold"}})
+    if each:
+        p.engine.cycle()
+    p.record({"Email": [{"id": "Ada@example.com"}]}, {"person": {"name": "Ada"}})
+    if each:
+        p.engine.cycle()
+    both = {"ECID": [{"id": "e1"}], "Email": [{"id": "ada@example.com"}]}
+    p.signup(both, "ada@example.com")
+    p.engine.cycle()
+    assert p.said == ["vip Ada"]
+
+
+def test_a_person_s_email_alone_reads_only_what_its_own_identities_hold() -> None:
+    p = ProfileEngine()
+    p.engine.publish("tiers", TIERED)
+    p.record({"ECID": [{"id": "e1"}]}, {"loyalty": {"tier": "gold"}})
+    p.signup({"Email": [{"id": "ada@example.com"}]}, "ada@example.com")
+    p.engine.cycle()
+    assert p.said == ["regular"]  # the ECID is another person's, so far
+
+
+def test_the_org_s_merge_policy_decides_between_datasets() -> None:
+    p = ProfileEngine()
+    p.engine.publish("tiers", TIERED)
+    p.resources.add_dataset(
+        Dataset("web", ORG, "web", PROFILE_SCHEMA.schema_id, False, T0, profile=True)
+    )
+    p.record({"Email": [{"id": "ada@example.com"}]}, {"loyalty": {"tier": "gold"}})
+    p.record({"Email": [{"id": "ada@example.com"}]}, {"loyalty": {"tier": "bronze"}}, "web")
+    p.store.profiles.set_merge_policy(ORG, MergePolicy(AttributeMerge.DATASET_PRECEDENCE, ("crm",)))
+    p.signup({"Email": [{"id": "ada@example.com"}]}, "ada@example.com")
+    p.engine.cycle()
+    assert [said.split()[0] for said in p.said] == ["vip"]  # crm first, though web's is newer
+
+
+def test_an_entry_identity_no_person_holds_is_discarded_with_its_cause() -> None:
+    p = ProfileEngine()
+    p.engine.publish("tiers", TIERED)
+    p.engine.publish("plain", {"hello": {"type": "log", "message": "hi", "next": "done"},
+                               "done": {"type": "end"}})  # fmt: skip
+    p.signup({"ECID": [{"id": "e9"}]}, "nobody@example.com")  # its Email was never sent
+    p.engine.cycle()
+    assert p.engine.report("tiers") == (0, {"no person for the identity": 1})
+    assert p.engine.report("plain") == (1, {})  # reads no profile: enters as before
+    assert p.said == ["hi"]
