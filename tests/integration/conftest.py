@@ -35,6 +35,31 @@ EXPRESSIONS_OVER_THE_LIMITS = [  # (expression, what the refusal says, at which 
 ]
 
 
+@pytest.fixture(params=["embedded", "scaled-out"])
+def each_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A server of each deployment: embedded, and scaled out (PostgreSQL and NATS, a server
+    and a worker)."""
+    if request.param == "embedded":
+        srv = Server(tmp_path / "data").start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+        return
+    from tests.scale_out import Cluster  # which imports this module
+
+    store: str = request.getfixturevalue("pg_database")
+    nats = request.getfixturevalue("nats_settings")
+    cluster = Cluster(tmp_path, store, nats.url)
+    try:
+        srv = cluster.serve()
+        cluster.worker("w0")
+        cluster.wait_started()
+        yield srv
+    finally:
+        cluster.stop()
+
+
 def new_org() -> str:
     """A fresh organisation id, so that every test starts from an empty org."""
     return f"T{uuid.uuid4().hex[:12].upper()}@TestOrg"

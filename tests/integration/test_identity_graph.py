@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,30 +13,13 @@ import pytest
 
 from tests.conftest import Demo, Server, in_threads, make_message, wait_until
 from tests.integration.conftest import apply_demo_to, new_org
-from tests.scale_out import Cluster
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["embedded", "scaled-out"])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    if request.param == "embedded":
-        srv = Server(tmp_path / "data").start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
-        return
-    store: str = request.getfixturevalue("pg_database")
-    nats = request.getfixturevalue("nats_settings")
-    cluster = Cluster(tmp_path, store, nats.url)
-    try:
-        srv = cluster.serve()
-        cluster.worker("w0")
-        cluster.wait_started()
-        yield srv
-    finally:
-        cluster.stop()
+@pytest.fixture
+def server(each_backend: Server) -> Server:
+    return each_backend
 
 
 def send(
