@@ -131,3 +131,36 @@ def test_a_condition_sees_the_attribute_sent_with_the_ecid_once_a_message_links_
     path = prefix.removeprefix(receiver.url)
     calls = {c.path.removeprefix(path): c.body for c in receiver.under(path)}
     assert calls == {"/regular": {"name": None}, "/vip": {"name": "Ada", "tier": "gold"}}
+
+
+def test_an_update_profile_activity_is_checked_at_save_and_read_by_a_later_condition(
+    each_backend: Server, receiver: Receiver
+) -> None:
+    shop = setup_shop(apply_demo_to(each_backend, new_org()))
+    profile_dataset(shop)
+    prefix = f"{receiver.url}/{uuid.uuid4().hex[:12]}"
+    tier = f"{TENANT}.loyalty.tier"
+    promote = {"type": "updateProfile", "set": {tier: "'gold'"}, "next": "check"}
+    journey = tiers(prefix)
+    journey["activities"] = {"promote": promote, **journey["activities"]}
+    journey["entry"]["next"] = "promote"
+    journey["name"] = "promote"
+    wrong = {**promote, "set": {f"{TENANT}.loyalty.rank": "1"}}
+    with shop.admin() as admin:
+        refused = admin.post(
+            "/api/v1/journeys",
+            json={**journey, "activities": {**journey["activities"], "promote": wrong}},
+        )
+    assert refused.status_code == 400, refused.text
+    (violation,) = refused.json()["report"]["cause"]["_streamingValidation"][0]["causingExceptions"]
+    assert violation["pointerToViolation"] == f"/activities/promote/set/{TENANT}.loyalty.rank"
+    assert "no Profile schema" in violation["message"]
+    publish(shop, journey)
+    send(shop, shop_message(shop, "cart", "ada@example.com"))
+    wait_for_report(shop, "promote", entered=1, exited=1)
+    # a later journey reads what the activity committed
+    publish(shop, tiers(prefix))
+    send(shop, shop_message(shop, "cart", "ada@example.com", cart_id="c-2"))
+    wait_for_report(shop, "tiers", entered=1, exited=1)
+    path = prefix.removeprefix(receiver.url)
+    assert [c.path.removeprefix(path) for c in receiver.under(path)] == ["/vip", "/vip"]

@@ -150,3 +150,45 @@ def test_an_entry_identity_no_person_holds_is_discarded_with_its_cause() -> None
     assert p.engine.report("tiers") == (0, {"no person for the identity": 1})
     assert p.engine.report("plain") == (1, {})  # reads no profile: enters as before
     assert p.said == ["hi"]
+
+
+PROMOTE = {
+    "promote": {
+        "type": "updateProfile",
+        "set": {"loyalty.tier": "'gold'", "loyalty.since": "@event{signup.joined}"},
+        "remove": ["person.name"],
+        "next": "check",
+    },
+    **TIERED,
+}
+DEMOTE = {
+    "demote": {"type": "updateProfile", "remove": ["loyalty.tier"], "next": "check"},
+    **TIERED,
+}
+
+
+def test_an_update_profile_activity_is_read_by_a_later_condition_and_committed() -> None:
+    p = ProfileEngine()
+    p.engine.publish("promote", PROMOTE)
+    p.record({"Email": [{"id": "ada@example.com"}]}, {"person": {"name": "Ada", "city": "Paris"}})
+    p.engine.cycle()
+    p.signup({"Email": [{"id": "Ada@example.com"}]}, "ada@example.com")
+    p.engine.cycle()
+    # gold at once; the name stays: a removal removes what journeys set, not crm's
+    assert p.said == ["vip Ada"]
+    stored = {f.dataset_id: f.attributes() for f in p.store.profiles.profile_fragments(ORG, [ADA])}
+    assert stored == {
+        "crm": {"person": {"name": "Ada", "city": "Paris"}},
+        # the event has no `joined`: null sets nothing
+        "journeyProfileUpdates": {"loyalty": {"tier": "gold"}},
+    }
+    steps = p.store.list_steps(ORG, "promote", 10)
+    (promoted,) = [s for s in steps if s.node == "promote"]
+    assert promoted.status == "ended" and promoted.detail == "set nothing for loyalty.since (null)"
+    # later, another journey removes the tier, and its condition reads it gone
+    p.engine.publish("demote", DEMOTE)
+    p.engine.clock.advance(1)
+    p.signup({"Email": [{"id": "ada@example.com"}]}, "ada@example.com")
+    p.engine.cycle()
+    assert p.said == ["vip Ada", "regular"]
+    assert p.store.profiles.profile_fragments(ORG, [ADA])[1].attributes() == {}

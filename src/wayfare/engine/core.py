@@ -11,7 +11,6 @@ error and nothing else: ``advance`` never raises, and says why in the outcome's 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,8 +32,12 @@ from wayfare.model.instances import (
     Stop,
     TimerFired,
     Trigger,
+    UpdateProfile,
 )
 from wayfare.model.journey import GLOBAL_TIMEOUT_MS, Activity, JourneyDefinition
+from wayfare.model.profile_fragments import nest
+from wayfare.model.profile_merge import PersonView
+from wayfare.model.profile_records import JOURNEY_PROFILE_DATASET, Operation, ProfileUpdate
 from wayfare.model.templates import render_json
 
 ENTRY = "entry"
@@ -98,21 +101,25 @@ class _Run:
         instance: Instance,
         now_ms: int,
         test_wait_ms: int | None,
-        profile: Mapping[str, Any],
+        profile: PersonView | None,
     ) -> None:
         self.d = definition
         self.i = instance
         self.now = now_ms
         self.test_wait_ms = test_wait_ms
         self.profile = profile
+        self._attributes: dict[str, Any] | None = None
+        """The profile's attributes, merged once read (and again once updated)."""
         self.out: list[Command] = []
 
     def scope(self, extra: dict[str, Any] | None = None, *, strict: bool = False) -> Scope:
         events = self.i.events if extra is None else {**self.i.events, **extra}
+        if self._attributes is None:
+            self._attributes = {} if self.profile is None else self.profile.attributes()
         return Scope(
             events=events,
             actions=self.i.actions,
-            profile=self.profile,
+            profile=self._attributes,
             now_ms=self.now,
             strict=strict,
         )
@@ -293,6 +300,38 @@ class _Run:
         self.step(a, "ended")
         return a.next
 
+    def _updateProfile(self, a: Activity) -> str | None:
+        # Lenient, as mappings: a value that cannot be computed (a field the event lacks)
+        # is null, and a null sets nothing; ``remove`` is how a field goes.
+        scope = self.scope()
+        changes: dict[tuple[str, ...], Any] = {}
+        unset = []
+        for path, expr in a.profile_set:
+            value = expr.evaluate(scope)
+            if value is None:
+                unset.append(path)
+            else:
+                changes[tuple(path.split("."))] = value
+        for path in a.profile_remove:
+            changes[tuple(path.split("."))] = None
+        detail = f"set nothing for {', '.join(unset)} (null)" if unset else None
+        if self.profile is None:
+            detail = "no profile updated: the person's namespace is unknown (no entry event)"
+        elif changes:
+            update = ProfileUpdate(
+                self.i.org_id,
+                JOURNEY_PROFILE_DATASET,
+                self.profile.identity,
+                Operation.MERGE,
+                nest(sorted(changes.items())),
+                self.now,
+            )
+            self.out.append(UpdateProfile(a.id, update))
+            self.profile = self.profile.applied(update)
+            self._attributes = None
+        self.step(a, "ended", detail)
+        return a.next
+
     def _jump(self, a: Activity) -> str | None:
         assert a.journey is not None
         entity = self.i.events.get(self.d.entry_event, {})
@@ -399,12 +438,13 @@ def advance(
     now_ms: int,
     *,
     test_wait_ms: int | None = 10_000,
-    profile: Mapping[str, Any] | None = None,
+    profile: PersonView | None = None,
 ) -> Outcome:
     """The new state of ``instance`` after ``trigger``, and the commands it causes; or, when a
     step raises, the instance ended in error where that step was (``failed``). ``profile``
-    is the person's merged profile, what ``#{profile.…}`` reads (none: every path is null)."""
-    run = _Run(definition, instance.copy(), now_ms, test_wait_ms, profile or {})
+    is the person's profile, what ``#{profile.…}`` reads and updateProfile activities
+    write (none: every path is null, and nothing is written)."""
+    run = _Run(definition, instance.copy(), now_ms, test_wait_ms, profile)
     try:
         run.handle(trigger)
     except Exception as exc:  # whatever it is, it is this instance's alone

@@ -13,12 +13,10 @@ ended said: those before the event, and those after it in the same cycle's read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from wayfare.model.identities import Identity, identity
 from wayfare.model.identity_graph import Arrival
-from wayfare.model.profile_fragments import apply_update
-from wayfare.model.profile_merge import MergePolicy, merge_fragments
+from wayfare.model.profile_merge import MergePolicy, PersonView
 from wayfare.model.profile_records import (
     IdentityKey,
     ProfileUpdate,
@@ -80,36 +78,34 @@ class EngineProfiles:
         schema = self._resources.get_schema(dataset.schema_id)
         return dataset if schema is not None and not_updating(dataset, schema) is None else None
 
-    def profile_of(
+    def view_of(
         self,
         org_id: str,
         event: str,
         raw_id: str,
         links: Sequence[Arrival],
         updates: Sequence[ProfileUpdate],
-    ) -> dict[str, Any] | None:
-        """The merged profile of the person whose identity in ``event``'s namespace is
-        ``raw_id`` (as journeys name people), with the cycle's ``links`` and ``updates``
-        not yet committed; None when no person has the identity."""
+    ) -> PersonView | None:
+        """The profile of the person whose identity in ``event``'s namespace is ``raw_id``
+        (as journeys name people), with the cycle's ``links`` and ``updates`` not yet
+        committed; None when the event is gone (its namespace unknown). When no person
+        holds the identity, the view is of the identity alone, not ``known``."""
         namespace = self._namespace(org_id, event)
         if namespace is None:
             return None
-        person = self._person(org_id, identity(namespace, raw_id), links)
-        if not person:
-            return None
-        keys = {IdentityKey(x.namespace, x.id) for x in person}
-        fragments = {
-            (f.identity, f.dataset_id): f for f in self._profiles.profile_fragments(org_id, keys)
-        }
+        start = identity(namespace, raw_id)
+        person = self._person(org_id, start, links)
+        keys = {IdentityKey(x.namespace, x.id) for x in person | {start}}
+        view = PersonView(
+            IdentityKey(start.namespace, start.id),
+            tuple(self._profiles.profile_fragments(org_id, keys)),
+            self._policy(org_id),
+            known=bool(person),
+        )
         for update in updates:
             if update.org_id == org_id and update.identity in keys:
-                key = (update.identity, update.dataset_id)
-                after = apply_update(fragments.get(key), update)
-                if after is None:
-                    fragments.pop(key, None)
-                else:
-                    fragments[key] = after
-        return merge_fragments(fragments.values(), self._policy(org_id)).attributes
+                view = view.applied(update)
+        return view
 
     def _namespace(self, org_id: str, event: str) -> str | None:
         key = (org_id, event)

@@ -62,10 +62,12 @@ from wayfare.model.instances import (
     Stop,
     TimerFired,
     Trigger,
+    UpdateProfile,
 )
 from wayfare.model.journey import JourneyDefinition, parse_journey
 from wayfare.model.nesting import MAX_NESTING, nesting
 from wayfare.model.partitions import partition_of
+from wayfare.model.profile_merge import PersonView
 from wayfare.model.runs import (
     ActionRetry,
     ActionSettled,
@@ -368,7 +370,7 @@ class JourneyRuntime:
         step: Step,
         inst: Instance,
         trigger: Trigger,
-        profile: dict[str, Any] | None = None,
+        profile: PersonView | None = None,
     ) -> None:
         now = self._clock.now_ms()
         definition, node = None, inst.node
@@ -376,7 +378,7 @@ class JourneyRuntime:
             definition = self.definition(inst.org_id, inst.journey, inst.version)
             if definition is None:
                 return
-            if profile is None and definition.reads_profile:
+            if profile is None and (definition.reads_profile or definition.writes_profile):
                 profile = self._profile(step, inst.org_id, definition, inst.identity)
             outcome = advance(
                 definition,
@@ -437,6 +439,8 @@ class JourneyRuntime:
                 self.on_log(new.journey, command.node, command.message)
             elif isinstance(command, JumpTo):
                 jumps.append(command)
+            elif isinstance(command, UpdateProfile):
+                batch.profile_updates.append(command.update)
         if not new.live:
             batch.clear_timers.append(new.instance_id)
         step.note(new)
@@ -453,14 +457,14 @@ class JourneyRuntime:
 
     def _profile(
         self, step: Step, org_id: str, definition: JourneyDefinition, identity: str
-    ) -> dict[str, Any] | None:
-        """The merged profile of the person of ``identity`` (in the namespace of the
-        journey's entry event), with what this cycle links and applies before committing;
-        None when no person has it (engine/profiles.py)."""
+    ) -> PersonView | None:
+        """The profile of the person of ``identity`` (in the namespace of the journey's
+        entry event), with what this cycle links and applies before committing
+        (engine/profiles.py); None without profiles, or once the entry event is gone."""
         if self._profiles is None:
-            return {}
+            return None
         batch = step.batch
-        return self._profiles.profile_of(
+        return self._profiles.view_of(
             org_id, definition.entry_event, identity, batch.links, batch.profile_updates
         )
 
@@ -535,9 +539,10 @@ class JourneyRuntime:
                 self._discard(step, org_id, version.name, identity, admission.cause)
             return
         profile = None
-        if definition.reads_profile:
+        if definition.reads_profile or definition.writes_profile:
             profile = self._profile(step, org_id, definition, identity)
-            if profile is None:
+            known = profile is not None and profile.known
+            if definition.reads_profile and self._profiles is not None and not known:
                 self._discard(step, org_id, version.name, identity, NO_PERSON)
                 return
         inst = Instance(
@@ -823,6 +828,8 @@ def _check_storable(outcome: Outcome) -> None:
             orjson.dumps(command.request)
         elif isinstance(command, StepEvent) and command.detail is not None:
             command.detail.encode("utf-8")
+        elif isinstance(command, UpdateProfile):
+            orjson.dumps(command.update.attributes)
 
 
 def _failure_of(before: Instance, outcome: Outcome) -> str | None:

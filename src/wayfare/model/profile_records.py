@@ -21,6 +21,10 @@ from typing import Any
 from wayfare.model.identities import normalise
 from wayfare.model.resources import Dataset, Schema
 
+JOURNEY_PROFILE_DATASET = "journeyProfileUpdates"
+"""Every org's system dataset of the profile updates its journeys make (updateProfile
+activities): enabled for Profile, its fragments merged with the others by the org's merge
+policy."""
 NOT_ATTRIBUTES = frozenset({"identityMap", "_id"})
 """Root fields of a record that are not profile attributes: its identities, and the id of
 the record itself."""

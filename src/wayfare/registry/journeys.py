@@ -100,10 +100,29 @@ class JourneyRegistry:
                 problems.append(Violation(where, "enum", f"no event named {name!r}"))
         node_ids = set(definition.activities)
         profile_schemas: list[Schema] | None = None  # read when a profile path is checked
+
+        def profile_field(path: str) -> str | None:
+            """Why ``path`` is no field of the org's Profile schemas, or None."""
+            nonlocal profile_schemas
+            if profile_schemas is None:
+                profile_schemas = [
+                    s for s in self._schemas.all(org_id) if s.definition.xdm_class == "Profile"
+                ]
+            field = _INDEX.sub("", path)
+            if any(not field or field_schema(s.json_schema, field) for s in profile_schemas):
+                return None
+            names = ", ".join(s.name for s in profile_schemas) or "none"
+            return f"is a field of no Profile schema of the org (Profile schemas: {names})"
+
         for activity in definition.activities.values():
             if (refused := self._refused_destination(activity)) is not None:
                 pointer = f"/activities/{activity.id}/url"
                 problems.append(Violation(pointer, "destination", refused))
+            changed = [(f"set/{p}", p) for p, _ in activity.profile_set]
+            for where, changes in changed + [("remove", p) for p in activity.profile_remove]:
+                if (why := profile_field(changes)) is not None:
+                    pointer = f"/activities/{activity.id}/{where}"
+                    problems.append(Violation(pointer, "enum", f"{changes!r} {why}"))
             for where, expr in activity.expressions():
                 pointer = f"/activities/{activity.id}/{where}"
                 for path in expr.paths():
@@ -143,23 +162,12 @@ class JourneyRegistry:
                                 )
                             )
                     elif ref.kind == "profile":
-                        if profile_schemas is None:
-                            profile_schemas = [
-                                s
-                                for s in self._schemas.all(org_id)
-                                if s.definition.xdm_class == "Profile"
-                            ]
-                        field = _INDEX.sub("", ref.dotted)
-                        if not any(
-                            not field or field_schema(s.json_schema, field) for s in profile_schemas
-                        ):
-                            names = ", ".join(s.name for s in profile_schemas) or "none"
+                        if (why := profile_field(ref.dotted)) is not None:
                             problems.append(
                                 Violation(
                                     pointer,
                                     "expression",
-                                    f"#{{profile.{ref.dotted}}} (column {ref.column}) is a field "
-                                    f"of no Profile schema of the org (Profile schemas: {names})",
+                                    f"#{{profile.{ref.dotted}}} (column {ref.column}) {why}",
                                 )
                             )
                     elif ref.kind == "action" and ref.name not in node_ids:
