@@ -156,6 +156,13 @@ def test_an_update_profile_activity_is_checked_at_save_and_read_by_a_later_condi
     assert violation["pointerToViolation"] == f"/activities/promote/set/{TENANT}.loyalty.rank"
     assert "no Profile schema" in violation["message"]
     publish(shop, journey)
+    # the journeys' dataset takes its place in the merge policy by its id
+    order = ["journeyProfileUpdates", "crm"]
+    with shop.admin() as admin:
+        policy = {"attributeMerge": {"type": "dataSetPrecedence", "order": order}}
+        answer = admin.put("/api/v1/merge-policy", json=policy)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["attributeMerge"]["order"][0] == "journeyProfileUpdates"
     send(shop, shop_message(shop, "cart", "ada@example.com"))
     wait_for_report(shop, "promote", entered=1, exited=1)
     # a later journey reads what the activity committed

@@ -192,3 +192,28 @@ def test_an_update_profile_activity_is_read_by_a_later_condition_and_committed()
     p.engine.cycle()
     assert p.said == ["vip Ada", "regular"]
     assert p.store.profiles.profile_fragments(ORG, [ADA])[1].attributes() == {}
+
+
+def test_an_email_is_personalised_from_the_profile() -> None:
+    p = ProfileEngine()
+    name = "{{ #{profile.person.name} }}"
+    p.engine.publish(
+        "welcome",
+        {
+            "mail": {
+                "type": "email",
+                "to": "{{ @event{signup.identityMap.Email[0].id} }}",
+                "subject": f"Welcome, {name}",
+                "text": f"Dear {name}, you are {{{{ #{{profile.loyalty.tier}} }}}}.",
+                "next": "done",
+            },
+            "done": {"type": "end"},
+        },
+    )
+    p.record({"ECID": [{"id": "e1"}]}, {"loyalty": {"tier": "gold"}})
+    p.record({"Email": [{"id": "ada@example.com"}]}, {"person": {"name": "Ada"}})
+    p.signup({"Email": [{"id": "ada@example.com"}], "ECID": [{"id": "e1"}]}, "ada@example.com")
+    p.engine.cycle()
+    (mail,) = p.store.pending_outbox([0], 0, 10)
+    assert mail.request["subject"] == "Welcome, Ada"
+    assert mail.request["text"] == "Dear Ada, you are gold."

@@ -19,6 +19,7 @@ from wayfare.model.envelope import read_envelope
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergedProfile, MergePolicy, merge_fragments
 from wayfare.model.profile_records import (
+    JOURNEY_PROFILE_DATASET,
     IdentityKey,
     Unapplied,
     not_updating,
@@ -89,10 +90,14 @@ class MergePolicies:
         return self._profiles.merge_policy(org_id)
 
     def set(self, org_id: str, data: object) -> MergePolicy:
-        """Read the policy (``order`` may name datasets by id or name: ids are kept) and
-        store it; NotFoundError for a dataset the org does not have."""
+        """Read the policy (``order`` may name datasets by id or name: ids are kept; the
+        journeys' own ``journeyProfileUpdates`` by its id) and store it; NotFoundError for
+        a dataset the org does not have."""
         policy = MergePolicy.from_json(data)
-        order = tuple(self._schemas.dataset(org_id, key).dataset_id for key in policy.order)
+        order = tuple(
+            key if key == JOURNEY_PROFILE_DATASET else self._schemas.dataset(org_id, key).dataset_id
+            for key in policy.order
+        )
         if len(set(order)) != len(order):
             raise InvalidRequestError(
                 "attributeMerge.order names a dataset twice (by its id and its name)",
