@@ -217,3 +217,14 @@ def test_an_email_is_personalised_from_the_profile() -> None:
     (mail,) = p.store.pending_outbox([0], 0, 10)
     assert mail.request["subject"] == "Welcome, Ada"
     assert mail.request["text"] == "Dear Ada, you are gold."
+
+
+def test_links_of_the_same_cycle_chain_into_one_person() -> None:
+    p = ProfileEngine()
+    p.engine.publish("tiers", TIERED)
+    p.record({"ECID": [{"id": "e1"}]}, {"loyalty": {"tier": "gold"}})
+    p.signup({"ECID": [{"id": "e1"}], "Phone": [{"id": "+33 6 12 34 56 78"}]}, "someone@else")
+    p.signup({"Phone": [{"id": "+33612345678"}], "Email": [{"id": "ada@example.com"}]}, ADA.id)
+    p.engine.cycle()
+    assert p.said == ["vip "]  # Ada reaches e1's tier through the Phone; she has no name
+    assert p.engine.report("tiers") == (1, {"no person for the identity": 1})  # someone@else

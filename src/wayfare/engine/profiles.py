@@ -28,6 +28,9 @@ from wayfare.model.resources import Dataset
 from wayfare.model.runs import ArrivedIdentities
 from wayfare.store.ports import IdentityGraph, ProfileStore, ResourceStore
 
+LinkKey = tuple[str, Identity]
+"""(org, identity)"""
+
 
 class EngineProfiles:
     """What the engine reads of profiles. Datasets, schemas and event namespaces are kept
@@ -44,6 +47,9 @@ class EngineProfiles:
         self._datasets: dict[str, Dataset | None] = {}
         self._namespaces: dict[tuple[str, str], str | None] = {}
         self._policies: dict[str, MergePolicy] = {}
+        self._indexed: Sequence[Arrival] | None = None
+        self._indexed_count = 0
+        self._index: dict[LinkKey, list[tuple[Identity, ...]]] = {}
 
     def see_changes(self) -> None:
         """Start a cycle: forget the merge policies read, and the resources if they moved."""
@@ -117,21 +123,32 @@ class EngineProfiles:
     def _person(self, org_id: str, start: Identity, links: Sequence[Arrival]) -> set[Identity]:
         """The identities of the person holding ``start``: the graph's, and those the
         cycle's links join to them (empty: nobody holds it)."""
+        index = self._index_of(links)
         found = self._stored(org_id, start)
-        reach = found | {start}
-        pending = [a for a in links if a.org_id == org_id]
-        grown = True
-        while grown:
-            grown = False
-            for arrival in pending:
-                joined = set(arrival.identities)
-                if joined.isdisjoint(reach) or joined <= found:
-                    continue
-                for x in joined - found:
-                    found |= {x} | self._stored(org_id, x)
-                reach |= found
-                grown = True
+        queued = {start} | found
+        queue = list(queued)
+        while queue:
+            for joined in index.get((org_id, queue.pop()), ()):
+                for x in joined:
+                    if x in found:
+                        continue
+                    more = {x} | self._stored(org_id, x)
+                    found |= more
+                    queue += more - queued
+                    queued |= more
         return found
+
+    def _index_of(self, links: Sequence[Arrival]) -> dict[LinkKey, list[tuple[Identity, ...]]]:
+        """(org, identity) -> the identities that arrived with it, of the cycle's links;
+        kept for the cycle's list, and extended as it grows (a lookup per entry, not a
+        pass over the cycle's messages)."""
+        if self._indexed is not links:
+            self._indexed, self._indexed_count, self._index = links, 0, {}
+        for arrival in links[self._indexed_count :]:
+            for x in arrival.identities:
+                self._index.setdefault((arrival.org_id, x), []).append(arrival.identities)
+        self._indexed_count = len(links)
+        return self._index
 
     def _stored(self, org_id: str, x: Identity) -> set[Identity]:
         person = self._graph.person_of(org_id, x)
