@@ -35,6 +35,12 @@ bench/rawhttp.py):
    behind for the whole window, these are its saturated (maximum) rates.
 6. ``journey 5,000/s``: the aim's rate, batches of 100 paced open-loop (50/s) on 4
    connections for ``--journey-duration``; entries/s = entered ÷ time until all had entered.
+7. ``journey max, profile condition``: a Profile schema is applied, and a new version of the
+   journey published whose first activity is a condition on ``#{profile.…}`` (both of its
+   paths lead to ``notify``); then as (5). Each entry now reads the person's merged profile
+   (the identity graph's person, grown by the links of the engine's cycle, and the
+   fragments of its identities): its entries/s next to (5)'s are what reading profiles
+   costs.
 """
 
 from __future__ import annotations
@@ -98,6 +104,34 @@ def journey_document(receiver_url: str) -> dict[str, Any]:
             "done": {"type": "end"},
         },
     }
+
+
+PROFILE_SCHEMA = {
+    "kind": "Schema",
+    "name": "bench_customers",
+    "title": "Benchmark customers",
+    "class": "Profile",
+    "fields": {"loyalty": {"type": "object", "properties": {"tier": {"type": "string"}}}},
+}
+
+
+def profile_journey_document(receiver_url: str) -> dict[str, Any]:
+    """The journey of ``journey_document`` behind a condition on the profile."""
+    document = journey_document(receiver_url)
+    document["description"] = "Benchmark: a condition on the profile, then a webhook"
+    document["entry"]["next"] = "check"
+    document["activities"]["check"] = {
+        "type": "condition",
+        "branches": [
+            {
+                "label": "gold",
+                "when": "#{profile._instance_name.loyalty.tier} == 'gold'",
+                "next": "notify",
+            }
+        ],
+        "otherwise": "notify",
+    }
+    return document
 
 
 def event_template(demo: Demo, event_id: str) -> bytes:
@@ -461,9 +495,10 @@ async def _paced_latency(
 
 
 async def _saturated(
-    driver: Driver, template: bytes, s: JourneySettings, conn: HttpConnection
+    driver: Driver, template: bytes, s: JourneySettings, conn: HttpConnection, tag: str = "max"
 ) -> Phase:
-    """Phase 5: blast, then watch ``entered`` and the actions until both stop growing."""
+    """Phase 5 (and 7, under another ``tag``: the messages' ids): blast, then watch
+    ``entered`` and the actions until both stop growing."""
     receiver_conn = driver.connection(driver.receiver)
     samples: list[tuple[float, int, int]] = []  # (time, entered, actions received)
 
@@ -481,7 +516,7 @@ async def _saturated(
     await sample()
     started = time.time()
     phase = await driver.blast(
-        "max", template, s.batch, s.duration, s.max_messages, s.batch_connections, keep_sampling
+        tag, template, s.batch, s.duration, s.max_messages, s.batch_connections, keep_sampling
     )
     sending_s = phase.seconds
     deadline = time.monotonic() + s.drain_timeout
@@ -624,6 +659,21 @@ async def _measure(
     phase.name, phase.key = f"journey {ENTRIES_AIM:,.0f}/s", "journey-aim"
     phase.title = f"journey live, {ENTRIES_AIM:,.0f} events/s in batches of {SUSTAINED_BATCH}"
     phases.append(phase)
+
+    # 7: as 5, with a condition on the profile first
+    documents = [PROFILE_SCHEMA, profile_journey_document(driver.receiver.url)]
+    status, body = await conn.request(
+        "POST", "/api/v1/apply", orjson.dumps({"documents": documents})
+    )
+    if status != 200:
+        raise RuntimeError(f"applying the profile journey failed: {status} {body[:500]!r}")
+    await asyncio.sleep(2.0)
+    cpu.begin()
+    phase = await _saturated(driver, template, s, conn, "prof")
+    phase.cpu = cpu.end()
+    phase.name, phase.key = f"journey max batch{s.batch}, profile", "journey-max-profile"
+    phase.title = f"journey reading the profile, batches of {s.batch}, then drained"
+    phases.append(phase)
     await conn.close()
     return phases
 
@@ -743,6 +793,16 @@ def journey_ratios(phases: list[Phase]) -> list[dict[str, Any]]:
                     "met": None,
                 }
             )
+    jprofile = by.get("journey-max-profile")
+    if jmax and jmax.entries_per_s and jprofile and jprofile.entries_per_s is not None:
+        out.append(
+            {
+                "what": "journey entries/s with a profile condition ÷ without",
+                "value": jprofile.entries_per_s / jmax.entries_per_s,
+                "aim": "-",
+                "met": None,
+            }
+        )
     jaim = by.get("journey-aim")
     if jaim and jaim.entries_per_s is not None:
         out.append(
