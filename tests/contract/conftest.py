@@ -79,6 +79,7 @@ class Backend:
     _reopen: Callable[[], ResourceStore]
     _journeys: Callable[[], JourneyStore]
     _graph: Callable[[], IdentityGraph]
+    _profiles: Callable[[], ProfileStore]
     _writers: list[MessageWriter] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -103,6 +104,10 @@ class Backend:
         """The identity graph over the same data, that journey stores' commits link in."""
         return closed_later(self._closers, self._graph())
 
+    def open_profiles(self) -> ProfileStore:
+        """The profile fragments over the same data, that journey stores' commits update."""
+        return closed_later(self._closers, self._profiles())
+
     def close(self) -> None:
         async def stop_all() -> None:
             for writer in self._writers:
@@ -123,6 +128,7 @@ def memory_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: store,
         lambda: journeys,
         lambda: journeys.identities,
+        lambda: journeys.profiles,
     )
 
 
@@ -137,6 +143,7 @@ def sqlite_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: SQLiteStore(path, fsync=False),
         lambda: SQLiteJourneyStore(path, fsync=False),
         lambda: SQLiteIdentityGraph(path, fsync=False),
+        lambda: SQLiteProfileStore(path, fsync=False),
     )
 
 
@@ -150,6 +157,7 @@ def postgres_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: PostgresStore(open_pool(url, max_size=1)),
         lambda: PostgresJourneyStore(open_pool(url, max_size=2)),
         lambda: PostgresIdentityGraph(open_pool(url, max_size=1)),
+        lambda: PostgresProfileStore(open_pool(url, max_size=1)),
     )
 
 
