@@ -216,13 +216,14 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
             [sys.executable, "-m", "wayfare", "engine"], dump_settings(settings).encode()
         )
     else:
+        graph, profiles = _embedded_people(settings, path)
         runtime = _runtime(
             settings,
             journey_store.another_connection(),
             EmbeddedLog(path),
             clock,
-            identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
-            profiles=_embedded_profiles(settings, path),
+            identity_graph=graph,
+            profiles=profiles,
         )
     return _server(
         settings,
@@ -429,12 +430,13 @@ def build_engine(settings: Settings) -> EngineServices:
     writer = SQLiteWriter(
         path, fsync=settings.fsync, on_commit=lambda: runtime.wake(), name="engine"
     )
+    graph, profiles = _embedded_people(settings, path)
     runtime = _runtime(
         settings,
         SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer),
         EmbeddedLog(path),
-        identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
-        profiles=_embedded_profiles(settings, path),
+        identity_graph=graph,
+        profiles=profiles,
     )
     return EngineServices(writer, runtime)
 
@@ -491,13 +493,12 @@ class NoEngine:
         pass
 
 
-def _embedded_profiles(settings: Settings, path: Path) -> EngineProfiles:
-    """What an embedded journey engine reads of profiles, on connections of its own."""
-    return EngineProfiles(
-        SQLiteStore(path, fsync=settings.fsync),
-        SQLiteProfileStore(path, fsync=settings.fsync),
-        SQLiteIdentityGraph(path, fsync=settings.fsync),
-    )
+def _embedded_people(settings: Settings, path: Path) -> tuple[IdentityGraph, EngineProfiles]:
+    """What an embedded journey engine reads of people (its identity graph, and profiles
+    over the same graph), on connections of its own."""
+    graph = SQLiteIdentityGraph(path, fsync=settings.fsync)
+    profiles = SQLiteProfileStore(path, fsync=settings.fsync)
+    return graph, EngineProfiles(SQLiteStore(path, fsync=settings.fsync), profiles, graph)
 
 
 def engine_lock_path(settings: Settings) -> Path:
