@@ -4,20 +4,24 @@ its commit, and ``#{profile.…}`` reads the merged profile of the instance's pe
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import pytest
 
 from tests.contract.conftest import make_schema, message
 from tests.unit.journey_engine import ORG, T0, Engine, make_engine
+from wayfare.engine.ownership import Holding
 from wayfare.engine.profiles import EngineProfiles
 from wayfare.model.events import EventConfig
 from wayfare.model.matching import EventMatch
+from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import AttributeMerge, MergePolicy
 from wayfare.model.profile_records import IdentityKey
 from wayfare.model.resources import Dataset
 from wayfare.store.memory import MemoryStore
 from wayfare.store.memory_journeys import MemoryJourneyStore
+from wayfare.store.memory_profiles import MemoryProfileStore
 
 PROFILE_SCHEMA = make_schema("customers", hex_id="1" * 32, xdm_class="Profile")
 CRM = Dataset("crm", ORG, "crm", PROFILE_SCHEMA.schema_id, False, T0, profile=True)
@@ -35,6 +39,18 @@ TIERED = {
 }
 
 
+class CountedProfiles(MemoryProfileStore):
+    """The memory ProfileStore, counting the reads of fragments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def profile_fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+        self.reads += 1
+        return super().profile_fragments(org_id, identities)
+
+
 class ProfileEngine:
     """An engine over memory stores with an org's Profile dataset and a ``signup`` event
     of the Email namespace; what its log activities said in ``said``."""
@@ -47,7 +63,8 @@ class ProfileEngine:
         resources.add_event(
             EventConfig(ORG, "signup", "s", "Email", "system", "identityMap.Email[0].id", ())
         )
-        self.store = MemoryJourneyStore(resources)
+        self.profiles = CountedProfiles()
+        self.store = MemoryJourneyStore(resources, profiles=self.profiles)
         profiles = EngineProfiles(resources, self.store.profiles, self.store.identities)
         self.engine: Engine = make_engine(
             self.store, identity_graph=self.store.identities, profiles=profiles
@@ -228,3 +245,20 @@ def test_links_of_the_same_cycle_chain_into_one_person() -> None:
     p.engine.cycle()
     assert p.said == ["vip "]  # Ada reaches e1's tier through the Phone; she has no name
     assert p.engine.report("tiers") == (1, {"no person for the identity": 1})  # someone@else
+
+
+def test_the_profile_is_read_once_a_step_and_only_by_journeys_that_use_it() -> None:
+    p = ProfileEngine()
+    p.engine.publish("plain", {"hello": {"type": "log", "message": "hi", "next": "done"},
+                               "done": {"type": "end"}})  # fmt: skip
+    p.signup({"Email": [{"id": "ada@example.com"}]}, "ada@example.com")
+    p.engine.cycle()
+    assert (p.said, p.profiles.reads) == (["hi"], 0)
+    pause = {"type": "wait", "duration": 60, "next": "check"}
+    p.engine.publish("later", {"pause": pause, **TIERED})
+    p.signup({"Email": [{"id": "bob@example.com"}]}, "bob@example.com")
+    p.engine.cycle()
+    assert p.profiles.reads == 1  # the entry's step: into the wait
+    p.engine.clock.advance(60_000)
+    p.engine.runtime.cycle([], Holding(frozenset({0})))  # the timer's partition, held
+    assert (p.said[-1], p.profiles.reads) == ("regular", 2)  # the wait's end: one more
