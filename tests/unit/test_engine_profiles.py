@@ -19,6 +19,7 @@ from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import AttributeMerge, MergePolicy
 from wayfare.model.profile_records import IdentityKey
 from wayfare.model.resources import Dataset
+from wayfare.model.runs import JourneyVersion, TestEntry
 from wayfare.store.memory import MemoryStore
 from wayfare.store.memory_journeys import MemoryJourneyStore
 from wayfare.store.memory_profiles import MemoryProfileStore
@@ -262,3 +263,17 @@ def test_the_profile_is_read_once_a_step_and_only_by_journeys_that_use_it() -> N
     p.engine.clock.advance(60_000)
     p.engine.runtime.cycle([], Holding(frozenset({0})))  # the timer's partition, held
     assert (p.said[-1], p.profiles.reads) == ("regular", 2)  # the wait's end: one more
+
+
+def test_a_test_profile_enters_a_draft_reading_profiles_though_no_message_linked_it() -> None:
+    p = ProfileEngine()
+    definition = {"name": "tiers", "entry": {"event": "signup", "next": "check"},
+                  "activities": TIERED}  # fmt: skip
+    p.store.add_journey_version(
+        JourneyVersion(ORG, "tiers", 1, "draft", "signup", definition, True, T0, T0)
+    )
+    p.store.add_test_profile(ORG, "tester@example.com")
+    p.store.add_test_entry(TestEntry(ORG, "tiers", 1, "tester@example.com", 0, {}))
+    p.engine.runtime.cycle([], Holding(frozenset({0})))
+    assert p.said == ["regular"]
+    assert p.engine.report("tiers") == (1, {})

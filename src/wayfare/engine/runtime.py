@@ -542,7 +542,8 @@ class JourneyRuntime:
         if definition.reads_profile or definition.writes_profile:
             profile = self._profile(step, org_id, definition, identity)
             known = profile is not None and profile.known
-            if definition.reads_profile and self._profiles is not None and not known:
+            # a test profile is a person the org named (test mode), whether linked or not
+            if definition.reads_profile and self._profiles is not None and not known and not test:
                 self._discard(step, org_id, version.name, identity, NO_PERSON)
                 return
         inst = Instance(
