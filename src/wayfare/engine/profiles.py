@@ -12,10 +12,11 @@ ended said: those before the event, and those after it in the same cycle's read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from wayfare.model.identities import Identity, identity
 from wayfare.model.identity_graph import Arrival
+from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy, PersonView
 from wayfare.model.profile_records import (
     IdentityKey,
@@ -50,10 +51,18 @@ class EngineProfiles:
         self._indexed: Sequence[Arrival] | None = None
         self._indexed_count = 0
         self._index: dict[LinkKey, list[tuple[Identity, ...]]] = {}
+        self._persons: dict[LinkKey, set[Identity]] = {}
+        self._fragments: dict[tuple[str, IdentityKey], list[Fragment]] = {}
+
+    def begin_cycle(self) -> None:
+        """Forget what the last cycle read of persons, fragments and merge policies: its
+        commit may have changed them."""
+        self._policies.clear()
+        self._persons.clear()
+        self._fragments.clear()
 
     def see_changes(self) -> None:
-        """Start a cycle: forget the merge policies read, and the resources if they moved."""
-        self._policies.clear()
+        """Forget the datasets, schemas and events read if the store's resources moved."""
         generation = self._resources.resource_generation()
         if generation != self._generation:
             self._generation = generation
@@ -102,9 +111,10 @@ class EngineProfiles:
         start = identity(namespace, raw_id)
         person = self._person(org_id, start, links)
         keys = {IdentityKey(x.namespace, x.id) for x in person | {start}}
+        stored = self._stored_fragments(org_id, keys)
         view = PersonView(
             IdentityKey(start.namespace, start.id),
-            tuple(self._profiles.profile_fragments(org_id, keys)),
+            tuple(f for key in sorted(keys) for f in stored[key]),
             self._policy(org_id),
             known=bool(person),
         )
@@ -112,6 +122,26 @@ class EngineProfiles:
             if update.org_id == org_id and update.identity in keys:
                 view = view.applied(update)
         return view
+
+    def prefetch(self, org_id: str, event: str, raw_ids: Collection[str]) -> None:
+        """Read the stored fragments of these identities (in ``event``'s namespace) in one
+        read, for the cycle's entries to find."""
+        namespace = self._namespace(org_id, event)
+        if namespace is not None:
+            keys = {IdentityKey(namespace, identity(namespace, raw).id) for raw in raw_ids}
+            self._stored_fragments(org_id, keys)
+
+    def _stored_fragments(
+        self, org_id: str, keys: Collection[IdentityKey]
+    ) -> dict[IdentityKey, list[Fragment]]:
+        """The stored fragments of each identity, read at most once a cycle."""
+        missing = [k for k in keys if (org_id, k) not in self._fragments]
+        if missing:
+            for k in missing:
+                self._fragments[org_id, k] = []
+            for fragment in self._profiles.profile_fragments(org_id, missing):
+                self._fragments[org_id, fragment.identity].append(fragment)
+        return {k: self._fragments[org_id, k] for k in keys}
 
     def _namespace(self, org_id: str, event: str) -> str | None:
         key = (org_id, event)
@@ -151,8 +181,13 @@ class EngineProfiles:
         return self._index
 
     def _stored(self, org_id: str, x: Identity) -> set[Identity]:
-        person = self._graph.person_of(org_id, x)
-        return set() if person is None else {link.identity for link in person.links}
+        """The identities of the person the graph holds ``x`` in, read at most once a
+        cycle."""
+        if (org_id, x) not in self._persons:
+            person = self._graph.person_of(org_id, x)
+            found = set() if person is None else {link.identity for link in person.links}
+            self._persons[org_id, x] = found
+        return set(self._persons[org_id, x])
 
     def _policy(self, org_id: str) -> MergePolicy:
         if org_id not in self._policies:

@@ -567,6 +567,8 @@ class JourneyRuntime:
         self._see_journey_changes()
         if holding is not None:
             self._holding = holding
+        if self._profiles is not None:
+            self._profiles.begin_cycle()
         step = self._step()
         try:
             busy = self._record_outcomes_into(step)
@@ -650,9 +652,31 @@ class JourneyRuntime:
                         people.setdefault(m.org_id, []).append(m.identity)
         for org_id, identities in people.items():
             step.know(org_id, identities)
+        self._prefetch_profiles(wanted)
         for m, journeys in wanted:
             self._consume_one(step, m, journeys)
         return True
+
+    def _prefetch_profiles(self, wanted: list[tuple[MatchedMessage, list[JourneyVersion]]]) -> None:
+        """The stored fragments of the people entering journeys that use profiles, in one
+        read per org and event (engine/profiles.py)."""
+        if self._profiles is None:
+            return
+        entering: dict[tuple[str, str], set[str]] = {}
+        for m, journeys in wanted:
+            if m.identity is not None and any(self._uses_profile(v) for v in journeys):
+                entering.setdefault((m.org_id, m.event), set()).add(m.identity)
+        for (org_id, event), identities in entering.items():
+            self._profiles.prefetch(org_id, event, identities)
+
+    def _uses_profile(self, version: JourneyVersion) -> bool:
+        try:
+            definition = self.definition(version.org_id, version.name, version.version)
+        except InfrastructureError:
+            raise
+        except Exception:  # its entry is discarded with the cause (_enter)
+            return False
+        return definition is not None and (definition.reads_profile or definition.writes_profile)
 
     def _link(
         self,
