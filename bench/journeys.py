@@ -35,6 +35,14 @@ bench/rawhttp.py):
    behind for the whole window, these are its saturated (maximum) rates.
 6. ``journey 5,000/s``: the aim's rate, batches of 100 paced open-loop (50/s) on 4
    connections for ``--journey-duration``; entries/s = entered ÷ time until all had entered.
+7. ``journey max, condition``: a new version of the journey is published whose first
+   activity is a condition reading no profile (``'gold' == 'silver'``; both of its paths
+   lead to ``notify``); then as (5), with messages of their own.
+8. ``journey max, profile condition``: a Profile schema is applied, and a new version whose
+   condition reads ``#{profile._instance_name.loyalty.tier}``; then as (7). Each entry now
+   reads the person's merged profile (the identity graph's person, grown by the links of
+   the engine's cycle, and the fragments of its identities): its entries/s next to (7)'s
+   are what reading profiles costs, the journeys' shape (and step events) being the same.
 """
 
 from __future__ import annotations
@@ -98,6 +106,31 @@ def journey_document(receiver_url: str) -> dict[str, Any]:
             "done": {"type": "end"},
         },
     }
+
+
+PROFILE_SCHEMA = {
+    "kind": "Schema",
+    "name": "bench_customers",
+    "title": "Benchmark customers",
+    "class": "Profile",
+    "fields": {"loyalty": {"type": "object", "properties": {"tier": {"type": "string"}}}},
+}
+
+
+PROFILE_CONDITION = "#{profile._instance_name.loyalty.tier} == 'gold'"
+
+
+def condition_journey_document(receiver_url: str, when: str) -> dict[str, Any]:
+    """The journey of ``journey_document`` behind a condition ``when``."""
+    document = journey_document(receiver_url)
+    document["description"] = "Benchmark: a condition, then a webhook"
+    document["entry"]["next"] = "check"
+    document["activities"]["check"] = {
+        "type": "condition",
+        "branches": [{"label": "gold", "when": when, "next": "notify"}],
+        "otherwise": "notify",
+    }
+    return document
 
 
 def event_template(demo: Demo, event_id: str) -> bytes:
@@ -461,9 +494,10 @@ async def _paced_latency(
 
 
 async def _saturated(
-    driver: Driver, template: bytes, s: JourneySettings, conn: HttpConnection
+    driver: Driver, template: bytes, s: JourneySettings, conn: HttpConnection, tag: str = "max"
 ) -> Phase:
-    """Phase 5: blast, then watch ``entered`` and the actions until both stop growing."""
+    """Phase 5 (and 7, under another ``tag``: the messages' ids): blast, then watch
+    ``entered`` and the actions until both stop growing."""
     receiver_conn = driver.connection(driver.receiver)
     samples: list[tuple[float, int, int]] = []  # (time, entered, actions received)
 
@@ -481,7 +515,7 @@ async def _saturated(
     await sample()
     started = time.time()
     phase = await driver.blast(
-        "max", template, s.batch, s.duration, s.max_messages, s.batch_connections, keep_sampling
+        tag, template, s.batch, s.duration, s.max_messages, s.batch_connections, keep_sampling
     )
     sending_s = phase.seconds
     deadline = time.monotonic() + s.drain_timeout
@@ -624,6 +658,25 @@ async def _measure(
     phase.name, phase.key = f"journey {ENTRIES_AIM:,.0f}/s", "journey-aim"
     phase.title = f"journey live, {ENTRIES_AIM:,.0f} events/s in batches of {SUSTAINED_BATCH}"
     phases.append(phase)
+
+    # 7-8: as 5, behind a condition reading no profile, then one reading the profile
+    url = driver.receiver.url
+    for tag, documents, label in (
+        ("cond", [condition_journey_document(url, "'gold' == 'silver'")], "condition"),
+        ("prof", [PROFILE_SCHEMA, condition_journey_document(url, PROFILE_CONDITION)], "profile"),
+    ):
+        status, body = await conn.request(
+            "POST", "/api/v1/apply", orjson.dumps({"documents": documents})
+        )
+        if status != 200:
+            raise RuntimeError(f"applying the {label} journey failed: {status} {body[:500]!r}")
+        await asyncio.sleep(2.0)
+        cpu.begin()
+        phase = await _saturated(driver, template, s, conn, tag)
+        phase.cpu = cpu.end()
+        phase.name, phase.key = f"journey max batch{s.batch}, {label}", f"journey-max-{label}"
+        phase.title = f"journey behind a {label} condition, batches of {s.batch}, then drained"
+        phases.append(phase)
     await conn.close()
     return phases
 
@@ -743,6 +796,16 @@ def journey_ratios(phases: list[Phase]) -> list[dict[str, Any]]:
                     "met": None,
                 }
             )
+    jcond, jprofile = by.get("journey-max-condition"), by.get("journey-max-profile")
+    if jcond and jcond.entries_per_s and jprofile and jprofile.entries_per_s is not None:
+        out.append(
+            {
+                "what": "journey entries/s, a profile condition ÷ another condition",
+                "value": jprofile.entries_per_s / jcond.entries_per_s,
+                "aim": "-",
+                "met": None,
+            }
+        )
     jaim = by.get("journey-aim")
     if jaim and jaim.entries_per_s is not None:
         out.append(

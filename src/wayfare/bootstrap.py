@@ -23,6 +23,7 @@ from wayfare.engine.control import JourneyEngine
 from wayfare.engine.courier import CourierSender
 from wayfare.engine.ownership import LeasedOwnership, Ownership
 from wayfare.engine.process import EngineProcess
+from wayfare.engine.profiles import EngineProfiles
 from wayfare.engine.runtime import JourneyRuntime
 from wayfare.errors import InvalidRequestError, StoreError
 from wayfare.hub.writer import (
@@ -224,13 +225,15 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
             [sys.executable, "-m", "wayfare", "engine"], dump_settings(settings).encode()
         )
     else:
+        graph, profiles = _embedded_people(settings, path)
         runtime = _runtime(
             settings,
             journey_store.another_connection(),
             EmbeddedLog(path),
             clock,
-            identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
+            identity_graph=graph,
             audiences=SQLiteAudienceStore(path, fsync=settings.fsync),
+            profiles=profiles,
         )
     return _server(
         settings,
@@ -457,12 +460,14 @@ def build_engine(settings: Settings) -> EngineServices:
     writer = SQLiteWriter(
         path, fsync=settings.fsync, on_commit=lambda: runtime.wake(), name="engine"
     )
+    graph, profiles = _embedded_people(settings, path)
     runtime = _runtime(
         settings,
         SQLiteJourneyStore(path, fsync=settings.fsync, writer=writer),
         EmbeddedLog(path),
-        identity_graph=SQLiteIdentityGraph(path, fsync=settings.fsync),
+        identity_graph=graph,
         audiences=SQLiteAudienceStore(path, fsync=settings.fsync),
+        profiles=profiles,
     )
     return EngineServices(writer, runtime)
 
@@ -476,6 +481,8 @@ def build_worker(settings: Settings) -> EngineServices:
     from wayfare.store.postgres.connection import open_pool
     from wayfare.store.postgres.identities import PostgresIdentityGraph
     from wayfare.store.postgres.journeys import PostgresJourneyStore
+    from wayfare.store.postgres.profiles import PostgresProfileStore
+    from wayfare.store.postgres.resources import PostgresStore
 
     where = deployment(settings)
     if where.postgresql is None or where.nats is None:
@@ -492,13 +499,15 @@ def build_worker(settings: Settings) -> EngineServices:
     ownership = LeasedOwnership(
         journey_store, log_settings.partitions, ttl_seconds=settings.lease_seconds
     )
+    graph = PostgresIdentityGraph(pool)
     runtime = _runtime(
         settings,
         journey_store,
         NatsEventLog(log_settings),
         ownership=ownership,
-        identity_graph=PostgresIdentityGraph(pool),
+        identity_graph=graph,
         audiences=PostgresAudienceStore(pool),
+        profiles=EngineProfiles(PostgresStore(pool), PostgresProfileStore(pool), graph),
     )
     return EngineServices(None, runtime, [pool.close])
 
@@ -517,6 +526,14 @@ class NoEngine:
         pass
 
 
+def _embedded_people(settings: Settings, path: Path) -> tuple[IdentityGraph, EngineProfiles]:
+    """What an embedded journey engine reads of people (its identity graph, and profiles
+    over the same graph), on connections of its own."""
+    graph = SQLiteIdentityGraph(path, fsync=settings.fsync)
+    profiles = SQLiteProfileStore(path, fsync=settings.fsync)
+    return graph, EngineProfiles(SQLiteStore(path, fsync=settings.fsync), profiles, graph)
+
+
 def engine_lock_path(settings: Settings) -> Path:
     """Held by the running journey engine of a data directory: one at a time."""
     return settings.data_dir / "engine.lock"
@@ -530,6 +547,7 @@ def _runtime(
     ownership: Ownership | None = None,
     identity_graph: IdentityGraph | None = None,
     audiences: AudienceStore | None = None,
+    profiles: EngineProfiles | None = None,
 ) -> JourneyRuntime:
     sender_options: dict[str, Any] = {
         "smtp_host": settings.smtp_host,
@@ -557,4 +575,5 @@ def _runtime(
         failure_limit=settings.journey_failure_limit,
         identity_graph=identity_graph,
         audiences=audiences,
+        profiles=profiles,
     )

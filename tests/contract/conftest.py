@@ -83,9 +83,9 @@ class Backend:
     _reopen: Callable[[], ResourceStore]
     _journeys: Callable[[], JourneyStore]
     _graph: Callable[[], IdentityGraph]
+    _profiles: Callable[[], ProfileStore]
     _writers: list[MessageWriter] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
-    _profiles: Callable[[], ProfileStore] | None = None
     _audiences: Callable[[], AudienceStore] | None = None
 
     def new_writer(self) -> MessageWriter:
@@ -110,8 +110,8 @@ class Backend:
         return closed_later(self._closers, self._graph())
 
     def open_profiles(self) -> ProfileStore:
-        """The profile fragments over the same data, that commits' audience checks read."""
-        assert self._profiles is not None
+        """The profile fragments over the same data, that journey stores' commits update
+        and their audience checks read."""
         return closed_later(self._closers, self._profiles())
 
     def open_audiences(self) -> AudienceStore:
@@ -139,7 +139,7 @@ def memory_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: store,
         lambda: journeys,
         lambda: journeys.identities,
-        _profiles=lambda: journeys.profiles,
+        lambda: journeys.profiles,
         _audiences=lambda: journeys.audiences,
     )
 
@@ -155,7 +155,7 @@ def sqlite_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: SQLiteStore(path, fsync=False),
         lambda: SQLiteJourneyStore(path, fsync=False),
         lambda: SQLiteIdentityGraph(path, fsync=False),
-        _profiles=lambda: SQLiteProfileStore(path, fsync=False),
+        lambda: SQLiteProfileStore(path, fsync=False),
         _audiences=lambda: SQLiteAudienceStore(path, fsync=False),
     )
 
@@ -170,7 +170,7 @@ def postgres_backend(request: pytest.FixtureRequest) -> Backend:
         lambda: PostgresStore(open_pool(url, max_size=1)),
         lambda: PostgresJourneyStore(open_pool(url, max_size=2)),
         lambda: PostgresIdentityGraph(open_pool(url, max_size=1)),
-        _profiles=lambda: PostgresProfileStore(open_pool(url, max_size=1)),
+        lambda: PostgresProfileStore(open_pool(url, max_size=1)),
         _audiences=lambda: PostgresAudienceStore(open_pool(url, max_size=1)),
     )
 

@@ -23,6 +23,7 @@ from wayfare.model.identities import Identity, namespaces_of
 from wayfare.model.identity_graph import Arrival, Person, apply_change, link
 from wayfare.model.instances import Instance
 from wayfare.model.matching import EventMatch
+from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
 from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     ActionRetry,
@@ -960,3 +961,37 @@ def test_a_merge_leaves_each_journey_one_live_instance_of_the_person(backend: Ba
     assert [t.instance_id for t in reading.due_timers([0], T0 + 100, 10)] == ["i-a"]
     journeys.commit(EngineBatch(instances=[dataclasses.replace(newer, status="running")]))
     assert reading.instances(["i-b"])[0].status == "merged"
+
+
+def test_a_commit_applies_the_profile_updates_it_carries_in_order(backend: Backend) -> None:
+    """Profile records the journey engine consumed, and what its updateProfile activities
+    wrote, update their fragments in its commit, and only in a commit that goes through."""
+    journeys = backend.open_journeys()
+    ada = IdentityKey("Email", "ada@x.org")
+
+    def update(at: int, attributes: dict[str, Any]) -> ProfileUpdate:
+        return ProfileUpdate(ORG, "crm", ada, Operation.MERGE, attributes, at)
+
+    journeys.commit(
+        EngineBatch(
+            positions={0: 2},
+            profile_updates=[
+                update(T0, {"loyalty": {"tier": "silver", "points": 3}}),
+                update(T0 + 1, {"loyalty": {"tier": "gold"}}),
+            ],
+        )
+    )
+    profiles = backend.open_profiles()
+    (fragment,) = profiles.profile_fragments(ORG, [ada])
+    assert fragment.attributes() == {"loyalty": {"tier": "gold", "points": 3}}
+    with pytest.raises(FencedError):
+        journeys.commit(
+            EngineBatch(
+                positions={0: 3},
+                profile_updates=[update(T0 + 2, {"loyalty": None})],
+                owner="nobody",
+                fences={0: 99},
+            )
+        )
+    (fragment,) = profiles.profile_fragments(ORG, [ada])
+    assert fragment.attributes() == {"loyalty": {"tier": "gold", "points": 3}}

@@ -197,3 +197,17 @@ def test_editor_text_that_is_not_yaml_is_one_problem_at_its_line() -> None:
     assert problem.line == 3
     assert read_definition("- a list\n")[1][0].message.startswith("a journey is a mapping")
     assert read_definition("name: x\n") == ({"name": "x"}, [])
+
+
+def test_an_update_profile_node_says_what_it_sets_and_removes() -> None:
+    definition = parse_journey(
+        {
+            "name": "promote",
+            "entry": {"event": "signup", "next": "gold"},
+            "activities": {
+                "gold": {"type": "updateProfile", "set": {"tier": "'gold'"}, "remove": ["x"]},
+            },
+        }
+    )
+    (gold,) = [n for n in canvas_graph(definition)["nodes"] if n["id"] == "gold"]
+    assert (gold["type"], gold["summary"]) == ("updateProfile", "set tier, remove x")

@@ -101,13 +101,13 @@ def test_a_profile_change_is_checked_against_the_audiences_reading_the_profile()
     ]:
         store.audiences.add_audience(parse_audience(ORG, {"name": name, "condition": condition}))
     ada = email("ada@example.com")
-    check = AudienceChecks(store.audiences).for_profile_change(ORG, ada, T0)
-    assert check is not None and check.event is None
-    assert [a.name for a in check.audiences] == ["gold"]
-    assert AudienceChecks(MemoryAudienceStore()).for_profile_change(ORG, ada, T0) is None
-    store.identities.link(ORG, [ada], decide(T0, [ada]))
     ada_key = IdentityKey("Email", "ada@example.com")
     gold = ProfileUpdate(ORG, "crm", ada_key, Operation.MERGE, {"tier": "gold"}, T0)
+    [check] = AudienceChecks(store.audiences).for_profile_changes([gold], T0)
+    assert check.event is None and check.identity == ada
+    assert [a.name for a in check.audiences] == ["gold"]
+    assert AudienceChecks(MemoryAudienceStore()).for_profile_changes([gold], T0) == []
+    store.identities.link(ORG, [ada], decide(T0, [ada]))
     store.profiles.apply_profile_update(gold)
     store.commit(EngineBatch(audience_checks=[check]))
     [member] = store.audiences.members(ORG, "gold")

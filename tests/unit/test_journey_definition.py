@@ -608,3 +608,59 @@ def test_parsing_does_not_change_the_document() -> None:
     parsed = parse_journey(data)
     assert data == before
     assert parsed.source == before
+
+
+# updateProfile
+
+
+def test_an_update_profile_activity_sets_fields_from_expressions_and_removes_others() -> None:
+    activity = parse_journey(
+        one(
+            {
+                "type": "updateProfile",
+                "set": {"loyalty.tier": "'gold'", "loyalty.points": "@event{signup.x.points}"},
+                "remove": ["loyalty.expires"],
+            }
+        )
+    ).activities["a"]
+    assert [(path, expr.source) for path, expr in activity.profile_set] == [
+        ("loyalty.tier", "'gold'"),
+        ("loyalty.points", "@event{signup.x.points}"),
+    ]
+    assert activity.profile_remove == ("loyalty.expires",)
+    assert [where for where, _ in activity.expressions()] == [
+        "set/loyalty.tier",
+        "set/loyalty.points",
+    ]
+
+
+AT = "/activities/a"
+TOO_MANY = {f"f{i}": "1" for i in range(11)}
+
+
+@pytest.mark.parametrize(
+    ("fields", "pointer", "keyword", "words"),
+    [
+        ({}, f"{AT}/set", "maxProperties", "1 to 10"),
+        ({"set": TOO_MANY}, f"{AT}/set", "maxProperties", "1 to 10"),
+        ({"set": {"a..b": "1"}}, f"{AT}/set/a..b", "pattern", "no field path"),
+        ({"set": {"identityMap.Email": "1"}}, f"{AT}/set/identityMap.Email", "enum", "attribute"),
+        ({"set": {"x": "1"}, "remove": ["x"]}, f"{AT}/set/x", "uniqueItems", "changed twice"),
+        ({"set": {"x": "1", "x.y": "2"}}, f"{AT}/set/x", "uniqueItems", "holds another"),
+        ({"set": {"x": "1 +"}}, f"{AT}/set/x", "expression", ""),
+        ({"set": ["x"]}, f"{AT}/set", "type", "object"),
+        ({"remove": "x"}, f"{AT}/remove", "type", "list"),
+    ],
+)
+def test_an_update_profile_activity_s_fields_are_checked(
+    fields: dict[str, Any], pointer: str, keyword: str, words: str
+) -> None:
+    refused(one({"type": "updateProfile", **fields}), pointer, keyword, words)
+
+
+def test_a_journey_says_whether_it_reads_the_profile() -> None:
+    log = {"type": "log", "message": "{{ #{profile.person.name} }}"}
+    assert parse_journey(one(log)).reads_profile
+    assert not parse_journey(one({"type": "log", "message": "hi"})).reads_profile
+    write = {"type": "updateProfile", "set": {"tier": "'gold'"}}
+    assert not parse_journey(one(write)).reads_profile

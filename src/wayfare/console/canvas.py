@@ -50,6 +50,9 @@ def _summary(activity: Activity, raw: Mapping[str, Any]) -> str:
         return _cut(str(raw.get("message", "")))
     if kind == "jump":
         return _cut(f"to journey {activity.journey}")
+    if kind == "updateProfile":
+        changed = [f"set {p}" for p, _ in activity.profile_set]
+        return _cut(", ".join(changed + [f"remove {p}" for p in activity.profile_remove]))
     return ""
 
 

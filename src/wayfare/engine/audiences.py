@@ -5,7 +5,7 @@ each person's memberships (store/audience_checks.py, model/audiences.py).
 Work per message is bounded: only events some audience of the org counts are kept and
 checked, and only against those audiences; each org's audiences are read once a cycle.
 A change of a person's profile attributes calls for a check against the audiences that
-read the profile (``for_profile_change``): what applies Profile records in the commit adds it.
+read the profile (``for_profile_changes``), for the Profile records the cycle applies.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 from wayfare.model.audiences import Audience, AudienceCheck
 from wayfare.model.identities import Identity, Namespace, identities_of
+from wayfare.model.profile_records import ProfileUpdate
 from wayfare.model.runs import MatchedMessage
 from wayfare.store.ports import AudienceStore
 
@@ -24,13 +25,23 @@ class AudienceChecks:
     def __init__(self, store: AudienceStore) -> None:
         self._store = store
 
-    def for_profile_change(
-        self, org_id: str, identity: Identity, now_ms: int
-    ) -> AudienceCheck | None:
-        """The check a change of ``identity``'s profile attributes calls for: against the
-        org's audiences that read the profile (None: it has none)."""
-        reading = tuple(a for a in self._store.list_audiences(org_id) if a.reads_profile())
-        return AudienceCheck(org_id, identity, None, now_ms, reading) if reading else None
+    def for_profile_changes(
+        self, updates: Sequence[ProfileUpdate], now_ms: int
+    ) -> list[AudienceCheck]:
+        """The checks changes of profile attributes call for: each updated identity against
+        its org's audiences that read the profile (each org's read once)."""
+        reading: dict[str, tuple[Audience, ...]] = {}
+        found: list[AudienceCheck] = []
+        for update in updates:
+            audiences = reading.get(update.org_id)
+            if audiences is None:
+                audiences = reading[update.org_id] = tuple(
+                    a for a in self._store.list_audiences(update.org_id) if a.reads_profile()
+                )
+            if audiences:
+                identity = Identity(update.identity.namespace, update.identity.id)
+                found.append(AudienceCheck(update.org_id, identity, None, now_ms, audiences))
+        return found
 
     def checks(
         self,

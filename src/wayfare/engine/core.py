@@ -32,8 +32,12 @@ from wayfare.model.instances import (
     Stop,
     TimerFired,
     Trigger,
+    UpdateProfile,
 )
 from wayfare.model.journey import GLOBAL_TIMEOUT_MS, Activity, JourneyDefinition
+from wayfare.model.profile_fragments import nest
+from wayfare.model.profile_merge import PersonView
+from wayfare.model.profile_records import JOURNEY_PROFILE_DATASET, Operation, ProfileUpdate
 from wayfare.model.templates import render_json
 
 ENTRY = "entry"
@@ -97,16 +101,28 @@ class _Run:
         instance: Instance,
         now_ms: int,
         test_wait_ms: int | None,
+        profile: PersonView | None,
     ) -> None:
         self.d = definition
         self.i = instance
         self.now = now_ms
         self.test_wait_ms = test_wait_ms
+        self.profile = profile
+        self._attributes: dict[str, Any] | None = None
+        """The profile's attributes, merged once read (and again once updated)."""
         self.out: list[Command] = []
 
     def scope(self, extra: dict[str, Any] | None = None, *, strict: bool = False) -> Scope:
         events = self.i.events if extra is None else {**self.i.events, **extra}
-        return Scope(events=events, actions=self.i.actions, now_ms=self.now, strict=strict)
+        if self._attributes is None:
+            self._attributes = {} if self.profile is None else self.profile.attributes()
+        return Scope(
+            events=events,
+            actions=self.i.actions,
+            profile=self._attributes,
+            now_ms=self.now,
+            strict=strict,
+        )
 
     def step(self, a: Activity | None, status: str, detail: str | None = None) -> None:
         node, kind = (a.id, a.type) if a is not None else (ENTRY, "entry")
@@ -284,6 +300,38 @@ class _Run:
         self.step(a, "ended")
         return a.next
 
+    def _updateProfile(self, a: Activity) -> str | None:
+        # Lenient, as mappings: a value that cannot be computed (a field the event lacks)
+        # is null, and a null sets nothing; ``remove`` is how a field goes.
+        scope = self.scope()
+        changes: dict[tuple[str, ...], Any] = {}
+        unset = []
+        for path, expr in a.profile_set:
+            value = expr.evaluate(scope)
+            if value is None:
+                unset.append(path)
+            else:
+                changes[tuple(path.split("."))] = value
+        for path in a.profile_remove:
+            changes[tuple(path.split("."))] = None
+        detail = f"set nothing for {', '.join(unset)} (null)" if unset else None
+        if self.profile is None:
+            detail = "no profile updated: the person's namespace is unknown (no entry event)"
+        elif changes:
+            update = ProfileUpdate(
+                self.i.org_id,
+                JOURNEY_PROFILE_DATASET,
+                self.profile.identity,
+                Operation.MERGE,
+                nest(sorted(changes.items())),
+                self.now,
+            )
+            self.out.append(UpdateProfile(a.id, update))
+            self.profile = self.profile.applied(update)
+            self._attributes = None
+        self.step(a, "ended", detail)
+        return a.next
+
     def _jump(self, a: Activity) -> str | None:
         assert a.journey is not None
         entity = self.i.events.get(self.d.entry_event, {})
@@ -390,10 +438,13 @@ def advance(
     now_ms: int,
     *,
     test_wait_ms: int | None = 10_000,
+    profile: PersonView | None = None,
 ) -> Outcome:
     """The new state of ``instance`` after ``trigger``, and the commands it causes; or, when a
-    step raises, the instance ended in error where that step was (``failed``)."""
-    run = _Run(definition, instance.copy(), now_ms, test_wait_ms)
+    step raises, the instance ended in error where that step was (``failed``). ``profile``
+    is the person's profile, what ``#{profile.…}`` reads and updateProfile activities
+    write (none: every path is null, and nothing is written)."""
+    run = _Run(definition, instance.copy(), now_ms, test_wait_ms, profile)
     try:
         run.handle(trigger)
     except Exception as exc:  # whatever it is, it is this instance's alone

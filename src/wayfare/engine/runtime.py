@@ -41,11 +41,12 @@ from wayfare.engine.audiences import AudienceChecks
 from wayfare.engine.core import Outcome, advance, failed, failure_cause
 from wayfare.engine.dispatch import Dispatcher
 from wayfare.engine.ownership import Holding, Ownership, SoleOwnership
+from wayfare.engine.profiles import EngineProfiles
 from wayfare.engine.step import Step, VersionKey
 from wayfare.errors import FencedError, InfrastructureError
 from wayfare.ids import Entropy, SystemEntropy
 from wayfare.log.ports import EventLog, LogHead, LogSlice
-from wayfare.model.admission import Candidate, admit
+from wayfare.model.admission import NO_PERSON, Candidate, admit
 from wayfare.model.events import Unmatched
 from wayfare.model.identities import Namespace, identities_of, namespaces_of
 from wayfare.model.identity_graph import Arrival, link
@@ -62,10 +63,12 @@ from wayfare.model.instances import (
     Stop,
     TimerFired,
     Trigger,
+    UpdateProfile,
 )
 from wayfare.model.journey import JourneyDefinition, parse_journey
 from wayfare.model.nesting import MAX_NESTING, nesting
 from wayfare.model.partitions import partition_of
+from wayfare.model.profile_merge import PersonView
 from wayfare.model.runs import (
     ActionRetry,
     ActionSettled,
@@ -119,12 +122,16 @@ class JourneyRuntime:
         failure_limit: int = FAILURE_LIMIT,
         identity_graph: IdentityGraph | None = None,
         audiences: AudienceStore | None = None,
+        profiles: EngineProfiles | None = None,
     ) -> None:
         self._store = store
         self._audiences = AudienceChecks(audiences) if audiences is not None else None
         """Where audiences are read (none: no audience is evaluated)."""
         self._graph = identity_graph
         """Where orgs' own namespaces are read (none: the built-in ones only)."""
+        self._profiles = profiles
+        """Where Profile records and merged profiles are read (none: no record updates a
+        fragment, and ``#{profile.…}`` reads null)."""
         self._log = event_log
         self._clock = clock
         self._sender = sender
@@ -362,14 +369,29 @@ class JourneyRuntime:
         return events
 
     # applying a trigger
-    def _apply(self, step: Step, inst: Instance, trigger: Trigger) -> None:
+    def _apply(
+        self,
+        step: Step,
+        inst: Instance,
+        trigger: Trigger,
+        profile: PersonView | None = None,
+    ) -> None:
         now = self._clock.now_ms()
         definition, node = None, inst.node
         try:
             definition = self.definition(inst.org_id, inst.journey, inst.version)
             if definition is None:
                 return
-            outcome = advance(definition, inst, trigger, now, test_wait_ms=self._test_wait_ms)
+            if profile is None and (definition.reads_profile or definition.writes_profile):
+                profile = self._profile(step, inst.org_id, definition, inst.identity)
+            outcome = advance(
+                definition,
+                inst,
+                trigger,
+                now,
+                test_wait_ms=self._test_wait_ms,
+                profile=profile,
+            )
             if self._careful:
                 node = outcome.instance.node or node  # where what it made was made
                 _check_storable(outcome)
@@ -421,6 +443,8 @@ class JourneyRuntime:
                 self.on_log(new.journey, command.node, command.message)
             elif isinstance(command, JumpTo):
                 jumps.append(command)
+            elif isinstance(command, UpdateProfile):
+                batch.profile_updates.append(command.update)
         if not new.live:
             batch.clear_timers.append(new.instance_id)
         step.note(new)
@@ -434,6 +458,19 @@ class JourneyRuntime:
                 )
                 continue
             self._enter(step, target, target.entry_event, new.identity, jump.entity, jumped=True)
+
+    def _profile(
+        self, step: Step, org_id: str, definition: JourneyDefinition, identity: str
+    ) -> PersonView | None:
+        """The profile of the person of ``identity`` (in the namespace of the journey's
+        entry event), with what this cycle links and applies before committing
+        (engine/profiles.py); None without profiles, or once the entry event is gone."""
+        if self._profiles is None:
+            return None
+        batch = step.batch
+        return self._profiles.view_of(
+            org_id, definition.entry_event, identity, batch.links, batch.profile_updates
+        )
 
     def _discard(
         self, step: Step, org_id: str, journey: str, identity: str | None, cause: str
@@ -505,6 +542,14 @@ class JourneyRuntime:
             if admission.cause is not None:
                 self._discard(step, org_id, version.name, identity, admission.cause)
             return
+        profile = None
+        if definition.reads_profile or definition.writes_profile:
+            profile = self._profile(step, org_id, definition, identity)
+            known = profile is not None and profile.known
+            # a test profile is a person the org named (test mode), whether linked or not
+            if definition.reads_profile and self._profiles is not None and not known and not test:
+                self._discard(step, org_id, version.name, identity, NO_PERSON)
+                return
         inst = Instance(
             instance_id=self._entropy.instance_id(),
             org_id=org_id,
@@ -516,7 +561,7 @@ class JourneyRuntime:
             test=test,
             partition=partition_of(org_id, identity, self._log.partitions),
         )
-        self._apply(step, inst, Enter(event, entity))
+        self._apply(step, inst, Enter(event, entity), profile)
 
     # one cycle of the engine
     def cycle(self, slices: Sequence[LogSlice] = (), holding: Holding | None = None) -> bool:
@@ -526,6 +571,8 @@ class JourneyRuntime:
         self._see_journey_changes()
         if holding is not None:
             self._holding = holding
+        if self._profiles is not None:
+            self._profiles.begin_cycle()
         step = self._step()
         try:
             busy = self._record_outcomes_into(step)
@@ -584,17 +631,20 @@ class JourneyRuntime:
             return False
         retried = self._retries(slices)
         namespaces: dict[str, dict[str, Namespace]] = {}
+        if self._profiles is not None:
+            self._profiles.see_changes()
         for read in slices:
             step.batch.messages.extend(read.messages)
             step.batch.positions[read.partition] = read.last
             self._link(step, read.identities, namespaces)
         if self._audiences is not None:
+            now_ms = self._clock.now_ms()
             step.batch.audience_checks = self._audiences.checks(
                 [m for read in slices for m in read.matched],
                 retried,
                 lambda org_id: self._namespaces(org_id, namespaces),
-                self._clock.now_ms(),
-            )
+                now_ms,
+            ) + self._audiences.for_profile_changes(step.batch.profile_updates, now_ms)
         self._see_journey_changes()  # after the events: one published before them is seen
         entries, awaited = self._entries, self._awaited
         wanted: list[tuple[MatchedMessage, list[JourneyVersion]]] = []
@@ -614,9 +664,31 @@ class JourneyRuntime:
                         people.setdefault(m.org_id, []).append(m.identity)
         for org_id, identities in people.items():
             step.know(org_id, identities)
+        self._prefetch_profiles(wanted)
         for m, journeys in wanted:
             self._consume_one(step, m, journeys)
         return True
+
+    def _prefetch_profiles(self, wanted: list[tuple[MatchedMessage, list[JourneyVersion]]]) -> None:
+        """The stored fragments of the people entering journeys that use profiles, in one
+        read per org and event (engine/profiles.py)."""
+        if self._profiles is None:
+            return
+        entering: dict[tuple[str, str], set[str]] = {}
+        for m, journeys in wanted:
+            if m.identity is not None and any(self._uses_profile(v) for v in journeys):
+                entering.setdefault((m.org_id, m.event), set()).add(m.identity)
+        for (org_id, event), identities in entering.items():
+            self._profiles.prefetch(org_id, event, identities)
+
+    def _uses_profile(self, version: JourneyVersion) -> bool:
+        try:
+            definition = self.definition(version.org_id, version.name, version.version)
+        except InfrastructureError:
+            raise
+        except Exception:  # its entry is discarded with the cause (_enter)
+            return False
+        return definition is not None and (definition.reads_profile or definition.writes_profile)
 
     def _link(
         self,
@@ -625,8 +697,13 @@ class JourneyRuntime:
         namespaces: dict[str, dict[str, Namespace]],
     ) -> None:
         """The identities of each message read are linked by the cycle's commit, in log
-        order (model/identity_graph.py; ``namespaces``: each org's, read once a cycle)."""
+        order (model/identity_graph.py; ``namespaces``: each org's, read once a cycle), and
+        its Profile record, if it is one, applied to its fragment (engine/profiles.py)."""
         for found in arrived:
+            if self._profiles is not None:
+                update = self._profiles.update_of(found)
+                if update is not None:
+                    step.batch.profile_updates.append(update)
             known = self._namespaces(found.org_id, namespaces)
             identities = identities_of({"identityMap": found.identity_map}, known)
             if not identities:
@@ -795,6 +872,8 @@ def _check_storable(outcome: Outcome) -> None:
             orjson.dumps(command.request)
         elif isinstance(command, StepEvent) and command.detail is not None:
             command.detail.encode("utf-8")
+        elif isinstance(command, UpdateProfile):
+            orjson.dumps(command.update.attributes)
 
 
 def _failure_of(before: Instance, outcome: Outcome) -> str | None:

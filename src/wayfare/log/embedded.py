@@ -28,7 +28,8 @@ _IDENTITY_MAP = b'"identityMap"'
 _MARKS = ", ".join("?" * len(COUNTED_UNMATCHED))
 _READ = (
     "SELECT r.seq, r.org_id, r.received_ms, r.xaction_id, r.message, m.event_name, "
-    "m.identity, m.cause FROM (SELECT seq, org_id, received_ms, xaction_id, message "
+    "m.identity, m.cause, r.dataset_id FROM (SELECT seq, org_id, received_ms, xaction_id, "
+    "message, dataset_id "
     "FROM records WHERE seq > ? ORDER BY seq LIMIT ?) AS r "
     "LEFT JOIN event_matches m ON m.record_seq = r.seq "
     f"AND (m.cause IS NULL OR m.cause IN ({_MARKS})) "
@@ -36,7 +37,7 @@ _READ = (
 )
 
 
-def _entity(message: Any) -> dict[str, Any]:
+def _entity_of(message: Any) -> dict[str, Any]:
     body = message.get("body") if isinstance(message, dict) else None
     entity = body.get("xdmEntity") if isinstance(body, dict) else None
     return entity if isinstance(entity, dict) else {}
@@ -62,15 +63,16 @@ class EmbeddedLog(SQLiteDatabase):
         identities = []
         entity: dict[str, Any] = {}
         last_seq = None
-        for seq, org_id, received_ms, xaction_id, raw, event, identity, cause in rows:
+        for seq, org_id, received_ms, xaction_id, raw, event, identity, cause, dataset in rows:
             if seq != last_seq:  # a record's first row (one per outcome journeys act on)
                 last_seq = seq
                 entity = {}
                 if event is not None or _IDENTITY_MAP in raw:  # else no need to parse it
-                    entity = _entity(orjson.loads(raw))
-                found = identities_in(org_id, received_ms, entity)
-                if found is not None:
-                    identities.append(found)
+                    document = orjson.loads(raw)
+                    entity = _entity_of(document)
+                    found = identities_in(org_id, received_ms, document, dataset)
+                    if found is not None:
+                        identities.append(found)
             if event is None:
                 continue  # no outcome journeys act on
             matched.append(

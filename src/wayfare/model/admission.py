@@ -13,6 +13,10 @@ A person enters a journey version unless:
 - the person comes through a jump and has already gone through MAX_JUMPS_PER_CYCLE jumps in
   this cycle of the engine: "too many jumps in one cycle" (journeys that jump to each other
   with nothing to wait for would otherwise pass the person around without end).
+
+A journey that reads ``#{profile.…}`` also discards a person whose entry identity no person
+of the identity graph holds (nor a message read with the event links): "no person for the
+identity" (the journey engine tells, engine/profiles.py).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ ALREADY_INSIDE = "already in the journey"
 NOT_ALLOWED = "re-entry not allowed"
 TOO_SOON = "re-entry too soon"
 TOO_MANY_JUMPS = "too many jumps in one cycle"
+NO_PERSON = "no person for the identity"
 MAX_JUMPS_PER_CYCLE = 10
 """Jumps one person goes through in one cycle of the engine; the next is discarded."""
 

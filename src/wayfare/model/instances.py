@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wayfare.model.profile_records import ProfileUpdate
+
 Status = Literal["running", "waiting", "finished", "error", "exited", "deleted", "merged"]
 """``deleted``: a privacy delete ended the instance (model/privacy.py); ``merged``: its
 person merged with another already in the journey (model/merged_runs.py)."""
@@ -137,4 +139,12 @@ class JumpTo:
     entity: dict[str, Any]
 
 
-Command = ScheduleTimer | Dispatch | StepEvent | LogLine | JumpTo
+@dataclass(frozen=True, slots=True)
+class UpdateProfile:
+    """A profile record an updateProfile activity wrote, applied in the step's commit."""
+
+    node: str
+    update: ProfileUpdate
+
+
+Command = ScheduleTimer | Dispatch | StepEvent | LogLine | JumpTo | UpdateProfile

@@ -51,12 +51,17 @@ ACTIVITY_TYPES = (
     "email",
     "log",
     "jump",
+    "updateProfile",
     "end",
 )
 ACTION_TYPES = ("http", "email", "log")
 DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+MAX_PROFILE_FIELDS = 10
+"""Fields one updateProfile activity sets or removes."""
+_PROFILE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,31}$")
+_NOT_ATTRIBUTES = ("identityMap", "_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,10 @@ class Activity:
     after: str | None = None
     before: str | None = None
     journey: str | None = None
+    profile_set: tuple[tuple[str, Expression], ...] = ()
+    """updateProfile: (field path, the expression giving its value)."""
+    profile_remove: tuple[str, ...] = ()
+    """updateProfile: field paths removed."""
 
     def targets(self) -> Iterator[tuple[str, str]]:
         """(label, node id) of every outgoing path."""
@@ -147,6 +156,8 @@ class Activity:
                 ("text", self.email.text),
                 ("html", self.email.html),
             ]
+        for path, expr in self.profile_set:
+            yield f"set/{path}", expr
         if self.message is not None:
             texts.append(("message", self.message))
         for where, template in texts:
@@ -165,6 +176,11 @@ class JourneyDefinition:
     reentry_wait_ms: int = DEFAULT_REENTRY_WAIT_MS
     time_zone: str = "UTC"
     source: dict[str, Any] = field(default_factory=dict, compare=False)
+    reads_profile: bool = False
+    """Some expression reads ``#{profile.…}``: the engine reads the person's merged profile
+    for each step of its instances (and only then, or when it ``writes_profile``)."""
+    writes_profile: bool = False
+    """Some activity is an updateProfile."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -420,9 +436,44 @@ def _activity(check: Checker, node_id: str, raw: object) -> Activity | None:
         if not isinstance(journey, str):
             r.fail("journey", "required", "name the journey to jump to")
         base["journey"] = journey
+    elif kind == "updateProfile":
+        fields = _profile_fields(r, raw.get("set", {}), raw.get("remove", []))
+        base["profile_set"], base["profile_remove"] = fields
     elif kind == "end":
         base["next"] = None
     return Activity(**base)
+
+
+def _profile_fields(
+    r: _Reader, to_set: object, to_remove: object
+) -> tuple[tuple[tuple[str, Expression], ...], tuple[str, ...]]:
+    """An updateProfile activity's ``set`` (field path -> expression) and ``remove`` (field
+    paths): between 1 and MAX_PROFILE_FIELDS fields, none twice, none inside another."""
+    if not isinstance(to_set, Mapping):
+        r.fail("set", "type", "set is an object of field paths to expressions")
+        to_set = {}
+    if not isinstance(to_remove, list) or not all(isinstance(p, str) for p in to_remove):
+        r.fail("remove", "type", "remove is a list of field paths")
+        to_remove = []
+    paths = [str(p) for p in to_set] + list(to_remove)
+    if not 1 <= len(paths) <= MAX_PROFILE_FIELDS:
+        r.fail("set", "maxProperties", f"set or remove 1 to {MAX_PROFILE_FIELDS} fields")
+    for path in paths:
+        where = f"set/{path}" if path in to_set else "remove"
+        if not _PROFILE_PATH.match(path):
+            r.fail(where, "pattern", f"{path!r} is no field path (names joined by '.')")
+        elif path.split(".")[0] in _NOT_ATTRIBUTES:
+            r.fail(where, "enum", f"{path!r} is no profile attribute")
+        elif paths.count(path) > 1:
+            r.fail(where, "uniqueItems", f"{path!r} is changed twice")
+        elif any(other.startswith(path + ".") for other in paths):
+            r.fail(where, "uniqueItems", f"{path!r} holds another field the activity changes")
+    found = []
+    for path, source in to_set.items():
+        expr = r.expr(f"set/{path}", source)
+        if expr is not None:
+            found.append((str(path), expr))
+    return tuple(found), tuple(to_remove)
 
 
 def parse_journey(data: object) -> JourneyDefinition:
@@ -482,6 +533,13 @@ def parse_journey(data: object) -> JourneyDefinition:
         reentry_wait_ms=wait_ms,
         time_zone=zone,
         source=dict(obj),
+        reads_profile=any(
+            ref.kind == "profile"
+            for activity in activities.values()
+            for _, expr in activity.expressions()
+            for ref in expr.refs()
+        ),
+        writes_profile=any(a.type == "updateProfile" for a in activities.values()),
     )
 
 

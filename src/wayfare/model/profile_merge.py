@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from wayfare.errors import InvalidRequestError, Violation
-from wayfare.model.profile_fragments import Fragment, Leaf, Path, nest, prefixes
-from wayfare.model.profile_records import IdentityKey
+from wayfare.model.profile_fragments import Fragment, Leaf, Path, apply_update, nest, prefixes
+from wayfare.model.profile_records import IdentityKey, ProfileUpdate
 
 
 class AttributeMerge(enum.Enum):
@@ -142,3 +142,33 @@ def merge_fragments(fragments: Iterable[Fragment], policy: MergePolicy) -> Merge
             for path, (leaf, fragment) in chosen.items()
         },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    """What a journey step reads and writes of one person's profile: the fragments of all
+    the person's identities, the org's merge policy, and the identity the step's instance
+    names the person by (where its updateProfile activities write)."""
+
+    identity: IdentityKey
+    fragments: tuple[Fragment, ...]
+    policy: MergePolicy
+    known: bool = True
+    """Some person holds ``identity`` (False: the view is of the identity alone)."""
+
+    def attributes(self) -> dict[str, Any]:
+        return merge_fragments(self.fragments, self.policy).attributes
+
+    def applied(self, update: ProfileUpdate) -> PersonView:
+        """The view once ``update`` is applied to its fragment (as a store applies it)."""
+        kept = []
+        before = None
+        for fragment in self.fragments:
+            if (fragment.identity, fragment.dataset_id) == (update.identity, update.dataset_id):
+                before = fragment
+            else:
+                kept.append(fragment)
+        after = apply_update(before, update)
+        if after is not None:
+            kept.append(after)
+        return PersonView(self.identity, tuple(kept), self.policy, self.known)

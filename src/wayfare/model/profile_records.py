@@ -18,6 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from wayfare.model.identities import normalise
+from wayfare.model.resources import Dataset, Schema
+
+JOURNEY_PROFILE_DATASET = "journeyProfileUpdates"
+"""Every org's system dataset of the profile updates its journeys make (updateProfile
+activities): enabled for Profile, its fragments merged with the others by the org's merge
+policy."""
 NOT_ATTRIBUTES = frozenset({"identityMap", "_id"})
 """Root fields of a record that are not profile attributes: its identities, and the id of
 the record itself."""
@@ -67,6 +74,16 @@ class Unapplied:
     reason: str
 
 
+def not_updating(dataset: Dataset, schema: Schema) -> Unapplied | None:
+    """Why the records of ``dataset`` (of ``schema``) update no profile, or None: only
+    Profile records of a dataset enabled for Profile update attributes."""
+    if not dataset.profile:
+        return Unapplied(f"dataset {dataset.name!r} is not enabled for Profile")
+    if schema.definition.xdm_class != "Profile":
+        return Unapplied(f"schema {schema.name!r} is not of class Profile")
+    return None
+
+
 def read_profile_record(
     org_id: str,
     dataset_id: str,
@@ -110,7 +127,8 @@ def _operation(operations: object) -> Operation | Unapplied:
 
 def primary_identity(entity: dict[str, Any]) -> IdentityKey | Unapplied:
     """The identity of ``identityMap`` marked ``primary: true``; the only one when the map
-    holds one identity and marks none."""
+    holds one identity and marks none. Its id is normalised as the identity graph's
+    (model/identities.py: Email and Phone ids)."""
     identity_map = entity.get("identityMap")
     if not isinstance(identity_map, dict) or not identity_map:
         return Unapplied("the record has no identityMap, so no primary identity")
@@ -119,7 +137,7 @@ def primary_identity(entity: dict[str, Any]) -> IdentityKey | Unapplied:
     for namespace, entries in identity_map.items():
         for entry in entries if isinstance(entries, list) else ():
             if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
-                key = IdentityKey(namespace, entry["id"])
+                key = IdentityKey(namespace, normalise(namespace, entry["id"]))
                 found.append(key)
                 if entry.get("primary") is True:
                     marked.append(key)

@@ -12,6 +12,7 @@ from wayfare.model.events import Unmatched
 from wayfare.model.identity_graph import Arrival
 from wayfare.model.instances import Instance
 from wayfare.model.nesting import nesting_bound
+from wayfare.model.profile_records import ProfileUpdate
 from wayfare.model.records import IncomingMessage
 
 JourneyState = Literal["draft", "live", "closed", "stopped", "finished"]
@@ -100,11 +101,18 @@ def matched_messages(
 @dataclass(frozen=True, slots=True)
 class ArrivedIdentities:
     """The ``identityMap`` of an accepted, valid message read from the event log: what the
-    identity graph links (model/identity_graph.py)."""
+    identity graph links (model/identity_graph.py); and, for a Profile record of a
+    profile-enabled dataset, what updates its primary identity's fragment
+    (model/profile_records.py)."""
 
     org_id: str
     received_ms: int
     identity_map: dict[str, Any]
+    dataset_id: str | None = None
+    operations: Any = None
+    """The message's ``header.operations`` (None: it has none)."""
+    entity: dict[str, Any] = field(default_factory=dict)
+    """The message's ``body.xdmEntity``."""
 
 
 def arrived_identities(
@@ -114,18 +122,25 @@ def arrived_identities(
     parsed only when it names an identityMap at all)."""
     if message.reasons is not None or b'"identityMap"' not in message.payload:
         return None
-    document = loads(message.payload)
+    return identities_in(
+        message.org_id, message.received_ms, loads(message.payload), message.dataset_id
+    )
+
+
+def identities_in(
+    org_id: str, received_ms: int, document: Any, dataset_id: str | None
+) -> ArrivedIdentities | None:
+    """A message's non-empty identityMap (of its ``body.xdmEntity``), if it has one."""
     body = document.get("body") if isinstance(document, dict) else None
     entity = body.get("xdmEntity") if isinstance(body, dict) else None
-    return identities_in(message.org_id, message.received_ms, entity)
-
-
-def identities_in(org_id: str, received_ms: int, entity: Any) -> ArrivedIdentities | None:
-    """An entity's non-empty identityMap, if it has one."""
-    found = entity.get("identityMap") if isinstance(entity, dict) else None
+    if not isinstance(entity, dict):
+        return None
+    found = entity.get("identityMap")
     if not isinstance(found, dict) or not found:
         return None
-    return ArrivedIdentities(org_id, received_ms, found)
+    header = document.get("header")
+    operations = header.get("operations") if isinstance(header, dict) else None
+    return ArrivedIdentities(org_id, received_ms, found, dataset_id, operations, entity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +320,9 @@ class EngineBatch:
     audience_checks: list[AudienceCheck] = field(default_factory=list)
     """Persons whose audience memberships the events read may change, evaluated after the
     links (model/audiences.py, ``decide_memberships``)."""
+    profile_updates: list[ProfileUpdate] = field(default_factory=list)
+    """Profile records read (and profile updates the journeys made), to apply to their
+    fragments in order (model/profile_fragments.py)."""
     owner: str | None = None
     """The engine committing, when it holds partitions by lease."""
     fences: dict[int, int] = field(default_factory=dict)
@@ -328,6 +346,7 @@ class EngineBatch:
             or self.test_entries_done
             or self.links
             or self.audience_checks
+            or self.profile_updates
         )
 
 

@@ -24,7 +24,7 @@ from wayfare.model.runs import JourneyPeople, JourneyVersion, TestEntry, people_
 from wayfare.model.schema_paths import field_schema
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.profile_paths import profile_schemas as read_profile_schemas
-from wayfare.registry.profile_paths import unknown_profile_path
+from wayfare.registry.profile_paths import unknown_profile_field
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import JourneyStore
 
@@ -102,10 +102,23 @@ class JourneyRegistry:
                 problems.append(Violation(where, "enum", f"no event named {name!r}"))
         node_ids = set(definition.activities)
         profile_schemas: list[Schema] | None = None  # read when a profile path is checked
+
+        def profile_field(path: str) -> str | None:
+            """Why ``path`` is no field of the org's Profile schemas, or None."""
+            nonlocal profile_schemas
+            if profile_schemas is None:
+                profile_schemas = read_profile_schemas(self._schemas, org_id)
+            return unknown_profile_field(path, profile_schemas)
+
         for activity in definition.activities.values():
             if (refused := self._refused_destination(activity)) is not None:
                 pointer = f"/activities/{activity.id}/url"
                 problems.append(Violation(pointer, "destination", refused))
+            changed = [(f"set/{p}", p) for p, _ in activity.profile_set]
+            for where, changes in changed + [("remove", p) for p in activity.profile_remove]:
+                if (why := profile_field(changes)) is not None:
+                    pointer = f"/activities/{activity.id}/{where}"
+                    problems.append(Violation(pointer, "enum", f"{changes!r} {why}"))
             for where, expr in activity.expressions():
                 pointer = f"/activities/{activity.id}/{where}"
                 for path in expr.paths():
@@ -154,10 +167,14 @@ class JourneyRegistry:
                                 )
                             )
                     elif ref.kind == "profile":
-                        if profile_schemas is None:
-                            profile_schemas = read_profile_schemas(self._schemas, org_id)
-                        if (unknown := unknown_profile_path(ref, profile_schemas)) is not None:
-                            problems.append(Violation(pointer, "expression", unknown))
+                        if (why := profile_field(ref.dotted)) is not None:
+                            problems.append(
+                                Violation(
+                                    pointer,
+                                    "expression",
+                                    f"#{{profile.{ref.dotted}}} (column {ref.column}) {why}",
+                                )
+                            )
                     elif ref.kind == "action" and ref.name not in node_ids:
                         problems.append(
                             Violation(

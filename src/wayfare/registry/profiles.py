@@ -18,7 +18,13 @@ from wayfare.errors import InvalidRequestError, MessageFormatError, Violation
 from wayfare.model.envelope import read_envelope
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergedProfile, MergePolicy, merge_fragments
-from wayfare.model.profile_records import IdentityKey, Unapplied, read_profile_record
+from wayfare.model.profile_records import (
+    JOURNEY_PROFILE_DATASET,
+    IdentityKey,
+    Unapplied,
+    not_updating,
+    read_profile_record,
+)
 from wayfare.model.records import IncomingMessage
 from wayfare.model.resources import Dataset, Schema
 from wayfare.registry.schemas import SchemaRegistry
@@ -40,10 +46,9 @@ def apply_profile_record(
 ) -> ProfileOutcome:
     """Apply a valid message of ``dataset`` (of ``schema``) to the fragment of its primary
     identity. Only Profile records of a dataset enabled for Profile update attributes."""
-    if not dataset.profile:
-        return ProfileOutcome(False, reason=f"dataset {dataset.name!r} is not enabled for Profile")
-    if schema.definition.xdm_class != "Profile":
-        return ProfileOutcome(False, reason=f"schema {schema.name!r} is not of class Profile")
+    refused = not_updating(dataset, schema)
+    if refused is not None:
+        return ProfileOutcome(False, reason=refused.reason)
     try:
         envelope = read_envelope(orjson.loads(message.payload))
     except (orjson.JSONDecodeError, MessageFormatError) as exc:
@@ -85,10 +90,14 @@ class MergePolicies:
         return self._profiles.merge_policy(org_id)
 
     def set(self, org_id: str, data: object) -> MergePolicy:
-        """Read the policy (``order`` may name datasets by id or name: ids are kept) and
-        store it; NotFoundError for a dataset the org does not have."""
+        """Read the policy (``order`` may name datasets by id or name: ids are kept; the
+        journeys' own ``journeyProfileUpdates`` by its id) and store it; NotFoundError for
+        a dataset the org does not have."""
         policy = MergePolicy.from_json(data)
-        order = tuple(self._schemas.dataset(org_id, key).dataset_id for key in policy.order)
+        order = tuple(
+            key if key == JOURNEY_PROFILE_DATASET else self._schemas.dataset(org_id, key).dataset_id
+            for key in policy.order
+        )
         if len(set(order)) != len(order):
             raise InvalidRequestError(
                 "attributeMerge.order names a dataset twice (by its id and its name)",

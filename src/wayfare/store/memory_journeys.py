@@ -67,12 +67,13 @@ class MemoryJourneyStore:
         resources: MemoryStore | None = None,
         clock: Clock | None = None,
         identities: MemoryIdentityGraph | None = None,
+        profiles: MemoryProfileStore | None = None,
     ) -> None:
         self._resources = resources if resources is not None else MemoryStore()
         self.identities = identities if identities is not None else MemoryIdentityGraph()
         """The identity graph the engine's commits link in."""
-        self.profiles = MemoryProfileStore()
-        """The profile fragments the engine's audience checks read."""
+        self.profiles = profiles if profiles is not None else MemoryProfileStore()
+        """The profile fragments the engine's commits update and its audience checks read."""
         self.audiences = MemoryAudienceStore()
         """Where the engine's audience checks keep events and memberships."""
         self._clock = clock or SystemClock()
@@ -318,6 +319,8 @@ class MemoryJourneyStore:
             )
             for arrival in batch.links
         ]
+        for update in batch.profile_updates:
+            self.profiles.apply_profile_update(update)
         if batch.audience_checks:
             reads = MemoryAudienceReads(self.identities, self.profiles, self.audiences)
             run_audience_checks(reads, batch.audience_checks)

@@ -9,7 +9,7 @@ transaction that holds the fragment meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import orjson
@@ -17,6 +17,7 @@ import orjson
 from wayfare.model.profile_fragments import Fragment, apply_update, leaves_from_json
 from wayfare.model.profile_merge import MergePolicy
 from wayfare.model.profile_records import IdentityKey, ProfileUpdate
+from wayfare.store.sql_identities import Locks
 from wayfare.store.sql_resources import Row, SQLDatabase, Statements
 
 
@@ -77,6 +78,63 @@ def merge_policy_in(conn: Statements, org_id: str) -> MergePolicy:
     return MergePolicy.from_json(orjson.loads(row[0])) if row else MergePolicy()
 
 
+def fragment_key(update: ProfileUpdate) -> str:
+    """What holds the update's fragment while it is applied (a lock's key)."""
+    identity = update.identity
+    return f"{update.org_id}/fragment/{identity.namespace}:{identity.id}/{update.dataset_id}"
+
+
+def apply_profile_updates(
+    conn: Statements, updates: Sequence[ProfileUpdate], lock: Locks | None = None
+) -> None:
+    """Apply each update to its fragment, in order, inside the caller's transaction (the
+    journey engine's commit); ``lock`` holds the fragments first, in one pass (none:
+    SQLite, whose write transactions run one at a time)."""
+    if not updates:
+        return
+    if lock is not None:
+        lock(conn, sorted({fragment_key(u) for u in updates}))
+    for update in updates:
+        apply_in(conn, update)
+
+
+def apply_in(conn: Statements, update: ProfileUpdate) -> Fragment | None:
+    """Read the update's fragment, let the model apply it, write what it returns; the
+    fragment after it."""
+    key = (update.org_id, update.identity.namespace, update.identity.id, update.dataset_id)
+    row = conn.execute(  # by position: rows in a transaction are plain tuples
+        "SELECT leaves, updated_ms FROM profile_fragments WHERE org_id = ? "
+        "AND namespace = ? AND identity_id = ? AND dataset_id = ?",
+        key,
+    ).fetchone()
+    before = None
+    if row:
+        before = Fragment(
+            org_id=update.org_id,
+            dataset_id=update.dataset_id,
+            identity=update.identity,
+            leaves=leaves_from_json(orjson.loads(row[0])),
+            updated_ms=row[1],
+        )
+    after = apply_update(before, update)
+    if after is None:
+        if before is not None:
+            conn.execute(
+                "DELETE FROM profile_fragments WHERE org_id = ? AND namespace = ? "
+                "AND identity_id = ? AND dataset_id = ?",
+                key,
+            )
+    elif after != before:
+        conn.execute(
+            "INSERT INTO profile_fragments (org_id, namespace, identity_id, dataset_id, "
+            "leaves, updated_ms) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (org_id, namespace, identity_id, dataset_id) DO UPDATE "
+            "SET leaves = excluded.leaves, updated_ms = excluded.updated_ms",
+            (*key, orjson.dumps(after.leaves_json()).decode(), after.updated_ms),
+        )
+    return after
+
+
 class SQLProfileStore(SQLDatabase):
     """ProfileStore on the statements both SQL stores take."""
 
@@ -85,40 +143,9 @@ class SQLProfileStore(SQLDatabase):
         not (SQLite's write transactions already run one at a time)."""
 
     def apply_profile_update(self, update: ProfileUpdate) -> Fragment | None:
-        key = (update.org_id, update.identity.namespace, update.identity.id, update.dataset_id)
         with self._tx() as conn:
             self._lock_fragment(conn, update)
-            row = conn.execute(  # by position: rows in a transaction are plain tuples
-                "SELECT leaves, updated_ms FROM profile_fragments WHERE org_id = ? "
-                "AND namespace = ? AND identity_id = ? AND dataset_id = ?",
-                key,
-            ).fetchone()
-            before = None
-            if row:
-                before = Fragment(
-                    org_id=update.org_id,
-                    dataset_id=update.dataset_id,
-                    identity=update.identity,
-                    leaves=leaves_from_json(orjson.loads(row[0])),
-                    updated_ms=row[1],
-                )
-            after = apply_update(before, update)
-            if after is None:
-                if before is not None:
-                    conn.execute(
-                        "DELETE FROM profile_fragments WHERE org_id = ? AND namespace = ? "
-                        "AND identity_id = ? AND dataset_id = ?",
-                        key,
-                    )
-            elif after != before:
-                conn.execute(
-                    "INSERT INTO profile_fragments (org_id, namespace, identity_id, dataset_id, "
-                    "leaves, updated_ms) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (org_id, namespace, identity_id, dataset_id) DO UPDATE "
-                    "SET leaves = excluded.leaves, updated_ms = excluded.updated_ms",
-                    (*key, orjson.dumps(after.leaves_json()).decode(), after.updated_ms),
-                )
-            return after
+            return apply_in(conn, update)
 
     def profile_fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
         if not identities:

@@ -40,7 +40,8 @@ class JourneyDefinition(Wire):
     entry: JourneyEntry
     activities: Annotated[dict[str, JSONObject], msgspec.Meta(min_length=1, max_length=50)]
     """Activity id → activity (``type``: wait, condition, split, timeCondition,
-    dateCondition, waitForEvent, http, email, log, jump, end; its fields; ``next``)."""
+    dateCondition, waitForEvent, http, email, log, jump, updateProfile, end; its fields;
+    ``next``)."""
     description: str | None = ""
     timeZone: str | None = "UTC"
     reentrance: Reentrance | msgspec.UnsetType = msgspec.UNSET

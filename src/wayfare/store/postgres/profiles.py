@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from wayfare.model.profile_records import ProfileUpdate
 from wayfare.store.postgres.connection import PostgresDatabase
-from wayfare.store.sql_profiles import SQLProfileStore
+from wayfare.store.postgres.identities import advisory_locks
+from wayfare.store.sql_profiles import SQLProfileStore, fragment_key
 from wayfare.store.sql_resources import Statements
 
 
@@ -14,7 +15,5 @@ class PostgresProfileStore(PostgresDatabase, SQLProfileStore):
     def _lock_fragment(self, conn: Statements, update: ProfileUpdate) -> None:
         # A row lock cannot hold a fragment that has no row yet; the advisory lock can. Held
         # until the transaction ends; another fragment hashing alike only waits a moment.
-        key = "\x1f".join(
-            (update.org_id, update.identity.namespace, update.identity.id, update.dataset_id)
-        )
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 1))", (key,))
+        # The journey engine's commits take the same lock (store/sql_profiles.py).
+        advisory_locks(conn, [fragment_key(update)])
