@@ -66,3 +66,19 @@ def test_an_org_s_own_namespaces_are_linked_with_their_uniqueness() -> None:
     assert person is not None
     assert person.identities == {ecid("e1"), Identity("Loyalty", "L2")}
     assert graph.person_of(ORG, crm("2")) is None
+
+
+def test_a_record_naming_more_than_twenty_identities_links_nobody() -> None:
+    engine = make_engine()
+    crowd = {"Email": [{"id": f"p{i}@example.com"} for i in range(21)]}
+    send(engine, crowd, at=T0)
+    send(engine, {"Email": [{"id": "p0@example.com"}]}, at=T0 + 1)
+    send(engine, {"Email": [{"id": "p1@example.com"}]}, at=T0 + 2)
+    engine.cycle()
+    graph = identities(engine)
+    first, second = (
+        graph.person_of(ORG, email("p0@example.com")),
+        graph.person_of(ORG, email("p1@example.com")),
+    )
+    assert first is not None and second is not None and first != second
+    assert graph.person_of(ORG, email("p20@example.com")) is None

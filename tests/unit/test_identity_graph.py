@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from tests.people import crm, ecid, email
 from wayfare.model.identities import (
     BUILT_IN,
+    MAX_RECORD_IDENTITIES,
     Identity,
     Namespace,
     check_namespace_code,
     identities_of,
     identity,
+    linked_identities,
     namespaces_of,
     parse_identity,
 )
@@ -78,6 +80,21 @@ def test_identity_map_gives_known_identities_once_in_order() -> None:
     assert identities_of(entity, NAMESPACES) == [ecid("e1"), email("ada@example.com")]
     assert identities_of({"identityMap": []}, NAMESPACES) == []
     assert identities_of({}, NAMESPACES) == []
+
+
+def test_ids_that_name_nobody_are_not_identities() -> None:
+    entity = {"identityMap": {"Email": [{"id": "NULL"}, {"id": " anonymous"}, {"id": "Invalid"}]}}
+    assert identities_of(entity, NAMESPACES) == []
+
+
+def test_a_record_naming_more_than_twenty_identities_links_none() -> None:
+    twenty = {"identityMap": {"ECID": [{"id": f"e{i}"} for i in range(MAX_RECORD_IDENTITIES)]}}
+    assert len(linked_identities(twenty, NAMESPACES)) == MAX_RECORD_IDENTITIES
+    crowd = {"identityMap": {"ECID": [{"id": f"e{i}"} for i in range(10_000)]}}
+    assert linked_identities(crowd, NAMESPACES) == []
+    assert len(identities_of(crowd, NAMESPACES)) == 10_000  # a privacy delete still finds it
+    repeated = {"identityMap": {"ECID": [{"id": "e1"}] * 100}}
+    assert linked_identities(repeated, NAMESPACES) == [ecid("e1")]  # counted once each
 
 
 def test_namespace_codes() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from wayfare.model.audiences import Audience, AudienceCheck
-from wayfare.model.identities import Identity, Namespace, identities_of
+from wayfare.model.identities import Identity, Namespace, linked_identities
 from wayfare.model.profile_records import ProfileUpdate
 from wayfare.model.runs import MatchedMessage
 from wayfare.store.ports import AudienceStore
@@ -63,7 +63,7 @@ class AudienceChecks:
             audiences = counting.get(m.event)
             if not audiences:
                 continue
-            identities = identities_of(m.entity, namespaces(m.org_id))
+            identities = linked_identities(m.entity, namespaces(m.org_id))
             if identities:
                 found.append(
                     AudienceCheck(m.org_id, identities[0], m.event, now_ms, tuple(audiences))

@@ -48,7 +48,7 @@ from wayfare.ids import Entropy, SystemEntropy
 from wayfare.log.ports import EventLog, LogHead, LogSlice
 from wayfare.model.admission import NO_PERSON, Candidate, admit
 from wayfare.model.events import Unmatched
-from wayfare.model.identities import Namespace, identities_of, namespaces_of
+from wayfare.model.identities import Namespace, linked_identities, namespaces_of
 from wayfare.model.identity_graph import Arrival, link
 from wayfare.model.instances import (
     ActionDone,
@@ -705,7 +705,7 @@ class JourneyRuntime:
                 if update is not None:
                     step.batch.profile_updates.append(update)
             known = self._namespaces(found.org_id, namespaces)
-            identities = identities_of({"identityMap": found.identity_map}, known)
+            identities = linked_identities({"identityMap": found.identity_map}, known)
             if not identities:
                 continue
             decide = functools.partial(

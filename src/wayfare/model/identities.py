@@ -24,6 +24,12 @@ import phonenumbers
 NAMESPACE_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,49}$")
 MAX_ID_LENGTH = 1024
 """Longer ids are not linked (a mistake in the sender's mapping, not a person)."""
+MAX_RECORD_IDENTITIES = 20
+"""A record naming more identities links none of them: Adobe's guardrail (at most 20
+identities in an XDM record). Such a map is a mapping mistake or an attack, not one person,
+and linking it would cost the graph work in proportion to what the sender chose."""
+BLOCKED_IDS = frozenset({"null", "anonymous", "invalid"})
+"""Ids that name nobody, as Adobe's Identity Service blocks them (compared lower-cased)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -104,10 +110,14 @@ def parse_identity(text: str) -> Identity:
     return identity(namespace, raw)
 
 
-def identities_of(entity: Mapping[str, Any], known: Mapping[str, Namespace]) -> list[Identity]:
+def identities_of(
+    entity: Mapping[str, Any], known: Mapping[str, Namespace], limit: int | None = None
+) -> list[Identity]:
     """The identities in an XDM entity's ``identityMap``, in the order sent, each once: ids
     of namespaces the org knows (``known``), strings of at most MAX_ID_LENGTH characters,
-    not blank. Anything else in the map is not an identity and is left out."""
+    not blank and not one of BLOCKED_IDS. Anything else in the map is not an identity and is
+    left out. With a ``limit``, a map naming more identities than that gives none (read no
+    further than one past it)."""
     identity_map = entity.get("identityMap")
     if not isinstance(identity_map, Mapping):
         return []
@@ -117,7 +127,18 @@ def identities_of(entity: Mapping[str, Any], known: Mapping[str, Namespace]) -> 
             continue
         for entry in entries:
             raw = entry.get("id") if isinstance(entry, Mapping) else None
-            if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_ID_LENGTH:
+            if not isinstance(raw, str) or len(raw) > MAX_ID_LENGTH:
+                continue
+            text = raw.strip()
+            if not text or text.lower() in BLOCKED_IDS:
                 continue
             found.setdefault(identity(namespace, raw), None)
+            if limit is not None and len(found) > limit:
+                return []
     return list(found)
+
+
+def linked_identities(entity: Mapping[str, Any], known: Mapping[str, Namespace]) -> list[Identity]:
+    """The identities a record links to one person: ``identities_of``, none when the record
+    names more than MAX_RECORD_IDENTITIES."""
+    return identities_of(entity, known, limit=MAX_RECORD_IDENTITIES)
