@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed-dev
 
 .PHONY: run test check bench install dev clean
 
+# One pytest worker per core; a module's tests stay on one worker (they share its fixtures).
+PYTEST_ARGS ?= -n auto --dist loadscope
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
