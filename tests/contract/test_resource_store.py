@@ -44,6 +44,15 @@ def test_an_org_is_stored_and_its_tenant_can_change_but_not_its_creation_time(
     assert store.get_org(OTHER_ORG) is None
 
 
+def test_orgs_are_listed_by_id_once_each(backend: Backend) -> None:
+    store = backend.store
+    assert store.list_orgs() == []
+    store.put_org(Org("b@AdobeOrg", "b", T0))
+    store.put_org(Org("A@AdobeOrg", "a", T0 + 1))
+    store.put_org(Org("b@AdobeOrg", "b_corp", T0 + 2))
+    assert store.list_orgs() == [Org("A@AdobeOrg", "a", T0 + 1), Org("b@AdobeOrg", "b_corp", T0)]
+
+
 # schemas
 
 

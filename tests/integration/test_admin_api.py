@@ -99,6 +99,21 @@ def test_admin_calls_need_the_org_header(shared_server: Server, method: str, pat
         assert "x-gw-ims-org-id" in body["report"]["message"]
 
 
+def test_orgs_are_listed_without_an_org_header_once_a_write_made_them(
+    shared_server: Server,
+) -> None:
+    read_only, written = new_org(), new_org()
+    with shared_server.admin(read_only) as admin:
+        assert admin.get("/api/v1/org").status_code == 200  # reading creates nothing
+    with shared_server.admin(written) as admin:
+        assert admin.put("/api/v1/org", json={"tenantId": "listed"}).status_code == 200
+    orgs = httpx.get(f"{shared_server.url}/api/v1/orgs").json()["orgs"]
+    ids = [o["imsOrgId"] for o in orgs]
+    assert ids == sorted(ids)
+    assert {"imsOrgId": written, "tenantId": "listed"} in orgs
+    assert read_only not in ids
+
+
 def test_orgs_are_isolated(org_demo: Demo, shared_server: Server) -> None:
     sent = httpx.post(org_demo.inlet_url, json=make_message(org_demo.schema_id, org=org_demo.org))
     assert sent.status_code == 200, sent.text
@@ -168,7 +183,10 @@ def test_admin_token_guards_admin_calls_but_not_collection(tmp_path: Path) -> No
             assert_problem(wrong.get("/api/v1/inlets"), 403)
         with srv.admin(org, token="s3cret") as right:
             assert right.get("/api/v1/schemas").status_code == 200
+        assert_problem(httpx.get(f"{srv.url}/api/v1/orgs"), 401)
         demo = apply_demo_to(srv, org, admin_token="s3cret")
+        listed = httpx.get(f"{srv.url}/api/v1/orgs", headers={"authorization": "Bearer s3cret"})
+        assert listed.json()["orgs"] == [{"imsOrgId": org, "tenantId": "instance_name"}]
         # collection calls do not need the admin token
         answer = sync_post(demo.inlet_url, make_message(demo.schema_id, org=org))
         assert answer.status_code == 200, answer.text

@@ -187,6 +187,8 @@ def _dataset(stage: Stage) -> str:
 ARGUMENTS: dict[str, Callable[[Stage], list[str]]] = {
     "apply": lambda s: [s.file("inlet.yaml", {"kind": "Inlet", "name": "more"})],
     "failures": lambda s: ["-n", "5"],
+    "orgs list": lambda s: [],
+    "orgs show": lambda s: [],
     "schemas list": lambda s: [],
     "schemas show": lambda s: ["shop"],
     "schemas create": lambda s: [s.file("schema.yaml", _new_schema())],
@@ -400,3 +402,9 @@ def test_a_datasets_retention_is_set_and_lifted(shop: Shop) -> None:
     assert lifted.get("retentionDays") is None
     assert run(shop, "datasets", "retention", dataset, "30", "--keep").exit_code == 2
     assert run(shop, "datasets", "retention", dataset).exit_code == 2
+
+
+def test_orgs_list_shows_each_org_with_its_tenant_and_show_the_one_of_org(shop: Shop) -> None:
+    listed = ok(run(shop, "orgs", "list"))
+    assert any(line.split() == [shop.org, "instance_name"] for line in listed.splitlines())
+    assert ok(run(shop, "orgs", "show")).split() == [shop.org, "tenant", "instance_name"]

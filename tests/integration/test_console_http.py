@@ -47,6 +47,9 @@ def test_without_an_admin_token_the_console_lets_in_and_still_wants_the_csrf_tok
         f"{server.url}/api/v1/inlets", headers={"x-gw-ims-org-id": "ACME@AdobeOrg"}
     ).json()
     assert [i["name"] for i in listed["inlets"]] == ["from-the-console"]
+    with httpx.Client(base_url=server.url, follow_redirects=True) as browser:
+        page = browser.get("/org")  # a new session: the org a write made is offered
+        assert 'name="org" value="ACME@AdobeOrg"' in page.text
 
 
 def test_the_console_ships_its_files_and_leaves_the_api_as_it_was(server: Server) -> None:

@@ -33,7 +33,7 @@ from wayfare.errors import (
     Violation,
 )
 from wayfare.model.identities import Namespace
-from wayfare.registry.orgs import find_org, set_tenant
+from wayfare.registry.orgs import find_org, list_orgs, set_tenant
 from wayfare.registry.snippets import curl_command, python_snippet
 from wayfare.wire import apply as wa
 from wayfare.wire import audiences as wau
@@ -105,6 +105,18 @@ def time_param(raw: str | None, name: str) -> int | None:
 async def get_org(request: Request, s: Services, org_id: str) -> Response:
     org = await run_in_threadpool(find_org, s.store, s.clock, org_id)
     return json_answer(wo.Org, wo.Org(imsOrgId=org.org_id, tenantId=org.tenant_id))
+
+
+def all_orgs(services: Services) -> Endpoint:
+    """Every org: the one admin call without an org (the admin token opens them all)."""
+
+    async def endpoint(request: Request) -> Response:
+        check_admin_token(request, services)
+        orgs = await run_in_threadpool(list_orgs, services.store)
+        listed = [wo.Org(imsOrgId=org.org_id, tenantId=org.tenant_id) for org in orgs]
+        return json_answer(wo.OrgList, wo.OrgList(orgs=listed))
+
+    return endpoint
 
 
 async def put_org(request: Request, s: Services, org_id: str) -> Response:
@@ -519,6 +531,8 @@ def admin_operations(services: Services) -> list[Operation]:
     )
     # fmt: off
     return [
+        Operation("GET", "/api/v1/orgs", all_orgs(services), "Every org, by id", wo.OrgList,
+                  errors=(401, 403), org_header=False),
         op("GET", "/org", get_org, "The org and its tenant id", wo.Org),
         op("PUT", "/org", put_org, "Set the tenant id", wo.Org, body=wo.OrgChange),
         op("GET", "/merge-policy", get_merge_policy, "How profile fragments are merged",

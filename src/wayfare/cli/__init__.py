@@ -1,6 +1,6 @@
 """The ``wayfare`` command: the server, and admin commands that talk to a running server.
 
-One module per command group (``schemas``, ``datasets``, ``inlets``, ``events``,
+One module per command group (``orgs``, ``schemas``, ``datasets``, ``inlets``, ``events``,
 ``journeys``), ``apply`` and ``failures``, ``send``, and ``server`` for the commands that run
 Wayfare. A new group is a module whose group is added below.
 """
@@ -19,6 +19,7 @@ from wayfare.cli.datasets import datasets
 from wayfare.cli.events import events
 from wayfare.cli.inlets import inlets
 from wayfare.cli.journeys import journeys
+from wayfare.cli.orgs import orgs
 from wayfare.cli.output import violation_line
 from wayfare.cli.people import namespaces, profiles
 from wayfare.cli.schemas import schemas
@@ -76,6 +77,7 @@ def main() -> None:
 for command in (serve, worker, doctor, backup, engine, http_process):
     main.add_command(command)
 for command in (
+    orgs,
     schemas,
     datasets,
     inlets,

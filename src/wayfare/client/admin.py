@@ -22,6 +22,7 @@ from wayfare.client.admin_resources import (
     Journeys,
     Namespaces,
     OrgResource,
+    Orgs,
     Profiles,
     Schemas,
     TestProfiles,
@@ -55,6 +56,7 @@ class AdminClient:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
         self.org = OrgResource(self)
+        self.orgs = Orgs(self)
         self.schemas = Schemas(self)
         self.datasets = Datasets(self)
         self.inlets = Inlets(self)

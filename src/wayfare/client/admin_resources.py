@@ -61,6 +61,13 @@ class OrgResource(_Resource):
         return self._call(wo.Org, "PUT", body=wo.OrgChange(tenantId=tenant_id))
 
 
+class Orgs(_Resource):
+    base = "orgs"
+
+    def list(self) -> wo.OrgList:
+        return self._call(wo.OrgList, "GET")
+
+
 class Schemas(_Resource):
     base = "schemas"
 

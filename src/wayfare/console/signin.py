@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from wayfare.console.pages import Console, required
 from wayfare.console.session import Form, Session, read_form, redirect
+from wayfare.registry.orgs import list_orgs
 
 
 def local_target(target: str) -> str:
@@ -44,7 +46,8 @@ def routes(console: Console) -> list[Route]:
         return sessions.end(redirect(request, "/signin"))
 
     async def org_page(request: Request, session: Session, form: Form) -> Response:
-        return console.render(request, session, "org.html")
+        known = await run_in_threadpool(list_orgs, console.services.store)
+        return console.render(request, session, "org.html", {"known": known})
 
     async def switch_org(request: Request, session: Session, form: Form) -> Response:
         org = required(form, "org", "The org id")

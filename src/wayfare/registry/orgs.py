@@ -23,6 +23,11 @@ def find_org(store: ResourceStore, clock: Clock, org_id: str) -> Org:
     return store.get_org(org_id) or _first_use(clock, org_id)
 
 
+def list_orgs(store: ResourceStore) -> list[Org]:
+    """The orgs that exist: each created by its first write, by org id."""
+    return store.list_orgs()
+
+
 def _first_use(clock: Clock, org_id: str) -> Org:
     return Org(org_id=org_id, tenant_id=tenant_from_org(org_id), created_ms=clock.now_ms())
 

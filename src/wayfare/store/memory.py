@@ -63,6 +63,9 @@ class MemoryStore:
             dataclasses.replace(known, tenant_id=org.tenant_id) if known else org
         )
 
+    def list_orgs(self) -> list[Org]:
+        return sorted(self._orgs.values(), key=lambda org: org.org_id)
+
     # schemas
     def add_schema(self, schema: Schema, default_dataset: Dataset | None) -> None:
         if any(

@@ -51,6 +51,9 @@ class ResourceStore(Protocol):
 
     def get_org(self, org_id: str) -> Org | None: ...
     def put_org(self, org: Org) -> None: ...
+    def list_orgs(self) -> list[Org]:
+        """Every stored org (created by a first write), by org id."""
+        ...
 
     def add_schema(self, schema: Schema, default_dataset: Dataset | None) -> None:
         """Store a new schema version (and, for version 1, its default dataset) atomically."""

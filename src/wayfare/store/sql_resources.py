@@ -167,6 +167,11 @@ class SQLResourceStore(SQLDatabase):
                 (org.org_id, org.tenant_id, org.created_ms),
             )
 
+    def list_orgs(self) -> list[Org]:
+        rows = self._all("SELECT * FROM orgs")  # few; sorted here, alike on every collation
+        orgs = [Org(row["org_id"], row["tenant_id"], row["created_ms"]) for row in rows]
+        return sorted(orgs, key=lambda org: org.org_id)
+
     # schemas
     def add_schema(self, schema: Schema, default_dataset: Dataset | None) -> None:
         with self._tx() as conn:

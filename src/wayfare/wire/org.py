@@ -16,6 +16,11 @@ class Org(Wire):
     tenantId: str
 
 
+class OrgList(Wire):
+    orgs: list[Org]
+    """Every org a write created, by org id."""
+
+
 class OrgChange(Wire):
     tenantId: TENANT
     """Lowercase letters, digits and ``_``; fixed once the org has schemas."""
