@@ -1,8 +1,10 @@
 """The journey engine's loops: what feeds the pure core, and what carries out its commands.
 
 A cycle of the engine reads the event log after the positions its last commit stored, records
-delivery outcomes, fires due timers, takes test entries, exits the people of stopped
-journeys, and enters and wakes instances on the events it read; everything the cycle
+delivery outcomes, fires due timers, enters and wakes instances on the events it read (those
+of a merged person's other identities too, forwarding the event through the store to the
+engine holding an instance's partition when this one does not), takes test entries and
+forwarded events, and exits the people of stopped journeys; everything the cycle
 changes (instances, timers, outbox entries, step events, discards, the messages read, the new
 log positions) is committed in one transaction, and only then acknowledged to the log. Store
 calls run on one worker thread, so nothing races on an instance. Actions are delivered after
