@@ -292,8 +292,13 @@ class JourneyRegistry:
         )
         return self.get(org_id, name, latest.version)
 
-    def add_test_profile(self, org_id: str, identity: str) -> None:
+    def add_test_profile(self, org_id: str, identity: str, namespace: str | None = None) -> str:
+        """Mark the identity as a test profile; its id as kept: normalised as ``namespace``'s
+        ids are, when given (journeys name people so), else as given."""
+        if namespace is not None:
+            identity = normalise(namespace, identity)
         self._store.add_test_profile(org_id, identity)
+        return identity
 
     async def test_event(
         self, org_id: str, name: str, identity: str, payload: dict[str, Any] | None
