@@ -255,15 +255,7 @@ class Cluster:
     def holders(self) -> dict[int, str] | None:
         """Partition -> the worker holding a live lease on it; None while the store does not
         answer."""
-        try:
-            with psycopg.connect(self.store, connect_timeout=2, autocommit=True) as conn:
-                rows = conn.execute(
-                    "SELECT partition, owner FROM partition_leases "
-                    "WHERE owner IS NOT NULL AND expires_at > clock_timestamp()"
-                ).fetchall()
-        except psycopg.Error:
-            return None
-        return {int(partition): str(owner) for partition, owner in rows}
+        return lease_holders(self.store)
 
     def wait_until_held(self, *workers: Worker, timeout: float = 30) -> dict[int, str]:
         """Every partition held, each by one of ``workers``, and each of them holding some."""
@@ -295,6 +287,20 @@ class Cluster:
             ):
                 return worker.name
         return None
+
+
+def lease_holders(store: str) -> dict[int, str] | None:
+    """Partition -> the worker holding a live lease on it, in the PostgreSQL store at
+    ``store``; None while it does not answer."""
+    try:
+        with psycopg.connect(store, connect_timeout=2, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT partition, owner FROM partition_leases "
+                "WHERE owner IS NOT NULL AND expires_at > clock_timestamp()"
+            ).fetchall()
+    except psycopg.Error:
+        return None
+    return {int(partition): str(owner) for partition, owner in rows}
 
 
 @contextlib.contextmanager

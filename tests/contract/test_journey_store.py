@@ -30,6 +30,7 @@ from wayfare.model.runs import (
     ActionSettled,
     Discard,
     EngineBatch,
+    ForwardedEvent,
     JourneyPeople,
     JourneyVersion,
     NewAction,
@@ -581,6 +582,55 @@ def test_test_entries_are_queued_by_partition_until_an_engine_takes_them(
     assert [e.entry_id for e in reading.test_entries([0, 1], 10)] == [third]
 
 
+def test_forwarded_events_are_queued_by_partition_until_a_commit_takes_them(
+    writing: JourneyStore, reading: JourneyStore
+) -> None:
+    """An engine's commit queues events for instances of other partitions; the engine
+    holding a partition reads them oldest first and takes them in its own commit."""
+    entity = {"identityMap": {"Email": [{"id": "ada@x.io"}]}, "cart": {"total": 42.5, "n": None}}
+    writing.commit(
+        EngineBatch(
+            forwards=[
+                ForwardedEvent(ORG, "i-a", 1, "purchase", entity),
+                ForwardedEvent(ORG, "i-b", 0, "purchase", {}),
+                ForwardedEvent(OTHER_ORG, "i-c", 1, "cart", {"x": "\u00e9"}),
+            ]
+        )
+    )
+    queued = reading.forwarded_events([1], 10)
+    assert [(f.org_id, f.instance_id, f.partition, f.event, f.entity) for f in queued] == [
+        (ORG, "i-a", 1, "purchase", entity),
+        (OTHER_ORG, "i-c", 1, "cart", {"x": "\u00e9"}),
+    ]
+    assert queued[0].forward_id < queued[1].forward_id
+    first = reading.forwarded_events([0, 1], 1)
+    assert [f.instance_id for f in first] == ["i-a"]
+    writing.commit(EngineBatch(forwards_done=[first[0].forward_id]))
+    assert [f.instance_id for f in reading.forwarded_events([0, 1], 10)] == ["i-b", "i-c"]
+    assert reading.forwarded_events([2], 10) == []
+
+
+def test_an_instance_ended_by_a_merge_takes_its_forwarded_events_with_it(
+    backend: Backend,
+) -> None:
+    journeys = backend.open_journeys()
+    journeys.add_journey_version(waiting_version())
+    older = instance("i-a", "a@x.org", status="waiting", entered_ms=T0)
+    newer = instance("i-b", "b@x.org", status="waiting", entered_ms=T0 + 5, partition=1)
+    journeys.commit(
+        EngineBatch(
+            instances=[older, newer],
+            links=[arrival(T0, email("a@x.org")), arrival(T0 + 1, email("b@x.org"))],
+            forwards=[
+                ForwardedEvent(ORG, "i-b", 1, "purchase", {}),
+                ForwardedEvent(ORG, "i-a", 0, "purchase", {}),
+            ],
+        )
+    )
+    journeys.commit(EngineBatch(links=[arrival(T0 + 20, email("a@x.org"), email("b@x.org"))]))
+    assert [f.instance_id for f in backend.open_journeys().forwarded_events([0, 1], 10)] == ["i-a"]
+
+
 def test_messages_a_batch_carries_are_stored_with_their_outcomes_once(
     backend: Backend, writing: JourneyStore
 ) -> None:
@@ -907,24 +957,27 @@ def test_a_persons_runs_are_erased_and_the_counts_stay(
 # merges
 
 
+def waiting_version() -> JourneyVersion:
+    """Version 1 of ``welcome``: a wait of a day, then the end."""
+    return dataclasses.replace(
+        version(),
+        definition={
+            "name": "welcome",
+            "entry": {"event": "signup", "next": "wait-a-day"},
+            "activities": {
+                "wait-a-day": {"type": "wait", "duration": "1d", "next": "done"},
+                "done": {"type": "end"},
+            },
+        },
+    )
+
+
 def test_a_merge_leaves_each_journey_one_live_instance_of_the_person(backend: Backend) -> None:
     """The commit that merges two persons ends the newer of their live instances of one
     journey (status merged, a step event at its activity); other journeys, ended instances
     and other people stay as they were, and no later commit brings the instance back."""
     journeys = backend.open_journeys()
-    journeys.add_journey_version(
-        dataclasses.replace(
-            version(),
-            definition={
-                "name": "welcome",
-                "entry": {"event": "signup", "next": "wait-a-day"},
-                "activities": {
-                    "wait-a-day": {"type": "wait", "duration": "1d", "next": "done"},
-                    "done": {"type": "end"},
-                },
-            },
-        )
-    )
+    journeys.add_journey_version(waiting_version())
     older = instance("i-a", "a@x.org", status="waiting", entered_ms=T0)
     newer = instance("i-b", "b@x.org", status="waiting", entered_ms=T0 + 5)
     other_journey = instance("i-c", "b@x.org", journey="other", status="waiting")

@@ -508,6 +508,10 @@ def test_only_test_profiles_enter_a_draft_in_test_mode_and_its_waits_are_short(
     assert command(shop, "trial", "test-mode", {"enabled": True})["testMode"] is True
     answer = call(shop, "POST", "/api/v1/test-profiles", json={"identity": "tester@example.com"})
     assert answer.status_code == 201, answer.text
+    # with its namespace, an id is kept as journeys name people: normalised
+    mixed = {"identity": " Tess@Example.com", "namespace": "Email"}
+    kept = call(shop, "POST", "/api/v1/test-profiles", json=mixed)
+    assert kept.status_code == 201 and kept.json()["identity"] == "tess@example.com", kept.text
 
     carts(shop, "someone@example.com", "tester@example.com")
     wait_for_report(shop, "trial", entered=1)

@@ -512,7 +512,8 @@ def test_identity_of(
 def test_identity_from_any_field_path() -> None:
     config = resolve(definition(identifier="_acme.order.items[1].sku"))
     items = {"items": [{"sku": "A"}, {"sku": "B"}]}
-    assert identity_of(config, {"_acme": {"order": items}}) == ("B", None, None)
+    # the event's namespace is Email: its ids are lower-cased wherever they are read from
+    assert identity_of(config, {"_acme": {"order": items}}) == ("b", None, None)
     assert identity_of(config, {"_acme": {"order": {"items": [{"sku": "A"}]}}}) == (
         None,
         Unmatched.IDENTITY_MISSING,

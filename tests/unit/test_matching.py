@@ -212,11 +212,36 @@ def test_namespace_mismatch_is_the_reason_when_the_message_has_other_identities(
 
 def test_a_rule_event_may_read_its_person_from_any_field() -> None:
     index = EventIndex.of(
-        [rule("by_sku", "_acme.order.total > 0", identifier="_acme.order.customer")]
+        [rule("by_sku", "_acme.order.total > 0", "CRMID", identifier="_acme.order.customer")]
     )
     body = entity(total=5, identities={})
     body["_acme"]["order"]["customer"] = "C-7"
     assert match_message(index, body) == [EventMatch("by_sku", "C-7")]
+
+
+def test_the_identity_is_normalised_as_its_namespace_ids_are() -> None:
+    """An Email id lower-cased and trimmed, a Phone id in E.164, a custom one as sent: the
+    person journeys see is the identity graph's."""
+    cases = [
+        ("Email", " Ada@Example.COM ", "ada@example.com"),
+        ("Phone", "+44 20 7946 0958", "+442079460958"),
+        ("Phone", "not a number ", "not a number"),
+        ("CRMID", " C-7 ", " C-7 "),
+    ]
+    for namespace, sent, kept in cases:
+        index = EventIndex.of(
+            [rule("e", "_acme.order.total > 0", namespace, identifier="_acme.order.customer")]
+        )
+        body = entity(total=5, identities={})
+        body["_acme"]["order"]["customer"] = sent
+        assert match_message(index, body) == [EventMatch("e", kept)], namespace
+
+
+def test_an_identity_that_normalises_to_nothing_is_missing() -> None:
+    index = EventIndex.of([rule("signup", "_acme.order.total > 0")])
+    outcome = match_message(index, entity(total=5, identities={"Email": [{"id": "   "}]}))
+    reason = "identity missing: nothing at identityMap.Email[0].id"
+    assert outcome == [EventMatch("signup", None, Unmatched.IDENTITY_MISSING, reason)]
 
 
 def test_the_conditions_of_one_message_share_one_budget() -> None:

@@ -1,12 +1,13 @@
-"""The rule for journeys when two persons merge (model/merged_runs.py): per journey, the
-oldest live instance stays and the others end ``merged``."""
+"""The rules for journeys when two persons merge (model/merged_runs.py): per journey, the
+oldest live instance stays and the others end ``merged``; an event of any identity of the
+merged person wakes the instance that stays."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from wayfare.model.instances import Instance
-from wayfare.model.merged_runs import reconcile
+from wayfare.model.merged_runs import reconcile, woken
 
 
 def live(instance_id: str, journey: str, entered_ms: int, **changes: Any) -> Instance:
@@ -49,3 +50,38 @@ def test_one_instance_per_journey_or_ended_ones_change_nothing() -> None:
     assert reconcile([live("a", "welcome", 10), done], types, 99) == ([], [])
     early = live("e", "welcome", 1, status="exited", ended_ms=2)
     assert reconcile([early, live("a", "welcome", 10)], types, 99) == ([], [])
+
+
+def awaits(inst: Instance) -> set[str]:
+    """What the activity an instance is at waits for: ``purchase`` at ``hold``."""
+    return {"purchase"} if inst.node == "hold" else set()
+
+
+def ids(found: list[Instance]) -> list[str]:
+    return [i.instance_id for i in found]
+
+
+def test_an_event_of_one_identity_wakes_the_instance_of_another() -> None:
+    kept = live("a", "welcome", 10, node="hold", identity="e-ada")
+    assert ids(woken("purchase", "ada@x.org", [kept], awaits)) == ["a"]
+    assert woken("cart", "ada@x.org", [kept], awaits) == []  # not what it waits for
+    at_a_wait = live("b", "other", 10, identity="e-ada", wait_kind="timer")
+    assert woken("purchase", "ada@x.org", [at_a_wait], awaits) == []
+    ended = live("c", "third", 10, node="hold", identity="e-ada", status="finished")
+    assert woken("purchase", "ada@x.org", [ended], awaits) == []
+
+
+def test_the_identity_own_instance_of_a_journey_is_the_one_woken_there() -> None:
+    own = live("a", "welcome", 20, node="pause", identity="ada@x.org", wait_kind="timer")
+    other = live("b", "welcome", 10, node="hold", identity="e-ada")
+    elsewhere = live("c", "other", 10, node="hold", identity="e-ada")
+    assert ids(woken("purchase", "ada@x.org", [own, other, elsewhere], awaits)) == ["c"]
+
+
+def test_of_two_instances_of_a_journey_only_the_one_that_stays_is_woken() -> None:
+    """Before the merge's commit ends one of them: the first entered, as ``reconcile``."""
+    first = live("z", "welcome", 10, node="hold", identity="e-ada")
+    later = live("b", "welcome", 20, node="hold", identity="a-ada")
+    assert ids(woken("purchase", "ada@x.org", [later, first], awaits)) == ["z"]
+    waiting_elsewhere = live("y", "welcome", 5, node="pause", identity="e-ada")
+    assert woken("purchase", "ada@x.org", [later, waiting_elsewhere], awaits) == []

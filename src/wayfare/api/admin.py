@@ -430,10 +430,10 @@ async def journey_steps(request: Request, s: Services, org_id: str) -> Response:
 
 async def add_test_profile(request: Request, s: Services, org_id: str) -> Response:
     profile = decode_value(await read_json(request), wj.TestProfile)
-    await run_in_threadpool(s.journeys.add_test_profile, org_id, profile.identity)
-    return json_answer(
-        wj.TestProfileAdded, wj.TestProfileAdded(identity=profile.identity, test=True), 201
+    identity = await run_in_threadpool(
+        s.journeys.add_test_profile, org_id, profile.identity, profile.namespace
     )
+    return json_answer(wj.TestProfileAdded, wj.TestProfileAdded(identity=identity, test=True), 201)
 
 
 # failures

@@ -227,8 +227,9 @@ class Journeys(_Resource):
 class TestProfiles(_Resource):
     base = "test-profiles"
 
-    def add(self, identity: str) -> wj.TestProfileAdded:
-        return self._call(wj.TestProfileAdded, "POST", body=wj.TestProfile(identity=identity))
+    def add(self, identity: str, namespace: str | None = None) -> wj.TestProfileAdded:
+        body = wj.TestProfile(identity=identity, namespace=namespace)
+        return self._call(wj.TestProfileAdded, "POST", body=body)
 
 
 class Failures(_Resource):

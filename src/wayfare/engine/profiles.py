@@ -123,6 +123,17 @@ class EngineProfiles:
                 view = view.applied(update)
         return view
 
+    def person_ids(
+        self, org_id: str, event: str, raw_id: str, links: Sequence[Arrival]
+    ) -> set[str]:
+        """The ids of every identity of the person whose identity in ``event``'s namespace
+        is ``raw_id`` (as journeys key instances: the id alone), with the cycle's ``links``
+        not yet committed; empty when no person holds it or the event is gone."""
+        namespace = self._namespace(org_id, event)
+        if namespace is None:
+            return set()
+        return {x.id for x in self._person(org_id, identity(namespace, raw_id), links)}
+
     def prefetch(self, org_id: str, event: str, raw_ids: Collection[str]) -> None:
         """Read the stored fragments of these identities (in ``event``'s namespace) in one
         read, for the cycle's entries to find."""

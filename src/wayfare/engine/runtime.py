@@ -1,8 +1,10 @@
 """The journey engine's loops: what feeds the pure core, and what carries out its commands.
 
 A cycle of the engine reads the event log after the positions its last commit stored, records
-delivery outcomes, fires due timers, takes test entries, exits the people of stopped
-journeys, and enters and wakes instances on the events it read; everything the cycle
+delivery outcomes, fires due timers, enters and wakes instances on the events it read (those
+of a merged person's other identities too, forwarding the event through the store to the
+engine holding an instance's partition when this one does not), takes test entries and
+forwarded events, and exits the people of stopped journeys; everything the cycle
 changes (instances, timers, outbox entries, step events, discards, the messages read, the new
 log positions) is committed in one transaction, and only then acknowledged to the log. Store
 calls run on one worker thread, so nothing races on an instance. Actions are delivered after
@@ -66,6 +68,7 @@ from wayfare.model.instances import (
     UpdateProfile,
 )
 from wayfare.model.journey import JourneyDefinition, parse_journey
+from wayfare.model.merged_runs import woken
 from wayfare.model.nesting import MAX_NESTING, nesting
 from wayfare.model.partitions import partition_of
 from wayfare.model.profile_merge import PersonView
@@ -74,6 +77,7 @@ from wayfare.model.runs import (
     ActionSettled,
     ArrivedIdentities,
     Discard,
+    ForwardedEvent,
     JourneyVersion,
     MatchedMessage,
     NewAction,
@@ -92,7 +96,7 @@ READ_LIMIT = 500
 LAG_SECONDS = 1.0
 """Entries read from each partition per cycle."""
 TEST_ENTRY_SECONDS = 0.2
-"""How often an engine looks for queued test entries."""
+"""How often an engine looks for queued test entries, and for events forwarded to it."""
 RECENT_INSTANCES = 20_000
 """Live instances kept in memory as last committed, so an action's outcome or a timer
 finds its instance without a read."""
@@ -169,6 +173,7 @@ class JourneyRuntime:
         self._sweep_stopped = True
         """Look for people inside stopped journeys (at start, and after journeys change)."""
         self._next_test_look = 0.0
+        self._next_forward_look = 0.0
         self._timer_floor: int | None = 0
         """No timer is due before this (None: there are none); 0 until the store is read."""
         self._reread_timers = False
@@ -278,7 +283,7 @@ class JourneyRuntime:
             self._dispatcher.reload()
             self._timer_floor = 0
             self._sweep_stopped = True
-            self._next_test_look = 0.0
+            self._next_test_look = self._next_forward_look = 0.0
         self._positions = None  # read again, for what is held now
         return holding
 
@@ -579,6 +584,7 @@ class JourneyRuntime:
             busy = self._fire_due_timers(step) or busy
             busy = self._consume(step, slices) or busy
             busy = self._take_test_entries(step) or busy
+            busy = self._take_forwarded(step) or busy
             busy = self._exit_stopped(step) or busy
             self._commit(step)
         except Exception as exc:
@@ -763,8 +769,66 @@ class JourneyRuntime:
         for inst in step.live_of(m.org_id, m.identity):
             if inst.wait_kind == "event":
                 self._apply(step, inst, EventArrived(m.event, m.entity))
+        if m.event in self._awaited.get(m.org_id, ()):
+            self._wake_merged(step, m, m.identity)
         for version in journeys:
             self._enter(step, version, m.event, m.identity, m.entity)
+
+    def _wake_merged(self, step: Step, m: MatchedMessage, identity: str) -> None:
+        """Wake the instances the person of ``identity`` keeps under its other identities
+        (it merged with other persons) that wait for the event (model/merged_runs.py,
+        ``woken``): in this step when this engine holds the instance's partition, else
+        through the store, for the engine that holds it (``_take_forwarded``). Costs a read
+        of the person (once a cycle) for an event some journey awaits, and nothing more
+        for a person of one identity."""
+        if self._profiles is None:
+            return
+        ids = self._profiles.person_ids(m.org_id, m.event, identity, step.batch.links)
+        others = sorted(ids - {identity})
+        if not others:
+            return
+        step.know(m.org_id, others)
+        live = [i for x in (identity, *others) for i in step.live_of(m.org_id, x)]
+        for inst in woken(m.event, identity, live, self._awaited_at):
+            if inst.partition in self._holding.partitions:
+                self._apply(step, inst, EventArrived(m.event, m.entity))
+            else:
+                step.batch.forwards.append(
+                    ForwardedEvent(inst.org_id, inst.instance_id, inst.partition, m.event, m.entity)
+                )
+
+    def _awaited_at(self, inst: Instance) -> frozenset[str]:
+        """The events the activity ``inst`` is at waits for."""
+        try:
+            definition = self.definition(inst.org_id, inst.journey, inst.version)
+        except InfrastructureError:
+            raise
+        except Exception:  # awaits nothing: it ends in error as it next moves (_apply)
+            return frozenset()
+        activity = definition.activities.get(inst.node or "") if definition else None
+        if activity is None:
+            return frozenset()
+        return frozenset(b.event for b in activity.branches if b.event)
+
+    def _take_forwarded(self, step: Step, limit: int = 500) -> bool:
+        """Events another engine read for instances of the partitions this one holds
+        (``_wake_merged``): each wakes its instance if it still waits, and is taken in this
+        step's commit, fenced by the partition's lease, so it is taken once."""
+        now = self._clock.now_ms() / 1000
+        if now < self._next_forward_look:
+            return False
+        self._next_forward_look = now + TEST_ENTRY_SECONDS
+        forwards = self._store.forwarded_events(self._holding.partitions, limit)
+        step.load(f.instance_id for f in forwards)
+        for forward in forwards:
+            inst = step.instance(forward.instance_id)
+            if inst is not None and inst.live and inst.wait_kind == "event":
+                self._apply(step, inst, EventArrived(forward.event, forward.entity))
+            step.batch.forwards_done.append(forward.forward_id)
+        if len(forwards) == limit:
+            self._next_forward_look = 0.0
+            return True
+        return False
 
     def _fire_due_timers(self, step: Step, limit: int = 500) -> bool:
         now = self._clock.now_ms()

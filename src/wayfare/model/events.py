@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from wayfare.model.expressions import ExpressionError, parse
 from wayfare.model.field_groups import ORCHESTRATION_EVENT_ID
+from wayfare.model.identities import normalise
 from wayfare.model.rules import Checker, require_object
 from wayfare.model.schema_paths import field_schema, required_paths
 
@@ -217,7 +218,10 @@ COUNTED_UNMATCHED = tuple(u for u in Unmatched if u.counts)
 def identity_of(
     config: EventConfig, entity: Mapping[str, Any]
 ) -> tuple[str, None, None] | tuple[None, Unmatched, str]:
-    """(identity, None, None) when the message names its person, else (None, why, reason)."""
+    """(identity, None, None) when the message names its person, else (None, why, reason).
+    The identity is normalised as its namespace's ids are (model/identities.py): an event
+    naming ``Ada@Example.com`` and one naming ``ada@example.com`` are one person's, to
+    journeys as to the identity graph."""
     if config.identifier.startswith("identityMap."):
         identities = entity.get("identityMap")
         if not isinstance(identities, dict) or not identities:
@@ -236,9 +240,10 @@ def identity_of(
                 ),
             )
     value = _resolve_path(entity, config.identifier)
-    if value is None or value == "":
+    found = None if value is None else normalise(config.namespace, str(value))
+    if not found:
         return None, Unmatched.IDENTITY_MISSING, f"identity missing: nothing at {config.identifier}"
-    return str(value), None, None
+    return found, None, None
 
 
 def _resolve_path(data: Any, path: str) -> Any:

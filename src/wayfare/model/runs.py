@@ -283,6 +283,22 @@ class TestEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ForwardedEvent:
+    """An event of one identity of a merged person for the person's instance kept under
+    another identity, on a partition another engine may hold (model/merged_runs.py,
+    ``woken``): queued in the commit of the engine that read the event, for the engine that
+    holds ``partition`` to wake the instance with."""
+
+    org_id: str
+    instance_id: str
+    partition: int
+    event: str
+    entity: dict[str, Any]
+    forward_id: int = 0
+    """Given by the store."""
+
+
+@dataclass(frozen=True, slots=True)
 class Discard:
     """A person the journey did not take, and why."""
 
@@ -314,6 +330,10 @@ class EngineBatch:
     positions: dict[int, int] = field(default_factory=dict)
     """The event log position each partition's reading has reached."""
     test_entries_done: list[int] = field(default_factory=list)
+    forwards: list[ForwardedEvent] = field(default_factory=list)
+    """Events for instances of the partitions of ``partition``'s engine, to queue."""
+    forwards_done: list[int] = field(default_factory=list)
+    """Forwarded events taken (the instance woken, or gone): no longer queued."""
     links: list[Arrival] = field(default_factory=list)
     """Identities of the messages read, to link in the identity graph in log order
     (model/identity_graph.py)."""
@@ -344,6 +364,8 @@ class EngineBatch:
             or self.messages
             or self.positions
             or self.test_entries_done
+            or self.forwards
+            or self.forwards_done
             or self.links
             or self.audience_checks
             or self.profile_updates

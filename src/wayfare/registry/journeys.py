@@ -17,6 +17,7 @@ from wayfare.engine.core import ENTRY
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
 from wayfare.model.destinations import DestinationPolicy, authority_written, url_destination
 from wayfare.model.events import EventConfig
+from wayfare.model.identities import normalise
 from wayfare.model.journey import Activity, JourneyDefinition, parse_journey
 from wayfare.model.partitions import partition_of
 from wayfare.model.resources import Schema
@@ -291,8 +292,13 @@ class JourneyRegistry:
         )
         return self.get(org_id, name, latest.version)
 
-    def add_test_profile(self, org_id: str, identity: str) -> None:
+    def add_test_profile(self, org_id: str, identity: str, namespace: str | None = None) -> str:
+        """Mark the identity as a test profile; its id as kept: normalised as ``namespace``'s
+        ids are, when given (journeys name people so), else as given."""
+        if namespace is not None:
+            identity = normalise(namespace, identity)
         self._store.add_test_profile(org_id, identity)
+        return identity
 
     async def test_event(
         self, org_id: str, name: str, identity: str, payload: dict[str, Any] | None
@@ -306,6 +312,7 @@ class JourneyRegistry:
             raise ConflictError(
                 f"Journey {name!r} is paused ({latest.paused}): wayfare journeys resume {name}"
             )
+        identity = self._keyed(org_id, latest, identity)
         self._store.add_test_profile(org_id, identity)
         entity = payload if payload is not None else self._sample_entity(org_id, latest, identity)
         entry = TestEntry(
@@ -326,6 +333,18 @@ class JourneyRegistry:
             "entity": entity,
             "taken": taken,
         }
+
+    def _keyed(self, org_id: str, version: JourneyVersion, raw_id: str) -> str:
+        """``raw_id`` as the journey's instances are keyed: normalised as the ids of its
+        entry event's namespace are (model/identities.py); as it is when the event is gone."""
+        config = self._store_event(org_id, version.entry_event)
+        return raw_id if config is None else normalise(config.namespace, raw_id)
+
+    def _store_event(self, org_id: str, name: str) -> EventConfig | None:
+        try:
+            return self._events.get(org_id, name)
+        except NotFoundError:
+            return None
 
     def _sample_entity(self, org_id: str, version: JourneyVersion, identity: str) -> dict[str, Any]:
         preview = self._events.preview(org_id, version.entry_event)
@@ -385,6 +404,7 @@ class JourneyRegistry:
     def follow(self, org_id: str, name: str, identity: str, limit: int) -> dict[str, Any]:
         """One person in the journey: their latest step events (newest first) and the
         activity they are at now (None when they are not inside)."""
+        identity = self._keyed(org_id, self.get(org_id, name), identity)
         steps = self.steps(org_id, name, limit, identity)
         inside = [
             i
@@ -396,8 +416,11 @@ class JourneyRegistry:
     def steps(
         self, org_id: str, name: str, limit: int, identity: str | None = None
     ) -> list[dict[str, Any]]:
-        """The latest step events, newest first; only ``identity``'s when given."""
-        self.get(org_id, name)
+        """The latest step events, newest first; only ``identity``'s when given (its id
+        normalised as the entry event's namespace's ids are, as instances are keyed)."""
+        latest = self.get(org_id, name)
+        if identity is not None:
+            identity = self._keyed(org_id, latest, identity)
         return [s.as_json() for s in self._store.list_steps(org_id, name, limit, identity)]
 
     def journeys_using(self, org_id: str, event: str) -> list[str]:

@@ -28,6 +28,7 @@ from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     DueTimer,
     EngineBatch,
+    ForwardedEvent,
     JourneyPeople,
     JourneyState,
     JourneyVersion,
@@ -89,6 +90,7 @@ class MemoryJourneyStore:
         self._outbox: dict[int, _Action] = {}
         self._positions: dict[int, int] = {}
         self._test_entries: dict[int, TestEntry] = {}
+        self._forwards: dict[int, ForwardedEvent] = {}
         self._steps: list[StepRecord] = []
         self._step_counts: Counter[tuple[str, str, str, str, str]] = Counter()
         """(org, journey, node, type, status) -> step events ever written, as SQL's
@@ -304,6 +306,10 @@ class MemoryJourneyStore:
     def test_entry_done(self, entry_id: int) -> bool:
         return entry_id not in self._test_entries
 
+    def forwarded_events(self, partitions: Collection[int], limit: int) -> list[ForwardedEvent]:
+        found = [f for _, f in sorted(self._forwards.items()) if f.partition in partitions]
+        return found[:limit]
+
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         if batch.empty:
             return []
@@ -362,6 +368,13 @@ class MemoryJourneyStore:
         self._positions.update(batch.positions)
         for entry_id in batch.test_entries_done:
             self._test_entries.pop(entry_id, None)
+        for forward in batch.forwards:
+            forward_id = next(self._ids)
+            self._forwards[forward_id] = dataclasses.replace(
+                forward, forward_id=forward_id, entity=copy.deepcopy(forward.entity)
+            )
+        for forward_id in batch.forwards_done:
+            self._forwards.pop(forward_id, None)
         return new
 
     # leases
@@ -458,6 +471,7 @@ class MemoryJourneyStore:
             self._instances[inst.instance_id] = inst.copy()
         self._timers = {k: v for k, v in self._timers.items() if v[1].instance_id not in ended}
         self._outbox = {k: v for k, v in self._outbox.items() if v.item.instance_id not in ended}
+        self._forwards = {k: v for k, v in self._forwards.items() if v.instance_id not in ended}
         self._add_steps(steps)
 
     def _add_steps(self, steps: Sequence[StepRecord]) -> None:

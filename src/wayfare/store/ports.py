@@ -29,6 +29,7 @@ from wayfare.model.resources import Dataset, Inlet, Org, Schema
 from wayfare.model.runs import (
     DueTimer,
     EngineBatch,
+    ForwardedEvent,
     JourneyPeople,
     JourneyState,
     JourneyVersion,
@@ -280,6 +281,11 @@ class RunStore(Protocol):
 
     def test_entries(self, partitions: Collection[int], limit: int) -> list[TestEntry]: ...
     def test_entry_done(self, entry_id: int) -> bool: ...
+    def forwarded_events(self, partitions: Collection[int], limit: int) -> list[ForwardedEvent]:
+        """Events forwarded to instances of these partitions (``EngineBatch.forwards``) and
+        not yet taken (``forwards_done``), oldest first. An instance that ends outside the
+        engine's steps (a merge, a privacy delete) takes its forwarded events with it."""
+        ...
 
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         """Apply the batch in one transaction; return its new outbox items with their ids."""

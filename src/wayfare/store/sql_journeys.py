@@ -23,6 +23,7 @@ from wayfare.model.journey import parse_journey
 from wayfare.model.merged_runs import reconcile
 from wayfare.model.privacy import ERASED
 from wayfare.model.runs import (
+    ForwardedEvent,
     JourneyPeople,
     JourneyState,
     JourneyVersion,
@@ -100,6 +101,17 @@ def entry_from_row(r: Row) -> TestEntry:
     )
 
 
+def forward_from_row(r: Row) -> ForwardedEvent:
+    return ForwardedEvent(
+        r["org_id"],
+        r["instance_id"],
+        r["partition"],
+        r["event"],
+        orjson.loads(r["entity"]),
+        r["id"],
+    )
+
+
 def end_instances(
     conn: Statements, instances: Sequence[Instance], steps: Sequence[StepRecord], state_param: str
 ) -> None:
@@ -116,7 +128,7 @@ def end_instances(
     ids = [i.instance_id for i in instances]
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for table in ("timers", "outbox"):
+        for table in ("timers", "outbox", "forwarded_events"):
             conn.execute(f"DELETE FROM {table} WHERE instance_id IN ({marks(len(chunk))})", chunk)
     for st in steps:
         conn.execute(

@@ -106,6 +106,9 @@ class TestEventTaken(Wire):
 
 class TestProfile(Wire):
     identity: Annotated[str, msgspec.Meta(min_length=1)]
+    namespace: str | None = None
+    """The identity's namespace, when given: the id is kept normalised as its ids are (an
+    Email id lower-cased and trimmed, a Phone id in E.164), as journeys name people."""
 
 
 class TestProfileAdded(Wire):

@@ -113,6 +113,17 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
         )
     if batch.test_entries_done:
         cursor.execute("DELETE FROM test_entries WHERE id = ANY(%s)", (batch.test_entries_done,))
+    copy_rows(
+        cursor,
+        "forwarded_events (partition, org_id, instance_id, event, entity)",
+        ["int4", "text", "text", "text", "text"],  # entity, a JSON column, as text: see outbox
+        [
+            (f.partition, f.org_id, f.instance_id, f.event, orjson.dumps(f.entity).decode())
+            for f in batch.forwards
+        ],
+    )
+    if batch.forwards_done:
+        cursor.execute("DELETE FROM forwarded_events WHERE id = ANY(%s)", (batch.forwards_done,))
     return outbox
 
 

@@ -14,12 +14,13 @@ import orjson
 from wayfare.model.admission import Stay
 from wayfare.model.instances import Instance
 from wayfare.model.records import FirstMessage
-from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, TestEntry
+from wayfare.model.runs import DueTimer, EngineBatch, ForwardedEvent, OutboxItem, TestEntry
 from wayfare.store.audience_checks import run_audience_checks
 from wayfare.store.sql_audiences import InTransaction
 from wayfare.store.sql_identities import link_arrivals
 from wayfare.store.sql_journeys import (
     entry_from_row,
+    forward_from_row,
     instance_from_row,
     outbox_item_from_row,
     reconcile_merges,
@@ -147,6 +148,11 @@ class SQLiteRunStore(SQLiteDatabase):
     def test_entry_done(self, entry_id: int) -> bool:
         return self._one("SELECT 1 FROM test_entries WHERE id = ?", (entry_id,)) is None
 
+    def forwarded_events(self, partitions: Collection[int], limit: int) -> list[ForwardedEvent]:
+        sql = "SELECT * FROM forwarded_events WHERE partition IN ({marks}) ORDER BY id LIMIT ?"
+        rows = sorted(self._chunked(sql, (), sorted(partitions), (limit,)), key=lambda r: r["id"])
+        return [forward_from_row(r) for r in rows[:limit]]
+
     # the one write
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         if batch.empty:
@@ -250,6 +256,16 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     )
     for marks, chunk in in_chunks(batch.test_entries_done):
         conn.execute(f"DELETE FROM test_entries WHERE id IN ({marks})", chunk)
+    insert_rows(
+        conn,
+        "forwarded_events (partition, org_id, instance_id, event, entity)",
+        [
+            (f.partition, f.org_id, f.instance_id, f.event, orjson.dumps(f.entity).decode())
+            for f in batch.forwards
+        ],
+    )
+    for marks, chunk in in_chunks(batch.forwards_done):
+        conn.execute(f"DELETE FROM forwarded_events WHERE id IN ({marks})", chunk)
     return outbox
 
 
