@@ -321,6 +321,7 @@ class MemoryJourneyStore:
         ]
         for update in batch.profile_updates:
             self.profiles.apply_profile_update(update)
+        self.profiles.keep_person_events(batch.person_events, batch.person_events_per_identity)
         if batch.audience_checks:
             reads = MemoryAudienceReads(self.identities, self.profiles, self.audiences)
             run_audience_checks(reads, batch.audience_checks)

@@ -35,6 +35,7 @@ from wayfare.store.postgres.messages import storable_text, store_messages
 from wayfare.store.sql_audiences import InTransaction
 from wayfare.store.sql_identities import link_arrivals
 from wayfare.store.sql_journeys import reconcile_merges
+from wayfare.store.sql_person_events import keep_person_events
 from wayfare.store.sql_profiles import apply_profile_updates
 
 
@@ -54,6 +55,9 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
     )
     if batch.profile_updates:
         apply_profile_updates(shared_statements(conn), batch.profile_updates, advisory_locks)
+    if batch.person_events:
+        keep = batch.person_events, batch.person_events_per_identity
+        keep_person_events(shared_statements(conn), *keep)
     if batch.audience_checks:
         checks = InTransaction(shared_statements(conn), advisory_locks)
         run_audience_checks(checks, batch.audience_checks)

@@ -24,6 +24,7 @@ from wayfare.store.sql_journeys import (
     outbox_item_from_row,
     reconcile_merges,
 )
+from wayfare.store.sql_person_events import keep_person_events
 from wayfare.store.sql_profiles import apply_profile_updates
 from wayfare.store.sqlite.connection import SQLiteDatabase, store_errors
 from wayfare.store.sqlite.leases import check_fences
@@ -168,6 +169,7 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     store_messages(conn, batch.messages)
     changes = link_arrivals(conn, batch.links)
     apply_profile_updates(conn, batch.profile_updates)
+    keep_person_events(conn, batch.person_events, batch.person_events_per_identity)
     run_audience_checks(InTransaction(conn), batch.audience_checks)
     insert_rows(
         conn,
