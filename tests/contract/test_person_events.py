@@ -5,7 +5,9 @@ ProfileStore reads a person's newest first over all their identities, deletes an
 
 from __future__ import annotations
 
-from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend
+from collections.abc import Iterator
+
+from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend, commit_from_two_connections
 from wayfare.model.person_events import PersonEvent
 from wayfare.model.profile_records import IdentityKey
 from wayfare.model.runs import EngineBatch
@@ -91,3 +93,30 @@ def test_retention_forgets_the_oldest_before_a_time_a_chunk_at_a_time(backend: B
     assert profiles.forget_person_events_before(T0 + 3, 2) == 2
     assert profiles.forget_person_events_before(T0 + 3, 2) == 0
     assert [e.at_ms for e in profiles.person_events(ORG, [ADA], 10)] == [T0 + 4, T0 + 3]
+
+
+def test_commits_keeping_one_persons_events_at_the_same_time_all_go_through(
+    backend: Backend,
+) -> None:
+    """Each of 2 connections commits 20 batches of events of both of Ada's identities, at
+    once (an event that matches no event goes to any partition, so two workers may keep
+    events of one identity): none fails, the newest 5 of each identity are kept, and at
+    most the one a commit at the same time added besides, until the next commit trims."""
+
+    def events(n: int) -> Iterator[EngineBatch]:
+        for i in range(20):
+            at = T0 + 100 * i + n
+            yield EngineBatch(
+                person_events=[event(at, ADA), event(at, ADA_ECID)], person_events_per_identity=5
+            )
+
+    commit_from_two_connections(backend, events)
+    profiles = backend.open_profiles()
+    newest = [T0 + 1901, T0 + 1900, T0 + 1801, T0 + 1800, T0 + 1701]
+    for identity in (ADA, ADA_ECID):
+        kept = [e.at_ms for e in profiles.person_events(ORG, [identity], 10)]
+        assert kept[:5] == newest and len(kept) <= 6
+    keep(backend, event(T0 + 2000), event(T0 + 2000, ADA_ECID), per_identity=5)
+    for identity in (ADA, ADA_ECID):
+        kept = [e.at_ms for e in profiles.person_events(ORG, [identity], 10)]
+        assert kept == [T0 + 2000, *newest[:4]]

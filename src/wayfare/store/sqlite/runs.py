@@ -169,8 +169,8 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     store_messages(conn, batch.messages)
     changes = link_arrivals(conn, batch.links)
     apply_profile_updates(conn, batch.profile_updates)
-    keep_person_events(conn, batch.person_events, batch.person_events_per_identity)
     run_audience_checks(InTransaction(conn), batch.audience_checks)
+    keep_person_events(conn, batch.person_events, batch.person_events_per_identity)
     insert_rows(
         conn,
         "instances (instance_id, org_id, journey, version, identity, status, entered_ms, "
