@@ -42,6 +42,7 @@ from wayfare.ingest.rate_limit import RateLimiter
 from wayfare.log.embedded import EmbeddedLog
 from wayfare.log.ports import EventLog
 from wayfare.model.destinations import DestinationPolicy
+from wayfare.model.person_events import PersonEventLimits
 from wayfare.model.records import FirstMessage
 from wayfare.observability.readiness import Readiness, files_writable, lock_held
 from wayfare.registry.apply import Applier
@@ -148,6 +149,8 @@ class Services:
                     step_event_days=self.settings.step_event_retention_days,
                     interval_seconds=self.settings.retention_interval_seconds,
                     audiences=self.audiences.store,
+                    profiles=self.profiles.store,
+                    person_event_days=self.settings.person_event_retention_days,
                 ),
                 name="retention",
             )
@@ -410,7 +413,7 @@ def _server(
         wake_engine=runtime.wake,
     )
     merge_policies = MergePolicies(profiles, schemas)
-    people = ProfileRegistry(identity_graph, clock, profiles, journey_store, store)
+    people = ProfileRegistry(identity_graph, clock, profiles, journey_store, store, audiences)
     audience_registry = AudienceRegistry(audiences, people, events, schemas, clock)
     closers = [store.close, profiles.close, identity_graph.close, audiences.close]
     return Services(
@@ -507,7 +510,9 @@ def build_worker(settings: Settings) -> EngineServices:
         ownership=ownership,
         identity_graph=graph,
         audiences=PostgresAudienceStore(pool),
-        profiles=EngineProfiles(PostgresStore(pool), PostgresProfileStore(pool), graph),
+        profiles=EngineProfiles(
+            PostgresStore(pool), PostgresProfileStore(pool), graph, person_event_limits(settings)
+        ),
     )
     return EngineServices(None, runtime, [pool.close])
 
@@ -531,7 +536,15 @@ def _embedded_people(settings: Settings, path: Path) -> tuple[IdentityGraph, Eng
     over the same graph), on connections of its own."""
     graph = SQLiteIdentityGraph(path, fsync=settings.fsync)
     profiles = SQLiteProfileStore(path, fsync=settings.fsync)
-    return graph, EngineProfiles(SQLiteStore(path, fsync=settings.fsync), profiles, graph)
+    resources = SQLiteStore(path, fsync=settings.fsync)
+    return graph, EngineProfiles(resources, profiles, graph, person_event_limits(settings))
+
+
+def person_event_limits(settings: Settings) -> PersonEventLimits:
+    """How much of people's experience events journey engines keep."""
+    return PersonEventLimits(
+        settings.person_event_retention_days, settings.person_events_per_identity
+    )
 
 
 def engine_lock_path(settings: Settings) -> Path:

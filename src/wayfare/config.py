@@ -150,6 +150,13 @@ class Settings:
     step_event_retention_days: int = 0
     """Journey step events older than this many days are deleted in the background (the
     reports' counts stay); 0 keeps them. A dataset's own is its ``retentionDays``."""
+    person_event_retention_days: int = 30
+    """Experience events of profile-enabled datasets are kept for the person (their
+    profile shows them) this many days, by the event's time; 0 keeps none. The records
+    themselves stay in their dataset, by its ``retentionDays``."""
+    person_events_per_identity: int = 500
+    """... and at most this many, the newest, for each identity of a person (a person holds
+    at most 50 identities); 0 keeps none."""
     retention_interval_seconds: float = 3600.0
     """How often the server deletes what is past its retention (in chunks of 1,000 rows)."""
 

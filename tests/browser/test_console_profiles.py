@@ -1,8 +1,11 @@
 """The Profiles page in a real browser: a person found by an identity of any case, with its
-identities, its attributes and the dataset each came from, and its journeys with their steps;
-an identity no one has."""
+identities, its attributes and the dataset each came from, its journeys with their steps,
+its audiences and its recent experience events; an identity no one has."""
 
 from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -31,6 +34,14 @@ def test_a_profile_is_found_by_any_identity_with_attributes_and_journeys(
         )
         assert saved.status_code == 201, saved.text
         assert admin.post("/api/v1/journeys/hold_on/publish").status_code == 200
+        enabled = admin.patch(f"/api/v1/datasets/{demo.dataset_id}", json={"profile": True})
+        assert enabled.status_code == 200, enabled.text
+        audience = {
+            "name": "subscribers",
+            "condition": "count(newsletter_signup in last 7 days) >= 1",
+        }
+        assert admin.post("/api/v1/audiences", json=audience).status_code == 201
+        dataset_name = admin.get(f"/api/v1/datasets/{demo.dataset_id}").json()["name"]
     # the engine does not apply Profile records yet: the fragment is written as it will be
     store = SQLiteProfileStore(database_path(demo.server.data_dir))
     try:
@@ -43,11 +54,15 @@ def test_a_profile_is_found_by_any_identity_with_attributes_and_journeys(
         )  # fmt: skip
     finally:
         store.close()
-    sent = httpx.post(demo.inlet_url, json=signup(demo, "ada@example.com"))
+    message = signup(demo, "ada@example.com")
+    now = datetime.fromtimestamp(time.time(), UTC)  # kept for 30 days from when it happened
+    message["body"]["xdmEntity"]["timestamp"] = now.isoformat().replace("+00:00", "Z")
+    sent = httpx.post(demo.inlet_url, json=message)
     assert sent.status_code == 200, sent.text
     with demo.server.admin(demo.org, ADMIN_TOKEN) as admin:
         query = {"namespace": "Email", "id": "ada@example.com"}
         wait_until(lambda: admin.get("/api/v1/profiles", params=query).json().get("journeys"))
+        wait_until(lambda: admin.get("/api/v1/profiles", params=query).json().get("events"))
 
     visit.sign_in(demo.org)
     page = visit.go("/profiles", "profiles")
@@ -65,6 +80,15 @@ def test_a_profile_is_found_by_any_identity_with_attributes_and_journeys(
     steps = page.get_by_role("table", name="Steps of hold_on, oldest first")
     expect(steps.get_by_role("row")).to_have_count(3)  # the header, entry, greet
     expect(steps).to_contain_text("greet")
+    audiences = page.get_by_role("table", name="Audiences of the person, current and past")
+    expect(audiences.get_by_role("row", name="subscribers")).to_contain_text("member")
+    events = page.get_by_role("table", name="Recent experience events, newest first")
+    [row] = events.get_by_role("row").all()[1:]
+    cells = row.get_by_role("cell")
+    expect(cells.nth(0)).to_contain_text(now.strftime("%Y-%m-%d"))
+    expect(cells.nth(1)).to_have_text(dataset_name)
+    expect(cells.nth(3)).to_have_text("newsletter_signup")  # the event it matched
+    expect(cells.nth(4)).to_have_text("Email:ada@example.com")
 
     page.get_by_label("Identity").fill("nobody@example.com")
     page.get_by_role("button", name="Find").click()

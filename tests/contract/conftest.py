@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import orjson
 import pytest
 
+from tests.conftest import in_threads
 from tests.nats_support import delete_stream, machine_nats, unique_prefix
 from wayfare.errors import Violation
 from wayfare.log.embedded import EmbeddedLog
@@ -26,6 +27,7 @@ from wayfare.log.ports import EventLog
 from wayfare.model.matching import EventMatch
 from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.model.resources import Schema
+from wayfare.model.runs import EngineBatch
 from wayfare.model.schema import SchemaDefinition, build_json_schema
 from wayfare.store.memory import MemoryStore, MemoryWriter
 from wayfare.store.memory_audiences import MemoryAudienceStore
@@ -127,6 +129,26 @@ class Backend:
         asyncio.run(stop_all())
         for close in [*self._closers, self.store.close]:
             close()
+
+
+def commit_from_two_connections(
+    backend: Backend, batches: Callable[[int], Iterator[EngineBatch]]
+) -> None:
+    """Commit ``batches(0)`` and ``batches(1)`` on two journey stores at once, each on a
+    thread of its own (memory stores, used from one thread, one after the other)."""
+    if backend.name == "memory":
+        journeys = backend.open_journeys()
+        for n in (0, 1):
+            for batch in batches(n):
+                journeys.commit(batch)
+        return
+    stores = [backend.open_journeys() for _ in range(2)]
+
+    def commit(n: int) -> None:
+        for batch in batches(n):
+            stores[n].commit(batch)
+
+    in_threads(2, commit)
 
 
 def memory_backend(request: pytest.FixtureRequest) -> Backend:

@@ -4,8 +4,9 @@ the person's merged profile and the events of all their identities, in the same 
 
 from __future__ import annotations
 
-from tests.conftest import in_threads
-from tests.contract.conftest import ORG, T0, Backend
+from collections.abc import Iterator
+
+from tests.contract.conftest import ORG, T0, Backend, commit_from_two_connections
 from tests.contract.test_identity_graph import send
 from tests.people import ecid, email
 from wayfare.model.audiences import AudienceCheck, Membership, parse_audience
@@ -60,20 +61,14 @@ def test_commits_counting_one_person_at_the_same_time_see_each_other(backend: Ba
     counts last sees all 20 and the person enters (checks of one person take turns)."""
     ada = send(backend.open_identity_graph(), email("ada@example.com"), ecid("e-1")).persons[0]
     twenty = parse_audience(ORG, {"name": "twenty", "condition": "count(cart in last 1 day) >= 20"})
-    stores = [backend.open_journeys() for _ in range(2)] if backend.name != "memory" else []
 
-    def carts(n: int) -> None:
+    def carts(n: int) -> Iterator[EngineBatch]:
         identity = email("ada@example.com") if n == 0 else ecid("e-1")
         for i in range(10):
-            batch = EngineBatch(
+            yield EngineBatch(
                 audience_checks=[AudienceCheck(ORG, identity, "cart", T0 + i, (twenty,))]
             )
-            (stores[n] if stores else backend.open_journeys()).commit(batch)
 
-    if stores:
-        in_threads(2, carts)
-    else:  # memory stores are used from one thread
-        carts(0)
-        carts(1)
+    commit_from_two_connections(backend, carts)
     [membership] = backend.open_audiences().memberships_of(ORG, ada.person_id)
     assert membership.member

@@ -1,6 +1,7 @@
 """The privacy delete's reach into datasets over every store (registry/privacy.py): the
 person's records of every dataset of the org and their failed records go, page by page,
-and no one else's; the person leaves the identity graph; a second delete finds nothing."""
+and no one else's, as do the experience events kept for the person's identities; the person
+leaves the identity graph; a second delete finds nothing."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from tests.contract.test_journey_store import arrival
 from tests.people import ecid, email
 from wayfare.clock import FakeClock
 from wayfare.errors import Violation
+from wayfare.model.person_events import PersonEvent
+from wayfare.model.profile_records import IdentityKey
 from wayfare.model.resources import Dataset
 from wayfare.model.runs import EngineBatch
 from wayfare.registry.privacy import PrivacyDeletes
-from wayfare.store.memory_profiles import MemoryProfileStore
 
 BROKEN = [Violation("#/timestamp", "format", "not a date-time")]
 
@@ -40,13 +42,25 @@ def test_the_persons_records_and_failed_records_go_page_by_page(backend: Backend
         message("theirs", org_id=OTHER_ORG, body=about("ada"), reasons=BROKEN),
     )
     journeys = backend.open_journeys()
-    journeys.commit(EngineBatch(links=[arrival(T0, email("ada@example.com"), ecid("e-ada"))]))
-    graph = backend.open_identity_graph()
-    deletes = PrivacyDeletes(graph, journeys, MemoryProfileStore(), store, FakeClock(T0), page=2)
+    ada, ada_ecid, bob = (
+        IdentityKey("Email", "ada@example.com"), IdentityKey("ECID", "e-ada"),
+        IdentityKey("Email", "bob@example.com"),
+    )  # fmt: skip
+    kept_events = [
+        PersonEvent(ORG, who, "dataset-1", f"r{n}", T0 + n, T0 + n, None)
+        for n, who in enumerate((ada, bob, ada, ada_ecid))
+    ]
+    links = [arrival(T0, email("ada@example.com"), ecid("e-ada"))]
+    journeys.commit(EngineBatch(links=links, person_events=kept_events))
+    graph, profiles = backend.open_identity_graph(), backend.open_profiles()
+    deletes = PrivacyDeletes(graph, journeys, profiles, store, FakeClock(T0), page=2)
 
     done = deletes.delete(ORG, "ECID", "e-ada")
 
     assert (done.identities, done.records, done.failed_records) == (2, 4, 3)
+    assert done.experience_events == 3
+    assert profiles.person_events(ORG, [ada, ada_ecid], 10) == []
+    assert [e.xaction_id for e in profiles.person_events(ORG, [bob], 10)] == ["r1"]
     kept = [
         r.xaction_id for d in ("dataset-1", "dataset-2") for r in store.list_records(d, limit=9)
     ]
@@ -58,3 +72,4 @@ def test_the_persons_records_and_failed_records_go_page_by_page(backend: Backend
     assert (again.person_id, again.identities, again.records, again.failed_records) == (
         None, 0, 0, 0,
     )  # fmt: skip
+    assert again.experience_events == 0

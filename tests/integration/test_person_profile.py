@@ -131,3 +131,4 @@ def test_a_person_with_no_attributes_and_no_journeys_shows_empty_lists(
     send(shop, shop_message(shop, "cart", "grace@example.com"))
     found = wait_until(lambda: profile(demo, "Email", "grace@example.com"), timeout=30)
     assert (found["attributes"], found["sources"], found["journeys"]) == ({}, [], [])
+    assert (found["events"], found["audiences"]) == ([], [])  # not enabled for Profile

@@ -51,6 +51,7 @@ def test_migrating_again_changes_nothing_whatever_the_url_scheme(pg_database: st
         "0010.person_journeys",
         "0011.audiences",
         "0012.forwarded_events",
+        "0014.person_events",
     ]
     migrate(pg_database)
     migrate(pg_database.replace("postgresql://", "postgres://", 1))

@@ -1,5 +1,6 @@
-"""Retention: a dataset's ``retentionDays`` (API and apply) and the step events' setting,
-and the server deleting what is past them in the background."""
+"""Retention: a dataset's ``retentionDays`` (API and apply), the settings of step events and
+of people's experience events, and the server deleting what is past them in the
+background."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_retention_days_are_set_at_creation_changed_and_applied(org_demo: Demo) 
         assert shown["retentionDays"] == 3
 
 
-def test_the_server_deletes_records_and_step_events_past_their_retention(
+def test_the_server_deletes_records_step_events_and_people_s_events_past_their_retention(
     tmp_path: Path,
 ) -> None:
     srv = Server(
@@ -50,6 +51,7 @@ def test_the_server_deletes_records_and_step_events_past_their_retention(
         env={
             "WAYFARE_RETENTION_INTERVAL_SECONDS": "0.2",
             "WAYFARE_STEP_EVENT_RETENTION_DAYS": "2",
+            "WAYFARE_PERSON_EVENT_RETENTION_DAYS": "3",
         },
     ).start()
     try:
@@ -75,6 +77,18 @@ def test_the_server_deletes_records_and_step_events_past_their_retention(
                     for node, at in (("old", now - 3 * DAY_MS), ("new", now))
                 ],
             )
+            db.executemany(
+                "INSERT INTO person_events (org_id, namespace, identity_id, at_ms, "
+                "received_ms, dataset_id, xaction_id, event_type, events) "
+                "VALUES (?, 'Email', 'ada@example.com', ?, ?, ?, ?, NULL, '[]')",
+                [
+                    (DEMO_ORG, at, at, demo.dataset_id, x)
+                    for x, at in (
+                        ("four-days-old", now - 4 * DAY_MS),
+                        ("an-hour-old", now - 3600_000),
+                    )
+                ],
+            )
         assert record_count(demo) == 3
         with srv.admin() as admin:  # 5 days: the ten-day-old record goes, the others stay
             changed = admin.patch(f"/api/v1/datasets/{demo.dataset_id}", json={"retentionDays": 5})
@@ -88,5 +102,11 @@ def test_the_server_deletes_records_and_step_events_past_their_retention(
                 return {node for (node,) in db.execute("SELECT node FROM step_events")}
 
         wait_until(lambda: step_nodes() == {"new"}, timeout=30)
+
+        def person_events() -> set[str]:
+            with sqlite3.connect(srv.data_dir / "wayfare.sqlite3", timeout=30) as db:
+                return {x for (x,) in db.execute("SELECT xaction_id FROM person_events")}
+
+        wait_until(lambda: person_events() == {"an-hour-old"}, timeout=30)
     finally:
         srv.stop()

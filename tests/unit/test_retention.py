@@ -6,6 +6,7 @@ import dataclasses
 
 from tests.contract.conftest import ORG, message
 from wayfare.model.expressions import MAX_EVENT_WINDOW_DAYS
+from wayfare.model.person_events import PersonEvent
 from wayfare.model.profile_records import IdentityKey
 from wayfare.model.resources import Dataset
 from wayfare.model.runs import EngineBatch, StepRecord
@@ -78,3 +79,19 @@ def test_events_kept_for_audiences_go_once_no_window_reaches_them() -> None:
     assert done.audience_events == 2
     window = ("cart", MAX_EVENT_WINDOW_DAYS * DAY_MS)
     assert audiences.count_identity_events(ORG, [ada], [window], NOW) == {window: 1}
+
+
+def test_experience_events_kept_for_people_go_past_their_days_and_all_with_none() -> None:
+    store, journeys = stores(None)
+    ada = IdentityKey("Email", "ada@example.com")
+    kept = [
+        PersonEvent(ORG, ada, "web", f"x{days}", NOW - days * DAY_MS, NOW, None)
+        for days in (8, 7, 6)
+    ]
+    journeys.commit(EngineBatch(person_events=kept))
+    profiles = journeys.profiles
+    done = expire(store, journeys, NOW, step_event_days=0, profiles=profiles, person_event_days=7)
+    assert done.person_events == 1
+    assert [e.xaction_id for e in profiles.person_events(ORG, [ada], 10)] == ["x6", "x7"]
+    done = expire(store, journeys, NOW, step_event_days=0, profiles=profiles, person_event_days=0)
+    assert done.person_events == 2  # keeping none: those kept before go too

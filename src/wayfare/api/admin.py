@@ -508,6 +508,7 @@ async def delete_profile(request: Request, s: Services, org_id: str) -> Response
         profileFragments=done.profile_fragments,
         records=done.records,
         failedRecords=done.failed_records,
+        experienceEvents=done.experience_events,
     )
     return json_answer(wp.ProfileDeleted, answer)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from wayfare.api.audiences import membership_answer
+from wayfare.model.person_events import PersonEvent
 from wayfare.registry.people import PersonJourney, Profile
 from wayfare.wire import profiles as wp
 from wayfare.wire.journeys import StepEvent
@@ -36,6 +38,21 @@ def profile_wire(found: Profile) -> wp.Profile:
             for path, source in sorted(found.merged.provenance.items())
         ],
         journeys=[_journey(j) for j in found.journeys],
+        events=[_event(e, found.dataset_names) for e in found.events],
+        audiences=[membership_answer(m) for m in found.memberships],
+    )
+
+
+def _event(event: PersonEvent, dataset_names: dict[str, str]) -> wp.PersonEvent:
+    return wp.PersonEvent(
+        timeMs=event.at_ms,
+        receivedMs=event.received_ms,
+        datasetId=event.dataset_id,
+        datasetName=dataset_names.get(event.dataset_id),
+        xactionId=event.xaction_id,
+        identity=wp.IdentityRef(namespace=event.identity.namespace, id=event.identity.id),
+        eventType=event.event_type,
+        events=list(event.events),
     )
 
 

@@ -73,7 +73,8 @@ def profiles() -> None:
 def profiles_show(cli: CliContext, identity: str) -> None:
     """The person one of whose identities is IDENTITY (NAMESPACE:ID): its person id, its
     identities with when each was linked, its merged attributes with the dataset each came
-    from, and its journeys (current ones at their activity, past ones with their steps).
+    from, its journeys (current ones at their activity, past ones with their steps), its
+    audiences, and its recent experience events.
 
     \b
     Example:
@@ -105,6 +106,22 @@ def profiles_show(cli: CliContext, identity: str) -> None:
             for step in j.steps:
                 detail = f" {step.detail}" if step.detail else ""
                 click.echo(f"  {iso_time(step.atMs)} {step.node} {step.status}{detail}")
+        if body.audiences:
+            click.echo("")
+            audiences = [
+                (m.audience, "member" if m.exitedMs is None else "exited",
+                 iso_time(m.enteredMs), "" if m.exitedMs is None else iso_time(m.exitedMs))
+                for m in body.audiences
+            ]  # fmt: skip
+            table(["audience", "status", "entered", "exited"], audiences)
+        if body.events:
+            click.echo("")
+            events = [
+                (iso_time(e.timeMs), e.datasetName or e.datasetId, e.eventType or "",
+                 ", ".join(e.events), f"{e.identity.namespace}:{e.identity.id}")
+                for e in body.events
+            ]  # fmt: skip
+            table(["event time", "dataset", "eventType", "events", "identity"], events)
 
     cli.show(body, text)
 
@@ -124,7 +141,8 @@ def _leaf(attributes: dict[str, Any], path: str) -> str:
 def profiles_delete(cli: CliContext, identity: str, yes: bool) -> None:
     """Privacy delete of the person one of whose identities is IDENTITY (NAMESPACE:ID): its
     live journey instances end (status deleted), and its identities, profile attributes,
-    dataset records and the identity of its step events go; reports keep their counts.
+    experience events, dataset records and the identity of its step events go; reports
+    keep their counts.
     Nothing is asked: without --yes nothing is deleted.
 
     \b
@@ -147,6 +165,7 @@ def profiles_delete(cli: CliContext, identity: str, yes: bool) -> None:
             ("profile fragments", body.profileFragments),
             ("records", body.records),
             ("failed records", body.failedRecords),
+            ("experience events", body.experienceEvents),
         ]
         table(["removed", "count"], rows)
 

@@ -1,5 +1,6 @@
 """Profiles: a person found by any of its identities (namespace and id): its identities, its
-merged attributes with the dataset each came from, and its journeys with their steps."""
+merged attributes with the dataset each came from, its journeys with their steps, its
+audiences and its recent experience events."""
 
 from __future__ import annotations
 
@@ -51,6 +52,17 @@ def _profile(console: Console, org: str, namespace: str, id_: str) -> dict[str, 
         }
         for path, source in sorted(merged.provenance.items())
     ]
+    context["events"] = [
+        {
+            "time_ms": event.at_ms,
+            "dataset": found.dataset_names.get(event.dataset_id, event.dataset_id),
+            "event_type": event.event_type,
+            "events": event.events,
+            "identity": str(event.identity),
+        }
+        for event in found.events
+    ]
+    context["retention_days"] = s.settings.person_event_retention_days
     return context
 
 

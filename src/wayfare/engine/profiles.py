@@ -1,5 +1,6 @@
-"""Profiles in the journey engine: which messages read update profile fragments, and the
-merged profile an instance's step reads through ``#{profile.…}``.
+"""Profiles in the journey engine: which messages read update profile fragments or are
+experience events kept for the person, and the merged profile an instance's step reads
+through ``#{profile.…}``.
 
 A cycle's commit links the identities of the messages it read and applies their Profile
 records (EngineBatch ``links`` and ``profile_updates``). A step of the same cycle sees them
@@ -16,13 +17,13 @@ from collections.abc import Collection, Sequence
 
 from wayfare.model.identities import Identity, identity
 from wayfare.model.identity_graph import Arrival
+from wayfare.model.person_events import PersonEvent, PersonEventLimits, person_event_of
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy, PersonView
 from wayfare.model.profile_records import (
     IdentityKey,
     ProfileUpdate,
     Unapplied,
-    not_updating,
     read_profile_record,
 )
 from wayfare.model.resources import Dataset
@@ -39,13 +40,20 @@ class EngineProfiles:
     cycle (``see_changes`` starts one)."""
 
     def __init__(
-        self, resources: ResourceStore, profiles: ProfileStore, graph: IdentityGraph
+        self,
+        resources: ResourceStore,
+        profiles: ProfileStore,
+        graph: IdentityGraph,
+        event_limits: PersonEventLimits | None = None,
     ) -> None:
         self._resources = resources
         self._profiles = profiles
         self._graph = graph
+        self.event_limits = event_limits or PersonEventLimits()
+        """How much of people's experience events is kept."""
         self._generation = -1
-        self._datasets: dict[str, Dataset | None] = {}
+        self._datasets: dict[str, tuple[Dataset, str] | None] = {}
+        """dataset id -> the dataset, if enabled for Profile, and its schema's class."""
         self._namespaces: dict[tuple[str, str], str | None] = {}
         self._policies: dict[str, MergePolicy] = {}
         self._indexed: Sequence[Arrival] | None = None
@@ -72,26 +80,50 @@ class EngineProfiles:
     def update_of(self, found: ArrivedIdentities) -> ProfileUpdate | None:
         """The fragment update a message read makes: a Profile record of a dataset enabled
         for Profile does; anything else makes none."""
-        if found.dataset_id is None:
+        known = self._profile_dataset(found.dataset_id)
+        if known is None or known[1] != "Profile":
             return None
-        if found.dataset_id not in self._datasets:
-            self._datasets[found.dataset_id] = self._profile_dataset(found.dataset_id)
-        known = self._datasets[found.dataset_id]
-        if known is None:
-            return None
+        dataset = known[0]
         header = {} if found.operations is None else {"operations": found.operations}
         update = read_profile_record(
-            known.org_id, known.dataset_id, header, found.entity, found.received_ms
+            dataset.org_id, dataset.dataset_id, header, found.entity, found.received_ms
         )
         return None if isinstance(update, Unapplied) else update
 
-    def _profile_dataset(self, dataset_id: str) -> Dataset | None:
-        """The dataset, if its records update profiles."""
-        dataset = self._resources.get_dataset(dataset_id)
-        if dataset is None or not dataset.profile:
+    def event_of(
+        self, found: ArrivedIdentities, identities: Sequence[Identity], events: Collection[str]
+    ) -> PersonEvent | None:
+        """What is kept for the person of a message read (its ``identities``, as linked;
+        ``events``: the names of the org's events it matched): an experience event of a
+        dataset enabled for Profile is; anything else is not (model/person_events.py)."""
+        if not self.event_limits.keeps_any:
             return None
-        schema = self._resources.get_schema(dataset.schema_id)
-        return dataset if schema is not None and not_updating(dataset, schema) is None else None
+        known = self._profile_dataset(found.dataset_id)
+        if known is None or known[1] != "ExperienceEvent":
+            return None
+        return person_event_of(
+            found.org_id,
+            known[0].dataset_id,
+            found.xaction_id,
+            found.entity,
+            identities,
+            found.received_ms,
+            events,
+        )
+
+    def _profile_dataset(self, dataset_id: str | None) -> tuple[Dataset, str] | None:
+        """The dataset, if it is enabled for Profile, and its schema's class (read once
+        until the resources change)."""
+        if dataset_id is None:
+            return None
+        if dataset_id not in self._datasets:
+            self._datasets[dataset_id] = None
+            dataset = self._resources.get_dataset(dataset_id)
+            if dataset is not None and dataset.profile:
+                schema = self._resources.get_schema(dataset.schema_id)
+                if schema is not None:
+                    self._datasets[dataset_id] = (dataset, schema.definition.xdm_class)
+        return self._datasets[dataset_id]
 
     def view_of(
         self,

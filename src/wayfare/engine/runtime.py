@@ -31,7 +31,7 @@ import functools
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -71,11 +71,11 @@ from wayfare.model.journey import JourneyDefinition, parse_journey
 from wayfare.model.merged_runs import woken
 from wayfare.model.nesting import MAX_NESTING, nesting
 from wayfare.model.partitions import partition_of
+from wayfare.model.person_events import kept_events
 from wayfare.model.profile_merge import PersonView
 from wayfare.model.runs import (
     ActionRetry,
     ActionSettled,
-    ArrivedIdentities,
     Discard,
     ForwardedEvent,
     JourneyVersion,
@@ -642,7 +642,8 @@ class JourneyRuntime:
         for read in slices:
             step.batch.messages.extend(read.messages)
             step.batch.positions[read.partition] = read.last
-            self._link(step, read.identities, namespaces)
+            self._link(step, read, namespaces, retried)
+        self._keep_person_events(step)
         if self._audiences is not None:
             now_ms = self._clock.now_ms()
             step.batch.audience_checks = self._audiences.checks(
@@ -699,13 +700,19 @@ class JourneyRuntime:
     def _link(
         self,
         step: Step,
-        arrived: Sequence[ArrivedIdentities],
+        read: LogSlice,
         namespaces: dict[str, dict[str, Namespace]],
+        retried: Collection[str],
     ) -> None:
         """The identities of each message read are linked by the cycle's commit, in log
-        order (model/identity_graph.py; ``namespaces``: each org's, read once a cycle), and
-        its Profile record, if it is one, applied to its fragment (engine/profiles.py)."""
-        for found in arrived:
+        order (model/identity_graph.py; ``namespaces``: each org's, read once a cycle), its
+        Profile record, if it is one, applied to its fragment, and its experience event, if
+        it is one of a profile-enabled dataset, kept for the person (engine/profiles.py;
+        not for a message in ``retried``: its first copy was)."""
+        names: dict[str, list[str]] = {}
+        for m in read.matched:
+            names.setdefault(m.xaction_id, []).append(m.event)
+        for found in read.identities:
             if self._profiles is not None:
                 update = self._profiles.update_of(found)
                 if update is not None:
@@ -714,6 +721,10 @@ class JourneyRuntime:
             identities = linked_identities({"identityMap": found.identity_map}, known)
             if not identities:
                 continue
+            if self._profiles is not None and found.xaction_id not in retried:
+                kept = self._profiles.event_of(found, identities, names.get(found.xaction_id, ()))
+                if kept is not None:
+                    step.batch.person_events.append(kept)
             decide = functools.partial(
                 link,
                 arrived=identities,
@@ -722,6 +733,16 @@ class JourneyRuntime:
                 new_person_id=self._entropy.person_id,
             )
             step.batch.links.append(Arrival(found.org_id, tuple(identities), decide))
+
+    def _keep_person_events(self, step: Step) -> None:
+        """Of the experience events the cycle read, those young enough to keep, and how
+        many each identity keeps (model/person_events.py)."""
+        if self._profiles is None or not step.batch.person_events:
+            return
+        limits = self._profiles.event_limits
+        batch = step.batch
+        batch.person_events = kept_events(batch.person_events, limits, self._clock.now_ms())
+        batch.person_events_per_identity = limits.per_identity
 
     def _namespaces(
         self, org_id: str, namespaces: dict[str, dict[str, Namespace]]

@@ -70,7 +70,7 @@ class EmbeddedLog(SQLiteDatabase):
                 if event is not None or _IDENTITY_MAP in raw:  # else no need to parse it
                     document = orjson.loads(raw)
                     entity = _entity_of(document)
-                    found = identities_in(org_id, received_ms, document, dataset)
+                    found = identities_in(org_id, received_ms, document, dataset, xaction_id)
                     if found is not None:
                         identities.append(found)
             if event is None:

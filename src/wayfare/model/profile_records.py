@@ -154,7 +154,12 @@ def primary_identity(entity: dict[str, Any]) -> IdentityKey | Unapplied:
 
 def _customer_time(entity: dict[str, Any]) -> int | None:
     audit = entity.get("extSourceSystemAudit")
-    value = audit.get("lastUpdatedDate") if isinstance(audit, dict) else None
+    return instant_ms(audit.get("lastUpdatedDate") if isinstance(audit, dict) else None)
+
+
+def instant_ms(value: object) -> int | None:
+    """An ISO 8601 date-time with its offset (as XDM's date-time fields are) in epoch
+    milliseconds; None for anything else, a date-time without an offset included."""
     if not isinstance(value, str):
         return None
     try:

@@ -12,6 +12,7 @@ from wayfare.model.events import Unmatched
 from wayfare.model.identity_graph import Arrival
 from wayfare.model.instances import Instance
 from wayfare.model.nesting import nesting_bound
+from wayfare.model.person_events import PER_IDENTITY, PersonEvent
 from wayfare.model.profile_records import ProfileUpdate
 from wayfare.model.records import IncomingMessage
 
@@ -113,6 +114,8 @@ class ArrivedIdentities:
     """The message's ``header.operations`` (None: it has none)."""
     entity: dict[str, Any] = field(default_factory=dict)
     """The message's ``body.xdmEntity``."""
+    xaction_id: str = ""
+    """Of the message (what an experience event kept for the person names it by)."""
 
 
 def arrived_identities(
@@ -123,12 +126,16 @@ def arrived_identities(
     if message.reasons is not None or b'"identityMap"' not in message.payload:
         return None
     return identities_in(
-        message.org_id, message.received_ms, loads(message.payload), message.dataset_id
+        message.org_id,
+        message.received_ms,
+        loads(message.payload),
+        message.dataset_id,
+        message.xaction_id,
     )
 
 
 def identities_in(
-    org_id: str, received_ms: int, document: Any, dataset_id: str | None
+    org_id: str, received_ms: int, document: Any, dataset_id: str | None, xaction_id: str = ""
 ) -> ArrivedIdentities | None:
     """A message's non-empty identityMap (of its ``body.xdmEntity``), if it has one."""
     body = document.get("body") if isinstance(document, dict) else None
@@ -140,7 +147,7 @@ def identities_in(
         return None
     header = document.get("header")
     operations = header.get("operations") if isinstance(header, dict) else None
-    return ArrivedIdentities(org_id, received_ms, found, dataset_id, operations, entity)
+    return ArrivedIdentities(org_id, received_ms, found, dataset_id, operations, entity, xaction_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +350,12 @@ class EngineBatch:
     profile_updates: list[ProfileUpdate] = field(default_factory=list)
     """Profile records read (and profile updates the journeys made), to apply to their
     fragments in order (model/profile_fragments.py)."""
+    person_events: list[PersonEvent] = field(default_factory=list)
+    """Experience events of profile-enabled datasets read, to keep for their identities
+    (model/person_events.py)."""
+    person_events_per_identity: int = PER_IDENTITY
+    """After keeping ``person_events``, each of their identities keeps its newest this
+    many (PersonEventLimits.per_identity)."""
     owner: str | None = None
     """The engine committing, when it holds partitions by lease."""
     fences: dict[int, int] = field(default_factory=dict)
@@ -369,6 +382,7 @@ class EngineBatch:
             or self.links
             or self.audience_checks
             or self.profile_updates
+            or self.person_events
         )
 
 

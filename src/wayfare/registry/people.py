@@ -1,6 +1,7 @@
 """People: an org's identity namespaces, and the profile of a person found by any of its
 identities (the identity graph the journey engine keeps, model/identity_graph.py): its
-identities, its merged attributes (registry/profiles.py) and its journeys."""
+identities, its merged attributes (registry/profiles.py), its journeys, its recent
+experience events (model/person_events.py) and its audiences."""
 
 from __future__ import annotations
 
@@ -8,20 +9,30 @@ from dataclasses import dataclass
 
 from wayfare.clock import Clock
 from wayfare.errors import InvalidRequestError, NotFoundError, Violation
+from wayfare.model.audiences import Membership
 from wayfare.model.identities import Namespace, check_namespace_code, identity
 from wayfare.model.identities import namespaces_of as all_namespaces
 from wayfare.model.identity_graph import Dropped, Person
 from wayfare.model.instances import Instance
+from wayfare.model.person_events import PersonEvent
 from wayfare.model.profile_merge import MergedProfile
 from wayfare.model.profile_records import IdentityKey
 from wayfare.model.runs import StepRecord
 from wayfare.registry.profiles import merged_profile
-from wayfare.store.ports import IdentityGraph, JourneyReports, ProfileStore, ResourceStore
+from wayfare.store.ports import (
+    AudienceStore,
+    IdentityGraph,
+    JourneyReports,
+    ProfileStore,
+    ResourceStore,
+)
 
 JOURNEYS_SHOWN = 50
 """A profile shows the person's newest instances of journeys, at most this many."""
 STEPS_SHOWN = 500
 """... and of their step events, the newest this many."""
+EVENTS_SHOWN = 100
+"""... and of the experience events kept for them, the newest this many."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +51,14 @@ class Profile:
     dropped: list[Dropped]
     merged: MergedProfile
     dataset_names: dict[str, str]
-    """The id of each dataset an attribute came from -> its name (while it exists)."""
+    """The id of each dataset an attribute or an event came from -> its name (while it
+    exists)."""
     journeys: list[PersonJourney]
     """Newest entered first: live instances at their activity, ended ones with their steps."""
+    events: list[PersonEvent]
+    """The experience events kept for the person's identities, newest first."""
+    memberships: list[Membership]
+    """The person's audiences, current and exited, by audience name."""
 
 
 class ProfileRegistry:
@@ -53,12 +69,20 @@ class ProfileRegistry:
         profiles: ProfileStore,
         journeys: JourneyReports,
         resources: ResourceStore,
+        audiences: AudienceStore,
     ) -> None:
         self._graph = graph
         self._clock = clock
         self._profiles = profiles
         self._journeys = journeys
         self._resources = resources
+        self._audiences = audiences
+
+    @property
+    def store(self) -> ProfileStore:
+        """Where fragments and people's experience events are kept (retention forgets the
+        old events there)."""
+        return self._profiles
 
     def namespaces(self, org_id: str) -> list[Namespace]:
         """The built-in namespaces, then the org's own, by code."""
@@ -85,8 +109,10 @@ class ProfileRegistry:
             raise NotFoundError(f"No profile has the identity {wanted}")
         keys = [IdentityKey(x.identity.namespace, x.identity.id) for x in person.links]
         merged = merged_profile(self._profiles, org_id, keys)
+        events = self._profiles.person_events(org_id, keys, EVENTS_SHOWN)
         names: dict[str, str] = {}
-        for dataset_id in sorted({source.dataset_id for source in merged.provenance.values()}):
+        datasets = {source.dataset_id for source in merged.provenance.values()}
+        for dataset_id in sorted(datasets | {event.dataset_id for event in events}):
             dataset = self._resources.get_dataset(dataset_id)
             if dataset is not None:
                 names[dataset_id] = dataset.name
@@ -96,6 +122,8 @@ class ProfileRegistry:
             merged,
             names,
             self._person_journeys(org_id, [key.id for key in keys]),
+            events,
+            self._audiences.memberships_of(org_id, person.person_id),
         )
 
     def _person_journeys(self, org_id: str, ids: list[str]) -> list[PersonJourney]:

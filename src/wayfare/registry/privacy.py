@@ -6,7 +6,8 @@ identity graph, which finds the person's other identities, goes last):
 
 1. journeys: the person's live instances end with status ``deleted`` (a step event each);
    every instance and step event of the person loses its identity (model/privacy.py);
-2. profile attributes: every fragment of each of the person's identities;
+2. profile attributes: every fragment of each of the person's identities, and the
+   experience events kept for them;
 3. datasets: every record whose ``identityMap`` names one of the identities, and every
    failed record of the org that does. Records have no index by identity: each of the org's
    datasets (and its failed records) is read in pages of ``page`` records, and each page's
@@ -45,6 +46,7 @@ class Deletion:
     profile_fragments: int
     records: int
     failed_records: int
+    experience_events: int
 
 
 class PrivacyDeletes:
@@ -71,9 +73,9 @@ class PrivacyDeletes:
         person = self._graph.person_of(org_id, wanted)
         identities = person.identities if person is not None else frozenset({wanted})
         ended, erased, steps = self._erase_runs(org_id, identities)
-        fragments = delete_profile_attributes(
-            self._profiles, org_id, [IdentityKey(x.namespace, x.id) for x in sorted(identities)]
-        )
+        keys = [IdentityKey(x.namespace, x.id) for x in sorted(identities)]
+        fragments = delete_profile_attributes(self._profiles, org_id, keys)
+        events = self._profiles.delete_person_events(org_id, keys)
         known = namespaces_of(self._graph.list_namespaces(org_id))
         records = sum(
             self._delete_records(d.dataset_id, identities, known)
@@ -83,7 +85,7 @@ class PrivacyDeletes:
         linked = 0 if person is None else self._graph.forget_person(org_id, person.person_id)
         return Deletion(
             person.person_id if person is not None else None,
-            linked, ended, erased, steps, fragments, records, failed,
+            linked, ended, erased, steps, fragments, records, failed, events,
         )  # fmt: skip
 
     def _erase_runs(self, org_id: str, identities: Collection[Identity]) -> tuple[int, int, int]:

@@ -3,11 +3,13 @@
 A dataset's ``retentionDays`` bounds its records and failed records (by the time they were
 received); ``step_event_retention_days`` bounds every org's journey step events (by the
 time they happened; the reports' counts, kept apart, stay); the events audiences count go
-once no window can reach them (``MAX_EVENT_WINDOW_DAYS``). ``expire`` is one pass, in
-chunks of ``CHUNK`` rows a transaction so that writers wait at most one chunk, and at most
-``MAX_CHUNKS`` chunks a dataset a pass so that one large dataset does not hold the others
-back; what is left goes in the next pass. ``run_retention`` makes a pass every
-``retention_interval_seconds`` in the server (``Services.start``), off the event loop.
+once no window can reach them (``MAX_EVENT_WINDOW_DAYS``); the experience events kept for
+people once older than ``person_event_retention_days`` (by the time they happened).
+``expire`` is one pass, in chunks of ``CHUNK`` rows a transaction so that writers wait at
+most one chunk, and at most ``MAX_CHUNKS`` chunks a dataset a pass so that one large dataset
+does not hold the others back; what is left goes in the next pass. ``run_retention`` makes a
+pass every ``retention_interval_seconds`` in the server (``Services.start``), off the event
+loop.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from wayfare.clock import Clock
 from wayfare.model.expressions import MAX_EVENT_WINDOW_DAYS
-from wayfare.store.ports import AudienceStore, JourneyStore, ResourceStore
+from wayfare.store.ports import AudienceStore, JourneyStore, ProfileStore, ResourceStore
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ class Expired:
     step_events: int
     audience_events: int = 0
     """Events kept for audiences' counts, older than the longest window."""
+    person_events: int = 0
+    """Experience events kept for people, past their retention."""
 
 
 def expire(
@@ -44,6 +48,8 @@ def expire(
     *,
     step_event_days: int,
     audiences: AudienceStore | None = None,
+    profiles: ProfileStore | None = None,
+    person_event_days: int = 0,
     chunk: int = CHUNK,
     max_chunks: int = MAX_CHUNKS,
 ) -> Expired:
@@ -67,7 +73,13 @@ def expire(
         oldest = now_ms - MAX_EVENT_WINDOW_DAYS * DAY_MS
         forget = audiences.forget_identity_events_before
         counted = _chunked(lambda: forget(oldest, chunk), chunk, max_chunks)
-    return Expired(records, steps, counted)
+    kept = 0
+    if profiles is not None:  # 0 days keeps none: those kept before go too
+        before = now_ms - person_event_days * DAY_MS
+        kept = _chunked(
+            lambda: profiles.forget_person_events_before(before, chunk), chunk, max_chunks
+        )
+    return Expired(records, steps, counted, kept)
 
 
 def _chunked(delete: Callable[[], int], chunk: int, max_chunks: int) -> int:
@@ -90,6 +102,8 @@ async def run_retention(
     step_event_days: int,
     interval_seconds: float,
     audiences: AudienceStore | None = None,
+    profiles: ProfileStore | None = None,
+    person_event_days: int = 0,
 ) -> None:
     """A pass now, then every ``interval_seconds``, until cancelled; a failed pass is
     logged and the next one tries again."""
@@ -102,15 +116,19 @@ async def run_retention(
                 clock.now_ms(),
                 step_event_days=step_event_days,
                 audiences=audiences,
+                profiles=profiles,
+                person_event_days=person_event_days,
             )
         except Exception:
             log.exception("retention pass failed")
         else:
-            if done.records or done.step_events or done.audience_events:
+            if done.records or done.step_events or done.audience_events or done.person_events:
                 log.info(
-                    "retention: deleted %d records, %d step events, %d audience events",
+                    "retention: deleted %d records, %d step events, %d audience events, "
+                    "%d experience events kept for people",
                     done.records,
                     done.step_events,
                     done.audience_events,
+                    done.person_events,
                 )
         await asyncio.sleep(interval_seconds)

@@ -330,6 +330,7 @@ class MemoryJourneyStore:
         if batch.audience_checks:
             reads = MemoryAudienceReads(self.identities, self.profiles, self.audiences)
             run_audience_checks(reads, batch.audience_checks)
+        self.profiles.keep_person_events(batch.person_events, batch.person_events_per_identity)
         for inst in batch.instances:
             if not self._ended_for_good(inst.instance_id):
                 self._instances[inst.instance_id] = inst.copy()

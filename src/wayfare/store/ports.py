@@ -14,6 +14,7 @@ from wayfare.model.identities import Identity, Namespace
 from wayfare.model.identity_graph import Decide, Dropped, GraphChange, Person
 from wayfare.model.instances import Instance
 from wayfare.model.matching import MatchRecord
+from wayfare.model.person_events import PersonEvent
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy
 from wayfare.model.profile_records import IdentityKey, ProfileUpdate
@@ -392,9 +393,10 @@ class JourneyStore(JourneyCatalog, RunStore, JourneyReports, PartitionLeases, Pr
 
 class ProfileStore(Protocol):
     """Profile fragments: what each profile-enabled dataset holds about each identity, as
-    Profile records updated it (model/profile_fragments.py decides; the store keeps), and
-    each org's merge policy. Fragments know nothing of persons: readers merge the fragments
-    of a person's identities (model/profile_merge.py)."""
+    Profile records updated it (model/profile_fragments.py decides; the store keeps), each
+    org's merge policy, and the experience events of profile-enabled datasets kept for each
+    identity (model/person_events.py). Neither knows anything of persons: readers merge
+    the fragments, and gather the events, of a person's identities."""
 
     def apply_profile_update(self, update: ProfileUpdate) -> Fragment | None:
         """Apply ``update`` to its fragment in one transaction, as ``apply_update`` says;
@@ -416,6 +418,25 @@ class ProfileStore(Protocol):
         ...
 
     def set_merge_policy(self, org_id: str, policy: MergePolicy) -> None: ...
+
+    def person_events(
+        self, org_id: str, identities: Collection[IdentityKey], limit: int
+    ) -> list[PersonEvent]:
+        """The experience events kept for these identities (one person's), the ``limit``
+        newest by their time (then as kept), newest first. The journey engine's commit
+        keeps them (``EngineBatch.person_events``), each identity its newest
+        ``person_events_per_identity``."""
+        ...
+
+    def delete_person_events(self, org_id: str, identities: Collection[IdentityKey]) -> int:
+        """Remove every experience event kept for these identities (a privacy delete); how
+        many went."""
+        ...
+
+    def forget_person_events_before(self, before_ms: int, limit: int) -> int:
+        """Delete the ``limit`` oldest kept experience events, of every org, whose time is
+        before ``before_ms`` (retention); how many went."""
+        ...
 
     def close(self) -> None: ...
 

@@ -34,20 +34,27 @@ def _fragment(row: Row) -> Fragment:
 _FRAGMENT_COLUMNS = "org_id, dataset_id, namespace, identity_id, leaves, updated_ms"
 
 
+def identities_clause(identities: Collection[IdentityKey]) -> tuple[str, list[Any]]:
+    """``(namespace, identity_id) IN (VALUES ...)`` for these identities (at least one), and
+    its parameters: each identity once, in order."""
+    wanted = sorted(set(identities))
+    params: list[Any] = []
+    for identity in wanted:
+        params += [identity.namespace, identity.id]
+    pairs = ", ".join("(?, ?)" for _ in wanted)
+    return f"(namespace, identity_id) IN (VALUES {pairs})", params
+
+
 def _fragments_query(
     org_id: str, identities: Collection[IdentityKey]
 ) -> tuple[str, tuple[Any, ...]]:
     """The statement reading the fragments of these identities (at least one)."""
-    wanted = sorted(set(identities))
-    pairs = ", ".join("(?, ?)" for _ in wanted)
-    params: list[Any] = [org_id]
-    for identity in wanted:
-        params += [identity.namespace, identity.id]
+    clause, params = identities_clause(identities)
     sql = (
-        f"SELECT {_FRAGMENT_COLUMNS} FROM profile_fragments WHERE org_id = ? AND "
-        f"(namespace, identity_id) IN (VALUES {pairs}) ORDER BY namespace, identity_id, dataset_id"
+        f"SELECT {_FRAGMENT_COLUMNS} FROM profile_fragments WHERE org_id = ? AND {clause} "
+        "ORDER BY namespace, identity_id, dataset_id"
     )
-    return sql, tuple(params)
+    return sql, (org_id, *params)
 
 
 def _fragment_of(row: Any) -> Fragment:

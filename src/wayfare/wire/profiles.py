@@ -1,5 +1,5 @@
-"""People: identity namespaces, the person of an identity (its identities, attributes and
-journeys), and the org's merge policy."""
+"""People: identity namespaces, the person of an identity (its identities, attributes,
+journeys, recent experience events and audiences), and the org's merge policy."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Literal
 
 import msgspec
 
+from wayfare.wire.audiences import Membership
 from wayfare.wire.base import JSONObject, Wire
 from wayfare.wire.journeys import StepEvent
 
@@ -107,9 +108,28 @@ class PersonJourney(Wire):
     """Its step events, oldest first (of the person's 500 newest)."""
 
 
+class PersonEvent(Wire):
+    """An experience event of a profile-enabled dataset, kept for the person."""
+
+    timeMs: int
+    """When it happened: its ``timestamp``, else when it was received."""
+    receivedMs: int
+    datasetId: str
+    datasetName: str | None
+    """None once the dataset is gone."""
+    xactionId: str
+    """The record's, in its dataset (while the dataset keeps it)."""
+    identity: IdentityRef
+    """The identity it is kept under: its primary one, else the first of its identityMap."""
+    eventType: str | None
+    """Its XDM ``eventType``, when it has one."""
+    events: list[str]
+    """The org's events it matched, by name."""
+
+
 class Profile(Wire):
-    """A person of the identity graph: identities, merged attributes with their sources, and
-    journeys. Recent experience events and audiences are not part of it yet."""
+    """A person of the identity graph: identities, merged attributes with their sources,
+    journeys, recent experience events and audiences."""
 
     personId: str
     """Stable: a person merged into another is found by either id's identities, under the
@@ -126,6 +146,11 @@ class Profile(Wire):
     journeys: list[PersonJourney] = msgspec.field(default_factory=list)
     """The person's instances, newest entered first (at most 50): current ones at their
     activity, past ones with their steps and times."""
+    events: list[PersonEvent] = msgspec.field(default_factory=list)
+    """The experience events of profile-enabled datasets kept for the person's identities,
+    newest first (at most 100; kept ``person_event_retention_days``)."""
+    audiences: list[Membership] = msgspec.field(default_factory=list)
+    """The person's audiences, current (``exitedMs`` null) and past, by audience name."""
 
 
 class ProfileDeleted(Wire):
@@ -149,3 +174,6 @@ class ProfileDeleted(Wire):
     failedRecords: int
     """Failed records (``wayfare failures``) deleted: those whose identityMap names one of
     the identities."""
+    experienceEvents: int
+    """Experience events kept for the person's identities (their profile's ``events``),
+    deleted."""

@@ -6,9 +6,9 @@ written in one statement whatever the batch's size: binary COPY for rows only ev
 (timers, outbox items, step events, discards), ``INSERT ... SELECT FROM unnest(...)`` for
 rows that may exist already (instance states go as one JSON array, which the server splits:
 psycopg builds arrays of long strings slowly), ``UPDATE ... FROM unnest(...)`` for outbox
-outcomes. Rows that other engines' commits may lock too (step counts, message ids) are
-written in one order everywhere, so that concurrent commits wait for each other rather
-than deadlock.
+outcomes. Rows that other engines' commits may lock too (step counts, message ids, the
+experience events kept for an identity) are written in one order everywhere, so that
+concurrent commits wait for each other rather than deadlock.
 
 PostgreSQL's text cannot hold NUL characters, which identities and error texts from outside
 may: they are kept with U+FFFD in their place (messages.py), so that one such person cannot
@@ -35,6 +35,7 @@ from wayfare.store.postgres.messages import storable_text, store_messages
 from wayfare.store.sql_audiences import InTransaction
 from wayfare.store.sql_identities import link_arrivals
 from wayfare.store.sql_journeys import reconcile_merges
+from wayfare.store.sql_person_events import keep_person_events
 from wayfare.store.sql_profiles import apply_profile_updates
 
 
@@ -57,6 +58,9 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
     if batch.audience_checks:
         checks = InTransaction(shared_statements(conn), advisory_locks)
         run_audience_checks(checks, batch.audience_checks)
+    if batch.person_events:  # row locks after every advisory lock the commit takes
+        keep = batch.person_events, batch.person_events_per_identity
+        keep_person_events(shared_statements(conn), *keep)
     cursor = conn.cursor()
     _upsert_instances(cursor, batch.instances)
     reconcile_merges(shared_statements(conn), changes, "?::json")

@@ -25,6 +25,7 @@ from wayfare.store.sql_journeys import (
     outbox_item_from_row,
     reconcile_merges,
 )
+from wayfare.store.sql_person_events import keep_person_events
 from wayfare.store.sql_profiles import apply_profile_updates
 from wayfare.store.sqlite.connection import SQLiteDatabase, store_errors
 from wayfare.store.sqlite.leases import check_fences
@@ -175,6 +176,7 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     changes = link_arrivals(conn, batch.links)
     apply_profile_updates(conn, batch.profile_updates)
     run_audience_checks(InTransaction(conn), batch.audience_checks)
+    keep_person_events(conn, batch.person_events, batch.person_events_per_identity)
     insert_rows(
         conn,
         "instances (instance_id, org_id, journey, version, identity, status, entered_ms, "

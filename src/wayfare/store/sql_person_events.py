@@ -1,0 +1,98 @@
+"""Experience events kept for people (model/person_events.py) over SQL, written once for
+both SQL stores (``?`` placeholders): the journey engine's commit keeps them
+(``keep_person_events``, in its transaction); ``SQLPersonEvents`` reads them for the
+profile view and deletes them (a privacy delete, retention) for the ProfileStore.
+
+A kept event is a row per (identity, event), numbered by ``seq``; an identity's are read
+and trimmed along ``(org_id, namespace, identity_id, at_ms, seq)``, so each costs in
+proportion to the events kept for it, whatever the table holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import orjson
+
+from wayfare.model.person_events import PersonEvent
+from wayfare.model.profile_records import IdentityKey
+from wayfare.store.sql_profiles import identities_clause
+from wayfare.store.sql_resources import Row, SQLDatabase, Statements
+
+_COLUMNS = (
+    "org_id, namespace, identity_id, at_ms, received_ms, dataset_id, xaction_id, event_type, events"
+)
+_KEEP = f"INSERT INTO person_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_TRIM = (
+    "DELETE FROM person_events WHERE org_id = ? AND namespace = ? AND identity_id = ? "
+    "AND (at_ms, seq) <= (SELECT at_ms, seq FROM person_events WHERE org_id = ? "
+    "AND namespace = ? AND identity_id = ? ORDER BY at_ms DESC, seq DESC LIMIT 1 OFFSET ?)"
+)
+"""An identity's events but the newest N (the N+1th newest and all before it)."""
+
+
+def keep_person_events(conn: Statements, events: Sequence[PersonEvent], per_identity: int) -> None:
+    """Keep ``events`` inside the caller's transaction (the journey engine's commit), then
+    trim each of their identities to its newest ``per_identity`` (identities in one order,
+    so that commits trimming the same ones wait rather than deadlock)."""
+    if not events:
+        return
+    for e in events:
+        conn.execute(
+            _KEEP,
+            (
+                e.org_id, e.identity.namespace, e.identity.id, e.at_ms, e.received_ms,
+                e.dataset_id, e.xaction_id, e.event_type, orjson.dumps(e.events).decode(),
+            ),
+        )  # fmt: skip
+    for org_id, identity in sorted({(e.org_id, e.identity) for e in events}):
+        key = (org_id, identity.namespace, identity.id)
+        conn.execute(_TRIM, (*key, *key, per_identity))
+
+
+def _event(row: Row) -> PersonEvent:
+    return PersonEvent(
+        org_id=row["org_id"],
+        identity=IdentityKey(row["namespace"], row["identity_id"]),
+        at_ms=row["at_ms"],
+        received_ms=row["received_ms"],
+        dataset_id=row["dataset_id"],
+        xaction_id=row["xaction_id"],
+        event_type=row["event_type"],
+        events=tuple(orjson.loads(row["events"])),
+        seq=row["seq"],
+    )
+
+
+class SQLPersonEvents(SQLDatabase):
+    """The ProfileStore's part in people's experience events, on both SQL stores."""
+
+    def person_events(
+        self, org_id: str, identities: Collection[IdentityKey], limit: int
+    ) -> list[PersonEvent]:
+        if not identities or limit <= 0:
+            return []
+        clause, params = identities_clause(identities)
+        rows = self._all(
+            f"SELECT seq, {_COLUMNS} FROM person_events WHERE org_id = ? AND {clause} "
+            "ORDER BY at_ms DESC, seq DESC LIMIT ?",
+            (org_id, *params, limit),
+        )
+        return [_event(row) for row in rows]
+
+    def delete_person_events(self, org_id: str, identities: Collection[IdentityKey]) -> int:
+        if not identities:
+            return 0
+        clause, params = identities_clause(identities)
+        with self._tx() as conn:
+            return conn.execute(
+                f"DELETE FROM person_events WHERE org_id = ? AND {clause}", (org_id, *params)
+            ).rowcount
+
+    def forget_person_events_before(self, before_ms: int, limit: int) -> int:
+        with self._tx() as conn:
+            return conn.execute(
+                "DELETE FROM person_events WHERE seq IN (SELECT seq FROM person_events "
+                "WHERE at_ms < ? ORDER BY at_ms LIMIT ?)",
+                (before_ms, limit),
+            ).rowcount
