@@ -27,6 +27,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -34,10 +35,11 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from psycopg import sql
+from yoyo import get_backend, read_migrations
 
 from tests.conftest import free_port, wait_until
 from wayfare.errors import StoreError
-from wayfare.store.postgres.connection import connect, migrate
+from wayfare.store.postgres.connection import connect, migrate, yoyo_url
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
 UNPRIVILEGED_USER = "nobody"
@@ -58,20 +60,36 @@ def with_database(url: str, database: str) -> str:
 
 
 @contextlib.contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A new, migrated database on ``server_url``'s server (its URL), dropped afterwards."""
+def fresh_database(server_url: str, *, without: str | None = None) -> Iterator[str]:
+    """A new, migrated database on ``server_url``'s server (its URL), dropped afterwards;
+    ``without``: migrated only up to the migration of that id, not included."""
     name = f"wayfare_test_{uuid.uuid4().hex[:12]}"
     with connect(server_url) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         url = with_database(server_url, name)
-        migrate(url)
+        if without is None:
+            migrate(url)
+        else:
+            _migrate_up_to(url, without)
         yield url
     finally:
         with connect(server_url) as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def _migrate_up_to(url: str, without: str) -> None:
+    source = resources.files("wayfare.store.postgres") / "migrations"
+    with resources.as_file(source) as folder:
+        migrations = read_migrations(str(folder))
+    backend = get_backend(yoyo_url(url))
+    try:
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(migrations).filter(lambda m: m.id < without))
+    finally:
+        backend.connection.close()
 
 
 def empty_database(url: str) -> None:

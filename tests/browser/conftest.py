@@ -1,29 +1,39 @@
-"""The console in a real browser: Debian's headless Chromium driven by Playwright, against a
-real ``wayfare serve`` (one per module, with an admin token). Playwright cannot download
-browsers here, so it launches ``/usr/bin/chromium`` (``.ci/run`` installs it); without it
-the tests fail under CI=true and are skipped elsewhere.
+"""The console in a real browser: each test runs in Debian's headless Chromium and in its
+Firefox ESR, driven by Playwright, against a real ``wayfare serve`` (one per module, with an
+admin token). Playwright cannot download its own browsers here, so it launches
+``/usr/bin/chromium`` over the DevTools protocol and ``/usr/bin/firefox-esr`` over WebDriver
+BiDi (its ``moz-firefox`` channel; no geckodriver); ``.ci/run`` installs both. Without one of
+them its tests fail under CI=true and are skipped elsewhere.
 
-Every page a test visits is saved as a screenshot under ``tests/browser/screenshots/<test>/``
-(git-ignored), so that a person can look at what the test saw."""
+Every page a test visits is saved as a screenshot under
+``tests/browser/screenshots/<test>[<browser>]/`` (git-ignored), so that a person can look at
+what the test saw."""
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 from tests.conftest import Demo, Server
 from tests.integration.conftest import apply_demo_to, new_org
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -32,26 +42,67 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+FIREFOX = Path("/usr/bin/firefox-esr")
+FIREFOX_PREFS: dict[str, str | float | bool] = {
+    # Playwright's profile already turns off updates, telemetry and safe browsing; these
+    # keep the rest of Firefox's own traffic at home too.
+    "network.captive-portal-service.enabled": False,
+    "network.dns.disablePrefetch": True,
+    "network.prefetch-next": False,
+    "messaging-system.rsexperimentloader.enabled": False,
+    "services.settings.server": "http://127.0.0.1:9/",
+    "toolkit.telemetry.enabled": False,
+    # navigator.clipboard.readText() without the paste menu a person would click
+    "dom.events.testing.asyncClipboard": True,
+}
+BROWSERS = {"chromium": CHROMIUM, "firefox": FIREFOX}
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 ADMIN_TOKEN = "console-test-admin-token"
 EXPECTED_ERROR = re.compile(r"status of (400|403|404)")
 """Errors a test causes on purpose: a form sent back with its errors, a refused change, a
 page that does not exist."""
+SUBRESOURCES = frozenset({"script", "stylesheet", "image", "font"})
+REPORT_REFUSALS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("refused by the content security policy: " + e.violatedDirective);
+});
+"""
+"""Chromium logs what the content security policy refuses as an error; Firefox keeps it to
+its own console, out of WebDriver BiDi's reach: the page says it, for both."""
 WAIT_MS = 15_000
 """How long an expectation waits for the page (htmx refreshes every 5 s)."""
+expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     # One module's at a time: Playwright's sync driver keeps an asyncio loop running in
     # this thread while it is open, and the tests after the browser's call asyncio.run.
-    if not CHROMIUM.exists():
-        reason = f"the console's browser tests need Debian's chromium at {CHROMIUM}"
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module", params=sorted(BROWSERS))
+def browser(request: pytest.FixtureRequest, playwright: Playwright) -> Iterator[Browser]:
+    """Each of the browsers, headless, launched once for the module's tests."""
+    name: str = request.param
+    executable = BROWSERS[name]
+    if not executable.exists():
+        reason = f"the console's browser tests need Debian's {executable.name} at {executable}"
         if os.environ.get("CI") == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    with sync_playwright() as driver:
-        yield driver
+    launched = (
+        playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        if name == "chromium"
+        else playwright.firefox.launch(
+            executable_path=executable, channel="moz-firefox", firefox_user_prefs=FIREFOX_PREFS
+        )
+    )
+    try:
+        yield launched
+    finally:
+        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -72,22 +123,19 @@ def demo(console_server: Server) -> Demo:
 
 
 @pytest.fixture
-def context(playwright: Playwright, console_server: Server) -> Iterator[BrowserContext]:
+def context(browser: Browser, console_server: Server) -> Iterator[BrowserContext]:
     """A fresh browser profile that may read and write the clipboard."""
-    with tempfile.TemporaryDirectory(prefix="wayfare-chromium-") as profile:
-        browser = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            base_url=console_server.url,
-            viewport={"width": 1280, "height": 800},
-            permissions=["clipboard-read", "clipboard-write"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    options: dict[str, Any] = {}
+    if browser.browser_type.name == "chromium":  # Firefox lets a page's click copy as is
+        options["permissions"] = ["clipboard-read", "clipboard-write"]
+    fresh = browser.new_context(
+        base_url=console_server.url, viewport={"width": 1280, "height": 800}, **options
+    )
+    fresh.add_init_script(REPORT_REFUSALS)
+    try:
+        yield fresh
+    finally:
+        fresh.close()
 
 
 @dataclass
@@ -121,6 +169,15 @@ class Visit:
         self.shot("home")
 
 
+def failed_load(response: Response) -> list[str]:
+    """A page or a script, style sheet, image or font that came back as an error (Chromium
+    logs each one; Firefox does not)."""
+    failed = response.status >= 500 or (
+        response.status >= 400 and response.request.resource_type in SUBRESOURCES
+    )
+    return [f"{response.url}: status of {response.status}"] if failed else []
+
+
 @pytest.fixture
 def visit(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Visit]:
     """The test's page; at its end, no page it showed may have logged an error (a script
@@ -137,6 +194,8 @@ def visit(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[V
         "console",
         lambda message: errors.append(message.text) if message.type == "error" else None,
     )
+    page.on("requestfailed", lambda request: errors.append(f"{request.url}: {request.failure}"))
+    page.on("response", lambda response: errors.extend(failed_load(response)))
     yield Visit(page, folder)
     expected = [e for e in errors if not EXPECTED_ERROR.search(e)]
     assert not expected, f"the pages logged errors: {expected}"

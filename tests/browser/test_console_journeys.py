@@ -65,6 +65,16 @@ def count(page: Page, node: str, which: str) -> str:
     return f'#canvas g.node[data-node="{node}"] tspan[data-count="{which}"] .count-value'
 
 
+def left_to_right(page: Page) -> list[str]:
+    """The canvas's nodes in the order of where they stand, from left to right, each at its
+    own place."""
+    places: list[tuple[float, str]] = page.locator("#canvas g.node").evaluate_all(
+        "nodes => nodes.map(n => [n.getBoundingClientRect().left, n.dataset.node])"
+    )
+    assert len({x for x, _ in places}) == len(places), f"nodes share a place: {places}"
+    return [node for _, node in sorted(places)]
+
+
 def write_journey(visit: Visit, demo: Demo, name: str) -> Page:
     """Sign in to ``demo``'s org and save the journey ``name`` (HOLD) from the editor."""
     visit.sign_in(demo.org)
@@ -90,6 +100,7 @@ def test_a_published_journey_counts_the_person_a_message_brings_in_until_stopped
     expect(page.locator(count(page, "entry", "entered"))).to_have_text("0")
     expect(page.locator("#canvas g.edge")).to_have_count(3)
     expect(page.locator("#canvas g.node")).to_have_count(4)
+    assert left_to_right(page) == ["entry", "greet", "hold", "done"]  # dagre placed them
     publish(visit, page)
 
     sent = httpx.post(demo.inlet_url, json=signup(demo, "ada@example.com"))

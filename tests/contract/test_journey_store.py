@@ -424,6 +424,26 @@ def test_live_instances_are_counted_by_the_activity_they_are_at(
     assert reading.live_by_node(ORG, "winback") == {}  # ended, every one
     assert reading.live_by_node(OTHER_ORG, "welcome") == {"wait-a-day": 3}
 
+    # kept as instances move, end and exit (a stop), whatever a batch holds
+    on, done = moved.copy(), moved.copy()
+    on.node = "notify"
+    done.node, done.status, done.ended_ms = "done", "finished", T0 + 1
+    exited = dataclasses.replace(people["w-4"], status="exited", ended_ms=T0 + 1)
+    fresh = instance("new", "new@x.io")
+    fresh_on = fresh.copy()
+    fresh_on.node = "check"
+    writing.commit(EngineBatch(instances=[on, done, exited, fresh, fresh_on]))
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 28, "check": 1}
+    writing.commit(EngineBatch(instances=[exited]))  # again: nothing moves
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 28, "check": 1}
+    nowhere = instance("nowhere", "no@x.io")
+    nowhere.node = None
+    writing.commit(EngineBatch(instances=[nowhere]))
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 28, "check": 1}
+    assert sum(reading.live_by_node(ORG, "welcome").values()) == len(
+        [i for i in reading.journey_instances(ORG, "welcome", live_only=True) if i.node]
+    )
+
 
 def test_the_live_instances_of_stopped_versions_are_found_by_partition(
     writing: JourneyStore, reading: JourneyStore
@@ -917,6 +937,7 @@ def test_a_persons_runs_are_erased_and_the_counts_stay(
             discards=[Discard(ORG, "welcome", "ada@x.io", "reentrance", T0)],
         )
     )
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 2}
     found = reading.instances_of(ORG, ["ada@x.io", "nobody@x.io"])
     assert [i.instance_id for i in found] == ["i-done", "i-live"]
     assert found[1] == live
@@ -950,8 +971,10 @@ def test_a_persons_runs_are_erased_and_the_counts_stay(
     assert [a.instance_id for a in reading.pending_outbox([0], 0, 10)] == ["i-bob"]
     assert [i.instance_id for i in reading.live_instances(OTHER_ORG, ["ada@x.io"])] == ["i-other"]
     # an engine that had the instance in hand does not bring it back
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 1}  # bob
     writing.commit(EngineBatch(instances=[dataclasses.replace(live, status="running")]))
     assert reading.instances(["i-live"]) == [ended]
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 1}
 
 
 # merges
@@ -994,6 +1017,7 @@ def test_a_merge_leaves_each_journey_one_live_instance_of_the_person(backend: Ba
         "i-b",
         "i-c",
     ]
+    assert journeys.live_by_node(ORG, "welcome") == {"wait-a-day": 3}
     journeys.commit(EngineBatch(links=[arrival(T0 + 20, email("a@x.org"), email("b@x.org"))]))
 
     reading = backend.open_journeys()
@@ -1012,8 +1036,11 @@ def test_a_merge_leaves_each_journey_one_live_instance_of_the_person(backend: Ba
     assert merged == StepRecord(ORG, "welcome", 1, *expected, T0 + 5, merged.seq)
     assert reading.report(ORG, "welcome")["nodes"]["wait-a-day"]["merged"] == 1
     assert [t.instance_id for t in reading.due_timers([0], T0 + 100, 10)] == ["i-a"]
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 2}  # i-a, i-e
+    assert reading.live_by_node(ORG, "other") == {"wait-a-day": 1}
     journeys.commit(EngineBatch(instances=[dataclasses.replace(newer, status="running")]))
     assert reading.instances(["i-b"])[0].status == "merged"
+    assert reading.live_by_node(ORG, "welcome") == {"wait-a-day": 2}
 
 
 def test_a_commit_applies_the_profile_updates_it_carries_in_order(backend: Backend) -> None:

@@ -9,6 +9,7 @@ still counts them."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
@@ -62,6 +63,19 @@ def names(message: dict[str, Any]) -> set[str]:
     return {x["id"] for entries in found.values() for x in entries}
 
 
+def waiting_on_the_canvas(shop: Shop, journey: str) -> dict[str, int]:
+    """The people waiting at each activity, as the journey's canvas in the console shows
+    them (the server has no admin token: the console lets in on loopback)."""
+    with httpx.Client(base_url=shop.demo.server.url, follow_redirects=True) as browser:
+        page = browser.get("/")
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found, page.text[:500]
+        chosen = browser.post("/org", data={"org": shop.org, "csrf": found.group(1)})
+        assert chosen.status_code == 200, chosen.text[:500]
+        counts = browser.get(f"/journeys/{journey}/counts").json()["counts"]
+    return {node: c["waiting"] for node, c in counts.items() if c["waiting"]}
+
+
 def cli(server: Server, org: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "wayfare", "profiles", "delete", *args],
@@ -87,6 +101,7 @@ def test_privacy_delete_while_in_a_journey(deployed: Server) -> None:
     wait_until(lambda: profile(shop.demo, "ECID", "e-ada") is not None, timeout=30)
     wait_until(lambda: len(org_records(shop)) == 3, timeout=30)
 
+    assert waiting_on_the_canvas(shop, "hold") == {"pause": 2}
     done = delete(shop, "ECID", "e-ada")
 
     assert done["personId"] is not None
@@ -102,6 +117,7 @@ def test_privacy_delete_while_in_a_journey(deployed: Server) -> None:
     assert sorted(kept, key=sorted) == [set(), {"bob@example.com", "e-bob"}]
     after = report_now(shop)
     assert after["entered"] == 2 and after["inJourney"] == 1
+    assert waiting_on_the_canvas(shop, "hold") == {"pause": 1}
     assert after["nodes"]["pause"].get("deleted") == 1, after
     recorded = steps(shop, "hold")
     assert "ada@example.com" not in {s["identity"] for s in recorded}
@@ -119,6 +135,7 @@ def test_privacy_delete_while_in_a_journey(deployed: Server) -> None:
     assert "deleted person" in deleted.stdout
     assert profile(shop.demo, "Email", "bob@example.com") is None
     assert wait_for_report(shop, "hold", inJourney=0)["entered"] == 2
+    assert waiting_on_the_canvas(shop, "hold") == {}
 
 
 def report_now(shop: Shop) -> dict[str, Any]:
@@ -133,6 +150,7 @@ def test_a_merge_while_both_persons_wait_in_the_same_journey(deployed: Server) -
     wait_for_report(shop, "hold", inJourney=1)
     send(shop, shop_message(shop, "cart", "b@x.org"), shop_message(shop, "cart", "c@x.org"))
     wait_for_report(shop, "hold", inJourney=3)
+    assert waiting_on_the_canvas(shop, "hold") == {"pause": 3}
 
     both = shop_message(shop, "browse", "a@x.org")
     both["body"]["xdmEntity"]["identityMap"]["Email"].append({"id": "b@x.org"})
@@ -140,6 +158,7 @@ def test_a_merge_while_both_persons_wait_in_the_same_journey(deployed: Server) -
 
     after = wait_for_report(shop, "hold", inJourney=2)
     assert after["entered"] == 3
+    assert waiting_on_the_canvas(shop, "hold") == {"pause": 2}
     assert after["nodes"]["pause"]["merged"] == 1
     entered = {s["identity"]: s["instanceId"] for s in steps(shop, "hold") if s["node"] == "entry"}
     (merged,) = [s for s in steps(shop, "hold") if s["status"] == "merged"]

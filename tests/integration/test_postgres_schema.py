@@ -7,15 +7,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 
 from tests.conftest import free_port
 from tests.contract.conftest import ORG, T0
+from tests.contract.test_journey_store import instance
+from tests.postgres import fresh_database
 from wayfare.errors import InvalidRequestError, StoreError
 from wayfare.model.records import AccessToken
 from wayfare.model.resources import Inlet
 from wayfare.store.postgres.connection import connect, migrate, open_pool, yoyo_url
+from wayfare.store.postgres.journeys import PostgresJourneyStore
 from wayfare.store.postgres.resources import PostgresStore
 
 pytestmark = pytest.mark.integration
@@ -52,6 +56,7 @@ def test_migrating_again_changes_nothing_whatever_the_url_scheme(pg_database: st
         "0011.audiences",
         "0012.forwarded_events",
         "0014.person_events",
+        "0015.waiting_counts",
     ]
     migrate(pg_database)
     migrate(pg_database.replace("postgresql://", "postgres://", 1))
@@ -166,3 +171,26 @@ def test_values_the_server_cannot_keep_are_the_caller_s_error(pg_database: str) 
         assert store.get_token("hash-1") is None and store.list_inlets(ORG) == []
     finally:
         store.close()
+
+
+def test_the_migration_counts_the_people_already_waiting(pg_server_url: str) -> None:
+    live = [instance(f"i-{n}", f"p{n}@x.io", status="waiting") for n in range(3)]
+    elsewhere = instance("i-9", "q@x.io")
+    elsewhere.node = "check"
+    ended = instance("i-e", "e@x.io", status="finished", ended_ms=1)
+    with fresh_database(pg_server_url, without="0015.waiting_counts") as url:
+        with connect(url) as conn:
+            for i in [*live, elsewhere, ended]:
+                conn.execute(
+                    "INSERT INTO instances (instance_id, org_id, journey, version, identity, "
+                    "status, entered_ms, ended_ms, partition, state) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (i.instance_id, i.org_id, i.journey, i.version, i.identity, i.status,
+                     i.entered_ms, i.ended_ms, i.partition, orjson.dumps(i).decode()),
+                )  # fmt: skip
+        migrate(url)
+        store = PostgresJourneyStore(open_pool(url, max_size=1))
+        try:
+            assert store.live_by_node(ORG, "welcome") == {"wait-a-day": 3, "check": 1}
+        finally:
+            store.close()

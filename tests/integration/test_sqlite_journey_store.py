@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from yoyo import get_backend, read_migrations
 
@@ -206,3 +207,29 @@ def test_the_migration_to_partitions_keeps_the_engines_place_and_its_work(tmp_pa
     assert upgraded.log_positions([0]) == {0: 7}
     assert [t.instance_id for t in upgraded.due_timers([0], 10, 10)] == ["i-1"]
     assert [o.key for o in upgraded.pending_outbox([0], 0, 10)] == ["i-1:hook"]
+
+
+def test_the_migration_counts_the_people_already_waiting(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    _migrated_up_to(path, without="0022.waiting_counts")
+    live = [instance(f"i-{n}", f"p{n}@x.io", status="waiting") for n in range(3)]
+    elsewhere = instance("i-9", "q@x.io")
+    elsewhere.node = "check"
+    ended = instance("i-e", "e@x.io", status="finished", ended_ms=1)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executemany(
+            "INSERT INTO instances (instance_id, org_id, journey, version, identity, status, "
+            "entered_ms, ended_ms, partition, state) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (i.instance_id, i.org_id, i.journey, i.version, i.identity, i.status,
+                 i.entered_ms, i.ended_ms, i.partition, orjson.dumps(i).decode())
+                for i in [*live, elsewhere, ended]
+            ],
+        )  # fmt: skip
+    migrate(path)
+    upgraded = SQLiteJourneyStore(path, fsync=False)
+    assert upgraded.live_by_node(ORG, "welcome") == {"wait-a-day": 3, "check": 1}
+    moved = live[0].copy()
+    moved.node = "check"
+    upgraded.commit(EngineBatch(instances=[moved]))
+    assert upgraded.live_by_node(ORG, "welcome") == {"wait-a-day": 2, "check": 2}

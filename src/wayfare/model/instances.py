@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,6 +62,31 @@ class Instance:
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Instance))
+
+Place = tuple[str, str, str]
+"""(org, journey, activity): where live instances are."""
+
+
+def waiting_moves(
+    before: Mapping[str, tuple[str, str | None]], after: Iterable[Instance]
+) -> dict[Place, int]:
+    """How many more (or fewer) live instances each place holds once the states ``after``
+    (the last of an id given twice wins) replace those a store holds, ``before``: instance
+    id -> its status and activity there (an id absent is new). A store keeps a FINAL end
+    whatever comes after it, so such an instance moves nothing. Places left unchanged are
+    left out."""
+    moves: dict[Place, int] = {}
+    for inst in {i.instance_id: i for i in after}.values():
+        status, node = before.get(inst.instance_id, (None, None))
+        if status in FINAL:
+            continue
+        if status in LIVE and node is not None:
+            place = (inst.org_id, inst.journey, node)
+            moves[place] = moves.get(place, 0) - 1
+        if inst.live and inst.node is not None:
+            place = (inst.org_id, inst.journey, inst.node)
+            moves[place] = moves.get(place, 0) + 1
+    return {place: n for place, n in moves.items() if n}
 
 
 # triggers

@@ -20,7 +20,7 @@ from wayfare.errors import ConflictError, FencedError
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim, Lease, plan
 from wayfare.model.identity_graph import GraphChange
-from wayfare.model.instances import FINAL, Instance
+from wayfare.model.instances import FINAL, Instance, Place, waiting_moves
 from wayfare.model.journey import parse_journey
 from wayfare.model.merged_runs import reconcile
 from wayfare.model.privacy import ERASED
@@ -95,6 +95,9 @@ class MemoryJourneyStore:
         self._step_counts: Counter[tuple[str, str, str, str, str]] = Counter()
         """(org, journey, node, type, status) -> step events ever written, as SQL's
         step_counts: what retention deletes of ``_steps`` stays counted."""
+        self._waiting: Counter[Place] = Counter()
+        """(org, journey, activity) -> live instances there, as SQL's waiting_counts: kept
+        by each write of instances (``_put``)."""
         self._discards: list[tuple[str, str, str]] = []
         """(org, journey, cause)"""
         self._ids = itertools.count(1)
@@ -252,13 +255,11 @@ class MemoryJourneyStore:
         return sorted(found, key=lambda i: -i.entered_ms)[:limit]
 
     def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
-        return dict(
-            Counter(
-                i.node
-                for i in self._instances.values()
-                if i.org_id == org_id and i.journey == journey and i.live and i.node is not None
-            )
-        )
+        return {
+            node: n
+            for (org, name, node), n in self._waiting.items()
+            if org == org_id and name == journey and n
+        }
 
     def stopped_instances(self, partitions: Collection[int], limit: int) -> list[Instance]:
         found = []
@@ -331,9 +332,7 @@ class MemoryJourneyStore:
             reads = MemoryAudienceReads(self.identities, self.profiles, self.audiences)
             run_audience_checks(reads, batch.audience_checks)
         self.profiles.keep_person_events(batch.person_events, batch.person_events_per_identity)
-        for inst in batch.instances:
-            if not self._ended_for_good(inst.instance_id):
-                self._instances[inst.instance_id] = inst.copy()
+        self._put(batch.instances)
         for org_id, change in changes:
             self._reconcile(org_id, change)
         for timer_id in batch.fired_timers:
@@ -443,9 +442,18 @@ class MemoryJourneyStore:
                 since[i.journey] += i.entered_ms >= since_ms
         return {name: JourneyPeople(dict(found), since[name]) for name, found in statuses.items()}
 
-    def _ended_for_good(self, instance_id: str) -> bool:
-        found = self._instances.get(instance_id)
-        return found is not None and found.status in FINAL
+    def _put(self, instances: Sequence[Instance], over_final: bool = False) -> None:
+        """Keep ``instances`` (an engine's later state of a FINAL end only ``over_final``:
+        a privacy delete or merge rewrites ends too) and the counts of people waiting."""
+        before = {
+            i.instance_id: (found.status, found.node)
+            for i in instances
+            if (found := self._instances.get(i.instance_id)) is not None
+        }
+        self._waiting.update(waiting_moves(before, instances))
+        for inst in instances:
+            if over_final or before.get(inst.instance_id, ("", None))[0] not in FINAL:
+                self._instances[inst.instance_id] = inst.copy()
 
     def _reconcile(self, org_id: str, change: GraphChange) -> None:
         survivor = next((p for p in change.persons if p.person_id == change.person_id), None)
@@ -468,8 +476,7 @@ class MemoryJourneyStore:
 
     def _end(self, instances: Sequence[Instance], steps: Sequence[StepRecord]) -> None:
         ended = {i.instance_id for i in instances}
-        for inst in instances:
-            self._instances[inst.instance_id] = inst.copy()
+        self._put(instances, over_final=True)
         self._timers = {k: v for k, v in self._timers.items() if v[1].instance_id not in ended}
         self._outbox = {k: v for k, v in self._outbox.items() if v.item.instance_id not in ended}
         self._forwards = {k: v for k, v in self._forwards.items() if v.instance_id not in ended}

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from wayfare.model.identity_graph import GraphChange
-from wayfare.model.instances import Instance
+from wayfare.model.instances import Instance, Place, waiting_moves
 from wayfare.model.journey import parse_journey
 from wayfare.model.merged_runs import reconcile
 from wayfare.model.privacy import ERASED
@@ -36,6 +36,9 @@ from wayfare.store.sql_resources import Row, SQLDatabase, Statements, marks
 
 ACTIVE = ("live", "closed", "draft")
 """States of versions that can hold people."""
+NODE_OF_STATE = "json_extract(state, '$.node')"
+"""The activity an instance is at, read from its JSON state (SQLite's way; PostgreSQL's is
+in postgres/batches.py)."""
 
 
 def version_from_row(r: Row) -> JourneyVersion:
@@ -112,12 +115,57 @@ def forward_from_row(r: Row) -> ForwardedEvent:
     )
 
 
+def waiting_moves_of(
+    conn: Statements, instances: Sequence[Instance], node_of_state: str, lock: str = ""
+) -> dict[Place, int]:
+    """How writing ``instances`` over what the store holds now moves the counts of people
+    waiting (model.instances.waiting_moves), read in the caller's transaction before the
+    write. ``node_of_state``: how a statement reads an instance's activity from its state;
+    ``lock``: how it locks the rows it reads until the write (PostgreSQL's ``FOR UPDATE``,
+    so that another commit cannot end them in between; SQLite has one writer)."""
+    ids = sorted({i.instance_id for i in instances})
+    before: dict[str, tuple[str, str | None]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows: Any = conn.execute(
+            f"SELECT instance_id, status, {node_of_state} FROM instances "
+            f"WHERE instance_id IN ({marks(len(chunk))}) ORDER BY instance_id{lock}",
+            chunk,
+        )
+        before.update((r[0], (r[1], r[2])) for r in rows.fetchall())
+    return waiting_moves(before, instances)
+
+
+def add_waiting(conn: Statements, *moves: Mapping[Place, int]) -> None:
+    """Add ``moves`` to ``waiting_counts``, in key order (every engine's commit writes the
+    same rows: in one order, concurrent commits wait for each other rather than deadlock),
+    after the commit's step counts."""
+    total: Counter[Place] = Counter()
+    for m in moves:
+        total.update(m)
+    for key, n in sorted(total.items()):
+        if n:
+            conn.execute(
+                "INSERT INTO waiting_counts (org_id, journey, node, n) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (org_id, journey, node) "
+                "DO UPDATE SET n = waiting_counts.n + excluded.n",
+                (*key, n),
+            )
+
+
 def end_instances(
-    conn: Statements, instances: Sequence[Instance], steps: Sequence[StepRecord], state_param: str
-) -> None:
+    conn: Statements,
+    instances: Sequence[Instance],
+    steps: Sequence[StepRecord],
+    state_param: str,
+    node_of_state: str,
+    lock: str = "",
+) -> dict[Place, int]:
     """Store instances ended outside the engine's steps (a privacy delete, a merge), in the
     caller's transaction: their states, their timers and actions gone, ``steps`` and their
-    counts added. ``state_param``: how a statement takes a JSON state."""
+    counts added; how that moves the counts of people waiting, for the caller to add
+    (``add_waiting``). ``state_param``: how a statement takes a JSON state."""
+    moves = waiting_moves_of(conn, instances, node_of_state, lock)
     for inst in instances:
         conn.execute(
             "UPDATE instances SET identity = ?, status = ?, ended_ms = ?, "
@@ -146,13 +194,20 @@ def end_instances(
             "status) DO UPDATE SET n = step_counts.n + excluded.n",
             (*key, n),
         )
+    return moves
 
 
 def reconcile_merges(
-    conn: Statements, changes: Sequence[tuple[str, GraphChange]], state_param: str
-) -> None:
+    conn: Statements,
+    changes: Sequence[tuple[str, GraphChange]],
+    state_param: str,
+    node_of_state: str,
+    lock: str = "",
+) -> list[dict[Place, int]]:
     """After an engine commit's links and instances, in its transaction: each merged
-    person's live instances, reconciled by the model's rule (model/merged_runs.py)."""
+    person's live instances, reconciled by the model's rule (model/merged_runs.py); how
+    that moves the counts of people waiting, for the commit to add (``add_waiting``)."""
+    moved = []
     for org_id, change in changes:
         survivor = next((p for p in change.persons if p.person_id == change.person_id), None)
         if not change.merges or survivor is None:
@@ -166,7 +221,8 @@ def reconcile_merges(
         live = [Instance.from_json(orjson.loads(r[0])) for r in rows.fetchall()]
         node_types = functools.cache(functools.partial(_node_types, conn, org_id))
         ended, steps = reconcile(live, node_types, change.at_ms)
-        end_instances(conn, ended, steps, state_param)
+        moved.append(end_instances(conn, ended, steps, state_param, node_of_state, lock))
+    return moved
 
 
 def _node_types(conn: Statements, org_id: str, journey: str, version: int) -> dict[str, str]:
@@ -357,11 +413,13 @@ class SQLJourneyReports(SQLDatabase):
     """JourneyReports over SQL: counts kept as step events are written (``step_counts``),
     instances by status, discards by cause."""
 
-    node_of_state = "json_extract(state, '$.node')"
-    """The activity an instance is at, read from its JSON state (SQLite's way)."""
+    node_of_state = NODE_OF_STATE
 
     state_param = "?"
     """How a statement takes an instance's JSON state (PostgreSQL's column is JSON)."""
+
+    lock = ""
+    """How a read locks the rows a write follows it on (see waiting_moves_of)."""
 
     def instances_of(self, org_id: str, identities: Collection[str]) -> list[Instance]:
         wanted = sorted(identities)
@@ -383,7 +441,12 @@ class SQLJourneyReports(SQLDatabase):
     ) -> int:
         wanted = sorted(identities)
         with self._tx() as conn:
-            end_instances(conn, instances, steps, self.state_param)
+            add_waiting(
+                conn,
+                end_instances(
+                    conn, instances, steps, self.state_param, self.node_of_state, self.lock
+                ),
+            )
             if not wanted:
                 return 0
             people = f"org_id = ? AND identity IN ({marks(len(wanted))})"
@@ -439,12 +502,11 @@ class SQLJourneyReports(SQLDatabase):
         return {name: JourneyPeople(found, since[name]) for name, found in statuses.items()}
 
     def live_by_node(self, org_id: str, journey: str) -> dict[str, int]:
-        rows = self._all(
-            f"SELECT {self.node_of_state} AS node, COUNT(*) AS n FROM instances "
-            "WHERE org_id = ? AND journey = ? AND status IN ('running', 'waiting') GROUP BY 1",
+        rows = self._all(  # kept by every write of instances: see add_waiting
+            "SELECT node, n FROM waiting_counts WHERE org_id = ? AND journey = ? AND n <> 0",
             (org_id, journey),
         )
-        return {r["node"]: int(r["n"]) for r in rows if r["node"] is not None}
+        return {r["node"]: int(r["n"]) for r in rows}
 
     def list_steps(
         self, org_id: str, journey: str, limit: int, identity: str | None = None

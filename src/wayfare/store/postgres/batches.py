@@ -34,9 +34,15 @@ from wayfare.store.postgres.leases import check_fences
 from wayfare.store.postgres.messages import storable_text, store_messages
 from wayfare.store.sql_audiences import InTransaction
 from wayfare.store.sql_identities import link_arrivals
-from wayfare.store.sql_journeys import reconcile_merges
+from wayfare.store.sql_journeys import add_waiting, reconcile_merges, waiting_moves_of
 from wayfare.store.sql_person_events import keep_person_events
 from wayfare.store.sql_profiles import apply_profile_updates
+
+NODE_OF_STATE = "state->>'node'"
+"""The activity an instance is at, read from its JSON state."""
+LOCK = " FOR UPDATE"
+"""Instances read before they are written stay locked until the commit (sql_journeys.py,
+waiting_moves_of)."""
 
 
 def _optional(value: str | None) -> str | None:
@@ -62,8 +68,9 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
         keep = batch.person_events, batch.person_events_per_identity
         keep_person_events(shared_statements(conn), *keep)
     cursor = conn.cursor()
+    moved = waiting_moves_of(shared_statements(conn), batch.instances, NODE_OF_STATE, LOCK)
     _upsert_instances(cursor, batch.instances)
-    reconcile_merges(shared_statements(conn), changes, "?::json")
+    merged = reconcile_merges(shared_statements(conn), changes, "?::json", NODE_OF_STATE, LOCK)
     if batch.fired_timers:
         cursor.execute("DELETE FROM timers WHERE id = ANY(%s)", (batch.fired_timers,))
     if batch.clear_timers:
@@ -101,6 +108,7 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
         ],
     )  # fmt: skip
     _count_steps(cursor, batch)
+    add_waiting(shared_statements(conn), moved, *merged)
     copy_rows(
         cursor,
         "discards (org_id, journey, identity, cause, at_ms)",

@@ -8,6 +8,7 @@ or changed by any connection; the engine's commits and reads never touch it.
 
 from __future__ import annotations
 
+from wayfare.store.postgres.batches import LOCK, NODE_OF_STATE
 from wayfare.store.postgres.leases import PostgresLeases
 from wayfare.store.postgres.runs import PostgresRunStore
 from wayfare.store.sql_journeys import SQLJourneyCatalog, SQLJourneyReports
@@ -18,5 +19,6 @@ class PostgresJourneyStore(PostgresRunStore, PostgresLeases, SQLJourneyCatalog, 
     Calls are short, each on a connection of the pool; ``commit`` is one transaction on
     one."""
 
-    node_of_state = "state->>'node'"
+    node_of_state = NODE_OF_STATE
+    lock = LOCK
     state_param = "?::json"

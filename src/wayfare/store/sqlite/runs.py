@@ -19,11 +19,14 @@ from wayfare.store.audience_checks import run_audience_checks
 from wayfare.store.sql_audiences import InTransaction
 from wayfare.store.sql_identities import link_arrivals
 from wayfare.store.sql_journeys import (
+    NODE_OF_STATE,
+    add_waiting,
     entry_from_row,
     forward_from_row,
     instance_from_row,
     outbox_item_from_row,
     reconcile_merges,
+    waiting_moves_of,
 )
 from wayfare.store.sql_person_events import keep_person_events
 from wayfare.store.sql_profiles import apply_profile_updates
@@ -177,6 +180,7 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     apply_profile_updates(conn, batch.profile_updates)
     run_audience_checks(InTransaction(conn), batch.audience_checks)
     keep_person_events(conn, batch.person_events, batch.person_events_per_identity)
+    moved = waiting_moves_of(conn, batch.instances, NODE_OF_STATE)
     insert_rows(
         conn,
         "instances (instance_id, org_id, journey, version, identity, status, entered_ms, "
@@ -191,7 +195,7 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
         "ended_ms = excluded.ended_ms, state = excluded.state "
         "WHERE instances.status NOT IN ('deleted', 'merged')",  # final ends (model.instances)
     )  # fmt: skip
-    reconcile_merges(conn, changes, "?")
+    merged = reconcile_merges(conn, changes, "?", NODE_OF_STATE)
     for marks, chunk in in_chunks(batch.fired_timers):
         conn.execute(f"DELETE FROM timers WHERE id IN ({marks})", chunk)
     for marks, chunk in in_chunks(batch.clear_timers):
@@ -245,6 +249,7 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
         [(*key, n) for key, n in counts.items()],
         " ON CONFLICT (org_id, journey, node, node_type, status) DO UPDATE SET n = n + excluded.n",
     )
+    add_waiting(conn, moved, *merged)
     insert_rows(
         conn,
         "discards (org_id, journey, identity, cause, at_ms)",
