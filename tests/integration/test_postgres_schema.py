@@ -50,6 +50,7 @@ def test_migrating_again_changes_nothing_whatever_the_url_scheme(pg_database: st
         "0009.console_reads",
         "0010.person_journeys",
         "0011.audiences",
+        "0013.audience_entries",
     ]
     migrate(pg_database)
     migrate(pg_database.replace("postgresql://", "postgres://", 1))
@@ -79,7 +80,7 @@ def test_the_tables_are_there_with_partitions_where_engines_share_work(
             "WHERE table_name = 'event_matches' AND column_name = 'cause'"
         ).fetchall()
     assert tables >= TABLES
-    assert partitioned >= {"instances", "timers", "outbox", "test_entries"}
+    assert partitioned >= {"instances", "timers", "outbox", "test_entries", "audience_entries"}
     assert cause
 
 

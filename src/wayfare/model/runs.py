@@ -314,6 +314,8 @@ class EngineBatch:
     positions: dict[int, int] = field(default_factory=dict)
     """The event log position each partition's reading has reached."""
     test_entries_done: list[int] = field(default_factory=list)
+    audience_entries_done: list[int] = field(default_factory=list)
+    """Queued audience qualifications taken (model/audiences.py, ``AudienceEntry``)."""
     links: list[Arrival] = field(default_factory=list)
     """Identities of the messages read, to link in the identity graph in log order
     (model/identity_graph.py)."""
@@ -344,6 +346,7 @@ class EngineBatch:
             or self.messages
             or self.positions
             or self.test_entries_done
+            or self.audience_entries_done
             or self.links
             or self.audience_checks
             or self.profile_updates

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim
-from wayfare.model.audiences import Audience, Membership, MembershipChange
+from wayfare.model.audiences import Audience, AudienceEntry, Membership, MembershipChange
 from wayfare.model.events import EventConfig
 from wayfare.model.identities import Identity, Namespace
 from wayfare.model.identity_graph import Decide, Dropped, GraphChange, Person
@@ -277,6 +277,11 @@ class RunStore(Protocol):
 
     def test_entries(self, partitions: Collection[int], limit: int) -> list[TestEntry]: ...
     def test_entry_done(self, entry_id: int) -> bool: ...
+
+    def audience_entries(self, partitions: Collection[int], limit: int) -> list[AudienceEntry]:
+        """Membership changes that journeys start on, queued by commits for these
+        partitions, oldest first; a commit's ``audience_entries_done`` removes them."""
+        ...
 
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         """Apply the batch in one transaction; return its new outbox items with their ids."""

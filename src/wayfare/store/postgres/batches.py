@@ -54,9 +54,9 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
     )
     if batch.profile_updates:
         apply_profile_updates(shared_statements(conn), batch.profile_updates, advisory_locks)
-    if batch.audience_checks:
+    if batch.audience_checks or any(change.merges for _, change in changes):
         checks = InTransaction(shared_statements(conn), advisory_locks)
-        run_audience_checks(checks, batch.audience_checks)
+        run_audience_checks(checks, batch.audience_checks, changes)
     cursor = conn.cursor()
     _upsert_instances(cursor, batch.instances)
     reconcile_merges(shared_statements(conn), changes, "?::json")
@@ -113,6 +113,9 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
         )
     if batch.test_entries_done:
         cursor.execute("DELETE FROM test_entries WHERE id = ANY(%s)", (batch.test_entries_done,))
+    if batch.audience_entries_done:
+        done = batch.audience_entries_done
+        cursor.execute("DELETE FROM audience_entries WHERE id = ANY(%s)", (done,))
     return outbox
 
 

@@ -12,11 +12,12 @@ from typing import Any
 import orjson
 
 from wayfare.model.admission import Stay
+from wayfare.model.audiences import AudienceEntry
 from wayfare.model.instances import Instance
 from wayfare.model.records import FirstMessage
 from wayfare.model.runs import DueTimer, EngineBatch, OutboxItem, TestEntry
 from wayfare.store.audience_checks import run_audience_checks
-from wayfare.store.sql_audiences import InTransaction
+from wayfare.store.sql_audiences import InTransaction, audience_entry_from_row
 from wayfare.store.sql_identities import link_arrivals
 from wayfare.store.sql_journeys import (
     entry_from_row,
@@ -147,6 +148,11 @@ class SQLiteRunStore(SQLiteDatabase):
     def test_entry_done(self, entry_id: int) -> bool:
         return self._one("SELECT 1 FROM test_entries WHERE id = ?", (entry_id,)) is None
 
+    def audience_entries(self, partitions: Collection[int], limit: int) -> list[AudienceEntry]:
+        sql = "SELECT * FROM audience_entries WHERE partition IN ({marks}) ORDER BY id LIMIT ?"
+        rows = sorted(self._chunked(sql, (), sorted(partitions), (limit,)), key=lambda r: r["id"])
+        return [audience_entry_from_row(r) for r in rows[:limit]]
+
     # the one write
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         if batch.empty:
@@ -168,7 +174,7 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     store_messages(conn, batch.messages)
     changes = link_arrivals(conn, batch.links)
     apply_profile_updates(conn, batch.profile_updates)
-    run_audience_checks(InTransaction(conn), batch.audience_checks)
+    run_audience_checks(InTransaction(conn), batch.audience_checks, changes)
     insert_rows(
         conn,
         "instances (instance_id, org_id, journey, version, identity, status, entered_ms, "
@@ -250,6 +256,8 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     )
     for marks, chunk in in_chunks(batch.test_entries_done):
         conn.execute(f"DELETE FROM test_entries WHERE id IN ({marks})", chunk)
+    for marks, chunk in in_chunks(batch.audience_entries_done):
+        conn.execute(f"DELETE FROM audience_entries WHERE id IN ({marks})", chunk)
     return outbox
 
 
