@@ -13,9 +13,10 @@ from tests.unit.journey_engine import ORG, make_engine
 from tests.unit.test_engine_profiles import ProfileEngine
 from wayfare.engine.ownership import Holding
 from wayfare.engine.profiles import EngineProfiles
-from wayfare.model.audiences import parse_audience
+from wayfare.model.audiences import AudienceEntry, parse_audience
+from wayfare.model.identities import Identity
 from wayfare.model.journey import parse_journey
-from wayfare.model.runs import JourneyVersion
+from wayfare.model.runs import JourneyVersion, TestEntry
 
 ADA_MAP = {"Email": [{"id": "ada@example.com"}]}
 GOLD = {"name": "gold", "condition": "#{profile.loyalty.tier} == 'gold'"}
@@ -122,3 +123,20 @@ def test_an_update_profile_activity_moves_the_person_into_the_audience_in_its_co
     assert a.entered("welcome") == ["ada@example.com"] and a.said == ["welcome"]
     person = a.store.identities.person_of(ORG, email("ada@example.com"))
     assert person is not None and member.person_id == person.person_id
+
+
+def test_a_test_profile_enters_a_draft_starting_on_an_audience_in_test_mode() -> None:
+    a = AudienceEngine()
+    definition = {"name": "trial", "entry": {"audience": "gold", "next": "say"},
+                  **{"activities": log("hi {{ #{profile.person.name} }}")}}  # fmt: skip
+    now = a.engine.clock.now_ms()
+    key = parse_journey(definition).entry_event
+    a.store.add_journey_version(JourneyVersion(ORG, "trial", 1, "draft", key, definition, True,
+                                               now, now))  # fmt: skip
+    a.store.add_test_profile(ORG, "tess@example.com")
+    entity = AudienceEntry(
+        ORG, "gold", "entered", "", None, Identity("", "tess@example.com"), 0, now
+    ).entity()  # fmt: skip  (what wayfare journeys test-event sends)
+    a.store.add_test_entry(TestEntry(ORG, "trial", 1, "tess@example.com", 0, entity))
+    a.cycle()
+    assert a.entered("trial") == ["tess@example.com"] and a.said == ["hi "]

@@ -984,7 +984,7 @@ def _entry_namespace(entry: Any) -> str | None:
     entry's ``identity``, model/audiences.py ``AudienceEntry.entity``)."""
     found = entry.get("identity") if isinstance(entry, dict) else None
     namespace = found.get("namespace") if isinstance(found, dict) else None
-    return namespace if isinstance(namespace, str) else None
+    return namespace if isinstance(namespace, str) and namespace else None
 
 
 def _check_storable(outcome: Outcome) -> None:
