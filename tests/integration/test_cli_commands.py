@@ -400,3 +400,21 @@ def test_a_datasets_retention_is_set_and_lifted(shop: Shop) -> None:
     assert lifted.get("retentionDays") is None
     assert run(shop, "datasets", "retention", dataset, "30", "--keep").exit_code == 2
     assert run(shop, "datasets", "retention", dataset).exit_code == 2
+
+
+def test_a_journey_starting_on_an_audience_is_saved_from_yaml_as_written(
+    shop: Shop, tmp_path: Path
+) -> None:
+    audience = ["audiences", "create", "gold", "--condition", "count(cart in last 1 day) >= 1"]
+    ok(run(shop, *audience))
+    path = tmp_path / "farewell.yaml"
+    path.write_text(
+        "name: farewell\n"
+        "entry: {audience: gold, on: exited, next: done}\n"  # `on` is no boolean here
+        "activities:\n"
+        "  done: {type: end}\n"
+    )
+    ok(run(shop, "journeys", "save", str(path)))
+    [journey] = json.loads(ok(run(shop, "journeys", "list", "--json")))["journeys"]
+    assert journey["entryEvent"] == "audience:gold:exited"
+    assert journey["definition"]["entry"] == {"audience": "gold", "on": "exited", "next": "done"}
