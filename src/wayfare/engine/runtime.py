@@ -3,12 +3,12 @@
 A cycle of the engine reads the event log after the positions its last commit stored, records
 delivery outcomes, fires due timers, takes test entries and audience qualifications (queued
 by commits for its partitions), exits the people of stopped journeys, and enters and wakes
-instances on the events it read; everything the cycle
-changes (instances, timers, outbox entries, step events, discards, the messages read, the new
-log positions) is committed in one transaction, and only then acknowledged to the log. Store
-calls run on one worker thread, so nothing races on an instance. Actions are delivered after
-their commit (dispatch.py) and their outcomes fed back as triggers: a crash anywhere loses
-nothing, and a re-sent action carries the same ``Idempotency-Key``.
+instances on the events it read; everything the cycle changes (instances, timers, outbox
+entries, step events, discards, the messages read, the new log positions) is committed in
+one transaction, and only then acknowledged to the log. Store calls run on one worker
+thread, so nothing races on an instance. Actions are delivered after their commit
+(dispatch.py) and their outcomes fed back as triggers: a crash anywhere loses nothing, and a
+re-sent action carries the same ``Idempotency-Key``.
 
 Who may enter is decided by model/admission.py; how an instance moves by core.py. Ids and
 seeds come from an injected ``Entropy`` and time from a ``Clock``, so a run replays exactly.
@@ -882,11 +882,13 @@ class JourneyRuntime:
         return start is not None and start.namespace == namespace
 
     def _enter_audience(self, step: Step, version: JourneyVersion, entry: AudienceEntry) -> None:
+        """The person of a queued audience qualification enters ``version``, with the
+        identity the entry carries (none: discarded, the person has none in the namespace
+        the journey names)."""
         if entry.identity is None:
             cause = f"no {entry.namespace} identity for the person"
             self._discard(step, entry.org_id, version.name, None, cause)
             return
-        step.know(entry.org_id, [entry.identity.id])
         self._enter(step, version, entry.key, entry.identity.id, entry.entity())
 
     def _check_profile_changes(self, step: Step) -> None:
