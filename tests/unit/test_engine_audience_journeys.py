@@ -140,3 +140,26 @@ def test_a_test_profile_enters_a_draft_starting_on_an_audience_in_test_mode() ->
     a.store.add_test_entry(TestEntry(ORG, "trial", 1, "tess@example.com", 0, entity))
     a.cycle()
     assert a.entered("trial") == ["tess@example.com"] and a.said == ["hi "]
+
+
+def test_time_passing_moves_a_member_out_once_their_counted_events_leave_the_window() -> None:
+    a = AudienceEngine()
+    carts = {"name": "carts", "condition": "count(signup in last 1 hour) >= 1"}
+    a.store.audiences.add_audience(parse_audience(ORG, carts))
+    a.publish("come-back", {"audience": "carts", "on": "exited"}, log("come back"))
+    a.signup({"ECID": [{"id": "e-1"}], "Email": [{"id": "ada@example.com"}]}, "ada@example.com")
+    a.settle()
+    [member] = a.store.audiences.members(ORG, "carts")
+    a.engine.clock.advance(30 * 60_000)
+    a.settle()  # reviewed, still within the hour
+    assert a.store.audiences.members(ORG, "carts") == [member] and a.said == []
+    a.engine.clock.advance(31 * 60_000)
+    a.settle()  # reviewed: the signup has left the window
+    assert a.store.audiences.members(ORG, "carts") == []
+    [left] = a.store.audiences.memberships_of(ORG, member.person_id)
+    assert left.exited_ms is not None and left.exited_ms > member.entered_ms
+    assert a.entered("come-back") == ["e-1"]  # the person's identity linked first
+    assert a.said == ["come back"]
+    a.engine.clock.advance(3_600_000)
+    a.settle()  # no longer a member: nobody is reviewed again
+    assert a.entered("come-back") == ["e-1"]

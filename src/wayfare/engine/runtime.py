@@ -96,6 +96,11 @@ LAG_SECONDS = 1.0
 TEST_ENTRY_SECONDS = 0.2
 """How often an engine looks for queued test entries, and for audience qualifications
 other engines' commits queued for its partitions."""
+REVIEW_SECONDS = 10.0
+"""How often the engine holding partition 0 evaluates a page of audience members again, for
+time passing (their counted events leave the window)."""
+REVIEW_PAGE = 200
+"""Members evaluated again in one review."""
 RECENT_INSTANCES = 20_000
 """Live instances kept in memory as last committed, so an action's outcome or a timer
 finds its instance without a read."""
@@ -180,6 +185,9 @@ class JourneyRuntime:
         """Look for people inside stopped journeys (at start, and after journeys change)."""
         self._test_look = _QueueLook()
         self._audience_look = _QueueLook()
+        self._review_look = _QueueLook(REVIEW_SECONDS)
+        self._reviewed: tuple[str, str, str] | None = None
+        """Where the review of audience members got to (None: at the start)."""
         self._timer_floor: int | None = 0
         """No timer is due before this (None: there are none); 0 until the store is read."""
         self._reread_timers = False
@@ -630,6 +638,7 @@ class JourneyRuntime:
             busy = self._take_audience_entries(step) or busy
             busy = self._exit_stopped(step) or busy
             self._check_profile_changes(step)
+            reviewed = self._review_members(step)
             self._commit(step)
         except Exception as exc:
             # Nothing of the step is stored: its outcomes are recorded by a later one (the
@@ -641,6 +650,7 @@ class JourneyRuntime:
                 self._careful = True  # one instance's changes may be what cannot be stored
             raise
         self._careful = False
+        self._reviewed = reviewed
         if any(check.starts for check in step.batch.audience_checks):
             self._audience_look.soon()  # what the commit queued, taken in the next cycle
             busy = True
@@ -899,6 +909,24 @@ class JourneyRuntime:
                 step.batch.profile_updates, self._clock.now_ms()
             )
 
+    def _review_members(self, step: Step) -> tuple[str, str, str] | None:
+        """Every REVIEW_SECONDS, on the engine holding partition 0 (one engine, however many
+        run), a page of audience members evaluated again in the cycle's commit, for time
+        passing; where the review gets to once the commit is in."""
+        graph = self._graph
+        if (
+            self._audiences is None
+            or graph is None
+            or 0 not in self._holding.partitions
+            or not self._review_look.due(self._clock.now_ms())
+        ):
+            return self._reviewed
+        checks, reached = self._audiences.for_time_passing(
+            self._reviewed, REVIEW_PAGE, graph.person, self._clock.now_ms()
+        )
+        step.batch.audience_checks += checks
+        return reached
+
     def _exit_stopped(self, step: Step, limit: int = 500) -> bool:
         """Everyone inside a stopped journey exits."""
         if not self._sweep_stopped:
@@ -957,17 +985,18 @@ class JourneyRuntime:
 
 
 class _QueueLook:
-    """When an engine next looks at a queue the store keeps for its partitions (test
-    entries, audience qualifications): every TEST_ENTRY_SECONDS, at once when told."""
+    """When an engine next looks at what the store keeps for it (test entries, audience
+    qualifications, members to review): every ``seconds``, at once when told."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = TEST_ENTRY_SECONDS) -> None:
+        self._every_ms = int(seconds * 1000)
         self._next_ms = 0
 
     def due(self, now_ms: int) -> bool:
-        """Whether to look now (the next look is then TEST_ENTRY_SECONDS away)."""
+        """Whether to look now (the next look is then ``seconds`` away)."""
         if now_ms < self._next_ms:
             return False
-        self._next_ms = now_ms + int(TEST_ENTRY_SECONDS * 1000)
+        self._next_ms = now_ms + self._every_ms
         return True
 
     def soon(self) -> None:

@@ -70,6 +70,16 @@ class MemoryAudienceStore:
         ]
         return found[:limit]
 
+    def members_after(
+        self, after: tuple[str, str, str] | None, limit: int
+    ) -> list[tuple[str, Membership]]:
+        found = [
+            (key[0], kept)
+            for key, kept in sorted(self._memberships.items())
+            if kept.member and (after is None or key > after)
+        ]
+        return found[:limit]
+
     def add_identity_event(
         self, org_id: str, identity: IdentityKey, event: str, at_ms: int
     ) -> None:

@@ -486,6 +486,14 @@ class AudienceStore(Protocol):
         person id ``after``."""
         ...
 
+    def members_after(
+        self, after: tuple[str, str, str] | None, limit: int
+    ) -> list[tuple[str, Membership]]:
+        """Current members of every org's audiences, as (org, membership), by (org,
+        audience, person id): the first ``limit`` after ``after`` (None: from the start).
+        What a periodic review pages through."""
+        ...
+
     def add_identity_event(
         self, org_id: str, identity: IdentityKey, event: str, at_ms: int
     ) -> None:

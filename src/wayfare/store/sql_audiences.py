@@ -124,6 +124,17 @@ class SQLAudienceStore(SQLDatabase):
         )
         return [_membership(row) for row in rows]
 
+    def members_after(
+        self, after: tuple[str, str, str] | None, limit: int
+    ) -> list[tuple[str, Membership]]:
+        rows = self._all(
+            "SELECT * FROM audience_memberships WHERE exited_ms IS NULL "
+            "AND (org_id, audience, person_id) > (?, ?, ?) "
+            "ORDER BY org_id, audience, person_id LIMIT ?",
+            (*(after or ("", "", "")), limit),
+        )
+        return [(row["org_id"], _membership(row)) for row in rows]
+
     def add_identity_event(
         self, org_id: str, identity: IdentityKey, event: str, at_ms: int
     ) -> None:
