@@ -411,6 +411,7 @@ def _server(
         DestinationPolicy(settings.action_allow),
         partitions=partitions,
         wake_engine=runtime.wake,
+        audiences=audiences,
     )
     merge_policies = MergePolicies(profiles, schemas)
     people = ProfileRegistry(identity_graph, clock, profiles, journey_store, store, audiences)

@@ -1,6 +1,8 @@
 """Audience checks in the journey engine's commit (``EngineBatch.audience_checks``), over
 every store: the event is kept for the identity, the person's memberships are decided over
-the person's merged profile and the events of all their identities, in the same commit."""
+the person's merged profile and the events of all their identities, in the same commit;
+the changes journeys start on are queued in that commit, for the engine holding their
+partition, and a merge carries the memberships of the person merged away over."""
 
 from __future__ import annotations
 
@@ -8,9 +10,18 @@ from collections.abc import Iterator
 
 from tests.contract.conftest import ORG, T0, Backend, commit_from_two_connections
 from tests.contract.test_identity_graph import send
+from tests.contract.test_journey_store import arrival
 from tests.people import ecid, email
-from wayfare.model.audiences import AudienceCheck, Membership, parse_audience
+from wayfare.model.audiences import (
+    AudienceCheck,
+    AudienceEntry,
+    AudienceStart,
+    Membership,
+    MembershipChange,
+    parse_audience,
+)
 from wayfare.model.identities import Identity
+from wayfare.model.partitions import partition_of
 from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
 from wayfare.model.runs import EngineBatch
 
@@ -72,3 +83,78 @@ def test_commits_counting_one_person_at_the_same_time_see_each_other(backend: Ba
     commit_from_two_connections(backend, carts)
     [membership] = backend.open_audiences().memberships_of(ORG, ada.person_id)
     assert membership.member
+
+
+GOLD = parse_audience(ORG, {"name": "gold", "condition": "#{profile.tier} == 'gold'"})
+GOLD_STARTS = (AudienceStart("gold", "entered", None), AudienceStart("gold", "exited", "ECID"))
+
+
+def gold(identity: Identity, at: int) -> EngineBatch:
+    """A check of the person of ``identity`` against ``gold``, which journeys start on."""
+    return EngineBatch(
+        audience_checks=[AudienceCheck(ORG, identity, None, at, (GOLD,), GOLD_STARTS, 4)]
+    )
+
+
+def tier(backend: Backend, value: str, at: int) -> None:
+    key = IdentityKey("Email", "ada@example.com")
+    update = ProfileUpdate(ORG, "crm", key, Operation.MERGE, {"tier": value}, at)
+    backend.open_profiles().apply_profile_update(update)
+
+
+def test_a_change_journeys_start_on_is_queued_in_its_commit_and_taken_by_another(
+    backend: Backend,
+) -> None:
+    journeys = backend.open_journeys()
+    ada = send(backend.open_identity_graph(), email("ada@example.com"), ecid("e-1")).persons[0]
+    tier(backend, "gold", T0)
+    journeys.commit(gold(email("ada@example.com"), T0 + 1))
+    journeys.commit(gold(email("ada@example.com"), T0 + 2))  # still a member: nothing queued
+    everywhere = range(4)
+    [entered] = journeys.audience_entries(everywhere, 10)
+    assert entered == AudienceEntry(
+        ORG, "gold", "entered", ada.person_id, None, email("ada@example.com"),
+        partition_of(ORG, "ada@example.com", 4), T0 + 1, entered.entry_id,
+    )  # fmt: skip
+    others = [p for p in everywhere if p != entered.partition]
+    assert journeys.audience_entries(others, 10) == []
+    tier(backend, "silver", T0 + 3)
+    journeys.commit(gold(email("ada@example.com"), T0 + 4))
+    [_, exited] = journeys.audience_entries(everywhere, 10)  # oldest first
+    assert (exited.status, exited.namespace, exited.identity) == ("exited", "ECID", ecid("e-1"))
+    assert exited.at_ms == T0 + 4 and exited.partition == partition_of(ORG, "e-1", 4)
+    backend.open_journeys().commit(EngineBatch(audience_entries_done=[entered.entry_id]))
+    assert journeys.audience_entries(everywhere, 10) == [exited]
+
+
+def test_a_check_no_journey_starts_on_queues_nothing(backend: Backend) -> None:
+    journeys = backend.open_journeys()
+    send(backend.open_identity_graph(), email("ada@example.com"))
+    tier(backend, "gold", T0)
+    unstarted = AudienceCheck(ORG, email("ada@example.com"), None, T0 + 1, (GOLD,))
+    journeys.commit(EngineBatch(audience_checks=[unstarted]))
+    assert journeys.audience_entries(range(4), 10) == []
+    assert len(backend.open_audiences().members(ORG, "gold")) == 1
+
+
+def test_a_merge_in_the_commit_carries_the_memberships_of_the_person_merged_away(
+    backend: Backend,
+) -> None:
+    graph = backend.open_identity_graph()
+    journeys, audiences = backend.open_journeys(), backend.open_audiences()
+    ada = send(graph, email("ada@example.com"), at=T0).persons[0]
+    other = send(graph, ecid("e-9"), at=T0 + 1).persons[0]  # created later: merged away
+    audiences.record_membership_changes(ORG, [
+        MembershipChange("entered", Membership("gold", ada.person_id, T0 + 10)),
+        MembershipChange("entered", Membership("gold", other.person_id, T0 + 5)),
+        MembershipChange("exited", Membership("carts", other.person_id, T0, T0 + 7)),
+    ])  # fmt: skip
+    journeys.commit(EngineBatch(links=[arrival(T0 + 20, email("ada@example.com"), ecid("e-9"))]))
+    merged = graph.person_of(ORG, ecid("e-9"))
+    assert merged is not None and merged.person_id == ada.person_id
+    assert audiences.memberships_of(ORG, ada.person_id) == [
+        Membership("carts", ada.person_id, T0, T0 + 7),
+        Membership("gold", ada.person_id, T0 + 5),
+    ]
+    assert audiences.memberships_of(ORG, other.person_id) == []
+    assert journeys.audience_entries(range(4), 10) == []  # carried over: no one entered

@@ -9,6 +9,7 @@ from tests.contract.conftest import ORG, OTHER_ORG, T0, AudienceBackend
 from wayfare.errors import ConflictError
 from wayfare.model.audiences import Audience, Membership, MembershipChange, parse_audience
 from wayfare.model.profile_records import IdentityKey
+from wayfare.store.ports import AudienceStore
 
 DAY = 86_400_000
 ADA = IdentityKey("Email", "ada@example.com")
@@ -65,21 +66,47 @@ def test_memberships_keep_entered_and_exited_times(audience_backend: AudienceBac
     assert other.memberships_of(ORG, "p2") == []
 
 
-def test_members_are_the_current_ones_by_person_id_in_pages(
-    audience_backend: AudienceBackend,
-) -> None:
-    store = audience_backend.connect()
+def keep_members(store: AudienceStore) -> None:
+    """Members p0 to p4 of ORG's "fr" but p2, who exited; x of "de"; OTHER_ORG's one."""
     store.record_membership_changes(ORG, [entered("fr", f"p{i}") for i in range(5)])
     store.record_membership_changes(
         ORG, [MembershipChange("exited", Membership("fr", "p2", T0, T0 + 1)), entered("de", "x")]
     )
     store.record_membership_changes(OTHER_ORG, [entered("fr", "elsewhere")])
+
+
+def test_members_are_the_current_ones_by_person_id_in_pages(
+    audience_backend: AudienceBackend,
+) -> None:
+    store = audience_backend.connect()
+    keep_members(store)
     first = store.members(ORG, "fr", limit=2)
     assert [m.person_id for m in first] == ["p0", "p1"]
     rest = store.members(ORG, "fr", after=first[-1].person_id, limit=10)
     assert [m.person_id for m in rest] == ["p3", "p4"]
     assert all(m.member and m.entered_ms == T0 for m in rest)
     assert store.members(ORG, "nobody") == []
+
+
+def test_every_org_s_current_members_are_paged_by_org_audience_and_person(
+    audience_backend: AudienceBackend,
+) -> None:
+    store = audience_backend.connect()
+    keep_members(store)
+    first = audience_backend.connect().members_after(None, 2)
+    assert [(org, m.audience, m.person_id) for org, m in first] == [
+        (ORG, "de", "x"),
+        (ORG, "fr", "p0"),
+    ]
+    rest = store.members_after((ORG, "fr", "p0"), 10)
+    assert [(org, m.audience, m.person_id) for org, m in rest] == [
+        (ORG, "fr", "p1"),
+        (ORG, "fr", "p3"),
+        (ORG, "fr", "p4"),
+        (OTHER_ORG, "fr", "elsewhere"),
+    ]
+    assert all(m.member and m.entered_ms == T0 for _, m in rest)
+    assert store.members_after((OTHER_ORG, "fr", "elsewhere"), 10) == []
 
 
 def test_events_are_counted_over_the_identities_and_within_each_window(

@@ -408,3 +408,21 @@ def test_orgs_list_shows_each_org_with_its_tenant_and_show_the_one_of_org(shop: 
     listed = ok(run(shop, "orgs", "list"))
     assert any(line.split() == [shop.org, "instance_name"] for line in listed.splitlines())
     assert ok(run(shop, "orgs", "show")).split() == [shop.org, "tenant", "instance_name"]
+
+
+def test_a_journey_starting_on_an_audience_is_saved_from_yaml_as_written(
+    shop: Shop, tmp_path: Path
+) -> None:
+    audience = ["audiences", "create", "gold", "--condition", "count(cart in last 1 day) >= 1"]
+    ok(run(shop, *audience))
+    path = tmp_path / "farewell.yaml"
+    path.write_text(
+        "name: farewell\n"
+        "entry: {audience: gold, on: exited, next: done}\n"  # `on` is no boolean here
+        "activities:\n"
+        "  done: {type: end}\n"
+    )
+    ok(run(shop, "journeys", "save", str(path)))
+    [journey] = json.loads(ok(run(shop, "journeys", "list", "--json")))["journeys"]
+    assert journey["entryEvent"] == "audience:gold:exited"
+    assert journey["definition"]["entry"] == {"audience": "gold", "on": "exited", "next": "done"}

@@ -55,6 +55,7 @@ def test_migrating_again_changes_nothing_whatever_the_url_scheme(pg_database: st
         "0010.person_journeys",
         "0011.audiences",
         "0012.forwarded_events",
+        "0013.audience_entries",
         "0014.person_events",
         "0015.waiting_counts",
     ]
@@ -86,7 +87,7 @@ def test_the_tables_are_there_with_partitions_where_engines_share_work(
             "WHERE table_name = 'event_matches' AND column_name = 'cause'"
         ).fetchall()
     assert tables >= TABLES
-    assert partitioned >= {"instances", "timers", "outbox", "test_entries"}
+    assert partitioned >= {"instances", "timers", "outbox", "test_entries", "audience_entries"}
     assert cause
 
 

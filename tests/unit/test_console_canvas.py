@@ -211,3 +211,19 @@ def test_an_update_profile_node_says_what_it_sets_and_removes() -> None:
     )
     (gold,) = [n for n in canvas_graph(definition)["nodes"] if n["id"] == "gold"]
     assert (gold["type"], gold["summary"]) == ("updateProfile", "set tier, remove x")
+
+
+def test_a_journey_starting_on_an_audience_shows_it_at_its_entry() -> None:
+    text = (
+        "name: welcome-gold\n"
+        "entry: {audience: gold, on: exited, next: done}\n"
+        "activities:\n"
+        "  done: {type: end}\n"
+    )
+    data, problems = read_definition(text)
+    assert problems == []
+    definition = parse_journey(data)
+    [entry, done] = canvas_graph(definition)["nodes"]
+    assert (entry["id"], entry["summary"]) == ("entry", "when gold exited")
+    assert done["id"] == "done"
+    assert activity_lines(text)["entry"] == 2

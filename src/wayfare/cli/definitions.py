@@ -11,13 +11,15 @@ from typing import Any
 import click
 import yaml
 
+from wayfare import definition_yaml
+
 
 def load_file(path: Path) -> Any:
     """One document: YAML for ``.yaml``/``.yml``, JSON otherwise."""
     with _readable(path):
         text = path.read_text()
         if path.suffix in (".yaml", ".yml"):
-            return yaml.safe_load(text)
+            return definition_yaml.load(text)
         return json.loads(text)
 
 
@@ -36,7 +38,7 @@ def documents(path: Path) -> list[Any]:
                 loaded = json.loads(text)
                 found.extend(loaded if isinstance(loaded, list) else [loaded])
             else:
-                found.extend(d for d in yaml.safe_load_all(text) if d is not None)
+                found.extend(d for d in definition_yaml.load_all(text) if d is not None)
     return found
 
 

@@ -56,6 +56,14 @@ def _summary(activity: Activity, raw: Mapping[str, Any]) -> str:
     return ""
 
 
+def _entry_summary(definition: JourneyDefinition) -> str:
+    """What brings people in: ``on <event>``, or ``when <audience> entered``."""
+    start = definition.audience_start
+    if start is None:
+        return f"on {definition.entry_event}"
+    return f"when {start.audience} {start.status}"
+
+
 def canvas_graph(definition: JourneyDefinition) -> dict[str, Any]:
     """The nodes (entry first, then the activities breadth-first) and the labelled edges."""
     raw_activities = definition.source.get("activities")
@@ -67,7 +75,7 @@ def canvas_graph(definition: JourneyDefinition) -> dict[str, Any]:
             "id": ENTRY,
             "type": "entry",
             "label": "entry",
-            "summary": _cut(f"on {definition.entry_event}"),
+            "summary": _cut(_entry_summary(definition)),
         }
     ]
     edges = []

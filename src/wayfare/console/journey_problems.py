@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from wayfare import definition_yaml
 from wayfare.errors import Violation
 
 ENTRY = "entry"
@@ -64,7 +65,7 @@ def _line(root: yaml.Node | None, parts: list[str]) -> int | None:
 def compose(text: str) -> yaml.Node | None:
     """The YAML text's node tree (None when it is not YAML)."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return definition_yaml.compose(text)
     except yaml.YAMLError:
         return None
 

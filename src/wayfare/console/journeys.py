@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from wayfare import definition_yaml
 from wayfare.console.canvas import canvas_graph, followed, node_counts
 from wayfare.console.journey_problems import (
     Problem,
@@ -70,7 +71,7 @@ def _canvas(
 def read_definition(text: str) -> tuple[Any, list[Problem]]:
     """The editor's text as a definition, or the problem of text that is not YAML."""
     try:
-        data = yaml.safe_load(text)
+        data = definition_yaml.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -125,21 +125,23 @@ class EngineProfiles:
                     self._datasets[dataset_id] = (dataset, schema.definition.xdm_class)
         return self._datasets[dataset_id]
 
+    def event_namespace(self, org_id: str, event: str) -> str | None:
+        """The namespace of the identity that names an event's person (None: the event is
+        gone)."""
+        return self._namespace(org_id, event)
+
     def view_of(
         self,
         org_id: str,
-        event: str,
+        namespace: str,
         raw_id: str,
         links: Sequence[Arrival],
         updates: Sequence[ProfileUpdate],
-    ) -> PersonView | None:
-        """The profile of the person whose identity in ``event``'s namespace is ``raw_id``
-        (as journeys name people), with the cycle's ``links`` and ``updates`` not yet
-        committed; None when the event is gone (its namespace unknown). When no person
-        holds the identity, the view is of the identity alone, not ``known``."""
-        namespace = self._namespace(org_id, event)
-        if namespace is None:
-            return None
+    ) -> PersonView:
+        """The profile of the person whose identity in ``namespace`` is ``raw_id`` (as
+        journeys name people), with the cycle's ``links`` and ``updates`` not yet
+        committed. When no person holds the identity, the view is of the identity alone,
+        not ``known``."""
         start = identity(namespace, raw_id)
         person = self._person(org_id, start, links)
         keys = {IdentityKey(x.namespace, x.id) for x in person | {start}}

@@ -1,15 +1,16 @@
 """The journey engine's loops: what feeds the pure core, and what carries out its commands.
 
 A cycle of the engine reads the event log after the positions its last commit stored, records
-delivery outcomes, fires due timers, enters and wakes instances on the events it read (those
-of a merged person's other identities too, forwarding the event through the store to the
-engine holding an instance's partition when this one does not), takes test entries and
-forwarded events, and exits the people of stopped journeys; everything the cycle
-changes (instances, timers, outbox entries, step events, discards, the messages read, the new
-log positions) is committed in one transaction, and only then acknowledged to the log. Store
-calls run on one worker thread, so nothing races on an instance. Actions are delivered after
-their commit (dispatch.py) and their outcomes fed back as triggers: a crash anywhere loses
-nothing, and a re-sent action carries the same ``Idempotency-Key``.
+delivery outcomes, fires due timers, takes test entries, audience qualifications and
+forwarded events (queued by commits for its partitions), exits the people of stopped
+journeys, and enters and wakes instances on the events it read (those of a merged person's
+other identities too, forwarding the event through the store to the engine holding an
+instance's partition when this one does not); everything the cycle changes (instances,
+timers, outbox entries, step events, discards, the messages read, the new log positions) is
+committed in one transaction, and only then acknowledged to the log. Store calls run on one
+worker thread, so nothing races on an instance. Actions are delivered after their commit
+(dispatch.py) and their outcomes fed back as triggers: a crash anywhere loses nothing, and a
+re-sent action carries the same ``Idempotency-Key``.
 
 Who may enter is decided by model/admission.py; how an instance moves by core.py. Ids and
 seeds come from an injected ``Entropy`` and time from a ``Clock``, so a run replays exactly.
@@ -49,6 +50,7 @@ from wayfare.errors import FencedError, InfrastructureError
 from wayfare.ids import Entropy, SystemEntropy
 from wayfare.log.ports import EventLog, LogHead, LogSlice
 from wayfare.model.admission import NO_PERSON, Candidate, admit
+from wayfare.model.audiences import AudienceEntry, AudienceStart
 from wayfare.model.events import Unmatched
 from wayfare.model.identities import Namespace, linked_identities, namespaces_of
 from wayfare.model.identity_graph import Arrival, link
@@ -96,7 +98,13 @@ READ_LIMIT = 500
 LAG_SECONDS = 1.0
 """Entries read from each partition per cycle."""
 TEST_ENTRY_SECONDS = 0.2
-"""How often an engine looks for queued test entries, and for events forwarded to it."""
+"""How often an engine looks for queued test entries, for events forwarded to it, and for
+audience qualifications other engines' commits queued for its partitions."""
+REVIEW_SECONDS = 10.0
+"""How often the engine holding partition 0 evaluates a page of audience members again, for
+time passing (their counted events leave the window)."""
+REVIEW_PAGE = 200
+"""Members evaluated again in one review."""
 RECENT_INSTANCES = 20_000
 """Live instances kept in memory as last committed, so an action's outcome or a timer
 finds its instance without a read."""
@@ -129,8 +137,15 @@ class JourneyRuntime:
         profiles: EngineProfiles | None = None,
     ) -> None:
         self._store = store
-        self._audiences = AudienceChecks(audiences) if audiences is not None else None
+        self._audiences = (
+            AudienceChecks(audiences, self._audience_starts, event_log.partitions)
+            if audiences is not None
+            else None
+        )
         """Where audiences are read (none: no audience is evaluated)."""
+        self._starts: dict[str, tuple[AudienceStart, ...]] = {}
+        """Each org's journeys starting on audience qualification that take people in: kept
+        until the store's journeys change."""
         self._graph = identity_graph
         """Where orgs' own namespaces are read (none: the built-in ones only)."""
         self._profiles = profiles
@@ -172,8 +187,12 @@ class JourneyRuntime:
         self._journeys_seen = -1
         self._sweep_stopped = True
         """Look for people inside stopped journeys (at start, and after journeys change)."""
-        self._next_test_look = 0.0
-        self._next_forward_look = 0.0
+        self._test_look = _QueueLook()
+        self._forward_look = _QueueLook()
+        self._audience_look = _QueueLook()
+        self._review_look = _QueueLook(REVIEW_SECONDS)
+        self._reviewed: tuple[str, str, str] | None = None
+        """Where the review of audience members got to (None: at the start)."""
         self._timer_floor: int | None = 0
         """No timer is due before this (None: there are none); 0 until the store is read."""
         self._reread_timers = False
@@ -283,7 +302,9 @@ class JourneyRuntime:
             self._dispatcher.reload()
             self._timer_floor = 0
             self._sweep_stopped = True
-            self._next_test_look = self._next_forward_look = 0.0
+            self._test_look.soon()
+            self._audience_look.soon()
+            self._forward_look.soon()
         self._positions = None  # read again, for what is held now
         return holding
 
@@ -348,6 +369,7 @@ class JourneyRuntime:
             self._definitions.clear()  # a draft's definition changes in place
             self._entries.clear()
             self._awaited.clear()
+            self._starts.clear()
             self._sweep_stopped = True
 
     def definition(self, org_id: str, name: str, version: int) -> JourneyDefinition | None:
@@ -358,6 +380,28 @@ class JourneyRuntime:
                 return None
             self._definitions[key] = parse_journey(found.definition)
         return self._definitions[key]
+
+    def _audience_starts(self, org_id: str) -> tuple[AudienceStart, ...]:
+        """The org's journeys starting on audience qualification that take people in (live,
+        or drafts in test mode; not paused), read once until journeys change."""
+        found = self._starts.get(org_id)
+        if found is None:
+            starts = set()
+            for version in self._store.active_versions(org_id):
+                taking = version.state == "live" or (version.state == "draft" and version.test_mode)
+                if not taking or version.paused is not None:
+                    continue
+                try:
+                    definition = self.definition(org_id, version.name, version.version)
+                except InfrastructureError:
+                    raise
+                except Exception:  # takes no one in (its entries would fail)
+                    definition = None
+                if definition is not None and definition.audience_start is not None:
+                    starts.add(definition.audience_start)
+            key = lambda s: (s.audience, s.status, s.namespace or "")  # noqa: E731
+            found = self._starts[org_id] = tuple(sorted(starts, key=key))
+        return found
 
     def _awaited_events(self, org_id: str) -> set[str]:
         """Events some instance of the org may be waiting for."""
@@ -388,7 +432,8 @@ class JourneyRuntime:
             if definition is None:
                 return
             if profile is None and (definition.reads_profile or definition.writes_profile):
-                profile = self._profile(step, inst.org_id, definition, inst.identity)
+                entry = inst.events.get(definition.entry_event)
+                profile = self._profile(step, inst.org_id, definition, inst.identity, entry)
             outcome = advance(
                 definition,
                 inst,
@@ -465,16 +510,28 @@ class JourneyRuntime:
             self._enter(step, target, target.entry_event, new.identity, jump.entity, jumped=True)
 
     def _profile(
-        self, step: Step, org_id: str, definition: JourneyDefinition, identity: str
+        self,
+        step: Step,
+        org_id: str,
+        definition: JourneyDefinition,
+        identity: str,
+        entry: Any,
     ) -> PersonView | None:
         """The profile of the person of ``identity`` (in the namespace of the journey's
-        entry event), with what this cycle links and applies before committing
+        entry event, or for a journey starting on an audience, of the identity its entry
+        carried: ``entry``), with what this cycle links and applies before committing
         (engine/profiles.py); None without profiles, or once the entry event is gone."""
         if self._profiles is None:
             return None
+        if definition.audience_start is None:
+            namespace = self._profiles.event_namespace(org_id, definition.entry_event)
+        else:
+            namespace = _entry_namespace(entry)
+        if namespace is None:
+            return None
         batch = step.batch
         return self._profiles.view_of(
-            org_id, definition.entry_event, identity, batch.links, batch.profile_updates
+            org_id, namespace, identity, batch.links, batch.profile_updates
         )
 
     def _discard(
@@ -549,7 +606,7 @@ class JourneyRuntime:
             return
         profile = None
         if definition.reads_profile or definition.writes_profile:
-            profile = self._profile(step, org_id, definition, identity)
+            profile = self._profile(step, org_id, definition, identity, entity)
             known = profile is not None and profile.known
             # a test profile is a person the org named (test mode), whether linked or not
             if definition.reads_profile and self._profiles is not None and not known and not test:
@@ -585,7 +642,10 @@ class JourneyRuntime:
             busy = self._consume(step, slices) or busy
             busy = self._take_test_entries(step) or busy
             busy = self._take_forwarded(step) or busy
+            busy = self._take_audience_entries(step) or busy
             busy = self._exit_stopped(step) or busy
+            self._check_profile_changes(step)
+            reviewed = self._review_members(step)
             self._commit(step)
         except Exception as exc:
             # Nothing of the step is stored: its outcomes are recorded by a later one (the
@@ -597,6 +657,10 @@ class JourneyRuntime:
                 self._careful = True  # one instance's changes may be what cannot be stored
             raise
         self._careful = False
+        self._reviewed = reviewed
+        if any(check.starts for check in step.batch.audience_checks):
+            self._audience_look.soon()  # what the commit queued, taken in the next cycle
+            busy = True
         self._pause(step.pauses)
         if self._reread_timers:
             self._timer_floor = self._store.next_timer_ms(self._holding.partitions)
@@ -644,15 +708,14 @@ class JourneyRuntime:
             step.batch.positions[read.partition] = read.last
             self._link(step, read, namespaces, retried)
         self._keep_person_events(step)
+        self._see_journey_changes()  # after the events: one published before them is seen
         if self._audiences is not None:
-            now_ms = self._clock.now_ms()
             step.batch.audience_checks = self._audiences.checks(
                 [m for read in slices for m in read.matched],
                 retried,
                 lambda org_id: self._namespaces(org_id, namespaces),
-                now_ms,
-            ) + self._audiences.for_profile_changes(step.batch.profile_updates, now_ms)
-        self._see_journey_changes()  # after the events: one published before them is seen
+                self._clock.now_ms(),
+            )
         entries, awaited = self._entries, self._awaited
         wanted: list[tuple[MatchedMessage, list[JourneyVersion]]] = []
         people: dict[str, list[str]] = {}
@@ -835,10 +898,8 @@ class JourneyRuntime:
         """Events another engine read for instances of the partitions this one holds
         (``_wake_merged``): each wakes its instance if it still waits, and is taken in this
         step's commit, fenced by the partition's lease, so it is taken once."""
-        now = self._clock.now_ms() / 1000
-        if now < self._next_forward_look:
+        if not self._forward_look.due(self._clock.now_ms()):
             return False
-        self._next_forward_look = now + TEST_ENTRY_SECONDS
         forwards = self._store.forwarded_events(self._holding.partitions, limit)
         step.load(f.instance_id for f in forwards)
         for forward in forwards:
@@ -846,10 +907,7 @@ class JourneyRuntime:
             if inst is not None and inst.live and inst.wait_kind == "event":
                 self._apply(step, inst, EventArrived(forward.event, forward.entity))
             step.batch.forwards_done.append(forward.forward_id)
-        if len(forwards) == limit:
-            self._next_forward_look = 0.0
-            return True
-        return False
+        return self._forward_look.full(len(forwards) == limit)
 
     def _fire_due_timers(self, step: Step, limit: int = 500) -> bool:
         now = self._clock.now_ms()
@@ -871,10 +929,8 @@ class JourneyRuntime:
 
     def _take_test_entries(self, step: Step, limit: int = 100) -> bool:
         """Test profiles entering drafts in test mode, queued through the store."""
-        now = self._clock.now_ms() / 1000
-        if now < self._next_test_look:
+        if not self._test_look.due(self._clock.now_ms()):
             return False
-        self._next_test_look = now + TEST_ENTRY_SECONDS
         entries = self._store.test_entries(self._holding.partitions, limit)
         for entry in entries:
             version = self._store.get_journey(entry.org_id, entry.journey, entry.version)
@@ -886,10 +942,71 @@ class JourneyRuntime:
             ):
                 self._enter(step, version, version.entry_event, entry.identity, entry.entity)
             step.batch.test_entries_done.append(entry.entry_id)
-        if len(entries) == limit:
-            self._next_test_look = 0.0
+        return self._test_look.full(len(entries) == limit)
+
+    def _take_audience_entries(self, step: Step, limit: int = 100) -> bool:
+        """People whose membership changed, queued by commits for the held partitions, enter
+        the journeys starting on that change (model/audiences.py, ``AudienceEntry``): each
+        taken in the commit that enters them, so each enters once."""
+        if not self._audience_look.due(self._clock.now_ms()):
+            return False
+        entries = self._store.audience_entries(self._holding.partitions, limit)
+        for entry in entries:
+            step.batch.audience_entries_done.append(entry.entry_id)
+            key = (entry.org_id, entry.key)
+            if key not in self._entries:
+                self._entries[key] = self._store.entry_journeys(entry.org_id, entry.key)
+            for version in self._entries[key]:
+                if self._starts_with(version, entry.namespace):
+                    self._enter_audience(step, version, entry)
+        return self._audience_look.full(len(entries) == limit)
+
+    def _starts_with(self, version: JourneyVersion, namespace: str | None) -> bool:
+        """Whether the version starts on audience qualification naming ``namespace``."""
+        try:
+            definition = self.definition(version.org_id, version.name, version.version)
+        except InfrastructureError:
+            raise
+        except Exception:  # no longer parses: its entry is discarded with the cause
             return True
-        return False
+        start = None if definition is None else definition.audience_start
+        return start is not None and start.namespace == namespace
+
+    def _enter_audience(self, step: Step, version: JourneyVersion, entry: AudienceEntry) -> None:
+        """The person of a queued audience qualification enters ``version``, with the
+        identity the entry carries (none: discarded, the person has none in the namespace
+        the journey names)."""
+        if entry.identity is None:
+            cause = f"no {entry.namespace} identity for the person"
+            self._discard(step, entry.org_id, version.name, None, cause)
+            return
+        self._enter(step, version, entry.key, entry.identity.id, entry.entity())
+
+    def _check_profile_changes(self, step: Step) -> None:
+        """The audiences reading the profile, for the profile changes of the cycle: Profile
+        records read and updateProfile activities carried out."""
+        if self._audiences is not None and step.batch.profile_updates:
+            step.batch.audience_checks += self._audiences.for_profile_changes(
+                step.batch.profile_updates, self._clock.now_ms()
+            )
+
+    def _review_members(self, step: Step) -> tuple[str, str, str] | None:
+        """Every REVIEW_SECONDS, on the engine holding partition 0 (one engine, however many
+        run), a page of audience members evaluated again in the cycle's commit, for time
+        passing; where the review gets to once the commit is in."""
+        graph = self._graph
+        if (
+            self._audiences is None
+            or graph is None
+            or 0 not in self._holding.partitions
+            or not self._review_look.due(self._clock.now_ms())
+        ):
+            return self._reviewed
+        checks, reached = self._audiences.for_time_passing(
+            self._reviewed, REVIEW_PAGE, graph.person, self._clock.now_ms()
+        )
+        step.batch.audience_checks += checks
+        return reached
 
     def _exit_stopped(self, step: Step, limit: int = 500) -> bool:
         """Everyone inside a stopped journey exits."""
@@ -946,6 +1063,40 @@ class JourneyRuntime:
                     ),
                 )
         return bool(self._results)
+
+
+class _QueueLook:
+    """When an engine next looks at what the store keeps for it (test entries, audience
+    qualifications, members to review): every ``seconds``, at once when told."""
+
+    def __init__(self, seconds: float = TEST_ENTRY_SECONDS) -> None:
+        self._every_ms = int(seconds * 1000)
+        self._next_ms = 0
+
+    def due(self, now_ms: int) -> bool:
+        """Whether to look now (the next look is then ``seconds`` away)."""
+        if now_ms < self._next_ms:
+            return False
+        self._next_ms = now_ms + self._every_ms
+        return True
+
+    def soon(self) -> None:
+        """Look at the next chance."""
+        self._next_ms = 0
+
+    def full(self, full: bool) -> bool:
+        """After a look that took ``full`` a page: look again at once, and say so."""
+        if full:
+            self.soon()
+        return full
+
+
+def _entry_namespace(entry: Any) -> str | None:
+    """The namespace of the identity a journey starting on an audience entered with (its
+    entry's ``identity``, model/audiences.py ``AudienceEntry.entity``)."""
+    found = entry.get("identity") if isinstance(entry, dict) else None
+    namespace = found.get("namespace") if isinstance(found, dict) else None
+    return namespace if isinstance(namespace, str) and namespace else None
 
 
 def _check_storable(outcome: Outcome) -> None:

@@ -6,12 +6,17 @@ and ``count(Event in last N unit)``; it has no payload, no ``@event`` and no ``@
 ``qualifies`` evaluates it given the person's merged attributes and event counts, and
 ``next_membership`` decides, purely, what a person's membership becomes: entered when it
 qualifies and was not a member, exited when it no longer qualifies, unchanged otherwise.
+
+Journeys start on a membership change (Adobe Journey Optimizer's "audience qualification"):
+``queued_entries`` says, purely, which entries a change queues for the journey engine, and
+with which identity of the person; ``merged_memberships`` what a person's memberships become
+when another person merges into it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,10 +29,14 @@ from wayfare.model.expressions import (
     parse,
 )
 from wayfare.model.identities import Identity
+from wayfare.model.identity_graph import Person
+from wayfare.model.partitions import partition_of
 
 AUDIENCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 MAX_DESCRIPTION = 1_000
 """Characters in an audience's description."""
+AudienceStatus = Literal["entered", "exited"]
+AUDIENCE_STATUSES: tuple[AudienceStatus, ...] = ("entered", "exited")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +153,7 @@ class MembershipChange:
     """A person entered or exited an audience at ``at_ms``: what journeys starting on
     audience qualification react to."""
 
-    kind: Literal["entered", "exited"]
+    kind: AudienceStatus
     membership: Membership
 
     @property
@@ -178,16 +187,43 @@ def next_membership(
 
 
 @dataclass(frozen=True, slots=True)
+class AudienceStart:
+    """Journeys that start when a person's membership of ``audience`` changes to ``status``
+    (``entry: {audience, on, namespace}``). An instance carries the person's identity in
+    ``namespace``; with none named, the identity whose event or record made the change."""
+
+    audience: str
+    status: AudienceStatus
+    namespace: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What stands for an entry event where journeys are found by their entry
+        (``audience:NAME:entered``; no event name holds a ``:``)."""
+        return start_key(self.audience, self.status)
+
+
+def start_key(audience: str, status: str) -> str:
+    """The entry key of journeys starting when a person's membership of ``audience``
+    changes to ``status``."""
+    return f"audience:{audience}:{status}"
+
+
+@dataclass(frozen=True, slots=True)
 class AudienceCheck:
     """A person to evaluate in the journey engine's commit: the person holding ``identity``,
     against ``audiences`` (those the change could move), at ``at_ms``. With ``event``, an
-    event of that name arrived for the identity: it is kept (to be counted) first."""
+    event of that name arrived for the identity: it is kept (to be counted) first.
+    ``starts``: the org's journeys starting on audience qualification, for whom a change
+    is queued (over ``partitions`` partitions of the event log)."""
 
     org_id: str
     identity: Identity
     event: str | None
     at_ms: int
     audiences: tuple[Audience, ...]
+    starts: tuple[AudienceStart, ...] = ()
+    partitions: int = 1
 
     def windows(self) -> frozenset[tuple[str, int]]:
         """The event counts the audiences read."""
@@ -212,3 +248,99 @@ def decide_memberships(
         if change is not None:
             changes.append(change)
     return changes
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceEntry:
+    """A membership change queued, in the commit that decided it, for the journey engine
+    holding ``partition`` to enter the person into the journeys starting on it: those whose
+    start names ``namespace`` (None: the identity that made the change). ``identity`` is the
+    person's identity the instances carry (None: the person has none in the namespace)."""
+
+    org_id: str
+    audience: str
+    status: AudienceStatus
+    person_id: str
+    namespace: str | None
+    identity: Identity | None
+    partition: int
+    at_ms: int
+    entry_id: int = 0
+    """Given by the store."""
+
+    @property
+    def key(self) -> str:
+        return start_key(self.audience, self.status)
+
+    def entity(self) -> dict[str, Any]:
+        """What an instance keeps of its entry (in place of an entry event's payload)."""
+        found = self.identity
+        return {
+            "audience": self.audience,
+            "status": self.status,
+            "atMs": self.at_ms,
+            "personId": self.person_id,
+            "identity": None if found is None else {"namespace": found.namespace, "id": found.id},
+        }
+
+
+def journey_identity(person: Person, namespace: str | None, trigger: Identity) -> Identity | None:
+    """The identity an instance of a journey starting on audience qualification carries:
+    ``trigger`` (the identity whose event or record made the change) when the journey names
+    no namespace or names its namespace; else the person's identity in ``namespace`` linked
+    first (ties: the smaller id); None when the person has none there."""
+    if namespace is None or namespace == trigger.namespace:
+        return trigger
+    found = sorted(
+        (link.linked_ms, link.identity.id) for link in person.links
+        if link.identity.namespace == namespace
+    )  # fmt: skip
+    return Identity(namespace, found[0][1]) if found else None
+
+
+def queued_entries(
+    check: AudienceCheck, person: Person, changes: Sequence[MembershipChange]
+) -> list[AudienceEntry]:
+    """The entries ``changes`` queue for journeys: one per change and namespace that
+    journeys starting on it name, on the partition of the identity they will carry."""
+    entries = []
+    for change in changes:
+        audience = change.membership.audience
+        named = {
+            s.namespace for s in check.starts if (s.audience, s.status) == (audience, change.kind)
+        }
+        for namespace in sorted(named, key=lambda n: (n is not None, n or "")):
+            identity = journey_identity(person, namespace, check.identity)
+            key = (identity or check.identity).id
+            entries.append(
+                AudienceEntry(
+                    check.org_id, audience, change.kind, person.person_id, namespace, identity,
+                    partition_of(check.org_id, key, check.partitions), change.at_ms,
+                )
+            )  # fmt: skip
+    return entries
+
+
+def merged_memberships(
+    survivor: str, kept: Sequence[Membership], absorbed: Sequence[Membership]
+) -> list[Membership]:
+    """The surviving person's memberships once ``absorbed`` (those of the person merged into
+    it) are carried over, for each audience the absorbed person had: a member of either is a
+    member, since the earlier entry of those who are; of two who exited, the later exit
+    stays. Carrying over changes nobody's membership (a member stays one): it queues no
+    journey entry."""
+    mine = {m.audience: m for m in kept}
+    carried = []
+    for theirs in absorbed:
+        own = mine.get(theirs.audience)
+        if own is None:
+            chosen = theirs
+        elif own.member and theirs.member:
+            chosen = own if own.entered_ms <= theirs.entered_ms else theirs
+        elif own.member or theirs.member:
+            chosen = own if own.member else theirs
+        else:
+            assert own.exited_ms is not None and theirs.exited_ms is not None
+            chosen = own if own.exited_ms >= theirs.exited_ms else theirs
+        carried.append(Membership(theirs.audience, survivor, chosen.entered_ms, chosen.exited_ms))
+    return carried

@@ -2,6 +2,7 @@
 
     name: welcome
     entry: {event: newsletter_signup, next: wait_a_minute}
+    # or, on audience qualification: {audience: gold-customers, on: entered, next: ...}
     reentrance: {allowed: true, waitSeconds: 300}      # default: not allowed
     timeZone: Europe/Paris                              # default UTC
     activities:
@@ -29,10 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from wayfare.model.audiences import AUDIENCE_NAME, AUDIENCE_STATUSES, AudienceStart
 from wayfare.model.durations import parse_duration_ms
 from wayfare.model.email_headers import MAX_RECIPIENTS
 from wayfare.model.expressions import Expression, ExpressionError, parse
 from wayfare.model.functions import to_datetime
+from wayfare.model.identities import NAMESPACE_CODE
 from wayfare.model.nesting import MAX_NESTING, nesting
 from wayfare.model.rules import Checker, require_object
 from wayfare.model.templates import Text, compile_json, json_expressions, parse_text
@@ -181,6 +184,9 @@ class JourneyDefinition:
     for each step of its instances (and only then, or when it ``writes_profile``)."""
     writes_profile: bool = False
     """Some activity is an updateProfile."""
+    audience_start: AudienceStart | None = None
+    """The journey starts on audience qualification (``entry: {audience, on}``); its
+    ``entry_event`` is then the start's key, which no event is named."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -191,8 +197,10 @@ class JourneyDefinition:
         return {b.event for a in self.activities.values() for b in a.branches if b.event}
 
     def events_named(self) -> set[str]:
-        """Events whose payloads expressions may read: the entry and every awaited event."""
-        return {self.entry_event} | self.awaited_events()
+        """Events whose payloads expressions may read: the entry (unless the journey starts
+        on an audience) and every awaited event."""
+        entry = set() if self.audience_start is not None else {self.entry_event}
+        return entry | self.awaited_events()
 
     def activity_order(self) -> list[str]:
         """The activities breadth-first from the entry, each path in the order the activity
@@ -482,11 +490,20 @@ def parse_journey(data: object) -> JourneyDefinition:
     name = check.name(obj)
     description = check.string(obj, "description")
     entry = obj.get("entry")
-    entry_event, entry_next = "", None
-    if not isinstance(entry, Mapping) or not isinstance(entry.get("event"), str):
-        check.fail("/entry", "required", "entry is {event: <event name>, next: <activity>}")
+    entry_event, entry_next, start = "", None, None
+    if isinstance(entry, Mapping) and "audience" in entry and "event" not in entry:
+        start = _audience_start(check, entry)
+        entry_event = start.key if start is not None else ""
+    elif not isinstance(entry, Mapping) or not isinstance(entry.get("event"), str):
+        check.fail(
+            "/entry",
+            "required",
+            "entry is {event: <event name>, next: <activity>} or "
+            "{audience: <audience name>, on: entered|exited, next: <activity>}",
+        )
     else:
         entry_event = entry["event"]
+    if isinstance(entry, Mapping):
         entry_next = entry.get("next") if isinstance(entry.get("next"), str) else None
         if entry_next is None:
             check.fail("/entry/next", "required", "entry needs next: the first activity")
@@ -540,7 +557,34 @@ def parse_journey(data: object) -> JourneyDefinition:
             for ref in expr.refs()
         ),
         writes_profile=any(a.type == "updateProfile" for a in activities.values()),
+        audience_start=start,
     )
+
+
+def _audience_start(check: Checker, entry: Mapping[str, Any]) -> AudienceStart | None:
+    """``entry: {audience, on, namespace?}``: the journey starts when a person enters (or
+    exits) the audience."""
+    audience, on, namespace = (
+        entry.get("audience"),
+        entry.get("on", "entered"),
+        entry.get("namespace"),
+    )
+    found = True
+    if not isinstance(audience, str) or not AUDIENCE_NAME.match(audience):
+        check.fail("/entry/audience", "pattern", "name the audience people enter or exit")
+        found = False
+    if on not in AUDIENCE_STATUSES:
+        check.fail("/entry/on", "enum", "on is entered or exited")
+        found = False
+    if namespace is not None and (
+        not isinstance(namespace, str) or not NAMESPACE_CODE.match(namespace)
+    ):
+        check.fail("/entry/namespace", "pattern", "a namespace code, as in identityMap")
+        found = False
+    if not found:
+        return None
+    assert isinstance(audience, str) and on in AUDIENCE_STATUSES
+    return AudienceStart(audience, "entered" if on == "entered" else "exited", namespace)
 
 
 def _check_graph(check: Checker, start: str | None, activities: Mapping[str, Activity]) -> None:

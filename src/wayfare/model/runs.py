@@ -341,6 +341,8 @@ class EngineBatch:
     """Events for instances of the partitions of ``partition``'s engine, to queue."""
     forwards_done: list[int] = field(default_factory=list)
     """Forwarded events taken (the instance woken, or gone): no longer queued."""
+    audience_entries_done: list[int] = field(default_factory=list)
+    """Queued audience qualifications taken (model/audiences.py, ``AudienceEntry``)."""
     links: list[Arrival] = field(default_factory=list)
     """Identities of the messages read, to link in the identity graph in log order
     (model/identity_graph.py)."""
@@ -379,6 +381,7 @@ class EngineBatch:
             or self.test_entries_done
             or self.forwards
             or self.forwards_done
+            or self.audience_entries_done
             or self.links
             or self.audience_checks
             or self.profile_updates

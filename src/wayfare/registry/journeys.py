@@ -15,9 +15,10 @@ import orjson
 from wayfare.clock import Clock
 from wayfare.engine.core import ENTRY
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError, Violation
+from wayfare.model.audiences import AudienceEntry
 from wayfare.model.destinations import DestinationPolicy, authority_written, url_destination
 from wayfare.model.events import EventConfig
-from wayfare.model.identities import normalise
+from wayfare.model.identities import Identity, normalise
 from wayfare.model.journey import Activity, JourneyDefinition, parse_journey
 from wayfare.model.partitions import partition_of
 from wayfare.model.resources import Schema
@@ -27,7 +28,7 @@ from wayfare.registry.events import EventRegistry
 from wayfare.registry.profile_paths import profile_schemas as read_profile_schemas
 from wayfare.registry.profile_paths import unknown_profile_field
 from wayfare.registry.schemas import SchemaRegistry
-from wayfare.store.ports import JourneyStore
+from wayfare.store.ports import AudienceStore, JourneyStore
 
 _INDEX = re.compile(r"\[\d+\]")
 ENGINE_WAIT_SECONDS = 10.0
@@ -53,8 +54,11 @@ class JourneyRegistry:
         *,
         partitions: int = 1,
         wake_engine: Callable[[], None] = lambda: None,
+        audiences: AudienceStore | None = None,
     ) -> None:
         self._store = store
+        self._audiences = audiences
+        """Where the audiences journeys may start on are (none: no journey may)."""
         self._clock = clock
         self._events = events
         self._schemas = schemas
@@ -101,6 +105,13 @@ class JourneyRegistry:
             except NotFoundError:
                 where = "/entry/event" if name == definition.entry_event else "/activities"
                 problems.append(Violation(where, "enum", f"no event named {name!r}"))
+        start = definition.audience_start
+        if start is not None and (
+            self._audiences is None or self._audiences.get_audience(org_id, start.audience) is None
+        ):
+            problems.append(
+                Violation("/entry/audience", "enum", f"no audience named {start.audience!r}")
+            )
         node_ids = set(definition.activities)
         profile_schemas: list[Schema] | None = None  # read when a profile path is checked
 
@@ -123,12 +134,16 @@ class JourneyRegistry:
             for where, expr in activity.expressions():
                 pointer = f"/activities/{activity.id}/{where}"
                 for path in expr.paths():
+                    hint = (
+                        f"write @event{{{definition.entry_event}.{path.dotted}}}"
+                        if start is None
+                        else "a journey starting on an audience has no entry event"
+                    )
                     problems.append(
                         Violation(
                             pointer,
                             "expression",
-                            f"{path.dotted!r} (column {path.column}) reads no event: write "
-                            f"@event{{{definition.entry_event}.{path.dotted}}}",
+                            f"{path.dotted!r} (column {path.column}) reads no event: {hint}",
                         )
                     )
                 problems += [
@@ -347,6 +362,12 @@ class JourneyRegistry:
             return None
 
     def _sample_entity(self, org_id: str, version: JourneyVersion, identity: str) -> dict[str, Any]:
+        start = parse_journey(version.definition).audience_start
+        if start is not None:  # what a queued audience qualification gives its instance
+            return AudienceEntry(
+                org_id, start.audience, start.status, "", start.namespace,
+                Identity(start.namespace or "", identity), 0, self._clock.now_ms(),
+            ).entity()  # fmt: skip
         preview = self._events.preview(org_id, version.entry_event)
         entity: dict[str, Any] = preview["body"]["xdmEntity"]
         config = self._events.get(org_id, version.entry_event)

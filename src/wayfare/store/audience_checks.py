@@ -1,7 +1,9 @@
 """The journey engine's commit evaluating audiences (``EngineBatch.audience_checks``), once
-for every store: keep the event, find the person, merge their profile, count their events,
-let the model decide, keep what it decided. ``AudienceReads`` is what a store gives it,
-inside the commit's transaction."""
+for every store: carry the memberships of persons the commit's links merged away over to
+the survivors, then for each check keep the event, find the person, merge their profile,
+count their events, let the model decide, keep what it decided, and queue the changes
+journeys start on (``queued_entries``) for the engine holding their partition.
+``AudienceReads`` is what a store gives it, inside the commit's transaction."""
 
 from __future__ import annotations
 
@@ -9,9 +11,17 @@ from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from wayfare.errors import StoreError
-from wayfare.model.audiences import AudienceCheck, Membership, MembershipChange, decide_memberships
+from wayfare.model.audiences import (
+    AudienceCheck,
+    AudienceEntry,
+    Membership,
+    MembershipChange,
+    decide_memberships,
+    merged_memberships,
+    queued_entries,
+)
 from wayfare.model.identities import Identity
-from wayfare.model.identity_graph import Person
+from wayfare.model.identity_graph import GraphChange, Person
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy, merge_fragments
 from wayfare.model.profile_records import IdentityKey
@@ -42,11 +52,32 @@ class AudienceReads(Protocol):
     def record_membership_changes(
         self, org_id: str, changes: Sequence[MembershipChange]
     ) -> None: ...
+    def carry_memberships(
+        self, org_id: str, absorbed: str, memberships: Sequence[Membership]
+    ) -> None:
+        """Keep ``memberships`` (of the surviving person) and forget every membership of
+        the person ``absorbed``."""
+        ...
+
+    def queue_audience_entries(self, entries: Sequence[AudienceEntry]) -> None: ...
 
 
-def run_audience_checks(store: AudienceReads, checks: Sequence[AudienceCheck]) -> None:
-    """Each check in order: its event kept, then its person's memberships decided and kept
-    (a check whose identity no person holds keeps its event only)."""
+def run_audience_checks(
+    store: AudienceReads,
+    checks: Sequence[AudienceCheck],
+    merged: Sequence[tuple[str, GraphChange]] = (),
+) -> None:
+    """The memberships of the persons ``merged`` away (the commit's links, by org) carried
+    over to their survivors; then each check in order: its event kept, then its person's
+    memberships decided and kept, and the changes journeys start on queued (a check whose
+    identity no person holds keeps its event only)."""
+    for org_id, change in merged:
+        for merge in change.merges:
+            absorbed = store.memberships_of(org_id, merge.absorbed)
+            if absorbed:
+                kept = store.memberships_of(org_id, merge.survivor)
+                carried = merged_memberships(merge.survivor, kept, absorbed)
+                store.carry_memberships(org_id, merge.absorbed, carried)
     for check in checks:
         key = IdentityKey(check.identity.namespace, check.identity.id)
         if check.event is not None:
@@ -64,6 +95,8 @@ def run_audience_checks(store: AudienceReads, checks: Sequence[AudienceCheck]) -
         current = {m.audience: m for m in store.memberships_of(check.org_id, person.person_id)}
         changes = decide_memberships(check, person.person_id, profile.attributes, counts, current)
         store.record_membership_changes(check.org_id, changes)
+        if check.starts and changes:
+            store.queue_audience_entries(queued_entries(check, person, changes))
 
 
 MAX_HOLD_ROUNDS = 10

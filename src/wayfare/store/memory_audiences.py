@@ -3,10 +3,10 @@ lists, for unit tests and the contract suite. Use it from one thread."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from wayfare.errors import ConflictError
-from wayfare.model.audiences import Audience, Membership, MembershipChange
+from wayfare.model.audiences import Audience, AudienceEntry, Membership, MembershipChange
 from wayfare.model.identities import Identity
 from wayfare.model.identity_graph import Person
 from wayfare.model.profile_fragments import Fragment
@@ -51,6 +51,15 @@ class MemoryAudienceStore:
             if org == org_id and person == person_id
         ]
 
+    def carry_memberships(
+        self, org_id: str, absorbed: str, memberships: Sequence[Membership]
+    ) -> None:
+        """Keep ``memberships`` and forget the person ``absorbed``'s (a merge)."""
+        for key in [k for k in self._memberships if k[0] == org_id and k[2] == absorbed]:
+            del self._memberships[key]
+        for kept in memberships:
+            self._memberships[(org_id, kept.audience, kept.person_id)] = kept
+
     def members(
         self, org_id: str, audience: str, *, after: str | None = None, limit: int = 100
     ) -> list[Membership]:
@@ -58,6 +67,16 @@ class MemoryAudienceStore:
             kept
             for (org, name, person), kept in sorted(self._memberships.items())
             if org == org_id and name == audience and kept.member and person > (after or "")
+        ]
+        return found[:limit]
+
+    def members_after(
+        self, after: tuple[str, str, str] | None, limit: int
+    ) -> list[tuple[str, Membership]]:
+        found = [
+            (key[0], kept)
+            for key, kept in sorted(self._memberships.items())
+            if kept.member and (after is None or key > after)
         ]
         return found[:limit]
 
@@ -101,7 +120,11 @@ class MemoryAudienceReads:
     stores a MemoryJourneyStore's commit holds."""
 
     def __init__(
-        self, graph: MemoryIdentityGraph, profiles: MemoryProfileStore, kept: MemoryAudienceStore
+        self,
+        graph: MemoryIdentityGraph,
+        profiles: MemoryProfileStore,
+        kept: MemoryAudienceStore,
+        queue: Callable[[Sequence[AudienceEntry]], None],
     ) -> None:
         self._graph = graph
         self._profiles = profiles
@@ -110,6 +133,9 @@ class MemoryAudienceReads:
         self.count_identity_events = kept.count_identity_events
         self.memberships_of = kept.memberships_of
         self.record_membership_changes = kept.record_membership_changes
+        self.carry_memberships = kept.carry_memberships
+        self.queue_audience_entries = queue
+        """Into the journey store's queue of audience qualifications."""
 
     def person_of(self, org_id: str, identity: Identity) -> Person | None:
         return self._graph.person_of(org_id, identity)

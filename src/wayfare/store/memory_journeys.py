@@ -19,6 +19,7 @@ from wayfare.clock import Clock, SystemClock
 from wayfare.errors import ConflictError, FencedError
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim, Lease, plan
+from wayfare.model.audiences import AudienceEntry
 from wayfare.model.identity_graph import GraphChange
 from wayfare.model.instances import FINAL, Instance, Place, waiting_moves
 from wayfare.model.journey import parse_journey
@@ -91,6 +92,7 @@ class MemoryJourneyStore:
         self._positions: dict[int, int] = {}
         self._test_entries: dict[int, TestEntry] = {}
         self._forwards: dict[int, ForwardedEvent] = {}
+        self._audience_entries: dict[int, AudienceEntry] = {}
         self._steps: list[StepRecord] = []
         self._step_counts: Counter[tuple[str, str, str, str, str]] = Counter()
         """(org, journey, node, type, status) -> step events ever written, as SQL's
@@ -311,6 +313,15 @@ class MemoryJourneyStore:
         found = [f for _, f in sorted(self._forwards.items()) if f.partition in partitions]
         return found[:limit]
 
+    def audience_entries(self, partitions: Collection[int], limit: int) -> list[AudienceEntry]:
+        found = [e for _, e in sorted(self._audience_entries.items()) if e.partition in partitions]
+        return found[:limit]
+
+    def _queue_audience_entries(self, entries: Sequence[AudienceEntry]) -> None:
+        for entry in entries:
+            entry_id = next(self._ids)
+            self._audience_entries[entry_id] = dataclasses.replace(entry, entry_id=entry_id)
+
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         if batch.empty:
             return []
@@ -328,9 +339,11 @@ class MemoryJourneyStore:
         ]
         for update in batch.profile_updates:
             self.profiles.apply_profile_update(update)
-        if batch.audience_checks:
-            reads = MemoryAudienceReads(self.identities, self.profiles, self.audiences)
-            run_audience_checks(reads, batch.audience_checks)
+        if batch.audience_checks or any(change.merges for _, change in changes):
+            reads = MemoryAudienceReads(
+                self.identities, self.profiles, self.audiences, self._queue_audience_entries
+            )
+            run_audience_checks(reads, batch.audience_checks, changes)
         self.profiles.keep_person_events(batch.person_events, batch.person_events_per_identity)
         self._put(batch.instances)
         for org_id, change in changes:
@@ -375,6 +388,8 @@ class MemoryJourneyStore:
             )
         for forward_id in batch.forwards_done:
             self._forwards.pop(forward_id, None)
+        for entry_id in batch.audience_entries_done:
+            self._audience_entries.pop(entry_id, None)
         return new
 
     # leases

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim
-from wayfare.model.audiences import Audience, Membership, MembershipChange
+from wayfare.model.audiences import Audience, AudienceEntry, Membership, MembershipChange
 from wayfare.model.events import EventConfig
 from wayfare.model.identities import Identity, Namespace
 from wayfare.model.identity_graph import Decide, Dropped, GraphChange, Person
@@ -288,6 +288,11 @@ class RunStore(Protocol):
         engine's steps (a merge, a privacy delete) takes its forwarded events with it."""
         ...
 
+    def audience_entries(self, partitions: Collection[int], limit: int) -> list[AudienceEntry]:
+        """Membership changes that journeys start on, queued by commits for these
+        partitions, oldest first; a commit's ``audience_entries_done`` removes them."""
+        ...
+
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         """Apply the batch in one transaction; return its new outbox items with their ids."""
         ...
@@ -509,6 +514,14 @@ class AudienceStore(Protocol):
     ) -> list[Membership]:
         """The audience's current members, by person id: the first ``limit`` after the
         person id ``after``."""
+        ...
+
+    def members_after(
+        self, after: tuple[str, str, str] | None, limit: int
+    ) -> list[tuple[str, Membership]]:
+        """Current members of every org's audiences, as (org, membership), by (org,
+        audience, person id): the first ``limit`` after ``after`` (None: from the start).
+        What a periodic review pages through."""
         ...
 
     def add_identity_event(

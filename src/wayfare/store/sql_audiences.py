@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from wayfare.model.audiences import Audience, Membership, MembershipChange
+from wayfare.model.audiences import Audience, AudienceEntry, Membership, MembershipChange
 from wayfare.model.expressions import parse
 from wayfare.model.identities import Identity
 from wayfare.model.identity_graph import Person
@@ -31,6 +31,10 @@ _KEEP_MEMBERSHIP = (
     "INSERT INTO audience_memberships (org_id, audience, person_id, entered_ms, exited_ms) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (org_id, audience, person_id) DO UPDATE "
     "SET entered_ms = excluded.entered_ms, exited_ms = excluded.exited_ms"
+)
+_QUEUE_ENTRY = (
+    "INSERT INTO audience_entries (org_id, audience, status, person_id, start_namespace, "
+    "namespace, identity_id, partition, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _KEEP_EVENT = (
     "INSERT INTO identity_events (org_id, namespace, identity_id, event, at_ms) "
@@ -120,6 +124,17 @@ class SQLAudienceStore(SQLDatabase):
         )
         return [_membership(row) for row in rows]
 
+    def members_after(
+        self, after: tuple[str, str, str] | None, limit: int
+    ) -> list[tuple[str, Membership]]:
+        rows = self._all(
+            "SELECT * FROM audience_memberships WHERE exited_ms IS NULL "
+            "AND (org_id, audience, person_id) > (?, ?, ?) "
+            "ORDER BY org_id, audience, person_id LIMIT ?",
+            (*(after or ("", "", "")), limit),
+        )
+        return [(row["org_id"], _membership(row)) for row in rows]
+
     def add_identity_event(
         self, org_id: str, identity: IdentityKey, event: str, at_ms: int
     ) -> None:
@@ -196,9 +211,48 @@ class InTransaction:
         ]
 
     def record_membership_changes(self, org_id: str, changes: Sequence[MembershipChange]) -> None:
-        for change in changes:
-            kept = change.membership
+        self._keep(org_id, [change.membership for change in changes])
+
+    def carry_memberships(
+        self, org_id: str, absorbed: str, memberships: Sequence[Membership]
+    ) -> None:
+        self._conn.execute(
+            "DELETE FROM audience_memberships WHERE org_id = ? AND person_id = ?",
+            (org_id, absorbed),
+        )
+        self._keep(org_id, memberships)
+
+    def _keep(self, org_id: str, memberships: Sequence[Membership]) -> None:
+        for kept in memberships:
             self._conn.execute(
                 _KEEP_MEMBERSHIP,
                 (org_id, kept.audience, kept.person_id, kept.entered_ms, kept.exited_ms),
             )
+
+    def queue_audience_entries(self, entries: Sequence[AudienceEntry]) -> None:
+        for e in entries:
+            found = e.identity
+            self._conn.execute(
+                _QUEUE_ENTRY,
+                (
+                    e.org_id, e.audience, e.status, e.person_id, e.namespace,
+                    None if found is None else found.namespace,
+                    None if found is None else found.id, e.partition, e.at_ms,
+                ),
+            )  # fmt: skip
+
+
+def audience_entry_from_row(r: Row) -> AudienceEntry:
+    """A queued audience qualification, from its row (by name)."""
+    namespace, identity_id = r["namespace"], r["identity_id"]
+    return AudienceEntry(
+        r["org_id"],
+        r["audience"],
+        "entered" if r["status"] == "entered" else "exited",
+        r["person_id"],
+        r["start_namespace"],
+        None if namespace is None or identity_id is None else Identity(namespace, identity_id),
+        int(r["partition"]),
+        int(r["at_ms"]),
+        int(r["id"]),
+    )

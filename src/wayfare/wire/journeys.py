@@ -21,10 +21,19 @@ STEP_STATUSES: tuple[StepStatus, ...] = (
 
 
 class JourneyEntry(Wire):
-    event: str
-    """The event that brings people in."""
+    """What brings people in: an event, or a change of their membership of an audience."""
+
     next: str
     """The first activity."""
+    event: str | msgspec.UnsetType = msgspec.UNSET
+    """The event that brings people in."""
+    audience: str | msgspec.UnsetType = msgspec.UNSET
+    """Instead of an event: the audience whose members' changes bring people in."""
+    on: Literal["entered", "exited"] | msgspec.UnsetType = msgspec.UNSET
+    """With ``audience``: people enter when they enter it (the default) or exit it."""
+    namespace: str | msgspec.UnsetType = msgspec.UNSET
+    """With ``audience``: the namespace of the identity the instance carries (default: the
+    identity whose event or record changed the membership)."""
 
 
 class Reentrance(Wire):
@@ -57,6 +66,8 @@ class Journey(Wire):
     """Why the engine paused it (its steps kept failing); it takes no one in until resumed."""
     testMode: bool
     entryEvent: str
+    """The entry event; ``audience:NAME:entered`` (or ``exited``) for a journey starting on
+    audience qualification."""
     imsOrg: str
     createdMs: int
     changedMs: int

@@ -61,9 +61,9 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
     )
     if batch.profile_updates:
         apply_profile_updates(shared_statements(conn), batch.profile_updates, advisory_locks)
-    if batch.audience_checks:
+    if batch.audience_checks or any(change.merges for _, change in changes):
         checks = InTransaction(shared_statements(conn), advisory_locks)
-        run_audience_checks(checks, batch.audience_checks)
+        run_audience_checks(checks, batch.audience_checks, changes)
     if batch.person_events:  # row locks after every advisory lock the commit takes
         keep = batch.person_events, batch.person_events_per_identity
         keep_person_events(shared_statements(conn), *keep)
@@ -136,6 +136,9 @@ def write_batch(conn: psycopg.Connection[Any], batch: EngineBatch) -> list[Outbo
     )
     if batch.forwards_done:
         cursor.execute("DELETE FROM forwarded_events WHERE id = ANY(%s)", (batch.forwards_done,))
+    if batch.audience_entries_done:
+        done = batch.audience_entries_done
+        cursor.execute("DELETE FROM audience_entries WHERE id = ANY(%s)", (done,))
     return outbox
 
 

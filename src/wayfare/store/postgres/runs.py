@@ -16,12 +16,14 @@ import orjson
 from psycopg.rows import dict_row
 
 from wayfare.model.admission import Stay
+from wayfare.model.audiences import AudienceEntry
 from wayfare.model.instances import Instance
 from wayfare.model.records import FirstMessage
 from wayfare.model.runs import DueTimer, EngineBatch, ForwardedEvent, OutboxItem, TestEntry
 from wayfare.store.postgres.batches import write_batch
 from wayfare.store.postgres.connection import PostgresDatabase
 from wayfare.store.postgres.messages import known_message_ids, storable_text
+from wayfare.store.sql_audiences import audience_entry_from_row
 from wayfare.store.sql_journeys import entry_from_row, forward_from_row, outbox_item_from_row
 from wayfare.store.sql_resources import Row
 
@@ -171,6 +173,13 @@ class PostgresRunStore(PostgresDatabase):
             (sorted(partitions), limit),
         )
         return [forward_from_row(r) for r in rows]
+
+    def audience_entries(self, partitions: Collection[int], limit: int) -> list[AudienceEntry]:
+        rows = self._rows(
+            "SELECT * FROM audience_entries WHERE partition = ANY(%s) ORDER BY id LIMIT %s",
+            (sorted(partitions), limit),
+        )
+        return [audience_entry_from_row(r) for r in rows]
 
     # the one write
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:

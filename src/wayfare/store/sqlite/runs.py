@@ -12,11 +12,12 @@ from typing import Any
 import orjson
 
 from wayfare.model.admission import Stay
+from wayfare.model.audiences import AudienceEntry
 from wayfare.model.instances import Instance
 from wayfare.model.records import FirstMessage
 from wayfare.model.runs import DueTimer, EngineBatch, ForwardedEvent, OutboxItem, TestEntry
 from wayfare.store.audience_checks import run_audience_checks
-from wayfare.store.sql_audiences import InTransaction
+from wayfare.store.sql_audiences import InTransaction, audience_entry_from_row
 from wayfare.store.sql_identities import link_arrivals
 from wayfare.store.sql_journeys import (
     NODE_OF_STATE,
@@ -157,6 +158,11 @@ class SQLiteRunStore(SQLiteDatabase):
         rows = sorted(self._chunked(sql, (), sorted(partitions), (limit,)), key=lambda r: r["id"])
         return [forward_from_row(r) for r in rows[:limit]]
 
+    def audience_entries(self, partitions: Collection[int], limit: int) -> list[AudienceEntry]:
+        sql = "SELECT * FROM audience_entries WHERE partition IN ({marks}) ORDER BY id LIMIT ?"
+        rows = sorted(self._chunked(sql, (), sorted(partitions), (limit,)), key=lambda r: r["id"])
+        return [audience_entry_from_row(r) for r in rows[:limit]]
+
     # the one write
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
         if batch.empty:
@@ -178,7 +184,7 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     store_messages(conn, batch.messages)
     changes = link_arrivals(conn, batch.links)
     apply_profile_updates(conn, batch.profile_updates)
-    run_audience_checks(InTransaction(conn), batch.audience_checks)
+    run_audience_checks(InTransaction(conn), batch.audience_checks, changes)
     keep_person_events(conn, batch.person_events, batch.person_events_per_identity)
     moved = waiting_moves_of(conn, batch.instances, NODE_OF_STATE)
     insert_rows(
@@ -273,6 +279,8 @@ def _write_batch(conn: sqlite3.Connection, batch: EngineBatch) -> list[OutboxIte
     )
     for marks, chunk in in_chunks(batch.forwards_done):
         conn.execute(f"DELETE FROM forwarded_events WHERE id IN ({marks})", chunk)
+    for marks, chunk in in_chunks(batch.audience_entries_done):
+        conn.execute(f"DELETE FROM audience_entries WHERE id IN ({marks})", chunk)
     return outbox
 
 

@@ -1,4 +1,4 @@
--- depends: 0011.audiences
+-- depends: 0013.audience_entries
 -- Experience events of profile-enabled datasets kept for the identity they are attached to,
 -- as SQLite's 0021. docs/profiles.md.
 CREATE TABLE person_events (

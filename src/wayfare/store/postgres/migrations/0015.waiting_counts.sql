@@ -1,4 +1,4 @@
--- depends: 0011.audiences
+-- depends: 0014.person_events
 -- The people at each activity of a journey now, as SQLite's 0022: kept by every write of
 -- instances, so that the journey canvas reads a few rows instead of every instance.
 CREATE TABLE waiting_counts (

@@ -1,4 +1,4 @@
--- depends: 0018.audiences
+-- depends: 0020.audience_entries
 -- Experience events of profile-enabled datasets, kept for the identity they are attached to
 -- (model/person_events.py): a reference to the record (dataset, xactionId), when it
 -- happened, its eventType and the names of the org's events it matched (a JSON list). Bounded

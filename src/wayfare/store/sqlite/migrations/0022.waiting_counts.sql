@@ -1,4 +1,4 @@
--- depends: 0018.audiences
+-- depends: 0021.person_events
 -- The people at each activity of a journey now (its live instances, running or waiting, by
 -- the activity they are at), kept by every write of instances (the engine's commit, merges,
 -- privacy deletes), so that the journey canvas reads a few rows instead of every instance.

@@ -1,0 +1,146 @@
+"""Journeys starting on audience qualification through the running system, embedded and
+scaled out (a server and two workers on PostgreSQL and NATS): a Profile record or a counted
+event that moves a person into (or out of) an audience enters them into the journeys
+starting on it, once, and the journey's action reads their profile and runs once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import Demo, Server, wait_until
+from tests.integration.conftest import apply_demo_to, new_org
+from tests.integration.journey_support import (
+    TENANT,
+    Receiver,
+    Shop,
+    publish,
+    running_receiver,
+    send,
+    setup_shop,
+    shop_message,
+    wait_for_report,
+)
+from tests.integration.test_journey_profiles import linked, profile_dataset, profile_record
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as found:
+        yield found
+
+
+def audience(shop: Shop, name: str, condition: str) -> None:
+    with shop.admin() as admin:
+        created = admin.post("/api/v1/audiences", json={"name": name, "condition": condition})
+    assert created.status_code == 201, created.text
+
+
+def on_audience(
+    name: str, audience: str, on: str, url: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Started when a person ``on``s the audience: a POST of ``body`` to ``url``, the end."""
+    return {
+        "name": name,
+        "entry": {"audience": audience, "on": on, "next": "hook"},
+        "activities": {
+            "hook": {"type": "http", "method": "POST", "url": url, "timeoutSeconds": 10,
+                     "body": body, "next": "done"},
+            "done": {"type": "end"},
+        },
+    }  # fmt: skip
+
+
+def profile_name() -> str:
+    return "{{ #{profile." + TENANT + ".person.name} }}"
+
+
+def test_a_profile_record_that_qualifies_a_person_enters_them_once_and_exiting_too(
+    deployed: Server, receiver: Receiver
+) -> None:
+    shop = setup_shop(apply_demo_to(deployed, new_org()))
+    ids = profile_dataset(shop)
+    audience(shop, "gold", "#{profile." + TENANT + ".loyalty.tier} == 'gold'")
+    tag = uuid.uuid4().hex[:12]
+    hello = on_audience("hello-gold", "gold", "entered", f"{receiver.url}/{tag}/hello",
+                        {"name": profile_name()})  # fmt: skip
+    bye = on_audience("bye-gold", "gold", "exited", f"{receiver.url}/{tag}/bye",
+                      {"name": profile_name()})  # fmt: skip
+    publish(shop, hello)
+    publish(shop, bye)
+    ada = {"Email": "ada@example.com"}
+    gold = {"loyalty": {"tier": "gold"}, "person": {"name": "Ada"}}
+    send(shop, profile_record(shop, ids, ada, gold))
+    wait_until(lambda: len(receiver.under(f"/{tag}/hello")) == 1, timeout=30)
+    [call] = receiver.under(f"/{tag}/hello")
+    assert call.body == {"name": "Ada"}  # the person's profile, read by the journey
+    # still gold: no entry again (the profile shows the record was applied first)
+    send(shop, profile_record(shop, ids, ada, {**gold, "person": {"name": "Ada L."}}))
+    wait_until(lambda: name_of(shop) == "Ada L.", timeout=30)
+    send(shop, profile_record(shop, ids, ada, {"loyalty": {"tier": "silver"}}))
+    wait_until(lambda: len(receiver.under(f"/{tag}/bye")) == 1, timeout=30)
+    wait_for_report(shop, "bye-gold", entered=1)
+    found = wait_for_report(shop, "hello-gold", entered=1)
+    assert found["discardsByCause"] == {}
+    assert len(receiver.under(f"/{tag}/hello")) == 1
+    assert set(receiver.keys(f"/{tag}").values()) == {1}  # each action sent once
+
+
+def name_of(shop: Shop) -> Any:
+    with shop.admin() as admin:
+        found = admin.get(
+            "/api/v1/profiles", params={"namespace": "Email", "id": "ada@example.com"}
+        )
+    if found.status_code != 200:
+        return None
+    return found.json()["attributes"].get(TENANT, {}).get("person", {}).get("name")
+
+
+def test_counted_events_that_qualify_a_person_enter_them_once(
+    deployed: Server, receiver: Receiver
+) -> None:
+    shop = setup_shop(apply_demo_to(deployed, new_org()))
+    audience(shop, "two-carts", "count(cart in last 1 day) >= 2")
+    tag = uuid.uuid4().hex[:12]
+    publish(shop, on_audience("two-carts-hello", "two-carts", "entered",
+                              f"{receiver.url}/{tag}/carts", {"who": "ada"}))  # fmt: skip
+    publish(shop, {
+        "name": "every-cart", "entry": {"event": "cart", "next": "done"},
+        "reentrance": {"allowed": True, "waitSeconds": 0}, "activities": {"done": {"type": "end"}},
+    })  # fmt: skip
+    send(shop, shop_message(shop, "cart", "ada@example.com"))
+    wait_for_report(shop, "every-cart", entered=1)
+    linked(shop, "Email", "ada@example.com", {"Email:ada@example.com"})
+    assert receiver.under(f"/{tag}/carts") == []  # one cart so far
+    send(shop, shop_message(shop, "cart", "ada@example.com", cart_id="c-2"))
+    wait_until(lambda: len(receiver.under(f"/{tag}/carts")) == 1, timeout=30)
+    send(shop, shop_message(shop, "cart", "ada@example.com", cart_id="c-3"))  # still a member
+    wait_for_report(shop, "every-cart", entered=3)
+    found = wait_for_report(shop, "two-carts-hello", entered=1)
+    assert found["discardsByCause"] == {}
+    assert len(receiver.under(f"/{tag}/carts")) == 1
+
+
+def test_saving_a_journey_checks_the_audience_it_starts_on(org_demo: Demo) -> None:
+    shop = setup_shop(org_demo)
+    journey = on_audience("hello", "gold", "entered", "https://example.com/hello", {})
+    with shop.admin() as admin:
+        refused = admin.post("/api/v1/journeys", json=journey)
+        assert refused.status_code == 400, refused.text
+        cause = refused.json()["report"]["cause"]["_streamingValidation"][0]
+        [violation] = cause["causingExceptions"]
+        assert violation["pointerToViolation"] == "/entry/audience"
+        assert "no audience named 'gold'" in violation["message"]
+        audience(shop, "gold", "count(cart in last 1 day) >= 1")
+        saved = admin.post("/api/v1/journeys", json=journey)
+        assert saved.status_code in (200, 201), saved.text
+        assert saved.json()["entryEvent"] == "audience:gold:entered"
+        hook = {**journey["activities"]["hook"], "body": {"cart": "{{ @event{cart._id} }}"}}
+        payload = {**journey, "activities": {**journey["activities"], "hook": hook}}
+        refused = admin.post("/api/v1/journeys", json=payload)  # its entry has no event
+        assert refused.status_code == 400, refused.text
