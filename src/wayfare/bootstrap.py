@@ -449,7 +449,7 @@ def _server(
             audience_registry,
         ),
         profiles=people,
-        privacy=PrivacyDeletes(identity_graph, journey_store, profiles, store, clock),
+        privacy=PrivacyDeletes(identity_graph, journey_store, profiles, audiences, store, clock),
         audiences=audience_registry,
         inbox=inbox or LocalInbox(),
         readiness=readiness,

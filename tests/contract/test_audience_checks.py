@@ -158,3 +158,22 @@ def test_a_merge_in_the_commit_carries_the_memberships_of_the_person_merged_away
     ]
     assert audiences.memberships_of(ORG, other.person_id) == []
     assert journeys.audience_entries(range(4), 10) == []  # carried over: no one entered
+
+
+def test_erasing_a_persons_runs_drops_the_qualifications_queued_for_their_identities(
+    backend: Backend,
+) -> None:
+    journeys = backend.open_journeys()
+    send(backend.open_identity_graph(), email("ada@example.com"), ecid("e-1"))
+    send(backend.open_identity_graph(), email("bob@example.com"))
+    tier(backend, "gold", T0)
+    bob = IdentityKey("Email", "bob@example.com")
+    backend.open_profiles().apply_profile_update(
+        ProfileUpdate(ORG, "crm", bob, Operation.MERGE, {"tier": "gold"}, T0)
+    )
+    journeys.commit(gold(email("ada@example.com"), T0 + 1))
+    journeys.commit(gold(email("bob@example.com"), T0 + 1))
+    assert len(journeys.audience_entries(range(4), 10)) == 2
+    journeys.erase_runs(ORG, ["ada@example.com", "e-1"], [], [])
+    [left] = journeys.audience_entries(range(4), 10)
+    assert left.identity == email("bob@example.com")

@@ -12,6 +12,7 @@ from tests.contract.test_journey_store import arrival
 from tests.people import ecid, email
 from wayfare.clock import FakeClock
 from wayfare.errors import Violation
+from wayfare.model.audiences import Membership, MembershipChange
 from wayfare.model.person_events import PersonEvent
 from wayfare.model.profile_records import IdentityKey
 from wayfare.model.resources import Dataset
@@ -52,13 +53,33 @@ def test_the_persons_records_and_failed_records_go_page_by_page(backend: Backend
     ]
     links = [arrival(T0, email("ada@example.com"), ecid("e-ada"))]
     journeys.commit(EngineBatch(links=links, person_events=kept_events))
-    graph, profiles = backend.open_identity_graph(), backend.open_profiles()
-    deletes = PrivacyDeletes(graph, journeys, profiles, store, FakeClock(T0), page=2)
+    graph, profiles, audiences = (
+        backend.open_identity_graph(),
+        backend.open_profiles(),
+        backend.open_audiences(),
+    )
+    person = graph.person_of(ORG, email("ada@example.com"))
+    assert person is not None
+    for who in (ada, ada_ecid, bob):
+        audiences.add_identity_event(ORG, who, "cart", T0)
+    audiences.record_membership_changes(
+        ORG,
+        [
+            MembershipChange("entered", Membership("gold", person.person_id, T0)),
+            MembershipChange("entered", Membership("gold", "bob-person", T0)),
+        ],
+    )
+    deletes = PrivacyDeletes(graph, journeys, profiles, audiences, store, FakeClock(T0), page=2)
 
     done = deletes.delete(ORG, "ECID", "e-ada")
 
     assert (done.identities, done.records, done.failed_records) == (2, 4, 3)
     assert done.experience_events == 3
+    assert (done.audience_memberships, done.counted_events) == (1, 2)
+    assert audiences.memberships_of(ORG, person.person_id) == []
+    assert [m.person_id for m in audiences.members(ORG, "gold")] == ["bob-person"]
+    counts = audiences.count_identity_events(ORG, [ada, ada_ecid, bob], [("cart", 10)], T0)
+    assert counts == {("cart", 10): 1}
     assert profiles.person_events(ORG, [ada, ada_ecid], 10) == []
     assert [e.xaction_id for e in profiles.person_events(ORG, [bob], 10)] == ["r1"]
     kept = [
@@ -73,3 +94,4 @@ def test_the_persons_records_and_failed_records_go_page_by_page(backend: Backend
         None, 0, 0, 0,
     )  # fmt: skip
     assert again.experience_events == 0
+    assert (again.audience_memberships, again.counted_events) == (0, 0)

@@ -99,6 +99,7 @@ def test_a_profile_shows_the_persons_recent_events_and_audiences_until_deleted(
         )
     assert deleted.status_code == 200, deleted.text
     assert deleted.json()["experienceEvents"] == 3
+    assert (deleted.json()["audienceMemberships"], deleted.json()["countedEvents"]) == (1, 2)
     bob = profile(shop.demo, "Email", "bob@example.com")
     assert len(bob["events"]) == 1  # another person's stay
     # Ada comes back: a new person, with her new event only
@@ -106,3 +107,4 @@ def test_a_profile_shows_the_persons_recent_events_and_audiences_until_deleted(
     again = wait_until(lambda: profile(shop.demo, "Email", "ada@example.com"), timeout=30)
     assert again["personId"] != found["personId"]
     assert [e["eventType"] for e in again["events"]] == ["commerce.view"]
+    assert again["audiences"] == []  # her counted carts went with her

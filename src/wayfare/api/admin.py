@@ -509,6 +509,8 @@ async def delete_profile(request: Request, s: Services, org_id: str) -> Response
         records=done.records,
         failedRecords=done.failed_records,
         experienceEvents=done.experience_events,
+        audienceMemberships=done.audience_memberships,
+        countedEvents=done.counted_events,
     )
     return json_answer(wp.ProfileDeleted, answer)
 

@@ -166,6 +166,8 @@ def profiles_delete(cli: CliContext, identity: str, yes: bool) -> None:
             ("records", body.records),
             ("failed records", body.failedRecords),
             ("experience events", body.experienceEvents),
+            ("audience memberships", body.audienceMemberships),
+            ("counted events", body.countedEvents),
         ]
         table(["removed", "count"], rows)
 

@@ -5,9 +5,11 @@ In this order, so that a delete that fails half-way is finished by running it ag
 identity graph, which finds the person's other identities, goes last):
 
 1. journeys: the person's live instances end with status ``deleted`` (a step event each);
-   every instance and step event of the person loses its identity (model/privacy.py);
+   every instance and step event of the person loses its identity (model/privacy.py), and
+   audience qualifications queued for its identities go;
 2. profile attributes: every fragment of each of the person's identities, and the
-   experience events kept for them;
+   experience events kept for them; audiences: the person's memberships and the events kept
+   for its identities to count;
 3. datasets: every record whose ``identityMap`` names one of the identities, and every
    failed record of the org that does. Records have no index by identity: each of the org's
    datasets (and its failed records) is read in pages of ``page`` records, and each page's
@@ -30,7 +32,13 @@ from wayfare.model.privacy import erase_instance, holds_identity
 from wayfare.model.profile_records import IdentityKey
 from wayfare.model.records import FailedRecord, Record
 from wayfare.registry.profiles import delete_profile_attributes
-from wayfare.store.ports import IdentityGraph, JourneyStore, ProfileStore, ResourceStore
+from wayfare.store.ports import (
+    AudienceStore,
+    IdentityGraph,
+    JourneyStore,
+    ProfileStore,
+    ResourceStore,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,8 @@ class Deletion:
     records: int
     failed_records: int
     experience_events: int
+    audience_memberships: int
+    counted_events: int
 
 
 class PrivacyDeletes:
@@ -55,6 +65,7 @@ class PrivacyDeletes:
         graph: IdentityGraph,
         journeys: JourneyStore,
         profiles: ProfileStore,
+        audiences: AudienceStore,
         store: ResourceStore,
         clock: Clock,
         page: int = 500,
@@ -62,6 +73,7 @@ class PrivacyDeletes:
         self._graph = graph
         self._journeys = journeys
         self._profiles = profiles
+        self._audiences = audiences
         self._store = store
         self._clock = clock
         self._page = page
@@ -76,6 +88,8 @@ class PrivacyDeletes:
         keys = [IdentityKey(x.namespace, x.id) for x in sorted(identities)]
         fragments = delete_profile_attributes(self._profiles, org_id, keys)
         events = self._profiles.delete_person_events(org_id, keys)
+        person_id = person.person_id if person is not None else ""  # "": no one's
+        memberships, counted = self._audiences.forget_person(org_id, person_id, keys)
         known = namespaces_of(self._graph.list_namespaces(org_id))
         records = sum(
             self._delete_records(d.dataset_id, identities, known)
@@ -85,7 +99,8 @@ class PrivacyDeletes:
         linked = 0 if person is None else self._graph.forget_person(org_id, person.person_id)
         return Deletion(
             person.person_id if person is not None else None,
-            linked, ended, erased, steps, fragments, records, failed, events,
+            linked, ended, erased, steps, fragments, records, failed, events, memberships,
+            counted,
         )  # fmt: skip
 
     def _erase_runs(self, org_id: str, identities: Collection[Identity]) -> tuple[int, int, int]:

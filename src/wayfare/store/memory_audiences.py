@@ -105,6 +105,17 @@ class MemoryAudienceStore:
             for name, window in windows
         }
 
+    def forget_person(
+        self, org_id: str, person_id: str, identities: Collection[IdentityKey]
+    ) -> tuple[int, int]:
+        mine = [k for k in self._memberships if k[0] == org_id and k[2] == person_id]
+        for key in mine:
+            del self._memberships[key]
+        wanted = set(identities)
+        kept = [e for e in self._events if not (e[0] == org_id and e[1] in wanted)]
+        events, self._events = len(self._events) - len(kept), kept
+        return len(mine), events
+
     def forget_identity_events_before(self, before_ms: int, limit: int) -> int:
         old = sorted((e for e in self._events if e[3] < before_ms), key=lambda e: e[3])[:limit]
         for event in old:

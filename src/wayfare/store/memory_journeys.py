@@ -522,6 +522,9 @@ class MemoryJourneyStore:
     ) -> int:
         self._end(instances, steps)
         wanted = set(identities)
+        for entry_id, entry in list(self._audience_entries.items()):
+            if entry.org_id == org_id and entry.identity and entry.identity.id in wanted:
+                del self._audience_entries[entry_id]
         mine = [n for n, s in enumerate(self._steps) if s.org_id == org_id and s.identity in wanted]
         for n in mine:
             self._steps[n] = dataclasses.replace(self._steps[n], identity=ERASED, detail=None)

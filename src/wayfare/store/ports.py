@@ -541,6 +541,13 @@ class AudienceStore(Protocol):
         identities had after ``now_ms`` less the window and up to ``now_ms``."""
         ...
 
+    def forget_person(
+        self, org_id: str, person_id: str, identities: Collection[IdentityKey]
+    ) -> tuple[int, int]:
+        """Delete the person's memberships and the events kept for its identities (a
+        privacy delete), in one transaction; (memberships, events) deleted."""
+        ...
+
     def forget_identity_events_before(self, before_ms: int, limit: int) -> int:
         """Delete the ``limit`` oldest kept events older than ``before_ms`` (with any kept
         twice for one identity, name and millisecond); how many went."""

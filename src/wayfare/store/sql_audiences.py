@@ -151,6 +151,24 @@ class SQLAudienceStore(SQLDatabase):
         with self._tx() as conn:  # the engine counts in its commit (InTransaction)
             return InTransaction(conn).count_identity_events(org_id, identities, windows, now_ms)
 
+    def forget_person(
+        self, org_id: str, person_id: str, identities: Collection[IdentityKey]
+    ) -> tuple[int, int]:
+        with self._tx() as conn:
+            memberships = conn.execute(
+                "DELETE FROM audience_memberships WHERE org_id = ? AND person_id = ?",
+                (org_id, person_id),
+            ).rowcount
+            events = sum(
+                conn.execute(
+                    "DELETE FROM identity_events WHERE org_id = ? AND namespace = ? "
+                    "AND identity_id = ?",
+                    (org_id, key.namespace, key.id),
+                ).rowcount
+                for key in sorted(identities)
+            )
+            return memberships, events
+
     def forget_identity_events_before(self, before_ms: int, limit: int) -> int:
         with self._tx() as conn:
             return conn.execute(

@@ -450,6 +450,11 @@ class SQLJourneyReports(SQLDatabase):
             if not wanted:
                 return 0
             people = f"org_id = ? AND identity IN ({marks(len(wanted))})"
+            conn.execute(  # queued qualifications would enter the person again
+                f"DELETE FROM audience_entries WHERE org_id = ? "
+                f"AND identity_id IN ({marks(len(wanted))})",
+                (org_id, *wanted),
+            )
             erase = (ERASED, org_id, *wanted)
             conn.execute(f"UPDATE discards SET identity = ? WHERE {people}", erase)
             return conn.execute(

@@ -177,3 +177,7 @@ class ProfileDeleted(Wire):
     experienceEvents: int
     """Experience events kept for the person's identities (their profile's ``events``),
     deleted."""
+    audienceMemberships: int
+    """The person's audience memberships (current and past) deleted."""
+    countedEvents: int
+    """Events kept for the person's identities for audiences to count, deleted."""
