@@ -44,7 +44,7 @@ import orjson
 import psycopg
 
 from scratch_database import scratch_database
-from wayfare.model.profile_records import IdentityKey
+from wayfare.model.identities import Identity
 from wayfare.model.records import IncomingMessage
 from wayfare.model.resources import Dataset, Schema
 from wayfare.model.schema import SchemaDefinition, build_json_schema
@@ -121,7 +121,7 @@ def run_wayfare(raw: list[bytes], store: ProfileStore) -> tuple[float, dict[str,
         for m in messages
     }
     attributes = {
-        p: merged_profile(store, ORG, [IdentityKey("Email", p)]).attributes.get("_bench")
+        p: merged_profile(store, ORG, [Identity("Email", p)]).attributes.get("_bench")
         for p in people
     }
     return len(raw) / seconds, attributes

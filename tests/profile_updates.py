@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
+from wayfare.model.identities import Identity
+from wayfare.model.profile_records import Operation, ProfileUpdate
 
 ORG = "ACME@AdobeOrg"
 OTHER_ORG = "OTHER@AdobeOrg"
 T0 = 1_700_000_000_000
-ADA = IdentityKey("Email", "ada@example.com")
-ECID = IdentityKey("ECID", "111")
-BOB = IdentityKey("Email", "bob@example.com")
+ADA = Identity("Email", "ada@example.com")
+ECID = Identity("ECID", "111")
+BOB = Identity("Email", "bob@example.com")
 
 
 def update(
@@ -19,7 +20,7 @@ def update(
     time_ms: int = T0,
     operation: Operation = Operation.MERGE,
     dataset_id: str = "crm",
-    identity: IdentityKey = ADA,
+    identity: Identity = ADA,
     org_id: str = ORG,
 ) -> ProfileUpdate:
     return ProfileUpdate(org_id, dataset_id, identity, operation, attributes, time_ms)

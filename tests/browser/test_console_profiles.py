@@ -15,7 +15,8 @@ from playwright.sync_api import expect
 from tests.browser.conftest import ADMIN_TOKEN, Visit
 from tests.browser.test_console_journeys import HOLD, signup
 from tests.conftest import ROOT, Demo, wait_until
-from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
+from wayfare.model.identities import Identity
+from wayfare.model.profile_records import Operation, ProfileUpdate
 from wayfare.store.sqlite.connection import database_path
 from wayfare.store.sqlite.profiles import SQLiteProfileStore
 
@@ -48,7 +49,7 @@ def test_a_profile_is_found_by_any_identity_with_attributes_and_journeys(
         attributes = {"_instance_name": {"person": {"city": "Paris"}}}
         store.apply_profile_update(
             ProfileUpdate(
-                demo.org, datasets["crm-customers"], IdentityKey("Email", "ada@example.com"),
+                demo.org, datasets["crm-customers"], Identity("Email", "ada@example.com"),
                 Operation.MERGE, attributes, 1_767_225_600_000,
             )
         )  # fmt: skip

@@ -22,7 +22,7 @@ from wayfare.model.audiences import (
 )
 from wayfare.model.identities import Identity
 from wayfare.model.partitions import partition_of
-from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
+from wayfare.model.profile_records import Operation, ProfileUpdate
 from wayfare.model.runs import EngineBatch
 
 DAY = 86_400_000
@@ -43,7 +43,7 @@ def test_a_person_enters_and_exits_by_their_profile_and_the_events_of_every_iden
     journeys, audiences = backend.open_journeys(), backend.open_audiences()
     ada = send(backend.open_identity_graph(), email("ada@example.com"), ecid("e-1")).persons[0]
     french = ProfileUpdate(
-        ORG, "crm", IdentityKey("Email", "ada@example.com"), Operation.MERGE, {"country": "FR"}, T0
+        ORG, "crm", Identity("Email", "ada@example.com"), Operation.MERGE, {"country": "FR"}, T0
     )
     backend.open_profiles().apply_profile_update(french)
     journeys.commit(check(email("ada@example.com"), T0 + 1))
@@ -62,7 +62,7 @@ def test_an_identity_no_person_holds_keeps_its_event_only(backend: Backend) -> N
     journeys, audiences = backend.open_journeys(), backend.open_audiences()
     journeys.commit(check(email("nobody@example.com"), T0))
     window = ("cart", DAY)
-    nobody = [IdentityKey("Email", "nobody@example.com")]
+    nobody = [Identity("Email", "nobody@example.com")]
     assert audiences.count_identity_events(ORG, nobody, [window], T0) == {window: 1}
     assert audiences.members(ORG, "french-carts") == []
 
@@ -97,7 +97,7 @@ def gold(identity: Identity, at: int) -> EngineBatch:
 
 
 def tier(backend: Backend, value: str, at: int) -> None:
-    key = IdentityKey("Email", "ada@example.com")
+    key = Identity("Email", "ada@example.com")
     update = ProfileUpdate(ORG, "crm", key, Operation.MERGE, {"tier": value}, at)
     backend.open_profiles().apply_profile_update(update)
 
@@ -167,7 +167,7 @@ def test_erasing_a_persons_runs_drops_the_qualifications_queued_for_their_identi
     send(backend.open_identity_graph(), email("ada@example.com"), ecid("e-1"))
     send(backend.open_identity_graph(), email("bob@example.com"))
     tier(backend, "gold", T0)
-    bob = IdentityKey("Email", "bob@example.com")
+    bob = Identity("Email", "bob@example.com")
     backend.open_profiles().apply_profile_update(
         ProfileUpdate(ORG, "crm", bob, Operation.MERGE, {"tier": "gold"}, T0)
     )

@@ -8,13 +8,13 @@ import pytest
 from tests.contract.conftest import ORG, OTHER_ORG, T0, AudienceBackend
 from wayfare.errors import ConflictError
 from wayfare.model.audiences import Audience, Membership, MembershipChange, parse_audience
-from wayfare.model.profile_records import IdentityKey
+from wayfare.model.identities import Identity
 from wayfare.store.ports import AudienceStore
 
 DAY = 86_400_000
-ADA = IdentityKey("Email", "ada@example.com")
-ADA_ECID = IdentityKey("ECID", "0123")
-BOB = IdentityKey("Email", "bob@example.com")
+ADA = Identity("Email", "ada@example.com")
+ADA_ECID = Identity("ECID", "0123")
+BOB = Identity("Email", "bob@example.com")
 
 
 def audience(name: str, condition: str = "count(purchase in last 7 days) >= 2") -> Audience:

@@ -23,7 +23,7 @@ from wayfare.model.identities import Identity, namespaces_of
 from wayfare.model.identity_graph import Arrival, Person, apply_change, link
 from wayfare.model.instances import Instance
 from wayfare.model.matching import EventMatch
-from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
+from wayfare.model.profile_records import Operation, ProfileUpdate
 from wayfare.model.records import FirstMessage
 from wayfare.model.runs import (
     ActionRetry,
@@ -1047,7 +1047,7 @@ def test_a_commit_applies_the_profile_updates_it_carries_in_order(backend: Backe
     """Profile records the journey engine consumed, and what its updateProfile activities
     wrote, update their fragments in its commit, and only in a commit that goes through."""
     journeys = backend.open_journeys()
-    ada = IdentityKey("Email", "ada@x.org")
+    ada = Identity("Email", "ada@x.org")
 
     def update(at: int, attributes: dict[str, Any]) -> ProfileUpdate:
         return ProfileUpdate(ORG, "crm", ada, Operation.MERGE, attributes, at)

@@ -8,18 +8,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend, commit_from_two_connections
+from wayfare.model.identities import Identity
 from wayfare.model.person_events import PersonEvent
-from wayfare.model.profile_records import IdentityKey
 from wayfare.model.runs import EngineBatch
 
-ADA = IdentityKey("Email", "ada@example.com")
-ADA_ECID = IdentityKey("ECID", "e-1")
-BOB = IdentityKey("Email", "bob@example.com")
+ADA = Identity("Email", "ada@example.com")
+ADA_ECID = Identity("ECID", "e-1")
+BOB = Identity("Email", "bob@example.com")
 
 
 def event(
     at: int,
-    identity: IdentityKey = ADA,
+    identity: Identity = ADA,
     *,
     org_id: str = ORG,
     events: tuple[str, ...] = ("purchase",),

@@ -13,8 +13,8 @@ from tests.people import ecid, email
 from wayfare.clock import FakeClock
 from wayfare.errors import Violation
 from wayfare.model.audiences import Membership, MembershipChange
+from wayfare.model.identities import Identity
 from wayfare.model.person_events import PersonEvent
-from wayfare.model.profile_records import IdentityKey
 from wayfare.model.resources import Dataset
 from wayfare.model.runs import EngineBatch
 from wayfare.registry.privacy import PrivacyDeletes
@@ -44,8 +44,8 @@ def test_the_persons_records_and_failed_records_go_page_by_page(backend: Backend
     )
     journeys = backend.open_journeys()
     ada, ada_ecid, bob = (
-        IdentityKey("Email", "ada@example.com"), IdentityKey("ECID", "e-ada"),
-        IdentityKey("Email", "bob@example.com"),
+        Identity("Email", "ada@example.com"), Identity("ECID", "e-ada"),
+        Identity("Email", "bob@example.com"),
     )  # fmt: skip
     kept_events = [
         PersonEvent(ORG, who, "dataset-1", f"r{n}", T0 + n, T0 + n, None)

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from tests.contract.conftest import ProfileBackend
 from tests.profile_updates import ADA, BOB, ECID, ORG, OTHER_ORG, T0, update
+from wayfare.model.identities import Identity
 from wayfare.model.profile_fragments import apply_update
 from wayfare.model.profile_merge import AttributeMerge, MergePolicy
-from wayfare.model.profile_records import IdentityKey, Operation
+from wayfare.model.profile_records import Operation
 from wayfare.store.ports import ProfileStore
 
 
@@ -68,7 +69,7 @@ def test_fragments_are_read_for_the_identities_asked_in_their_org_only(
 ) -> None:
     store = profile_backend.store
     seed(store)
-    found = store.profile_fragments(ORG, [ADA, ECID, IdentityKey("Phone", "+33")])
+    found = store.profile_fragments(ORG, [ADA, ECID, Identity("Phone", "+33")])
     assert sorted((f.identity.namespace, f.dataset_id, str(f.attributes())) for f in found) == [
         ("ECID", "crm", "{'c': 3}"),
         ("Email", "crm", "{'a': 1}"),
@@ -146,7 +147,7 @@ documents = st.dictionaries(st.text(max_size=4), json_values, max_size=4)
 def test_every_adapter_keeps_the_fragment_the_model_makes(
     profile_backend: ProfileBackend, updates: list[tuple[dict[str, Any], Operation]]
 ) -> None:
-    identity = IdentityKey("Email", uuid.uuid4().hex)  # the store outlives one example
+    identity = Identity("Email", uuid.uuid4().hex)  # the store outlives one example
     expected = None
     for i, (attributes, operation) in enumerate(updates):
         u = update(attributes, T0 + i, operation, identity=identity)

@@ -22,7 +22,8 @@ from tests.integration.journey_support import END, on_cart, publish, send, setup
 from tests.integration.test_cli_commands import NO_WAYFARE_ENV
 from tests.integration.test_identity_graph import profile
 from wayfare.cli import main
-from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
+from wayfare.model.identities import Identity
+from wayfare.model.profile_records import Operation, ProfileUpdate
 from wayfare.store.ports import ProfileStore
 
 pytestmark = pytest.mark.integration
@@ -72,7 +73,7 @@ def test_a_profile_shows_attributes_with_their_dataset_and_the_persons_journeys(
     attributes = {f"_{tenant}": {"person": {"firstName": "Ada", "city": "Paris"}}}
     with profile_store(server, request) as store:
         update = ProfileUpdate(
-            demo.org, crm, IdentityKey("Email", "ada@example.com"), Operation.MERGE,
+            demo.org, crm, Identity("Email", "ada@example.com"), Operation.MERGE,
             attributes, 1_767_225_600_000,
         )  # fmt: skip
         store.apply_profile_update(update)

@@ -12,7 +12,7 @@ import yaml
 
 from tests.conftest import ROOT, Demo
 from tests.integration.conftest import assert_problem, records
-from wayfare.model.profile_records import IdentityKey
+from wayfare.model.identities import Identity
 from wayfare.model.records import IncomingMessage
 from wayfare.model.resources import Dataset, Schema
 from wayfare.model.schema import SchemaDefinition
@@ -169,7 +169,7 @@ def test_profile_records_sent_to_an_inlet_update_fragments_as_their_operations_s
             payload=orjson.dumps(record["message"]),
         )
         assert apply_profile_record(store, dataset, customers, incoming).applied
-    profile = merged_profile(store, org_demo.org, [IdentityKey("Email", "ada@example.com")])
+    profile = merged_profile(store, org_demo.org, [Identity("Email", "ada@example.com")])
     assert profile.attributes[loyalty] == {"loyalty": {"tier": "gold", "points": 1}}
     assert profile.attributes["extSourceSystemAudit"] == audit("03")
     tier = profile.provenance[(f"_{tenant}", "loyalty", "tier")]

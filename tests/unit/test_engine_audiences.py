@@ -10,8 +10,9 @@ from tests.people import ecid, email
 from tests.unit.journey_engine import ORG, T0, Engine, make_engine
 from wayfare.engine.audiences import AudienceChecks
 from wayfare.model.audiences import Membership, parse_audience
+from wayfare.model.identities import Identity
 from wayfare.model.matching import EventMatch
-from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
+from wayfare.model.profile_records import Operation, ProfileUpdate
 from wayfare.model.runs import EngineBatch
 from wayfare.store.memory import MemoryStore
 from wayfare.store.memory_audiences import MemoryAudienceStore
@@ -70,7 +71,7 @@ def test_profile_attributes_take_part_in_the_condition() -> None:
     engine, store = engine_with(
         {"name": "gold", "condition": "#{profile.tier} == 'gold' and count(cart in last 1 day) > 0"}
     )
-    ada = IdentityKey("Email", "ada@example.com")
+    ada = Identity("Email", "ada@example.com")
     gold = ProfileUpdate(ORG, "crm", ada, Operation.MERGE, {"tier": "gold"}, T0)
     store.profiles.apply_profile_update(gold)
     cart(engine, {"Email": "ada@example.com"})
@@ -88,7 +89,7 @@ def test_events_no_audience_counts_are_not_kept() -> None:
     cart(engine, {"Email": "ada@example.com"})
     engine.cycle()
     window = ("cart", DAY)
-    ada = [IdentityKey("Email", "ada@example.com")]
+    ada = [Identity("Email", "ada@example.com")]
     assert store.audiences.count_identity_events(ORG, ada, [window], T0) == {window: 0}
     assert store.audiences.memberships_of(ORG, person_id(store, {"Email": "ada@example.com"})) == []
 
@@ -101,7 +102,7 @@ def test_a_profile_change_is_checked_against_the_audiences_reading_the_profile()
     ]:
         store.audiences.add_audience(parse_audience(ORG, {"name": name, "condition": condition}))
     ada = email("ada@example.com")
-    ada_key = IdentityKey("Email", "ada@example.com")
+    ada_key = Identity("Email", "ada@example.com")
     gold = ProfileUpdate(ORG, "crm", ada_key, Operation.MERGE, {"tier": "gold"}, T0)
     [check] = AudienceChecks(store.audiences).for_profile_changes([gold], T0)
     assert check.event is None and check.identity == ada

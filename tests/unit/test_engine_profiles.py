@@ -14,10 +14,10 @@ from tests.unit.journey_engine import ORG, T0, Engine, make_engine
 from wayfare.engine.ownership import Holding
 from wayfare.engine.profiles import EngineProfiles
 from wayfare.model.events import EventConfig
+from wayfare.model.identities import Identity
 from wayfare.model.matching import EventMatch
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import AttributeMerge, MergePolicy
-from wayfare.model.profile_records import IdentityKey
 from wayfare.model.resources import Dataset
 from wayfare.model.runs import JourneyVersion, TestEntry
 from wayfare.store.memory import MemoryStore
@@ -27,7 +27,7 @@ from wayfare.store.memory_profiles import MemoryProfileStore
 PROFILE_SCHEMA = make_schema("customers", hex_id="1" * 32, xdm_class="Profile")
 CRM = Dataset("crm", ORG, "crm", PROFILE_SCHEMA.schema_id, False, T0, profile=True)
 PLAIN = Dataset("plain", ORG, "plain", PROFILE_SCHEMA.schema_id, False, T0)
-ADA = IdentityKey("Email", "ada@example.com")
+ADA = Identity("Email", "ada@example.com")
 TIERED = {
     "check": {
         "type": "condition",
@@ -47,7 +47,7 @@ class CountedProfiles(MemoryProfileStore):
         super().__init__()
         self.reads = 0
 
-    def profile_fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+    def profile_fragments(self, org_id: str, identities: Collection[Identity]) -> list[Fragment]:
         self.reads += 1
         return super().profile_fragments(org_id, identities)
 

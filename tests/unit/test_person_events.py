@@ -18,7 +18,6 @@ from wayfare.model.person_events import (
     kept_events,
     person_event_of,
 )
-from wayfare.model.profile_records import IdentityKey
 from wayfare.model.resources import Dataset
 from wayfare.store.memory import MemoryStore
 from wayfare.store.memory_journeys import MemoryJourneyStore
@@ -37,12 +36,12 @@ def test_an_event_is_kept_under_its_primary_identity_else_its_first() -> None:
         "identityMap": {"ECID": [{"id": "e-1"}], "Email": [{"id": "Ada@x.org", "primary": True}]}
     }
     both = [ECID, Identity("Email", "ada@x.org")]
-    assert attached_identity(marked, both) == IdentityKey("Email", "ada@x.org")
+    assert attached_identity(marked, both) == Identity("Email", "ada@x.org")
     unmarked = {"identityMap": {"ECID": [{"id": "e-1"}], "Email": [{"id": "ada@x.org"}]}}
-    assert attached_identity(unmarked, both) == IdentityKey("ECID", "e-1")
+    assert attached_identity(unmarked, both) == Identity("ECID", "e-1")
     # a primary identity of a namespace the org does not know is not one of its identities
     unknown = {"identityMap": {"Loyalty": [{"id": "L1", "primary": True}], "ECID": [{"id": "e-1"}]}}
-    assert attached_identity(unknown, [ECID]) == IdentityKey("ECID", "e-1")
+    assert attached_identity(unknown, [ECID]) == Identity("ECID", "e-1")
     assert attached_identity(unknown, []) is None
 
 
@@ -105,7 +104,7 @@ class EventEngine:
         return xaction
 
     def kept(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        keys = [IdentityKey("Email", "ada@example.com"), IdentityKey("ECID", "e-1")]
+        keys = [Identity("Email", "ada@example.com"), Identity("ECID", "e-1")]
         found = self.store.profiles.person_events(ORG, keys, 100)
         return [(e.xaction_id, str(e.identity), e.events) for e in found]
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tests.profile_updates import ADA, ECID, ORG, T0, update
 from wayfare.errors import InvalidRequestError
+from wayfare.model.identities import Identity
 from wayfare.model.profile_fragments import (
     Fragment,
     Leaf,
@@ -21,7 +22,6 @@ from wayfare.model.profile_fragments import (
 )
 from wayfare.model.profile_merge import AttributeMerge, MergePolicy, merge_fragments
 from wayfare.model.profile_records import (
-    IdentityKey,
     Operation,
     ProfileUpdate,
     Unapplied,
@@ -230,7 +230,7 @@ def overlaps(a: Path, b: Path) -> bool:
 
 
 def fragment(
-    attributes: dict[str, Any], time_ms: int, dataset_id: str, identity: IdentityKey = ADA
+    attributes: dict[str, Any], time_ms: int, dataset_id: str, identity: Identity = ADA
 ) -> Fragment:
     found = apply_update(
         None, update(attributes, time_ms, dataset_id=dataset_id, identity=identity)

@@ -6,8 +6,8 @@ import dataclasses
 
 from tests.contract.conftest import ORG, message
 from wayfare.model.expressions import MAX_EVENT_WINDOW_DAYS
+from wayfare.model.identities import Identity
 from wayfare.model.person_events import PersonEvent
-from wayfare.model.profile_records import IdentityKey
 from wayfare.model.resources import Dataset
 from wayfare.model.runs import EngineBatch, StepRecord
 from wayfare.registry.retention import DAY_MS, Expired, expire
@@ -71,7 +71,7 @@ def test_step_events_older_than_the_setting_go_and_none_without_it() -> None:
 def test_events_kept_for_audiences_go_once_no_window_reaches_them() -> None:
     store, journeys = stores(None)
     audiences = MemoryAudienceStore()
-    ada = IdentityKey("Email", "ada@example.com")
+    ada = Identity("Email", "ada@example.com")
     oldest_window = NOW - MAX_EVENT_WINDOW_DAYS * DAY_MS
     for at in (oldest_window - 2, oldest_window - 1, oldest_window, NOW):
         audiences.add_identity_event(ORG, ada, "cart", at)
@@ -83,7 +83,7 @@ def test_events_kept_for_audiences_go_once_no_window_reaches_them() -> None:
 
 def test_experience_events_kept_for_people_go_past_their_days_and_all_with_none() -> None:
     store, journeys = stores(None)
-    ada = IdentityKey("Email", "ada@example.com")
+    ada = Identity("Email", "ada@example.com")
     kept = [
         PersonEvent(ORG, ada, "web", f"x{days}", NOW - days * DAY_MS, NOW, None)
         for days in (8, 7, 6)

@@ -21,7 +21,6 @@ from wayfare.model.person_events import PersonEvent, PersonEventLimits, person_e
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy, PersonView
 from wayfare.model.profile_records import (
-    IdentityKey,
     ProfileUpdate,
     Unapplied,
     read_profile_record,
@@ -60,7 +59,7 @@ class EngineProfiles:
         self._indexed_count = 0
         self._index: dict[LinkKey, list[tuple[Identity, ...]]] = {}
         self._persons: dict[LinkKey, set[Identity]] = {}
-        self._fragments: dict[tuple[str, IdentityKey], list[Fragment]] = {}
+        self._fragments: dict[tuple[str, Identity], list[Fragment]] = {}
 
     def begin_cycle(self) -> None:
         """Forget what the last cycle read of persons, fragments and merge policies: its
@@ -144,10 +143,10 @@ class EngineProfiles:
         not ``known``."""
         start = identity(namespace, raw_id)
         person = self._person(org_id, start, links)
-        keys = {IdentityKey(x.namespace, x.id) for x in person | {start}}
+        keys = person | {start}
         stored = self._stored_fragments(org_id, keys)
         view = PersonView(
-            IdentityKey(start.namespace, start.id),
+            start,
             tuple(f for key in sorted(keys) for f in stored[key]),
             self._policy(org_id),
             known=bool(person),
@@ -173,12 +172,12 @@ class EngineProfiles:
         read, for the cycle's entries to find."""
         namespace = self._namespace(org_id, event)
         if namespace is not None:
-            keys = {IdentityKey(namespace, identity(namespace, raw).id) for raw in raw_ids}
+            keys = {Identity(namespace, identity(namespace, raw).id) for raw in raw_ids}
             self._stored_fragments(org_id, keys)
 
     def _stored_fragments(
-        self, org_id: str, keys: Collection[IdentityKey]
-    ) -> dict[IdentityKey, list[Fragment]]:
+        self, org_id: str, keys: Collection[Identity]
+    ) -> dict[Identity, list[Fragment]]:
         """The stored fragments of each identity, read at most once a cycle."""
         missing = [k for k in keys if (org_id, k) not in self._fragments]
         if missing:

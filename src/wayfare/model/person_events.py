@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wayfare.model.identities import Identity
-from wayfare.model.profile_records import IdentityKey, instant_ms, primary_identity
+from wayfare.model.profile_records import instant_ms, primary_identity
 
 DAY_MS = 86_400_000
 RETENTION_DAYS = 30
@@ -55,7 +55,7 @@ class PersonEvent:
     attached to."""
 
     org_id: str
-    identity: IdentityKey
+    identity: Identity
     dataset_id: str
     xaction_id: str
     """The record's, as its dataset keeps it."""
@@ -70,7 +70,7 @@ class PersonEvent:
     """Its place among the kept events, once stored (ties of ``at_ms`` go by it)."""
 
 
-def attached_identity(entity: dict[str, Any], identities: Sequence[Identity]) -> IdentityKey | None:
+def attached_identity(entity: dict[str, Any], identities: Sequence[Identity]) -> Identity | None:
     """The identity an experience event is kept under: of its ``identities`` (those of its
     identityMap the org knows, normalised, in the order sent), the one marked primary, else
     the first (None: it has none). Every identity of the record is linked to one person by
@@ -78,9 +78,9 @@ def attached_identity(entity: dict[str, Any], identities: Sequence[Identity]) ->
     if not identities:
         return None
     primary = primary_identity(entity)
-    if isinstance(primary, IdentityKey) and Identity(primary.namespace, primary.id) in identities:
+    if isinstance(primary, Identity) and primary in identities:
         return primary
-    return IdentityKey(identities[0].namespace, identities[0].id)
+    return identities[0]
 
 
 def person_event_of(

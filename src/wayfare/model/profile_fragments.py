@@ -19,7 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wayfare.model.profile_records import IdentityKey, Operation, ProfileUpdate
+from wayfare.model.identities import Identity
+from wayfare.model.profile_records import Operation, ProfileUpdate
 
 Path = tuple[str, ...]
 
@@ -37,7 +38,7 @@ class Fragment:
 
     org_id: str
     dataset_id: str
-    identity: IdentityKey
+    identity: Identity
     leaves: Mapping[Path, Leaf]
     updated_ms: int
     """The time of the latest update applied."""

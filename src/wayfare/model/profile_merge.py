@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from wayfare.errors import InvalidRequestError, Violation
+from wayfare.model.identities import Identity
 from wayfare.model.profile_fragments import Fragment, Leaf, Path, apply_update, nest, prefixes
-from wayfare.model.profile_records import IdentityKey, ProfileUpdate
+from wayfare.model.profile_records import ProfileUpdate
 
 
 class AttributeMerge(enum.Enum):
@@ -83,7 +84,7 @@ class Provenance:
     """Where a merged attribute came from."""
 
     dataset_id: str
-    identity: IdentityKey
+    identity: Identity
     time_ms: int
 
 
@@ -150,7 +151,7 @@ class PersonView:
     the person's identities, the org's merge policy, and the identity the step's instance
     names the person by (where its updateProfile activities write)."""
 
-    identity: IdentityKey
+    identity: Identity
     fragments: tuple[Fragment, ...]
     policy: MergePolicy
     known: bool = True

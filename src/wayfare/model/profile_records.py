@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from wayfare.model.identities import normalise
+from wayfare.model.identities import Identity, normalise
 from wayfare.model.resources import Dataset, Schema
 
 JOURNEY_PROFILE_DATASET = "journeyProfileUpdates"
@@ -43,24 +43,13 @@ _OPERATIONS = {"merge": Operation.MERGE, "create": Operation.REPLACE, "delete": 
 """``operations.data`` as Adobe spells it -> what it does."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class IdentityKey:
-    """One identity of a person, as fragments are keyed: its namespace and its id."""
-
-    namespace: str
-    id: str
-
-    def __str__(self) -> str:
-        return f"{self.namespace}:{self.id}"
-
-
 @dataclass(frozen=True, slots=True)
 class ProfileUpdate:
     """What one Profile record does to the fragment of (org, dataset, identity)."""
 
     org_id: str
     dataset_id: str
-    identity: IdentityKey
+    identity: Identity
     operation: Operation
     attributes: dict[str, Any]
     """The record's attributes (its entity without identityMap and _id)."""
@@ -125,19 +114,19 @@ def _operation(operations: object) -> Operation | Unapplied:
     return found
 
 
-def primary_identity(entity: dict[str, Any]) -> IdentityKey | Unapplied:
+def primary_identity(entity: dict[str, Any]) -> Identity | Unapplied:
     """The identity of ``identityMap`` marked ``primary: true``; the only one when the map
     holds one identity and marks none. Its id is normalised as the identity graph's
     (model/identities.py: Email and Phone ids)."""
     identity_map = entity.get("identityMap")
     if not isinstance(identity_map, dict) or not identity_map:
         return Unapplied("the record has no identityMap, so no primary identity")
-    found: list[IdentityKey] = []
-    marked: list[IdentityKey] = []
+    found: list[Identity] = []
+    marked: list[Identity] = []
     for namespace, entries in identity_map.items():
         for entry in entries if isinstance(entries, list) else ():
             if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
-                key = IdentityKey(namespace, normalise(namespace, entry["id"]))
+                key = Identity(namespace, normalise(namespace, entry["id"]))
                 found.append(key)
                 if entry.get("primary") is True:
                     marked.append(key)

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from wayfare.clock import Clock
 from wayfare.errors import InvalidRequestError, NotFoundError, Violation
 from wayfare.model.audiences import Membership
-from wayfare.model.identities import Namespace, check_namespace_code, identity
+from wayfare.model.identities import Identity, Namespace, check_namespace_code, identity
 from wayfare.model.identities import namespaces_of as all_namespaces
 from wayfare.model.identity_graph import Dropped, Person
 from wayfare.model.instances import Instance
 from wayfare.model.person_events import PersonEvent
 from wayfare.model.profile_merge import MergedProfile
-from wayfare.model.profile_records import IdentityKey
 from wayfare.model.runs import StepRecord
 from wayfare.registry.profiles import merged_profile
 from wayfare.store.ports import (
@@ -107,7 +106,7 @@ class ProfileRegistry:
         person = self._graph.person_of(org_id, wanted)
         if person is None:
             raise NotFoundError(f"No profile has the identity {wanted}")
-        keys = [IdentityKey(x.identity.namespace, x.identity.id) for x in person.links]
+        keys = [Identity(x.identity.namespace, x.identity.id) for x in person.links]
         merged = merged_profile(self._profiles, org_id, keys)
         events = self._profiles.person_events(org_id, keys, EVENTS_SHOWN)
         names: dict[str, str] = {}

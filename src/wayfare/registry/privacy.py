@@ -29,7 +29,6 @@ from wayfare.clock import Clock
 from wayfare.model.identities import Identity, Namespace, identity, namespaces_of
 from wayfare.model.journey import parse_journey
 from wayfare.model.privacy import erase_instance, holds_identity
-from wayfare.model.profile_records import IdentityKey
 from wayfare.model.records import FailedRecord, Record
 from wayfare.registry.profiles import delete_profile_attributes
 from wayfare.store.ports import (
@@ -85,7 +84,7 @@ class PrivacyDeletes:
         person = self._graph.person_of(org_id, wanted)
         identities = person.identities if person is not None else frozenset({wanted})
         ended, erased, steps = self._erase_runs(org_id, identities)
-        keys = [IdentityKey(x.namespace, x.id) for x in sorted(identities)]
+        keys = sorted(identities)
         fragments = delete_profile_attributes(self._profiles, org_id, keys)
         events = self._profiles.delete_person_events(org_id, keys)
         person_id = person.person_id if person is not None else ""  # "": no one's

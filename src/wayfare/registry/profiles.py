@@ -16,11 +16,11 @@ import orjson
 
 from wayfare.errors import InvalidRequestError, MessageFormatError, Violation
 from wayfare.model.envelope import read_envelope
+from wayfare.model.identities import Identity
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergedProfile, MergePolicy, merge_fragments
 from wayfare.model.profile_records import (
     JOURNEY_PROFILE_DATASET,
-    IdentityKey,
     Unapplied,
     not_updating,
     read_profile_record,
@@ -62,7 +62,7 @@ def apply_profile_record(
 
 
 def merged_profile(
-    profiles: ProfileStore, org_id: str, identities: Collection[IdentityKey]
+    profiles: ProfileStore, org_id: str, identities: Collection[Identity]
 ) -> MergedProfile:
     """One person's attributes, from the fragments of all their identities, by the org's
     merge policy, with where each came from."""
@@ -72,7 +72,7 @@ def merged_profile(
 
 
 def delete_profile_attributes(
-    profiles: ProfileStore, org_id: str, identities: Collection[IdentityKey]
+    profiles: ProfileStore, org_id: str, identities: Collection[Identity]
 ) -> int:
     """A privacy delete's part in profiles: every fragment of these identities (a person's),
     in every dataset, goes; how many went. Their records stay in their datasets."""

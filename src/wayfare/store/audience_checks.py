@@ -24,7 +24,6 @@ from wayfare.model.identities import Identity
 from wayfare.model.identity_graph import GraphChange, Person
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy, merge_fragments
-from wayfare.model.profile_records import IdentityKey
 
 
 class AudienceReads(Protocol):
@@ -36,15 +35,15 @@ class AudienceReads(Protocol):
         no-op where commits take turns already)."""
         ...
 
-    def fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]: ...
+    def fragments(self, org_id: str, identities: Collection[Identity]) -> list[Fragment]: ...
     def merge_policy(self, org_id: str) -> MergePolicy: ...
     def add_identity_event(
-        self, org_id: str, identity: IdentityKey, event: str, at_ms: int
+        self, org_id: str, identity: Identity, event: str, at_ms: int
     ) -> None: ...
     def count_identity_events(
         self,
         org_id: str,
-        identities: Collection[IdentityKey],
+        identities: Collection[Identity],
         windows: Collection[tuple[str, int]],
         now_ms: int,
     ) -> dict[tuple[str, int], int]: ...
@@ -79,7 +78,7 @@ def run_audience_checks(
                 carried = merged_memberships(merge.survivor, kept, absorbed)
                 store.carry_memberships(org_id, merge.absorbed, carried)
     for check in checks:
-        key = IdentityKey(check.identity.namespace, check.identity.id)
+        key = Identity(check.identity.namespace, check.identity.id)
         if check.event is not None:
             store.add_identity_event(check.org_id, key, check.event, check.at_ms)
         if not check.audiences:
@@ -87,7 +86,7 @@ def run_audience_checks(
         person = _held_person(store, check)
         if person is None:
             continue
-        identities = [IdentityKey(x.namespace, x.id) for x in person.identities]
+        identities = sorted(person.identities)
         profile = merge_fragments(
             store.fragments(check.org_id, identities), store.merge_policy(check.org_id)
         )

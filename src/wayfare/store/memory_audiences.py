@@ -11,7 +11,6 @@ from wayfare.model.identities import Identity
 from wayfare.model.identity_graph import Person
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy
-from wayfare.model.profile_records import IdentityKey
 from wayfare.store.memory_identities import MemoryIdentityGraph
 from wayfare.store.memory_profiles import MemoryProfileStore
 
@@ -22,7 +21,7 @@ class MemoryAudienceStore:
     def __init__(self) -> None:
         self._audiences: dict[tuple[str, str], Audience] = {}
         self._memberships: dict[tuple[str, str, str], Membership] = {}
-        self._events: list[tuple[str, IdentityKey, str, int]] = []
+        self._events: list[tuple[str, Identity, str, int]] = []
 
     def add_audience(self, audience: Audience) -> None:
         key = (audience.org_id, audience.name)
@@ -80,15 +79,13 @@ class MemoryAudienceStore:
         ]
         return found[:limit]
 
-    def add_identity_event(
-        self, org_id: str, identity: IdentityKey, event: str, at_ms: int
-    ) -> None:
+    def add_identity_event(self, org_id: str, identity: Identity, event: str, at_ms: int) -> None:
         self._events.append((org_id, identity, event, at_ms))
 
     def count_identity_events(
         self,
         org_id: str,
-        identities: Collection[IdentityKey],
+        identities: Collection[Identity],
         windows: Collection[tuple[str, int]],
         now_ms: int,
     ) -> dict[tuple[str, int], int]:
@@ -106,7 +103,7 @@ class MemoryAudienceStore:
         }
 
     def forget_person(
-        self, org_id: str, person_id: str, identities: Collection[IdentityKey]
+        self, org_id: str, person_id: str, identities: Collection[Identity]
     ) -> tuple[int, int]:
         mine = [k for k in self._memberships if k[0] == org_id and k[2] == person_id]
         for key in mine:
@@ -154,7 +151,7 @@ class MemoryAudienceReads:
     def hold_person(self, org_id: str, person_id: str) -> None:
         """Memory stores are used from one thread."""
 
-    def fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+    def fragments(self, org_id: str, identities: Collection[Identity]) -> list[Fragment]:
         return self._profiles.profile_fragments(org_id, identities)
 
     def merge_policy(self, org_id: str) -> MergePolicy:

@@ -7,12 +7,13 @@ import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
+from wayfare.model.identities import Identity
 from wayfare.model.person_events import PersonEvent
 from wayfare.model.profile_fragments import Fragment, apply_update
 from wayfare.model.profile_merge import MergePolicy
-from wayfare.model.profile_records import IdentityKey, ProfileUpdate
+from wayfare.model.profile_records import ProfileUpdate
 
-FragmentKey = tuple[str, IdentityKey, str]
+FragmentKey = tuple[str, Identity, str]
 """(org, identity, dataset)."""
 
 
@@ -34,7 +35,7 @@ class MemoryProfileStore:
             self._fragments[key] = after
         return after
 
-    def profile_fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+    def profile_fragments(self, org_id: str, identities: Collection[Identity]) -> list[Fragment]:
         wanted = set(identities)
         return [
             fragment
@@ -42,7 +43,7 @@ class MemoryProfileStore:
             if org == org_id and identity in wanted
         ]
 
-    def delete_profile_fragments(self, org_id: str, identity: IdentityKey) -> int:
+    def delete_profile_fragments(self, org_id: str, identity: Identity) -> int:
         gone = [key for key in self._fragments if key[0] == org_id and key[1] == identity]
         for key in gone:
             del self._fragments[key]
@@ -63,13 +64,13 @@ class MemoryProfileStore:
                 self._events.remove(old)
 
     def person_events(
-        self, org_id: str, identities: Collection[IdentityKey], limit: int
+        self, org_id: str, identities: Collection[Identity], limit: int
     ) -> list[PersonEvent]:
         wanted = set(identities)
         mine = [e for e in self._events if e.org_id == org_id and e.identity in wanted]
         return sorted(mine, key=lambda e: (e.at_ms, e.seq), reverse=True)[: max(limit, 0)]
 
-    def delete_person_events(self, org_id: str, identities: Collection[IdentityKey]) -> int:
+    def delete_person_events(self, org_id: str, identities: Collection[Identity]) -> int:
         gone = self.person_events(org_id, identities, len(self._events))
         for event in gone:
             self._events.remove(event)

@@ -17,7 +17,7 @@ from wayfare.model.matching import MatchRecord
 from wayfare.model.person_events import PersonEvent
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy
-from wayfare.model.profile_records import IdentityKey, ProfileUpdate
+from wayfare.model.profile_records import ProfileUpdate
 from wayfare.model.records import (
     AccessToken,
     FailedRecord,
@@ -409,11 +409,11 @@ class ProfileStore(Protocol):
         from any connection or process are applied one after the other: none is lost."""
         ...
 
-    def profile_fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+    def profile_fragments(self, org_id: str, identities: Collection[Identity]) -> list[Fragment]:
         """Every fragment of these identities, in every dataset."""
         ...
 
-    def delete_profile_fragments(self, org_id: str, identity: IdentityKey) -> int:
+    def delete_profile_fragments(self, org_id: str, identity: Identity) -> int:
         """Remove the identity's fragments from every dataset (a privacy delete); how many
         went."""
         ...
@@ -425,7 +425,7 @@ class ProfileStore(Protocol):
     def set_merge_policy(self, org_id: str, policy: MergePolicy) -> None: ...
 
     def person_events(
-        self, org_id: str, identities: Collection[IdentityKey], limit: int
+        self, org_id: str, identities: Collection[Identity], limit: int
     ) -> list[PersonEvent]:
         """The experience events kept for these identities (one person's), the ``limit``
         newest by their time (then as kept), newest first. The journey engine's commit
@@ -433,7 +433,7 @@ class ProfileStore(Protocol):
         ``person_events_per_identity``."""
         ...
 
-    def delete_person_events(self, org_id: str, identities: Collection[IdentityKey]) -> int:
+    def delete_person_events(self, org_id: str, identities: Collection[Identity]) -> int:
         """Remove every experience event kept for these identities (a privacy delete); how
         many went."""
         ...
@@ -524,16 +524,14 @@ class AudienceStore(Protocol):
         What a periodic review pages through."""
         ...
 
-    def add_identity_event(
-        self, org_id: str, identity: IdentityKey, event: str, at_ms: int
-    ) -> None:
+    def add_identity_event(self, org_id: str, identity: Identity, event: str, at_ms: int) -> None:
         """Keep that the identity had an event named ``event`` at ``at_ms``."""
         ...
 
     def count_identity_events(
         self,
         org_id: str,
-        identities: Collection[IdentityKey],
+        identities: Collection[Identity],
         windows: Collection[tuple[str, int]],
         now_ms: int,
     ) -> dict[tuple[str, int], int]:
@@ -542,7 +540,7 @@ class AudienceStore(Protocol):
         ...
 
     def forget_person(
-        self, org_id: str, person_id: str, identities: Collection[IdentityKey]
+        self, org_id: str, person_id: str, identities: Collection[Identity]
     ) -> tuple[int, int]:
         """Delete the person's memberships and the events kept for its identities (a
         privacy delete), in one transaction; (memberships, events) deleted."""

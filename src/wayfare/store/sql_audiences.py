@@ -17,7 +17,6 @@ from wayfare.model.identities import Identity
 from wayfare.model.identity_graph import Person
 from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy
-from wayfare.model.profile_records import IdentityKey
 from wayfare.store.sql_identities import Locks, owners_in, persons_in
 from wayfare.store.sql_identities import _rows as rows_of
 from wayfare.store.sql_profiles import fragments_in, merge_policy_in
@@ -43,7 +42,7 @@ _KEEP_EVENT = (
 
 
 def _count_query(
-    org_id: str, identities: Collection[IdentityKey], event: str, window: int, now_ms: int
+    org_id: str, identities: Collection[Identity], event: str, window: int, now_ms: int
 ) -> tuple[str, tuple[Any, ...]]:
     """How many events named ``event`` the identities had in the window up to ``now_ms``."""
     wanted = sorted(set(identities))
@@ -135,16 +134,14 @@ class SQLAudienceStore(SQLDatabase):
         )
         return [(row["org_id"], _membership(row)) for row in rows]
 
-    def add_identity_event(
-        self, org_id: str, identity: IdentityKey, event: str, at_ms: int
-    ) -> None:
+    def add_identity_event(self, org_id: str, identity: Identity, event: str, at_ms: int) -> None:
         with self._tx() as conn:
             InTransaction(conn).add_identity_event(org_id, identity, event, at_ms)
 
     def count_identity_events(
         self,
         org_id: str,
-        identities: Collection[IdentityKey],
+        identities: Collection[Identity],
         windows: Collection[tuple[str, int]],
         now_ms: int,
     ) -> dict[tuple[str, int], int]:
@@ -152,7 +149,7 @@ class SQLAudienceStore(SQLDatabase):
             return InTransaction(conn).count_identity_events(org_id, identities, windows, now_ms)
 
     def forget_person(
-        self, org_id: str, person_id: str, identities: Collection[IdentityKey]
+        self, org_id: str, person_id: str, identities: Collection[Identity]
     ) -> tuple[int, int]:
         with self._tx() as conn:
             memberships = conn.execute(
@@ -197,21 +194,19 @@ class InTransaction:
         found = persons_in(self._conn, org_id, owners[:1])
         return found[0] if found else None
 
-    def fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+    def fragments(self, org_id: str, identities: Collection[Identity]) -> list[Fragment]:
         return fragments_in(self._conn, org_id, identities)
 
     def merge_policy(self, org_id: str) -> MergePolicy:
         return merge_policy_in(self._conn, org_id)
 
-    def add_identity_event(
-        self, org_id: str, identity: IdentityKey, event: str, at_ms: int
-    ) -> None:
+    def add_identity_event(self, org_id: str, identity: Identity, event: str, at_ms: int) -> None:
         self._conn.execute(_KEEP_EVENT, (org_id, identity.namespace, identity.id, event, at_ms))
 
     def count_identity_events(
         self,
         org_id: str,
-        identities: Collection[IdentityKey],
+        identities: Collection[Identity],
         windows: Collection[tuple[str, int]],
         now_ms: int,
     ) -> dict[tuple[str, int], int]:

@@ -14,8 +14,8 @@ from collections.abc import Collection, Sequence
 
 import orjson
 
+from wayfare.model.identities import Identity
 from wayfare.model.person_events import PersonEvent
-from wayfare.model.profile_records import IdentityKey
 from wayfare.store.sql_profiles import identities_clause
 from wayfare.store.sql_resources import Row, SQLDatabase, Statements
 
@@ -53,7 +53,7 @@ def keep_person_events(conn: Statements, events: Sequence[PersonEvent], per_iden
 def _event(row: Row) -> PersonEvent:
     return PersonEvent(
         org_id=row["org_id"],
-        identity=IdentityKey(row["namespace"], row["identity_id"]),
+        identity=Identity(row["namespace"], row["identity_id"]),
         at_ms=row["at_ms"],
         received_ms=row["received_ms"],
         dataset_id=row["dataset_id"],
@@ -68,7 +68,7 @@ class SQLPersonEvents(SQLDatabase):
     """The ProfileStore's part in people's experience events, on both SQL stores."""
 
     def person_events(
-        self, org_id: str, identities: Collection[IdentityKey], limit: int
+        self, org_id: str, identities: Collection[Identity], limit: int
     ) -> list[PersonEvent]:
         if not identities or limit <= 0:
             return []
@@ -80,7 +80,7 @@ class SQLPersonEvents(SQLDatabase):
         )
         return [_event(row) for row in rows]
 
-    def delete_person_events(self, org_id: str, identities: Collection[IdentityKey]) -> int:
+    def delete_person_events(self, org_id: str, identities: Collection[Identity]) -> int:
         if not identities:
             return 0
         clause, params = identities_clause(identities)

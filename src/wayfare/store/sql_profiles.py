@@ -14,9 +14,10 @@ from typing import Any
 
 import orjson
 
+from wayfare.model.identities import Identity
 from wayfare.model.profile_fragments import Fragment, apply_update, leaves_from_json
 from wayfare.model.profile_merge import MergePolicy
-from wayfare.model.profile_records import IdentityKey, ProfileUpdate
+from wayfare.model.profile_records import ProfileUpdate
 from wayfare.store.sql_identities import Locks
 from wayfare.store.sql_resources import Row, SQLDatabase, Statements
 
@@ -25,7 +26,7 @@ def _fragment(row: Row) -> Fragment:
     return Fragment(
         org_id=row["org_id"],
         dataset_id=row["dataset_id"],
-        identity=IdentityKey(row["namespace"], row["identity_id"]),
+        identity=Identity(row["namespace"], row["identity_id"]),
         leaves=leaves_from_json(orjson.loads(row["leaves"])),
         updated_ms=row["updated_ms"],
     )
@@ -34,7 +35,7 @@ def _fragment(row: Row) -> Fragment:
 _FRAGMENT_COLUMNS = "org_id, dataset_id, namespace, identity_id, leaves, updated_ms"
 
 
-def identities_clause(identities: Collection[IdentityKey]) -> tuple[str, list[Any]]:
+def identities_clause(identities: Collection[Identity]) -> tuple[str, list[Any]]:
     """``(namespace, identity_id) IN (VALUES ...)`` for these identities (at least one), and
     its parameters: each identity once, in order."""
     wanted = sorted(set(identities))
@@ -45,9 +46,7 @@ def identities_clause(identities: Collection[IdentityKey]) -> tuple[str, list[An
     return f"(namespace, identity_id) IN (VALUES {pairs})", params
 
 
-def _fragments_query(
-    org_id: str, identities: Collection[IdentityKey]
-) -> tuple[str, tuple[Any, ...]]:
+def _fragments_query(org_id: str, identities: Collection[Identity]) -> tuple[str, tuple[Any, ...]]:
     """The statement reading the fragments of these identities (at least one)."""
     clause, params = identities_clause(identities)
     sql = (
@@ -63,15 +62,13 @@ def _fragment_of(row: Any) -> Fragment:
     return Fragment(
         org_id=row[0],
         dataset_id=row[1],
-        identity=IdentityKey(row[2], row[3]),
+        identity=Identity(row[2], row[3]),
         leaves=leaves_from_json(orjson.loads(row[4])),
         updated_ms=row[5],
     )
 
 
-def fragments_in(
-    conn: Statements, org_id: str, identities: Collection[IdentityKey]
-) -> list[Fragment]:
+def fragments_in(conn: Statements, org_id: str, identities: Collection[Identity]) -> list[Fragment]:
     """Every fragment of these identities, in the caller's transaction."""
     if not identities:
         return []
@@ -154,12 +151,12 @@ class SQLProfileStore(SQLDatabase):
             self._lock_fragment(conn, update)
             return apply_in(conn, update)
 
-    def profile_fragments(self, org_id: str, identities: Collection[IdentityKey]) -> list[Fragment]:
+    def profile_fragments(self, org_id: str, identities: Collection[Identity]) -> list[Fragment]:
         if not identities:
             return []
         return [_fragment(row) for row in self._all(*_fragments_query(org_id, identities))]
 
-    def delete_profile_fragments(self, org_id: str, identity: IdentityKey) -> int:
+    def delete_profile_fragments(self, org_id: str, identity: Identity) -> int:
         with self._tx() as conn:
             return conn.execute(
                 "DELETE FROM profile_fragments WHERE org_id = ? AND namespace = ? "
