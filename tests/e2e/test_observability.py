@@ -186,8 +186,11 @@ def test_json_log_lines_parse_and_the_access_log_keeps_tokens_out(tmp_path: Path
 
 
 def test_readyz_fails_while_the_engine_process_is_down_and_recovers(server: Server) -> None:
-    ready = httpx.get(f"{server.url}/readyz", timeout=10)
-    assert ready.status_code == 200, ready.text
+    ready = wait_until(  # the server answers before its engine process has started
+        lambda: (
+            (answer := httpx.get(f"{server.url}/readyz", timeout=10)).status_code == 200 and answer
+        )
+    )
     assert ready.json()["engine"]["ok"] is True
     (engine,) = wait_until(lambda: server.children("engine"))
     os.kill(engine, signal.SIGKILL)
