@@ -4,6 +4,7 @@ a sample, and the rate is the change since the oldest sample of the last minute.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,19 +44,24 @@ class InletFlow:
 
 
 class FlowRates:
-    """Samples of the counters over the last minute (bounded), and the rates they give."""
+    """Samples of the counters over the last minute (bounded), and the rates they give.
+    Pages are made on worker threads, several at once (the home page and its refreshes):
+    the samples are taken and read under a lock."""
 
     def __init__(self, read: Callable[[], Counts], now: Callable[[], float]) -> None:
         self._read = read
         self._now = now
         self._samples: deque[tuple[float, Counts]] = deque(maxlen=MAX_SAMPLES)
+        self._lock = threading.Lock()
 
     def flows(self, inlet_ids: list[str]) -> dict[str, InletFlow]:
-        now, counts = self._now(), self._read()
-        while self._samples and self._samples[0][0] < now - WINDOW_SECONDS:
-            self._samples.popleft()
-        then = self._samples[0] if self._samples else None
-        self._samples.append((now, counts))
+        counts = self._read()
+        with self._lock:
+            now = self._now()
+            while self._samples and self._samples[0][0] < now - WINDOW_SECONDS:
+                self._samples.popleft()
+            then = self._samples[0] if self._samples else None
+            self._samples.append((now, counts))
         span = now - then[0] if then else 0.0
         flows = {}
         for inlet in inlet_ids:
