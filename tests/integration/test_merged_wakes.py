@@ -6,7 +6,9 @@ graph normalises it: ``Ada@Example.com`` enters, and an event naming ``ada@examp
 the same instance. When two persons waiting in one journey merge, the instance that stays is
 woken by an event that names only the identity merged away; scaled out, that identity's
 events are read by the worker holding another partition, which forwards the event to the
-worker holding the instance's."""
+worker holding the instance's. And a person is in a journey once whichever identity names it:
+an entry event naming only one identity of a person already in the journey under another
+starts no second instance."""
 
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ from tests.integration.journey_support import (
     steps,
     wait_for_report,
 )
+from tests.integration.test_identity_graph import settled
+from tests.integration.test_journeys_api import wayfare
+from wayfare.model.admission import NOT_ALLOWED
 from wayfare.model.partitions import partition_of
 
 pytestmark = pytest.mark.integration
@@ -101,6 +106,38 @@ def test_the_instance_that_stays_after_a_merge_is_woken_by_the_identity_merged_a
         ("entry", "ended", merged),
         ("hold", "merged", merged),
     ]
+
+
+def test_an_entry_naming_another_identity_of_a_person_inside_starts_no_second_instance(
+    deployed: Server,
+) -> None:
+    shop = setup_shop(apply_demo_to(deployed, new_org()))
+    inside, other = apart(deployed, shop.org)
+    publish(shop, on_cart("hold", HOLD_FOR_PURCHASE))
+    for email in (inside, other):  # a device that both Emails signed in on: one person
+        browse = shop_message(shop, "browse", email)
+        browse["body"]["xdmEntity"]["identityMap"]["ECID"] = [{"id": "e1"}]
+        send(shop, browse)
+    person = {f"Email:{inside}", f"Email:{other}", "ECID:e1"}
+    settled(shop.demo, "Email", other, person)
+    send(shop, shop_message(shop, "cart", inside))
+    wait_for_report(shop, "hold", inJourney=1)
+
+    send(shop, shop_message(shop, "cart", other))  # scaled out, read by the other worker
+
+    turned_away = wait_for_report(shop, "hold", discarded=1)
+    assert turned_away["discardsByCause"] == {NOT_ALLOWED: 1}
+    assert (turned_away["entered"], turned_away["inJourney"]) == (1, 1)
+    assert f"discarded, {NOT_ALLOWED}: 1" in wayfare(shop, "journeys", "report", "hold")
+    send(shop, shop_message(shop, "purchase", inside))
+    after = wait_for_report(shop, "hold", inJourney=0)
+    assert after["entered"] == 1
+    ((instance, taken),) = instance_steps(shop, "hold").items()
+    assert taken == [
+        ("entry", "ended", inside),
+        ("hold", "ended", inside),
+        ("bought", "ended", inside),
+    ], instance
 
 
 def apart(server: Server, org: str) -> tuple[str, str]:

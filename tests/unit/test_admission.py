@@ -78,7 +78,45 @@ def candidate(**changes: object) -> Candidate:
             Admission(False, ALREADY_INSIDE),
             id="test profile inside",
         ),
+        pytest.param(
+            {"last": Stay(0, NOW - 10 * WAIT), "person_stays": (Stay(0, NOW - WAIT + 1),)},
+            Admission(False, TOO_SOON),
+            id="left long ago, the person just now under another identity",
+        ),
+        pytest.param(
+            {"person_stays": (Stay(0, NOW - WAIT), Stay(0, NOW - 2 * WAIT))},
+            ENTER,
+            id="the person left a wait ago under two other identities",
+        ),
     ],
 )
 def test_admission(changes: dict[str, object], expected: Admission) -> None:
     assert admit(candidate(**changes), NOW) == expected
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"inside": True}, id="inside"),
+        pytest.param({"inside": True, "reentrance": False}, id="inside, no re-entrance"),
+        pytest.param({"inside": True, "jumped": True}, id="inside, by a jump"),
+        pytest.param({"last": Stay(0, NOW - WAIT + 1)}, id="left just now"),
+        pytest.param({"last": Stay(0, NOW - WAIT)}, id="left a wait ago"),
+        pytest.param({"last": Stay(0, 0), "reentrance": False}, id="been before"),
+        pytest.param({"test": True, "test_profile": True, "inside": True}, id="test profile"),
+        pytest.param(
+            {"test": True, "test_profile": True, "last": Stay(0, NOW), "reentrance": False},
+            id="test profile, again",
+        ),
+    ],
+)
+def test_the_person_s_other_identities_count_as_its_own(changes: dict[str, object]) -> None:
+    """What another identity of the person holds (persons merged) is decided as the
+    identity's own would be."""
+    own = candidate(**changes)
+    others = dict(changes)
+    last = others.pop("last", None)
+    others["person_inside"] = others.pop("inside", False)
+    others["person_stays"] = () if last is None else (last,)
+    person = candidate(**others)
+    assert admit(person, NOW) == admit(own, NOW)

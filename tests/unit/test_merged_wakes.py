@@ -6,6 +6,7 @@ engine holding the instance that stays; that one wakes it, once."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from tests.contract.conftest import message
 from wayfare.clock import FakeClock
@@ -15,6 +16,7 @@ from wayfare.engine.profiles import EngineProfiles
 from wayfare.engine.runtime import JourneyRuntime
 from wayfare.ids import SeededEntropy
 from wayfare.log.memory import MemoryLog
+from wayfare.model.admission import NOT_ALLOWED, TOO_SOON
 from wayfare.model.events import EventConfig
 from wayfare.model.matching import EventMatch
 from wayfare.model.partitions import partition_of
@@ -42,13 +44,13 @@ HOLD = {
 class Pair:
     """Engines ``a`` and ``b`` over one store and log, holding partitions 0 and 1."""
 
-    def __init__(self) -> None:
+    def __init__(self, definition: dict[str, Any] = HOLD) -> None:
         self.resources = resources = MemoryStore()
         for name in ("signup", "purchase"):
             config = EventConfig(ORG, name, "s", "Email", "system", "identityMap.Email[0].id", ())
             resources.add_event(config)
         self.store = MemoryJourneyStore(resources)
-        self.store.add_journey_version(JourneyVersion(ORG, "hold", 1, "live", "signup", HOLD,
+        self.store.add_journey_version(JourneyVersion(ORG, "hold", 1, "live", "signup", definition,
                                                       False, T0, T0))  # fmt: skip
         self.log = MemoryLog(PARTITIONS)
         self.clock = FakeClock(T0)
@@ -128,3 +130,53 @@ def test_an_event_no_journey_awaits_forwards_nothing() -> None:
     pair.cycle(1)
     assert pair.store.forwarded_events([0, 1], 10) == []
     assert pair.statuses()[kept] == ("waiting", "hold")
+
+
+def on(partition: int, count: int) -> list[str]:
+    """``count`` ids on ``partition``."""
+    ids = (f"q{n}@x.org" for n in range(100))
+    return [i for i in ids if partition_of(ORG, i, PARTITIONS) == partition][:count]
+
+
+def test_an_entry_naming_only_the_identity_merged_away_starts_no_second_instance() -> None:
+    pair = Pair()
+    kept, merged = apart()
+    pair.send("visit", kept, merged)  # one person (an event no journey knows, on partition 0)
+    pair.cycle(0)
+    pair.send("signup", kept)
+    pair.cycle(0)
+    pair.send("signup", merged)  # read by the other engine, the instance on partition 0
+    pair.cycle(1)
+    assert pair.statuses() == {kept: ("waiting", "hold")}
+    assert pair.store.report(ORG, "hold")["discardsByCause"] == {NOT_ALLOWED: 1}
+
+
+def test_an_entry_read_in_the_cycle_that_links_the_identities_counts_as_the_persons() -> None:
+    pair = Pair()
+    kept, merged, stranger = on(0, 3)
+    pair.send("signup", kept)
+    pair.send("visit", kept, merged)
+    pair.send("signup", merged)  # the person, grown by the cycle's links
+    pair.send("signup", stranger)  # another person: enters
+    pair.cycle(0)
+    assert pair.statuses() == {kept: ("waiting", "hold"), stranger: ("waiting", "hold")}
+    assert pair.store.report(ORG, "hold")["discardsByCause"] == {NOT_ALLOWED: 1}
+
+
+def test_a_person_who_left_enters_again_under_another_identity_only_after_the_wait() -> None:
+    pair = Pair({**HOLD, "reentrance": {"allowed": True, "waitSeconds": 60}})
+    kept, merged = apart()
+    pair.send("visit", kept, merged)
+    pair.cycle(0)
+    pair.send("signup", kept)
+    pair.cycle(0)
+    pair.send("purchase", kept)
+    pair.cycle(0)
+    assert pair.statuses() == {kept: ("finished", None)}
+    pair.send("signup", merged)
+    pair.cycle(1)
+    assert pair.store.report(ORG, "hold")["discardsByCause"] == {TOO_SOON: 1}
+    pair.clock.advance(60_000)
+    pair.send("signup", merged)
+    pair.cycle(1)
+    assert pair.statuses() == {kept: ("finished", None), merged: ("waiting", "hold")}

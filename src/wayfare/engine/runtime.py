@@ -580,19 +580,20 @@ class JourneyRuntime:
             definition = self.definition(*key)
             if definition is None:
                 return
-            admission = admit(
-                Candidate(
-                    reentrance=definition.reentrance,
-                    reentry_wait_ms=definition.reentry_wait_ms,
-                    test=test,
-                    test_profile=test and self._store.is_test_profile(org_id, identity),
-                    inside=any(i.journey == version.name for i in step.live_of(org_id, identity)),
-                    last=step.last_of(org_id, version.name, identity),
-                    jumped=jumped,
-                    jumps=step.jump(org_id, identity) if jumped else 0,
-                ),
-                now,
+            candidate = Candidate(
+                reentrance=definition.reentrance,
+                reentry_wait_ms=definition.reentry_wait_ms,
+                test=test,
+                test_profile=test and self._store.is_test_profile(org_id, identity),
+                inside=any(i.journey == version.name for i in step.live_of(org_id, identity)),
+                last=step.last_of(org_id, version.name, identity),
+                jumped=jumped,
+                jumps=step.jump(org_id, identity) if jumped else 0,
             )
+            admission = admit(candidate, now)
+            if admission.enter:  # the identity may enter: may its person (if merged)?
+                candidate = self._as_person(step, candidate, version, event, identity)
+                admission = admit(candidate, now)
         except InfrastructureError:
             raise
         except Exception as exc:  # of this journey alone (a definition that no longer parses)
@@ -624,6 +625,45 @@ class JourneyRuntime:
             partition=partition_of(org_id, identity, self._log.partitions),
         )
         self._apply(step, inst, Enter(event, entity), profile)
+
+    def _as_person(
+        self,
+        step: Step,
+        candidate: Candidate,
+        version: JourneyVersion,
+        event: str,
+        identity: str,
+    ) -> Candidate:
+        """``candidate`` with the journey's instances (any version) under the other
+        identities of the person of ``identity`` (persons merged into it): whether one is
+        live, and the latest under each (model/admission.py). Asked only of an entry the
+        identity's own instances let through: a read of the person (once a cycle), and
+        nothing more for a person of one identity. The others' instances are read as
+        committed, on whichever partition they are."""
+        org_id, journey = version.org_id, version.name
+        others = self._other_ids(step, org_id, event, identity)
+        if not others:
+            return candidate
+        stays = (step.last_of(org_id, journey, x) for x in others)
+        return dataclasses.replace(
+            candidate,
+            person_inside=any(
+                i.journey == journey for x in others for i in step.live_of(org_id, x)
+            ),
+            person_stays=tuple(s for s in stays if s is not None),
+        )
+
+    def _other_ids(self, step: Step, org_id: str, event: str, identity: str) -> list[str]:
+        """The ids of the other identities of the person of ``identity`` (in ``event``'s
+        namespace; with the cycle's links), their people known to the step; none without
+        profiles, or for a person of one identity."""
+        if self._profiles is None:
+            return []
+        ids = self._profiles.person_ids(org_id, event, identity, step.batch.links)
+        others = sorted(ids - {identity})
+        if others:
+            step.know(org_id, others)
+        return others
 
     # one cycle of the engine
     def cycle(self, slices: Sequence[LogSlice] = (), holding: Holding | None = None) -> bool:
@@ -865,13 +905,9 @@ class JourneyRuntime:
         through the store, for the engine that holds it (``_take_forwarded``). Costs a read
         of the person (once a cycle) for an event some journey awaits, and nothing more
         for a person of one identity."""
-        if self._profiles is None:
-            return
-        ids = self._profiles.person_ids(m.org_id, m.event, identity, step.batch.links)
-        others = sorted(ids - {identity})
+        others = self._other_ids(step, m.org_id, m.event, identity)
         if not others:
             return
-        step.know(m.org_id, others)
         live = [i for x in (identity, *others) for i in step.live_of(m.org_id, x)]
         for inst in woken(m.event, identity, live, self._awaited_at):
             if inst.partition in self._holding.partitions:

@@ -14,6 +14,13 @@ A person enters a journey version unless:
   this cycle of the engine: "too many jumps in one cycle" (journeys that jump to each other
   with nothing to wait for would otherwise pass the person around without end).
 
+The person is one, whichever of its identities an event names: once persons merged
+(model/identity_graph.py), a live instance of the journey (any version) under another identity
+of the person counts as the person's own (``person_inside``), and so do its latest instances
+there (``person_stays``): an entry event naming only one identity of a person already in the
+journey under another is discarded as the person's own would be (model/merged_runs.py keeps
+one instance when persons merge; this keeps a merged person from starting a second).
+
 A journey that reads ``#{profile.…}`` also discards a person whose entry identity no person
 of the identity graph holds (nor a message read with the event links): "no person for the
 identity" (the journey engine tells, engine/profiles.py).
@@ -56,6 +63,10 @@ class Candidate:
     """The person comes from another journey's jump activity."""
     jumps: int = 0
     """Jumps the person has gone through in this cycle of the engine, this one included."""
+    person_inside: bool = False
+    """Another identity of the person has a live instance of the journey."""
+    person_stays: tuple[Stay, ...] = ()
+    """The latest instance of the journey under each other identity of the person."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +86,18 @@ def admit(candidate: Candidate, now_ms: int) -> Admission:
         return IGNORE
     if c.jumped and c.jumps > MAX_JUMPS_PER_CYCLE:
         return Admission(False, TOO_MANY_JUMPS)
-    if c.inside:
+    if c.inside or c.person_inside:
         if c.jumped:
             return IGNORE
         return Admission(False, ALREADY_INSIDE if c.reentrance else NOT_ALLOWED)
-    if c.last is not None and not c.test:
+    stays = c.person_stays if c.last is None else (c.last, *c.person_stays)
+    if stays and not c.test:
         if not c.reentrance:
             return Admission(False, NOT_ALLOWED)
-        if c.last.ended_ms is not None and now_ms - c.last.ended_ms < c.reentry_wait_ms:
+        if any(_left_within(s, now_ms, c.reentry_wait_ms) for s in stays):
             return Admission(False, TOO_SOON)
     return ENTER
+
+
+def _left_within(stay: Stay, now_ms: int, wait_ms: int) -> bool:
+    return stay.ended_ms is not None and now_ms - stay.ended_ms < wait_ms
