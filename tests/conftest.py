@@ -34,22 +34,6 @@ default: every server and worker a test starts lets actions reach it, unless the
 ``env`` says otherwise."""
 
 
-LONGEST_FIRST = (
-    "test_scale_out.py",
-    "test_scale_out_partition.py",
-    "test_observability.py",
-    "test_http_processes.py",
-)
-"""Modules that take the longest (they start and kill servers of their own): run first, so
-that ``make test``'s workers, each given a whole module at a time (pytest-xdist's
-``loadscope``), finish together instead of one waiting on the last long module."""
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: else as found
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
