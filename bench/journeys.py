@@ -74,6 +74,10 @@ LATENCY_AIM_RATE = 1000.0
 WARMUP_RATE = 500.0
 REPORT_POLL_S = 0.5
 STALL_S = 5.0
+CATCH_UP_S = 300.0
+"""How long the engine may take to read what a phase sent before the next phase starts."""
+LAG_MEASURED_S = 1.2
+"""The server measures its engine's lag once a second: a zero held longer than this is fresh."""
 SUSTAINED_BATCH = 100
 T = TypeVar("T")
 
@@ -268,6 +272,25 @@ class Driver:
             raise RuntimeError(f"journey report: {status} {body[:300]!r}")
         result: dict[str, Any] = orjson.loads(body)
         return result
+
+    async def caught_up(self, conn: HttpConnection, timeout_s: float) -> None:
+        """Wait until the journey engine has read every message stored (``/readyz``'s lag,
+        measured once a second: zero for more than a second), so that what the phase before
+        sent is behind it; a RuntimeError after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        zero_since: float | None = None
+        while True:
+            _status, body = await conn.request("GET", "/readyz")
+            behind = orjson.loads(body).get("lag", {}).get("events")
+            now = time.monotonic()
+            zero_since = (zero_since or now) if behind == 0 else None
+            if zero_since is not None and now - zero_since > LAG_MEASURED_S:
+                return
+            if now > deadline:
+                raise RuntimeError(
+                    f"the journey engine is {behind} events behind after {timeout_s} s"
+                )
+            await asyncio.sleep(0.2)
 
     async def wait_for_actions(
         self, expected: int, timeout_s: float, stall_s: float = STALL_S
@@ -613,7 +636,7 @@ async def _measure(
     phase.name, phase.key = f"inlet max batch{s.batch}", "inlet-max"
     phase.title = f"no journey, batches of {s.batch} on {s.batch_connections} connections"
     phases.append(phase)
-    await asyncio.sleep(2.0)  # the runtime's cursor moves past these (no journey to enter)
+    await driver.caught_up(conn, CATCH_UP_S)  # no journey is entered by these
 
     # 3: the journey, and a warm-up whose actions are awaited, then forgotten
     status, body = await conn.request(
@@ -651,7 +674,7 @@ async def _measure(
     phases.append(phase)
 
     # 6: the aim's rate, paced
-    await asyncio.sleep(2.0)
+    await driver.caught_up(conn, CATCH_UP_S)
     cpu.begin()
     phase = await _sustained(driver, template, s, conn)
     phase.cpu = cpu.end()
@@ -670,7 +693,7 @@ async def _measure(
         )
         if status != 200:
             raise RuntimeError(f"applying the {label} journey failed: {status} {body[:500]!r}")
-        await asyncio.sleep(2.0)
+        await driver.caught_up(conn, CATCH_UP_S)
         cpu.begin()
         phase = await _saturated(driver, template, s, conn, tag)
         phase.cpu = cpu.end()

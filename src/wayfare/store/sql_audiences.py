@@ -19,7 +19,7 @@ from wayfare.model.profile_fragments import Fragment
 from wayfare.model.profile_merge import MergePolicy
 from wayfare.store.sql_identities import Locks, owners_in, persons_in
 from wayfare.store.sql_identities import _rows as rows_of
-from wayfare.store.sql_profiles import fragments_in, merge_policy_in
+from wayfare.store.sql_profiles import fragments_in, identities_clause, merge_policy_in
 from wayfare.store.sql_resources import Row, SQLDatabase, Statements
 
 _MEMBERSHIPS_OF = (
@@ -45,16 +45,11 @@ def _count_query(
     org_id: str, identities: Collection[Identity], event: str, window: int, now_ms: int
 ) -> tuple[str, tuple[Any, ...]]:
     """How many events named ``event`` the identities had in the window up to ``now_ms``."""
-    wanted = sorted(set(identities))
-    keys: list[Any] = []
-    for identity in wanted:
-        keys += [identity.namespace, identity.id]
-    sql = (
-        "SELECT COUNT(*) FROM identity_events WHERE org_id = ? AND (namespace, identity_id) "
-        f"IN (VALUES {', '.join('(?, ?)' for _ in wanted)}) AND event = ? "
-        "AND at_ms > ? AND at_ms <= ?"
+    in_window = "event = ? AND at_ms > ? AND at_ms <= ?"
+    clause, params = identities_clause(
+        org_id, identities, in_window, (event, now_ms - window, now_ms)
     )
-    return sql, (org_id, *keys, event, now_ms - window, now_ms)
+    return f"SELECT COUNT(*) FROM identity_events WHERE {clause}", tuple(params)
 
 
 def _audience(row: Row) -> Audience:

@@ -49,9 +49,11 @@ def owners_in(conn: Statements, org_id: str, identities: Sequence[Identity]) -> 
     found: set[str] = set()
     for start in range(0, len(identities), 200):
         part = identities[start : start + 200]
-        where = " OR ".join(["(namespace = ? AND id = ?)"] * len(part))
-        params = [org_id, *(v for x in part for v in (x.namespace, x.id))]
-        sql = f"SELECT DISTINCT person_id FROM identity_links WHERE org_id = ? AND ({where})"
+        # the org in every term: SQLite then looks each one up in the primary key (its OR
+        # optimisation); with the org outside the OR it scans all of the org's links
+        where = " OR ".join(["(org_id = ? AND namespace = ? AND id = ?)"] * len(part))
+        params = [v for x in part for v in (org_id, x.namespace, x.id)]
+        sql = f"SELECT DISTINCT person_id FROM identity_links WHERE {where}"
         found.update(row[0] for row in _rows(conn, sql, params))
     return sorted(found)
 

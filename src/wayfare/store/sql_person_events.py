@@ -72,22 +72,20 @@ class SQLPersonEvents(SQLDatabase):
     ) -> list[PersonEvent]:
         if not identities or limit <= 0:
             return []
-        clause, params = identities_clause(identities)
+        clause, params = identities_clause(org_id, identities)
         rows = self._all(
-            f"SELECT seq, {_COLUMNS} FROM person_events WHERE org_id = ? AND {clause} "
+            f"SELECT seq, {_COLUMNS} FROM person_events WHERE {clause} "
             "ORDER BY at_ms DESC, seq DESC LIMIT ?",
-            (org_id, *params, limit),
+            (*params, limit),
         )
         return [_event(row) for row in rows]
 
     def delete_person_events(self, org_id: str, identities: Collection[Identity]) -> int:
         if not identities:
             return 0
-        clause, params = identities_clause(identities)
+        clause, params = identities_clause(org_id, identities)
         with self._tx() as conn:
-            return conn.execute(
-                f"DELETE FROM person_events WHERE org_id = ? AND {clause}", (org_id, *params)
-            ).rowcount
+            return conn.execute(f"DELETE FROM person_events WHERE {clause}", params).rowcount
 
     def forget_person_events_before(self, before_ms: int, limit: int) -> int:
         with self._tx() as conn:

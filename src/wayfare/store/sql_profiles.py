@@ -35,25 +35,33 @@ def _fragment(row: Row) -> Fragment:
 _FRAGMENT_COLUMNS = "org_id, dataset_id, namespace, identity_id, leaves, updated_ms"
 
 
-def identities_clause(identities: Collection[Identity]) -> tuple[str, list[Any]]:
-    """``(namespace, identity_id) IN (VALUES ...)`` for these identities (at least one), and
-    its parameters: each identity once, in order."""
+def identities_clause(
+    org_id: str,
+    identities: Collection[Identity],
+    more: str = "",
+    more_params: Sequence[Any] = (),
+) -> tuple[str, list[Any]]:
+    """The rows of these identities of the org (at least one), and ``more`` of each, as a
+    parenthesised ``(org_id = ? AND namespace = ? AND identity_id = ? AND more) OR ...``, and
+    its parameters (each identity once, in order). Every term names every key column, so
+    SQLite looks each identity up in the index (its OR optimisation); a row-value ``IN
+    (VALUES ...)``, or the org outside the OR, has it scan all of the org's rows instead."""
     wanted = sorted(set(identities))
+    term = "(org_id = ? AND namespace = ? AND identity_id = ?" + (f" AND {more})" if more else ")")
     params: list[Any] = []
     for identity in wanted:
-        params += [identity.namespace, identity.id]
-    pairs = ", ".join("(?, ?)" for _ in wanted)
-    return f"(namespace, identity_id) IN (VALUES {pairs})", params
+        params += [org_id, identity.namespace, identity.id, *more_params]
+    return "(" + " OR ".join([term] * len(wanted)) + ")", params
 
 
 def _fragments_query(org_id: str, identities: Collection[Identity]) -> tuple[str, tuple[Any, ...]]:
     """The statement reading the fragments of these identities (at least one)."""
-    clause, params = identities_clause(identities)
+    clause, params = identities_clause(org_id, identities)
     sql = (
-        f"SELECT {_FRAGMENT_COLUMNS} FROM profile_fragments WHERE org_id = ? AND {clause} "
+        f"SELECT {_FRAGMENT_COLUMNS} FROM profile_fragments WHERE {clause} "
         "ORDER BY namespace, identity_id, dataset_id"
     )
-    return sql, (org_id, *params)
+    return sql, tuple(params)
 
 
 def _fragment_of(row: Any) -> Fragment:
