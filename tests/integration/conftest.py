@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import Demo, Server
-from tests.integration.journey_support import Mailbox, running_mailbox
+from tests.integration.journey_support import Mailbox, Receiver, running_mailbox, running_receiver
 from wayfare.registry.demo import DEMO_DOCUMENTS, DEMO_INLET, DEMO_SCHEMA
 
 PROBLEM_TYPE_SUFFIX = "data-collection-service/inlet"
@@ -64,6 +64,13 @@ def serving(root: Path, **kwargs: Any) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver for the module (modules that need another one define their own)."""
+    with running_receiver() as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

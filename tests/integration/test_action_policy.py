@@ -24,7 +24,6 @@ from tests.integration.journey_support import (
     hole,
     on_cart,
     publish,
-    running_receiver,
     send,
     setup_shop,
     shop_message,
@@ -34,12 +33,6 @@ from tests.integration.journey_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as found:
-        yield found
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ starting on it, once, and the journey's action reads their profile and runs once
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from tests.integration.journey_support import (
     Receiver,
     Shop,
     publish,
-    running_receiver,
     send,
     setup_shop,
     shop_message,
@@ -27,12 +25,6 @@ from tests.integration.journey_support import (
 from tests.integration.test_journey_profiles import linked, profile_dataset, profile_record
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as found:
-        yield found
 
 
 def audience(shop: Shop, name: str, condition: str) -> None:

@@ -5,7 +5,6 @@ journey's condition and HTTP body read the person's merged profile."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from tests.integration.journey_support import (
     Shop,
     on_cart,
     publish,
-    running_receiver,
     send,
     setup_shop,
     shop_message,
@@ -35,12 +33,6 @@ CUSTOMERS = {
         "person": {"type": "object", "properties": {"name": {"type": "string"}}},
     },
 }
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as found:
-        yield found
 
 
 def profile_dataset(shop: Shop) -> tuple[str, str]:
