@@ -187,6 +187,13 @@ def _engine_pid(server_pid: int) -> int | None:
     return found[0] if found else None
 
 
+def _file_suffix(who: str) -> str:
+    """``server`` -> "", ``HTTP process 2`` -> "-http2", ``engine`` -> "-engine"."""
+    if who == "server":
+        return ""
+    return f"-http{who[-1]}" if who.startswith("HTTP") else f"-{who}"
+
+
 def _children(server_pid: int, command: bytes) -> list[int]:
     """The server's child processes running ``wayfare <command>``."""
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
@@ -291,9 +298,11 @@ def main() -> int:
                 pids = {"server": server.pid}
                 for number, pid in enumerate(_children(server.pid, b"http-process"), 1):
                     pids[f"HTTP process {number}"] = pid
+                engine = _engine_pid(server.pid)
+                if engine is not None:
+                    pids["engine"] = engine
                 raws = {
-                    who: RESULTS_DIR
-                    / f"profile-{name}{'' if who == 'server' else f'-http{who[-1]}'}{suffix}.txt"
+                    who: RESULTS_DIR / f"profile-{name}{_file_suffix(who)}{suffix}.txt"
                     for who in pids
                 }
                 try:

@@ -141,6 +141,25 @@ def test_a_read_returns_at_most_limit_entries_in_turn(log_backend: LogBackend) -
     with_log(log_backend, scenario)
 
 
+def test_a_read_stopped_by_its_limit_says_more_may_wait(log_backend: LogBackend) -> None:
+    """The engine reads again at once only after a read that may have left entries behind;
+    a log that can tell says when one took everything there was."""
+
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        person = people_in(log, 1)[0]
+        await writer.write([about(person, f"x{i}") for i in range(5)])
+        p = partition_of(ORG, person, log.partitions)
+        first = await log.read(p, 0, 3)
+        assert read_ids(first) == ["x0", "x1", "x2"] and first.more
+        rest = await read_all(log, p, first.last)
+        assert read_ids(rest) == ["x3", "x4"]
+        if log_backend.name in ("memory", "embedded"):
+            assert not (await log.read(p, first.last, 10)).more
+            assert not (await log.read(p, rest.last, 10)).more
+
+    with_log(log_backend, scenario)
+
+
 def test_partitions_are_independent(message_log_backend: LogBackend) -> None:
     async def scenario(log: EventLog, writer: MessageWriter) -> None:
         ours = people_in(log, 1)[0]
@@ -274,6 +293,22 @@ def test_wait_wakes_on_a_write(log_backend: LogBackend) -> None:
         started = time.monotonic()
         await writer.write([about(person, "x1")])
         await asyncio.wait_for(waiting, 10)
+        assert time.monotonic() - started < 5
+        assert read_ids(await read_all(log, p, 0)) == ["x1"]
+
+    with_log(log_backend, scenario)
+
+
+def test_wait_wakes_for_a_write_made_between_a_read_and_the_wait(
+    log_backend: LogBackend,
+) -> None:
+    async def scenario(log: EventLog, writer: MessageWriter) -> None:
+        person = people_in(log, 1)[0]
+        p = partition_of(ORG, person, log.partitions)
+        assert (await log.read(p, 0, 10)).empty
+        await writer.write([about(person, "x1")])
+        started = time.monotonic()
+        await asyncio.wait_for(log.wait(30), 10)
         assert time.monotonic() - started < 5
         assert read_ids(await read_all(log, p, 0)) == ["x1"]
 

@@ -777,7 +777,7 @@ class JourneyRuntime:
         self._prefetch_profiles(wanted)
         for m, journeys in wanted:
             self._consume_one(step, m, journeys)
-        return True
+        return any(read.more for read in slices)
 
     def _prefetch_profiles(self, wanted: list[tuple[MatchedMessage, list[JourneyVersion]]]) -> None:
         """The stored fragments of the people entering journeys that use profiles, in one

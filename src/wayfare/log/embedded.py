@@ -6,7 +6,10 @@ on and its identityMap. One partition; a position is a record's ``seq`` (migrati
 moved the positions stored before, which were outcomes' ``seq``). The messages are stored
 already, so slices carry none to store.
 The server wakes its engine after each commit journeys may act on; ``wait`` also looks for
-new outcomes itself, a few times a second, so the log needs nobody to tell it.
+new records itself, a few times a second, so the log needs nobody to tell it. Records
+journeys do not act on (their identities to link, say) are taken that way, many to a read,
+rather than in a cycle of the engine each: under a stream of them, the engine commits a few
+times a second instead of after every commit of the inlet's.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ def _entity_of(message: Any) -> dict[str, Any]:
 
 class EmbeddedLog(SQLiteDatabase):
     partitions = 1
+    _read_to: int | None = None
+    """The position of the last read, which ``wait`` waits to see passed."""
 
     async def start(self) -> None:
         pass
@@ -58,14 +63,17 @@ class EmbeddedLog(SQLiteDatabase):
     def _read(self, partition: int, after: int, limit: int) -> LogSlice:
         rows = self._all(_READ, (after, limit, *COUNTED_UNMATCHED))
         if not rows:
-            return LogSlice(partition, after, after)
+            self._read_to = after
+            return LogSlice(partition, after, after, more=False)
         matched = []
         identities = []
         entity: dict[str, Any] = {}
         last_seq = None
+        records = 0
         for seq, org_id, received_ms, xaction_id, raw, event, identity, cause, dataset in rows:
             if seq != last_seq:  # a record's first row (one per outcome journeys act on)
                 last_seq = seq
+                records += 1
                 entity = {}
                 if event is not None or _IDENTITY_MAP in raw:  # else no need to parse it
                     document = orjson.loads(raw)
@@ -87,11 +95,18 @@ class EmbeddedLog(SQLiteDatabase):
                     xaction_id,
                 )
             )
-        return LogSlice(partition, after, int(rows[-1][0]), matched, identities=identities)
+        last = self._read_to = int(rows[-1][0])
+        return LogSlice(
+            partition, after, last, matched, identities=identities, more=records >= limit
+        )
 
     async def wait(self, seconds: float) -> None:
+        """Until a record comes after the last read (or, before any read, after the last
+        record now), looking every WAIT_POLL_SECONDS, or ``seconds`` have passed."""
         deadline = time.monotonic() + seconds
-        last = await asyncio.to_thread(self._last)
+        last = self._read_to
+        if last is None:
+            last = await asyncio.to_thread(self._last)
         while (left := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
             if await asyncio.to_thread(self._last) != last:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 
 from wayfare.errors import LogError
@@ -66,8 +67,9 @@ class MemoryLog:
         return WriteOutcome(message.xaction_id, False)
 
     async def read(self, partition: int, after: int, limit: int) -> LogSlice:
-        entries = [(p, data) for p, data in self._partition(partition) if p > after][:limit]
-        return decode_slice(partition, after, entries)
+        entries = [(p, data) for p, data in self._partition(partition) if p > after]
+        found = decode_slice(partition, after, entries[:limit])
+        return dataclasses.replace(found, more=len(entries) > limit)
 
     async def wait(self, seconds: float) -> None:
         if self._appended == self._seen:

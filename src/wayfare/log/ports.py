@@ -39,6 +39,10 @@ class LogSlice:
     identities: list[ArrivedIdentities] = field(default_factory=list)
     """The identityMap of every accepted, valid message read that has one, in log order:
     what the engine's commit links in the identity graph."""
+    more: bool = True
+    """The read may have stopped at its limit: more may be waiting already. False when the
+    log read everything there was, so the engine need not read again before new entries
+    come (a log that cannot tell leaves it True)."""
 
     @property
     def empty(self) -> bool:

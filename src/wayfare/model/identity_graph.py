@@ -128,6 +128,34 @@ def link(
     arrived, dropped_first = _one_per_unique_namespace(arrived, unique)
     if not arrived:
         return GraphChange(None, now_ms)
+    if not dropped_first:
+        holder = _holder_of_all(current, arrived)
+        if holder is not None:  # what most messages bring: nothing changes
+            return GraphChange(holder.person_id, now_ms)
+    return _relink(current, arrived, dropped_first, unique, now_ms, new_person_id)
+
+
+def _holder_of_all(current: Sequence[Person], arrived: Sequence[Identity]) -> Person | None:
+    """The person holding every identity that arrived, and only they, within the limit."""
+    wanted = set(arrived)
+    holders = [p for p in current if p.identities & wanted]
+    if len(holders) != 1:
+        return None
+    (holder,) = holders
+    if wanted <= holder.identities and len(holder.links) <= MAX_IDENTITIES:
+        return holder
+    return None
+
+
+def _relink(
+    current: Sequence[Person],
+    arrived: Sequence[Identity],
+    dropped_first: Sequence[Identity],
+    unique: set[str],
+    now_ms: int,
+    new_person_id: Callable[[], str],
+) -> GraphChange:
+    """``link`` worked out in full: merges, unique namespaces, the limit."""
     wanted = set(arrived)
     owners = {p.person_id: p for p in current if p.identities & wanted}
     owner_of = {link.identity: p.person_id for p in owners.values() for link in p.links}
