@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import click
 import msgspec
@@ -19,6 +20,8 @@ from wayfare.client.inlet import AsyncInlet
 from wayfare.client.mapping import Filler, MappingError
 from wayfare.client.send import Summary, read_rows, send_rows, write_rejects
 from wayfare.errors import WayfareError
+
+T = TypeVar("T")
 
 SHOWN_REJECTIONS = 100
 
@@ -163,7 +166,7 @@ def send(
     rows = read_rows(input_file, fmt)
     if dry_run:
         sys.exit(_dry_run(rows, filler))
-    summary = asyncio.run(
+    summary = _run(
         _send(rows, filler, inlet_url, org, token, sync_validation, batch_size, concurrency)
     )
     _report(summary)
@@ -171,6 +174,16 @@ def send(
         write_rejects(rejects, fmt, summary.rejected)
     if summary.rejected:
         sys.exit(1)
+
+
+def _run(sending: Coroutine[Any, Any, T]) -> T:
+    """``sending`` on uvloop where it is installed (a tenth of the sender's CPU went to the
+    standard loop's selector), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is installed wherever the server runs
+        return asyncio.run(sending)
+    return uvloop.run(sending)
 
 
 def _read_template(template: Path | None) -> Any:

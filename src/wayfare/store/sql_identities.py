@@ -27,7 +27,7 @@ from wayfare.model.identity_graph import (
     Merge,
     Person,
 )
-from wayfare.store.sql_resources import SQLDatabase, Statements, marks
+from wayfare.store.sql_resources import SQLDatabase, Statements, insert_values, marks
 
 MAX_LOCK_ROUNDS = 10
 """Rounds of reading the persons and locking them before giving up (each round finds
@@ -186,25 +186,30 @@ class _Pending:
                 "VALUES (?, ?, ?, ?)",
                 (org_id, merge.absorbed, merge.survivor, at),
             )
-        for pid in sorted(self.touched - self.removed):
-            person = self.persons[pid]
-            conn.execute(
-                "INSERT INTO persons (org_id, person_id, created_ms) VALUES (?, ?, ?) "
-                "ON CONFLICT (org_id, person_id) DO NOTHING",
-                (org_id, pid, person.created_ms),
-            )
-            for x in person.links:
-                conn.execute(
-                    "INSERT INTO identity_links (org_id, namespace, id, person_id, linked_ms) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (org_id, x.identity.namespace, x.identity.id, pid, x.linked_ms),
-                )
-        for drop, at in self.drops:
-            conn.execute(
-                "INSERT INTO identity_drops (org_id, person_id, namespace, id, cause, dropped_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (org_id, drop.person_id, drop.identity.namespace, drop.identity.id, drop.cause, at),
-            )
+        kept = [self.persons[pid] for pid in sorted(self.touched - self.removed)]
+        insert_values(
+            conn,
+            "persons (org_id, person_id, created_ms)",
+            [(org_id, p.person_id, p.created_ms) for p in kept],
+            " ON CONFLICT (org_id, person_id) DO NOTHING",
+        )
+        insert_values(
+            conn,
+            "identity_links (org_id, namespace, id, person_id, linked_ms)",
+            [
+                (org_id, x.identity.namespace, x.identity.id, p.person_id, x.linked_ms)
+                for p in kept
+                for x in p.links
+            ],
+        )
+        insert_values(
+            conn,
+            "identity_drops (org_id, person_id, namespace, id, cause, dropped_ms)",
+            [
+                (org_id, d.person_id, d.identity.namespace, d.identity.id, d.cause, at)
+                for d, at in self.drops
+            ],
+        )
 
 
 _PERSON_ROWS = (

@@ -17,12 +17,11 @@ import orjson
 from wayfare.model.identities import Identity
 from wayfare.model.person_events import PersonEvent
 from wayfare.store.sql_profiles import identities_clause
-from wayfare.store.sql_resources import Row, SQLDatabase, Statements
+from wayfare.store.sql_resources import Row, SQLDatabase, Statements, insert_values
 
 _COLUMNS = (
     "org_id, namespace, identity_id, at_ms, received_ms, dataset_id, xaction_id, event_type, events"
 )
-_KEEP = f"INSERT INTO person_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _TRIM = (
     "DELETE FROM person_events WHERE org_id = ? AND namespace = ? AND identity_id = ? "
     "AND (at_ms, seq) <= (SELECT at_ms, seq FROM person_events WHERE org_id = ? "
@@ -37,14 +36,17 @@ def keep_person_events(conn: Statements, events: Sequence[PersonEvent], per_iden
     so that commits trimming the same ones wait rather than deadlock)."""
     if not events:
         return
-    for e in events:
-        conn.execute(
-            _KEEP,
+    insert_values(
+        conn,
+        f"person_events ({_COLUMNS})",
+        [
             (
                 e.org_id, e.identity.namespace, e.identity.id, e.at_ms, e.received_ms,
                 e.dataset_id, e.xaction_id, e.event_type, orjson.dumps(e.events).decode(),
-            ),
-        )  # fmt: skip
+            )
+            for e in events
+        ],
+    )  # fmt: skip
     for org_id, identity in sorted({(e.org_id, e.identity) for e in events}):
         key = (org_id, identity.namespace, identity.id)
         conn.execute(_TRIM, (*key, *key, per_identity))

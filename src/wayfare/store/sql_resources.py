@@ -105,6 +105,28 @@ def marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+VALUES_PER_STATEMENT = 200
+"""Rows of one multi-row INSERT (at most a few thousand placeholders: within both SQLite's
+and PostgreSQL's limits)."""
+
+
+def insert_values(
+    conn: Statements, into: str, rows: Sequence[Sequence[Any]], suffix: str = ""
+) -> None:
+    """``INSERT INTO <into> VALUES (...), (...), ... <suffix>``, VALUES_PER_STATEMENT rows a
+    statement: one trip through the driver for many rows (``into``: the table and its
+    columns; ``suffix``: an ``ON CONFLICT`` clause, say)."""
+    if not rows:
+        return
+    row = f"({marks(len(rows[0]))})"
+    for start in range(0, len(rows), VALUES_PER_STATEMENT):
+        chunk = rows[start : start + VALUES_PER_STATEMENT]
+        conn.execute(
+            f"INSERT INTO {into} VALUES {', '.join([row] * len(chunk))}{suffix}",
+            [value for values in chunk for value in values],
+        )
+
+
 class SQLDatabase:
     """What an adapter gives the statements written once for both SQL stores: connections
     (here and in sql_journeys.py)."""
