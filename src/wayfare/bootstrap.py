@@ -35,6 +35,7 @@ from wayfare.hub.writer import (
     LocalInbox,
     WriterHub,
     admit_all,
+    reservation_block,
 )
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.inlet import InletService
@@ -271,7 +272,15 @@ def build_http_process(settings: Settings, hub: socket.socket) -> Services:
         SQLiteStore(path, fsync=settings.fsync),
         journey_store,
         SQLiteIdentityGraph(path, fsync=settings.fsync),
-        HubWriter(client, writer),
+        HubWriter(
+            client,
+            writer,
+            reservation_block(
+                settings.max_pending_messages,
+                settings.http_processes,
+                settings.inlet_rate_limit > 0,
+            ),
+        ),
         engine,
         1,
         EMBEDDED_CHECK_MS,
@@ -314,6 +323,7 @@ def writer_hub(services: Services) -> WriterHub:
         admit_all(settings.max_pending_messages, limiter.take),
         services.engine.runtime.wake,
         services.inbox,
+        settings.max_pending_messages,
     )
 
 

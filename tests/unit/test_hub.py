@@ -1,6 +1,7 @@
 """What the HTTP processes of ``serve --workers N`` share through the hub (hub/writer.py),
 over real socket pairs: each process writes through a writer of its own (the memory store's
-here) what the hub admits, counted once for all processes."""
+here) what the hub admits, counted once for all processes. Every test runs with each write
+asked for and with writes admitted from reservations (no rate limit: ``reservation_block``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from wayfare.hub.writer import (
     LocalInbox,
     WriterHub,
     admit_all,
+    reservation_block,
     socket_pair,
 )
 from wayfare.ingest.rate_limit import RateLimiter
@@ -72,6 +74,13 @@ class Hub:
     serving: list[asyncio.Task[None]]
     """The hub's answering of each process, in order"""
     wakes: list[int]
+    block: int
+    """What a process reserves at a time (0: it asks for each write)."""
+
+    @property
+    def kept(self) -> int:
+        """What idle processes may keep reserved: counted as pending, written by nobody."""
+        return 2 * self.block * len(self.processes)
 
     @property
     def first(self) -> Process:
@@ -80,20 +89,31 @@ class Hub:
 
 Scenario = Callable[[Hub], Awaitable[None]]
 
+pytestmark = pytest.mark.parametrize("reserving", [False, True], ids=["asking", "reserving"])
 
-def with_hub(scenario: Scenario, rate: float = 0.0, processes: int = 2) -> None:
+
+def with_hub(
+    scenario: Scenario,
+    reserving: bool,
+    rate: float = 0.0,
+    processes: int = 2,
+    max_pending: int = 10,
+) -> None:
     """Run ``scenario`` against a hub serving ``processes`` HTTP processes on one store; at
-    most 10 messages pending in all; each inlet may write ``rate`` messages per second, 3 at
-    once (0: any number)."""
+    most ``max_pending`` messages pending in all; each inlet may write ``rate`` messages per
+    second, 3 at once (0: any number); ``reserving``: the processes admit writes from
+    reservations where they may (without a rate)."""
 
     async def run() -> None:
         store = MemoryStore()
         wakes: list[int] = []
         limiter = RateLimiter(FakeClock(), rate=rate, burst=3)
+        block = reservation_block(max_pending, processes, rate > 0) if reserving else 0
         served = WriterHub(
-            admit_all(10, lambda inlet, count: limiter.take(inlet, count)),
+            admit_all(max_pending, lambda inlet, count: limiter.take(inlet, count)),
             lambda: wakes.append(1),
             LocalInbox(),
+            max_pending,
         )
         serving, running = [], []
         for _ in range(processes):
@@ -102,13 +122,17 @@ def with_hub(scenario: Scenario, rate: float = 0.0, processes: int = 2) -> None:
             client = HubClient(theirs)
             local = MemoryWriter(store)
             process = Process(
-                client, local, HubWriter(client, local), HubEngine(client), HubInbox(client)
+                client,
+                local,
+                HubWriter(client, local, block),
+                HubEngine(client),
+                HubInbox(client),
             )
             await process.writer.start()
             await process.engine.start()
             running.append(process)
         try:
-            await scenario(Hub(store, served, running, serving, wakes))
+            await scenario(Hub(store, served, running, serving, wakes, block))
         finally:
             for process in running:
                 process.local.resume()
@@ -118,7 +142,7 @@ def with_hub(scenario: Scenario, rate: float = 0.0, processes: int = 2) -> None:
     asyncio.run(run())
 
 
-def test_written_messages_come_back_committed_and_retries_as_duplicates() -> None:
+def test_written_messages_come_back_committed_and_retries_as_duplicates(reserving: bool) -> None:
     async def scenario(hub: Hub) -> None:
         one, two = hub.processes
         first = await one.writer.write([message(1, "m-1"), message(2, "m-2")])
@@ -128,12 +152,12 @@ def test_written_messages_come_back_committed_and_retries_as_duplicates() -> Non
         assert [r.xaction_id for r in hub.store.records] == ["x-1", "x-2"]
         await one.heard()
         await two.heard()
-        assert hub.served.pending == 0
+        assert hub.served.pending <= hub.kept
 
-    with_hub(scenario)
+    with_hub(scenario, reserving)
 
 
-def test_writes_in_flight_together_are_answered_each_its_own() -> None:
+def test_writes_in_flight_together_are_answered_each_its_own(reserving: bool) -> None:
     async def scenario(hub: Hub) -> None:
         hub.first.local.pause()
         writes = [asyncio.create_task(hub.first.writer.write([message(n)])) for n in range(5)]
@@ -145,10 +169,10 @@ def test_writes_in_flight_together_are_answered_each_its_own() -> None:
         outcomes = await asyncio.gather(*writes)
         assert [o[0].xaction_id for o in outcomes] == [f"x-{n}" for n in range(5)]
 
-    with_hub(scenario)
+    with_hub(scenario, reserving)
 
 
-def test_the_backlog_is_counted_for_every_http_process() -> None:
+def test_the_backlog_is_counted_for_every_http_process(reserving: bool) -> None:
     async def scenario(hub: Hub) -> None:
         one, two = hub.processes
         one.local.pause()
@@ -163,10 +187,10 @@ def test_the_backlog_is_counted_for_every_http_process() -> None:
         await two.writer.write([message(n) for n in range(10, 13)])  # released: room again
         assert len(hub.store.records) == 11
 
-    with_hub(scenario)
+    with_hub(scenario, reserving)
 
 
-def test_what_a_process_that_went_away_held_is_no_longer_pending() -> None:
+def test_what_a_process_that_went_away_held_is_no_longer_pending(reserving: bool) -> None:
     async def scenario(hub: Hub) -> None:
         one, two = hub.processes
         one.local.pause()
@@ -176,14 +200,14 @@ def test_what_a_process_that_went_away_held_is_no_longer_pending() -> None:
         assert hub.served.pending == 8
         await one.client.stop()  # its socket closes, nothing released: as if it were killed
         await asyncio.wait_for(hub.serving[0], 5)  # the hub has read the end of it
-        assert hub.served.pending == 0
+        assert hub.served.pending <= hub.kept
         await two.writer.write([message(n) for n in range(10, 13)])
         held.cancel()
 
-    with_hub(scenario)
+    with_hub(scenario, reserving)
 
 
-def test_an_inlets_rate_is_spent_once_for_every_http_process() -> None:
+def test_an_inlets_rate_is_spent_once_for_every_http_process(reserving: bool) -> None:
     async def scenario(hub: Hub) -> None:
         one, two = hub.processes
         await one.writer.write([message(1), message(2)])
@@ -193,21 +217,21 @@ def test_an_inlets_rate_is_spent_once_for_every_http_process() -> None:
         await two.writer.write([message(5, inlet="inlet-2")])  # another inlet's own bucket
         assert len(hub.store.records) == 3
 
-    with_hub(scenario, rate=0.01)
+    with_hub(scenario, reserving, rate=0.01)
 
 
-def test_a_failing_write_is_a_store_error_and_no_longer_pending() -> None:
+def test_a_failing_write_is_a_store_error_and_no_longer_pending(reserving: bool) -> None:
     async def scenario(hub: Hub) -> None:
         await hub.first.local.stop()
         with pytest.raises(StoreError, match="not running"):
             await hub.first.writer.write([message(1)])
         await hub.first.heard()
-        assert hub.served.pending == 0
+        assert hub.served.pending <= hub.kept
 
-    with_hub(scenario, processes=1)
+    with_hub(scenario, reserving, processes=1)
 
 
-def test_wakes_and_the_demo_inbox_go_through_the_hub() -> None:
+def test_wakes_and_the_demo_inbox_go_through_the_hub(reserving: bool) -> None:
     async def scenario(hub: Hub) -> None:
         one, two = hub.processes
         one.engine.wake()
@@ -216,17 +240,17 @@ def test_wakes_and_the_demo_inbox_go_through_the_hub() -> None:
         assert await one.inbox.recent() == [{"body": {"n": 1}}, {"body": {"n": 2}}]
         assert hub.wakes == [1]
 
-    with_hub(scenario)
+    with_hub(scenario, reserving)
 
 
-def test_when_the_hub_goes_away_writes_fail_as_store_errors() -> None:
-    asyncio.run(hub_gone())
+def test_when_the_hub_goes_away_writes_fail_as_store_errors(reserving: bool) -> None:
+    asyncio.run(hub_gone(8 if reserving else 0))
 
 
-async def hub_gone() -> None:
+async def hub_gone(block: int) -> None:
     ours, theirs = socket_pair()
     store = MemoryStore()
-    writer = HubWriter(HubClient(theirs), MemoryWriter(store))
+    writer = HubWriter(HubClient(theirs), MemoryWriter(store), block)
     await writer.start()
     ours.close()
     with pytest.raises(StoreError, match="writer process"):
@@ -235,3 +259,33 @@ async def hub_gone() -> None:
         await writer.write([message(2)])
     assert store.records == []
     await writer.stop()
+
+
+def test_a_process_writes_from_its_reservation_without_asking_each_time(
+    reserving: bool,
+) -> None:
+    async def scenario(hub: Hub) -> None:
+        one, two = hub.processes
+        for n in range(5):
+            await one.writer.write([message(n)])
+        await one.heard()
+        if hub.block:
+            assert hub.block == 62
+            assert hub.served.pending == hub.block  # one reservation, kept between writes
+        else:
+            assert hub.served.pending == 0
+        one.local.pause()
+        waiting = asyncio.create_task(one.writer.write([message(n) for n in range(10, 900)]))
+        await asyncio.sleep(0.05)
+        await one.heard()
+        assert hub.served.pending == 890  # the reservation grown by what the write needed
+        with pytest.raises(OverloadedError):
+            await two.writer.write([message(n) for n in range(1000, 1200)])
+        one.local.resume()
+        await waiting
+        await one.heard()
+        assert hub.served.pending <= hub.kept
+        await two.writer.write([message(n) for n in range(1000, 1200)])
+        assert len(hub.store.records) == 5 + 890 + 200
+
+    with_hub(scenario, reserving, max_pending=1000)

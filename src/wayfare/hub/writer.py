@@ -7,8 +7,13 @@ take turns on its lock, so the processes' Python work runs on every core and onl
 own runs one at a time). Before writing, ``HubWriter`` asks the hub to admit the messages
 (``ADMIT``): the backlog limit and each inlet's rate are counted there, once for every
 process, and the messages count as pending until the HTTP process says they are committed
-or failed (``RELEASE``), or goes away. The same socket carries wakes for the journey engine
-(after a commit that gives it work) and the demo webhook's calls.
+or failed (``RELEASE``), or goes away. Without a rate limit only the backlog is counted,
+and an HTTP process reserves a share of it at a time (``RESERVE``: ``reservation_block``
+messages) and admits its writes from that share itself: no round trip to the hub per
+request. It gives back what it holds beyond two shares; what it holds counts as pending,
+so the messages pending in all processes stay within the limit. The same socket carries
+wakes for the journey engine (after a commit that gives it work) and the demo webhook's
+calls.
 
 A frame is a header (kind, request id, body length) and a body.
 """
@@ -23,7 +28,7 @@ import socket
 import struct
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -35,15 +40,29 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("!BII")
 _COUNT = struct.Struct("!I")
+_RESERVE = struct.Struct("!II")
+"""How many messages a reservation needs at least, and how many it would like."""
+RESERVATION_MAX = 1000
 # asked of the hub
-ADMIT, WAKE, INBOX_ADD, INBOX_LIST, RELEASE = 1, 2, 3, 4, 5
+ADMIT, WAKE, INBOX_ADD, INBOX_LIST, RELEASE, RESERVE = 1, 2, 3, 4, 5, 6
 # answered
 DONE, FAILED = 10, 11
 INBOX_SIZE = 100
+OVERLOADED = "The inlet is busy writing what it already accepted; retry shortly"
 
 Admit = Callable[[int, Mapping[str, int]], None]
 """Given the messages pending in every process and how many more each inlet asks to write,
 raises OverloadedError or RateLimitedError when they may not be written now."""
+
+
+def reservation_block(max_pending: int, processes: int, rate_limited: bool) -> int:
+    """The share of the backlog an HTTP process reserves at a time: 0 (each write asks the
+    hub) when inlets have a rate limit, whose tokens are counted per write; else an eighth
+    of the backlog limit per process, at most RESERVATION_MAX, at least 1: the two shares
+    an idle process may keep leave the others most of the backlog."""
+    if rate_limited:
+        return 0
+    return max(1, min(RESERVATION_MAX, max_pending // (8 * max(1, processes))))
 
 
 class _Frames:
@@ -177,11 +196,17 @@ class HubClient:
 
 class HubWriter:
     """A ``MessageWriter`` that writes through ``local`` (this process's group-commit
-    writer) what the hub admits."""
+    writer) what the hub admits: each write asked for, or, with a ``block`` (see
+    ``reservation_block``), admitted from the share of the backlog this process reserved."""
 
-    def __init__(self, client: HubClient, local: MessageWriter) -> None:
+    def __init__(self, client: HubClient, local: MessageWriter, block: int = 0) -> None:
         self._client = client
         self._local = local
+        self._block = block
+        self._reserved = 0
+        """Messages the hub counts as pending for this process."""
+        self._in_use = 0
+        """Of those, messages being written now."""
 
     @property
     def pending(self) -> int:
@@ -196,11 +221,34 @@ class HubWriter:
         await self._client.stop()
 
     async def write(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
-        await self._client.ask(ADMIT, orjson.dumps(Counter(m.inlet_id for m in messages)))
+        count = len(messages)
+        if not self._block:
+            await self._client.ask(ADMIT, orjson.dumps(Counter(m.inlet_id for m in messages)))
+            try:
+                return await self._local.write(messages)
+            finally:
+                self._client.release(count)
+        await self._reserve(count)
+        self._in_use += count
         try:
             return await self._local.write(messages)
         finally:
-            self._client.release(len(messages))
+            self._in_use -= count
+            surplus = self._reserved - self._in_use - 2 * self._block
+            if surplus > 0:
+                self._reserved -= surplus
+                self._client.release(surplus)
+
+    async def _reserve(self, count: int) -> None:
+        """Have at least ``count`` messages of the reservation free, asking the hub for more
+        (a block, or what is left of the backlog if that is less but enough)."""
+        while self._in_use + count > self._reserved:
+            needed = self._in_use + count - self._reserved
+            answer = await self._client.ask(
+                RESERVE, _RESERVE.pack(needed, max(needed, self._block))
+            )
+            (granted,) = _COUNT.unpack(answer)
+            self._reserved += granted
 
 
 class HubEngine:
@@ -242,8 +290,13 @@ class WriterHub:
     """Serves HTTP processes: admits their writes (``admit``), counting what is pending in
     all of them, wakes the journey engine, keeps the demo webhook's calls."""
 
-    def __init__(self, admit: Admit, wake: Callable[[], None], inbox: DemoInbox) -> None:
+    def __init__(
+        self, admit: Admit, wake: Callable[[], None], inbox: DemoInbox, max_pending: int
+    ) -> None:
+        """``max_pending``: the backlog limit ``admit`` counts, which reservations count
+        against too."""
         self._admit = admit
+        self._max_pending = max_pending
         self._wake = wake
         self._inbox = inbox
         self._pending = 0
@@ -265,6 +318,10 @@ class WriterHub:
                 body = await reader.readexactly(size)
                 if kind == ADMIT:  # answered at once: the hot path, no task
                     count = self._admit_write(frames, request_id, body)
+                    held += count
+                    self._pending += count
+                elif kind == RESERVE:
+                    count = self._reserve(frames, request_id, body)
                     held += count
                     self._pending += count
                 elif kind == RELEASE:
@@ -297,6 +354,18 @@ class WriterHub:
         frames.send(DONE, request_id)
         return sum(counts.values())
 
+    def _reserve(self, frames: _Frames, request_id: int, body: bytes) -> int:
+        """Grant what a reservation would like, or as much of it as the backlog leaves if
+        that covers what it needs; refuse it otherwise. How many messages are granted."""
+        needed, wanted = cast(tuple[int, int], _RESERVE.unpack(body))
+        granted = min(wanted, self._max_pending - self._pending)
+        if granted < needed:
+            failure = OverloadedError(OVERLOADED, retry_after=1)
+            frames.send(FAILED, request_id, orjson.dumps(_failure(failure)))
+            return 0
+        frames.send(DONE, request_id, _COUNT.pack(granted))
+        return granted
+
     async def _answer(self, frames: _Frames, kind: int, request_id: int, body: bytes) -> None:
         try:
             frames.send(DONE, request_id, await self._handle(kind, body))
@@ -318,10 +387,7 @@ def admit_all(max_pending: int, take: Callable[[str, int], None]) -> Admit:
 
     def admit(pending: int, counts: Mapping[str, int]) -> None:
         if pending + sum(counts.values()) > max_pending:
-            raise OverloadedError(
-                "The inlet is busy writing what it already accepted; retry shortly",
-                retry_after=1,
-            )
+            raise OverloadedError(OVERLOADED, retry_after=1)
         for inlet_id, count in counts.items():
             take(inlet_id, count)
 
