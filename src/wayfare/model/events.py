@@ -8,6 +8,7 @@ path of the person's identifier, and how messages are recognised: *system-genera
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -246,12 +247,22 @@ def identity_of(
     return found, None, None
 
 
+_PATH_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+@functools.lru_cache(maxsize=1024)
+def _path_steps(path: str) -> tuple[str | int, ...]:
+    """``identityMap.Email[0].id`` -> ``("identityMap", "Email", 0, "id")``; read once per
+    path (events' identifiers are few), where a message is matched every time."""
+    return tuple(int(index) if index else name for name, index in _PATH_STEP.findall(path))
+
+
 def _resolve_path(data: Any, path: str) -> Any:
-    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
-        if index:
-            data = data[int(index)] if isinstance(data, list) and int(index) < len(data) else None
+    for step in _path_steps(path):
+        if isinstance(step, int):
+            data = data[step] if isinstance(data, list) and step < len(data) else None
         else:
-            data = data.get(name) if isinstance(data, dict) else None
+            data = data.get(step) if isinstance(data, dict) else None
         if data is None:
             return None
     return data
