@@ -28,6 +28,8 @@ _TRIM = (
     "AND namespace = ? AND identity_id = ? ORDER BY at_ms DESC, seq DESC LIMIT 1 OFFSET ?)"
 )
 """An identity's events but the newest N (the N+1th newest and all before it)."""
+_COUNTED_AT_ONCE = 200
+"""Identities whose kept events one statement counts."""
 
 
 def keep_person_events(conn: Statements, events: Sequence[PersonEvent], per_identity: int) -> None:
@@ -47,9 +49,30 @@ def keep_person_events(conn: Statements, events: Sequence[PersonEvent], per_iden
             for e in events
         ],
     )  # fmt: skip
-    for org_id, identity in sorted({(e.org_id, e.identity) for e in events}):
-        key = (org_id, identity.namespace, identity.id)
-        conn.execute(_TRIM, (*key, *key, per_identity))
+    by_org: dict[str, set[Identity]] = {}
+    for e in events:
+        by_org.setdefault(e.org_id, set()).add(e.identity)
+    for org_id in sorted(by_org):
+        for identity in _over(conn, org_id, sorted(by_org[org_id]), per_identity):
+            key = (org_id, identity.namespace, identity.id)
+            conn.execute(_TRIM, (*key, *key, per_identity))
+
+
+def _over(
+    conn: Statements, org_id: str, identities: Sequence[Identity], per_identity: int
+) -> list[Identity]:
+    """Of ``identities``, those keeping more than ``per_identity`` events, in order: one
+    statement for many (most have fewer, and a trim each was a statement each)."""
+    over: list[Identity] = []
+    for start in range(0, len(identities), _COUNTED_AT_ONCE):
+        clause, params = identities_clause(org_id, identities[start : start + _COUNTED_AT_ONCE])
+        rows = conn.execute(
+            f"SELECT namespace, identity_id FROM person_events WHERE {clause} "
+            "GROUP BY namespace, identity_id HAVING COUNT(*) > ?",
+            (*params, per_identity),
+        ).fetchall()
+        over += [Identity(row[0], row[1]) for row in rows]
+    return sorted(over)
 
 
 def _event(row: Row) -> PersonEvent:
