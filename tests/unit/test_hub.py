@@ -289,3 +289,33 @@ def test_a_process_writes_from_its_reservation_without_asking_each_time(
         assert len(hub.store.records) == 5 + 890 + 200
 
     with_hub(scenario, reserving, max_pending=1000)
+
+
+def test_a_reservation_granted_to_a_cancelled_write_is_kept_and_given_back_later(
+    reserving: bool,
+) -> None:
+    async def scenario(hub: Hub) -> None:
+        one = hub.first
+        one.local.pause()
+        first = asyncio.create_task(one.writer.write([message(n) for n in range(400)]))
+        await asyncio.sleep(0.05)  # admitted, waiting for the paused writer
+        cancelled = asyncio.create_task(one.writer.write([message(n) for n in range(400, 800)]))
+        for _ in range(10_000):  # until the hub has admitted it, its answer not yet read
+            if hub.served.pending >= 800:
+                break
+            await asyncio.sleep(0)
+        assert hub.served.pending == 800
+        cancelled.cancel()
+        await asyncio.gather(cancelled, return_exceptions=True)
+        await one.heard()
+        one.local.resume()
+        await first
+        await one.writer.write([message(900)])
+        for _ in range(100):  # what the hub granted the cancelled write comes back in time
+            await one.heard()
+            if hub.served.pending <= hub.kept:
+                break
+            await asyncio.sleep(0.01)
+        assert hub.served.pending <= hub.kept
+
+    with_hub(scenario, reserving, max_pending=1000)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import socket
@@ -223,7 +224,14 @@ class HubWriter:
     async def write(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
         count = len(messages)
         if not self._block:
-            await self._client.ask(ADMIT, orjson.dumps(Counter(m.inlet_id for m in messages)))
+            asking = asyncio.ensure_future(
+                self._client.ask(ADMIT, orjson.dumps(Counter(m.inlet_id for m in messages)))
+            )
+            try:
+                await asyncio.shield(asking)
+            except asyncio.CancelledError:  # the hub may admit it all the same: give it back
+                asking.add_done_callback(functools.partial(self._release_admitted, count))
+                raise
             try:
                 return await self._local.write(messages)
             finally:
@@ -234,20 +242,38 @@ class HubWriter:
             return await self._local.write(messages)
         finally:
             self._in_use -= count
-            surplus = self._reserved - self._in_use - 2 * self._block
-            if surplus > 0:
-                self._reserved -= surplus
-                self._client.release(surplus)
+            self._give_back()
+
+    def _give_back(self, *_: object) -> None:
+        """Release what the reservation holds beyond two blocks more than is in use."""
+        surplus = self._reserved - self._in_use - 2 * self._block
+        if surplus > 0:
+            self._reserved -= surplus
+            self._client.release(surplus)
 
     async def _reserve(self, count: int) -> None:
         """Have at least ``count`` messages of the reservation free, asking the hub for more
-        (a block, or what is left of the backlog if that is less but enough)."""
+        (a block, or what is left of the backlog if that is less but enough). A grant that
+        comes to a write cancelled meanwhile is counted (the hub counts it) and given back."""
         while self._in_use + count > self._reserved:
             needed = self._in_use + count - self._reserved
-            answer = await self._client.ask(
-                RESERVE, _RESERVE.pack(needed, max(needed, self._block))
+            asking = asyncio.ensure_future(
+                self._client.ask(RESERVE, _RESERVE.pack(needed, max(needed, self._block)))
             )
-            (granted,) = _COUNT.unpack(answer)
+            asking.add_done_callback(self._granted)
+            try:
+                await asyncio.shield(asking)
+            except asyncio.CancelledError:  # what the hub grants all the same goes back
+                asking.add_done_callback(self._give_back)
+                raise
+
+    def _release_admitted(self, count: int, asking: asyncio.Future[bytes]) -> None:
+        if not asking.cancelled() and asking.exception() is None:
+            self._client.release(count)
+
+    def _granted(self, asking: asyncio.Future[bytes]) -> None:
+        if not asking.cancelled() and asking.exception() is None:
+            (granted,) = _COUNT.unpack(asking.result())
             self._reserved += granted
 
 
