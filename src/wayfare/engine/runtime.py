@@ -45,12 +45,13 @@ from wayfare.engine.core import Outcome, advance, failed, failure_cause
 from wayfare.engine.dispatch import Dispatcher
 from wayfare.engine.ownership import Holding, Ownership, SoleOwnership
 from wayfare.engine.profiles import EngineProfiles
+from wayfare.engine.queues import Acting, QueueLook, StoreQueues
 from wayfare.engine.step import Step, VersionKey
 from wayfare.errors import FencedError, InfrastructureError
 from wayfare.ids import Entropy, SystemEntropy
 from wayfare.log.ports import EventLog, LogHead, LogSlice
 from wayfare.model.admission import NO_PERSON, Candidate, admit
-from wayfare.model.audiences import AudienceEntry, AudienceStart
+from wayfare.model.audiences import AudienceStart
 from wayfare.model.events import Unmatched
 from wayfare.model.identities import Namespace, linked_identities, namespaces_of
 from wayfare.model.identity_graph import Arrival, link
@@ -95,11 +96,9 @@ T = TypeVar("T")
 ACTION_ATTEMPTS = 3
 BACKOFF_MS = 500
 READ_LIMIT = 500
-LAG_SECONDS = 1.0
 """Entries read from each partition per cycle."""
-TEST_ENTRY_SECONDS = 0.2
-"""How often an engine looks for queued test entries, for events forwarded to it, and for
-audience qualifications other engines' commits queued for its partitions."""
+LAG_SECONDS = 1.0
+"""How often the engine measures its lag (the entries of its partitions not yet read)."""
 REVIEW_SECONDS = 10.0
 """How often the engine holding partition 0 evaluates a page of audience members again, for
 time passing (their counted events leave the window)."""
@@ -187,10 +186,12 @@ class JourneyRuntime:
         self._journeys_seen = -1
         self._sweep_stopped = True
         """Look for people inside stopped journeys (at start, and after journeys change)."""
-        self._test_look = _QueueLook()
-        self._forward_look = _QueueLook()
-        self._audience_look = _QueueLook()
-        self._review_look = _QueueLook(REVIEW_SECONDS)
+        self._queues = StoreQueues(
+            store,
+            clock,
+            Acting(self._apply, self._enter, self._discard, self.definition, self._entry_journeys),
+        )
+        self._review_look = QueueLook(REVIEW_SECONDS)
         self._reviewed: tuple[str, str, str] | None = None
         """Where the review of audience members got to (None: at the start)."""
         self._timer_floor: int | None = 0
@@ -302,9 +303,7 @@ class JourneyRuntime:
             self._dispatcher.reload()
             self._timer_floor = 0
             self._sweep_stopped = True
-            self._test_look.soon()
-            self._audience_look.soon()
-            self._forward_look.soon()
+            self._queues.soon()
         self._positions = None  # read again, for what is held now
         return holding
 
@@ -380,6 +379,14 @@ class JourneyRuntime:
                 return None
             self._definitions[key] = parse_journey(found.definition)
         return self._definitions[key]
+
+    def _entry_journeys(self, org_id: str, key: str) -> list[JourneyVersion]:
+        """The journeys an event (or an audience's change) of the org enters, kept until
+        the store's journeys change."""
+        found = self._entries.get((org_id, key))
+        if found is None:
+            found = self._entries[(org_id, key)] = self._store.entry_journeys(org_id, key)
+        return found
 
     def _audience_starts(self, org_id: str) -> tuple[AudienceStart, ...]:
         """The org's journeys starting on audience qualification that take people in (live,
@@ -680,9 +687,7 @@ class JourneyRuntime:
             busy = self._record_outcomes_into(step)
             busy = self._fire_due_timers(step) or busy
             busy = self._consume(step, slices) or busy
-            busy = self._take_test_entries(step) or busy
-            busy = self._take_forwarded(step) or busy
-            busy = self._take_audience_entries(step) or busy
+            busy = self._queues.take(step, self._holding.partitions) or busy
             busy = self._exit_stopped(step) or busy
             self._check_profile_changes(step)
             reviewed = self._review_members(step)
@@ -699,7 +704,7 @@ class JourneyRuntime:
         self._careful = False
         self._reviewed = reviewed
         if any(check.starts for check in step.batch.audience_checks):
-            self._audience_look.soon()  # what the commit queued, taken in the next cycle
+            self._queues.audiences.soon()  # what the commit queued, taken in the next cycle
             busy = True
         self._pause(step.pauses)
         if self._reread_timers:
@@ -756,20 +761,18 @@ class JourneyRuntime:
                 lambda org_id: self._namespaces(org_id, namespaces),
                 self._clock.now_ms(),
             )
-        entries, awaited = self._entries, self._awaited
+        awaited = self._awaited
         wanted: list[tuple[MatchedMessage, list[JourneyVersion]]] = []
         people: dict[str, list[str]] = {}
         for read in slices:
             for m in read.matched:
                 if m.xaction_id in retried:
                     continue
-                key = (m.org_id, m.event)
-                if key not in entries:
-                    entries[key] = self._store.entry_journeys(m.org_id, m.event)
+                journeys = self._entry_journeys(m.org_id, m.event)
                 if m.org_id not in awaited:
                     awaited[m.org_id] = self._awaited_events(m.org_id)
-                if entries[key] or m.event in awaited[m.org_id]:
-                    wanted.append((m, entries[key]))
+                if journeys or m.event in awaited[m.org_id]:
+                    wanted.append((m, journeys))
                     if m.identity is not None:
                         people.setdefault(m.org_id, []).append(m.identity)
         for org_id, identities in people.items():
@@ -930,21 +933,6 @@ class JourneyRuntime:
             return frozenset()
         return frozenset(b.event for b in activity.branches if b.event)
 
-    def _take_forwarded(self, step: Step, limit: int = 500) -> bool:
-        """Events another engine read for instances of the partitions this one holds
-        (``_wake_merged``): each wakes its instance if it still waits, and is taken in this
-        step's commit, fenced by the partition's lease, so it is taken once."""
-        if not self._forward_look.due(self._clock.now_ms()):
-            return False
-        forwards = self._store.forwarded_events(self._holding.partitions, limit)
-        step.load(f.instance_id for f in forwards)
-        for forward in forwards:
-            inst = step.instance(forward.instance_id)
-            if inst is not None and inst.live and inst.wait_kind == "event":
-                self._apply(step, inst, EventArrived(forward.event, forward.entity))
-            step.batch.forwards_done.append(forward.forward_id)
-        return self._forward_look.full(len(forwards) == limit)
-
     def _fire_due_timers(self, step: Step, limit: int = 500) -> bool:
         now = self._clock.now_ms()
         if self._timer_floor is None or self._timer_floor > now:
@@ -962,61 +950,6 @@ class JourneyRuntime:
             return True
         self._reread_timers = True  # the next one, once this cycle's commit is in
         return False
-
-    def _take_test_entries(self, step: Step, limit: int = 100) -> bool:
-        """Test profiles entering drafts in test mode, queued through the store."""
-        if not self._test_look.due(self._clock.now_ms()):
-            return False
-        entries = self._store.test_entries(self._holding.partitions, limit)
-        for entry in entries:
-            version = self._store.get_journey(entry.org_id, entry.journey, entry.version)
-            if (
-                version is not None
-                and version.state == "draft"
-                and version.test_mode
-                and version.paused is None
-            ):
-                self._enter(step, version, version.entry_event, entry.identity, entry.entity)
-            step.batch.test_entries_done.append(entry.entry_id)
-        return self._test_look.full(len(entries) == limit)
-
-    def _take_audience_entries(self, step: Step, limit: int = 100) -> bool:
-        """People whose membership changed, queued by commits for the held partitions, enter
-        the journeys starting on that change (model/audiences.py, ``AudienceEntry``): each
-        taken in the commit that enters them, so each enters once."""
-        if not self._audience_look.due(self._clock.now_ms()):
-            return False
-        entries = self._store.audience_entries(self._holding.partitions, limit)
-        for entry in entries:
-            step.batch.audience_entries_done.append(entry.entry_id)
-            key = (entry.org_id, entry.key)
-            if key not in self._entries:
-                self._entries[key] = self._store.entry_journeys(entry.org_id, entry.key)
-            for version in self._entries[key]:
-                if self._starts_with(version, entry.namespace):
-                    self._enter_audience(step, version, entry)
-        return self._audience_look.full(len(entries) == limit)
-
-    def _starts_with(self, version: JourneyVersion, namespace: str | None) -> bool:
-        """Whether the version starts on audience qualification naming ``namespace``."""
-        try:
-            definition = self.definition(version.org_id, version.name, version.version)
-        except InfrastructureError:
-            raise
-        except Exception:  # no longer parses: its entry is discarded with the cause
-            return True
-        start = None if definition is None else definition.audience_start
-        return start is not None and start.namespace == namespace
-
-    def _enter_audience(self, step: Step, version: JourneyVersion, entry: AudienceEntry) -> None:
-        """The person of a queued audience qualification enters ``version``, with the
-        identity the entry carries (none: discarded, the person has none in the namespace
-        the journey names)."""
-        if entry.identity is None:
-            cause = f"no {entry.namespace} identity for the person"
-            self._discard(step, entry.org_id, version.name, None, cause)
-            return
-        self._enter(step, version, entry.key, entry.identity.id, entry.entity())
 
     def _check_profile_changes(self, step: Step) -> None:
         """The audiences reading the profile, for the profile changes of the cycle: Profile
@@ -1099,32 +1032,6 @@ class JourneyRuntime:
                     ),
                 )
         return bool(self._results)
-
-
-class _QueueLook:
-    """When an engine next looks at what the store keeps for it (test entries, audience
-    qualifications, members to review): every ``seconds``, at once when told."""
-
-    def __init__(self, seconds: float = TEST_ENTRY_SECONDS) -> None:
-        self._every_ms = int(seconds * 1000)
-        self._next_ms = 0
-
-    def due(self, now_ms: int) -> bool:
-        """Whether to look now (the next look is then ``seconds`` away)."""
-        if now_ms < self._next_ms:
-            return False
-        self._next_ms = now_ms + self._every_ms
-        return True
-
-    def soon(self) -> None:
-        """Look at the next chance."""
-        self._next_ms = 0
-
-    def full(self, full: bool) -> bool:
-        """After a look that took ``full`` a page: look again at once, and say so."""
-        if full:
-            self.soon()
-        return full
 
 
 def _entry_namespace(entry: Any) -> str | None:
