@@ -28,11 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -40,6 +39,7 @@ import orjson
 
 from wayfare.clock import Clock
 from wayfare.engine.actions import Delivery, Sender
+from wayfare.engine.arrivals import CycleNamespaces, keep_person_events, link_read, retried_in
 from wayfare.engine.audiences import AudienceChecks
 from wayfare.engine.core import Outcome, advance, failed, failure_cause
 from wayfare.engine.dispatch import Dispatcher
@@ -53,8 +53,6 @@ from wayfare.log.ports import EventLog, LogHead, LogSlice
 from wayfare.model.admission import NO_PERSON, Candidate, admit
 from wayfare.model.audiences import AudienceStart
 from wayfare.model.events import Unmatched
-from wayfare.model.identities import Namespace, linked_identities, namespaces_of
-from wayfare.model.identity_graph import Arrival, link
 from wayfare.model.instances import (
     ActionDone,
     Dispatch,
@@ -74,7 +72,6 @@ from wayfare.model.journey import JourneyDefinition, parse_journey
 from wayfare.model.merged_runs import woken
 from wayfare.model.nesting import MAX_NESTING, nesting
 from wayfare.model.partitions import partition_of
-from wayfare.model.person_events import kept_events
 from wayfare.model.profile_merge import PersonView
 from wayfare.model.runs import (
     ActionRetry,
@@ -744,21 +741,21 @@ class JourneyRuntime:
         """Feed the events read to waiting instances and journey entries."""
         if not slices:
             return False
-        retried = self._retries(slices)
-        namespaces: dict[str, dict[str, Namespace]] = {}
+        retried = retried_in(slices, self._store)
+        namespaces = CycleNamespaces(self._graph)
         if self._profiles is not None:
             self._profiles.see_changes()
         for read in slices:
             step.batch.messages.extend(read.messages)
             step.batch.positions[read.partition] = read.last
-            self._link(step, read, namespaces, retried)
-        self._keep_person_events(step)
+            link_read(step, read, namespaces, retried, self._profiles, self._entropy.person_id)
+        keep_person_events(step, self._profiles, self._clock.now_ms())
         self._see_journey_changes()  # after the events: one published before them is seen
         if self._audiences is not None:
             step.batch.audience_checks = self._audiences.checks(
                 [m for read in slices for m in read.matched],
                 retried,
-                lambda org_id: self._namespaces(org_id, namespaces),
+                namespaces,
                 self._clock.now_ms(),
             )
         awaited = self._awaited
@@ -802,84 +799,6 @@ class JourneyRuntime:
         except Exception:  # its entry is discarded with the cause (_enter)
             return False
         return definition is not None and (definition.reads_profile or definition.writes_profile)
-
-    def _link(
-        self,
-        step: Step,
-        read: LogSlice,
-        namespaces: dict[str, dict[str, Namespace]],
-        retried: Collection[str],
-    ) -> None:
-        """The identities of each message read are linked by the cycle's commit, in log
-        order (model/identity_graph.py; ``namespaces``: each org's, read once a cycle), its
-        Profile record, if it is one, applied to its fragment, and its experience event, if
-        it is one of a profile-enabled dataset, kept for the person (engine/profiles.py;
-        not for a message in ``retried``: its first copy was)."""
-        names: dict[str, list[str]] = {}
-        for m in read.matched:
-            names.setdefault(m.xaction_id, []).append(m.event)
-        for found in read.identities:
-            if self._profiles is not None:
-                update = self._profiles.update_of(found)
-                if update is not None:
-                    step.batch.profile_updates.append(update)
-            known = self._namespaces(found.org_id, namespaces)
-            identities = linked_identities({"identityMap": found.identity_map}, known)
-            if not identities:
-                continue
-            if self._profiles is not None and found.xaction_id not in retried:
-                kept = self._profiles.event_of(found, identities, names.get(found.xaction_id, ()))
-                if kept is not None:
-                    step.batch.person_events.append(kept)
-            decide = functools.partial(
-                link,
-                arrived=identities,
-                now_ms=found.received_ms,
-                namespaces=known,
-                new_person_id=self._entropy.person_id,
-            )
-            step.batch.links.append(Arrival(found.org_id, tuple(identities), decide))
-
-    def _keep_person_events(self, step: Step) -> None:
-        """Of the experience events the cycle read, those young enough to keep, and how
-        many each identity keeps (model/person_events.py)."""
-        if self._profiles is None or not step.batch.person_events:
-            return
-        limits = self._profiles.event_limits
-        batch = step.batch
-        batch.person_events = kept_events(batch.person_events, limits, self._clock.now_ms())
-        batch.person_events_per_identity = limits.per_identity
-
-    def _namespaces(
-        self, org_id: str, namespaces: dict[str, dict[str, Namespace]]
-    ) -> dict[str, Namespace]:
-        """The org's namespaces, read once a cycle (into ``namespaces``)."""
-        known = namespaces.get(org_id)
-        if known is None:
-            own = self._graph.list_namespaces(org_id) if self._graph else []
-            known = namespaces[org_id] = namespaces_of(own)
-        return known
-
-    def _retries(self, slices: Sequence[LogSlice]) -> set[str]:
-        """xactionIds of messages read that repeat a msgId stored before or earlier in these
-        slices: stored once by the commit, acted on once here. (The event log drops almost
-        all of them; these got past it, as a retry after its duplicate window.)"""
-        by_org: dict[str, dict[str, str]] = {}
-        retried: set[str] = set()
-        for read in slices:
-            for m in read.messages:
-                if m.msg_id is None:
-                    continue
-                seen = by_org.setdefault(m.org_id, {})
-                if m.msg_id in seen:
-                    retried.add(m.xaction_id)
-                else:
-                    seen[m.msg_id] = m.xaction_id
-        for org_id, first in by_org.items():
-            for msg_id, stored in self._store.known_message_ids(org_id, list(first)).items():
-                if stored.xaction_id != first[msg_id]:
-                    retried.add(first[msg_id])
-        return retried
 
     def _consume_one(self, step: Step, m: MatchedMessage, journeys: list[JourneyVersion]) -> None:
         bound = m.nesting_bound
