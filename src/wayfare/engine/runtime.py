@@ -42,6 +42,7 @@ from wayfare.engine.actions import Delivery, Sender
 from wayfare.engine.arrivals import CycleNamespaces, keep_person_events, link_read, retried_in
 from wayfare.engine.audiences import AudienceChecks
 from wayfare.engine.core import Outcome, advance, failed, failure_cause
+from wayfare.engine.deliveries import settle
 from wayfare.engine.dispatch import Dispatcher
 from wayfare.engine.ownership import Holding, Ownership, SoleOwnership
 from wayfare.engine.profiles import EngineProfiles
@@ -54,7 +55,6 @@ from wayfare.model.admission import NO_PERSON, Candidate, admit
 from wayfare.model.audiences import AudienceStart
 from wayfare.model.events import Unmatched
 from wayfare.model.instances import (
-    ActionDone,
     Dispatch,
     Enter,
     EventArrived,
@@ -74,8 +74,6 @@ from wayfare.model.nesting import MAX_NESTING, nesting
 from wayfare.model.partitions import partition_of
 from wayfare.model.profile_merge import PersonView
 from wayfare.model.runs import (
-    ActionRetry,
-    ActionSettled,
     Discard,
     ForwardedEvent,
     JourneyVersion,
@@ -90,8 +88,6 @@ from wayfare.store.ports import AudienceStore, IdentityGraph, JourneyStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-ACTION_ATTEMPTS = 3
-BACKOFF_MS = 500
 READ_LIMIT = 500
 """Entries read from each partition per cycle."""
 LAG_SECONDS = 1.0
@@ -914,42 +910,14 @@ class JourneyRuntime:
         self._commit(step)
 
     def _record_outcomes_into(self, step: Step, limit: int = 1000) -> bool:
-        """Delivery outcomes: done, failed, or due again after a backoff."""
+        """Delivery outcomes, up to ``limit`` of them (engine/deliveries.py); True when more
+        wait."""
         results: list[tuple[OutboxItem, Delivery]] = []
         while self._results and len(results) < limit:
             results.append(self._results.popleft())
         if not results:
             return False
-        step.outcomes = results
-        step.load(item.instance_id for item, _ in results)
-        now = self._clock.now_ms()
-        for item, delivery in results:
-            attempts = item.attempts + 1
-            if not delivery.ok and delivery.retryable and attempts < ACTION_ATTEMPTS:
-                due = now + BACKOFF_MS * 2 ** (attempts - 1)
-                step.batch.retries.append(
-                    ActionRetry(item.outbox_id, attempts, due, delivery.error)
-                )
-                step.retries.append(dataclasses.replace(item, attempts=attempts, next_ms=due))
-                continue
-            step.batch.settled.append(
-                ActionSettled(item.outbox_id, delivery.ok, attempts, delivery.error)
-            )
-            step.finished.append(item.outbox_id)
-            inst = step.instance(item.instance_id)
-            if inst is not None and inst.live:
-                self._apply(
-                    step,
-                    inst,
-                    ActionDone(
-                        item.node,
-                        item.token,
-                        delivery.ok,
-                        delivery.response,
-                        delivery.error,
-                        delivery.timed_out,
-                    ),
-                )
+        settle(step, results, self._clock.now_ms(), self._apply)
         return bool(self._results)
 
 
