@@ -48,8 +48,7 @@ def profile_store(srv: Server, request: pytest.FixtureRequest) -> Iterator[Profi
         from wayfare.store.postgres.connection import open_pool
         from wayfare.store.postgres.profiles import PostgresProfileStore
 
-        assert srv.store_url is not None
-        store = PostgresProfileStore(open_pool(srv.store_url))
+        store = PostgresProfileStore(open_pool(request.getfixturevalue("pg_database")))
     try:
         yield store
     finally:
