@@ -7,7 +7,6 @@ so an embedded server does not load their drivers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import sys
@@ -72,6 +71,7 @@ from wayfare.store.sqlite.journeys import SQLiteJourneyStore
 from wayfare.store.sqlite.profiles import SQLiteProfileStore
 from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.writer import SQLiteWriter
+from wayfare.tasks import cancel_and_wait
 
 if TYPE_CHECKING:  # the scale-out adapters are imported when settings ask for them
     from wayfare.log.jetstream import NatsSettings
@@ -157,11 +157,8 @@ class Services:
             )
 
     async def stop(self) -> None:
-        if self._retention is not None:
-            self._retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retention
-            self._retention = None
+        await cancel_and_wait(self._retention)
+        self._retention = None
         await self.engine.stop()
 
 

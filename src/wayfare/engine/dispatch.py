@@ -32,6 +32,7 @@ from wayfare.clock import Clock
 from wayfare.engine.actions import Delivery, Sender
 from wayfare.model.runs import OutboxItem
 from wayfare.observability.metrics import process_metrics
+from wayfare.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -192,9 +193,7 @@ class Dispatcher:
                     await asyncio.wait_for(self._wake.wait(), max(timeout, 0.001))
                 self._wake.clear()
         finally:
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await cancel_and_wait(*self._tasks)
 
     async def _page_in(self) -> None:
         room = self._capacity - len(self._owned)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wayfare.store.ports import PartitionLeases
+from wayfare.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +148,7 @@ class LeasedOwnership:
         self._task = asyncio.create_task(self._renew())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
         held, self._held = self._held, {}
         self._valid_until = 0.0
         with contextlib.suppress(Exception):  # a dead store: the leases lapse instead

@@ -85,6 +85,7 @@ from wayfare.model.runs import (
 )
 from wayfare.observability.metrics import process_metrics
 from wayfare.store.ports import AudienceStore, IdentityGraph, JourneyStore
+from wayfare.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -213,8 +214,7 @@ class JourneyRuntime:
         their outcomes; an attempt cut short is made again after a restart, with its key."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait(task)
             if task is tasks[0]:
                 await self._dispatcher.finish(grace)
         with contextlib.suppress(Exception):  # outcomes already in: record them, or resend

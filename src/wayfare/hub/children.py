@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from wayfare.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 RESTART_SECONDS = 1.0
 
@@ -67,9 +69,7 @@ class ChildProcess:
             except TimeoutError:
                 log.error("the %s did not stop; killing it", self._name)
                 proc.kill()
-        if self._supervising is not None:
-            self._supervising.cancel()
-            await asyncio.gather(self._supervising, return_exceptions=True)
+        await cancel_and_wait(self._supervising)
 
     def send_line(self, line: bytes = b"") -> None:
         """Write ``line`` and a newline to the running child's stdin (dropped while there is

@@ -36,6 +36,7 @@ import orjson
 from wayfare.errors import OverloadedError, RateLimitedError, StoreError
 from wayfare.model.records import IncomingMessage, WriteOutcome
 from wayfare.store.ports import MessageWriter
+from wayfare.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +146,7 @@ class HubClient:
         self._reading = asyncio.create_task(self._read(reader))
 
     async def stop(self) -> None:
-        if self._reading is not None:
-            self._reading.cancel()
-            await asyncio.gather(self._reading, return_exceptions=True)
+        await cancel_and_wait(self._reading)
         if self._frames is not None:
             self._frames.close()
         self._fail_all("the HTTP process is stopping")
