@@ -34,10 +34,36 @@ default: every server and worker a test starts lets actions reach it, unless the
 ``env`` says otherwise."""
 
 
+PORTS_PER_WORKER = 2000
+"""Each pytest worker hands out ports of its own slice of 10000-31999: below the kernel's
+ephemeral range (32768 up, which ``bind(0)`` and outgoing connections draw from), so that a
+port a test has just freed (a server it killed, to start again there) is not handed to
+another test's server meanwhile."""
+
+
+def _ports() -> Iterator[int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = 10000 + PORTS_PER_WORKER * (int(worker) % 11 if worker.isdigit() else 0)
+    while True:
+        yield from range(first, first + PORTS_PER_WORKER)
+
+
+_next_port = _ports()
+_port_lock = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nobody listens on now, not handed out before in this pytest worker (until its
+    slice of ports wraps around)."""
+    while True:
+        with _port_lock:
+            port = next(_next_port)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
 
 
 def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:

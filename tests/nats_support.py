@@ -151,14 +151,15 @@ def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
 async def read_until(
     log: EventLog, partition: int, after: int, count: int, limit: int = 1000
 ) -> tuple[list[str], int]:
-    """The xactionIds read from ``partition`` after ``after`` until at least ``count`` came,
-    and the last position; a LogError (the server away) is retried. Fails after 20 s."""
+    """The xactionIds of the next ``count`` entries of ``partition`` after ``after`` (read
+    ``limit`` at most at a time: a read hands what has arrived, maybe less), and the last
+    position; a LogError (the server away) is retried. Fails after 20 s."""
     got: list[str] = []
     deadline = time.monotonic() + 20
     while len(got) < count:
         assert time.monotonic() < deadline, f"read {got}, not {count}"
         try:
-            found = await log.read(partition, after, limit)
+            found = await log.read(partition, after, min(limit, count - len(got)))
         except LogError:
             await asyncio.sleep(0.1)
             continue

@@ -120,19 +120,25 @@ class Worker:
         os.killpg(self.pid, signal.SIGCONT)
 
     def stop(self) -> None:
+        """SIGTERM, and wait for the worker to end; one still running 30 s later is killed
+        (its whole group), and that fails the test: a worker must stop when told."""
         if self.process is None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGCONT)  # a paused one cannot stop
+        hung = False
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
+                hung = True
                 self.process.kill()
                 self.process.wait()
         with contextlib.suppress(ProcessLookupError):  # a courier left behind by kill()
             os.killpg(self.pid, signal.SIGKILL)
+        if hung:
+            raise AssertionError(f"{self.name} did not stop within 30 s of SIGTERM: {self.tail()}")
 
 
 def processes_in_groups(groups: set[int]) -> dict[int, list[int]]:

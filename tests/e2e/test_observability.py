@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from tests.conftest import (
     refused_start,
     wait_until,
 )
+from tests.scale_out import Worker
 from wayfare.log.jetstream import NatsSettings
 
 pytestmark = pytest.mark.integration
@@ -237,12 +236,9 @@ def test_scaled_out_the_server_is_ready_without_an_engine_and_a_worker_answers_m
     scaled = ["--store", pg_database, "--log", nats_settings.url]
     srv = Server(tmp_path / "serve", extra_args=scaled, env=env).start()
     port = free_port()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "wayfare", "worker", *scaled, "--metrics-port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = Worker(
+        "w0", tmp_path / "worker.log", [*scaled, "--metrics-port", str(port)], env
+    ).launch()
     try:
         ready = httpx.get(f"{srv.url}/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
@@ -258,6 +254,7 @@ def test_scaled_out_the_server_is_ready_without_an_engine_and_a_worker_answers_m
 
         assert "wayfare_engine_outbox_depth" in wait_until(scraped, timeout=60)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=60)
-        srv.stop()
+        try:
+            worker.stop()
+        finally:
+            srv.stop()
