@@ -267,13 +267,18 @@ class HubWriter:
                 raise
 
     def _release_admitted(self, count: int, asking: asyncio.Future[bytes]) -> None:
-        if not asking.cancelled() and asking.exception() is None:
+        if _answered(asking):
             self._client.release(count)
 
     def _granted(self, asking: asyncio.Future[bytes]) -> None:
-        if not asking.cancelled() and asking.exception() is None:
+        if _answered(asking):
             (granted,) = _COUNT.unpack(asking.result())
             self._reserved += granted
+
+
+def _answered(asking: asyncio.Future[bytes]) -> bool:
+    """Whether the hub answered a request (it was neither cancelled nor failed)."""
+    return not asking.cancelled() and asking.exception() is None
 
 
 class HubEngine:

@@ -10,6 +10,7 @@ reasons as the bytes received; both read back through orjson.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
@@ -111,19 +112,30 @@ VALUES_PER_STATEMENT = 200
 and PostgreSQL's limits)."""
 
 
+@functools.lru_cache(maxsize=128)
+def insert_sql(into: str, columns: int, rows: int, suffix: str = "") -> str:
+    """``INSERT INTO <into> VALUES (?, ...), ... <suffix>`` for ``rows`` rows."""
+    row = f"({marks(columns)})"
+    return f"INSERT INTO {into} VALUES {', '.join([row] * rows)}{suffix}"
+
+
 def insert_values(
-    conn: Statements, into: str, rows: Sequence[Sequence[Any]], suffix: str = ""
+    conn: Statements,
+    into: str,
+    rows: Sequence[Sequence[Any]],
+    suffix: str = "",
+    per_statement: int = VALUES_PER_STATEMENT,
 ) -> None:
-    """``INSERT INTO <into> VALUES (...), (...), ... <suffix>``, VALUES_PER_STATEMENT rows a
+    """``INSERT INTO <into> VALUES (...), (...), ... <suffix>``, ``per_statement`` rows a
     statement: one trip through the driver for many rows (``into``: the table and its
     columns; ``suffix``: an ``ON CONFLICT`` clause, say)."""
     if not rows:
         return
-    row = f"({marks(len(rows[0]))})"
-    for start in range(0, len(rows), VALUES_PER_STATEMENT):
-        chunk = rows[start : start + VALUES_PER_STATEMENT]
+    columns = len(rows[0])
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
         conn.execute(
-            f"INSERT INTO {into} VALUES {', '.join([row] * len(chunk))}{suffix}",
+            insert_sql(into, columns, len(chunk), suffix),
             [value for values in chunk for value in values],
         )
 

@@ -4,34 +4,21 @@ switch interval), so many rows per trip beat one."""
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections.abc import Iterator, Sequence
+
+from wayfare.store.sql_resources import insert_sql, insert_values, marks
 
 ROWS_PER_STATEMENT = 500
 IN_CHUNK = 500
 
 
-@functools.lru_cache(maxsize=128)
-def _insert_sql(target: str, columns: int, rows: int, suffix: str) -> str:
-    row = "(" + ", ".join("?" * columns) + ")"
-    return f"INSERT INTO {target} VALUES " + ", ".join([row] * rows) + suffix
-
-
 def insert_rows(
     conn: sqlite3.Connection, target: str, rows: Sequence[tuple[object, ...]], suffix: str = ""
 ) -> None:
-    """``INSERT INTO <target> VALUES (...), (...), ... <suffix>``, 500 rows per statement
-    (``suffix``: an ``ON CONFLICT`` clause, say)."""
-    if not rows:
-        return
-    columns = len(rows[0])
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[start : start + ROWS_PER_STATEMENT]
-        conn.execute(
-            _insert_sql(target, columns, len(chunk), suffix),
-            [value for row in chunk for value in row],
-        )
+    """``INSERT INTO <target> VALUES (...), (...), ... <suffix>``, ROWS_PER_STATEMENT rows a
+    statement (``suffix``: an ``ON CONFLICT`` clause, say)."""
+    insert_values(conn, target, rows, suffix, ROWS_PER_STATEMENT)
 
 
 def insert_numbered(
@@ -47,7 +34,7 @@ def insert_numbered(
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
         conn.execute(
-            _insert_sql(target, columns, len(chunk), ""),
+            insert_sql(target, columns, len(chunk)),
             [value for row in chunk for value in row],
         )
         last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
@@ -59,4 +46,4 @@ def in_chunks(keys: Sequence[object]) -> Iterator[tuple[str, tuple[object, ...]]
     """``(marks, chunk)`` pairs for ``... IN ({marks})`` over ``keys``, IN_CHUNK at a time."""
     for start in range(0, len(keys), IN_CHUNK):
         chunk = tuple(keys[start : start + IN_CHUNK])
-        yield ",".join("?" * len(chunk)), chunk
+        yield marks(len(chunk)), chunk
