@@ -153,9 +153,9 @@ def test_a_read_stopped_by_its_limit_says_more_may_wait(log_backend: LogBackend)
         assert read_ids(first) == ["x0", "x1", "x2"] and first.more
         rest = await read_all(log, p, first.last)
         assert read_ids(rest) == ["x3", "x4"]
-        if log_backend.name in ("memory", "embedded"):
+        if log_backend.name in ("memory", "embedded"):  # NATS may deliver in pieces
             assert not (await log.read(p, first.last, 10)).more
-            assert not (await log.read(p, rest.last, 10)).more
+        assert not (await log.read(p, rest.last, 10)).more
 
     with_log(log_backend, scenario)
 

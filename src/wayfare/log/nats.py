@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 
@@ -83,8 +84,12 @@ class NatsEventLog:
         self._news.set()
 
     async def read(self, partition: int, after: int, limit: int) -> LogSlice:
-        entries = await self._reader(partition).read(after, limit)
-        return decode_slice(partition, after, entries)
+        """Entries after ``after``; ``more`` when the read took its limit or left some in
+        the reader's buffer (else ``wait`` wakes when the consumer delivers the next)."""
+        reader = self._reader(partition)
+        entries = await reader.read(after, limit)
+        found = decode_slice(partition, after, entries)
+        return dataclasses.replace(found, more=len(entries) >= limit or reader.has_entries)
 
     async def wait(self, seconds: float) -> None:
         """Return when a partition read since ``start`` has entries buffered, or a reader must
