@@ -92,6 +92,12 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def store_url(self) -> str | None:
+        """The PostgreSQL store it was started on (``--store``), or None (embedded)."""
+        args = self.extra_args
+        return args[args.index("--store") + 1] if "--store" in args else None
+
     def start(self) -> Server:
         return self.launch().wait_healthy()
 

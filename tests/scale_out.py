@@ -39,7 +39,7 @@ from tests.integration.journey_support import (
     wait_and_call,
     wait_for_report,
 )
-from tests.nats_support import unique_prefix
+from tests.nats_support import delete_stream, unique_prefix
 from tests.netns import SUBNETS
 
 PARTITIONS = 8
@@ -251,12 +251,16 @@ class Cluster:
         return stream.start()
 
     def stop(self) -> None:
+        """Stop every process, then delete the deployment's stream (on a NATS server a
+        test has stopped, there is nothing left to delete)."""
         for stream in self.streams:
             stream.stop()
         for worker in self.workers:
             worker.stop()
         for server in self.servers:
             server.stop()
+        with contextlib.suppress(Exception):
+            delete_stream(self.event_log, self.env["WAYFARE_LOG_PREFIX"])
 
     def holders(self) -> dict[int, str] | None:
         """Partition -> the worker holding a live lease on it; None while the store does not

@@ -159,27 +159,32 @@ def create_inlet(demo: Demo, **spec: Any) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture(params=["embedded", "scaled-out"])
-def deployed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["embedded", "scaled-out"])
+def deployed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """A server embedded, then scaled out (PostgreSQL and NATS, a server and two workers:
-    a person's messages reach partitions of both)."""
+    a person's messages reach partitions of both), each once for the module: its tests work
+    in orgs of their own (``new_org``). Scaled out, on a database and a stream of its own."""
+    root = tmp_path_factory.mktemp("deployed")
     if request.param == "embedded":
-        srv = Server(tmp_path / "data").start()
+        srv = Server(root / "data").start()
         try:
             yield srv
         finally:
             srv.stop()
         return
+    from tests.nats_support import machine_nats
+    from tests.postgres import fresh_database
     from tests.scale_out import Cluster  # it imports this module
 
-    store: str = request.getfixturevalue("pg_database")
-    nats = request.getfixturevalue("nats_settings")
-    cluster = Cluster(tmp_path, store, nats.url)
-    try:
-        srv = cluster.serve()
-        cluster.worker("w0")
-        cluster.worker("w1")
-        cluster.wait_started()
-        yield srv
-    finally:
-        cluster.stop()
+    with fresh_database(request.getfixturevalue("pg_server_url")) as store:
+        cluster = Cluster(root, store, machine_nats())
+        try:
+            srv = cluster.serve()
+            cluster.worker("w0")
+            cluster.worker("w1")
+            cluster.wait_started()
+            yield srv
+        finally:
+            cluster.stop()

@@ -48,7 +48,8 @@ def profile_store(srv: Server, request: pytest.FixtureRequest) -> Iterator[Profi
         from wayfare.store.postgres.connection import open_pool
         from wayfare.store.postgres.profiles import PostgresProfileStore
 
-        store = PostgresProfileStore(open_pool(request.getfixturevalue("pg_database")))
+        assert srv.store_url is not None
+        store = PostgresProfileStore(open_pool(srv.store_url))
     try:
         yield store
     finally:
