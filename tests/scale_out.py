@@ -252,15 +252,18 @@ class Cluster:
 
     def stop(self) -> None:
         """Stop every process, then delete the deployment's stream (on a NATS server a
-        test has stopped, there is nothing left to delete)."""
-        for stream in self.streams:
-            stream.stop()
-        for worker in self.workers:
-            worker.stop()
-        for server in self.servers:
-            server.stop()
+        test has stopped, there is nothing left to delete). A worker that had to be killed
+        fails the test once everything has stopped."""
+        hung: list[AssertionError] = []
+        for process in [*self.streams, *self.workers, *self.servers]:
+            try:
+                process.stop()
+            except AssertionError as exc:
+                hung.append(exc)
         with contextlib.suppress(Exception):
             delete_stream(self.event_log, self.env["WAYFARE_LOG_PREFIX"])
+        if hung:
+            raise hung[0]
 
     def holders(self) -> dict[int, str] | None:
         """Partition -> the worker holding a live lease on it; None while the store does not
