@@ -47,6 +47,9 @@ LEASE_SECONDS = 2.0
 PAUSE = "2s"
 """How long each instance waits before its action."""
 JOURNEY = "reminder"
+STOP_SECONDS = 60
+"""How long a worker may take to stop: deliveries in flight get 5 s, then its courier up
+to 35 s to end the attempts it holds (engine/courier.py); longer is a worker that hangs."""
 
 
 @dataclass
@@ -120,8 +123,8 @@ class Worker:
         os.killpg(self.pid, signal.SIGCONT)
 
     def stop(self) -> None:
-        """SIGTERM, and wait for the worker to end; one still running 30 s later is killed
-        (its whole group), and that fails the test: a worker must stop when told."""
+        """SIGTERM, and wait for the worker to end; one still running after STOP_SECONDS is
+        killed (its whole group), and that fails the test: a worker must stop when told."""
         if self.process is None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -130,7 +133,7 @@ class Worker:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 hung = True
                 self.process.kill()
@@ -138,7 +141,9 @@ class Worker:
         with contextlib.suppress(ProcessLookupError):  # a courier left behind by kill()
             os.killpg(self.pid, signal.SIGKILL)
         if hung:
-            raise AssertionError(f"{self.name} did not stop within 30 s of SIGTERM: {self.tail()}")
+            raise AssertionError(
+                f"{self.name} did not stop within {STOP_SECONDS} s of SIGTERM: {self.tail()}"
+            )
 
 
 def processes_in_groups(groups: set[int]) -> dict[int, list[int]]:
