@@ -238,22 +238,22 @@ class PrivatePostgres:
 
     def kill(self) -> None:
         """SIGKILL to the postmaster and every backend at once: nothing is flushed or shut
-        down; what was committed must come back from the WAL."""
+        down; what was committed must come back from the WAL. Each child of the postmaster
+        is a session of its own (PostgreSQL calls setsid() in every child), so a kill of
+        the postmaster's process group would leave the backends serving their connections
+        for a moment: the postmaster is stopped first (it forks no more), then it and its
+        children are killed, and the kill waits until all of them are gone."""
         if self.process is None:
             return
-        group = self.process.pid
+        postmaster = self.process.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
+            os.kill(postmaster, signal.SIGSTOP)
+        family = [postmaster, *_children(postmaster)]
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.process.wait()
-
-        def group_gone() -> bool:  # its backends too: a new postmaster waits for them
-            try:
-                os.killpg(group, 0)
-            except ProcessLookupError:
-                return True
-            return False
-
-        wait_until(group_gone, timeout=10)
+        wait_until(lambda: not any(_alive(pid) for pid in family), timeout=10)
 
     def restart(self) -> PrivatePostgres:
         self.kill()
@@ -267,6 +267,27 @@ class PrivatePostgres:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is ``parent``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    found.append(int(proc.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by whoever adopted it, does
+    not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 @pytest.fixture(scope="session")
