@@ -379,6 +379,23 @@ def send_row(result: SendResult) -> Row:
     )
 
 
+def send_ratios(rows: dict[str, Row], phases: list[Phase]) -> list[dict[str, Any]]:
+    """send next to the journeys benchmark's inlet max batch500 (no aim): the same kind of
+    messages (events of a new person each, no journey live) sent by an optimal driver, so
+    what is left between them is the sender's share of the cores."""
+    inlet_max = next((p for p in phases if p.key == "inlet-max"), None)
+    if "send" not in rows or inlet_max is None or not inlet_max.msgs_per_s:
+        return []
+    return [
+        {
+            "what": "send rows/s ÷ journeys' inlet max msgs/s",
+            "value": rows["send"].msgs_per_s / inlet_max.msgs_per_s,
+            "aim": "-",
+            "met": None,
+        }
+    ]
+
+
 def ratios(rows: dict[str, Row]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     plain = rows.get("plain-loop")
@@ -642,6 +659,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print_pages(console_pages, args.console_runs)
     found = (
         ratios(rows)
+        + send_ratios(rows, phases)
         + journey_ratios(phases)
         + scaleout_ratios(scaled)
         + console_ratios(console_pages)
