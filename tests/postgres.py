@@ -38,6 +38,7 @@ from psycopg import sql
 from yoyo import get_backend, read_migrations
 
 from tests.conftest import free_port, wait_until
+from tests.processes import alive, live_processes
 from wayfare.errors import StoreError
 from wayfare.store.postgres.connection import connect, migrate, yoyo_url
 
@@ -248,12 +249,12 @@ class PrivatePostgres:
         postmaster = self.process.pid
         with contextlib.suppress(ProcessLookupError):
             os.kill(postmaster, signal.SIGSTOP)
-        family = [postmaster, *_children(postmaster)]
+        family = [postmaster, *(pid for pid, f in live_processes() if int(f[1]) == postmaster)]
         for pid in family:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.process.wait()
-        wait_until(lambda: not any(_alive(pid) for pid in family), timeout=10)
+        wait_until(lambda: not any(alive(pid) for pid in family), timeout=10)
 
     def restart(self) -> PrivatePostgres:
         self.kill()
@@ -267,27 +268,6 @@ class PrivatePostgres:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
-
-
-def _children(parent: int) -> list[int]:
-    """The processes whose parent is ``parent``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError):
-                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                    found.append(int(proc.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, dead but not yet reaped by whoever adopted it, does
-    not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.fixture(scope="session")

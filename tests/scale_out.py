@@ -41,6 +41,7 @@ from tests.integration.journey_support import (
 )
 from tests.nats_support import delete_stream, unique_prefix
 from tests.netns import SUBNETS
+from tests.processes import live_processes
 
 PARTITIONS = 8
 LEASE_SECONDS = 2.0
@@ -149,16 +150,9 @@ class Worker:
 def processes_in_groups(groups: set[int]) -> dict[int, list[int]]:
     """Process group -> its live processes, for the groups asked about."""
     found: dict[int, list[int]] = defaultdict(list)
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state, group = fields[0], int(fields[2])
-        if group in groups and state != "Z":
-            found[group].append(int(proc.name))
+    for pid, fields in live_processes():
+        if int(fields[2]) in groups:
+            found[int(fields[2])].append(pid)
     return found
 
 

@@ -39,6 +39,7 @@ from tests.integration.journey_support import (
     shop_message,
     wait_for_report,
 )
+from tests.processes import alive
 from wayfare.config import Settings, dump_settings, load_settings
 from wayfare.engine.process import EngineProcess
 from wayfare.model.runs import JourneyVersion, TestEntry
@@ -95,15 +96,6 @@ def taken(settings: Settings, entry_id: int) -> bool:
         return store.test_entry_done(entry_id)
 
 
-def running(pid: int) -> bool:
-    """Whether ``pid`` names a live process (a zombie counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def child_of(engine: EngineProcess) -> asyncio.subprocess.Process:
     # EngineProcess does not expose its child; these tests read the private attribute to
     # see which process it talks to and that it has exited.
@@ -158,7 +150,7 @@ def test_the_real_engine_takes_work_from_the_store_and_exits_when_its_stdin_clos
     pid, returncode = asyncio.run(scenario())
 
     assert returncode == 0
-    assert not running(pid)
+    assert not alive(pid)
     assert (settings.data_dir / "engine.lock").exists()
     with journey_store(settings) as store:
         (inst,) = store.journey_instances(ORG, "welcome", live_only=False)
@@ -292,8 +284,8 @@ def test_a_child_that_exits_is_replaced_by_a_new_one_that_gets_the_greeting(fake
     assert first_returncode == 3
     assert first_pid != second_pid
     assert [line for pid, line in lines if pid == second_pid] == [GREETING.decode() + "\n", "\n"]
-    assert not running(first_pid)
-    assert not running(second_pid)
+    assert not alive(first_pid)
+    assert not alive(second_pid)
 
 
 def test_stop_ends_the_child_and_a_wake_after_it_does_nothing(fake: Fake) -> None:
@@ -308,7 +300,7 @@ def test_stop_ends_the_child_and_a_wake_after_it_does_nothing(fake: Fake) -> Non
     pid, returncode = asyncio.run(scenario())
 
     assert returncode == 0
-    assert not running(pid)
+    assert not alive(pid)
 
 
 def test_a_child_that_cannot_be_started_fails_start(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from tests.integration.journey_support import (
     wait_and_call,
     wait_for_report,
 )
+from tests.processes import alive
 
 pytestmark = pytest.mark.integration
 
@@ -147,7 +148,7 @@ def test_a_server_killed_alone_leaves_its_engine_to_finish_before_the_next_one_s
     # the old engine let its deliveries end and recorded them before the new one took over:
     # not one call was made twice
     assert all(count == 1 for count in receiver.keys("/orphan/").values())
-    wait_until(lambda: _gone(old_engine), timeout=10)  # and then it exited
+    wait_until(lambda: not alive(old_engine), timeout=10)  # and then it exited
 
 
 def test_a_killed_engine_is_replaced_and_its_journeys_go_on(
@@ -164,11 +165,3 @@ def test_a_killed_engine_is_replaced_and_its_journeys_go_on(
 
     wait_for_report(shop, "respawn", timeout=40, entered=N, exited=N, inError=0)
     assert_exactly_once(receiver, shop, "respawn", "/respawn/")
-
-
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"  # exited; its new parent has not reaped it yet
