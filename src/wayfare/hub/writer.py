@@ -223,14 +223,11 @@ class HubWriter:
     async def write(self, messages: Sequence[IncomingMessage]) -> list[WriteOutcome]:
         count = len(messages)
         if not self._block:
-            asking = asyncio.ensure_future(
-                self._client.ask(ADMIT, orjson.dumps(Counter(m.inlet_id for m in messages)))
+            await self._ask(
+                ADMIT,
+                orjson.dumps(Counter(m.inlet_id for m in messages)),
+                functools.partial(self._release_admitted, count),  # admitted all the same
             )
-            try:
-                await asyncio.shield(asking)
-            except asyncio.CancelledError:  # the hub may admit it all the same: give it back
-                asking.add_done_callback(functools.partial(self._release_admitted, count))
-                raise
             try:
                 return await self._local.write(messages)
             finally:
@@ -256,15 +253,28 @@ class HubWriter:
         comes to a write cancelled meanwhile is counted (the hub counts it) and given back."""
         while self._in_use + count > self._reserved:
             needed = self._in_use + count - self._reserved
-            asking = asyncio.ensure_future(
-                self._client.ask(RESERVE, _RESERVE.pack(needed, max(needed, self._block)))
-            )
-            asking.add_done_callback(self._granted)
-            try:
-                await asyncio.shield(asking)
-            except asyncio.CancelledError:  # what the hub grants all the same goes back
-                asking.add_done_callback(self._give_back)
-                raise
+            packed = _RESERVE.pack(needed, max(needed, self._block))
+            await self._ask(RESERVE, packed, self._give_back, answered=self._granted)
+
+    async def _ask(
+        self,
+        kind: int,
+        body: bytes,
+        abandoned: Callable[[asyncio.Future[bytes]], object],
+        *,
+        answered: Callable[[asyncio.Future[bytes]], object] | None = None,
+    ) -> bytes:
+        """The hub's answer. A write cancelled meanwhile leaves the question to be answered
+        all the same (the hub counts what it grants), and ``abandoned`` then gives it back;
+        ``answered`` runs first, whether the write still waits or not."""
+        asking = asyncio.ensure_future(self._client.ask(kind, body))
+        if answered is not None:
+            asking.add_done_callback(answered)
+        try:
+            return await asyncio.shield(asking)
+        except asyncio.CancelledError:
+            asking.add_done_callback(abandoned)
+            raise
 
     def _release_admitted(self, count: int, asking: asyncio.Future[bytes]) -> None:
         if _answered(asking):
