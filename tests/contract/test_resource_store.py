@@ -364,6 +364,11 @@ def test_records_list_the_last_ones_or_the_ones_after_a_seq_oldest_first(
     after = store.list_records("ds-1", limit=2, after_seq=first_seq)
     assert [r.xaction_id for r in after] == ["x1", "x2"]
     assert store.list_records("ds-1", limit=2, after_seq=first_seq + 100) == []
+    # with no transaction running, a follower's pages are everyone's
+    assert store.list_records("ds-1", limit=2, after_seq=first_seq, following=True) == after
+    assert store.list_records("ds-1", limit=3, following=True) == store.list_records(
+        "ds-1", limit=3
+    )
     assert store.count_records("ds-1") == 5
     assert store.count_records("ds-2") == 1
     assert store.count_records("ds-3") == 0

@@ -15,10 +15,12 @@ import psycopg
 import pytest
 
 from tests.conftest import wait_until
-from tests.contract.test_journey_store import action, instance
+from tests.contract.conftest import ORG
+from tests.contract.test_journey_store import action, instance, step
 from tests.postgres import PrivatePostgres
 from wayfare.errors import FencedError, StoreError
 from wayfare.model.runs import EngineBatch, OutboxItem
+from wayfare.store.postgres.batches import write_batch
 from wayfare.store.postgres.connection import connect, migrate, open_pool
 from wayfare.store.postgres.journeys import PostgresJourneyStore
 
@@ -91,6 +93,40 @@ def lapse(store: PostgresJourneyStore) -> None:
 
 def in_thread(pool: ThreadPoolExecutor, call: Callable[[], T]) -> Future[T]:
     return pool.submit(call)
+
+
+def test_step_events_followed_are_never_passed_by_a_commit_that_ends_first(
+    open_store: Callable[[], PostgresJourneyStore], holder: psycopg.Connection[Any]
+) -> None:
+    """An engine's commit draws its step events' seqs, another's draws later ones and ends
+    first: a page of the step-events dataset stops before the first's until it commits.
+    Step events written outside the engine's steps (a privacy delete, a merge) are
+    announced the same way (a trigger on every insert)."""
+    store = open_store()
+
+    def nodes(after: int | None) -> list[str]:
+        return [s.node for s in store.step_event_records(ORG, limit=10, after_seq=after)]
+
+    def insert_step(node: str) -> None:  # as the privacy delete and a merge do
+        holder.execute(
+            "INSERT INTO step_events (org_id, journey, version, node, node_type, instance_id, "
+            "identity, status, at_ms, entered_ms) VALUES (%s, 'welcome', 1, %s, 'end', "
+            "'i-2', 'x', 'ended', 1, 1)",
+            (ORG, node),
+        )
+
+    write_batch(holder, EngineBatch(steps=[step("first", "wait", "ended")]))
+    insert_step("erased")
+    store.commit(EngineBatch(steps=[step("second", "wait", "ended")]))
+    assert nodes(None) == []
+    assert nodes(0) == []
+    holder.commit()
+    assert nodes(0) == ["first", "erased", "second"]
+    insert_step("later")  # outside the engine's commit: the trigger announces it
+    store.commit(EngineBatch(steps=[step("last", "wait", "ended")]))
+    assert nodes(None) == ["first", "erased", "second"]
+    holder.commit()
+    assert nodes(None) == ["first", "erased", "second", "later", "last"]
 
 
 def test_concurrent_commits_get_distinct_ids_increasing_in_each_batch(

@@ -182,6 +182,40 @@ def test_records_keep_the_bytes_received_and_match_outcomes_point_at_their_recor
         store.close()
 
 
+def test_a_page_followed_never_passes_records_a_transaction_still_running_adds(
+    transactions: tuple[psycopg.Connection[Any], ...], pg_database: str
+) -> None:
+    """Seqs are drawn in one order and committed in another: the first transaction draws
+    its seq, the second draws a later one and commits first. A follower's page then stops
+    before the first's seq (or it would go on after the second's and never see it), where
+    a plain read sees every record committed."""
+    first, second, _ = transactions
+    store = PostgresStore(open_pool(pg_database, max_size=1))
+
+    def page(after: int | None, *, following: bool = True) -> list[str]:
+        found = store.list_records("dataset-1", limit=10, after_seq=after, following=following)
+        return [r.xaction_id for r in found]
+
+    try:
+        store_and_commit(first, [message("a0")])
+        store_messages(first, [message("a1"), message("a2", reasons=BROKEN)])
+        store_and_commit(second, [message("b1"), message("b2")])
+        assert page(None) == ["a0"]
+        assert page(0) == ["a0"]
+        assert page(0, following=False) == ["a0", "b1", "b2"]
+        first.commit()
+        assert page(0) == ["a0", "a1", "b1", "b2"]
+        assert page(None) == ["a0", "a1", "b1", "b2"]
+        second.rollback()  # a transaction that draws and rolls back leaves a gap, no wait
+        store_messages(second, [message("c1")])
+        second.rollback()
+        store_and_commit(first, [message("d1")])
+        (*_, last) = store.list_records("dataset-1", limit=10, after_seq=0, following=True)
+        assert page(last.seq - 1) == ["d1"]
+    finally:
+        store.close()
+
+
 def test_known_message_ids_gives_the_first_xaction_id_of_those_stored_in_the_org(
     pg_database: str,
 ) -> None:

@@ -232,7 +232,9 @@ async def dataset_records(request: Request, s: Services, org_id: str) -> Respons
         )
     dataset = await run_in_threadpool(s.schemas.dataset, org_id, request.path_params["id"])
     found = await run_in_threadpool(
-        functools.partial(s.store.list_records, dataset.dataset_id, limit=limit, after_seq=after)
+        functools.partial(
+            s.store.list_records, dataset.dataset_id, limit=limit, after_seq=after, following=True
+        )
     )
     return json_answer(
         wd.DatasetRecords,

@@ -217,7 +217,12 @@ class MemoryStore:
 
     # records and failures
     def list_records(
-        self, dataset_id: str, *, limit: int, after_seq: int | None = None
+        self,
+        dataset_id: str,
+        *,
+        limit: int,
+        after_seq: int | None = None,
+        following: bool = False,  # every record is stored in seq order, at once
     ) -> list[Record]:
         found = [r for r in self.records if r.dataset_id == dataset_id]
         if after_seq is None:

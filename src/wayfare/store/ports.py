@@ -102,9 +102,17 @@ class ResourceStore(Protocol):
     def revoke_tokens(self, inlet_id: str) -> int: ...
 
     def list_records(
-        self, dataset_id: str, *, limit: int, after_seq: int | None = None
+        self,
+        dataset_id: str,
+        *,
+        limit: int,
+        after_seq: int | None = None,
+        following: bool = False,
     ) -> list[Record]:
-        """The last ``limit`` records, or the first ``limit`` after ``after_seq``; oldest first."""
+        """The last ``limit`` records, or the first ``limit`` after ``after_seq``; oldest first.
+        ``following``: for one who reads the page after this one's last seq next. The page
+        then ends before any seq that a transaction still running may add, so following
+        never passes a record committed late; without it, every record committed is read."""
         ...
 
     def count_records(self, dataset_id: str) -> int: ...
@@ -334,7 +342,8 @@ class JourneyReports(Protocol):
         self, org_id: str, *, limit: int, after_seq: int | None = None
     ) -> list[StepRecord]:
         """The org's step-events dataset: the last ``limit``, or the first after
-        ``after_seq``; oldest first."""
+        ``after_seq``; oldest first. Read as ``list_records(following=True)`` is: a page
+        ends before any seq that a transaction still running may add."""
         ...
 
     def count_step_events(self, org_id: str) -> int: ...

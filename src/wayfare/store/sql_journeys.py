@@ -555,7 +555,9 @@ class SQLJourneyReports(SQLDatabase):
     def step_event_records(
         self, org_id: str, *, limit: int, after_seq: int | None = None
     ) -> list[StepRecord]:
-        rows = self._page("step_events", "org_id", org_id, limit=limit, after_seq=after_seq)
+        rows = self._page(
+            "step_events", "org_id", org_id, limit=limit, after_seq=after_seq, following=True
+        )
         return [step_from_row(r) for r in rows]
 
     def delete_step_events_before(self, before_ms: int, limit: int) -> int:

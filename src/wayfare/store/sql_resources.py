@@ -154,20 +154,37 @@ class SQLDatabase:
         """A transaction: committed when the block ends, rolled back if it raises."""
         raise NotImplementedError
 
+    def _settled_seq(self, table: str) -> int | None:
+        """The highest ``seq`` of ``table`` that a follower may read up to, for none above it
+        can be added by a transaction still running; None: any, for seqs are committed in
+        their order (SQLite's writers take turns, each drawing its seqs in its turn)."""
+        return None
+
     def _page(
-        self, table: str, column: str, key: str, *, limit: int, after_seq: int | None
+        self,
+        table: str,
+        column: str,
+        key: str,
+        *,
+        limit: int,
+        after_seq: int | None,
+        following: bool = False,
     ) -> Sequence[Row]:
         """A page of a dataset (``table``'s rows whose ``column`` is ``key``, in ``seq``
         order): the last ``limit``, or the first ``limit`` after ``after_seq``; oldest
-        first."""
+        first. ``following``: only up to the settled seq (``_settled_seq``), so that the
+        next page, after this one's last seq, passes none still to come."""
+        upto = self._settled_seq(table) if following else None
+        below = "" if upto is None else " AND seq <= ?"
+        bound = () if upto is None else (upto,)
         if after_seq is None:
             return self._all(
-                f"SELECT * FROM {table} WHERE {column} = ? ORDER BY seq DESC LIMIT ?",
-                (key, limit),
+                f"SELECT * FROM {table} WHERE {column} = ?{below} ORDER BY seq DESC LIMIT ?",
+                (key, *bound, limit),
             )[::-1]
         return self._all(
-            f"SELECT * FROM {table} WHERE {column} = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (key, after_seq, limit),
+            f"SELECT * FROM {table} WHERE {column} = ? AND seq > ?{below} ORDER BY seq LIMIT ?",
+            (key, after_seq, *bound, limit),
         )
 
 
@@ -414,9 +431,17 @@ class SQLResourceStore(SQLDatabase):
 
     # records and failures
     def list_records(
-        self, dataset_id: str, *, limit: int, after_seq: int | None = None
+        self,
+        dataset_id: str,
+        *,
+        limit: int,
+        after_seq: int | None = None,
+        following: bool = False,
     ) -> list[Record]:
-        rows = self._page("records", "dataset_id", dataset_id, limit=limit, after_seq=after_seq)
+        rows = self._page(
+            "records", "dataset_id", dataset_id, limit=limit, after_seq=after_seq,
+            following=following,
+        )  # fmt: skip
         return [record_from_row(r) for r in rows]
 
     def count_records(self, dataset_id: str) -> int:

@@ -60,7 +60,8 @@ class DatasetQuery(Wire):
 class RecordsQuery(Wire):
     limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
     after: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)] | None = None
-    """Only records after this seq."""
+    """Only records after this seq. A page never passes a record still being committed (it
+    may be short meanwhile), so asking again after its ``lastSeq`` misses none."""
 
 
 class DatasetRecords(Wire):

@@ -253,5 +253,12 @@ class PostgresDatabase:
         with self._connection() as conn, conn.transaction():
             yield _Statements(conn)
 
+    def _settled_seq(self, table: str) -> int | None:
+        """Below the least seq a transaction still running has announced (migration 0016):
+        asked in a statement of its own, before the page's, which then sees every
+        transaction that had ended by then."""
+        row = self._one("SELECT settled_seq(?) AS upto", (table,))
+        return int(row["upto"]) if row else None
+
     def close(self) -> None:
         self._pool.close()

@@ -152,6 +152,8 @@ def _first_messages(cursor: psycopg.Cursor[Any], keys: list[_Key]) -> dict[_Key,
 def _insert_messages(cursor: psycopg.Cursor[Any], messages: list[IncomingMessage]) -> None:
     # Records take their seqs first, so that match outcomes can point at them, in order.
     valid = sum(1 for m in messages if m.reasons is None)
+    if valid:  # before drawing them: readers following records wait for these (0016)
+        cursor.execute("SELECT announce_seq_draws('records')")
     next_seq = iter(next_ids(cursor, "records", "seq", valid))
     records: list[tuple[Any, ...]] = []
     failures: list[tuple[Any, ...]] = []
