@@ -265,6 +265,40 @@ def test_a_reader_with_a_small_buffer_reads_everything_in_order(
     assert run(scenario) == [f"x{i}" for i in range(count)]
 
 
+def test_how_far_behind_a_reader_is_counts_what_it_holds_and_what_waits_at_the_server(
+    nats_settings: NatsSettings,
+) -> None:
+    """The engine's lag on the NATS log: entries buffered, and those the server holds back
+    until the reader makes room (more than its flow-control window delivers at once)."""
+    settings = dataclasses.replace(nats_settings, partitions=1, buffer=5)
+    count = 15_000
+
+    async def scenario() -> list[int | None]:
+        writer, log = NatsWriter(settings), NatsEventLog(settings)
+        await writer.start()
+        await log.start()
+        try:
+            seen = [await log.behind(0, 0)]  # no reader yet: not known
+            for start in range(0, count, 1_000):
+                await writer.write([message(f"x{i}") for i in range(start, start + 1_000)])
+            first = await log.read(0, 0, 7)
+            deadline = time.monotonic() + 10  # deliveries on their way count in neither
+            while (behind := await log.behind(0, first.last)) != count - 7:
+                assert time.monotonic() < deadline, behind
+                await asyncio.sleep(0.02)
+            seen.append(behind)
+            _, last = await read_until(log, 0, first.last, count - 7)
+            seen.append(await log.behind(0, last))
+            await log.release(0)
+            seen.append(await log.behind(0, last))
+            return seen
+        finally:
+            await log.stop()
+            await writer.stop()
+
+    assert run(scenario) == [None, count - 7, 0, None]
+
+
 def test_acknowledging_purges_the_partition_up_to_the_position(
     nats_settings: NatsSettings,
 ) -> None:

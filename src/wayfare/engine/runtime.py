@@ -50,7 +50,7 @@ from wayfare.engine.queues import Acting, QueueLook, StoreQueues
 from wayfare.engine.step import Step, VersionKey
 from wayfare.errors import FencedError, InfrastructureError
 from wayfare.ids import Entropy, SystemEntropy
-from wayfare.log.ports import EventLog, LogHead, LogSlice
+from wayfare.log.ports import EventLog, LogLag, LogSlice
 from wayfare.model.admission import NO_PERSON, Candidate, admit
 from wayfare.model.audiences import AudienceStart
 from wayfare.model.events import Unmatched
@@ -263,13 +263,18 @@ class JourneyRuntime:
                 await self._idle()
 
     async def _measure_lag(self, holding: Holding) -> None:
-        """Entries of the held partitions not yet consumed, where the log can tell."""
-        if not isinstance(self._log, LogHead) or self._positions is None:
+        """Entries of the held partitions not yet consumed, where the log can tell (a
+        partition it cannot tell of now counts none)."""
+        if not isinstance(self._log, LogLag) or self._positions is None:
             return
         lag = 0
         for partition in holding.partitions:
-            head = await self._log.head(partition)
-            lag += max(0, head - self._positions.get(partition, 0))
+            try:
+                behind = await self._log.behind(partition, self._positions.get(partition, 0))
+            except InfrastructureError as exc:
+                log.warning("journey engine: its lag cannot be read: %s", exc.message)
+                return
+            lag += behind or 0
         process_metrics().engine_lag.set(lag)
 
     async def _see_holding(self) -> Holding:

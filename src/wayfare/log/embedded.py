@@ -112,8 +112,9 @@ class EmbeddedLog(SQLiteDatabase):
             if await asyncio.to_thread(self._last) != last:
                 return
 
-    async def head(self, partition: int) -> int:
-        return await asyncio.to_thread(self._last)
+    async def behind(self, partition: int, position: int) -> int:
+        """Records stored after ``position`` (seqs are consecutive but for records deleted)."""
+        return max(0, await asyncio.to_thread(self._last) - position)
 
     def last_position(self) -> int:
         """The position of the last record stored."""

@@ -113,6 +113,12 @@ class NatsEventLog:
             except LogError as exc:
                 log.warning("%s", exc.message)
 
+    async def behind(self, partition: int, position: int) -> int | None:
+        """What the partition's reader holds and its consumer has pending (a round trip);
+        None while the partition has no reader, or its reader no consumer."""
+        reader = self._readers.get(partition)
+        return None if reader is None else await reader.behind()
+
     async def release(self, partition: int) -> None:
         """Stop reading ``partition`` (its lease went to another worker)."""
         reader = self._readers.pop(partition, None)

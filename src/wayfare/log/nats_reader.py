@@ -9,7 +9,8 @@ the server no longer knows the consumer, or after the client reconnected: always
 position it holds, so nothing is lost or read twice.
 
 The buffer is bounded by withholding flow-control replies while it holds ``buffer`` messages
-or more: the server stops delivering until a read makes room.
+or more: the server stops delivering at its next flow-control request until a read makes
+room, so the buffer holds at most ``buffer`` messages and one flow-control window.
 
 A read with nothing buffered asks the consumer what it has delivered and what is pending
 (one round trip) and waits for those in flight, so whatever JetStream acknowledged before a
@@ -115,6 +116,19 @@ class PartitionReader:
 
     async def stop(self) -> None:
         await self._unsubscribe()
+
+    async def behind(self) -> int | None:
+        """Entries not handed out yet: buffered, and pending at the consumer (one round
+        trip; deliveries on their way count in neither); None without a consumer."""
+        consumer = self._consumer
+        if consumer is None or self._stale:
+            return None
+        with log_errors(f"reading how far {self._subject} is behind"):
+            try:
+                info = await self._js.consumer_info(self._settings.stream, consumer)
+            except nats.js.errors.NotFoundError:
+                return None  # the next read re-creates it
+        return len(self._buffer) + (info.num_pending or 0)
 
     async def _subscribe(self) -> None:
         """A new consumer delivering from after the last position received."""

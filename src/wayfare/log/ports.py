@@ -80,10 +80,10 @@ class EventLog(Protocol):
 
 
 @runtime_checkable
-class LogHead(Protocol):
-    """A log that can tell its last position cheaply (the embedded one): what the engine's
-    lag is measured against."""
+class LogLag(Protocol):
+    """A log that can tell how far a reader is behind: the engine's lag."""
 
-    async def head(self, partition: int) -> int:
-        """The position of the last entry of ``partition`` (0: none)."""
+    async def behind(self, partition: int, position: int) -> int | None:
+        """About how many entries of ``partition`` after ``position`` no read has handed out
+        yet; None when that cannot be told now (the partition is not being read)."""
         ...

@@ -69,7 +69,7 @@ class Metrics:
         )
         self.engine_lag = Gauge(
             "wayfare_engine_lag_events",
-            "Match outcomes stored but not yet consumed by the journey engine.",
+            "Accepted messages of its partitions the journey engine has not consumed yet.",
             multiprocess_mode="mostrecent",
             registry=r,
         )
