@@ -58,6 +58,13 @@ def test_a_full_disk_answers_503_with_its_cause_and_the_server_takes_messages_on
                     "the store cannot write: disk full (database or disk is full)"
                 )
             assert record_count(demo) == 1  # nothing refused was stored
+            unready = httpx.get(f"{srv.url}/readyz", timeout=10)
+            assert unready.status_code == 503, unready.text
+            assert unready.json()["store"] == {
+                "ok": False,
+                "problem": "no space left on the data directory's disk",
+            }
+            assert str(disk.path) not in unready.text  # answered without a token
 
             transport = GrowsOnFirst503(disk)
             policy = RetryPolicy(attempts=4, initial_seconds=0.01, max_seconds=2.0)
@@ -69,6 +76,8 @@ def test_a_full_disk_answers_503_with_its_cause_and_the_server_takes_messages_on
 
             assert httpx.post(demo.inlet_url, json=big, timeout=30).status_code == 200
             assert record_count(demo) == 3  # every message acknowledged is there
+            ready = httpx.get(f"{srv.url}/readyz", timeout=10)
+            assert ready.json()["store"] == {"ok": True}, ready.text
         finally:
             srv.stop()
     log = (tmp_path / f"server-{srv.port}.log").read_text()

@@ -71,16 +71,17 @@ def _guarded(check: Check) -> str | None:
 
 
 def files_writable(database: Path) -> str | None:
-    """The database and its directory can be written and the disk has room."""
-    for path in (database.parent, database):
+    """The database and its directory can be written and the disk has room. The problem
+    names the files by what they are, not where: ``/readyz`` answers without a token."""
+    for path, what in ((database.parent, "the data directory"), (database, "the database")):
         if not os.access(path, os.W_OK):
-            return f"{path} cannot be written"
+            return f"{what} cannot be written"
     try:
         space = os.statvfs(database.parent)
     except OSError as exc:
-        return f"{database.parent}: {exc.strerror}"
+        return f"the data directory cannot be read: {exc.strerror}"
     if space.f_bavail == 0:
-        return f"no space left on the disk of {database.parent}"
+        return "no space left on the data directory's disk"
     return None
 
 
