@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from tests.conftest import in_threads
+from tests.contract.postgres_writer import PostgresWriter
 from tests.nats_support import delete_stream, machine_nats, unique_prefix
 from wayfare.errors import Violation
 from wayfare.log.embedded import EmbeddedLog
@@ -48,7 +49,6 @@ from wayfare.store.postgres.identities import PostgresIdentityGraph
 from wayfare.store.postgres.journeys import PostgresJourneyStore
 from wayfare.store.postgres.profiles import PostgresProfileStore
 from wayfare.store.postgres.resources import PostgresStore
-from wayfare.store.postgres.writer import PostgresWriter
 from wayfare.store.sqlite.audiences import SQLiteAudienceStore
 from wayfare.store.sqlite.connection import migrate
 from wayfare.store.sqlite.identities import SQLiteIdentityGraph

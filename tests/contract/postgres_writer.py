@@ -1,9 +1,11 @@
-"""Group commit on PostgreSQL: one task turns many concurrent writes into one transaction.
+"""What the contract suite writes messages through on PostgreSQL: ``store_messages``, which
+the workers run in their commits (messages reach PostgreSQL through the NATS log, never
+through a writer of the server's), here as a group commit like the embedded writer's.
 
-Requests hand their messages over and await a future; the task takes everything waiting,
+Writes hand their messages over and await a future; one task takes everything waiting,
 stores it with ``store_messages`` in one transaction on a pooled connection (in a worker
-thread, off the event loop), commits, then resolves every future. An HTTP 200 is sent only
-after that COMMIT. The writer lives on the event loop that started it.
+thread, off the event loop), commits, then resolves every future. It lives on the event
+loop that started it.
 """
 
 from __future__ import annotations
