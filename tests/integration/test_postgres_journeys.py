@@ -129,6 +129,21 @@ def test_step_events_followed_are_never_passed_by_a_commit_that_ends_first(
     assert nodes(None) == ["first", "erased", "second", "later", "last"]
 
 
+def test_a_retention_pass_skips_the_step_events_another_pass_holds(
+    open_store: Callable[[], PostgresJourneyStore], holder: psycopg.Connection[Any]
+) -> None:
+    store = open_store()
+    store.commit(EngineBatch(steps=[step(f"n{i}", "wait", "ended") for i in range(4)]))
+    holder.execute("SELECT seq FROM step_events ORDER BY seq LIMIT 1 FOR UPDATE")
+    with ThreadPoolExecutor(1) as pool:
+        deleting = pool.submit(store.delete_step_events_before, 2, 10)
+        try:
+            assert deleting.result(timeout=10) == 3  # never waits for the held one
+        finally:
+            holder.rollback()
+    assert store.delete_step_events_before(2, 10) == 1
+
+
 def test_concurrent_commits_get_distinct_ids_increasing_in_each_batch(
     open_store: Callable[[], PostgresJourneyStore],
 ) -> None:

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from tests.conftest import wait_until
-from tests.contract.conftest import ORG, OTHER_ORG, message
+from tests.contract.conftest import ORG, OTHER_ORG, T0, message
 from wayfare.errors import StoreError, Violation
 from wayfare.model.events import Unmatched
 from wayfare.model.matching import EventMatch
@@ -212,6 +212,30 @@ def test_a_page_followed_never_passes_records_a_transaction_still_running_adds(
         store_and_commit(first, [message("d1")])
         (*_, last) = store.list_records("dataset-1", limit=10, after_seq=0, following=True)
         assert page(last.seq - 1) == ["d1"]
+    finally:
+        store.close()
+
+
+def test_retention_passes_at_once_delete_different_records_and_never_wait(
+    transactions: tuple[psycopg.Connection[Any], ...], pg_database: str
+) -> None:
+    """Scaled out, every server runs retention passes: one pass skips the rows another
+    holds (``FOR UPDATE SKIP LOCKED``) instead of waiting for them, or deadlocking."""
+    first, _, watcher = transactions
+    store_and_commit(first, [message(f"r{i}") for i in range(6)])
+    held = first.execute("SELECT seq FROM records ORDER BY seq LIMIT 2 FOR UPDATE").fetchall()
+    assert len(held) == 2  # as another pass's chunk holds them until it commits
+    store = PostgresStore(open_pool(pg_database, max_size=1))
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            deleting = pool.submit(store.delete_records_before, "dataset-1", T0 + 1, 3)
+            try:
+                assert deleting.result(timeout=10) == 3
+            finally:
+                first.rollback()  # a pass that waited goes on, and the test ends
+        assert stored_xaction_ids(watcher) == ["r0", "r1", "r5"]
+        assert store.delete_records_before("dataset-1", T0 + 1, 10) == 3
+        assert stored_xaction_ids(watcher) == []
     finally:
         store.close()
 

@@ -563,8 +563,8 @@ class SQLJourneyReports(SQLDatabase):
     def delete_step_events_before(self, before_ms: int, limit: int) -> int:
         with self._tx() as conn:
             return conn.execute(
-                "DELETE FROM step_events WHERE seq IN "
-                "(SELECT seq FROM step_events WHERE at_ms < ? ORDER BY at_ms, seq LIMIT ?)",
+                "DELETE FROM step_events WHERE seq IN (SELECT seq FROM step_events "
+                f"WHERE at_ms < ? ORDER BY at_ms, seq LIMIT ?{self.skip_claimed})",
                 (before_ms, limit),
             ).rowcount
 

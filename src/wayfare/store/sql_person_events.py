@@ -116,6 +116,6 @@ class SQLPersonEvents(SQLDatabase):
         with self._tx() as conn:
             return conn.execute(
                 "DELETE FROM person_events WHERE seq IN (SELECT seq FROM person_events "
-                "WHERE at_ms < ? ORDER BY at_ms LIMIT ?)",
+                f"WHERE at_ms < ? ORDER BY at_ms LIMIT ?{self.skip_claimed})",
                 (before_ms, limit),
             ).rowcount

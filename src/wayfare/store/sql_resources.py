@@ -144,6 +144,11 @@ class SQLDatabase:
     """What an adapter gives the statements written once for both SQL stores: connections
     (here and in sql_journeys.py)."""
 
+    skip_claimed = ""
+    """How a retention delete's choice of rows ends, so that passes running at once in
+    several processes (scaled out) take different rows rather than wait for each other, or
+    deadlock: PostgreSQL's `` FOR UPDATE SKIP LOCKED``. SQLite's writers take turns."""
+
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Row | None:
         raise NotImplementedError
 
@@ -345,7 +350,8 @@ class SQLResourceStore(SQLDatabase):
             for table in ("records", "failures"):
                 deleted += conn.execute(
                     f"DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} "
-                    "WHERE dataset_id = ? AND received_ms < ? ORDER BY seq LIMIT ?)",
+                    f"WHERE dataset_id = ? AND received_ms < ? ORDER BY seq LIMIT ?"
+                    f"{self.skip_claimed})",
                     (dataset_id, before_ms, limit),
                 ).rowcount
         return deleted

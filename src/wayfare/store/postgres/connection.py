@@ -229,6 +229,8 @@ class PostgresDatabase:
     ``_tx``), and ``_connection`` for PostgreSQL's own (psycopg's ``%s``). Owns ``pool``:
     ``close`` closes it."""
 
+    skip_claimed = " FOR UPDATE SKIP LOCKED"  # see SQLDatabase
+
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
