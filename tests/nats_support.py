@@ -69,6 +69,14 @@ def delete_stream(url: str, stream: str) -> None:
     asyncio.run(delete())
 
 
+def stream_env(settings: NatsSettings) -> dict[str, str]:
+    """The environment that points a server or a worker at ``settings``'s stream."""
+    return {
+        "WAYFARE_LOG_PREFIX": settings.prefix,
+        "WAYFARE_LOG_PARTITIONS": str(settings.partitions),
+    }
+
+
 @pytest.fixture
 def nats_settings() -> Iterator[NatsSettings]:
     """Settings for a stream of this test's own on the machine's NATS (deleted after)."""

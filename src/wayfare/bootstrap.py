@@ -39,6 +39,7 @@ from wayfare.hub.writer import (
 from wayfare.ingest.catalog import Catalog
 from wayfare.ingest.inlet import InletService
 from wayfare.ingest.rate_limit import RateLimiter
+from wayfare.ingest.shared_rates import SharedRateWriter
 from wayfare.log.embedded import EmbeddedLog
 from wayfare.log.ports import EventLog
 from wayfare.model.destinations import DestinationPolicy
@@ -335,6 +336,7 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
     from wayfare.store.postgres.journeys import PostgresJourneyStore
     from wayfare.store.postgres.messages import known_message_ids
     from wayfare.store.postgres.profiles import PostgresProfileStore
+    from wayfare.store.postgres.rates import PostgresRateBuckets
     from wayfare.store.postgres.resources import PostgresStore
 
     postgres_migrate(url)
@@ -351,7 +353,15 @@ def _scaled_out_server(settings: Settings, url: str, log_url: str, clock: Clock)
             return {}
 
     log_settings = nats_settings(settings, log_url)
-    writer = NatsWriter(log_settings, known=known)
+    writer: MessageWriter = NatsWriter(log_settings, known=known)
+    if settings.inlet_rate_limit > 0:
+        writer = SharedRateWriter(
+            writer,
+            PostgresRateBuckets(pool),  # the store's pool: closed with it
+            clock,
+            settings.inlet_rate_limit,
+            settings.inlet_rate_burst,
+        )
     journeys = PostgresJourneyStore(pool)
 
     def reachable() -> str | None:

@@ -23,6 +23,7 @@ from tests.conftest import (
     refused_start,
     wait_until,
 )
+from tests.nats_support import stream_env
 from tests.scale_out import Worker
 from wayfare.log.jetstream import NatsSettings
 
@@ -229,10 +230,7 @@ def test_readyz_fails_while_the_engine_lags_behind_the_threshold(tmp_path: Path)
 def test_scaled_out_the_server_is_ready_without_an_engine_and_a_worker_answers_metrics(
     tmp_path: Path, pg_database: str, nats_settings: NatsSettings
 ) -> None:
-    env = {
-        "WAYFARE_LOG_PREFIX": nats_settings.prefix,
-        "WAYFARE_LOG_PARTITIONS": str(nats_settings.partitions),
-    }
+    env = stream_env(nats_settings)
     scaled = ["--store", pg_database, "--log", nats_settings.url]
     srv = Server(tmp_path / "serve", extra_args=scaled, env=env).start()
     port = free_port()

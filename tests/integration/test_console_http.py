@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server
-from tests.nats_support import NatsSettings
+from tests.nats_support import NatsSettings, stream_env
 
 pytestmark = pytest.mark.integration
 
@@ -68,11 +68,7 @@ def test_a_scale_out_server_serves_the_console(
     srv = Server(
         tmp_path / "data",
         extra_args=["--store", pg_database, "--log", nats_settings.url],
-        env={
-            "WAYFARE_LOG_PREFIX": nats_settings.prefix,
-            "WAYFARE_LOG_PARTITIONS": str(nats_settings.partitions),
-            "WAYFARE_ADMIN_TOKEN": "scaled",
-        },
+        env={**stream_env(nats_settings), "WAYFARE_ADMIN_TOKEN": "scaled"},
     ).start()
     try:
         with httpx.Client(base_url=srv.url, follow_redirects=True) as browser:

@@ -1,5 +1,6 @@
 """``serve --workers N`` embedded: N HTTP processes on one listening socket hand what they
-accept to the one writer of the process that started them."""
+accept to the one writer of the process that started them. Scaled out, they share the
+inlets' rate limits through PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import pytest
 
 from tests.conftest import Demo, Server, apply_demo, make_message, refused_start, wait_until
 from tests.integration.conftest import record_count, records
+from tests.nats_support import stream_env
+from wayfare.log.jetstream import NatsSettings
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +66,23 @@ def test_an_inlets_rate_limit_holds_for_all_processes_together(tmp_path: Path) -
         assert statuses.count(200) == 3
         assert statuses.count(429) == 37
         assert record_count(demo) == 3
+    finally:
+        server.stop()
+
+
+def test_scaled_out_an_inlets_rate_limit_holds_for_all_processes_together(
+    tmp_path: Path, pg_database: str, nats_settings: NatsSettings
+) -> None:
+    """Each scaled-out HTTP process is a server of its own; the bucket is PostgreSQL's."""
+    env = {**stream_env(nats_settings), "WAYFARE_INLET_RATE_BURST": "3"}
+    scaled = ["--store", pg_database, "--log", nats_settings.url, "--rate-limit", "0.01"]
+    server = start(tmp_path, *scaled, env=env)
+    try:
+        assert len(server.children("http-process")) == 2
+        demo = apply_demo(server)
+        statuses = post_each_on_its_own_connection(demo, 40)
+        assert statuses.count(200) == 3
+        assert statuses.count(429) == 37
     finally:
         server.stop()
 

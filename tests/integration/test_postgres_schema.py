@@ -59,6 +59,7 @@ def test_migrating_again_changes_nothing_whatever_the_url_scheme(pg_database: st
         "0014.person_events",
         "0015.waiting_counts",
         "0016.followed_seqs",
+        "0017.inlet_rates",
     ]
     migrate(pg_database)
     migrate(pg_database.replace("postgresql://", "postgres://", 1))

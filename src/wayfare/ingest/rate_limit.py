@@ -29,9 +29,13 @@ class RateLimiter:
         needed = min(count, self._burst)  # a request larger than the bucket runs into debt
         if tokens < needed:
             self._buckets[key] = (tokens, now)
-            wait = (needed - tokens) / self._rate
-            raise RateLimitedError(
-                f"Too many messages: this inlet accepts {self._rate:g} messages per second",
-                retry_after=max(1, math.ceil(wait)),
-            )
+            raise over_rate(self._rate, (needed - tokens) / self._rate)
         self._buckets[key] = (tokens - count, now)
+
+
+def over_rate(rate: float, wait_seconds: float) -> RateLimitedError:
+    """429 for an inlet over ``rate``, to retry after ``wait_seconds`` (a second at least)."""
+    return RateLimitedError(
+        f"Too many messages: this inlet accepts {rate:g} messages per second",
+        retry_after=max(1, math.ceil(wait_seconds)),
+    )

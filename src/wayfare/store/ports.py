@@ -168,6 +168,17 @@ class MessageWriter(Protocol):
     async def stop(self) -> None: ...
 
 
+class RateBuckets(Protocol):
+    """Inlets' token buckets shared by every process that admits messages (scaled out)."""
+
+    def take(self, inlet_id: str, needed: float, wanted: float, rate: float, burst: float) -> float:
+        """Tokens of the inlet's bucket (``rate`` a second, at most ``burst``): ``wanted``, or
+        all there are if fewer but at least ``needed`` (needing more than ``burst`` needs a
+        full bucket, and leaves it in debt); else none, and, negative, the seconds to wait
+        for ``needed``."""
+        ...
+
+
 class JourneyCatalog(Protocol):
     """Journey versions, their states, and test profiles. Every change to a version moves
     ``generation`` in the change's own transaction."""
