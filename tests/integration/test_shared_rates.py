@@ -12,11 +12,12 @@ from typing import TypeVar
 import pytest
 
 from tests.contract.conftest import message
+from tests.postgres import PrivatePostgres
 from wayfare.clock import Clock, FakeClock, SystemClock
-from wayfare.errors import RateLimitedError, StoreError
+from wayfare.errors import RateLimitedError
 from wayfare.ingest.shared_rates import SharedRateWriter
 from wayfare.store.memory import MemoryStore, MemoryWriter
-from wayfare.store.postgres.connection import open_pool
+from wayfare.store.postgres.connection import migrate, open_pool
 from wayfare.store.postgres.rates import PostgresRateBuckets
 
 pytestmark = pytest.mark.integration
@@ -36,11 +37,6 @@ class Counted:
         return self.buckets.take(inlet_id, needed, wanted, rate, burst)
 
 
-class Unreachable:
-    def take(self, inlet_id: str, needed: float, wanted: float, rate: float, burst: float) -> float:
-        raise StoreError("the store failed: connection refused")
-
-
 @pytest.fixture
 def buckets(pg_database: str) -> Iterator[Callable[[], Counted]]:
     opened: list[PostgresRateBuckets] = []
@@ -55,7 +51,7 @@ def buckets(pg_database: str) -> Iterator[Callable[[], Counted]]:
 
 
 def with_writers(
-    sources: list[Counted | Unreachable],
+    sources: list[Counted],
     rate: float,
     burst: float,
     scenario: Callable[[list[SharedRateWriter]], Awaitable[T]],
@@ -131,15 +127,23 @@ def test_tokens_are_taken_in_blocks_and_not_kept_past_a_second(
     assert with_writers([source], 100, 100, scenario, clock) == [1, 1, 1, 1, 1, 2]
 
 
-def test_without_the_store_writes_are_admitted_and_it_is_said_once(
-    caplog: pytest.LogCaptureFixture,
+def test_without_postgresql_writes_are_admitted_and_it_is_said_once(
+    private_postgres: PrivatePostgres, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def scenario(writers: list[SharedRateWriter]) -> list[bool]:
-        return [await admitted(writers[0]) for _ in range(3)]
+    """Each process's own limit still holds then (the inlet's), and the log has taken
+    messages without PostgreSQL before."""
+    migrate(private_postgres.url)
+    source = PostgresRateBuckets(open_pool(private_postgres.url, timeout=1.0))
+    try:
+        private_postgres.kill()
 
-    with caplog.at_level(logging.WARNING, logger="wayfare.ingest.shared_rates"):
-        assert with_writers([Unreachable()], 0.01, 1, scenario) == [True] * 3
-    warnings = [r.getMessage() for r in caplog.records]
-    assert warnings == [
-        "inlet rates not shared (each process counts its own): the store failed: connection refused"
-    ]
+        async def scenario(writers: list[SharedRateWriter]) -> list[bool]:
+            return [await admitted(writers[0]) for _ in range(3)]
+
+        with caplog.at_level(logging.WARNING, logger="wayfare.ingest.shared_rates"):
+            assert with_writers([Counted(source)], 0.01, 1, scenario) == [True] * 3
+    finally:
+        source.close()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "wayfare.ingest.shared_rates"]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("inlet rates not shared (each process counts its own): ")
