@@ -166,7 +166,7 @@ class SQLAudienceStore(SQLDatabase):
             return conn.execute(
                 "DELETE FROM identity_events WHERE at_ms < ? AND (org_id, namespace, "
                 "identity_id, event, at_ms) IN (SELECT org_id, namespace, identity_id, event, "
-                f"at_ms FROM identity_events WHERE at_ms < ? ORDER BY at_ms LIMIT ?"
+                "at_ms FROM identity_events WHERE at_ms < ? ORDER BY at_ms LIMIT ?"
                 f"{self.skip_claimed})",
                 (before_ms, before_ms, limit),
             ).rowcount

@@ -350,7 +350,7 @@ class SQLResourceStore(SQLDatabase):
             for table in ("records", "failures"):
                 deleted += conn.execute(
                     f"DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} "
-                    f"WHERE dataset_id = ? AND received_ms < ? ORDER BY seq LIMIT ?"
+                    "WHERE dataset_id = ? AND received_ms < ? ORDER BY seq LIMIT ?"
                     f"{self.skip_claimed})",
                     (dataset_id, before_ms, limit),
                 ).rowcount
