@@ -92,6 +92,26 @@ def test_processes_take_from_one_bucket_an_inlet(buckets: Callable[[], Counted])
     assert with_writers([buckets(), buckets()], 0.01, 10, scenario) == 10
 
 
+def test_at_a_low_rate_a_process_takes_no_token_it_may_drop(
+    buckets: Callable[[], Counted],
+) -> None:
+    """A token held past its second is lost to every process: at 0.01 a second, for 100 s."""
+    clock = FakeClock()
+
+    async def scenario(writers: list[SharedRateWriter]) -> list[bool]:
+        first, second = writers
+        accepted = [await admitted(first), await admitted(second)]
+        clock.advance(1_001)
+        return [*accepted, await admitted(first), await admitted(second)]
+
+    assert with_writers([buckets(), buckets()], 0.01, 3, scenario, clock) == [
+        True,
+        True,
+        True,
+        False,
+    ]
+
+
 def test_a_write_over_the_bucket_takes_it_full_and_leaves_it_in_debt(
     buckets: Callable[[], Counted],
 ) -> None:

@@ -4,6 +4,8 @@ deployment, where every process is a server of its own.
 The processes share a token bucket an inlet in the store (``RateBuckets``). A process takes
 tokens from it in blocks (what a write needs, and a twentieth of a second's worth more)
 and spends them on its writes, so it asks the store about once a block, not once a write.
+Below twenty tokens a second, where a block would be less than one token, a write takes
+just what it needs: a token held past its second would be a token lost to every process.
 Tokens it has held for over a second are dropped, never spent late: the processes together
 admit no more than the bucket gives. Should the store fail to answer, messages are admitted
 (the log has taken them without the store before) and each process's own limit, the whole
@@ -50,7 +52,8 @@ class SharedRateWriter:
         self._clock = clock
         self._rate = rate
         self._burst = burst or rate
-        self._block = max(1.0, rate * BLOCK_SECONDS)
+        block = rate * BLOCK_SECONDS
+        self._block = block if block >= 1 else 0.0
         self._held: dict[str, tuple[float, int]] = {}
         """Inlet -> tokens held, and when they were taken."""
         self._warned = -math.inf
