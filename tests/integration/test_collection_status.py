@@ -446,6 +446,24 @@ def test_405_for_get_on_a_collection_url(org_demo: Demo) -> None:
         assert answer.headers["allow"] == "POST"
 
 
+def test_405_for_another_method_whatever_the_inlet_or_headers(
+    shared_server: Any, org_demo: Demo
+) -> None:
+    """The method is refused before the inlet is read: an unknown inlet, a wrong org, a
+    bad query flag do not turn a TRACE into a 404 or a 400."""
+    unknown = f"{shared_server.url}/collection/batch/{'0' * 64}"
+    for method, url, params in (
+        ("TRACE", org_demo.inlet_url, {}),
+        ("PUT", unknown, {}),
+        ("DELETE", org_demo.batch_url, {"syncValidation": "maybe"}),
+    ):
+        answer = httpx.request(
+            method, url, params=params, headers={"x-gw-ims-org-id": "Other@AdobeOrg"}
+        )
+        assert_problem(answer, 405)
+        assert answer.headers["allow"] == "POST"
+
+
 def test_413_over_one_megabyte(org_demo: Demo) -> None:
     message = make_message(org_demo.schema_id, org=org_demo.org, firstName="A" * (1024 * 1024))
     for url in (org_demo.inlet_url, org_demo.batch_url):

@@ -56,3 +56,22 @@ def test_the_description_names_the_request_limit_of_the_settings(tmp_path: Path)
     too_large = document["paths"]["/collection/{inletId}"]["post"]["responses"]["413"]
     assert "12345 bytes" in too_large["description"]
     assert "1 MB" not in str(document)
+
+
+def test_each_parameter_is_described_once_and_empty_optional_queries_are_allowed(
+    tmp_path: Path,
+) -> None:
+    """An optional query parameter sent empty counts as absent (``?limit=``); the
+    description says so, and names no parameter twice in one place."""
+    _, document = served(_services(Settings(data_dir=tmp_path / "data", demo=True)))
+    queries = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            params = [p for p in operation.get("parameters", []) if "$ref" not in p]
+            places = [(p["name"], p["in"]) for p in params]
+            assert len(places) == len(set(places)), (method, path, places)
+            for p in params:
+                if p["in"] == "query" and not p.get("required"):
+                    queries += 1
+                    assert p.get("allowEmptyValue") is True, (method, path, p["name"])
+    assert queries > 10

@@ -309,6 +309,8 @@ def test_merge_policies_read_back_and_refuse_what_is_wrong() -> None:
         {"attributeMerge": {"type": "dataSetPrecedence"}},
         {"attributeMerge": {"type": "dataSetPrecedence", "order": ["a", "a"]}},
         {"attributeMerge": {"type": "timestampOrdered", "order": ["a"]}},
+        {"attributeMerge": {"type": "timestampOrdered", "order": 0}},  # falsy, still no list
+        {"attributeMerge": {"type": "timestampOrdered", "order": ""}},
     ):
         with pytest.raises(InvalidRequestError):
             MergePolicy.from_json(body)

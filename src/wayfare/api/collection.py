@@ -111,6 +111,8 @@ class CollectionEndpoint:
 
     async def _handle(self, scope: Scope, body: RequestBody) -> tuple[int, bytes]:
         batch, inlet_id = _route(scope["path"])
+        if scope["method"] != "POST":  # whatever the inlet, its headers and query say
+            raise MethodNotAllowedError(f"{scope['method']} is not allowed here; use POST")
         content_type = ""
         length = -1
         org = bearer = flow = None
@@ -135,8 +137,6 @@ class CollectionEndpoint:
                     flow = value.strip() or None
         caller = Caller(org_header=org, bearer=bearer, flow_id=flow, sync_validation=sync)
         inlet = self._service.open_inlet(inlet_id, caller)
-        if scope["method"] != "POST":
-            raise MethodNotAllowedError(f"{scope['method']} is not allowed here; use POST")
         body_format = _body_format(content_type)
         body.admit(length)
         raw = await body.read()

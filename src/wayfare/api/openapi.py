@@ -135,7 +135,10 @@ def _parameters(op: Operation, components: dict[str, Any]) -> list[dict[str, Any
     if op.query is not None:
         schema = components[op.query.__name__]
         for name, prop in schema["properties"].items():
-            param = {"name": name, "in": "query", "required": name in schema["required"]}
+            required = name in schema["required"]
+            param = {"name": name, "in": "query", "required": required}
+            if not required:
+                param["allowEmptyValue"] = True  # sent empty, it counts as absent
             if "description" in prop:
                 param["description"] = prop["description"]
             params.append(
@@ -173,7 +176,6 @@ def _operation(op: Operation, components: dict[str, Any], secured: bool) -> dict
 
 
 def _collection(batch: bool, max_bytes: int) -> dict[str, Any]:
-    flow = "Raw inlets: the dataflow id (also accepted as a query parameter)"
     params: list[dict[str, Any]] = [
         {
             "name": "inletId",
@@ -186,12 +188,14 @@ def _collection(batch: bool, max_bytes: int) -> dict[str, Any]:
             "name": "syncValidation",
             "in": "query",
             "schema": {"type": "boolean"},
+            "allowEmptyValue": True,
             "description": "Validate before answering and refuse invalid messages with 400",
         },
         {
             "name": "synchronousValidation",
             "in": "query",
             "schema": {"type": "boolean"},
+            "allowEmptyValue": True,
             "description": "Older name of syncValidation",
         },
         {
@@ -208,9 +212,7 @@ def _collection(batch: bool, max_bytes: int) -> dict[str, Any]:
             "description": "The dataflow id, echoed as flowId in the answer (raw inlets: "
             "required); also taken from the query as x-adobe-flow-id or flowId",
         },
-        {"name": "x-adobe-flow-id", "in": "header", "schema": {"type": "string"}},
     ]
-    params[-1]["description"] = flow
     ok = (
         ("207", BatchAnswer, "One entry per message, in order; refused ones with a report")
         if batch

@@ -56,17 +56,15 @@ class MergePolicy:
                 "/attributeMerge/type", "enum", f"type must be one of {', '.join(kinds)}"
             )
         order = merge.get("order", [])
+        if not isinstance(order, list):
+            raise _invalid("/attributeMerge/order", "type", "order must be a list of dataset ids")
         if kind is AttributeMerge.TIMESTAMP_ORDERED:
             if order:
                 raise _invalid(
                     "/attributeMerge/order", "const", "order is for dataSetPrecedence only"
                 )
             return cls(kind)
-        if (
-            not isinstance(order, list)
-            or not order
-            or not all(isinstance(d, str) and d for d in order)
-        ):
+        if not order or not all(isinstance(d, str) and d for d in order):
             raise _invalid(
                 "/attributeMerge/order", "type", "order must be a non-empty list of dataset ids"
             )
