@@ -75,3 +75,12 @@ def test_each_parameter_is_described_once_and_empty_optional_queries_are_allowed
                     queries += 1
                     assert p.get("allowEmptyValue") is True, (method, path, p["name"])
     assert queries > 10
+
+
+def test_apply_is_described_with_both_bodies_it_takes(tmp_path: Path) -> None:
+    _, document = served(_services(Settings(data_dir=tmp_path / "data")))
+    body = document["paths"]["/api/v1/apply"]["post"]["requestBody"]["content"]
+    forms = body["application/json"]["schema"]["anyOf"]
+    assert {"$ref": "#/components/schemas/ApplyRequest"} in forms
+    assert {"type": "array", "items": {"$ref": "#/components/schemas/Document"}} in forms
+    assert {"ApplyRequest", "Document"} <= set(document["components"]["schemas"])

@@ -461,9 +461,9 @@ async def list_failures(request: Request, s: Services, org_id: str) -> Response:
 # apply
 async def apply(request: Request, s: Services, org_id: str) -> Response:
     body = await read_json(request)
-    body = {"documents": body} if isinstance(body, list) else body
-    decode_value(body, wa.ApplyRequest)  # checked; the documents go on whole
-    applied = await run_in_threadpool(s.applier.apply, org_id, body["documents"])
+    decode_value(body, wa.ApplyBody)  # checked; the documents go on whole
+    documents = body if isinstance(body, list) else body["documents"]
+    applied = await run_in_threadpool(s.applier.apply, org_id, documents)
     return json_answer(wa.AppliedList, {"applied": [a.as_json() for a in applied]})
 
 
@@ -636,6 +636,6 @@ def admin_operations(services: Services) -> list[Operation]:
         op("GET", "/failures", list_failures, "Failed records, newest first", wf.FailureList,
            query=wf.FailuresQuery),
         op("POST", "/apply", apply, "Apply definitions idempotently, in dependency order",
-           wa.AppliedList, body=wa.ApplyRequest),
+           wa.AppliedList, body=wa.ApplyBody),
     ]
     # fmt: on

@@ -84,10 +84,11 @@ def _components(models: Sequence[type[Any]]) -> dict[str, Any]:
     return components
 
 
-def _ref(model: type[Any]) -> dict[str, Any]:
-    if issubclass(model, msgspec.Struct):
+def _ref(model: Any) -> dict[str, Any]:
+    if isinstance(model, type) and issubclass(model, msgspec.Struct):
         return {"$ref": REF.format(name=model.__name__)}
-    return msgspec.json.schema(model)
+    (schema,), _ = msgspec.json.schema_components([model], ref_template=REF)
+    return schema
 
 
 SMILE = "application/x-jackson-smile"

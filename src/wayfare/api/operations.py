@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, overload
 
 import msgspec
 from starlette.requests import Request
@@ -40,8 +40,8 @@ class Operation:
     """The JSON answer's model (a tuple: any of them); None: no JSON answer."""
     status: tuple[int, ...] = (200,)
     """Success statuses, each with ``answer``."""
-    body: type[Any] | None = None
-    """The JSON request body's model."""
+    body: Any = None
+    """The JSON request body's model, or a union of what it may be (``Model | list[Part]``)."""
     body_required: bool = True
     query: type[Any] | None = None
     """A Struct whose fields are the query parameters."""
@@ -140,8 +140,13 @@ def _invalid(prefix: str, error: msgspec.ValidationError, *, pointer: str) -> In
     )
 
 
-def decode_value(value: Any, model: type[T]) -> T:
-    """A parsed JSON body as ``model``, or InvalidRequestError saying where it differs."""
+@overload
+def decode_value(value: Any, model: type[T]) -> T: ...
+@overload
+def decode_value(value: Any, model: Any) -> Any: ...
+def decode_value(value: Any, model: Any) -> Any:
+    """A parsed JSON body as ``model`` (a type, or a union of them), or InvalidRequestError
+    saying where it differs."""
     try:
         return msgspec.convert(value, model)
     except msgspec.ValidationError as exc:
@@ -161,11 +166,20 @@ def decode_query(request: Request, model: type[T]) -> T:
 
 
 def models_of(operations: Sequence[Operation]) -> list[type[Any]]:
-    """Every model the operations name, for the description's components."""
+    """Every model the operations name (also within a union or a list of them, as a body
+    may be), for the description's components."""
     found: list[type[Any]] = []
+
+    def add(model: Any) -> None:
+        if isinstance(model, type) and issubclass(model, msgspec.Struct):
+            if model not in found:
+                found.append(model)
+        else:
+            for arg in get_args(model):
+                add(arg)
+
     for op in operations:
         answers = op.answer if isinstance(op.answer, tuple) else (op.answer,)
         for model in (*answers, op.body):
-            if isinstance(model, type) and issubclass(model, msgspec.Struct) and model not in found:
-                found.append(model)
+            add(model)
     return found

@@ -14,19 +14,27 @@ _ISO = re.compile(
 )
 
 
+MAX_DURATION_MS = 100 * 365 * 86_400_000
+"""A hundred years: what a timer a duration sets can still be stored and compared as."""
+
+
 def parse_duration_ms(value: object) -> int | None:
-    """Milliseconds, or None when the value is not a duration."""
+    """Milliseconds, or None when the value is not a duration (or is over MAX_DURATION_MS)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return int(value * 1000) if value >= 0 else None
+        return _bounded(value * 1000) if value >= 0 else None
     if not isinstance(value, str):
         return None
     text = value.strip().replace(" ", "")
     if _SHORT.match(text):
-        return int(sum(float(n) * _UNIT[u] for n, u in _PART.findall(text)))
+        return _bounded(sum(float(n) * _UNIT[u] for n, u in _PART.findall(text)))
     iso = _ISO.match(text.upper())
     if iso and text.upper() not in ("P", "PT"):
         parts = {k: float(v) for k, v in iso.groupdict().items() if v}
-        return int(sum(n * _UNIT[k] for k, n in parts.items()))
+        return _bounded(sum(n * _UNIT[k] for k, n in parts.items()))
     return None
+
+
+def _bounded(ms: float) -> int | None:
+    return int(ms) if ms <= MAX_DURATION_MS else None  # also no inf, and NaN compares False

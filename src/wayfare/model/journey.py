@@ -283,7 +283,11 @@ class _Reader:
     def duration(self, key: str, source: object) -> int | None:
         ms = parse_duration_ms(source)
         if ms is None:
-            self.fail(key, "format", "a duration like 90, '90s', '5m', '1h', '7d' or 'PT1M'")
+            self.fail(
+                key,
+                "format",
+                "a duration like 90, '90s', '5m', '1h', '7d' or 'PT1M', of at most 100 years",
+            )
         return ms
 
     def branches(self, *, percent: bool = False, events: bool = False) -> tuple[Branch, ...]:
@@ -520,7 +524,9 @@ def parse_journey(data: object) -> JourneyDefinition:
         if "waitSeconds" in raw_re:
             ms = parse_duration_ms(raw_re["waitSeconds"])
             if ms is None:
-                check.fail("/reentrance/waitSeconds", "minimum", "a number of seconds ≥ 0")
+                check.fail(
+                    "/reentrance/waitSeconds", "range", "a number of seconds ≥ 0, at most 100 years"
+                )
             else:
                 wait_ms = ms
     else:

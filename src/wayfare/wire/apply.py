@@ -26,6 +26,10 @@ class ApplyRequest(Wire):
     documents: list[Document]
 
 
+ApplyBody = ApplyRequest | list[Document]
+"""``{"documents": [...]}``, or the list of documents alone."""
+
+
 class Applied(Wire):
     kind: str
     name: str
