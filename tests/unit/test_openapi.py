@@ -84,3 +84,11 @@ def test_apply_is_described_with_both_bodies_it_takes(tmp_path: Path) -> None:
     assert {"$ref": "#/components/schemas/ApplyRequest"} in forms
     assert {"type": "array", "items": {"$ref": "#/components/schemas/Document"}} in forms
     assert {"ApplyRequest", "Document"} <= set(document["components"]["schemas"])
+
+
+def test_a_datasets_retention_is_described_with_its_bounds(tmp_path: Path) -> None:
+    _, document = served(_services(Settings(data_dir=tmp_path / "data")))
+    for model in ("DatasetSpec", "DatasetChange"):
+        days = document["components"]["schemas"][model]["properties"]["retentionDays"]
+        bounded = next(s for s in days["anyOf"] if s.get("type") == "integer")
+        assert (bounded["minimum"], bounded["maximum"]) == (1, 36_500)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from wayfare.model.rules import MAX_DAYS
+
 _UNIT = {"w": 604_800_000, "d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
 _SHORT = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|w|d|h|m|s))+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)")
@@ -14,8 +16,8 @@ _ISO = re.compile(
 )
 
 
-MAX_DURATION_MS = 100 * 365 * 86_400_000
-"""A hundred years: what a timer a duration sets can still be stored and compared as."""
+MAX_DURATION_MS = MAX_DAYS * 86_400_000
+"""A hundred years, as for retention: a timer a duration sets is still stored as an integer."""
 
 
 def parse_duration_ms(value: object) -> int | None:

@@ -9,13 +9,16 @@ import msgspec
 from wayfare.wire.base import MAX_INT, JSONObject, Wire
 from wayfare.wire.collection import SchemaRef
 
+MAX_RETENTION_DAYS = 36_500
+"""A hundred years."""
+
 
 class DatasetSpec(Wire):
     name: str
     """Any text; unique in the org."""
     schemaId: str
     """The schema's id, altId or name."""
-    retentionDays: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    retentionDays: Annotated[int, msgspec.Meta(ge=1, le=MAX_RETENTION_DAYS)] | None = None
     """Records (and failed records) older than this many days are deleted; none: kept."""
     profile: bool = False
     """Enabled for Profile: the Profile records it receives update profile attributes."""
@@ -24,7 +27,9 @@ class DatasetSpec(Wire):
 class DatasetChange(Wire):
     """At least one of the two."""
 
-    retentionDays: Annotated[int, msgspec.Meta(ge=1)] | msgspec.UnsetType | None = msgspec.UNSET
+    retentionDays: (
+        Annotated[int, msgspec.Meta(ge=1, le=MAX_RETENTION_DAYS)] | msgspec.UnsetType | None
+    ) = msgspec.UNSET
     """Days records are kept; null keeps them for good."""
     profile: bool | msgspec.UnsetType = msgspec.UNSET
     """true enables the dataset for Profile; once enabled it cannot be disabled."""
