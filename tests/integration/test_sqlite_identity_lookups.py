@@ -14,6 +14,7 @@ from wayfare.store.sql_audiences import _count_query
 from wayfare.store.sql_identities import owners_in
 from wayfare.store.sql_profiles import _fragments_query, identities_clause
 from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.runs import SQLiteRunStore
 
 ORG = "ACME@AdobeOrg"
 PEOPLE = [email("ada@example.com"), ecid("e-1"), email("bob@example.com")]
@@ -54,3 +55,26 @@ def test_identity_lookups_search_the_index_for_each_identity(tmp_path: Path) -> 
         clause, params = identities_clause(ORG, PEOPLE)
         kept = plan(conn, f"SELECT * FROM person_events WHERE {clause}", params)
         assert searched_per_identity(kept, "person_events"), kept
+
+
+def test_the_stays_of_people_entering_are_searched_per_identity(tmp_path: Path) -> None:
+    """Left to itself, SQLite read these through the index already grouped by journey and
+    identity: every instance of the org, a read per engine cycle."""
+    path = tmp_path / "wayfare.sqlite3"
+    migrate(path)
+    store = SQLiteRunStore(path)
+    ran: list[tuple[str, Any]] = []
+
+    def recorded(sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        ran.append((sql, params))
+        return []
+
+    store._all = recorded  # type: ignore[method-assign]
+    try:
+        store.latest_stays(ORG, ["ada@example.com", "bob@example.com"])
+    finally:
+        store.close()
+    [(sql, params)] = ran
+    with closing(sqlite3.connect(path)) as conn:
+        found = plan(conn, sql, params)
+    assert "(org_id=? AND identity=?)" in found and "SCAN instances" not in found, found

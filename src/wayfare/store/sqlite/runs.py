@@ -60,9 +60,13 @@ class SQLiteRunStore(SQLiteDatabase):
         return [instance_from_row(r) for r in self._chunked(sql, (org_id,), identities)]
 
     def latest_stays(self, org_id: str, identities: Sequence[str]) -> dict[tuple[str, str], Stay]:
-        # SQLite takes the bare column ended_ms from the row holding MAX(entered_ms).
+        # SQLite takes the bare column ended_ms from the row holding MAX(entered_ms). The
+        # people's index, named: left to itself the planner walks every instance of the org
+        # through the index that is already grouped by journey and identity (12 ms a read
+        # at 100,000 instances, against 0.3 ms), and so ever slower as instances pile up.
         sql = (
             "SELECT journey, identity, MAX(entered_ms) AS entered_ms, ended_ms FROM instances "
+            "INDEXED BY instances_by_person_entered "
             "WHERE org_id = ? AND identity IN ({marks}) GROUP BY journey, identity"
         )
         return {
