@@ -61,6 +61,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from cpu import tree_cpu_seconds
 from load import PLACEHOLDER, process_cpu_seconds, system_busy_seconds
 from rawhttp import HttpConnection
 from servers import BENCH_DIR, HOST, Demo, Process, apply_demo, free_port, wayfare_server
@@ -181,7 +182,7 @@ class Cpu:
     def _now(self) -> tuple[float, float, float, float, float]:
         return (
             time.perf_counter(),
-            process_cpu_seconds(self.server_pid),
+            tree_cpu_seconds(self.server_pid),  # its HTTP processes and engine too
             process_cpu_seconds(self.receiver_pid),
             self._self(),
             system_busy_seconds(),
