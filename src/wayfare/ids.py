@@ -6,6 +6,7 @@ import itertools
 import os
 import random
 import secrets
+import time
 from typing import Protocol
 
 
@@ -55,12 +56,21 @@ class Entropy(Protocol):
     def seed(self) -> int: ...
 
 
+def time_ordered_id() -> str:
+    """32 hex characters: the milliseconds since the epoch (12), then 80 random bits (20).
+    Ids made later sort later, so the indexes keyed by them (instances, persons and the
+    identity graph's) grow at their end: random keys scatter every insert over the whole
+    index, and a commit then writes pages all over it, several times slower once the index
+    outgrows the cache."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
 class SystemEntropy:
     def instance_id(self) -> str:
-        return os.urandom(16).hex()
+        return time_ordered_id()
 
     def person_id(self) -> str:
-        return os.urandom(16).hex()
+        return time_ordered_id()
 
     def seed(self) -> int:
         return random.getrandbits(32)  # picks split branches: needs no secrecy
