@@ -59,6 +59,28 @@ def test_links_are_kept_with_their_times(graph_backend: GraphBackend) -> None:
     assert graph.person_of(ORG, ecid("unknown")) is None
 
 
+def test_the_persons_of_several_identities_come_in_one_read(graph_backend: GraphBackend) -> None:
+    graph = graph_backend.connect()
+    ada = send(graph, ecid("e1"), email("ada@example.com"), at=T0).person_id
+    bob = send(graph, email("bob@example.com"), at=T0 + 1).person_id
+    many = [email(f"nobody{n}@example.com") for n in range(450)]  # over one read's chunk
+    asked = [ecid("e1"), email("ada@example.com"), email("bob@example.com"), *many]
+    found = graph_backend.connect().persons_of(ORG, asked)
+    assert set(found) == {ecid("e1"), email("ada@example.com"), email("bob@example.com")}
+    assert {x: p.person_id for x, p in found.items()} == {
+        ecid("e1"): ada,
+        email("ada@example.com"): ada,
+        email("bob@example.com"): bob,
+    }
+    assert found[ecid("e1")] == graph.person_of(ORG, ecid("e1"))
+    assert found[ecid("e1")].identities == {ecid("e1"), email("ada@example.com")}
+    assert graph.persons_of(OTHER_ORG, asked) == {}
+    assert graph.persons_of(ORG, []) == {}
+    send(graph, email("ada@example.com"), email("bob@example.com"), at=T0 + 2)  # merged
+    merged = graph.persons_of(ORG, [ecid("e1"), email("bob@example.com")])
+    assert merged[ecid("e1")] == merged[email("bob@example.com")]
+
+
 def test_a_merged_person_id_leads_to_the_survivor(graph_backend: GraphBackend) -> None:
     graph = graph_backend.connect()
     a = send(graph, ecid("e1"), at=T0).person_id

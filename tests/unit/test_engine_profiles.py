@@ -265,6 +265,33 @@ def test_the_profile_is_read_once_a_step_and_only_by_journeys_that_use_it() -> N
     assert (p.said[-1], p.profiles.reads) == ("regular", 2)  # the wait's end: one more
 
 
+def test_the_persons_of_a_cycle_s_entries_are_read_in_one_read_of_the_graph() -> None:
+    """Whose identity each entering message names (for re-entrance across a person's
+    identities): one read of the graph for the cycle's entries, not one each."""
+    p = ProfileEngine()
+    graph = p.store.identities
+    reads = {"person_of": 0, "persons_of": 0}
+
+    def counted(name: str) -> Any:
+        method = getattr(graph, name)
+
+        def call(*args: Any) -> Any:
+            reads[name] += 1
+            return method(*args)
+
+        return call
+
+    for name in reads:
+        setattr(graph, name, counted(name))
+    p.engine.publish("plain", {"hello": {"type": "log", "message": "hi", "next": "done"},
+                               "done": {"type": "end"}})  # fmt: skip
+    for n in range(20):
+        p.signup({"Email": [{"id": f"p{n}@example.com"}]}, f"p{n}@example.com")
+    p.engine.cycle()
+    assert p.said == ["hi"] * 20
+    assert reads == {"person_of": 0, "persons_of": 1}
+
+
 def test_a_test_profile_enters_a_draft_reading_profiles_though_no_message_linked_it() -> None:
     p = ProfileEngine()
     definition = {"name": "tiers", "entry": {"event": "signup", "next": "check"},

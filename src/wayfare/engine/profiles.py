@@ -175,6 +175,19 @@ class EngineProfiles:
             keys = {Identity(namespace, identity(namespace, raw).id) for raw in raw_ids}
             self._stored_fragments(org_id, keys)
 
+    def prefetch_persons(self, org_id: str, event: str, raw_ids: Collection[str]) -> None:
+        """Read the persons holding these identities (in ``event``'s namespace) in one read
+        of the graph, for the cycle's entries to find (one read each, else)."""
+        namespace = self._namespace(org_id, event)
+        if namespace is None:
+            return
+        keys = {identity(namespace, raw) for raw in raw_ids}
+        missing = [x for x in keys if (org_id, x) not in self._persons]
+        held = self._graph.persons_of(org_id, missing) if missing else {}
+        for x in missing:
+            person = held.get(x)
+            self._persons[org_id, x] = set() if person is None else set(person.identities)
+
     def _stored_fragments(
         self, org_id: str, keys: Collection[Identity]
     ) -> dict[Identity, list[Fragment]]:

@@ -781,15 +781,21 @@ class JourneyRuntime:
         return any(read.more for read in slices)
 
     def _prefetch_profiles(self, wanted: list[tuple[MatchedMessage, list[JourneyVersion]]]) -> None:
-        """The stored fragments of the people entering journeys that use profiles, in one
-        read per org and event (engine/profiles.py)."""
+        """The persons of the people entering journeys, and the stored fragments of those
+        entering journeys that use profiles: one read of each per org and event, not one
+        an entry (engine/profiles.py)."""
         if self._profiles is None:
             return
         entering: dict[tuple[str, str], set[str]] = {}
+        profiled: dict[tuple[str, str], set[str]] = {}
         for m, journeys in wanted:
-            if m.identity is not None and any(self._uses_profile(v) for v in journeys):
+            if m.identity is not None and journeys:
                 entering.setdefault((m.org_id, m.event), set()).add(m.identity)
-        for (org_id, event), identities in entering.items():
+                if any(self._uses_profile(v) for v in journeys):
+                    profiled.setdefault((m.org_id, m.event), set()).add(m.identity)
+        for (org_id, event), identities in entering.items():  # whose are they (re-entrance)
+            self._profiles.prefetch_persons(org_id, event, identities)
+        for (org_id, event), identities in profiled.items():
             self._profiles.prefetch(org_id, event, identities)
 
     def _uses_profile(self, version: JourneyVersion) -> bool:

@@ -4,7 +4,7 @@ suite holds it to the same behaviour as SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from wayfare.errors import ConflictError
 from wayfare.model.identities import Identity, Namespace
@@ -56,6 +56,12 @@ class MemoryIdentityGraph:
             org = self._org(org_id)
             pid = org.owner.get(identity)
             return None if pid is None else org.persons[pid]
+
+    def persons_of(self, org_id: str, identities: Collection[Identity]) -> dict[Identity, Person]:
+        with self._lock:
+            org = self._org(org_id)
+            held = {x: org.owner.get(x) for x in identities}
+            return {x: org.persons[pid] for x, pid in held.items() if pid is not None}
 
     def person(self, org_id: str, person_id: str) -> Person | None:
         with self._lock:

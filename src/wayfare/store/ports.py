@@ -479,6 +479,11 @@ class IdentityGraph(Protocol):
 
     def person_of(self, org_id: str, identity: Identity) -> Person | None: ...
 
+    def persons_of(self, org_id: str, identities: Collection[Identity]) -> dict[Identity, Person]:
+        """The person of each of ``identities`` that one holds, in one read of the graph
+        (those no person holds are left out)."""
+        ...
+
     def person(self, org_id: str, person_id: str) -> Person | None:
         """The person, or the one it was merged into (however many merges ago)."""
         ...

@@ -48,14 +48,18 @@ def owners_in(conn: Statements, org_id: str, identities: Sequence[Identity]) -> 
     """Ids of the persons holding any of ``identities``, sorted."""
     found: set[str] = set()
     for start in range(0, len(identities), 200):
-        part = identities[start : start + 200]
-        # the org in every term: SQLite then looks each one up in the primary key (its OR
-        # optimisation); with the org outside the OR it scans all of the org's links
-        where = " OR ".join(["(org_id = ? AND namespace = ? AND id = ?)"] * len(part))
-        params = [v for x in part for v in (org_id, x.namespace, x.id)]
+        where, params = _holding(org_id, identities[start : start + 200])
         sql = f"SELECT DISTINCT person_id FROM identity_links WHERE {where}"
         found.update(row[0] for row in _rows(conn, sql, params))
     return sorted(found)
+
+
+def _holding(org_id: str, identities: Sequence[Identity]) -> tuple[str, tuple[str, ...]]:
+    """The condition on identity_links of the links of ``identities``, and its parameters.
+    The org in every term: SQLite then looks each one up in the primary key (its OR
+    optimisation); with the org outside the OR it scans all of the org's links."""
+    where = " OR ".join(["(org_id = ? AND namespace = ? AND id = ?)"] * len(identities))
+    return where, tuple(v for x in identities for v in (org_id, x.namespace, x.id))
 
 
 def persons_in(conn: Statements, org_id: str, person_ids: Sequence[str]) -> list[Person]:
@@ -238,6 +242,17 @@ class SQLIdentityGraph(SQLDatabase):
             (org_id, identity.namespace, identity.id),
         )
         return None if row is None else self.person(org_id, row["person_id"])
+
+    def persons_of(self, org_id: str, identities: Collection[Identity]) -> dict[Identity, Person]:
+        wanted = sorted(set(identities))
+        owner: dict[Identity, str] = {}
+        for start in range(0, len(wanted), 200):
+            where, params = _holding(org_id, wanted[start : start + 200])
+            sql = f"SELECT namespace, id, person_id FROM identity_links WHERE {where}"
+            for r in self._all(sql, params):
+                owner[Identity(r["namespace"], r["id"])] = r["person_id"]
+        persons = {pid: self.person(org_id, pid) for pid in sorted(set(owner.values()))}
+        return {x: p for x, pid in owner.items() if (p := persons[pid]) is not None}
 
     def person(self, org_id: str, person_id: str) -> Person | None:
         merged = self._one(
