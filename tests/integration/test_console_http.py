@@ -85,3 +85,33 @@ def test_a_scale_out_server_serves_the_console(
             assert "No events yet." in events.text
     finally:
         srv.stop()
+
+
+def test_the_journey_editor_refuses_yaml_whose_aliases_stand_for_millions_of_values(
+    server: Server,
+) -> None:
+    """Ten lines of aliases standing for 387 million values are answered with the problem
+    (read as they were, they held the HTTP process for minutes and gigabytes)."""
+    laughs = ["  a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    laughs += [f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    definition = "\n".join(
+        [
+            "name: laughs",
+            "values:",
+            *laughs,
+            "entry: {event: e, next: hook}",
+            "activities:",
+            "  hook: {type: http, method: POST, url: 'http://127.0.0.1:9/', body: *a9, next: done}",
+            "  done: {type: end}",
+        ]
+    )
+    with httpx.Client(base_url=server.url, follow_redirects=True, timeout=30) as browser:
+        csrf = csrf_of(browser.get("/"))
+        assert browser.post("/org", data={"org": "ACME@AdobeOrg", "csrf": csrf}).status_code == 200
+        answer = browser.post(
+            "/journeys/-/new",
+            data={"definition": definition, "csrf": csrf},
+        )
+        assert answer.status_code == 400
+        assert "aliases (*name) make it over 1,000,000 values" in answer.text
+        assert browser.get("/journeys").status_code == 200

@@ -9,7 +9,7 @@ import pytest
 
 from wayfare.console.canvas import canvas_graph, followed, node_counts
 from wayfare.console.journey_problems import Problem, activity_lines, by_activity, place_problems
-from wayfare.console.journeys import as_yaml, read_definition, side_by_side
+from wayfare.console.journeys import MAX_EDITOR_TEXT, as_yaml, read_definition, side_by_side
 from wayfare.errors import InvalidRequestError, Violation
 from wayfare.model.journey import parse_journey
 
@@ -197,6 +197,21 @@ def test_editor_text_that_is_not_yaml_is_one_problem_at_its_line() -> None:
     assert problem.line == 3
     assert read_definition("- a list\n")[1][0].message.startswith("a journey is a mapping")
     assert read_definition("name: x\n") == ({"name": "x"}, [])
+
+
+def test_editor_text_too_long_or_aliased_past_its_size_is_one_problem_not_read() -> None:
+    long = "name: x\nnote: " + "y" * MAX_EDITOR_TEXT + "\n"
+    data, [problem] = read_definition(long)
+    assert (data, problem.keyword) == (None, "maxLength")
+    assert f"at most {MAX_EDITOR_TEXT:,}" in problem.message
+    assert "wayfare apply" in problem.message
+    assert read_definition(long[: MAX_EDITOR_TEXT - 100])[1] == []
+
+    laughs = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    data, [problem] = read_definition("\n".join(laughs))
+    assert (data, problem.keyword) == (None, "yaml")
+    assert "aliases" in problem.message
 
 
 def test_an_update_profile_node_says_what_it_sets_and_removes() -> None:

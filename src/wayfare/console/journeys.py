@@ -33,6 +33,10 @@ from wayfare.registry.journeys import JourneyRegistry
 
 REFRESH_SECONDS = 2
 """How often the canvas fetches its counts again."""
+MAX_EDITOR_TEXT = 256 * 1024
+"""Characters of YAML the editor saves at most (about 5,000 lines): reading YAML costs about
+2 seconds of CPU a megabyte. Longer definitions are applied as files (``wayfare apply``),
+read where the CLI runs."""
 FOLLOWED_STEPS = 50
 """The latest step events of a followed person shown and drawn."""
 STARTER = """\
@@ -69,7 +73,14 @@ def _canvas(
 
 
 def read_definition(text: str) -> tuple[Any, list[Problem]]:
-    """The editor's text as a definition, or the problem of text that is not YAML."""
+    """The editor's text as a definition, or the problem of text that is not YAML (or too
+    long to read here)."""
+    if len(text) > MAX_EDITOR_TEXT:
+        why = (
+            f"the definition is {len(text):,} characters; the editor saves at most "
+            f"{MAX_EDITOR_TEXT:,}: apply a longer one with wayfare apply"
+        )
+        return None, [Problem(None, "", "maxLength", why, None)]
     try:
         data = definition_yaml.load(text)
     except yaml.YAMLError as exc:
@@ -203,34 +214,46 @@ def routes(console: Console) -> list[Route]:
             request, session, "journey_edit.html", context, 400 if problems else 200
         )
 
+    def opened(org: str, name: str) -> tuple[str, str | None]:
+        """The latest version's YAML and canvas."""
+        latest = journeys.get(org, name)
+        text = as_yaml(latest.definition)
+        return text, _canvas(latest, [], text)
+
+    def saved_or_problems(
+        org: str, name: str | None, text: str
+    ) -> tuple[str | None, list[Problem], str | None]:
+        """Save the editor's text: (the journey's name), or (None, the problems, the canvas
+        to show them on)."""
+        data, problems = read_definition(text)
+        if data is not None:
+            data.setdefault("name", name)
+            clash = _name_clash(journeys, org, name, data["name"])
+            problems = place_problems([clash], text) if clash else []
+        if not problems:
+            try:
+                return journeys.save(org, data).name, [], None
+            except InvalidRequestError as exc:
+                found = exc.violations or (Violation("", "invalid", exc.message),)
+                problems = place_problems(found, text)
+        shown = None if name is None else _canvas(journeys.get(org, name), problems, text)
+        return None, problems, shown
+
     async def edit(request: Request, session: Session, org: str, form: Form) -> Response:
         name = request.path_params.get("name")
         if name is None:
             return editor(request, session, None, STARTER, [], None)
-        latest = await run_in_threadpool(journeys.get, org, name)
-        text = as_yaml(latest.definition)
-        return editor(request, session, name, text, [], _canvas(latest, [], text))
+        text, canvas = await run_in_threadpool(opened, org, name)
+        return editor(request, session, name, text, [], canvas)
 
     async def save(request: Request, session: Session, org: str, form: Form) -> Response:
+        """In a thread: reading YAML and placing problems on it take the CPU a long text
+        needs, which the event loop's other requests should not wait for."""
         name = request.path_params.get("name")
         text = form.get("definition")
-        data, problems = read_definition(text)
-        if data is not None:
-            data.setdefault("name", name)
-            clash = await run_in_threadpool(_name_clash, journeys, org, name, data["name"])
-            problems = place_problems([clash], text) if clash else []
-        if not problems:
-            try:
-                saved = await run_in_threadpool(journeys.save, org, data)
-            except InvalidRequestError as exc:
-                found = exc.violations or (Violation("", "invalid", exc.message),)
-                problems = place_problems(found, text)
-            else:
-                return redirect(request, f"/journeys/{saved.name}")
-        shown = None
-        if name is not None:
-            latest = await run_in_threadpool(journeys.get, org, name)
-            shown = _canvas(latest, problems, text)
+        saved, problems, shown = await run_in_threadpool(saved_or_problems, org, name, text)
+        if saved is not None:
+            return redirect(request, f"/journeys/{saved}")
         return editor(request, session, name, text, problems, shown)
 
     def change(act: Callable[[str, str], object]) -> OrgHandler:
