@@ -302,7 +302,10 @@ def routes(console: Console) -> list[Route]:
 
         right = pick("right", numbers[-1])
         left = pick("left", numbers[-2] if len(numbers) > 1 else numbers[-1])
-        rows = side_by_side(as_yaml(left.definition), as_yaml(right.definition))
+        # a diff of long definitions takes seconds: not on the event loop
+        rows = await run_in_threadpool(
+            lambda: side_by_side(as_yaml(left.definition), as_yaml(right.definition))
+        )
         context = {"name": name, "versions": found, "left": left, "right": right, "rows": rows}
         return console.render(request, session, "journey_versions.html", context)
 
