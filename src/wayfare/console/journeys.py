@@ -83,6 +83,8 @@ def read_definition(text: str) -> tuple[Any, list[Problem]]:
         return None, [Problem(None, "", "maxLength", why, None)]
     try:
         data = definition_yaml.load(text)
+    except definition_yaml.DefinitionError as exc:  # YAML, but not taken
+        return None, [Problem(None, "", "yaml", str(exc), None)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
