@@ -14,17 +14,20 @@ from tests.conftest import Demo, make_message
 from tests.integration.conftest import (
     assert_problem,
     create_inlet,
+    failures,
     new_org,
     record_count,
     records,
     start_server,
 )
+from tests.smile_bytes import Repeated, smile_of
 
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "smile"
 FIXTURE_SCHEMA = "https://ns.adobe.com/instance_name/schemas/" + "0" * 32
 SMILE = {"content-type": "application/x-jackson-smile"}
+JSON = {"content-type": "application/json"}
 
 
 def fixture_for(demo: Demo, name: str) -> tuple[bytes, Any]:
@@ -149,3 +152,37 @@ def test_a_msg_id_reused_with_another_message_is_refused_naming_the_first(org_de
     assert xaction_id in entry["message"]
     assert retry["duplicateOf"] == xaction_id
     assert record_count(org_demo) == 1
+
+
+def test_a_smile_body_whose_shared_strings_decode_past_the_limit_is_413_and_stores_nothing(
+    org_demo: Demo,
+) -> None:
+    """200 kB of references to one string of 64 would be 13 MB of JSON, stored as such."""
+    message = make_message(org_demo.schema_id, org=org_demo.org, msg_id="smile-bomb")
+    message["body"]["xdmEntity"]["junk"] = [Repeated("x" * 64, 200_000)]
+    answer = httpx.post(org_demo.inlet_url, content=smile_of(message), headers=SMILE)
+    assert "too large once decoded" in assert_problem(answer, 413)["detail"]
+    batch = httpx.post(org_demo.batch_url, content=smile_of({"messages": [message]}), headers=SMILE)
+    assert_problem(batch, 413)
+    assert record_count(org_demo) == 0
+    assert failures(org_demo) == []
+
+    message["body"]["xdmEntity"]["junk"] = [Repeated("x" * 64, 1_000)]  # 64 kB: taken
+    answer = httpx.post(org_demo.inlet_url, content=smile_of(message), headers=SMILE)
+    assert answer.status_code == 200, answer.text
+    (stored,) = records(org_demo)
+    assert stored["message"]["body"]["xdmEntity"]["junk"] == ["x" * 64] * 1_001
+
+
+def test_a_smile_number_beyond_64_bits_is_stored_as_json_reads_it(org_demo: Demo) -> None:
+    """As a float, as the inlet reads such a number in JSON (it was a 500: orjson writes
+    no larger int)."""
+    org, schema = org_demo.org, org_demo.schema_id
+    message = make_message(schema, org=org, msg_id="smile-big", birthYear=2**70)
+    answer = httpx.post(org_demo.inlet_url, content=smile_of(message), headers=SMILE)
+    assert answer.status_code == 200, answer.text
+    as_json = make_message(schema, org=org, msg_id="json-big")
+    raw = json.dumps(as_json).replace('"birthYear": 1990', f'"birthYear": {2**70}')
+    assert httpx.post(org_demo.inlet_url, content=raw, headers=JSON).status_code == 200
+    stored = [r["message"]["body"]["xdmEntity"]["_instance_name"] for r in records(org_demo)]
+    assert [entity["person"]["birthYear"] for entity in stored] == [float(2**70)] * 2

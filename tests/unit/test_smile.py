@@ -3,12 +3,13 @@ and against the byte sequences of the format's specification."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from tests import smile_bytes
 from wayfare.api import smile
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "smile"
@@ -16,7 +17,9 @@ ENCODED = sorted(FIXTURES.glob("*.smile"))
 
 
 def expected(path: Path) -> Any:
-    return json.loads((FIXTURES / (path.name.split(".")[0] + ".json")).read_text())
+    """The JSON the fixture was written from, as orjson reads it (as the inlet reads JSON:
+    an integer beyond 64 bits is a float)."""
+    return orjson.loads((FIXTURES / (path.name.split(".")[0] + ".json")).read_bytes())
 
 
 def test_there_is_a_fixture_of_each_form() -> None:
@@ -90,3 +93,48 @@ def test_tokens_of_the_specification(body: bytes, value: Any) -> None:
 def test_what_is_not_a_smile_document_is_refused_with_the_reason(body: bytes, reason: str) -> None:
     with pytest.raises(smile.SmileError, match=reason):
         smile.decode(body)
+
+
+def big_integer(value: int, size: int) -> bytes:
+    return HEADER + smile_bytes.big_integer(value, size)
+
+
+def big_decimal(unscaled: int, size: int, scale: int) -> bytes:
+    return HEADER + smile_bytes.big_decimal(unscaled, size, scale)
+
+
+def test_big_numbers_decode_as_orjson_reads_them_in_json() -> None:
+    """An integer beyond 64 bits is a float, as orjson reads it in JSON (and writes no
+    larger int): storing the message would fail otherwise."""
+    assert smile.decode(big_integer(2**63, 9)) == 2**63 == orjson.loads(str(2**63))
+    assert smile.decode(big_integer(2**64, 9)) == float(2**64) == orjson.loads(str(2**64))
+    assert isinstance(smile.decode(big_integer(2**64, 9)), float)
+    assert smile.decode(big_integer(-(2**63) - 1, 9)) == float(-(2**63) - 1)
+    assert smile.decode(big_decimal(12345, 3, 2)) == 123.45
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        big_integer(1, smile.MAX_NUMBER_BYTES + 1),
+        big_decimal(1, 600_000, 0),  # converting it took most of a minute
+        big_decimal(1, 1, -(10**9)),  # 1e1000000000: an overflow of decimal's own
+    ],
+    ids=["long BigInteger", "long BigDecimal", "BigDecimal's exponent"],
+)
+def test_big_numbers_out_of_a_doubles_range_are_refused(body: bytes) -> None:
+    with pytest.raises(smile.SmileError, match="out of range"):
+        smile.decode(body)
+    assert smile.decode(big_integer(1, smile.MAX_NUMBER_BYTES)) == 1
+
+
+def test_shared_references_count_each_time_they_are_used() -> None:
+    """A byte refers to a string of up to 64 characters: 10,000 bytes to 640,000."""
+    body = HEADER + b"\xf8" + b"\x7f" + b"x" * 64 + b"\x01" * 10_000 + b"\xf9"
+    assert len(smile.decode(body)) == 10_001
+    assert len(smile.decode(body, max_text=64 * 10_001)) == 10_001
+    with pytest.raises(smile.SmileTooLarge, match="over 640,000 characters"):
+        smile.decode(body, max_text=640_000)
+    names = HEADER + b"\xf8" + b"\xfa\xbf" + b"k" * 64 + b"\x21\xfb" + b"\xfa\x40\x21\xfb" * 100
+    with pytest.raises(smile.SmileTooLarge):
+        smile.decode(names, max_text=64 * 100)  # shared names count too

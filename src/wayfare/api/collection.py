@@ -27,6 +27,7 @@ from wayfare.errors import (
     InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
+    PayloadTooLargeError,
     Violation,
 )
 from wayfare.ingest.inlet import Caller, InletService
@@ -71,9 +72,18 @@ def _body_format(content_type: str) -> str:
     )
 
 
-def _parse_smile(raw: bytes) -> Any:
+SMILE_TEXT_RATIO = 4
+"""A Smile body's strings and names may come to this many times the body's size limit (a
+JSON body's, whose strings it holds). Smile writes JSON's documents in about half their
+size, less for a batch that shares its repeated names; a back reference, one byte for up to
+64 characters, would otherwise let a body decode to 64 times its size."""
+
+
+def _parse_smile(raw: bytes, max_bytes: int) -> Any:
     try:
-        return smile.decode(raw)
+        return smile.decode(raw, max_text=SMILE_TEXT_RATIO * max_bytes)
+    except smile.SmileTooLarge as exc:
+        raise PayloadTooLargeError(f"The request body is too large once decoded: {exc}") from None
     except smile.SmileError as exc:
         raise InvalidRequestError(
             f"The request body is not valid Smile: {exc}",
@@ -144,7 +154,7 @@ class CollectionEndpoint:
             payload = parse_json(raw)
             stored: bytes | None = raw
         else:  # stored as the JSON it decodes to
-            payload = _parse_smile(raw)
+            payload = _parse_smile(raw, self._limits.max_bytes)
             stored = None
         if batch:
             answer = await self._service.ingest_batch(

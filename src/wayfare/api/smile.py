@@ -13,13 +13,22 @@ Short strings (at most 64 bytes) seen so far go to a table of at most 1,024 entr
 when full), keys in one and values in another, and can be referred to by their index.
 
 Like ``wayfare.api.json_body``, an object that repeats a key is refused: what is validated
-is what is stored. Nesting is bounded (``MAX_DEPTH``) and the decoder does not recurse.
+is what is stored. What a body costs is bounded by its size, as a JSON body's is:
+
+- nesting (``MAX_DEPTH``), and the decoder does not recurse;
+- the characters of its strings and names: a back reference is a byte standing for up to 64
+  of them, so a megabyte could decode to 64 megabytes of strings (stored as that much JSON);
+  past ``max_text``, ``SmileTooLarge``;
+- big numbers: a BigInteger or BigDecimal of more than ``MAX_NUMBER_BYTES`` (far beyond a
+  double's range) is refused, as a JSON number that large is; converting one of a megabyte
+  took most of a minute. A BigInteger beyond 64 bits becomes a float, as orjson reads such a
+  number in JSON.
 """
 
 from __future__ import annotations
 
 import struct
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any
 
 MEDIA_TYPE = "application/x-jackson-smile"
@@ -28,6 +37,10 @@ MAX_DEPTH = 1024
 """Containers nested deeper are refused (what orjson refuses for JSON)."""
 MAX_SHARED = 1024
 """Entries of a table of shared names or values; the table is emptied when it is full."""
+MAX_NUMBER_BYTES = 128
+"""Bytes of a BigInteger's or a BigDecimal's digits: 1,024 bits, past a double's range."""
+_INT_RANGE = range(-(2**63), 2**64)
+"""The integers orjson reads as ints (and writes); others are floats."""
 _END_OF_STRING = 0xFC
 _START_ARRAY, _END_ARRAY, _START_OBJECT, _END_OBJECT = 0xF8, 0xF9, 0xFA, 0xFB
 
@@ -36,14 +49,20 @@ class SmileError(ValueError):
     """The bytes are not a Smile document Wayfare takes; the message says where and why."""
 
 
+class SmileTooLarge(SmileError):
+    """The document's strings and names come to more than ``max_text`` characters."""
+
+
 def is_smile(raw: bytes) -> bool:
     """Whether ``raw`` starts with Smile's header."""
     return raw[:3] == HEADER
 
 
-def decode(raw: bytes) -> Any:
-    """The value of the Smile document ``raw``; SmileError when it is not one."""
-    return _Decoder(raw).document()
+def decode(raw: bytes, max_text: int | None = None) -> Any:
+    """The value of the Smile document ``raw``; SmileError when it is not one, SmileTooLarge
+    when its strings and names (shared ones counted each time) are over ``max_text``
+    characters (None: no bound)."""
+    return _Decoder(raw, max_text).document()
 
 
 def _zigzag(value: int) -> int:
@@ -72,9 +91,12 @@ class _SharedTable:
 
 
 class _Decoder:
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, max_text: int | None) -> None:
         self.raw = raw
         self.at = 0
+        self.max_text = max_text
+        self.text_left = max_text or 0
+        """Characters of strings and names still allowed, when bounded."""
 
     def document(self) -> Any:
         raw = self.raw
@@ -104,6 +126,7 @@ class _Decoder:
                     value: Any = stack.pop()[0]
                 else:
                     key = self.key(byte)
+                    self.count(key)
                     if key in container:
                         raise SmileError(
                             f"an object repeats the key {key!r} (byte {self.at}): "
@@ -122,6 +145,8 @@ class _Decoder:
                     raise SmileError(f"nested deeper than {MAX_DEPTH} levels")
                 stack.append(([] if value is _OPEN_ARRAY else {}, None))
                 continue
+            if isinstance(value, str):
+                self.count(value)
             if not stack:
                 return value
             parent, slot = stack[-1]
@@ -130,6 +155,16 @@ class _Decoder:
                 parent[slot] = value
             else:
                 parent.append(value)
+
+    def count(self, text: str) -> None:
+        if self.max_text is None:
+            return
+        self.text_left -= len(text)
+        if self.text_left < 0:
+            raise SmileTooLarge(
+                f"the body decodes to over {self.max_text:,} characters of strings and names "
+                f"(by byte {self.at}: shared ones count each time they are used)"
+            )
 
     # bytes
     def byte(self) -> int:
@@ -170,6 +205,16 @@ class _Decoder:
         text = self.text(end - self.at)
         self.at += 1
         return text
+
+    def number_bytes(self) -> int:
+        """The length of a big number's digits, at most MAX_NUMBER_BYTES."""
+        count = self.vint()
+        if count > MAX_NUMBER_BYTES:
+            raise SmileError(
+                f"a number of {count:,} bytes at byte {self.at}: out of range (at most "
+                f"{MAX_NUMBER_BYTES})"
+            )
+        return count
 
     def seven_bit(self, count: int) -> bytes:
         """``count`` bytes sent 7 bits a byte (8 bytes for each 7, then n+1 for n)."""
@@ -255,7 +300,8 @@ class _Decoder:
         if byte in (0x24, 0x25):
             return _zigzag(self.vint())
         if byte == 0x26:
-            return int.from_bytes(self.seven_bit(self.vint()), "big", signed=True)
+            value = int.from_bytes(self.seven_bit(self.number_bytes()), "big", signed=True)
+            return value if value in _INT_RANGE else float(value)
         if byte == 0x28:
             bits = 0
             for part in self.take(5):
@@ -268,10 +314,10 @@ class _Decoder:
             return _finite(struct.unpack(">d", (bits & (2**64 - 1)).to_bytes(8, "big"))[0])
         if byte == 0x2A:
             scale = _zigzag(self.vint())
-            unscaled = int.from_bytes(self.seven_bit(self.vint()), "big", signed=True)
+            unscaled = int.from_bytes(self.seven_bit(self.number_bytes()), "big", signed=True)
             try:
                 return _finite(float(Decimal(unscaled).scaleb(-scale)))
-            except (InvalidOperation, OverflowError):
+            except (DecimalException, OverflowError):
                 raise SmileError(f"a decimal out of range at byte {self.at}") from None
         raise SmileError(f"byte 0x{byte:02x} at {self.at - 1} does not start a value")
 
