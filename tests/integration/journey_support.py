@@ -276,11 +276,15 @@ class Call:
     """Who made the call, as the receiver's ``identify`` tells it from the connection."""
 
 
+HUGE_REPLY_BYTES = 3 * 1024 * 1024
+
+
 @dataclass
 class Receiver:
     """Answers by path: ``/fail-once/`` 500 on a key's first call then 200, ``/always-500/``
     500, ``/redirect/`` 302 to ``redirect_to``, ``/missing/`` 404, ``/forbidden/`` 403,
-    ``/unauthorized/`` 401, ``/slow/`` after ``slow_seconds``, ``/crowd/<n>/`` once ``n``
+    ``/unauthorized/`` 401, ``/huge/`` 200 with ``reply`` padded past HUGE_REPLY_BYTES,
+    ``/slow/`` after ``slow_seconds``, ``/crowd/<n>/`` once ``n``
     calls under its first path segment have arrived (or after ``crowd_seconds``); anything
     else 200 with ``reply``. Records every call, and how many under each first path segment
     were in flight at most."""
@@ -342,6 +346,8 @@ class Receiver:
             return 403, {"error": "no"}
         if "/unauthorized/" in call.path:
             return 401, {"error": "who are you?"}
+        if "/huge/" in call.path:
+            return 200, {**self.reply, "pad": "x" * HUGE_REPLY_BYTES}
         return 200, {**self.reply, "path": call.path}
 
     def under(self, prefix: str) -> list[Call]:

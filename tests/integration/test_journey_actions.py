@@ -181,6 +181,43 @@ def test_a_get_action_response_steers_a_later_condition(
     assert step_of(shop, "lookup", "check")["detail"] == "gold"
 
 
+def test_a_response_over_a_megabyte_is_not_read_past_it_nor_kept_as_json(
+    shop: Shop, receiver: Receiver, prefix: str
+) -> None:
+    """The action succeeded (its destination answered 200); what later steps read of the
+    answer is its beginning as text, as of an answer that is not JSON."""
+    publish(
+        shop,
+        on_cart(
+            "huge",
+            {
+                "tier": http(f"{receiver.url}{prefix}/huge/tier", method="GET", next="check"),
+                "check": {
+                    "type": "condition",
+                    "branches": [
+                        {"label": "gold", "when": "@action{tier.tier} == 'gold'", "next": "gold"},
+                        {"label": "cut", "when": "@action{tier.truncated}", "next": "cut"},
+                    ],
+                    "otherwise": "done",
+                },
+                "gold": http(f"{receiver.url}{prefix}/gold"),
+                "cut": http(
+                    f"{receiver.url}{prefix}/cut", body={"start": "{{ @action{tier.text} }}"}
+                ),
+                "done": END,
+            },
+        ),
+    )
+    cart(shop)
+    wait_for_report(shop, "huge", entered=1, exited=1)
+    first, second = receiver.under(prefix)
+    assert first.path == f"{prefix}/huge/tier"
+    assert second.path == f"{prefix}/cut"
+    assert second.body["start"].startswith('{"tier":"gold","points":120')
+    assert len(second.body["start"]) == 2000
+    assert step_of(shop, "huge", "check")["detail"] == "cut"
+
+
 def test_a_failed_call_is_retried_under_the_same_key(
     shop: Shop, receiver: Receiver, prefix: str
 ) -> None:

@@ -32,6 +32,11 @@ from wayfare.model.email_headers import header_text, one_address, recipients
 from wayfare.model.nesting import MAX_NESTING, nesting
 
 NO_RETRY = frozenset({401, 403, 404})
+MAX_RESPONSE_BYTES = 1024 * 1024
+"""Of an HTTP action's response, what is read at most (an inlet's message is as large): the
+rest of a longer one is not read, and what @action{...} reads of it is its text (cut at
+2,000 characters, ``truncated``). Read whole, an answer as long as its destination liked
+was held in memory and kept in the instance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +185,7 @@ class ActionSender:
                 allow_redirects=False,  # a redirect is an answer, never followed
             ) as response:
                 status = response.status
-                raw = await response.read()
+                raw, cut = await _read_bounded(response)
         except DestinationRefusedError as exc:  # from the resolver, as it is
             return Delivery(False, error=f"destination refused: {exc}")
         except TimeoutError:
@@ -189,7 +194,7 @@ class ActionSender:
             )
         except aiohttp.ClientError as exc:
             return Delivery(False, error=f"{type(exc).__name__}: {exc}", retryable=True)
-        payload = _payload(raw)
+        payload = _payload(raw, cut)
         if status >= 400:
             return Delivery(False, payload, f"HTTP {status}", retryable=status not in NO_RETRY)
         return Delivery(True, payload)
@@ -228,8 +233,24 @@ def _too_late(not_after: float | None) -> bool:
     return not_after is not None and time.monotonic() >= not_after
 
 
-def _payload(raw: bytes) -> Any:
-    """The response as @action{...} reads it: its JSON, else its text (cut at 2,000)."""
+async def _read_bounded(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
+    """The response's body up to MAX_RESPONSE_BYTES, and whether there was more (the rest is
+    not read: the connection is closed)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            return b"".join(chunks)[:MAX_RESPONSE_BYTES], True
+    return b"".join(chunks), False
+
+
+def _payload(raw: bytes, cut: bool = False) -> Any:
+    """The response as @action{...} reads it: its JSON, else its text (cut at 2,000), as
+    the text of a response that was cut (``truncated``)."""
+    if cut:
+        return {"text": raw[:2000].decode("utf-8", "replace"), "truncated": True}
     if not raw:
         return {}
     try:
