@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -227,3 +229,32 @@ def test_tenant_fields_that_are_not_json_schema_are_refused(
         compile_schema(fields)
     assert "not valid JSON Schema" in caught.value.message
     assert [(v.pointer, v.keyword) for v in caught.value.violations] == [(pointer, "schema")]
+
+
+def test_a_ref_names_a_part_of_the_schema_and_nothing_is_fetched() -> None:
+    """A $ref to a URL was fetched by every process compiling the schema (any address)."""
+    calls: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            calls.append(self.path)
+            body = b'{"type": "string"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/field.json"
+        with pytest.raises(InvalidRequestError, match="Retrieval is disabled"):
+            compile_schema({"remote": {"$ref": url}})
+        server.shutdown()
+    assert calls == []
+
+    tags = PERSON["properties"]["tags"]
+    ref = {"$ref": "#/properties/_acme/properties/tags/items"}
+    local = compile_schema({"tag": ref, "tags": tags})
+    acme = {"_id": "e-1", "timestamp": TIMESTAMP}
+    assert local.violations({**acme, "_acme": {"tag": "vip"}}) == []
+    assert found(local, {**acme, "_acme": {"tag": 1}}) == [("#/_acme/tag", "type")]

@@ -38,10 +38,13 @@ def _violation(error: Any) -> Violation:
 
 
 def compile_json_schema(json_schema: dict[str, Any]) -> Any:
-    """A compiled validator, or InvalidRequestError naming what is wrong with the schema."""
+    """A compiled validator, or InvalidRequestError naming what is wrong with the schema.
+    Offline: a ``$ref`` names a part of the schema itself. Fetched, a ``$ref`` to a URL made
+    every process that compiles the schema GET it (any address: the destination policy of
+    actions knows nothing of it), waiting on it, and validate by what it answered then."""
     try:
         jsonschema_rs.meta.validate(json_schema)
-        return jsonschema_rs.validator_for(json_schema, validate_formats=True)
+        return jsonschema_rs.validator_for(json_schema, validate_formats=True, offline=True)
     except (jsonschema_rs.ValidationError, ValueError, TypeError) as exc:
         message = getattr(exc, "message", str(exc))
         path = getattr(exc, "instance_path", [])
