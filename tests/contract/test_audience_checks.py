@@ -127,6 +127,19 @@ def test_a_change_journeys_start_on_is_queued_in_its_commit_and_taken_by_another
     assert journeys.audience_entries(everywhere, 10) == [exited]
 
 
+def test_the_chain_of_a_change_a_journey_made_is_queued_with_it(backend: Backend) -> None:
+    """How many changes by journeys in a row led to an entry is kept with it, for the engine
+    to stop a loop of them (model/admission.py, MAX_CHAIN)."""
+    journeys = backend.open_journeys()
+    send(backend.open_identity_graph(), email("ada@example.com"))
+    tier(backend, "gold", T0)
+    made = AudienceCheck(ORG, email("ada@example.com"), None, T0 + 1, (GOLD,), GOLD_STARTS, 4, 7)
+    journeys.commit(EngineBatch(audience_checks=[made]))
+    [entered] = journeys.audience_entries(range(4), 10)
+    assert (entered.status, entered.chain) == ("entered", 7)
+    assert entered.entity()["chain"] == 7
+
+
 def test_a_check_no_journey_starts_on_queues_nothing(backend: Backend) -> None:
     journeys = backend.open_journeys()
     send(backend.open_identity_graph(), email("ada@example.com"))

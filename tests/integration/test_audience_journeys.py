@@ -23,6 +23,7 @@ from tests.integration.journey_support import (
     wait_for_report,
 )
 from tests.integration.test_journey_profiles import linked, profile_dataset, profile_record
+from wayfare.model.admission import MAX_CHAIN, TOO_MANY_CHANGES
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +137,43 @@ def test_saving_a_journey_checks_the_audience_it_starts_on(org_demo: Demo) -> No
         payload = {**journey, "activities": {**journey["activities"], "hook": hook}}
         refused = admin.post("/api/v1/journeys", json=payload)  # its entry has no event
         assert refused.status_code == 400, refused.text
+
+
+def moving(name: str, audience: str, tier: str) -> dict[str, Any]:
+    """On entering ``audience``: the person's tier becomes ``tier`` (another audience)."""
+    return {
+        "name": name,
+        "entry": {"audience": audience, "on": "entered", "namespace": "Email", "next": "move"},
+        "reentrance": {"allowed": True, "waitSeconds": 0},
+        "activities": {
+            "move": {"type": "updateProfile",
+                     "set": {f"{TENANT}.loyalty.tier": f"'{tier}'"}, "next": "done"},
+            "done": {"type": "end"},
+        },
+    }  # fmt: skip
+
+
+def test_journeys_moving_a_person_between_audiences_stop_after_a_bounded_chain(
+    deployed: Server,
+) -> None:
+    """gold → a journey sets silver → another sets gold → …: without a bound, one record kept
+    the engine busy for good (a person entering each journey hundreds of times a second)."""
+    shop = setup_shop(apply_demo_to(deployed, new_org()))
+    ids = profile_dataset(shop)
+    audience(shop, "gold", "#{profile." + TENANT + ".loyalty.tier} == 'gold'")
+    audience(shop, "silver", "#{profile." + TENANT + ".loyalty.tier} == 'silver'")
+    publish(shop, moving("demote", "gold", "silver"))
+    publish(shop, moving("promote", "silver", "gold"))
+    send(
+        shop, profile_record(shop, ids, {"Email": "ada@example.com"}, {"loyalty": {"tier": "gold"}})
+    )
+    # chains 0 to MAX_CHAIN enter: gold at 0, 2, …, 10, silver at 1, 3, …, 9; 11 does not
+    cause = {TOO_MANY_CHANGES: 1}
+    wait_for_report(shop, "promote", timeout=60, entered=5, exited=5, discardsByCause=cause)
+    demoted = wait_for_report(shop, "demote", entered=MAX_CHAIN // 2 + 1, exited=6)
+    assert demoted["discardsByCause"] == {}
+    with shop.admin() as admin:
+        found = admin.get(
+            "/api/v1/profiles", params={"namespace": "Email", "id": "ada@example.com"}
+        )
+    assert found.json()["attributes"][TENANT]["loyalty"]["tier"] == "silver"  # the last move

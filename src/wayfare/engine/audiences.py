@@ -49,10 +49,13 @@ class AudienceChecks:
         event: str | None,
         now_ms: int,
         audiences: tuple[Audience, ...],
+        chain: int = 0,
     ) -> AudienceCheck:
         names = {a.name for a in audiences}
         starts = tuple(s for s in self._starts(org_id) if s.audience in names)
-        return AudienceCheck(org_id, identity, event, now_ms, audiences, starts, self._partitions)
+        return AudienceCheck(
+            org_id, identity, event, now_ms, audiences, starts, self._partitions, chain
+        )
 
     def for_profile_changes(
         self, updates: Sequence[ProfileUpdate], now_ms: int
@@ -69,7 +72,9 @@ class AudienceChecks:
                 )
             if audiences:
                 identity = Identity(update.identity.namespace, update.identity.id)
-                found.append(self._check(update.org_id, identity, None, now_ms, audiences))
+                found.append(
+                    self._check(update.org_id, identity, None, now_ms, audiences, update.chain)
+                )
         return found
 
     def checks(

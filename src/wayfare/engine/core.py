@@ -325,12 +325,20 @@ class _Run:
                 Operation.MERGE,
                 nest(sorted(changes.items())),
                 self.now,
+                chain=self._chain() + 1,
             )
             self.out.append(UpdateProfile(a.id, update))
             self.profile = self.profile.applied(update)
             self._attributes = None
         self.step(a, "ended", detail)
         return a.next
+
+    def _chain(self) -> int:
+        """The audience changes by journeys in a row that entered this instance (0: it was
+        entered by an event, or by a change an event, a record or time made)."""
+        entry = self.i.events.get(self.d.entry_event)
+        chain = entry.get("chain") if isinstance(entry, dict) else None
+        return chain if isinstance(chain, int) else 0
 
     def _jump(self, a: Activity) -> str | None:
         assert a.journey is not None

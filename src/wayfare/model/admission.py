@@ -12,7 +12,11 @@ A person enters a journey version unless:
   the journey's re-entry wait ago;
 - the person comes through a jump and has already gone through MAX_JUMPS_PER_CYCLE jumps in
   this cycle of the engine: "too many jumps in one cycle" (journeys that jump to each other
-  with nothing to wait for would otherwise pass the person around without end).
+  with nothing to wait for would otherwise pass the person around without end);
+- the person comes through an audience change that a journey's updateProfile made, after
+  MAX_CHAIN such changes in a row, each entering the journey that made the next (a journey
+  on entering ``gold`` setting ``silver``, one on entering ``silver`` setting ``gold``):
+  "too many audience changes by journeys in a row" (engine/queues.py).
 
 The person is one, whichever of its identities an event names: once persons merged
 (model/identity_graph.py), a live instance of the journey (any version) under another identity
@@ -37,6 +41,10 @@ TOO_MANY_JUMPS = "too many jumps in one cycle"
 NO_PERSON = "no person for the identity"
 MAX_JUMPS_PER_CYCLE = 10
 """Jumps one person goes through in one cycle of the engine; the next is discarded."""
+TOO_MANY_CHANGES = "too many audience changes by journeys in a row"
+MAX_CHAIN = 10
+"""Audience changes made by journeys in a row, each entering the journey that makes the
+next, that enter journeys; the next change enters none."""
 
 
 @dataclass(frozen=True, slots=True)

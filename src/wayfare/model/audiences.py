@@ -224,6 +224,10 @@ class AudienceCheck:
     audiences: tuple[Audience, ...]
     starts: tuple[AudienceStart, ...] = ()
     partitions: int = 1
+    chain: int = 0
+    """Of a change a journey made (updateProfile): how many such changes in a row led to it,
+    each entering the journey whose activity made the next (``MAX_CHAIN``); 0 for a change
+    an event, a record or time passing made."""
 
     def windows(self) -> frozenset[tuple[str, int]]:
         """The event counts the audiences read."""
@@ -267,6 +271,8 @@ class AudienceEntry:
     at_ms: int
     entry_id: int = 0
     """Given by the store."""
+    chain: int = 0
+    """The check's ``chain``: the instances it enters carry it on to the changes they make."""
 
     @property
     def key(self) -> str:
@@ -281,6 +287,7 @@ class AudienceEntry:
             "atMs": self.at_ms,
             "personId": self.person_id,
             "identity": None if found is None else {"namespace": found.namespace, "id": found.id},
+            **({"chain": self.chain} if self.chain else {}),  # a change a journey made
         }
 
 
@@ -316,6 +323,7 @@ def queued_entries(
                 AudienceEntry(
                     check.org_id, audience, change.kind, person.person_id, namespace, identity,
                     partition_of(check.org_id, key, check.partitions), change.at_ms,
+                    chain=check.chain,
                 )
             )  # fmt: skip
     return entries

@@ -54,6 +54,10 @@ class ProfileUpdate:
     attributes: dict[str, Any]
     """The record's attributes (its entity without identityMap and _id)."""
     time_ms: int
+    chain: int = 0
+    """Made by a journey's updateProfile: the audience changes by journeys in a row it
+    continues, its own included (model/audiences.py, ``AudienceCheck.chain``); 0 for a
+    record."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ _KEEP_MEMBERSHIP = (
 )
 _QUEUE_ENTRY = (
     "INSERT INTO audience_entries (org_id, audience, status, person_id, start_namespace, "
-    "namespace, identity_id, partition, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "namespace, identity_id, partition, at_ms, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _KEEP_EVENT = (
     "INSERT INTO identity_events (org_id, namespace, identity_id, event, at_ms) "
@@ -246,7 +246,7 @@ class InTransaction:
                 (
                     e.org_id, e.audience, e.status, e.person_id, e.namespace,
                     None if found is None else found.namespace,
-                    None if found is None else found.id, e.partition, e.at_ms,
+                    None if found is None else found.id, e.partition, e.at_ms, e.chain,
                 ),
             )  # fmt: skip
 
@@ -264,4 +264,5 @@ def audience_entry_from_row(r: Row) -> AudienceEntry:
         int(r["partition"]),
         int(r["at_ms"]),
         int(r["id"]),
+        int(r["chain"]),
     )
