@@ -13,6 +13,7 @@ from tests.unit.journey_engine import ORG, make_engine
 from tests.unit.test_engine_profiles import ProfileEngine
 from wayfare.engine.ownership import Holding
 from wayfare.engine.profiles import EngineProfiles
+from wayfare.model.admission import CHAIN_PAUSE_MS, MAX_CHAIN, TOO_MANY_CHANGES
 from wayfare.model.audiences import AudienceEntry, parse_audience
 from wayfare.model.identities import Identity
 from wayfare.model.journey import parse_journey
@@ -37,11 +38,14 @@ class AudienceEngine(ProfileEngine):
         )
         self.engine.runtime.on_log = lambda journey, node, text: self.said.append(text)
 
-    def publish(self, name: str, entry: dict[str, Any], activities: dict[str, Any]) -> None:
+    def publish(
+        self, name: str, entry: dict[str, Any], activities: dict[str, Any], **more: Any
+    ) -> None:
         definition = {
             "name": name,
             "entry": {**entry, "next": next(iter(activities))},
             "activities": activities,
+            **more,
         }
         entry_key = parse_journey(definition).entry_event
         now = self.engine.clock.now_ms()
@@ -163,3 +167,45 @@ def test_time_passing_moves_a_member_out_once_their_counted_events_leave_the_win
     a.engine.clock.advance(3_600_000)
     a.settle()  # no longer a member: nobody is reviewed again
     assert a.entered("come-back") == ["e-1"]
+
+
+def moving(tier: str, wait: str | None = None) -> dict[str, Any]:
+    """Sets the person's tier (after ``wait``, if given)."""
+    up = {"type": "updateProfile", "set": {"loyalty.tier": f"'{tier}'"}, "next": "done"}
+    if wait is None:
+        return {"move": up, "done": {"type": "end"}}
+    return {"pause": {"type": "wait", "duration": wait, "next": "move"}, "move": up,
+            "done": {"type": "end"}}  # fmt: skip
+
+
+def ping_pong(wait: str | None) -> AudienceEngine:
+    """Journeys moving Ada from gold to silver and back, re-entrance allowed; Ada turns gold."""
+    a = AudienceEngine()
+    a.store.audiences.add_audience(
+        parse_audience(ORG, {"name": "silver", "condition": "#{profile.loyalty.tier} == 'silver'"})
+    )
+    again = {"reentrance": {"allowed": True, "waitSeconds": 0}}
+    a.publish("demote", {"audience": "gold"}, moving("silver", wait), **again)
+    a.publish("promote", {"audience": "silver"}, moving("gold", wait), **again)
+    a.tier("gold")
+    return a
+
+
+def test_journeys_moving_a_person_between_audiences_at_once_stop_after_max_chain() -> None:
+    a = ping_pong(None)
+    for _ in range(3 * MAX_CHAIN):
+        a.settle()
+    # the record's change (chain 0) and MAX_CHAIN changes of journeys enter; the next none
+    assert a.engine.report("demote") == (MAX_CHAIN // 2 + 1, {})
+    assert a.engine.report("promote") == (MAX_CHAIN // 2, {TOO_MANY_CHANGES: 1})
+
+
+def test_journeys_that_wait_before_moving_a_person_on_are_not_stopped() -> None:
+    """Paced by their waits, they move the person on once a wait, for as long as they run."""
+    a = ping_pong("2m")
+    for _ in range(2 * MAX_CHAIN + 4):
+        a.engine.clock.advance(CHAIN_PAUSE_MS * 2)
+        a.settle()
+    demoted, promoted = a.engine.report("demote"), a.engine.report("promote")
+    assert demoted[0] + promoted[0] > MAX_CHAIN + 2
+    assert demoted[1] == promoted[1] == {}

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from wayfare.model.admission import CHAIN_PAUSE_MS
 from wayfare.model.expressions import EvaluationError, Scope
 from wayfare.model.functions import to_datetime
 from wayfare.model.instances import (
@@ -335,7 +336,10 @@ class _Run:
 
     def _chain(self) -> int:
         """The audience changes by journeys in a row that entered this instance (0: it was
-        entered by an event, or by a change an event, a record or time made)."""
+        entered by an event, or by a change an event, a record or time made, or it has
+        waited CHAIN_PAUSE_MS since: model/admission.py)."""
+        if self.now - self.i.entered_ms >= CHAIN_PAUSE_MS:
+            return 0
         entry = self.i.events.get(self.d.entry_event)
         chain = entry.get("chain") if isinstance(entry, dict) else None
         return chain if isinstance(chain, int) else 0

@@ -14,9 +14,11 @@ A person enters a journey version unless:
   this cycle of the engine: "too many jumps in one cycle" (journeys that jump to each other
   with nothing to wait for would otherwise pass the person around without end);
 - the person comes through an audience change that a journey's updateProfile made, after
-  MAX_CHAIN such changes in a row, each entering the journey that made the next (a journey
-  on entering ``gold`` setting ``silver``, one on entering ``silver`` setting ``gold``):
-  "too many audience changes by journeys in a row" (engine/queues.py).
+  MAX_CHAIN such changes in a row, each made within CHAIN_PAUSE_MS of entering by the one
+  before (a journey on entering ``gold`` setting ``silver``, one on entering ``silver``
+  setting ``gold``): "too many audience changes by journeys in a row" (engine/queues.py).
+  A journey that waits longer before its change starts a chain afresh: such a loop moves
+  the person once a pause at most.
 
 The person is one, whichever of its identities an event names: once persons merged
 (model/identity_graph.py), a live instance of the journey (any version) under another identity
@@ -45,6 +47,9 @@ TOO_MANY_CHANGES = "too many audience changes by journeys in a row"
 MAX_CHAIN = 10
 """Audience changes made by journeys in a row, each entering the journey that makes the
 next, that enter journeys; the next change enters none."""
+CHAIN_PAUSE_MS = 60_000
+"""A journey making its change this long after its instance entered (having waited) starts
+a chain of its own."""
 
 
 @dataclass(frozen=True, slots=True)
