@@ -209,3 +209,21 @@ def test_journeys_that_wait_before_moving_a_person_on_are_not_stopped() -> None:
     demoted, promoted = a.engine.report("demote"), a.engine.report("promote")
     assert demoted[0] + promoted[0] > MAX_CHAIN + 2
     assert demoted[1] == promoted[1] == {}
+
+
+def test_a_jump_carries_the_chain_to_the_journey_it_enters() -> None:
+    """gold → a jump to a journey that sets silver → one setting gold → …: stopped too."""
+    a = AudienceEngine()
+    a.store.audiences.add_audience(
+        parse_audience(ORG, {"name": "silver", "condition": "#{profile.loyalty.tier} == 'silver'"})
+    )
+    again = {"reentrance": {"allowed": True, "waitSeconds": 0}}
+    a.publish("relay", {"event": "signup"}, moving("silver"), **again)
+    a.publish("demote", {"audience": "gold"},
+              {"go": {"type": "jump", "journey": "relay"}}, **again)  # fmt: skip
+    a.publish("promote", {"audience": "silver"}, moving("gold"), **again)
+    a.tier("gold")
+    for _ in range(3 * MAX_CHAIN):
+        a.settle()
+    assert a.engine.report("promote") == (MAX_CHAIN // 2, {TOO_MANY_CHANGES: 1})
+    assert a.engine.report("relay")[0] == MAX_CHAIN // 2 + 1

@@ -338,11 +338,7 @@ class _Run:
         """The audience changes by journeys in a row that entered this instance (0: it was
         entered by an event, or by a change an event, a record or time made, or it has
         waited CHAIN_PAUSE_MS since: model/admission.py)."""
-        if self.now - self.i.entered_ms >= CHAIN_PAUSE_MS:
-            return 0
-        entry = self.i.events.get(self.d.entry_event)
-        chain = entry.get("chain") if isinstance(entry, dict) else None
-        return chain if isinstance(chain, int) else 0
+        return 0 if self.now - self.i.entered_ms >= CHAIN_PAUSE_MS else self.i.chain
 
     def _jump(self, a: Activity) -> str | None:
         assert a.journey is not None

@@ -62,8 +62,9 @@ class Acting:
 
     apply: Callable[[Step, Instance, Trigger], None]
     """Feed an instance a trigger."""
-    enter: Callable[[Step, JourneyVersion, str, str, dict[str, Any]], None]
-    """Take a person (an identity) into a version, with the entry's event and entity."""
+    enter: Callable[[Step, JourneyVersion, str, str, dict[str, Any], int], None]
+    """Take a person (an identity) into a version, with the entry's event and entity, and
+    the chain of audience changes by journeys that led to it (``Instance.chain``)."""
     discard: Callable[[Step, str, str, str | None, str], None]
     """Count an entry turned away: org, journey, identity, cause."""
     definition: Callable[[str, str, int], JourneyDefinition | None]
@@ -108,7 +109,8 @@ class StoreQueues:
                 and version.test_mode
                 and version.paused is None
             ):
-                self._acting.enter(step, version, version.entry_event, entry.identity, entry.entity)
+                entity = entry.entity
+                self._acting.enter(step, version, version.entry_event, entry.identity, entity, 0)
             step.batch.test_entries_done.append(entry.entry_id)
         return self._tests.full(len(entries) == limit)
 
@@ -165,4 +167,5 @@ class StoreQueues:
                 step, entry.org_id, version.name, entry.identity.id, TOO_MANY_CHANGES
             )
             return
-        self._acting.enter(step, version, entry.key, entry.identity.id, entry.entity())
+        identity = entry.identity.id
+        self._acting.enter(step, version, entry.key, identity, entry.entity(), entry.chain)

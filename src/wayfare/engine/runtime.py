@@ -512,7 +512,9 @@ class JourneyRuntime:
                     jump.journey,
                 )
                 continue
-            self._enter(step, target, target.entry_event, new.identity, jump.entity, jumped=True)
+            self._enter(
+                step, target, target.entry_event, new.identity, jump.entity, new.chain, jumped=True
+            )
 
     def _profile(
         self,
@@ -574,9 +576,11 @@ class JourneyRuntime:
         event: str,
         identity: str,
         entity: dict[str, Any],
+        chain: int = 0,
         *,
         jumped: bool = False,
     ) -> None:
+        """``chain``: of an entry by an audience change journeys made (``Instance.chain``)."""
         org_id = version.org_id
         key = (org_id, version.name, version.version)
         test = version.state == "draft"
@@ -628,6 +632,7 @@ class JourneyRuntime:
             entered_ms=now,
             test=test,
             partition=partition_of(org_id, identity, self._log.partitions),
+            chain=chain,
         )
         self._apply(step, inst, Enter(event, entity), profile)
 

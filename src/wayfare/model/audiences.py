@@ -272,7 +272,7 @@ class AudienceEntry:
     entry_id: int = 0
     """Given by the store."""
     chain: int = 0
-    """The check's ``chain``: the instances it enters carry it on to the changes they make."""
+    """The check's ``chain``: the instances it enters carry it (``Instance.chain``)."""
 
     @property
     def key(self) -> str:
@@ -287,7 +287,6 @@ class AudienceEntry:
             "atMs": self.at_ms,
             "personId": self.person_id,
             "identity": None if found is None else {"namespace": found.namespace, "id": found.id},
-            **({"chain": self.chain} if self.chain else {}),  # a change a journey made
         }
 
 

@@ -39,6 +39,9 @@ class Instance:
     ended_ms: int | None = None
     partition: int = 0
     """Of the event log (model/partitions.py): the engine owning it moves this instance."""
+    chain: int = 0
+    """Entered by an audience change journeys made: how many such changes in a row led to
+    it (model/admission.py, MAX_CHAIN), carried on by its updateProfile and its jump."""
 
     @property
     def live(self) -> bool:
