@@ -5,6 +5,7 @@ server's own locks (``pg_blocking_pids``), never with sleeps."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -313,5 +314,65 @@ def test_a_store_fails_fast_while_its_server_is_down_and_commits_again_once_it_i
         assert [o.key for o in store.pending_outbox([0], 0, 10)] == ["i-1:notify", "i-2:notify"]
         assert store.log_positions([0]) == {0: 2}
         assert store.claim("a", 2, TTL).held == fences
+    finally:
+        store.close()
+
+
+class _AnswerLost:
+    """A connection whose transactions end as ``outcome`` says (``commit`` or
+    ``rollback``), after which the answer is lost: the connection breaks."""
+
+    def __init__(self, conn: psycopg.Connection[Any], outcome: str) -> None:
+        self._conn, self._outcome = conn, outcome
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN")
+        yield
+        self._conn.execute(self._outcome.upper())
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+
+class AnswerLostStore(PostgresJourneyStore):
+    """The next commit's COMMIT (or ROLLBACK, as the server may end it) is carried out, and
+    its answer lost."""
+
+    outcome: str | None = None
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Any]:
+        outcome, self.outcome = self.outcome, None
+        with super()._connection() as conn:
+            yield conn if outcome is None else _AnswerLost(conn, outcome)
+
+
+def test_a_commit_whose_answer_is_lost_is_asked_of_the_server_and_not_applied_twice(
+    pg_database: str,
+) -> None:
+    """The engine took a committed step whose answer the connection lost for a failed one,
+    and applied it again: its step events were recorded twice (PostgreSQL killed as it
+    committed)."""
+    store = AnswerLostStore(open_pool(pg_database, max_size=2))
+    try:
+        fences = store.claim("a", 2, TTL).held
+
+        def batch(n: int) -> EngineBatch:
+            return EngineBatch(
+                instances=[instance(f"i-{n}", f"p{n}@x.io")],
+                new_actions=[action(f"i-{n}")],
+                owner="a",
+                fences=fences,
+            )
+
+        store.outcome = "commit"
+        assert [o.key for o in store.commit(batch(1))] == ["i-1:notify"]
+        store.outcome = "rollback"
+        with pytest.raises(StoreError, match="closed the connection"):
+            store.commit(batch(2))
+        assert [i.instance_id for i in store.instances(["i-1", "i-2"])] == ["i-1"]
+        assert [o.key for o in store.pending_outbox([0], 0, 10)] == ["i-1:notify"]
     finally:
         store.close()

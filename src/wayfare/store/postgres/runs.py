@@ -9,12 +9,15 @@ looked up as they are stored, NUL characters replaced (messages.py).
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
 import orjson
 from psycopg.rows import dict_row
 
+from wayfare.errors import StoreError
 from wayfare.model.admission import Stay
 from wayfare.model.audiences import AudienceEntry
 from wayfare.model.instances import Instance
@@ -26,6 +29,12 @@ from wayfare.store.postgres.messages import known_message_ids, storable_text
 from wayfare.store.sql_audiences import audience_entry_from_row
 from wayfare.store.sql_journeys import entry_from_row, forward_from_row, outbox_item_from_row
 from wayfare.store.sql_resources import Row
+
+log = logging.getLogger(__name__)
+
+OUTCOME_SECONDS = 60.0
+"""How long a commit whose answer was lost waits for the server to say what became of it;
+past it, the commit counts as failed (and the engine applies its step again)."""
 
 
 class PostgresRunStore(PostgresDatabase):
@@ -183,7 +192,41 @@ class PostgresRunStore(PostgresDatabase):
 
     # the one write
     def commit(self, batch: EngineBatch) -> list[OutboxItem]:
+        """One transaction. When the connection breaks once its COMMIT was sent (the server
+        killed at that moment), whether it committed is asked of the server once it answers
+        again (``pg_xact_status``): the engine must not apply a step twice, which records
+        its step events and counts twice, nor take as stored a step that is not."""
         if batch.empty:
             return []
-        with self._connection() as conn, conn.transaction():
-            return write_batch(conn, batch)
+        xid: str | None = None
+        written: list[OutboxItem] | None = None
+        try:
+            with self._connection() as conn, conn.transaction():
+                (xid,) = conn.execute("SELECT pg_current_xact_id()::text").fetchone() or (None,)
+                written = write_batch(conn, batch)
+        except StoreError:
+            if xid is None or written is None or not self._committed(xid):
+                raise
+        assert written is not None
+        return written
+
+    def _committed(self, xid: str) -> bool:
+        """Whether transaction ``xid`` committed, asked until the server says (a fresh
+        connection of the pool: the one that sent COMMIT broke), at most OUTCOME_SECONDS."""
+        deadline = time.monotonic() + OUTCOME_SECONDS
+        delay = 0.1
+        while True:
+            try:
+                with self._connection() as conn:
+                    row = conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()
+                status = None if row is None else row[0]
+                if status != "in progress":
+                    log.warning("journey store: a commit whose answer was lost: %s", status)
+                    return status == "committed"
+            except StoreError:
+                if time.monotonic() >= deadline:
+                    raise
+            if time.monotonic() >= deadline:
+                raise StoreError("the journey store's commit is still in progress")
+            time.sleep(delay)
+            delay = min(1.0, delay * 2)
