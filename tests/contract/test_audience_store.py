@@ -132,6 +132,23 @@ def test_events_are_counted_over_the_identities_and_within_each_window(
     assert store.count_identity_events(ORG, [], windows[:1], now) == {windows[0]: 0}
 
 
+def test_counting_stops_at_its_bound_and_reads_no_further(
+    audience_backend: AudienceBackend,
+) -> None:
+    """A person's events are counted up to ``at_most`` (MAX_COUNT for audiences): one sent
+    events without end made every evaluation a scan of all of them."""
+    store = audience_backend.connect()
+    for i in range(5):
+        store.add_identity_event(ORG, ADA if i % 2 else ADA_ECID, "purchase", T0 + i)
+    window = [("purchase", DAY)]
+    now = T0 + 10
+    assert store.count_identity_events(ORG, [ADA, ADA_ECID], window, now) == {window[0]: 5}
+    assert store.count_identity_events(ORG, [ADA, ADA_ECID], window, now, at_most=3) == {
+        window[0]: 3
+    }
+    assert store.count_identity_events(ORG, [ADA], window, now, at_most=3) == {window[0]: 2}
+
+
 def test_old_events_are_forgotten_oldest_first_a_bounded_number_at_a_time(
     audience_backend: AudienceBackend,
 ) -> None:

@@ -35,6 +35,10 @@ from wayfare.model.partitions import partition_of
 AUDIENCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 MAX_DESCRIPTION = 1_000
 """Characters in an audience's description."""
+MAX_COUNT = 10_000
+"""Where ``count(Event in last …)`` stops: counting a person's events costs as many as
+there are, and a person sent events without end (a shared device id, a load test) made
+every evaluation of them slower, each a scan of all their events in the window."""
 AudienceStatus = Literal["entered", "exited"]
 AUDIENCE_STATUSES: tuple[AudienceStatus, ...] = ("entered", "exited")
 

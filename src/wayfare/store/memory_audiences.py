@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 
 from wayfare.errors import ConflictError
-from wayfare.model.audiences import Audience, AudienceEntry, Membership, MembershipChange
+from wayfare.model.audiences import (
+    MAX_COUNT,
+    Audience,
+    AudienceEntry,
+    Membership,
+    MembershipChange,
+)
 from wayfare.model.identities import Identity
 from wayfare.model.identity_graph import Person
 from wayfare.model.profile_fragments import Fragment
@@ -88,16 +94,20 @@ class MemoryAudienceStore:
         identities: Collection[Identity],
         windows: Collection[tuple[str, int]],
         now_ms: int,
+        at_most: int = MAX_COUNT,
     ) -> dict[tuple[str, int], int]:
         wanted = set(identities)
         return {
-            (name, window): sum(
-                1
-                for org, identity, event, at_ms in self._events
-                if org == org_id
-                and identity in wanted
-                and event == name
-                and now_ms - window < at_ms <= now_ms
+            (name, window): min(
+                at_most,
+                sum(
+                    1
+                    for org, identity, event, at_ms in self._events
+                    if org == org_id
+                    and identity in wanted
+                    and event == name
+                    and now_ms - window < at_ms <= now_ms
+                ),
             )
             for name, window in windows
         }

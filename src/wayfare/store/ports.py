@@ -8,7 +8,13 @@ from typing import Any, Protocol
 
 from wayfare.model.admission import Stay
 from wayfare.model.assignment import Claim
-from wayfare.model.audiences import Audience, AudienceEntry, Membership, MembershipChange
+from wayfare.model.audiences import (
+    MAX_COUNT,
+    Audience,
+    AudienceEntry,
+    Membership,
+    MembershipChange,
+)
 from wayfare.model.events import EventConfig
 from wayfare.model.identities import Identity, Namespace
 from wayfare.model.identity_graph import Decide, Dropped, GraphChange, Person
@@ -559,9 +565,11 @@ class AudienceStore(Protocol):
         identities: Collection[Identity],
         windows: Collection[tuple[str, int]],
         now_ms: int,
+        at_most: int = MAX_COUNT,
     ) -> dict[tuple[str, int], int]:
         """For each (event name, window in milliseconds), how many events of that name the
-        identities had after ``now_ms`` less the window and up to ``now_ms``."""
+        identities had after ``now_ms`` less the window and up to ``now_ms``: ``at_most``
+        at most (counting stops there)."""
         ...
 
     def forget_person(

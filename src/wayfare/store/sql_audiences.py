@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from wayfare.model.audiences import Audience, AudienceEntry, Membership, MembershipChange
+from wayfare.model.audiences import (
+    MAX_COUNT,
+    Audience,
+    AudienceEntry,
+    Membership,
+    MembershipChange,
+)
 from wayfare.model.expressions import parse
 from wayfare.model.identities import Identity
 from wayfare.model.identity_graph import Person
@@ -42,14 +48,21 @@ _KEEP_EVENT = (
 
 
 def _count_query(
-    org_id: str, identities: Collection[Identity], event: str, window: int, now_ms: int
+    org_id: str,
+    identities: Collection[Identity],
+    event: str,
+    window: int,
+    now_ms: int,
+    at_most: int,
 ) -> tuple[str, tuple[Any, ...]]:
-    """How many events named ``event`` the identities had in the window up to ``now_ms``."""
+    """How many events named ``event`` the identities had in the window up to ``now_ms``,
+    at most ``at_most`` (no more are read)."""
     in_window = "event = ? AND at_ms > ? AND at_ms <= ?"
     clause, params = identities_clause(
         org_id, identities, in_window, (event, now_ms - window, now_ms)
     )
-    return f"SELECT COUNT(*) FROM identity_events WHERE {clause}", tuple(params)
+    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM identity_events WHERE {clause} LIMIT ?) AS found"
+    return sql, (*params, at_most)
 
 
 def _audience(row: Row) -> Audience:
@@ -139,9 +152,12 @@ class SQLAudienceStore(SQLDatabase):
         identities: Collection[Identity],
         windows: Collection[tuple[str, int]],
         now_ms: int,
+        at_most: int = MAX_COUNT,
     ) -> dict[tuple[str, int], int]:
         with self._tx() as conn:  # the engine counts in its commit (InTransaction)
-            return InTransaction(conn).count_identity_events(org_id, identities, windows, now_ms)
+            return InTransaction(conn).count_identity_events(
+                org_id, identities, windows, now_ms, at_most
+            )
 
     def forget_person(
         self, org_id: str, person_id: str, identities: Collection[Identity]
@@ -205,11 +221,12 @@ class InTransaction:
         identities: Collection[Identity],
         windows: Collection[tuple[str, int]],
         now_ms: int,
+        at_most: int = MAX_COUNT,
     ) -> dict[tuple[str, int], int]:
         counts = dict.fromkeys(windows, 0)
         if identities:
             for name, window in counts:
-                sql, params = _count_query(org_id, identities, name, window, now_ms)
+                sql, params = _count_query(org_id, identities, name, window, now_ms, at_most)
                 counts[(name, window)] = int(self._conn.execute(sql, params).fetchone()[0])
         return counts
 
