@@ -50,7 +50,7 @@ def test_identity_lookups_search_the_index_for_each_identity(tmp_path: Path) -> 
         assert searched_per_identity(links, "identity_links"), links
         fragments = plan(conn, *_fragments_query(ORG, PEOPLE))
         assert searched_per_identity(fragments, "profile_fragments"), fragments
-        counted = plan(conn, *_count_query(ORG, PEOPLE, "purchase", 86_400_000, 10**12))
+        counted = plan(conn, *_count_query(ORG, PEOPLE, "purchase", 86_400_000, 10**12, 10_000))
         assert searched_per_identity(counted, "identity_events"), counted
         clause, params = identities_clause(ORG, PEOPLE)
         kept = plan(conn, f"SELECT * FROM person_events WHERE {clause}", params)
