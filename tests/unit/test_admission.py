@@ -8,8 +8,10 @@ from wayfare.model.admission import (
     ALREADY_INSIDE,
     ENTER,
     IGNORE,
+    MAX_CHAIN,
     MAX_JUMPS_PER_CYCLE,
     NOT_ALLOWED,
+    TOO_MANY_CHANGES,
     TOO_MANY_JUMPS,
     TOO_SOON,
     Admission,
@@ -56,6 +58,12 @@ def candidate(**changes: object) -> Candidate:
             {"jumped": True, "jumps": MAX_JUMPS_PER_CYCLE + 1},
             Admission(False, TOO_MANY_JUMPS),
             id="one jump too many",
+        ),
+        pytest.param({"chain": MAX_CHAIN}, ENTER, id="the last audience change a chain allows"),
+        pytest.param(
+            {"chain": MAX_CHAIN + 1},
+            Admission(False, TOO_MANY_CHANGES),
+            id="one audience change by journeys too many",
         ),
         pytest.param(
             {"last": Stay(0, NOW - WAIT + 1)}, Admission(False, TOO_SOON), id="left just now"

@@ -18,7 +18,6 @@ from typing import Any
 from wayfare.clock import Clock
 from wayfare.engine.step import Step
 from wayfare.errors import InfrastructureError
-from wayfare.model.admission import MAX_CHAIN, TOO_MANY_CHANGES
 from wayfare.model.audiences import AudienceEntry
 from wayfare.model.instances import EventArrived, Instance, Trigger
 from wayfare.model.journey import JourneyDefinition
@@ -161,11 +160,6 @@ class StoreQueues:
         if entry.identity is None:
             cause = f"no {entry.namespace} identity for the person"
             self._acting.discard(step, entry.org_id, version.name, None, cause)
-            return
-        if entry.chain > MAX_CHAIN:
-            self._acting.discard(
-                step, entry.org_id, version.name, entry.identity.id, TOO_MANY_CHANGES
-            )
             return
         identity = entry.identity.id
         self._acting.enter(step, version, entry.key, identity, entry.entity(), entry.chain)

@@ -598,6 +598,7 @@ class JourneyRuntime:
                 last=step.last_of(org_id, version.name, identity),
                 jumped=jumped,
                 jumps=step.jump(org_id, identity) if jumped else 0,
+                chain=chain,
             )
             admission = admit(candidate, now)
             if admission.enter:  # the identity may enter: may its person (if merged)?

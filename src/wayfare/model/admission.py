@@ -16,7 +16,7 @@ A person enters a journey version unless:
 - the person comes through an audience change that a journey's updateProfile made, after
   MAX_CHAIN such changes in a row, each made within CHAIN_PAUSE_MS of entering by the one
   before (a journey on entering ``gold`` setting ``silver``, one on entering ``silver``
-  setting ``gold``): "too many audience changes by journeys in a row" (engine/queues.py).
+  setting ``gold``): "too many audience changes by journeys in a row".
   A journey that waits longer before its change starts a chain afresh: such a loop moves
   the person once a pause at most.
 
@@ -76,6 +76,8 @@ class Candidate:
     """The person comes from another journey's jump activity."""
     jumps: int = 0
     """Jumps the person has gone through in this cycle of the engine, this one included."""
+    chain: int = 0
+    """Audience changes by journeys in a row that led to this entry (``Instance.chain``)."""
     person_inside: bool = False
     """Another identity of the person has a live instance of the journey."""
     person_stays: tuple[Stay, ...] = ()
@@ -99,6 +101,8 @@ def admit(candidate: Candidate, now_ms: int) -> Admission:
         return IGNORE
     if c.jumped and c.jumps > MAX_JUMPS_PER_CYCLE:
         return Admission(False, TOO_MANY_JUMPS)
+    if c.chain > MAX_CHAIN:
+        return Admission(False, TOO_MANY_CHANGES)
     if c.inside or c.person_inside:
         if c.jumped:
             return IGNORE

@@ -16,7 +16,7 @@ _ISO = re.compile(
 )
 
 
-MAX_DURATION_MS = MAX_DAYS * 86_400_000
+MAX_DURATION_MS = MAX_DAYS * _UNIT["d"]
 """A hundred years, as for retention: a timer a duration sets is still stored as an integer."""
 
 
