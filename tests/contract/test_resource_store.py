@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import msgspec
 import pytest
 
 from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend, make_schema, message, write
@@ -243,7 +244,7 @@ def test_records_are_deleted_by_seq_with_their_event_matches(backend: Backend) -
     signup = EventMatch("signup", "ada@example.com")
     write(
         backend,
-        *(dataclasses.replace(message(f"r{i}"), matches=[signup]) for i in range(4)),
+        *(msgspec.structs.replace(message(f"r{i}"), matches=[signup]) for i in range(4)),
         message("elsewhere", dataset_id="dataset-2"),
     )
     seqs = {r.xaction_id: r.seq for r in store.list_records("dataset-1", limit=10)}
@@ -525,9 +526,9 @@ def test_match_outcomes_of_an_event_come_newest_first_with_why_they_did_not_matc
     elsewhere = EventMatch("cart", "ada@example.com")
     write(
         backend,
-        dataclasses.replace(message("x1"), matches=[matched, elsewhere]),
-        dataclasses.replace(message("x2"), matches=[missing]),
-        dataclasses.replace(message("x3", org_id=OTHER_ORG), matches=[matched]),
+        msgspec.structs.replace(message("x1"), matches=[matched, elsewhere]),
+        msgspec.structs.replace(message("x2"), matches=[missing]),
+        msgspec.structs.replace(message("x3", org_id=OTHER_ORG), matches=[matched]),
     )
     found = backend.store.list_event_matches(ORG, "signup", limit=10)
     assert [(m.xaction_id, m.received_ms, m.match) for m in found] == [
@@ -598,7 +599,7 @@ def test_reads_orgs_messages_and_changes_to_nothing_leave_the_generation(
     matched = EventMatch("signup", "ada@example.com")
     write(
         backend,
-        dataclasses.replace(message("x1", dataset_id="ds-1"), matches=[matched]),
+        msgspec.structs.replace(message("x1", dataset_id="ds-1"), matches=[matched]),
         message("x2", reasons=BROKEN),
     )
     store.list_records("ds-1", limit=10)

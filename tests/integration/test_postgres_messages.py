@@ -4,11 +4,11 @@ the same time. Concurrency is ordered with the server's own locks, never with sl
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import msgspec
 import orjson
 import psycopg
 import pytest
@@ -155,9 +155,9 @@ def test_records_keep_the_bytes_received_and_match_outcomes_point_at_their_recor
     matched = EventMatch("signup", "ada@example.com")
     missing = EventMatch("signup", None, Unmatched.IDENTITY_MISSING, "identity missing: x")
     messages = [
-        dataclasses.replace(message("x1"), payload=payload, matches=[matched]),
-        dataclasses.replace(message("x2", reasons=BROKEN), matches=[missing]),
-        dataclasses.replace(message("x3"), matches=[missing, matched]),
+        msgspec.structs.replace(message("x1"), payload=payload, matches=[matched]),
+        msgspec.structs.replace(message("x2", reasons=BROKEN), matches=[missing]),
+        msgspec.structs.replace(message("x3"), matches=[missing, matched]),
     ]
     with connect(pg_database) as conn:
         with conn.transaction():
@@ -270,13 +270,13 @@ def test_known_message_ids_gives_the_first_xaction_id_of_those_stored_in_the_org
 
 def test_a_nul_character_in_a_msg_id_or_an_identity_fails_nothing(pg_database: str) -> None:
     """PostgreSQL's text cannot hold NUL: such a message must not fail its whole group."""
-    odd = dataclasses.replace(
+    odd = msgspec.structs.replace(
         message("x1", msg_id="m\x001"), matches=[EventMatch("signup", "ada\x00@example.com")]
     )
     pool = open_pool(pg_database, max_size=1)
     try:
         for attempt, xaction_id in enumerate(["x1", "retry"]):
-            retry = dataclasses.replace(odd, xaction_id=xaction_id)
+            retry = msgspec.structs.replace(odd, xaction_id=xaction_id)
             with pool.connection() as conn, conn.transaction():
                 outcomes = store_messages(conn, [retry, message("ok")])
             assert outcomes[0] == WriteOutcome("x1", attempt > 0)

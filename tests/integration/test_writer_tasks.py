@@ -10,7 +10,6 @@ it is stored, and the writer carries on with the next group.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 import pytest
 
 from tests.conftest import make_message
@@ -297,7 +297,7 @@ def test_a_failing_commit_listener_neither_stops_the_writer_nor_its_answers(path
         calls.append(1)
         raise RuntimeError("Event loop is closed")
 
-    matched = dataclasses.replace(
+    matched = msgspec.structs.replace(
         message("m1", msg_id="m1"), matches=[EventMatch("signup", "ada@example.com")]
     )
 
@@ -308,7 +308,7 @@ def test_a_failing_commit_listener_neither_stops_the_writer_nor_its_answers(path
             assert await writer.write([matched]) == [WriteOutcome("m1", False)]
             assert calls == [1]
             # the thread is still there: the next write and task are answered
-            second = dataclasses.replace(matched, xaction_id="m2", msg_id="m2")
+            second = msgspec.structs.replace(matched, xaction_id="m2", msg_id="m2")
             assert await writer.write([second]) == [WriteOutcome("m2", False)]
             await asyncio.wait_for(hand_over(writer, set_cursor("after", 1)), 5)
         finally:

@@ -9,16 +9,16 @@ Only what ingestion needs is read; unknown header fields (``eventType``, ``actio
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from wayfare.errors import MessageFormatError, Violation
 
 UNKNOWN_FORMAT = "Message has unknown xdm format"
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(msgspec.Struct, frozen=True):
     header: dict[str, Any]
     entity: dict[str, Any]
     schema_id: str

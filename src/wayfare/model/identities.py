@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import phonenumbers
 
 NAMESPACE_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,49}$")
@@ -33,8 +34,7 @@ BLOCKED_IDS = frozenset({"null", "anonymous", "invalid"})
 """Ids that name nobody, as Adobe's Identity Service blocks them (compared lower-cased)."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Identity:
+class Identity(msgspec.Struct, frozen=True, order=True):
     """One identity of a person: an id within a namespace (normalised, see ``identity``)."""
 
     namespace: str

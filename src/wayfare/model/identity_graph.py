@@ -28,8 +28,9 @@ arrive). Nothing here reads a clock or a store: the store keeps what ``link`` de
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
+
+import msgspec
 
 from wayfare.model.identities import Identity, Namespace
 
@@ -37,16 +38,14 @@ MAX_IDENTITIES = 50
 """Identities per person, as Adobe's identity graph guardrail."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Link:
+class Link(msgspec.Struct, frozen=True, order=True):
     """An identity of a person, and when it was linked to that person (ms)."""
 
     identity: Identity
     linked_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
+class Person(msgspec.Struct, frozen=True):
     """A person of the graph: its id, when it was created, and its links (by identity)."""
 
     person_id: str
@@ -65,8 +64,7 @@ class DropCause(StrEnum):
     """A newer identity of a unique namespace won (graph-collapse protection)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Dropped:
+class Dropped(msgspec.Struct, frozen=True):
     """A link the guardrails dropped: the identity, the person it was (or would have been)
     linked to, and why."""
 
@@ -75,14 +73,12 @@ class Dropped:
     cause: DropCause
 
 
-@dataclass(frozen=True, slots=True)
-class Merge:
+class Merge(msgspec.Struct, frozen=True):
     absorbed: str
     survivor: str
 
 
-@dataclass(frozen=True, slots=True)
-class GraphChange:
+class GraphChange(msgspec.Struct, frozen=True):
     """What ``link`` decided."""
 
     person_id: str | None
@@ -106,8 +102,7 @@ Decide = Callable[[Sequence[Person]], GraphChange]
 """``link`` with all but the persons bound: what a store calls inside its transaction."""
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
+class Arrival(msgspec.Struct, frozen=True):
     """Identities of one org that arrived together, and the rule that links them."""
 
     org_id: str

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from wayfare.model.events import EventConfig, Unmatched, identity_of
 from wayfare.model.expressions import (
     MAX_STEPS,
@@ -34,8 +36,7 @@ _QUOTED_CONDITION = 200
 """Characters of a condition an unmet outcome quotes (each outcome is stored)."""
 
 
-@dataclass(frozen=True, slots=True)
-class EventMatch:
+class EventMatch(msgspec.Struct, frozen=True):
     """One outcome: the message is the event of ``identity``, or why not (``cause`` and, in
     words, ``reason``)."""
 

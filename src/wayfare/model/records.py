@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from wayfare.model.matching import EventMatch
 
 
-@dataclass(slots=True)
-class IncomingMessage:
+class IncomingMessage(msgspec.Struct):
     """One accepted message on its way to the store.
 
     ``reasons`` is None for a valid message (it lands in ``dataset_id``); otherwise it holds
@@ -45,8 +46,7 @@ class IncomingMessage:
         return self.person if self.person is not None else self.xaction_id
 
 
-@dataclass(frozen=True, slots=True)
-class WriteOutcome:
+class WriteOutcome(msgspec.Struct, frozen=True):
     """What the store did with one message: its xactionId, and whether it was a retry."""
 
     xaction_id: str
@@ -56,8 +56,7 @@ class WriteOutcome:
     nothing was stored, and the sender is told (409)."""
 
 
-@dataclass(frozen=True, slots=True)
-class FirstMessage:
+class FirstMessage(msgspec.Struct, frozen=True):
     """What is kept of the first message stored under a msgId."""
 
     xaction_id: str
