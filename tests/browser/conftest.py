@@ -58,9 +58,10 @@ FIREFOX_PREFS: dict[str, str | float | bool] = {
 BROWSERS = {"chromium": CHROMIUM, "firefox": FIREFOX}
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 ADMIN_TOKEN = "console-test-admin-token"
-EXPECTED_ERROR = re.compile(r"status of (400|403|404)")
+EXPECTED_ERROR = re.compile(r"status of (400|403|404)|: (NS_BINDING_ABORTED|net::ERR_ABORTED)$")
 """Errors a test causes on purpose: a form sent back with its errors, a refused change, a
-page that does not exist."""
+page that does not exist; and a request the browser dropped because the test went to another
+page while it was under way (a journey page's counts, fetched every few seconds)."""
 SUBRESOURCES = frozenset({"script", "stylesheet", "image", "font"})
 REPORT_REFUSALS = """
 document.addEventListener("securitypolicyviolation", (e) => {
