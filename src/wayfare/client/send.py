@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import msgspec
+
 from wayfare.client.batching import plan_batches
 from wayfare.client.inlet import AsyncInlet
 from wayfare.client.mapping import Filler, MappingError
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(msgspec.Struct, frozen=True):
     line: int
     data: dict[str, Any]
 
@@ -55,8 +56,8 @@ def read_rows(stream: IO[str], fmt: str) -> Iterator[Row]:
     if fmt == "csv":
         reader = csv.DictReader(stream)
         line = reader.line_num + 1
-        for record in reader:
-            yield Row(line, dict(record))
+        for record in reader:  # a new dict for each row
+            yield Row(line, record)
             line = reader.line_num + 1
         return
     for number, text in enumerate(stream, start=1):
