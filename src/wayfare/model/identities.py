@@ -130,14 +130,14 @@ def identities_of(
     left out. With a ``limit``, a map naming more identities than that gives none (read no
     further than one past it)."""
     identity_map = entity.get("identityMap")
-    if not isinstance(identity_map, Mapping):
+    if not isinstance(identity_map, (dict, Mapping)):  # a dict is told apart first, in C
         return []
     found: dict[Identity, None] = {}
     for namespace, entries in identity_map.items():
         if namespace not in known or not isinstance(entries, list):
             continue
         for entry in entries:
-            raw = entry.get("id") if isinstance(entry, Mapping) else None
+            raw = entry.get("id") if isinstance(entry, (dict, Mapping)) else None
             if not isinstance(raw, str) or len(raw) > MAX_ID_LENGTH:
                 continue
             text = raw.strip()
