@@ -542,6 +542,44 @@ def test_match_outcomes_of_an_event_come_newest_first_with_why_they_did_not_matc
     assert [m.match for m in backend.store.list_event_matches(ORG, "cart", limit=10)] == [elsewhere]
 
 
+def test_outcomes_kept_under_other_names_come_with_the_event_s_in_one_order(
+    backend: Backend,
+) -> None:
+    """``also``: the names an outcome for all the system events of a schema is kept under;
+    the newest of both, up to the limit, each as it was kept."""
+    signup = EventMatch("signup", "ada@example.com")
+    none = EventMatch("*schema-1", None, Unmatched.NO_EVENT_ID, "no eventID")
+    other = EventMatch("*schema-2", None, Unmatched.NO_EVENT_ID, "no eventID")
+    outcomes = [
+        ("x1", [signup]),
+        ("x2", [none]),
+        ("x3", [other]),
+        ("x4", [none]),
+        ("x5", [signup]),
+        ("x6", [none]),
+    ]
+    write(
+        backend,
+        *(msgspec.structs.replace(message(x), matches=found) for x, found in outcomes),
+        msgspec.structs.replace(message("x7", org_id=OTHER_ORG), matches=[none]),
+    )
+
+    def listed(limit: int, also: tuple[str, ...] = ("*schema-1",)) -> list[tuple[str, str]]:
+        found = backend.store.list_event_matches(ORG, "signup", limit=limit, also=also)
+        return [(m.xaction_id, m.match.event_name) for m in found]
+
+    assert listed(10) == [
+        ("x6", "*schema-1"),
+        ("x5", "signup"),
+        ("x4", "*schema-1"),
+        ("x2", "*schema-1"),
+        ("x1", "signup"),
+    ]
+    assert listed(2) == [("x6", "*schema-1"), ("x5", "signup")]
+    assert listed(10, ()) == [("x5", "signup"), ("x1", "signup")]
+    assert listed(10, ("*schema-2",)) == [("x5", "signup"), ("x3", "*schema-2"), ("x1", "signup")]
+
+
 # the resource generation
 
 

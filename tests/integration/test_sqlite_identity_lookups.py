@@ -5,6 +5,7 @@ graph). Checked on the query plans of the statements the stores run."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from wayfare.store.sql_audiences import _count_query
 from wayfare.store.sql_identities import owners_in
 from wayfare.store.sql_profiles import _fragments_query, identities_clause
 from wayfare.store.sqlite.connection import migrate
+from wayfare.store.sqlite.resources import SQLiteStore
 from wayfare.store.sqlite.runs import SQLiteRunStore
 
 ORG = "ACME@AdobeOrg"
@@ -57,24 +59,46 @@ def test_identity_lookups_search_the_index_for_each_identity(tmp_path: Path) -> 
         assert searched_per_identity(kept, "person_events"), kept
 
 
-def test_the_stays_of_people_entering_are_searched_per_identity(tmp_path: Path) -> None:
-    """Left to itself, SQLite read these through the index already grouped by journey and
-    identity: every instance of the org, a read per engine cycle."""
-    path = tmp_path / "wayfare.sqlite3"
-    migrate(path)
-    store = SQLiteRunStore(path)
+def plan_of_the_read(path: Path, store: Any, read: Callable[[Any], object]) -> str:
+    """The plan of the one statement ``read(store)`` runs through the store's ``_all``."""
     ran: list[tuple[str, Any]] = []
 
     def recorded(sql: str, params: Any = ()) -> list[sqlite3.Row]:
         ran.append((sql, params))
         return []
 
-    store._all = recorded  # type: ignore[method-assign]
+    store._all = recorded
     try:
-        store.latest_stays(ORG, ["ada@example.com", "bob@example.com"])
+        read(store)
     finally:
         store.close()
     [(sql, params)] = ran
     with closing(sqlite3.connect(path)) as conn:
-        found = plan(conn, sql, params)
+        return plan(conn, sql, params)
+
+
+def test_the_stays_of_people_entering_are_searched_per_identity(tmp_path: Path) -> None:
+    """Left to itself, SQLite read these through the index already grouped by journey and
+    identity: every instance of the org, a read per engine cycle."""
+    path = tmp_path / "wayfare.sqlite3"
+    migrate(path)
+    found = plan_of_the_read(
+        path,
+        SQLiteRunStore(path),
+        lambda store: store.latest_stays(ORG, ["ada@example.com", "bob@example.com"]),
+    )
     assert "(org_id=? AND identity=?)" in found and "SCAN instances" not in found, found
+
+
+def test_an_event_s_messages_are_read_through_the_index_for_each_name(tmp_path: Path) -> None:
+    """Its own outcomes and those kept for all its schema's system events: two walks of
+    the index from the newest, never the org's outcomes sorted."""
+    path = tmp_path / "wayfare.sqlite3"
+    migrate(path)
+    found = plan_of_the_read(
+        path,
+        SQLiteStore(path),
+        lambda store: store.list_event_matches(ORG, "signup", limit=20, also=["*schema-1"]),
+    )
+    walks = found.count("USING INDEX event_matches_by_event (org_id=? AND event_name=?)")
+    assert walks == 2 and "SCAN event_matches" not in found, found

@@ -13,8 +13,9 @@ import pytest
 from wayfare.clock import FakeClock
 from wayfare.errors import ConflictError, InvalidRequestError, NotFoundError
 from wayfare.ingest.catalog import Catalog
-from wayfare.model.events import EVENT_ID_PATH
-from wayfare.model.matching import EventIndex
+from wayfare.model.events import EVENT_ID_PATH, Unmatched
+from wayfare.model.matching import EventIndex, match_message
+from wayfare.model.records import IncomingMessage
 from wayfare.model.resources import Schema
 from wayfare.registry.events import EventRegistry
 from wayfare.registry.schemas import SchemaRegistry
@@ -23,6 +24,7 @@ from wayfare.store.memory import MemoryStore
 ORG = "ACME@AdobeOrg"  # tenant "acme"
 OTHER_ORG = "OTHER@AdobeOrg"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+EMAIL = {"Email": [{"id": "ada@example.com"}]}
 
 SIGNUP_SCHEMA = {
     "name": "signup",
@@ -378,3 +380,53 @@ def test_preview_follows_the_latest_schema_version(world: World) -> None:
 def test_messages_of_an_event_start_empty(world: World) -> None:
     world.events.create(ORG, signup_event())
     assert world.events.messages(ORG, "newsletter_signup") == []
+
+
+def test_a_message_without_an_event_id_is_among_the_messages_of_each_system_event(
+    world: World,
+) -> None:
+    """Kept once for all the schema's system events, it is shown as each one's outcome,
+    in order with their own; a rule-based event does not show it."""
+    signup = world.events.create(ORG, signup_event())
+    world.events.create(ORG, signup_event(name="second"))
+    world.events.create(ORG, purchase_event(schemaId="signup"))
+    index = EventIndex.of(world.store.list_events(ORG, world.signup.schema_id))
+    (dataset,) = world.schemas.datasets(ORG, "signup")
+    sent = [
+        ("x1", {"_experience": {"campaign": {"orchestration": {"eventID": signup.event_id}}}}),
+        ("x2", {}),
+        ("x3", {"_experience": {"campaign": {"orchestration": {"eventID": "nobody's"}}}}),
+    ]
+    world.store.store_messages(
+        [
+            IncomingMessage(
+                x,
+                None,
+                ORG,
+                "inlet",
+                dataset.dataset_id,
+                world.signup.schema_id,
+                1,
+                b"{}",
+                matches=match_message(index, {"identityMap": EMAIL, **entity}),
+            )
+            for x, entity in sent
+        ]
+    )
+
+    def shown(name: str) -> list[tuple[str, str, str | None]]:
+        found = world.events.messages(ORG, name)
+        return [(m.xaction_id, m.match.event_name, m.match.cause) for m in found]
+
+    assert shown("newsletter_signup") == [
+        ("x3", "newsletter_signup", Unmatched.UNKNOWN_EVENT_ID),
+        ("x2", "newsletter_signup", Unmatched.NO_EVENT_ID),
+        ("x1", "newsletter_signup", None),
+    ]
+    assert shown("second") == [  # x1 is the other event's: no outcome of this one
+        ("x3", "second", Unmatched.UNKNOWN_EVENT_ID),
+        ("x2", "second", Unmatched.NO_EVENT_ID),
+    ]
+    assert {cause for _, _, cause in shown("purchase")} == {Unmatched.CONDITION_NOT_MET}
+    # each message: its system events' outcome in one row, not one per event, and the rule's
+    assert len(world.store.matches) == 3 * 2

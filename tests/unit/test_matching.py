@@ -6,19 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from wayfare.model.events import EventConfig, Unmatched, default_identifier
+from wayfare.model.events import EVENT_NAME, EventConfig, Unmatched, default_identifier
 from wayfare.model.expressions import MAX_DEPTH, TEXT_PER_STEP
 from wayfare.model.matching import (
     MATCH_STEPS,
     EventIndex,
     EventMatch,
     MatchRecord,
+    all_system_events,
     match_message,
 )
 
 ORG = "ACME@AdobeOrg"
 SCHEMA = "https://ns.adobe.com/acme/schemas/1"
 NO_EVENT_ID = "unknown eventID: the message has no _experience.campaign.orchestration.eventID"
+ALL_SYSTEM = all_system_events(SCHEMA)
 
 
 def system(name: str, event_id: str, namespace: str = "Email") -> EventConfig:
@@ -98,13 +100,12 @@ def test_a_system_event_matches_on_its_event_id() -> None:
     ]
 
 
-def test_an_unknown_event_id_is_the_reason_for_every_system_event_of_the_schema() -> None:
+def test_an_unknown_event_id_is_one_reason_for_all_the_system_events_of_the_schema() -> None:
     index = EventIndex.of([SIGNUP, CHURN, PURCHASE])
     outcomes = match_message(index, entity(event_id="c" * 64, event_type="web.pageViews"))
     reason = f"unknown eventID {'c' * 64!r}"
     assert outcomes == [
-        EventMatch("signup", None, Unmatched.UNKNOWN_EVENT_ID, reason),
-        EventMatch("churn", None, Unmatched.UNKNOWN_EVENT_ID, reason),
+        EventMatch(ALL_SYSTEM, None, Unmatched.UNKNOWN_EVENT_ID, reason),
         EventMatch(
             "purchase",
             None,
@@ -114,21 +115,29 @@ def test_an_unknown_event_id_is_the_reason_for_every_system_event_of_the_schema(
     ]
 
 
-def test_a_message_without_an_event_id_says_so_for_every_system_event() -> None:
+def test_a_message_without_an_event_id_says_so_once_for_all_the_system_events() -> None:
+    """One outcome, kept under the schema's name for all its system events (the event's
+    messages show it: test_event_registry), not one for each event."""
     index = EventIndex.of([SIGNUP, CHURN])
     assert match_message(index, entity()) == [
-        EventMatch("signup", None, Unmatched.NO_EVENT_ID, NO_EVENT_ID),
-        EventMatch("churn", None, Unmatched.NO_EVENT_ID, NO_EVENT_ID),
+        EventMatch(ALL_SYSTEM, None, Unmatched.NO_EVENT_ID, NO_EVENT_ID)
     ]
+    assert ALL_SYSTEM == "*" + SCHEMA  # no event's name begins with "*"
+    assert not EVENT_NAME.match(ALL_SYSTEM)
+
+
+def test_a_schema_without_system_events_has_no_outcome_for_a_missing_event_id() -> None:
+    index = EventIndex.of([PURCHASE])
+    assert [m.cause for m in match_message(index, entity())] == [Unmatched.CONDITION_NOT_MET]
 
 
 def test_a_non_string_event_id_is_unknown() -> None:
     index = EventIndex.of([SIGNUP])
     assert match_message(index, entity(event_id=12)) == [
-        EventMatch("signup", None, Unmatched.UNKNOWN_EVENT_ID, "unknown eventID 12")
+        EventMatch(ALL_SYSTEM, None, Unmatched.UNKNOWN_EVENT_ID, "unknown eventID 12")
     ]
     assert match_message(index, {"_experience": {"campaign": "x"}}) == [
-        EventMatch("signup", None, Unmatched.NO_EVENT_ID, NO_EVENT_ID)
+        EventMatch(ALL_SYSTEM, None, Unmatched.NO_EVENT_ID, NO_EVENT_ID)
     ]
 
 

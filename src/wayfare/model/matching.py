@@ -108,7 +108,7 @@ class EventIndex:
     system: Sequence[EventConfig]
     rules: Sequence[RuleEvent]
     no_event_id: Sequence[EventMatch] = ()
-    """The outcomes of a message without an eventID, made once."""
+    """The outcome of a message without an eventID, made once."""
 
     @classmethod
     def of(cls, events: Sequence[EventConfig]) -> EventIndex:
@@ -118,14 +118,28 @@ class EventIndex:
             by_event_id={e.event_id: e for e in system if e.event_id},
             system=tuple(system),
             rules=tuple(RuleEvent.of(e) for e in events if e.id_type == "rule"),
-            no_event_id=tuple(
-                EventMatch(c.name, None, Unmatched.NO_EVENT_ID, reason) for c in system
-            ),
+            no_event_id=_for_all(system, Unmatched.NO_EVENT_ID, reason),
         )
 
     @property
     def empty(self) -> bool:
         return not self.system and not self.rules
+
+
+def all_system_events(schema_id: str) -> str:
+    """The name an outcome for every system event of a schema is kept under: a message
+    with no eventID, or with one none of them has, fails them all for one reason, told once
+    rather than once for each (``*`` begins no event's name)."""
+    return "*" + schema_id
+
+
+def _for_all(
+    system: Sequence[EventConfig], cause: Unmatched, reason: str
+) -> tuple[EventMatch, ...]:
+    """One outcome for the system events of each schema in ``system`` (an index holds one
+    schema's events)."""
+    schemas = dict.fromkeys(e.schema_id for e in system)
+    return tuple(EventMatch(all_system_events(s), None, cause, reason) for s in schemas)
 
 
 def _event_id(entity: Mapping[str, Any]) -> Any:
@@ -151,9 +165,7 @@ def match_message(index: EventIndex, entity: Mapping[str, Any]) -> list[EventMat
             outcomes.extend(index.no_event_id)
         else:
             reason = f"unknown eventID {event_id!r}"
-            outcomes.extend(
-                EventMatch(c.name, None, Unmatched.UNKNOWN_EVENT_ID, reason) for c in index.system
-            )
+            outcomes.extend(_for_all(index.system, Unmatched.UNKNOWN_EVENT_ID, reason))
     budget = Budget(MATCH_STEPS)
     outcomes.extend(rule.outcome(entity, budget) for rule in index.rules)
     return outcomes
@@ -167,6 +179,12 @@ class MatchRecord:
     xaction_id: str
     received_ms: int
     match: EventMatch
+
+    def named(self, name: str) -> MatchRecord:
+        """This record as an outcome of the event ``name``: one kept for all the system
+        events of its schema (``all_system_events``) is an outcome of each."""
+        match = msgspec.structs.replace(self.match, event_name=name)
+        return MatchRecord(self.seq, self.xaction_id, self.received_ms, match)
 
     def as_json(self) -> dict[str, Any]:
         return {

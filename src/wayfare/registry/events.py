@@ -18,7 +18,7 @@ from wayfare.model.events import (
     condition_problems,
     resolve_event,
 )
-from wayfare.model.matching import MatchRecord
+from wayfare.model.matching import MatchRecord, all_system_events
 from wayfare.model.payload_preview import preview_message
 from wayfare.model.resources import Schema
 from wayfare.registry.schemas import SchemaRegistry
@@ -156,5 +156,9 @@ class EventRegistry:
         return condition_problems(schema.json_schema, condition)
 
     def messages(self, org_id: str, name: str, limit: int = 20) -> list[MatchRecord]:
-        self.get(org_id, name)
-        return self._store.list_event_matches(org_id, name, limit=limit)
+        """The event's newest outcomes, those kept for all its schema's system events
+        among them."""
+        event = self.get(org_id, name)
+        also = (all_system_events(event.schema_id),) if event.id_type == "system" else ()
+        found = self._store.list_event_matches(org_id, name, limit=limit, also=also)
+        return [m if m.match.event_name == name else m.named(name) for m in found]

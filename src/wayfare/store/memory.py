@@ -286,9 +286,12 @@ class MemoryStore:
             key=lambda e: e.name,
         )
 
-    def list_event_matches(self, org_id: str, name: str, *, limit: int) -> list[MatchRecord]:
+    def list_event_matches(
+        self, org_id: str, name: str, *, limit: int, also: Sequence[str] = ()
+    ) -> list[MatchRecord]:
+        names = {name, *also}
         found = [
-            m for org, m in reversed(self.matches) if org == org_id and m.match.event_name == name
+            m for org, m in reversed(self.matches) if org == org_id and m.match.event_name in names
         ]
         return found[:limit]
 

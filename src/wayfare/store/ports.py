@@ -148,8 +148,11 @@ class ResourceStore(Protocol):
         """By name."""
         ...
 
-    def list_event_matches(self, org_id: str, name: str, *, limit: int) -> list[MatchRecord]:
-        """Newest first."""
+    def list_event_matches(
+        self, org_id: str, name: str, *, limit: int, also: Sequence[str] = ()
+    ) -> list[MatchRecord]:
+        """The outcomes kept under the event name ``name`` or any name in ``also``, newest
+        first, each as it was kept."""
         ...
 
     def close(self) -> None: ...

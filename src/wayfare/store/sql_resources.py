@@ -537,11 +537,19 @@ class SQLResourceStore(SQLDatabase):
             )
         return [event_from_json(org_id, _loads(r["body"])) for r in rows]
 
-    def list_event_matches(self, org_id: str, name: str, *, limit: int) -> list[MatchRecord]:
+    def list_event_matches(
+        self, org_id: str, name: str, *, limit: int, also: Sequence[str] = ()
+    ) -> list[MatchRecord]:
+        # the newest of each name through its index, then the newest of them all
+        names = (name, *also)
+        newest = (
+            "SELECT * FROM (SELECT * FROM event_matches WHERE org_id = ? AND event_name = ? "
+            "ORDER BY seq DESC LIMIT ?) AS by_name{}"
+        )
         rows = self._all(
-            "SELECT * FROM event_matches WHERE org_id = ? AND event_name = ? "
-            "ORDER BY seq DESC LIMIT ?",
-            (org_id, name, limit),
+            " UNION ALL ".join(newest.format(n) for n in range(len(names)))
+            + " ORDER BY seq DESC LIMIT ?",
+            (*(v for n in names for v in (org_id, n, limit)), limit),
         )
         return [
             MatchRecord(
