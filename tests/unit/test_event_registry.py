@@ -406,7 +406,7 @@ def test_a_message_without_an_event_id_is_among_the_messages_of_each_system_even
                 "inlet",
                 dataset.dataset_id,
                 world.signup.schema_id,
-                1,
+                world.clock.now_ms(),
                 b"{}",
                 matches=match_message(index, {"identityMap": EMAIL, **entity}),
             )
@@ -430,3 +430,6 @@ def test_a_message_without_an_event_id_is_among_the_messages_of_each_system_even
     assert {cause for _, _, cause in shown("purchase")} == {Unmatched.CONDITION_NOT_MET}
     # each message: its system events' outcome in one row, not one per event, and the rule's
     assert len(world.store.matches) == 3 * 2
+    world.clock.advance(1)  # a system event made later was not there to match them
+    world.events.create(ORG, signup_event(name="later"))
+    assert world.events.messages(ORG, "later") == []

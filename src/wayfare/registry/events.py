@@ -157,8 +157,13 @@ class EventRegistry:
 
     def messages(self, org_id: str, name: str, limit: int = 20) -> list[MatchRecord]:
         """The event's newest outcomes, those kept for all its schema's system events
-        among them."""
+        among them (from the event's creation on: an older message was not matched
+        against it)."""
         event = self.get(org_id, name)
         also = (all_system_events(event.schema_id),) if event.id_type == "system" else ()
         found = self._store.list_event_matches(org_id, name, limit=limit, also=also)
-        return [m if m.match.event_name == name else m.named(name) for m in found]
+        return [
+            m if m.match.event_name == name else m.named(name)
+            for m in found
+            if m.match.event_name == name or m.received_ms >= event.created_ms
+        ]
