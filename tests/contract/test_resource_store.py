@@ -536,6 +536,10 @@ def test_match_outcomes_of_an_event_come_newest_first_with_why_they_did_not_matc
         ("x1", T0, matched),
     ]
     assert found[0].seq > found[1].seq
+    records = backend.store.list_records("dataset-1", limit=10)
+    assert {m.xaction_id: m.seq for m in found} == {  # the record's seq
+        r.xaction_id: r.seq for r in records if r.xaction_id in ("x1", "x2")
+    }
     assert [m.xaction_id for m in backend.store.list_event_matches(ORG, "signup", limit=1)] == [
         "x2"
     ]
@@ -548,8 +552,8 @@ def test_outcomes_kept_under_other_names_come_with_the_event_s_in_one_order(
     """``also``: the names an outcome for all the system events of a schema is kept under;
     the newest of both, up to the limit, each as it was kept."""
     signup = EventMatch("signup", "ada@example.com")
-    none = EventMatch("*schema-1", None, Unmatched.NO_EVENT_ID, "no eventID")
-    other = EventMatch("*schema-2", None, Unmatched.NO_EVENT_ID, "no eventID")
+    none = EventMatch("*schema-1", None, Unmatched.UNKNOWN_EVENT_ID, "unknown eventID 'x'")
+    other = EventMatch("*schema-2", None, Unmatched.UNKNOWN_EVENT_ID, "unknown eventID 'y'")
     outcomes = [
         ("x1", [signup]),
         ("x2", [none]),

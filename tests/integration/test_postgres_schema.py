@@ -61,6 +61,7 @@ def test_migrating_again_changes_nothing_whatever_the_url_scheme(pg_database: st
         "0016.followed_seqs",
         "0017.inlet_rates",
         "0018.audience_entry_chains",
+        "0019.no_event_id_outcomes",
     ]
     migrate(pg_database)
     migrate(pg_database.replace("postgresql://", "postgres://", 1))

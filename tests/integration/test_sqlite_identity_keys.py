@@ -9,21 +9,11 @@ import sqlite3
 from pathlib import Path
 
 import orjson
-from yoyo import get_backend
 
-from wayfare.store.sqlite.connection import _migrations, migrate
+from tests.sqlite_migrations import migrated_to
+from wayfare.store.sqlite.connection import migrate
 
 ORG = "ACME@AdobeOrg"
-
-
-def migrated_to(path: Path, last: str) -> None:
-    backend = get_backend(f"sqlite:///{path}")
-    try:
-        with backend.lock():
-            pending = backend.to_apply(_migrations())
-            backend.apply_migrations(pending.filter(lambda m: m.id <= last))
-    finally:
-        backend.connection.close()
 
 
 def test_stored_email_ids_of_journeys_are_normalised(tmp_path: Path) -> None:

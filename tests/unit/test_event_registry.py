@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pytest
 
 from wayfare.clock import FakeClock
@@ -385,51 +386,61 @@ def test_messages_of_an_event_start_empty(world: World) -> None:
 def test_a_message_without_an_event_id_is_among_the_messages_of_each_system_event(
     world: World,
 ) -> None:
-    """Kept once for all the schema's system events, it is shown as each one's outcome,
-    in order with their own; a rule-based event does not show it."""
+    """Told from its record (no outcome is kept for it), in order with the event's own
+    outcomes and the one kept for all the schema's system events (an unknown eventID); a
+    rule-based event does not show it, nor does an event made after it arrived."""
     signup = world.events.create(ORG, signup_event())
     world.events.create(ORG, signup_event(name="second"))
     world.events.create(ORG, purchase_event(schemaId="signup"))
     index = EventIndex.of(world.store.list_events(ORG, world.signup.schema_id))
     (dataset,) = world.schemas.datasets(ORG, "signup")
-    sent = [
-        ("x1", {"_experience": {"campaign": {"orchestration": {"eventID": signup.event_id}}}}),
-        ("x2", {}),
-        ("x3", {"_experience": {"campaign": {"orchestration": {"eventID": "nobody's"}}}}),
-    ]
-    world.store.store_messages(
-        [
-            IncomingMessage(
-                x,
-                None,
-                ORG,
-                "inlet",
-                dataset.dataset_id,
-                world.signup.schema_id,
-                world.clock.now_ms(),
-                b"{}",
-                matches=match_message(index, {"identityMap": EMAIL, **entity}),
-            )
-            for x, entity in sent
-        ]
-    )
 
-    def shown(name: str) -> list[tuple[str, str, str | None]]:
-        found = world.events.messages(ORG, name)
+    def stored(*sent: tuple[str, dict[str, Any]]) -> None:
+        messages = []
+        for x, fields in sent:
+            entity = {"identityMap": EMAIL, **fields}
+            payload = orjson.dumps({"header": {}, "body": {"xdmMeta": {}, "xdmEntity": entity}})
+            messages.append(
+                IncomingMessage(
+                    x,
+                    None,
+                    ORG,
+                    "inlet",
+                    dataset.dataset_id,
+                    world.signup.schema_id,
+                    world.clock.now_ms(),
+                    payload,
+                    matches=match_message(index, entity),
+                )
+            )
+        world.store.store_messages(messages)
+
+    def event_id(value: str) -> dict[str, Any]:
+        return {"_experience": {"campaign": {"orchestration": {"eventID": value}}}}
+
+    stored(("x1", event_id(signup.event_id)), ("x2", {}), ("x3", event_id("nobody's")))
+    world.clock.advance(1)
+    stored(("x4", {}))
+
+    def shown(name: str, limit: int = 20) -> list[tuple[str, str, str | None]]:
+        found = world.events.messages(ORG, name, limit)
         return [(m.xaction_id, m.match.event_name, m.match.cause) for m in found]
 
     assert shown("newsletter_signup") == [
+        ("x4", "newsletter_signup", Unmatched.NO_EVENT_ID),
         ("x3", "newsletter_signup", Unmatched.UNKNOWN_EVENT_ID),
         ("x2", "newsletter_signup", Unmatched.NO_EVENT_ID),
         ("x1", "newsletter_signup", None),
     ]
+    assert shown("newsletter_signup", limit=2) == shown("newsletter_signup")[:2]
     assert shown("second") == [  # x1 is the other event's: no outcome of this one
+        ("x4", "second", Unmatched.NO_EVENT_ID),
         ("x3", "second", Unmatched.UNKNOWN_EVENT_ID),
         ("x2", "second", Unmatched.NO_EVENT_ID),
     ]
     assert {cause for _, _, cause in shown("purchase")} == {Unmatched.CONDITION_NOT_MET}
-    # each message: its system events' outcome in one row, not one per event, and the rule's
-    assert len(world.store.matches) == 3 * 2
+    # kept: x1's and x3's system outcome in one row each (not one per event), the rule's
+    assert len(world.store.matches) == 2 + 4
     world.clock.advance(1)  # a system event made later was not there to match them
     world.events.create(ORG, signup_event(name="later"))
     assert world.events.messages(ORG, "later") == []

@@ -14,8 +14,10 @@ from wayfare.model.matching import (
     EventMatch,
     MatchRecord,
     all_system_events,
+    lacking_event_id,
     match_message,
 )
+from wayfare.model.records import Record
 
 ORG = "ACME@AdobeOrg"
 SCHEMA = "https://ns.adobe.com/acme/schemas/1"
@@ -115,15 +117,35 @@ def test_an_unknown_event_id_is_one_reason_for_all_the_system_events_of_the_sche
     ]
 
 
-def test_a_message_without_an_event_id_says_so_once_for_all_the_system_events() -> None:
-    """One outcome, kept under the schema's name for all its system events (the event's
-    messages show it: test_event_registry), not one for each event."""
-    index = EventIndex.of([SIGNUP, CHURN])
-    assert match_message(index, entity()) == [
-        EventMatch(ALL_SYSTEM, None, Unmatched.NO_EVENT_ID, NO_EVENT_ID)
+def test_a_message_without_an_event_id_is_no_event_and_keeps_no_outcome() -> None:
+    """Nothing is kept for it (an event's messages tell it from its record:
+    test_event_registry); a rule-based event still tests its condition."""
+    assert match_message(EventIndex.of([SIGNUP, CHURN]), entity()) == []
+    assert [m.event_name for m in match_message(EventIndex.of([SIGNUP, PURCHASE]), entity())] == [
+        "purchase"
     ]
     assert ALL_SYSTEM == "*" + SCHEMA  # no event's name begins with "*"
     assert not EVENT_NAME.match(ALL_SYSTEM)
+
+
+def test_records_without_an_event_id_are_told_as_outcomes_from_the_event_s_creation_on() -> None:
+    def record(seq: int, received_ms: int, entity: Any) -> Record:
+        message = {"header": {}, "body": {"xdmMeta": {}, "xdmEntity": entity}}
+        return Record(seq, ORG, "ds", "inlet", SCHEMA, f"x{seq}", None, received_ms, message)
+
+    records = [
+        record(1, 99, {}),  # before the event
+        record(2, 100, {}),
+        record(3, 100, {"_experience": {"campaign": {"orchestration": {"eventID": "a" * 64}}}}),
+        record(4, 101, {"_experience": {"campaign": {"orchestration": {"eventID": None}}}}),
+        record(5, 102, "not an entity"),
+    ]
+    missing = EventMatch("signup", None, Unmatched.NO_EVENT_ID, NO_EVENT_ID)
+    assert lacking_event_id("signup", records, since_ms=100) == [
+        MatchRecord(2, "x2", 100, missing),
+        MatchRecord(4, "x4", 101, missing),
+        MatchRecord(5, "x5", 102, missing),
+    ]
 
 
 def test_a_schema_without_system_events_has_no_outcome_for_a_missing_event_id() -> None:
@@ -136,9 +158,7 @@ def test_a_non_string_event_id_is_unknown() -> None:
     assert match_message(index, entity(event_id=12)) == [
         EventMatch(ALL_SYSTEM, None, Unmatched.UNKNOWN_EVENT_ID, "unknown eventID 12")
     ]
-    assert match_message(index, {"_experience": {"campaign": "x"}}) == [
-        EventMatch(ALL_SYSTEM, None, Unmatched.NO_EVENT_ID, NO_EVENT_ID)
-    ]
+    assert match_message(index, {"_experience": {"campaign": "x"}}) == []  # none: no event
 
 
 def test_a_message_matching_n_rule_based_events_fires_n_times() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from wayfare.log.ports import LogSlice
+from wayfare.model.envelope import entity_of
 from wayfare.model.events import COUNTED_UNMATCHED, Unmatched
 from wayfare.model.nesting import nesting_bound
 from wayfare.model.runs import MatchedMessage, identities_in
@@ -38,12 +39,6 @@ _READ = (
     f"AND (m.cause IS NULL OR m.cause IN ({_MARKS})) "
     "ORDER BY r.seq, m.seq"
 )
-
-
-def _entity_of(message: Any) -> dict[str, Any]:
-    body = message.get("body") if isinstance(message, dict) else None
-    entity = body.get("xdmEntity") if isinstance(body, dict) else None
-    return entity if isinstance(entity, dict) else {}
 
 
 class EmbeddedLog(SQLiteDatabase):
@@ -77,7 +72,7 @@ class EmbeddedLog(SQLiteDatabase):
                 entity = {}
                 if event is not None or _IDENTITY_MAP in raw:  # else no need to parse it
                     document = orjson.loads(raw)
-                    entity = _entity_of(document)
+                    entity = entity_of(document)
                     found = identities_in(org_id, received_ms, document, dataset, xaction_id)
                     if found is not None:
                         identities.append(found)

@@ -18,6 +18,14 @@ from wayfare.errors import MessageFormatError, Violation
 UNKNOWN_FORMAT = "Message has unknown xdm format"
 
 
+def entity_of(document: Any) -> dict[str, Any]:
+    """A stored message's ``body.xdmEntity``; an empty one when it has none (an accepted
+    message has one: ``read_envelope``)."""
+    body = document.get("body") if isinstance(document, dict) else None
+    entity = body.get("xdmEntity") if isinstance(body, dict) else None
+    return entity if isinstance(entity, dict) else {}
+
+
 class Envelope(msgspec.Struct, frozen=True):
     header: dict[str, Any]
     entity: dict[str, Any]

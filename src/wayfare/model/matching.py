@@ -3,7 +3,9 @@
 System-generated events are a dictionary lookup on the message's eventID; rule-based events
 test their condition, compiled once when the index is made (a message matching N rule-based
 events fires N times). Each outcome says matched (with the person's identity) or why not, so
-"my event arrives but nothing happens" has an answer.
+"my event arrives but nothing happens" has an answer. A message without an eventID is no
+system event's: no outcome is kept for it, and one is told from its record when an event's
+messages are read (``lacking_event_id``).
 
 Matching runs inside the inlet's request, so its cost is bounded: the conditions of one
 message share a budget of ``MATCH_STEPS`` evaluation steps (``expressions.Budget``); a
@@ -13,12 +15,13 @@ is not met, and its outcome says why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from wayfare.model.envelope import entity_of
 from wayfare.model.events import EventConfig, Unmatched, identity_of
 from wayfare.model.expressions import (
     MAX_STEPS,
@@ -28,6 +31,9 @@ from wayfare.model.expressions import (
     ExpressionError,
     parse,
 )
+
+if TYPE_CHECKING:
+    from wayfare.model.records import Record
 
 MATCH_STEPS = MAX_STEPS
 """Evaluation steps all the rule-based conditions of one message take together at most: no
@@ -107,18 +113,14 @@ class EventIndex:
     by_event_id: Mapping[str, EventConfig]
     system: Sequence[EventConfig]
     rules: Sequence[RuleEvent]
-    no_event_id: Sequence[EventMatch] = ()
-    """The outcome of a message without an eventID, made once."""
 
     @classmethod
     def of(cls, events: Sequence[EventConfig]) -> EventIndex:
         system = [e for e in events if e.id_type == "system"]
-        reason = "unknown eventID: the message has no _experience.campaign.orchestration.eventID"
         return cls(
             by_event_id={e.event_id: e for e in system if e.event_id},
             system=tuple(system),
             rules=tuple(RuleEvent.of(e) for e in events if e.id_type == "rule"),
-            no_event_id=_for_all(system, Unmatched.NO_EVENT_ID, reason),
         )
 
     @property
@@ -128,8 +130,8 @@ class EventIndex:
 
 def all_system_events(schema_id: str) -> str:
     """The name an outcome for every system event of a schema is kept under: a message
-    with no eventID, or with one none of them has, fails them all for one reason, told once
-    rather than once for each (``*`` begins no event's name)."""
+    with an eventID none of them has fails them all for one reason, told once rather than
+    once for each (``*`` begins no event's name)."""
     return "*" + schema_id
 
 
@@ -142,7 +144,8 @@ def _for_all(
     return tuple(EventMatch(all_system_events(s), None, cause, reason) for s in schemas)
 
 
-def _event_id(entity: Mapping[str, Any]) -> Any:
+def event_id_of(entity: Mapping[str, Any]) -> Any:
+    """The message's ``_experience.campaign.orchestration.eventID``; None when it has none."""
     node: Any = entity
     for key in ("_experience", "campaign", "orchestration", "eventID"):
         node = node.get(key) if isinstance(node, dict) else None
@@ -157,13 +160,11 @@ def _outcome(config: EventConfig, entity: Mapping[str, Any]) -> EventMatch:
 def match_message(index: EventIndex, entity: Mapping[str, Any]) -> list[EventMatch]:
     outcomes: list[EventMatch] = []
     if index.system:
-        event_id = _event_id(entity)
+        event_id = event_id_of(entity)
         config = index.by_event_id.get(event_id) if isinstance(event_id, str) else None
         if config is not None:
             outcomes.append(_outcome(config, entity))
-        elif event_id is None:
-            outcomes.extend(index.no_event_id)
-        else:
+        elif event_id is not None:  # none: not an event, no outcome kept (lacking_event_id)
             reason = f"unknown eventID {event_id!r}"
             outcomes.extend(_for_all(index.system, Unmatched.UNKNOWN_EVENT_ID, reason))
     budget = Budget(MATCH_STEPS)
@@ -176,6 +177,7 @@ class MatchRecord:
     """A stored matching outcome: which message, when, and what happened."""
 
     seq: int
+    """The message's record's."""
     xaction_id: str
     received_ms: int
     match: EventMatch
@@ -193,3 +195,19 @@ class MatchRecord:
             "receivedTimeMs": self.received_ms,
             **self.match.as_json(),
         }
+
+
+NO_EVENT_ID = "unknown eventID: the message has no _experience.campaign.orchestration.eventID"
+
+
+def lacking_event_id(name: str, records: Iterable[Record], since_ms: int) -> list[MatchRecord]:
+    """The outcomes for the system event ``name`` of those ``records`` (of its schema) that
+    have no eventID, received from ``since_ms`` on (the event's creation: an older message
+    was not matched against it). Such a message is no event: nothing is kept for it when it
+    is stored (``match_message``); this tells it from its record when it is asked for."""
+    missing = EventMatch(name, None, Unmatched.NO_EVENT_ID, NO_EVENT_ID)
+    return [
+        MatchRecord(r.seq, r.xaction_id, r.received_ms, missing)
+        for r in records
+        if r.received_ms >= since_ms and event_id_of(entity_of(r.message)) is None
+    ]

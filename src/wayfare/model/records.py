@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from wayfare.model.envelope import entity_of
 from wayfare.model.matching import EventMatch
 
 
@@ -76,8 +77,7 @@ def repeat_of(first: FirstMessage, message: IncomingMessage) -> WriteOutcome:
 def carries_identity(message: Any, identity: str) -> bool:
     """Whether the message's identityMap holds ``identity``: an id (``ada@example.com``) or
     a namespace and an id (``Email:ada@example.com``)."""
-    entity = message.get("body", {}).get("xdmEntity") if isinstance(message, dict) else None
-    identities = entity.get("identityMap") if isinstance(entity, dict) else None
+    identities = entity_of(message).get("identityMap")
     if not isinstance(identities, dict):
         return False
     for namespace, entries in identities.items():

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wayfare.model.audiences import AudienceCheck
+from wayfare.model.envelope import entity_of
 from wayfare.model.events import Unmatched
 from wayfare.model.identity_graph import Arrival
 from wayfare.model.instances import Instance
@@ -78,11 +79,7 @@ def matched_messages(
     counted = [m for m in message.matches or () if m.counts]
     if not counted or message.reasons is not None:
         return []
-    document = loads(message.payload)
-    body = document.get("body") if isinstance(document, dict) else None
-    entity = body.get("xdmEntity") if isinstance(body, dict) else None
-    if not isinstance(entity, dict):
-        entity = {}
+    entity = entity_of(loads(message.payload))
     bound = nesting_bound(message.payload)
     return [
         MatchedMessage(
@@ -138,10 +135,7 @@ def identities_in(
     org_id: str, received_ms: int, document: Any, dataset_id: str | None, xaction_id: str = ""
 ) -> ArrivedIdentities | None:
     """A message's non-empty identityMap (of its ``body.xdmEntity``), if it has one."""
-    body = document.get("body") if isinstance(document, dict) else None
-    entity = body.get("xdmEntity") if isinstance(body, dict) else None
-    if not isinstance(entity, dict):
-        return None
+    entity = entity_of(document)
     found = entity.get("identityMap")
     if not isinstance(found, dict) or not found:
         return None

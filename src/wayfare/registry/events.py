@@ -18,11 +18,15 @@ from wayfare.model.events import (
     condition_problems,
     resolve_event,
 )
-from wayfare.model.matching import MatchRecord, all_system_events
+from wayfare.model.matching import MatchRecord, all_system_events, lacking_event_id
 from wayfare.model.payload_preview import preview_message
 from wayfare.model.resources import Schema
 from wayfare.registry.schemas import SchemaRegistry
 from wayfare.store.ports import ResourceStore
+
+RECORDS_SCANNED = 200
+"""How many of the newest records of each dataset an event's messages look through, at
+least, for messages without an eventID (as many as the messages asked for, when more)."""
 
 # Journeys register here which live journeys use an event (empty until journeys exist).
 JourneyLookup = Callable[[str, str], list[str]]
@@ -156,14 +160,24 @@ class EventRegistry:
         return condition_problems(schema.json_schema, condition)
 
     def messages(self, org_id: str, name: str, limit: int = 20) -> list[MatchRecord]:
-        """The event's newest outcomes, those kept for all its schema's system events
-        among them (from the event's creation on: an older message was not matched
-        against it)."""
+        """The event's newest outcomes. A system event's include those kept for all its
+        schema's system events (an eventID none of them has), and the messages without an
+        eventID among the newest records of its schema's datasets (``lacking_event_id``:
+        no outcome is kept for them); both only from the event's creation on (an older
+        message was not matched against it)."""
         event = self.get(org_id, name)
-        also = (all_system_events(event.schema_id),) if event.id_type == "system" else ()
-        found = self._store.list_event_matches(org_id, name, limit=limit, also=also)
-        return [
+        if event.id_type != "system":
+            return self._store.list_event_matches(org_id, name, limit=limit)
+        found = [
             m if m.match.event_name == name else m.named(name)
-            for m in found
+            for m in self._store.list_event_matches(
+                org_id, name, limit=limit, also=(all_system_events(event.schema_id),)
+            )
             if m.match.event_name == name or m.received_ms >= event.created_ms
         ]
+        scanned = max(limit, RECORDS_SCANNED)
+        for dataset in self._store.list_datasets(org_id, event.schema_id):
+            records = self._store.list_records(dataset.dataset_id, limit=scanned)
+            found.extend(lacking_event_id(name, records, event.created_ms))
+        found.sort(key=lambda m: (m.received_ms, m.seq), reverse=True)
+        return found[:limit]

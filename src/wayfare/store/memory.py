@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ class MemoryStore:
         self._inlets: dict[str, Inlet] = {}
         self._tokens: dict[str, AccessToken] = {}
         self.records: list[Record] = []
+        self._record_seqs = itertools.count(1)
         self.failures: list[FailedRecord] = []
         self.message_ids: dict[tuple[str, str], FirstMessage] = {}
         self._events: dict[tuple[str, str], EventConfig] = {}
@@ -156,8 +158,7 @@ class MemoryStore:
     def delete_records(self, dataset_id: str, seqs: Collection[int]) -> int:
         gone = {r.seq: r for r in self.records if r.dataset_id == dataset_id and r.seq in seqs}
         self.records = [r for r in self.records if r.seq not in gone]
-        read_from = {(r.org_id, r.xaction_id) for r in gone.values()}  # its matches' key here
-        self.matches = [(o, m) for o, m in self.matches if (o, m.xaction_id) not in read_from]
+        self.matches = [(o, m) for o, m in self.matches if m.seq not in gone]
         return len(gone)
 
     # inlets
@@ -315,15 +316,17 @@ class MemoryStore:
                     outcomes.append(repeat_of(first, m))
                     continue
                 known[(m.org_id, m.msg_id)] = FirstMessage(m.xaction_id, m.digest)
-            for match in m.matches or ():
-                seq = len(store.matches) + len(matches) + 1
-                matches.append((m.org_id, MatchRecord(seq, m.xaction_id, m.received_ms, match)))
             if m.reasons is not None:
                 failures.append(_failure(m, len(store.failures) + len(failures) + 1))
             elif m.dataset_id is None:
                 raise StoreError(f"message {m.xaction_id} is valid but names no dataset")
             else:
-                records.append(_record(m, m.dataset_id, len(store.records) + len(records) + 1))
+                seq = next(store._record_seqs)
+                records.append(_record(m, m.dataset_id, seq))
+                matches.extend(
+                    (m.org_id, MatchRecord(seq, m.xaction_id, m.received_ms, match))
+                    for match in m.matches or ()
+                )
             outcomes.append(WriteOutcome(m.xaction_id, False))
         store.records += records
         store.failures += failures

@@ -553,7 +553,7 @@ class SQLResourceStore(SQLDatabase):
         )
         return [
             MatchRecord(
-                r["seq"],
+                r["record_seq"],
                 r["xaction_id"],
                 r["received_ms"],
                 EventMatch(

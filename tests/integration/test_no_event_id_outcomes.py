@@ -1,0 +1,60 @@
+"""The migration that drops the outcomes kept for messages without an eventID (SQLite's
+0024, PostgreSQL's 0019): an event's messages now tell those from their records, so the
+kept ones would be told twice. Every other outcome stays."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tests.postgres import fresh_database
+from tests.sqlite_migrations import migrated_to
+from wayfare.store.postgres.connection import connect
+from wayfare.store.postgres.connection import migrate as migrate_postgres
+from wayfare.store.sqlite.connection import migrate as migrate_sqlite
+
+ORG = "ACME@AdobeOrg"
+KEPT = [
+    # (record_seq, event_name, xaction_id, matched, identity, cause)
+    (1, "signup", "x1", True, "ada@example.com", None),
+    (2, "signup", "x2", False, None, "no eventID"),
+    (2, "second", "x2", False, None, "no eventID"),
+    (3, "*schema", "x3", False, None, "no eventID"),
+    (4, "*schema", "x4", False, None, "unknown eventID"),
+    (5, "purchase", "x5", False, None, "condition not met"),
+]
+LEFT = [("x1", "signup"), ("x4", "*schema"), ("x5", "purchase")]
+INSERT = (
+    "INSERT INTO event_matches (record_seq, org_id, event_name, xaction_id, received_ms, "
+    "matched, identity, cause, reason) VALUES ({})"
+)
+
+
+def rows(seq: int, name: str, x: str, matched: bool, identity: Any, cause: Any) -> tuple[Any, ...]:
+    return (seq, ORG, name, x, 1000, matched, identity, cause, cause)
+
+
+def test_sqlite_drops_the_outcomes_kept_for_messages_without_an_event_id(tmp_path: Path) -> None:
+    path = tmp_path / "wayfare.sqlite3"
+    migrated_to(path, "0023.audience_entry_chains")
+    with sqlite3.connect(path) as conn:
+        conn.executemany(INSERT.format(", ".join("?" * 9)), [rows(*k) for k in KEPT])
+    migrate_sqlite(path)
+    with sqlite3.connect(path) as conn:
+        left = conn.execute("SELECT xaction_id, event_name FROM event_matches ORDER BY seq")
+        assert left.fetchall() == LEFT
+
+
+def test_postgres_drops_the_outcomes_kept_for_messages_without_an_event_id(
+    pg_server_url: str,
+) -> None:
+    with fresh_database(pg_server_url, without="0019.no_event_id_outcomes") as url:
+        with connect(url) as conn:
+            conn.cursor().executemany(
+                INSERT.format(", ".join(["%s"] * 9)), [rows(*k) for k in KEPT]
+            )
+        migrate_postgres(url)
+        with connect(url) as conn:
+            left = conn.execute("SELECT xaction_id, event_name FROM event_matches ORDER BY seq")
+            assert left.fetchall() == LEFT
