@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import random
 import secrets
 import time
@@ -61,8 +60,13 @@ def time_ordered_id() -> str:
     Ids made later sort later, so the indexes keyed by them (instances, persons and the
     identity graph's) grow at their end: random keys scatter every insert over the whole
     index, and a commit then writes pages all over it, several times slower once the index
-    outgrows the cache."""
-    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    outgrows the cache.
+
+    The bits come from ``random`` (seeded from the system's source, and again in a forked
+    child), not ``os.urandom``: these ids guard nothing, and ``os.urandom`` lets go of the
+    GIL for its system call, so an engine making a person for each new identity inside its
+    commit waited for the GIL once per person, holding the store's write lock all along."""
+    return f"{time.time_ns() // 1_000_000:012x}{random.getrandbits(80):020x}"
 
 
 class SystemEntropy:
