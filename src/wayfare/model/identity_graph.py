@@ -124,6 +124,10 @@ def link(
     if not arrived:
         return GraphChange(None, now_ms)
     if not dropped_first:
+        if not current and len(arrived) <= MAX_IDENTITIES:  # a new person, of these alone
+            added = tuple(Link(x, now_ms) for x in arrived)
+            person = Person(new_person_id(), now_ms, tuple(sorted(added)))
+            return GraphChange(person.person_id, now_ms, (person,), added=added)
         holder = _holder_of_all(current, arrived)
         if holder is not None:  # what most messages bring: nothing changes
             return GraphChange(holder.person_id, now_ms)
