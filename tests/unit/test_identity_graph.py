@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Sequence
 
@@ -279,6 +280,6 @@ def test_identities_one_person_holds_already_or_none_are_decided_as_in_full(
         owners = [p for p in graph.persons.values() if p.identities & set(message)]
         arrived, dropped = _one_per_unique_namespace(message, unique)
         change = graph.send(*message, at=T0 + n)
-        minted = change.person_id  # a new person's id, if one is made
-        in_full = _relink(owners, arrived, dropped, unique, T0 + n, lambda: minted)
+        minted = functools.partial(str, change.person_id)  # a new person's id, if one is made
+        in_full = _relink(owners, arrived, dropped, unique, T0 + n, minted)
         assert change == in_full
