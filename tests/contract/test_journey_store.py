@@ -11,6 +11,7 @@ import dataclasses
 import functools
 from typing import Any
 
+import msgspec
 import pytest
 
 from tests.contract.conftest import ORG, OTHER_ORG, T0, Backend, message
@@ -792,7 +793,7 @@ def test_step_events_are_listed_newest_first_and_form_the_orgs_dataset(
 
 def test_step_events_of_one_person(writing: JourneyStore, reading: JourneyStore) -> None:
     ada = [step(f"a{k}", "wait", "ended", "i-a") for k in range(3)]
-    ed = dataclasses.replace(step("e0", "wait", "ended", "i-e"), identity="ed@x.io")
+    ed = msgspec.structs.replace(step("e0", "wait", "ended", "i-e"), identity="ed@x.io")
     writing.commit(EngineBatch(steps=[ada[0], ed, *ada[1:]]))
     assert [s.node for s in reading.list_steps(ORG, "welcome", 10, "ada@x.io")] == [
         "a2",
@@ -924,7 +925,7 @@ def test_a_persons_runs_are_erased_and_the_counts_stay(
     done = instance("i-done", "ada@x.io", status="finished", ended_ms=T0 + 1)
     bob = instance("i-bob", "bob@x.io", status="waiting")
     elsewhere = instance("i-other", "ada@x.io", org_id=OTHER_ORG, status="waiting")
-    bob_step = dataclasses.replace(
+    bob_step = msgspec.structs.replace(
         step("wait-a-day", "wait", "ended", "i-bob"), identity="bob@x.io"
     )
     entries = [step("entry", "entry", "ended", i) for i in ("i-live", "i-done")]

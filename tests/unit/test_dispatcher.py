@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import math
 import time
 from collections import Counter
@@ -17,6 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 from wayfare.clock import FakeClock
 from wayfare.engine.actions import NOT_SENT, Delivery
@@ -431,7 +432,7 @@ def test_a_retry_is_sent_again_when_its_time_comes_not_before() -> None:
             rig.dispatcher.committed(rig.outbox.add(first), [], [])
             await until(lambda: len(rig.results) == 1)
 
-            again = dataclasses.replace(first, attempts=1, next_ms=T0 + 30_000)
+            again = msgspec.structs.replace(first, attempts=1, next_ms=T0 + 30_000)
             rig.dispatcher.committed([], [], [again])
             await settle()
             rig.clock.advance(29_999)
@@ -457,8 +458,8 @@ def test_retries_come_due_in_time_order() -> None:
             rig.dispatcher.committed(rig.outbox.add(item(1), item(2)), [], [])
             await until(lambda: len(rig.results) == 2)
             retries = [
-                dataclasses.replace(item(1), attempts=1, next_ms=T0 + 20_000),
-                dataclasses.replace(item(2), attempts=1, next_ms=T0 + 10_000),
+                msgspec.structs.replace(item(1), attempts=1, next_ms=T0 + 20_000),
+                msgspec.structs.replace(item(2), attempts=1, next_ms=T0 + 10_000),
             ]
             rig.dispatcher.committed([], [], retries)
             rig.clock.advance(10_000)

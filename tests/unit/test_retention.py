@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 from tests.contract.conftest import ORG, message
 from wayfare.model.expressions import MAX_EVENT_WINDOW_DAYS
@@ -58,8 +58,8 @@ def test_step_events_older_than_the_setting_go_and_none_without_it() -> None:
     journeys.commit(
         EngineBatch(
             steps=[
-                dataclasses.replace(step, node="old", at_ms=NOW - 8 * DAY_MS),
-                dataclasses.replace(step, node="new", at_ms=NOW - 6 * DAY_MS),
+                msgspec.structs.replace(step, node="old", at_ms=NOW - 8 * DAY_MS),
+                msgspec.structs.replace(step, node="new", at_ms=NOW - 6 * DAY_MS),
             ]
         )
     )

@@ -11,10 +11,11 @@ error and nothing else: ``advance`` never raises, and says why in the outcome's 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+
+import msgspec
 
 from wayfare.model.admission import CHAIN_PAUSE_MS
 from wayfare.model.expressions import EvaluationError, Scope
@@ -48,8 +49,7 @@ MAX_CAUSE_CHARS = 500
 discards, a paused journey's reason)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     instance: Instance
     commands: list[Command]
     failure: str | None = None

@@ -5,8 +5,9 @@ outbox item and is fed to its instance, if it still waits.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
+
+import msgspec
 
 from wayfare.engine.actions import Delivery
 from wayfare.engine.step import Step
@@ -33,7 +34,7 @@ def settle(
         if not delivery.ok and delivery.retryable and attempts < ACTION_ATTEMPTS:
             due = now_ms + BACKOFF_MS * 2 ** (attempts - 1)
             step.batch.retries.append(ActionRetry(item.outbox_id, attempts, due, delivery.error))
-            step.retries.append(dataclasses.replace(item, attempts=attempts, next_ms=due))
+            step.retries.append(msgspec.structs.replace(item, attempts=attempts, next_ms=due))
             continue
         step.batch.settled.append(
             ActionSettled(item.outbox_id, delivery.ok, attempts, delivery.error)

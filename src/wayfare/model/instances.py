@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import msgspec
+
 from wayfare.model.profile_records import ProfileUpdate
 
 Status = Literal["running", "waiting", "finished", "error", "exited", "deleted", "merged"]
@@ -93,26 +95,22 @@ def waiting_moves(
 
 
 # triggers
-@dataclass(frozen=True, slots=True)
-class Enter:
+class Enter(msgspec.Struct, frozen=True):
     event: str
     entity: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class TimerFired:
+class TimerFired(msgspec.Struct, frozen=True):
     token: int
     kind: str  # wait | timeout | global
 
 
-@dataclass(frozen=True, slots=True)
-class EventArrived:
+class EventArrived(msgspec.Struct, frozen=True):
     event: str
     entity: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class ActionDone:
+class ActionDone(msgspec.Struct, frozen=True):
     node: str
     token: int
     ok: bool
@@ -121,8 +119,7 @@ class ActionDone:
     timed_out: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Stop:
+class Stop(msgspec.Struct, frozen=True):
     reason: str = "journey stopped"
 
 
@@ -130,15 +127,13 @@ Trigger = Enter | TimerFired | EventArrived | ActionDone | Stop
 
 
 # commands
-@dataclass(frozen=True, slots=True)
-class ScheduleTimer:
+class ScheduleTimer(msgspec.Struct, frozen=True):
     due_ms: int
     token: int
     kind: str
 
 
-@dataclass(frozen=True, slots=True)
-class Dispatch:
+class Dispatch(msgspec.Struct, frozen=True):
     node: str
     token: int
     kind: str  # http | email
@@ -147,8 +142,7 @@ class Dispatch:
     """Idempotency key: ``<instance>:<node>``."""
 
 
-@dataclass(frozen=True, slots=True)
-class StepEvent:
+class StepEvent(msgspec.Struct, frozen=True):
     node: str
     node_type: str
     status: str  # ended | error | timedout | exited
@@ -156,20 +150,17 @@ class StepEvent:
     detail: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LogLine:
+class LogLine(msgspec.Struct, frozen=True):
     node: str
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class JumpTo:
+class JumpTo(msgspec.Struct, frozen=True):
     journey: str
     entity: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateProfile:
+class UpdateProfile(msgspec.Struct, frozen=True):
     """A profile record an updateProfile activity wrote, applied in the step's commit."""
 
     node: str

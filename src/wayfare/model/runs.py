@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import msgspec
+
 from wayfare.model.audiences import AudienceCheck
 from wayfare.model.envelope import entity_of
 from wayfare.model.events import Unmatched
@@ -50,8 +52,7 @@ class JourneyVersion:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class MatchedMessage:
+class MatchedMessage(msgspec.Struct, frozen=True):
     """An event journeys act on, read from the event log at ``position``."""
 
     position: int
@@ -96,8 +97,7 @@ def matched_messages(
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class ArrivedIdentities:
+class ArrivedIdentities(msgspec.Struct, frozen=True):
     """The ``identityMap`` of an accepted, valid message read from the event log: what the
     identity graph links (model/identity_graph.py); and, for a Profile record of a
     profile-enabled dataset, what updates its primary identity's fragment
@@ -109,7 +109,7 @@ class ArrivedIdentities:
     dataset_id: str | None = None
     operations: Any = None
     """The message's ``header.operations`` (None: it has none)."""
-    entity: dict[str, Any] = field(default_factory=dict)
+    entity: dict[str, Any] = msgspec.field(default_factory=dict)
     """The message's ``body.xdmEntity``."""
     xaction_id: str = ""
     """Of the message (what an experience event kept for the person names it by)."""
@@ -144,8 +144,7 @@ def identities_in(
     return ArrivedIdentities(org_id, received_ms, found, dataset_id, operations, entity, xaction_id)
 
 
-@dataclass(frozen=True, slots=True)
-class DueTimer:
+class DueTimer(msgspec.Struct, frozen=True):
     timer_id: int
     instance_id: str
     due_ms: int
@@ -153,8 +152,7 @@ class DueTimer:
     kind: str
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
+class OutboxItem(msgspec.Struct, frozen=True):
     outbox_id: int
     instance_id: str
     node: str
@@ -168,8 +166,7 @@ class OutboxItem:
     partition: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class NewTimer:
+class NewTimer(msgspec.Struct, frozen=True):
     instance_id: str
     partition: int
     due_ms: int
@@ -177,8 +174,7 @@ class NewTimer:
     kind: str
 
 
-@dataclass(frozen=True, slots=True)
-class NewAction:
+class NewAction(msgspec.Struct, frozen=True):
     """An action for the outbox; the store gives it its id (see ``OutboxItem``)."""
 
     instance_id: str
@@ -191,8 +187,7 @@ class NewAction:
     next_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class ActionSettled:
+class ActionSettled(msgspec.Struct, frozen=True):
     """The final outcome of an outbox item."""
 
     outbox_id: int
@@ -201,8 +196,7 @@ class ActionSettled:
     error: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ActionRetry:
+class ActionRetry(msgspec.Struct, frozen=True):
     """An outbox item to try again at ``next_ms``."""
 
     outbox_id: int
@@ -211,8 +205,7 @@ class ActionRetry:
     error: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class StepRecord:
+class StepRecord(msgspec.Struct, frozen=True):
     """A step event: one activity of one instance ended, erred, timed out or exited."""
 
     org_id: str

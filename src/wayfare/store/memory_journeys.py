@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
 
+import msgspec
+
 from wayfare.clock import Clock, SystemClock
 from wayfare.errors import ConflictError, FencedError
 from wayfare.model.admission import Stay
@@ -371,11 +373,13 @@ class MemoryJourneyStore:
             action = self._outbox[s.outbox_id]
             action.state = "done" if s.ok else "failed"
             action.error = s.error
-            action.item = dataclasses.replace(action.item, attempts=s.attempts)
+            action.item = msgspec.structs.replace(action.item, attempts=s.attempts)
         for r in batch.retries:
             action = self._outbox[r.outbox_id]
             action.error = r.error
-            action.item = dataclasses.replace(action.item, attempts=r.attempts, next_ms=r.next_ms)
+            action.item = msgspec.structs.replace(
+                action.item, attempts=r.attempts, next_ms=r.next_ms
+            )
         self._add_steps(batch.steps)
         self._discards += [(d.org_id, d.journey, d.cause) for d in batch.discards]
         self._positions.update(batch.positions)
@@ -499,7 +503,7 @@ class MemoryJourneyStore:
 
     def _add_steps(self, steps: Sequence[StepRecord]) -> None:
         seq = self._steps[-1].seq if self._steps else 0
-        self._steps += [dataclasses.replace(s, seq=seq + n) for n, s in enumerate(steps, 1)]
+        self._steps += [msgspec.structs.replace(s, seq=seq + n) for n, s in enumerate(steps, 1)]
         self._step_counts.update(
             (s.org_id, s.journey, s.node, s.node_type, s.status) for s in steps
         )
@@ -527,7 +531,7 @@ class MemoryJourneyStore:
                 del self._audience_entries[entry_id]
         mine = [n for n, s in enumerate(self._steps) if s.org_id == org_id and s.identity in wanted]
         for n in mine:
-            self._steps[n] = dataclasses.replace(self._steps[n], identity=ERASED, detail=None)
+            self._steps[n] = msgspec.structs.replace(self._steps[n], identity=ERASED, detail=None)
         return len(mine)
 
     def list_steps(
