@@ -65,6 +65,7 @@ class MessagesQuery(Wire):
 
 class MatchOutcome(Wire):
     seq: int
+    """The message's record's seq (its place among the dataset's records)."""
     xactionId: str
     receivedTimeMs: int
     event: str
