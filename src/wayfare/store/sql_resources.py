@@ -553,7 +553,7 @@ class SQLResourceStore(SQLDatabase):
         )
         return [
             MatchRecord(
-                r["record_seq"],
+                r["record_seq"] or 0,  # none: a row SQLite kept before its migration 0003
                 r["xaction_id"],
                 r["received_ms"],
                 EventMatch(
