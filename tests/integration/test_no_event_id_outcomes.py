@@ -1,6 +1,7 @@
 """The migration that drops the outcomes kept for messages without an eventID (SQLite's
 0024, PostgreSQL's 0019): an event's messages now tell those from their records, so the
-kept ones would be told twice. Every other outcome stays."""
+kept ones would be told twice. Every other outcome stays, even one SQLite kept before its
+migration 0003 gave outcomes their record's seq."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.sqlite_migrations import migrated_to
 from wayfare.store.postgres.connection import connect
 from wayfare.store.postgres.connection import migrate as migrate_postgres
 from wayfare.store.sqlite.connection import migrate as migrate_sqlite
+from wayfare.store.sqlite.resources import SQLiteStore
 
 ORG = "ACME@AdobeOrg"
 KEPT = [
@@ -44,6 +46,23 @@ def test_sqlite_drops_the_outcomes_kept_for_messages_without_an_event_id(tmp_pat
     with sqlite3.connect(path) as conn:
         left = conn.execute("SELECT xaction_id, event_name FROM event_matches ORDER BY seq")
         assert left.fetchall() == LEFT
+
+
+def test_an_outcome_kept_before_outcomes_had_a_record_seq_is_listed(tmp_path: Path) -> None:
+    path = tmp_path / "wayfare.sqlite3"
+    migrate_sqlite(path)
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            INSERT.format(", ".join("?" * 9)),
+            [rows(None, "signup", "old", True, "ada@example.com", None),  # type: ignore[arg-type]
+             rows(7, "signup", "new", True, "ada@example.com", None)],
+        )  # fmt: skip
+    store = SQLiteStore(path)
+    try:
+        found = store.list_event_matches(ORG, "signup", limit=10)
+    finally:
+        store.close()
+    assert [(m.xaction_id, m.seq) for m in found] == [("new", 7), ("old", 0)]
 
 
 def test_postgres_drops_the_outcomes_kept_for_messages_without_an_event_id(
