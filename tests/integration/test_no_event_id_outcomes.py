@@ -33,7 +33,9 @@ INSERT = (
 )
 
 
-def rows(seq: int, name: str, x: str, matched: bool, identity: Any, cause: Any) -> tuple[Any, ...]:
+def rows(
+    seq: int | None, name: str, x: str, matched: bool, identity: Any, cause: Any
+) -> tuple[Any, ...]:
     return (seq, ORG, name, x, 1000, matched, identity, cause, cause)
 
 
@@ -54,7 +56,7 @@ def test_an_outcome_kept_before_outcomes_had_a_record_seq_is_listed(tmp_path: Pa
     with sqlite3.connect(path) as conn:
         conn.executemany(
             INSERT.format(", ".join("?" * 9)),
-            [rows(None, "signup", "old", True, "ada@example.com", None),  # type: ignore[arg-type]
+            [rows(None, "signup", "old", True, "ada@example.com", None),
              rows(7, "signup", "new", True, "ada@example.com", None)],
         )  # fmt: skip
     store = SQLiteStore(path)
